@@ -1,0 +1,129 @@
+# graysplit build. `make V=1` shows the commands.
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := all
+
+BUILD    ?= build
+CLANG    ?= clang
+CC       ?= gcc
+BPFTOOL  ?= bpftool
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+INCLUDES  := -Iinclude -Iuser -I$(BUILD)
+CFLAGS    ?= -g -O2
+CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE $(INCLUDES)
+LDLIBS    := -lbpf -lelf -lz -ljson-c
+SANITIZE  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	-Iinclude -Ibpf $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH))
+
+BPF_SRC   := bpf/graysplit.bpf.c
+BPF_HDRS  := $(wildcard bpf/lib/*.h) $(wildcard include/*.h)
+BPF_OBJ   := $(BUILD)/graysplit.bpf.o
+SKEL      := $(BUILD)/graysplit.skel.h
+
+LIB_SRCS  := $(filter-out user/main.c,$(wildcard user/*.c))
+LIB_OBJS  := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRCS))
+ASAN_OBJS := $(patsubst user/%.c,$(BUILD)/asan/%.o,$(LIB_SRCS))
+USER_HDRS := $(wildcard user/*.h) $(wildcard include/*.h)
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
+BPFT_SRCS := $(wildcard tests/bpf/test_*.c)
+BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(BPFT_SRCS))
+BPFT_LIB  := $(filter-out $(BPFT_SRCS),$(wildcard tests/bpf/*.c))
+
+.PHONY: all deps test test-unit test-bpf test-bats bench demo fmt lint clean install tests
+
+all: $(BUILD)/graysplit
+
+deps:
+	$(Q)bash scripts/deps.sh
+
+$(BUILD) $(BUILD)/user $(BUILD)/asan $(BUILD)/tests/unit $(BUILD)/tests/bpf:
+	$(Q)mkdir -p $@
+
+$(BUILD)/graysplit.tmp.o: $(BPF_SRC) $(BPF_HDRS) | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+# bpftool gen object links and strips DWARF while keeping BTF.
+$(BPF_OBJ): $(BUILD)/graysplit.tmp.o
+	$(call msg,GEN-OBJ,$@)
+	$(Q)$(BPFTOOL) gen object $@ $<
+
+$(SKEL): $(BPF_OBJ)
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name graysplit > $@
+
+$(BUILD)/user/%.o: user/%.c $(USER_HDRS) $(SKEL) | $(BUILD)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/asan/%.o: user/%.c $(USER_HDRS) $(SKEL) | $(BUILD)/asan
+	$(call msg,CC-ASAN,$@)
+	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -c $< -o $@
+
+$(BUILD)/libgraysplit.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libgraysplit-asan.a: $(ASAN_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/graysplit: user/main.c $(BUILD)/libgraysplit.a $(USER_HDRS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(BUILD)/libgraysplit.a $(LDLIBS) -o $@
+
+# Tests are built with ASan and UBSan.
+$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libgraysplit-asan.a $(USER_HDRS) | $(BUILD)/tests/unit
+	$(call msg,CC-TEST,$@)
+	$(Q)$(CC) $(CFLAGS) $(SANITIZE) $< $(BUILD)/libgraysplit-asan.a $(LDLIBS) -lcmocka -lm -o $@
+
+$(BUILD)/tests/bpf/%: tests/bpf/%.c $(BPFT_LIB) $(wildcard tests/bpf/*.h) $(BUILD)/libgraysplit-asan.a $(SKEL) | $(BUILD)/tests/bpf
+	$(call msg,CC-TEST,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/bpf $(SANITIZE) $< $(BPFT_LIB) $(BUILD)/libgraysplit-asan.a $(LDLIBS) -lcmocka -lm -o $@
+
+tests: $(BUILD)/graysplit $(UNIT_BINS) $(BPFT_BINS)
+
+# Every suite, one closing line "N passed, N failed"; non-zero on any failure.
+test: deps
+	$(Q)$(MAKE) --no-print-directory tests
+	$(Q)bash tests/run.sh
+
+test-unit test-bpf test-bats: deps
+	$(Q)$(MAKE) --no-print-directory tests
+	$(Q)bash tests/run.sh $(patsubst test-%,%,$@)
+
+bench: deps all
+	$(Q)bash scripts/bench.sh
+
+demo: deps all
+	$(Q)bash scripts/demo.sh
+
+FMT_FILES := $(wildcard include/*.h bpf/*.c bpf/lib/*.h user/*.c user/*.h tests/unit/*.c tests/bpf/*.c tests/bpf/*.h)
+
+fmt:
+	$(Q)clang-format -i $(FMT_FILES)
+
+lint: $(SKEL)
+	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
+		--inline-suppr --suppress=missingIncludeSystem $(INCLUDES) user/
+	$(Q)clang-tidy --quiet $(LIB_SRCS) user/main.c -- $(CFLAGS)
+
+install: all
+	install -D -m 0755 $(BUILD)/graysplit $(DESTDIR)$(PREFIX)/sbin/graysplit
+
+clean:
+	$(Q)rm -rf $(BUILD)

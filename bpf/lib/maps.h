@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Every map of the data path. BTF-defined, so `bpftool map dump` prints
+ * named fields; pinned by the loader under the instance's pin directory.
+ * Layouts live in include/graysplit.h.
+ */
+#ifndef GS_BPF_MAPS_H
+#define GS_BPF_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "graysplit.h"
+
+/* (VIP, port, proto) -> service id, hash mode, state. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, GS_MAX_SERVICES);
+	__type(key, struct gs_service_key);
+	__type(value, struct gs_service);
+} services SEC(".maps");
+
+/* service id -> canary share in ppm; written with one 4-byte store. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, GS_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct gs_split);
+} split SEC(".maps");
+
+/* backend id -> address, port, weight, group, state. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, GS_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct gs_backend);
+} backends SEC(".maps");
+
+/* One Maglev table: slot -> backend id. The template for maglev's inner maps. */
+struct gs_maglev_table {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, GS_MAGLEV_SIZE);
+	__type(key, __u32);
+	__type(value, __u32);
+};
+
+/*
+ * (service id * GS_GROUPS + group) -> that group's Maglev table. Userspace
+ * builds a new table aside and swaps it in with one update, so a packet sees
+ * either the old table or the new one, never a half-written one.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, GS_MAX_SERVICES * GS_GROUPS);
+	__type(key, __u32);
+	__array(values, struct gs_maglev_table);
+} maglev SEC(".maps");
+
+/* Forward 5-tuple -> chosen backend and TCP state. Sized at attach. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, GS_DEFAULT_FLOWS);
+	__type(key, struct gs_flow_key);
+	__type(value, struct gs_flow);
+} flows SEC(".maps");
+
+/* Reply 5-tuple (backend -> client) -> the VIP:port to put back. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, GS_DEFAULT_FLOWS);
+	__type(key, struct gs_flow_key);
+	__type(value, struct gs_rev_flow);
+} rev_flows SEC(".maps");
+
+/* (service id, client CIDR) -> forced group. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, GS_MAX_OVERRIDES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct gs_override_key);
+	__type(value, struct gs_override);
+} overrides SEC(".maps");
+
+/* Global counters (enum gs_counter). Per-CPU, so increments need no atomics. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, GS_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+/* backend id -> per-CPU traffic counters. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, GS_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct gs_backend_stats);
+} backend_stats SEC(".maps");
+
+/* Interfaces this instance is attached to; only userspace reads it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, GS_MAX_IFACES);
+	__type(key, struct gs_iface_key);
+	__type(value, struct gs_iface);
+} ifaces SEC(".maps");
+
+#endif

@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Everything the BPF programs and userspace share: constants, map keys and
+ * values. One definition, included by both sides, so the two never disagree
+ * on a layout. Multi-byte address and port fields are in network byte order,
+ * exactly as they appear on the wire; everything else is host order.
+ */
+#ifndef GRAYSPLIT_H
+#define GRAYSPLIT_H
+
+#include <linux/types.h>
+
+#define GS_MAX_SERVICES 256
+#define GS_MAX_BACKENDS 4096
+#define GS_MAX_OVERRIDES 16384
+#define GS_MAX_IFACES 64
+#define GS_DEFAULT_FLOWS (1u << 20)
+
+/* Prime, so every Maglev permutation visits every slot once. */
+#define GS_MAGLEV_SIZE 65537
+
+#define GS_PPM_MAX 1000000u
+#define GS_BACKEND_NONE 0xffffffffu
+
+/* Two independent seeds: which group, and which backend inside the group. */
+#define GS_SEED_GROUP 0x8f1bbcdcu
+#define GS_SEED_BACKEND 0x2545f491u
+
+enum gs_group {
+	GS_GROUP_STABLE = 0,
+	GS_GROUP_CANARY = 1,
+	GS_GROUPS = 2,
+};
+
+enum gs_hash_mode {
+	GS_HASH_FLOW = 0,   /* 5-tuple: every connection hashed on its own */
+	GS_HASH_CLIENT = 1, /* client address only: one client, one version */
+};
+
+enum gs_service_state {
+	GS_SVC_ACTIVE = 0,
+	GS_SVC_ROLLED_BACK = 1,
+};
+
+enum gs_backend_state {
+	GS_BACKEND_FREE = 0,     /* slot unused */
+	GS_BACKEND_ACTIVE = 1,   /* in its group's Maglev table */
+	GS_BACKEND_DRAINING = 2, /* out of the table; existing flows finish */
+};
+
+enum gs_flow_state {
+	GS_FLOW_SYN_SENT = 1, /* TCP handshake open: a retransmitted SYN keeps it */
+	GS_FLOW_ESTABLISHED = 2,
+	GS_FLOW_CLOSING = 3, /* FIN or RST seen: the next SYN selects anew */
+	GS_FLOW_UDP = 4,
+};
+
+/*
+ * An address of either family, 16 bytes in network order. IPv4 is held as
+ * the v4-mapped IPv6 address ::ffff:a.b.c.d, so one key layout serves both
+ * families and an LPM prefix of an IPv4 CIDR is 96 + its length.
+ */
+union gs_addr {
+	__u8 b[16];
+	__u32 w[4];
+};
+
+static inline int gs_addr_is_v4(const union gs_addr *a)
+{
+	return a->w[0] == 0 && a->w[1] == 0 && a->b[8] == 0 && a->b[9] == 0 &&
+	       a->b[10] == 0xff && a->b[11] == 0xff;
+}
+
+/* services: (VIP, port, proto) -> struct gs_service. */
+struct gs_service_key {
+	union gs_addr vip;
+	__u16 port; /* network order */
+	__u8 proto; /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 pad;
+};
+
+struct gs_service {
+	__u32 id;        /* index into split, maglev and overrides */
+	__u8 hash_mode;  /* enum gs_hash_mode */
+	__u8 state;      /* enum gs_service_state */
+	__u16 pad;
+};
+
+/*
+ * split: service id -> canary share. Kept apart from gs_service so that a
+ * change of share is a single aligned 4-byte store that a packet sees whole.
+ */
+struct gs_split {
+	__u32 canary_ppm; /* 0..GS_PPM_MAX */
+};
+
+/* backends: backend id -> where it is and whose it is. */
+struct gs_backend {
+	union gs_addr addr;
+	__u16 port;   /* network order */
+	__u16 weight; /* Maglev weight, >= 1 */
+	__u32 service_id;
+	__u8 group;   /* enum gs_group */
+	__u8 state;   /* enum gs_backend_state */
+	__u16 pad;
+};
+
+/* flows: forward 5-tuple as the client sent it (dst = VIP). */
+struct gs_flow_key {
+	union gs_addr src;
+	union gs_addr dst;
+	__u16 sport; /* network order */
+	__u16 dport; /* network order */
+	__u8 proto;
+	__u8 pad[3];
+};
+
+struct gs_flow {
+	__u64 created_ns; /* bpf_ktime_get_ns() at selection */
+	__u32 backend_id;
+	__u32 service_id;
+	__u8 state; /* enum gs_flow_state */
+	__u8 group; /* enum gs_group, as selected */
+	__u8 pad[6];
+};
+
+/*
+ * rev_flows: key is the reply's 5-tuple as the backend sends it
+ * (src = backend, dst = client); value says what to put back as source.
+ */
+struct gs_rev_flow {
+	union gs_addr vip;
+	__u16 vport; /* network order */
+	__u16 pad;
+	__u32 backend_id;
+};
+
+/*
+ * overrides: LPM trie over (service id, client prefix). prefixlen counts the
+ * 32 bits of service_id too: a /24 IPv4 CIDR has prefixlen 32 + 96 + 24.
+ */
+struct gs_override_key {
+	__u32 prefixlen;
+	__u32 service_id; /* host order; matched exactly */
+	union gs_addr client;
+};
+
+struct gs_override {
+	__u8 group; /* enum gs_group forced for matching clients */
+	__u8 pad[3];
+};
+
+/* Global per-CPU counters (stats map), one slot each. */
+enum gs_counter {
+	GS_CNT_PKTS = 0,             /* packets the forward path looked at */
+	GS_CNT_PASS_NOT_IP,          /* not IPv4/IPv6 (ARP, ...) */
+	GS_CNT_PASS_VLAN,            /* VLAN-tagged: left alone */
+	GS_CNT_PASS_FRAGMENT,        /* IPv4 fragment or IPv6 fragment header */
+	GS_CNT_PASS_NOT_L4,          /* neither TCP nor UDP, or IPv6 ext headers */
+	GS_CNT_PASS_NO_SERVICE,      /* not addressed to a service */
+	GS_CNT_BAD_HEADER,           /* truncated or malformed: passed untouched */
+	GS_CNT_NO_BACKEND,           /* service has no backend: passed untouched */
+	GS_CNT_FLOW_NEW,             /* flows selected for the first time */
+	GS_CNT_FLOW_RESELECT,        /* SYN on a closing flow: selected anew */
+	GS_CNT_FLOW_MISSING,         /* mid-connection packet without entry (evicted) */
+	GS_CNT_FLOW_INSERT_FAIL,     /* flow table update failed */
+	GS_CNT_REV_RESTORED,         /* reverse entry was evicted and put back */
+	GS_CNT_FWD_REWRITTEN,        /* packets DNATed to a backend */
+	GS_CNT_REV_REWRITTEN,        /* replies SNATed back to the VIP */
+	GS_CNT_REV_BAD_HEADER,       /* reply path could not parse or rewrite */
+	GS_CNT_MAX,
+};
+
+/* backend_stats: per-CPU, per backend id. */
+struct gs_backend_stats {
+	__u64 new_flows;
+	__u64 packets; /* forward packets */
+	__u64 bytes;   /* forward bytes */
+	__u64 rx_packets; /* reply packets */
+	__u64 rx_bytes;
+};
+
+/* ifaces: where this instance is attached, so detach --all finds them. */
+struct gs_iface_key {
+	char netns[48]; /* "" for the caller's namespace */
+	char ifname[16];
+};
+
+struct gs_iface {
+	__u32 ifindex;
+	__u32 xdp_flags;
+};
+
+#endif /* GRAYSPLIT_H */

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Loading the BPF object with its maps pinned under a pin directory, and
+ * attaching / detaching its two programs on interfaces.
+ */
+#ifndef GS_LOADER_H
+#define GS_LOADER_H
+
+#include <stdint.h>
+
+struct graysplit_bpf;
+
+/*
+ * Open and load the object with every map pinned in pin_dir (reusing maps
+ * already pinned there, so state survives re-loading). flows sizes the flow
+ * tables when they are created. The caller owns *skel.
+ */
+int gs_load(const char *pin_dir, uint32_t flows, struct graysplit_bpf **skel);
+
+/* netns is the --netns name or NULL; the caller has already entered it. */
+int gs_attach(const char *pin_dir, const char *netns, const char *ifname,
+	      uint32_t flows);
+int gs_detach(const char *pin_dir, const char *netns, const char *ifname);
+/* Detach every recorded interface (entering each one's netns) and unpin all. */
+int gs_detach_all(const char *pin_dir);
+
+#endif

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The pinned maps of one graysplit instance (one pin directory). Every
+ * command but attach works on these alone: the state lives in the kernel,
+ * not in the CLI process.
+ */
+#ifndef GS_MAPS_H
+#define GS_MAPS_H
+
+#define GS_DEFAULT_PIN_DIR "/sys/fs/bpf/graysplit"
+
+/* Map names: the pinned file names, and the names in the BPF object. */
+#define GS_MAP_SERVICES "services"
+#define GS_MAP_SPLIT "split"
+#define GS_MAP_BACKENDS "backends"
+#define GS_MAP_MAGLEV "maglev"
+#define GS_MAP_FLOWS "flows"
+#define GS_MAP_REV_FLOWS "rev_flows"
+#define GS_MAP_OVERRIDES "overrides"
+#define GS_MAP_STATS "stats"
+#define GS_MAP_BACKEND_STATS "backend_stats"
+#define GS_MAP_IFACES "ifaces"
+
+struct gs_maps {
+	int services;
+	int split;
+	int backends;
+	int maglev; /* ARRAY_OF_MAPS: service id * GS_GROUPS + group */
+	int flows;
+	int rev_flows;
+	int overrides;
+	int stats;
+	int backend_stats;
+	int ifaces;
+};
+
+/* Fails with a clear message if dir is not on a bpffs. */
+int gs_check_bpffs(const char *dir);
+
+/* Open every pinned map under pin_dir. -ENOENT with "not attached: run
+ * 'graysplit attach IFACE' first" when the instance does not exist. */
+int gs_maps_open(const char *pin_dir, struct gs_maps *maps);
+void gs_maps_close(struct gs_maps *maps);
+
+#endif
