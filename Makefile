@@ -64,7 +64,7 @@ $(BPF_OBJ): $(BUILD)/graysplit.tmp.o
 
 $(SKEL): $(BPF_OBJ)
 	$(call msg,GEN-SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name graysplit > $@
+	$(Q)$(BPFTOOL) gen skeleton $< name graysplit_bpf > $@
 
 $(BUILD)/user/%.o: user/%.c $(USER_HDRS) $(SKEL) | $(BUILD)/user
 	$(call msg,CC,$@)
