@@ -19,7 +19,7 @@
 #include "maglev.h"
 
 #define MAGLEV_SEED_OFFSET 0x9e3779b97f4a7c15ull
-#define MAGLEV_SEED_SKIP 0xc2b2ae3d27d4eb4full
+#define MAGLEV_SEED_SKIP   0xc2b2ae3d27d4eb4full
 
 struct maglev_entry {
 	const struct maglev_backend *backend;
@@ -79,8 +79,7 @@ static bool is_prime(uint32_t n)
 	return true;
 }
 
-int maglev_build(const struct maglev_backend *backends, size_t n,
-		 uint32_t *table, uint32_t size)
+int maglev_build(const struct maglev_backend *backends, size_t n, uint32_t *table, uint32_t size)
 {
 	struct maglev_entry *entries;
 	uint64_t max_weight = 0;
@@ -90,20 +89,17 @@ int maglev_build(const struct maglev_backend *backends, size_t n,
 	if (!table || !is_prime(size))
 		return gs_fail(EINVAL, "maglev: table size %u is not a prime", size);
 	if (n > GS_MAX_BACKENDS || n >= size)
-		return gs_fail(EINVAL, "maglev: %zu backends do not fit a table of %u",
-			       n, size);
+		return gs_fail(EINVAL, "maglev: %zu backends do not fit a table of %u", n, size);
 	if (n && !backends)
 		return gs_fail(EINVAL, "maglev: no backend list");
 	for (b = 0; b < n; b++) {
 		if (backends[b].weight == 0)
-			return gs_fail(EINVAL, "maglev: backend %u has weight 0",
-				       backends[b].id);
+			return gs_fail(EINVAL, "maglev: backend %u has weight 0", backends[b].id);
 		if (backends[b].id == GS_BACKEND_NONE)
 			return gs_fail(EINVAL, "maglev: backend id %#x is reserved",
 				       backends[b].id);
 		if (backends[b].key_len && !backends[b].key)
-			return gs_fail(EINVAL, "maglev: backend %u has no key",
-				       backends[b].id);
+			return gs_fail(EINVAL, "maglev: backend %u has no key", backends[b].id);
 		if (backends[b].weight > max_weight)
 			max_weight = backends[b].weight;
 	}

@@ -68,16 +68,16 @@ static size_t bounded_len(const char *s, size_t max)
 }
 
 /*
- * Decimal digits only, the whole of s[0..len), no sign and no spaces (which
- * strtoul would allow), value in [min, max].
+ * Decimal digits only, the whole of s[0..len): no sign, no spaces (which
+ * strtoul would allow) and no leading zero (which some tools read as octal),
+ * value in [min, max].
  */
-static bool parse_decimal(const char *s, size_t len, uint64_t min, uint64_t max,
-			  uint64_t *out)
+static bool parse_decimal(const char *s, size_t len, uint64_t min, uint64_t max, uint64_t *out)
 {
 	uint64_t v = 0;
 	size_t i;
 
-	if (len == 0)
+	if (len == 0 || (len > 1 && s[0] == '0'))
 		return false;
 	for (i = 0; i < len; i++) {
 		if (!is_digit(s[i]))
@@ -101,8 +101,7 @@ static void addr_from_v4(union gs_addr *addr, const struct in_addr *in)
 }
 
 /* inet_pton on s[0..len) of the given family (AF_INET or AF_INET6). */
-static bool parse_addr_family(const char *s, size_t len, int family,
-			      union gs_addr *addr)
+static bool parse_addr_family(const char *s, size_t len, int family, union gs_addr *addr)
 {
 	char buf[INET6_ADDRSTRLEN];
 	struct in6_addr in6;
@@ -124,11 +123,10 @@ static bool parse_addr_family(const char *s, size_t len, int family,
 	return true;
 }
 
-int gs_parse_endpoint(const char *s, bool port_optional, union gs_addr *addr,
-		      uint16_t *port)
+int gs_parse_endpoint(const char *s, bool port_optional, union gs_addr *addr, uint16_t *port)
 {
-	const char *want = port_optional ? "IP, IP:PORT, [IPv6] or [IPv6]:PORT"
-					 : "IP:PORT or [IPv6]:PORT";
+	const char *want =
+		port_optional ? "IP, IP:PORT, [IPv6] or [IPv6]:PORT" : "IP:PORT or [IPv6]:PORT";
 	const char *host, *colon, *port_str = NULL;
 	size_t len, host_len;
 	union gs_addr parsed;
@@ -145,16 +143,15 @@ int gs_parse_endpoint(const char *s, bool port_optional, union gs_addr *addr,
 		const char *close = memchr(s, ']', len);
 
 		if (!close)
-			return gs_fail(EINVAL, "invalid address '%s': missing ']'",
-				       quote(s, &q));
+			return gs_fail(EINVAL, "invalid address '%s': missing ']'", quote(s, &q));
 		host = s + 1;
 		host_len = (size_t)(close - host);
 		family = AF_INET6;
 		if (close[1] == ':')
 			port_str = close + 2;
 		else if (close[1] != '\0')
-			return gs_fail(EINVAL, "invalid address '%s': expected %s",
-				       quote(s, &q), want);
+			return gs_fail(EINVAL, "invalid address '%s': expected %s", quote(s, &q),
+				       want);
 	} else {
 		host = s;
 		colon = memchr(s, ':', len);
@@ -171,20 +168,19 @@ int gs_parse_endpoint(const char *s, bool port_optional, union gs_addr *addr,
 			family = AF_INET6;
 		} else {
 			/* "fd00::1:80" could be fd00::1 port 80 or fd00::1:80. */
-			return gs_fail(EINVAL,
-				       "invalid address '%s': write an IPv6 endpoint as [IPv6]:PORT",
-				       quote(s, &q));
+			return gs_fail(
+				EINVAL,
+				"invalid address '%s': write an IPv6 endpoint as [IPv6]:PORT",
+				quote(s, &q));
 		}
 	}
 
 	if (!parse_addr_family(host, host_len, family, &parsed))
-		return gs_fail(EINVAL, "invalid address '%s': expected %s",
-			       quote(s, &q), want);
+		return gs_fail(EINVAL, "invalid address '%s': expected %s", quote(s, &q), want);
 
 	if (port_str) {
 		if (!parse_decimal(port_str, strlen(port_str), 1, 65535, &port_val))
-			return gs_fail(EINVAL,
-				       "invalid address '%s': port must be 1..65535",
+			return gs_fail(EINVAL, "invalid address '%s': port must be 1..65535",
 				       quote(s, &q));
 	} else if (!port_optional) {
 		return gs_fail(EINVAL, "invalid address '%s': missing port, expected %s",
@@ -226,13 +222,11 @@ int gs_parse_cidr(const char *s, union gs_addr *addr, uint32_t *prefixlen128)
 	host_len = slash ? (size_t)(slash - s) : len;
 	v4 = !memchr(s, ':', host_len);
 	if (!parse_addr_family(s, host_len, v4 ? AF_INET : AF_INET6, &parsed))
-		return gs_fail(EINVAL,
-			       "invalid CIDR '%s': expected ADDRESS or ADDRESS/PREFIX",
+		return gs_fail(EINVAL, "invalid CIDR '%s': expected ADDRESS or ADDRESS/PREFIX",
 			       quote(s, &q));
 
 	if (slash) {
-		if (!parse_decimal(slash + 1, len - host_len - 1, 0, v4 ? 32 : 128,
-				   &plen))
+		if (!parse_decimal(slash + 1, len - host_len - 1, 0, v4 ? 32 : 128, &plen))
 			return gs_fail(EINVAL, "invalid CIDR '%s': prefix must be 0..%d",
 				       quote(s, &q), v4 ? 32 : 128);
 		if (v4)
@@ -272,14 +266,15 @@ int gs_parse_percent(const char *s, uint32_t *ppm)
 		i++;
 		int_digits++;
 	}
-	if (int_digits == 0)
+	if (int_digits == 0 || (int_digits > 1 && s[0] == '0'))
 		goto bad;
 	if (i < len && s[i] == '.') {
 		i++;
 		while (i < len && is_digit(s[i])) {
 			if (++frac_digits > GS_PERCENT_DECIMALS)
 				return gs_fail(EINVAL,
-					       "invalid percent '%s': at most %d decimals (1 ppm = 0.0001%%)",
+					       "invalid percent '%s': at most %d decimals (1 ppm = "
+					       "0.0001%%)",
 					       quote(s, &q), GS_PERCENT_DECIMALS);
 			frac = frac * 10 + (uint64_t)(s[i] - '0');
 			i++;
@@ -301,8 +296,7 @@ bad:
 	return gs_fail(EINVAL, "invalid percent '%s': expected 0..100, e.g. 10, 0.5, 12.25 or 10%%",
 		       quote(s, &q));
 range:
-	return gs_fail(ERANGE, "invalid percent '%s': must be between 0 and 100",
-		       quote(s, &q));
+	return gs_fail(ERANGE, "invalid percent '%s': must be between 0 and 100", quote(s, &q));
 }
 
 struct name_value {
@@ -311,24 +305,24 @@ struct name_value {
 };
 
 static const struct name_value proto_names[] = {
-	{ "tcp", IPPROTO_TCP },
-	{ "udp", IPPROTO_UDP },
+	{"tcp", IPPROTO_TCP},
+	{"udp", IPPROTO_UDP},
 };
 
 static const struct name_value group_names[] = {
-	{ "stable", GS_GROUP_STABLE },
-	{ "canary", GS_GROUP_CANARY },
+	{"stable", GS_GROUP_STABLE},
+	{"canary", GS_GROUP_CANARY},
 };
 
 static const struct name_value hash_mode_names[] = {
-	{ "flow", GS_HASH_FLOW },
-	{ "client", GS_HASH_CLIENT },
+	{"flow", GS_HASH_FLOW},
+	{"client", GS_HASH_CLIENT},
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-static int parse_name(const char *s, const struct name_value *table, size_t n,
-		      const char *what, uint8_t *out)
+static int parse_name(const char *s, const struct name_value *table, size_t n, const char *what,
+		      uint8_t *out)
 {
 	struct quoted q;
 	size_t i;
@@ -339,12 +333,11 @@ static int parse_name(const char *s, const struct name_value *table, size_t n,
 			return 0;
 		}
 	}
-	return gs_fail(EINVAL, "invalid %s '%s': expected %s or %s", what,
-		       quote(s, &q), table[0].name, table[1].name);
+	return gs_fail(EINVAL, "invalid %s '%s': expected %s or %s", what, quote(s, &q),
+		       table[0].name, table[1].name);
 }
 
-static const char *value_name(uint8_t value, const struct name_value *table,
-			      size_t n)
+static const char *value_name(uint8_t value, const struct name_value *table, size_t n)
 {
 	size_t i;
 
@@ -357,34 +350,35 @@ static const char *value_name(uint8_t value, const struct name_value *table,
 
 int gs_parse_proto(const char *s, uint8_t *proto)
 {
-	return parse_name(s, proto_names, ARRAY_SIZE(proto_names), "protocol",
-			  proto);
+	return parse_name(s, proto_names, ARRAY_SIZE(proto_names), "protocol", proto);
 }
 
 int gs_parse_group(const char *s, uint8_t *group)
 {
-	return parse_name(s, group_names, ARRAY_SIZE(group_names), "group",
-			  group);
+	return parse_name(s, group_names, ARRAY_SIZE(group_names), "group", group);
 }
 
 int gs_parse_hash_mode(const char *s, uint8_t *hash_mode)
 {
-	return parse_name(s, hash_mode_names, ARRAY_SIZE(hash_mode_names),
-			  "hash mode", hash_mode);
+	return parse_name(s, hash_mode_names, ARRAY_SIZE(hash_mode_names), "hash mode", hash_mode);
 }
 
-int gs_parse_u32(const char *s, uint32_t min, uint32_t max, const char *what,
-		 uint32_t *out)
+int gs_parse_u32(const char *s, uint32_t min, uint32_t max, const char *what, uint32_t *out)
 {
 	struct quoted q;
 	uint64_t v;
 	size_t len;
 
 	len = bounded_len(s, 20);
-	if (!parse_decimal(s, len, min, max, &v))
-		return gs_fail(len && strspn(s, "0123456789") == len ? ERANGE : EINVAL,
+	if (!parse_decimal(s, len, min, max, &v)) {
+		/* Well-formed but outside the range is ERANGE; anything else EINVAL. */
+		bool well_formed =
+			len && strspn(s, "0123456789") == len && (len == 1 || s[0] != '0');
+
+		return gs_fail(well_formed ? ERANGE : EINVAL,
 			       "invalid %s '%s': expected an integer %u..%u",
 			       what ? what : "number", quote(s, &q), min, max);
+	}
 	*out = (uint32_t)v;
 	return 0;
 }
@@ -403,8 +397,7 @@ void gs_format_addr(const union gs_addr *addr, char *buf, size_t len)
 		snprintf(buf, len, "?");
 }
 
-void gs_format_endpoint(const union gs_addr *addr, uint16_t port, char *buf,
-			size_t len)
+void gs_format_endpoint(const union gs_addr *addr, uint16_t port, char *buf, size_t len)
 {
 	char host[GS_ADDR_STRLEN];
 
