@@ -1,22 +1,159 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* Placeholder programs: the data path is being written. */
+/*
+ * graysplit data path. gs_xdp_fwd, at ingress, sends each connection to a
+ * VIP to a stable or canary backend and DNATs it there; gs_tc_reply, at
+ * clsact egress of the client-facing interface, SNATs the backend's replies
+ * back to the VIP. Both only ever rewrite a fully parsed packet of a known
+ * flow, and always let the packet go on: the kernel forwards it.
+ */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 
+#include "graysplit.h"
 #include "lib/maps.h"
+#include "lib/reasons.h"
+#include "lib/counters.h"
+#include "lib/parse.h"
+#include "lib/csum.h"
+#include "lib/select.h"
+#include "lib/flow.h"
+#include "lib/nat.h"
+
+static __always_inline int gs_lookup_service(const struct gs_pkt *pkt,
+					     struct gs_service **svc)
+{
+	struct gs_service_key svc_key;
+
+	__builtin_memset(&svc_key, 0, sizeof(svc_key));
+	svc_key.vip = pkt->key.dst;
+	svc_key.port = pkt->key.dport;
+	svc_key.proto = pkt->key.proto;
+	*svc = bpf_map_lookup_elem(&services, &svc_key);
+	return *svc ? GS_OK : GS_R_NO_SERVICE;
+}
+
+/* The flow-table counter for a selection made for this reason. */
+static __always_inline __u32 gs_selection_counter(enum gs_flow_action action)
+{
+	if (action == GS_FLOW_RESELECT)
+		return GS_CNT_FLOW_RESELECT;
+	if (action == GS_FLOW_MISSING)
+		return GS_CNT_FLOW_MISSING;
+	return GS_CNT_FLOW_NEW;
+}
+
+/*
+ * Forward path after parsing: find the service and the flow's backend
+ * (selecting one when the flow table has none that may serve), record it,
+ * DNAT. One lookup per map for a packet of an established flow.
+ */
+static __always_inline int gs_lb_forward(struct gs_pkt *pkt, void *data_end)
+{
+	struct gs_backend *backend = 0;
+	enum gs_flow_action action;
+	struct gs_choice choice;
+	struct gs_service *svc;
+	struct gs_flow *flow;
+	__u32 backend_id = 0;
+	int ret;
+
+	ret = gs_lookup_service(pkt, &svc);
+	if (ret < 0)
+		return ret;
+
+	flow = bpf_map_lookup_elem(&flows, &pkt->key);
+	action = gs_flow_track(flow, pkt);
+	if (action == GS_FLOW_KEEP && flow) {
+		backend_id = flow->backend_id;
+		backend = bpf_map_lookup_elem(&backends, &backend_id);
+		/* A draining backend keeps its flows; a reclaimed slot, free or
+		 * already reused by another service, does not. */
+		if (!backend || backend->state == GS_BACKEND_FREE ||
+		    backend->service_id != flow->service_id)
+			action = GS_FLOW_RESELECT;
+	}
+
+	if (action != GS_FLOW_KEEP) {
+		ret = gs_select(svc, &pkt->key, pkt->is_v4, &choice);
+		if (ret < 0)
+			return ret;
+		backend = choice.backend;
+		backend_id = choice.backend_id;
+		gs_flow_record(pkt, &choice, svc->id);
+		gs_count(gs_selection_counter(action));
+	} else if (backend) {
+		gs_rev_refresh(pkt, backend, backend_id);
+	}
+	if (!backend)
+		return GS_R_NO_BACKEND;
+
+	ret = gs_dnat_xdp(pkt, data_end, backend);
+	if (ret < 0)
+		return ret;
+	gs_count(GS_CNT_FWD_REWRITTEN);
+	/* A flow recovered after eviction is no new connection: it must not
+	 * skew the per-backend share of new flows the agent compares. */
+	gs_count_backend_fwd(backend_id, pkt->l3_len,
+			     action == GS_FLOW_NEW || action == GS_FLOW_RESELECT);
+	return GS_OK;
+}
 
 SEC("xdp")
 int gs_xdp_fwd(struct xdp_md *ctx)
 {
-	(void)ctx;
+	void *data_end = (void *)(long)ctx->data_end;
+	void *data = (void *)(long)ctx->data;
+	struct gs_pkt pkt;
+	int ret;
+
+	gs_count(GS_CNT_PKTS);
+	ret = gs_parse(&pkt, data, data_end, bpf_xdp_get_buff_len(ctx));
+	if (ret == GS_OK)
+		ret = gs_lb_forward(&pkt, data_end);
+	if (ret < 0)
+		gs_count(-ret);
 	return XDP_PASS;
+}
+
+/* Reply path after parsing: SNAT a reply of a known flow back to its VIP. */
+static __always_inline int gs_lb_reply(struct __sk_buff *skb, const struct gs_pkt *pkt)
+{
+	struct gs_rev_flow *rev;
+	int ret;
+
+	rev = bpf_map_lookup_elem(&rev_flows, &pkt->key);
+	if (!rev)
+		return GS_R_NO_SERVICE;
+	ret = gs_snat_tc(skb, pkt, rev);
+	if (ret < 0)
+		return ret;
+	gs_count(GS_CNT_REV_REWRITTEN);
+	gs_count_backend_reply(rev->backend_id, pkt->l3_len);
+	/* Only FIN and RST pay for the forward lookup. */
+	if (pkt->tcp_flags & (GS_TCP_FIN | GS_TCP_RST))
+		gs_flow_close_from_reply(pkt, rev);
+	return GS_OK;
 }
 
 SEC("tc")
 int gs_tc_reply(struct __sk_buff *skb)
 {
-	(void)skb;
+	struct gs_pkt pkt;
+	int ret;
+
+	ret = gs_parse(&pkt, (void *)(long)skb->data, (void *)(long)skb->data_end, skb->len);
+	/* Headers may sit partly in paged data (GSO, veth): pull at most the
+	 * largest header stack into the linear part and look again. */
+	if (ret == GS_R_BAD_HEADER &&
+	    !bpf_skb_pull_data(skb, skb->len < GS_HDR_MAX ? skb->len : GS_HDR_MAX))
+		ret = gs_parse(&pkt, (void *)(long)skb->data, (void *)(long)skb->data_end,
+			       skb->len);
+	if (ret == GS_OK)
+		ret = gs_lb_reply(skb, &pkt);
+	/* Everything else at egress is simply not ours: no counter. */
+	if (ret == GS_R_BAD_HEADER)
+		gs_count(GS_CNT_REV_BAD_HEADER);
 	return TC_ACT_OK;
 }
 
