@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""A test-bed backend: a small HTTP server that says which backend it is.
+
+Listens on [::]:PORT with IPV6_V6ONLY off, so one socket answers IPv4 and
+IPv6. Speaks HTTP/1.0 and closes every connection after one answer, so each
+request a client makes is one new TCP connection through the splitter.
+
+  GET /id                      -> "NAME\n"
+  GET /stream?bytes=N&rate=R   -> N bytes, paced at R bytes/s by the server
+                                  itself (so packets keep flowing for N/R
+                                  seconds whatever the socket buffers hold);
+                                  the body is the line "NAME\n" repeated and
+                                  cut at N bytes, so a reader can tell from
+                                  the body alone which backend sent it.
+  GET /anything-else           -> that file under --root (e.g. /big)
+"""
+import argparse
+import socket
+import sys
+import time
+import functools
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+
+class DualStackServer(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+    daemon_threads = True
+    request_queue_size = 1024
+
+    def server_bind(self):
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
+
+
+def make_handler(name):
+    line = (name + "\n").encode()
+
+    class Handler(SimpleHTTPRequestHandler):
+        protocol_version = "HTTP/1.0"
+        server_version = "graysplit-testbed"
+
+        def log_message(self, fmt, *args):
+            pass
+
+        def send_body(self, size, rate):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(size))
+            self.send_header("X-Backend", name)
+            self.end_headers()
+            chunk = line * (65536 // len(line) + 2)
+            sent = 0
+            start = time.monotonic()
+            step = 4096 if rate else 65536
+            while sent < size:
+                n = min(step, size - sent)
+                self.wfile.write(chunk[sent % len(line):][:n])
+                sent += n
+                if rate:
+                    ahead = sent / rate - (time.monotonic() - start)
+                    if ahead > 0:
+                        time.sleep(ahead)
+
+        def do_GET(self):
+            url = urlparse(self.path)
+            q = parse_qs(url.query)
+            try:
+                if url.path == "/id":
+                    self.send_body(len(line), 0)
+                elif url.path == "/stream":
+                    size = int(q.get("bytes", ["1048576"])[0])
+                    rate = int(q.get("rate", ["0"])[0])
+                    self.send_body(size, rate)
+                else:
+                    super().do_GET()
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+    return Handler
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--port", type=int, default=80)
+    ap.add_argument("--root", default=".", help="directory for other paths")
+    args = ap.parse_args()
+    handler = functools.partial(make_handler(args.name), directory=args.root)
+    srv = DualStackServer(("::", args.port), handler)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

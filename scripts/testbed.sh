@@ -1,0 +1,340 @@
+#!/usr/bin/env bash
+# The graysplit test bed: five network namespaces on veth pairs, real HTTP
+# backends, nothing outside the namespaces it makes.
+#
+#   client (eth0 10.77.1.2 fd77:1::2)
+#     |  routes 10.77.0.0/24, fd77::/64 (the VIPs) and the backend subnet via the node
+#   node  (cli0 10.77.1.1 fd77:1::1)          <- graysplit attaches here
+#     |   (nb1 nb2 nb3, each 10.77.2.1/32 fd77:2::1/128, one veth per backend)
+#   b1 (eth0 10.77.2.11 fd77:2::11)  stable
+#   b2 (eth0 10.77.2.12 fd77:2::12)  stable
+#   b3 (eth0 10.77.2.13 fd77:2::13)  canary
+#
+# The VIPs 10.77.0.10 and fd77::10 are assigned nowhere: the client routes
+# them to the node, graysplit's XDP program rewrites them to a backend before
+# the node routes the packet, and its tc egress program on cli0 puts the VIP
+# back as the source of the replies. Backends route only the client subnet
+# back via the node, so every reply crosses the node. One veth per backend
+# (no bridge) keeps every node interface a veth, where XDP runs natively.
+#
+# Every namespace is named PREFIX-ROLE and the pin directory is
+# /sys/fs/bpf/PREFIX, so several beds can run side by side.
+#
+# Sourced: tb_up, tb_down, tb_offload, tb_firewall, tb_gs, tb_ns, tb_exec ...
+# Standalone:
+#   scripts/testbed.sh up PREFIX [--offload on|off] [--firewall]
+#   scripts/testbed.sh down PREFIX
+#   scripts/testbed.sh offload PREFIX on|off
+#   scripts/testbed.sh firewall PREFIX
+#   scripts/testbed.sh show PREFIX
+
+TB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TB_GRAYSPLIT=${TB_GRAYSPLIT:-$TB_ROOT/build/graysplit}
+TB_PYTHON=${TB_PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
+TB_STATE_BASE=${TB_STATE_BASE:-/tmp}
+
+TB_VIP4=10.77.0.10
+TB_VIP6=fd77::10
+TB_PORT=80
+TB_CLIENT4=10.77.1.2
+TB_CLIENT6=fd77:1::2
+TB_NODE4=10.77.1.1
+TB_NODE6=fd77:1::1
+TB_NODE_B4=10.77.2.1
+TB_NODE_B6=fd77:2::1
+# Interface names inside the namespaces (fixed: the namespace makes them unique).
+TB_IF_CLIENT=cli0
+TB_BACKENDS=(b1 b2 b3)
+declare -A TB_B4=([b1]=10.77.2.11 [b2]=10.77.2.12 [b3]=10.77.2.13)
+declare -A TB_B6=([b1]=fd77:2::11 [b2]=fd77:2::12 [b3]=fd77:2::13)
+declare -A TB_GROUP=([b1]=stable [b2]=stable [b3]=canary)
+# Size of the file-backed download every backend can serve (/big).
+TB_BIG_BYTES=${TB_BIG_BYTES:-4194304}
+
+tb_ns() { echo "$1-$2"; }
+tb_pin_dir() { echo "/sys/fs/bpf/$1"; }
+tb_state_dir() { echo "$TB_STATE_BASE/graysplit-testbed-$1"; }
+
+# tb_exec PREFIX ROLE CMD...: run CMD inside that namespace.
+tb_exec() {
+	local p=$1 role=$2
+	shift 2
+	ip netns exec "$(tb_ns "$p" "$role")" "$@"
+}
+
+# tb_gs PREFIX ARGS...: the graysplit CLI driving this bed's node.
+tb_gs() {
+	local p=$1
+	shift
+	"$TB_GRAYSPLIT" --netns "$(tb_ns "$p" node)" --pin-dir "$(tb_pin_dir "$p")" "$@"
+}
+
+# The VIP endpoint as the CLI writes it: tb_vip 4 -> 10.77.0.10:80.
+tb_vip() {
+	if [ "$1" = 6 ]; then echo "[$TB_VIP6]:$TB_PORT"; else echo "$TB_VIP4:$TB_PORT"; fi
+}
+
+# URL of the VIP (or of any address) for curl: tb_url 4 /id
+tb_url() {
+	if [ "$1" = 6 ]; then echo "http://[$TB_VIP6]:$TB_PORT$2"; else echo "http://$TB_VIP4:$TB_PORT$2"; fi
+}
+
+tb__valid_prefix() {
+	[[ $1 =~ ^[A-Za-z0-9_-]{1,40}$ ]] || {
+		echo "testbed: bad prefix '$1' (letters, digits, _ and -, at most 40)" >&2
+		return 1
+	}
+}
+
+# graysplit pins on a bpffs; mount it where the kernel expects it if no one has.
+tb_bpffs() {
+	[ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" = bpf_fs ] && return 0
+	mount -t bpf bpf /sys/fs/bpf
+}
+
+tb__veth() { # NS_A IF_A NS_B IF_B: a veth pair made directly in the two namespaces
+	ip link add "$2" netns "$1" mtu 1500 type veth peer name "$4" netns "$3" mtu 1500
+	ip -n "$1" link set "$2" up
+	ip -n "$3" link set "$4" up
+}
+
+tb__sysctl() { # NS KEY=VALUE...
+	local ns=$1
+	shift
+	ip netns exec "$ns" sysctl -q -w "$@" >/dev/null
+}
+
+tb__build() {
+	local p=$1
+	local client node ns b st
+	client=$(tb_ns "$p" client)
+	node=$(tb_ns "$p" node)
+	st=$(tb_state_dir "$p")
+	mkdir -p "$st/www"
+	: >"$st/pids"
+
+	for role in client node "${TB_BACKENDS[@]}"; do
+		ns=$(tb_ns "$p" "$role")
+		ip netns add "$ns"
+		echo "$ns" >>"$st/namespaces"
+		ip -n "$ns" link set lo up
+		# No duplicate address detection: addresses are usable at once.
+		tb__sysctl "$ns" net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+	done
+
+	tb__veth "$client" eth0 "$node" "$TB_IF_CLIENT"
+	ip -n "$client" addr add "$TB_CLIENT4/24" dev eth0
+	ip -n "$client" addr add "$TB_CLIENT6/64" dev eth0 nodad
+	ip -n "$node" addr add "$TB_NODE4/24" dev "$TB_IF_CLIENT"
+	ip -n "$node" addr add "$TB_NODE6/64" dev "$TB_IF_CLIENT" nodad
+	# The VIPs and the backend subnet live behind the node. No default route.
+	ip -n "$client" route add 10.77.0.0/24 via "$TB_NODE4"
+	ip -n "$client" route add 10.77.2.0/24 via "$TB_NODE4"
+	ip -n "$client" -6 route add fd77::/64 via "$TB_NODE6"
+	ip -n "$client" -6 route add fd77:2::/64 via "$TB_NODE6"
+
+	tb__sysctl "$node" net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+
+	for b in "${TB_BACKENDS[@]}"; do
+		ns=$(tb_ns "$p" "$b")
+		tb__veth "$node" "n$b" "$ns" eth0
+		ip -n "$node" addr add "$TB_NODE_B4/32" dev "n$b"
+		ip -n "$node" addr add "$TB_NODE_B6/128" dev "n$b" nodad
+		ip -n "$node" route add "${TB_B4[$b]}/32" dev "n$b" src "$TB_NODE_B4"
+		ip -n "$node" -6 route add "${TB_B6[$b]}/128" dev "n$b" src "$TB_NODE_B6"
+		ip -n "$ns" addr add "${TB_B4[$b]}/24" dev eth0
+		ip -n "$ns" addr add "${TB_B6[$b]}/64" dev eth0 nodad
+		ip -n "$ns" route add 10.77.1.0/24 via "$TB_NODE_B4"
+		ip -n "$ns" -6 route add fd77:1::/64 via "$TB_NODE_B6"
+
+		mkdir -p "$st/www/$b"
+		echo "$b" >"$st/www/$b/id"
+		# /big: a file for plain (or curl --limit-rate) downloads.
+		head -c "$TB_BIG_BYTES" /dev/zero | tr '\0' "${b: -1}" >"$st/www/$b/big"
+		ip netns exec "$ns" "$TB_PYTHON" "$TB_ROOT/scripts/lib/httpd.py" --name "$b" \
+			--port "$TB_PORT" --root "$st/www/$b" </dev/null >/dev/null 2>&1 3>&- &
+		echo "$!" >>"$st/pids"
+	done
+
+	tb__wait_servers "$p"
+}
+
+# Wait until every backend listens on its port (checked inside its own
+# namespace: a client that talked to a backend directly must not then use
+# the VIP within a minute, see DESIGN.md).
+tb__wait_servers() {
+	local p=$1 b i
+	for b in "${TB_BACKENDS[@]}"; do
+		for ((i = 0; i < 100; i++)); do
+			if [ -n "$(ip netns exec "$(tb_ns "$p" "$b")" ss -Hltn "sport = :$TB_PORT")" ]; then
+				break
+			fi
+			sleep 0.05
+		done
+		if ((i == 100)); then
+			echo "testbed: backend $b did not start listening" >&2
+			return 1
+		fi
+	done
+}
+
+# tb_up PREFIX: build the bed; on any failure remove what was made, return 1.
+# TB_OFFLOAD=off turns tx checksum offload off on every veth; TB_FIREWALL=1
+# installs the node firewall (tb_firewall).
+tb_up() {
+	local p=$1
+	tb__valid_prefix "$p" || return 1
+	if ip netns list | grep -q "^$p-"; then
+		echo "testbed: namespaces $p-* already exist" >&2
+		return 1
+	fi
+	tb_bpffs || return 1
+	if ! (set -eu && tb__build "$p"); then
+		echo "testbed: bringing up '$p' failed; tearing down" >&2
+		tb_down "$p"
+		return 1
+	fi
+	if [ "${TB_OFFLOAD:-on}" = off ]; then
+		tb_offload "$p" off || { tb_down "$p"; return 1; }
+	fi
+	if [ "${TB_FIREWALL:-0}" = 1 ]; then
+		tb_firewall "$p" || { tb_down "$p"; return 1; }
+	fi
+	return 0
+}
+
+# tb_offload PREFIX on|off: tx checksum offload on every veth of the bed.
+# Off, the sender computes full checksums like a real NIC would expect, and a
+# wrong incremental checksum update shows as dropped packets.
+tb_offload() {
+	local p=$1 mode=$2 b
+	case $mode in on | off) ;; *) echo "testbed: offload on|off" >&2; return 1 ;; esac
+	tb_exec "$p" client ethtool -K eth0 tx "$mode" >/dev/null || return 1
+	tb_exec "$p" node ethtool -K "$TB_IF_CLIENT" tx "$mode" >/dev/null || return 1
+	for b in "${TB_BACKENDS[@]}"; do
+		tb_exec "$p" node ethtool -K "n$b" tx "$mode" >/dev/null || return 1
+		tb_exec "$p" "$b" ethtool -K eth0 tx "$mode" >/dev/null || return 1
+	done
+}
+
+# tb_offload_state PREFIX ROLE IFACE -> "on" or "off"
+tb_offload_state() {
+	tb_exec "$1" "$2" ethtool -k "$3" | awk '$1 == "tx-checksumming:" { print $2 }'
+}
+
+# tb_firewall PREFIX: a host firewall on the node that drops what conntrack
+# calls invalid, and strict reverse-path filtering on every interface.
+tb_firewall() {
+	local p=$1 node b
+	node=$(tb_ns "$p" node)
+	ip netns exec "$node" nft -f - <<-'EOF' || return 1
+		table inet gs_testbed {
+			chain forward {
+				type filter hook forward priority filter; policy accept;
+				ct state invalid counter drop
+			}
+		}
+	EOF
+	local keys=(net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.default.rp_filter=1
+		"net.ipv4.conf.$TB_IF_CLIENT.rp_filter=1")
+	for b in "${TB_BACKENDS[@]}"; do keys+=("net.ipv4.conf.n$b.rp_filter=1"); done
+	tb__sysctl "$node" "${keys[@]}"
+}
+
+# Packets the node firewall dropped as invalid.
+tb_firewall_drops() {
+	tb_exec "$1" node nft -j list table inet gs_testbed |
+		python3 -c 'import json,sys
+d=json.load(sys.stdin)["nftables"]
+print(sum(x["counter"]["packets"] for r in d if "rule" in r for x in r["rule"]["expr"] if "counter" in x))'
+}
+
+# Alive and not a zombie: an orphaned server is reaped by whatever init the
+# machine has, which may take its time, but a zombie no longer holds sockets.
+tb__running() {
+	[ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
+# tb_down PREFIX: remove everything tb_up made. Safe to call more than once
+# and on a half-built bed.
+tb_down() {
+	local p=$1 st pin ns pid
+	tb__valid_prefix "$p" || return 1
+	st=$(tb_state_dir "$p")
+	pin=$(tb_pin_dir "$p")
+	if [ -d "$pin" ]; then
+		[ -x "$TB_GRAYSPLIT" ] && "$TB_GRAYSPLIT" --pin-dir "$pin" detach --all >/dev/null 2>&1
+		rm -rf "$pin"
+	fi
+	# Servers we started, then anything else still running in our namespaces
+	# (a background curl of a failed test).
+	local pids=()
+	[ -f "$st/pids" ] && mapfile -t pids <"$st/pids"
+	for role in client node "${TB_BACKENDS[@]}"; do
+		ns=$(tb_ns "$p" "$role")
+		[ -e "/run/netns/$ns" ] || continue
+		mapfile -t -O "${#pids[@]}" pids < <(ip netns pids "$ns" 2>/dev/null)
+	done
+	for pid in "${pids[@]}"; do
+		[ -n "$pid" ] && kill "$pid" 2>/dev/null
+	done
+	for pid in "${pids[@]}"; do
+		[ -n "$pid" ] || continue
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			tb__running "$pid" || break
+			sleep 0.05
+		done
+		tb__running "$pid" && kill -9 "$pid" 2>/dev/null
+	done
+	for role in client node "${TB_BACKENDS[@]}"; do
+		ns=$(tb_ns "$p" "$role")
+		[ -e "/run/netns/$ns" ] && ip netns del "$ns"
+	done
+	rm -rf "$st"
+	return 0
+}
+
+tb_show() {
+	local p=$1 role
+	for role in client node "${TB_BACKENDS[@]}"; do
+		echo "== $(tb_ns "$p" "$role")"
+		tb_exec "$p" "$role" ip -br addr
+		tb_exec "$p" "$role" ip -br route
+		tb_exec "$p" "$role" ip -6 -br route
+	done
+}
+
+tb_main() {
+	local cmd=${1:-} p=${2:-}
+	[ -n "$cmd" ] && [ -n "$p" ] || {
+		sed -n '/^# Standalone:/,/^$/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+		return 2
+	}
+	shift 2
+	case $cmd in
+	up)
+		while [ $# -gt 0 ]; do
+			case $1 in
+			--offload) TB_OFFLOAD=$2; shift ;;
+			--firewall) TB_FIREWALL=1 ;;
+			*) echo "testbed: unknown option $1" >&2; return 2 ;;
+			esac
+			shift
+		done
+		tb_up "$p" || return 1
+		echo "testbed '$p' up: namespaces $p-{client,node,b1,b2,b3}, pin dir $(tb_pin_dir "$p")"
+		echo "  VIPs $TB_VIP4:$TB_PORT [$TB_VIP6]:$TB_PORT; attach with:"
+		echo "  $TB_GRAYSPLIT --netns $p-node --pin-dir $(tb_pin_dir "$p") attach $TB_IF_CLIENT"
+		;;
+	down) tb_down "$p" ;;
+	offload) tb_offload "$p" "${1:?on|off}" ;;
+	firewall) tb_firewall "$p" ;;
+	show) tb_show "$p" ;;
+	*) echo "testbed: unknown command '$cmd'" >&2; return 2 ;;
+	esac
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	tb_main "$@"
+	exit $?
+fi
