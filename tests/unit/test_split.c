@@ -316,15 +316,19 @@ static double chi_square(const uint32_t *observed, const double *expected, size_
 }
 
 #define N_BINS 100
-/* chi-square quantiles at p = 0.001: 99 df (slot bins) and 9 df (backends). */
+/* chi-square quantiles at p = 0.001: 99 df (slot bins), 9 df (backends). */
 #define CHI2_99DF_P001 148.23
 #define CHI2_9DF_P001  27.88
+/* 10 x 10 contingency table: (10 - 1) * (10 - 1) = 81 df. */
+#define CHI2_81DF_P001 126.08
 
 /*
  * Among canary flows, which backend slot the second hash picks is uniform:
  * the group decision leaves no trace in the backend decision. Slots are put
  * into 100 bins and backends of a 10-backend Maglev table are counted; both
- * chi-square statistics stay under the p = 0.001 quantile. As a control, a
+ * chi-square statistics stay under the p = 0.001 quantile, and so does the
+ * one of a contingency table of where in the canary range the group hash
+ * fell against the backend picked. As a control, a
  * slot scaled from the group's reduced hash (h1 % 1e6 -> 0..M), a backend
  * pick that does depend on the group, must give an enormous statistic, so
  * the check is known to see a dependence.
@@ -336,8 +340,9 @@ static void check_backend_uniform_among_canary(uint8_t mode)
 	uint32_t backend_addr[10], slots_of[10] = {0};
 	uint32_t bins[N_BINS] = {0}, control[N_BINS] = {0}, per_backend[10] = {0};
 	double expected_bins[N_BINS], expected_backend[10];
-	double chi2_bins, chi2_backend, chi2_control;
-	size_t i, n_canary = 0;
+	uint32_t joint[10][10] = {{0}}, row_total[10] = {0};
+	double chi2_bins, chi2_backend, chi2_control, chi2_joint = 0;
+	size_t i, j, n_canary = 0, equal_hashes = 0;
 
 	for (i = 0; i < 10; i++) {
 		backend_addr[i] = htonl(0x0a010000u + (uint32_t)i);
@@ -354,7 +359,11 @@ static void check_backend_uniform_among_canary(uint8_t mode)
 		if (!gs_is_canary(h1, ppm))
 			continue;
 		n_canary++;
+		equal_hashes += h1 == backend_hash(&flows[i], mode);
 		slot = backend_hash(&flows[i], mode) % GS_MAGLEV_SIZE;
+		/* Where in the canary range the group hash fell, against backend. */
+		joint[(uint64_t)(h1 % GS_PPM_MAX) * 10 / ppm][maglev_table[slot]]++;
+		row_total[(uint64_t)(h1 % GS_PPM_MAX) * 10 / ppm]++;
 		bins[(uint64_t)slot * N_BINS / GS_MAGLEV_SIZE]++;
 		per_backend[maglev_table[slot]]++;
 		control[(uint64_t)((uint64_t)(h1 % GS_PPM_MAX) * GS_MAGLEV_SIZE / GS_PPM_MAX) *
@@ -373,14 +382,26 @@ static void check_backend_uniform_among_canary(uint8_t mode)
 	chi2_bins = chi_square(bins, expected_bins, N_BINS);
 	chi2_backend = chi_square(per_backend, expected_backend, 10);
 	chi2_control = chi_square(control, expected_bins, N_BINS);
+	for (i = 0; i < 10; i++) {
+		for (j = 0; j < 10; j++) {
+			double want = (double)row_total[i] * per_backend[j] / n_canary;
+			double d = joint[i][j] - want;
+
+			chi2_joint += d * d / want;
+		}
+	}
 	print_message("# split %s mode, %zu canary flows at 10%%: backend-slot chi2 %.1f (99 df, "
-		      "limit %.1f), per-backend chi2 %.1f (9 df, limit %.1f); control with the "
-		      "group hash %.0f\n",
+		      "limit %.1f), per-backend chi2 %.1f (9 df, limit %.1f), group-position x "
+		      "backend chi2 %.1f (81 df, limit %.1f); dependent control %.0f\n",
 		      mode == GS_HASH_CLIENT ? "client" : "flow", n_canary, chi2_bins,
-		      CHI2_99DF_P001, chi2_backend, CHI2_9DF_P001, chi2_control);
+		      CHI2_99DF_P001, chi2_backend, CHI2_9DF_P001, chi2_joint, CHI2_81DF_P001,
+		      chi2_control);
 	assert_true(n_canary > N_FLOWS / 20);
+	/* Distinct seeds: the two hashes of a flow (almost) never coincide. */
+	assert_true(equal_hashes <= 1);
 	assert_true(chi2_bins < CHI2_99DF_P001);
 	assert_true(chi2_backend < CHI2_9DF_P001);
+	assert_true(chi2_joint < CHI2_81DF_P001);
 	assert_true(chi2_control > 100 * CHI2_99DF_P001);
 }
 
