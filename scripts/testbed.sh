@@ -45,9 +45,9 @@ TB_NODE_B6=fd77:2::1
 # Interface names inside the namespaces (fixed: the namespace makes them unique).
 TB_IF_CLIENT=cli0
 TB_BACKENDS=(b1 b2 b3)
-declare -A TB_B4=([b1]=10.77.2.11 [b2]=10.77.2.12 [b3]=10.77.2.13)
-declare -A TB_B6=([b1]=fd77:2::11 [b2]=fd77:2::12 [b3]=fd77:2::13)
-declare -A TB_GROUP=([b1]=stable [b2]=stable [b3]=canary)
+declare -gA TB_B4=([b1]=10.77.2.11 [b2]=10.77.2.12 [b3]=10.77.2.13)
+declare -gA TB_B6=([b1]=fd77:2::11 [b2]=fd77:2::12 [b3]=fd77:2::13)
+declare -gA TB_GROUP=([b1]=stable [b2]=stable [b3]=canary)
 # Size of the file-backed download every backend can serve (/big).
 TB_BIG_BYTES=${TB_BIG_BYTES:-4194304}
 

@@ -1,0 +1,347 @@
+# Shared by every tests/bats/*.bats file: one fresh test bed per file (see
+# scripts/testbed.sh), the CLI bound to it, and the measurements the tests
+# assert on. Figures a reviewer should see go to fd 3 as "# ..." lines.
+
+bats_require_minimum_version 1.5.0
+bats_load_library bats-support
+bats_load_library bats-assert
+
+# shellcheck source=../../scripts/testbed.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/testbed.sh"
+
+# How long a background download may take at most, whatever happens.
+E2E_MAX_TIME=60
+
+# bed_up: a fresh bed for this file, named after the bats run and the file,
+# so a client never meets TIME_WAIT sockets a previous file left behind.
+# TB_OFFLOAD / TB_FIREWALL are passed through to tb_up.
+bed_up() {
+	local tag
+	tag=$(basename "$BATS_TEST_FILENAME" .bats | tr -cd 'a-z0-9' | cut -c1-12)
+	TB="gs${BATS_ROOT_PID:-$$}-$tag"
+	export TB
+	if [ ! -x "$TB_GRAYSPLIT" ]; then
+		echo "# $TB_GRAYSPLIT is missing: run make" >&3
+		return 1
+	fi
+	tb_down "$TB"
+	tb_up "$TB"
+}
+
+bed_down() {
+	[ -n "${TB:-}" ] || return 0
+	tb_down "$TB"
+	if ip netns list | grep -q "^$TB-"; then
+		echo "# teardown left namespaces behind: $(ip netns list | grep "^$TB-")" >&3
+		return 1
+	fi
+}
+
+# The CLI, driving this file's node.
+gs() { tb_gs "$TB" "$@"; }
+
+# Say something in the test output (TAP comment), e.g. a measured figure.
+note() { echo "# $*" >&3; }
+
+# A backend's address as the CLI takes it and as status --json prints it.
+b_ip() { # FAMILY NAME
+	if [ "$1" = 6 ]; then echo "${TB_B6[$2]}"; else echo "${TB_B4[$2]}"; fi
+}
+b_arg() { # FAMILY NAME
+	if [ "$1" = 6 ]; then echo "[${TB_B6[$2]}]"; else echo "${TB_B4[$2]}"; fi
+}
+vip_ip() {
+	if [ "$1" = 6 ]; then echo "$TB_VIP6"; else echo "$TB_VIP4"; fi
+}
+
+# service_up FAMILY: the VIP service with b1, b2 stable and b3 canary.
+service_up() {
+	local fam=$1 b
+	gs service add "$(tb_vip "$fam")"
+	for b in "${TB_BACKENDS[@]}"; do
+		gs backend add "$(tb_vip "$fam")" "$(b_arg "$fam" "$b")" --group "${TB_GROUP[$b]}"
+	done
+}
+
+# attach_and_serve IFACE...: attach graysplit and set up both services.
+attach_and_serve() {
+	gs attach "$@"
+	service_up 4
+	service_up 6
+}
+
+# One GET through the VIP, from the client.
+curl_vip() { # FAMILY PATH [curl options]
+	local fam=$1 path=$2
+	shift 2
+	tb_exec "$TB" client curl -sS --connect-timeout 3 --max-time 10 "$@" "$(tb_url "$fam" "$path")"
+}
+
+# fetch_many FAMILY N OUT: N GETs of /id through the VIP, each its own TCP
+# connection (the backends speak HTTP/1.0 and close), 16 at a time from one
+# curl process. OUT gets one backend name per answered request.
+fetch_many() {
+	local fam=$1 n=$2 out=$3
+	tb_exec "$TB" client curl -sS --no-progress-meter -Z --parallel-max 16 \
+		--connect-timeout 3 --max-time 10 \
+		"$(tb_url "$fam" "/id?n=[1-$n]")" >"$out" 2>"$out.err" || true
+}
+
+# count NAME FILE: how many answers in FILE came from backend NAME.
+count() { grep -cx "$1" "$2" || true; }
+
+# new_flows FAMILY: "NAME NEW_FLOWS" for each backend status --json lists
+# for this family's service.
+new_flows() {
+	local fam=$1 json ip n b
+	json=$(gs status --json) || return 1
+	while read -r ip n; do
+		for b in "${TB_BACKENDS[@]}"; do
+			[ "$(b_ip "$fam" "$b")" = "$ip" ] && echo "$b $n"
+		done
+	done < <(jq -r --arg vip "$(vip_ip "$fam")" --argjson port "$TB_PORT" \
+		'.services[] | select(.vip == $vip and .port == $port) |
+		 .backends[] | "\(.ip) \(.new_flows)"' <<<"$json")
+}
+
+# flows_of NAME "NEW_FLOWS LINES": that backend's count, 0 if absent.
+flows_of() { awk -v b="$1" '$1 == b { print $2; f = 1 } END { if (!f) print 0 }' <<<"$2"; }
+
+# check_split FAMILY PERCENT N TOLERANCE: set the split, make N new
+# connections, and assert the canary's share is PERCENT +- TOLERANCE points
+# (exactly PERCENT when TOLERANCE is 0), that every connection was answered,
+# that both stable backends share the stable traffic, and that status
+# --json counted each connection as a new flow of the backend that answered.
+check_split() {
+	local fam=$1 pct=$2 n=$3 tol=$4 out before after b got want total=0 canary
+	out="$BATS_TEST_TMPDIR/answers.$fam"
+	gs split "$(tb_vip "$fam")" "$pct"
+	before=$(new_flows "$fam")
+	fetch_many "$fam" "$n" "$out"
+	after=$(new_flows "$fam")
+
+	declare -A seen
+	for b in "${TB_BACKENDS[@]}"; do
+		seen[$b]=$(count "$b" "$out")
+		total=$((total + seen[$b]))
+	done
+	canary=${seen[b3]}
+	note "IPv$fam split $pct: $n connections, answered $total: b1=${seen[b1]} b2=${seen[b2]}" \
+		"b3(canary)=$canary -> canary share $(awk -v c="$canary" -v t="$total" \
+			'BEGIN { if (t) printf "%.2f%%", 100 * c / t; else print "n/a" }')"
+	if [ "$total" -ne "$n" ]; then
+		echo "only $total of $n connections answered; curl said:" >&2
+		sort "$out.err" | uniq -c | sort -rn | head -5 >&2
+		return 1
+	fi
+	# Integer bounds: canary/n within pct +- tol percent points.
+	local lo hi
+	lo=$(awk -v p="$pct" -v t="$tol" -v n="$n" 'BEGIN { x = (p - t) * n / 100; if (x < 0) x = 0; printf "%d", (x == int(x)) ? x : int(x) + 1 }')
+	hi=$(awk -v p="$pct" -v t="$tol" -v n="$n" 'BEGIN { x = (p + t) * n / 100; if (x > n) x = n; printf "%d", int(x) }')
+	if ((canary < lo || canary > hi)); then
+		echo "canary got $canary of $n, want $lo..$hi (split $pct +- $tol)" >&2
+		return 1
+	fi
+	if ((pct < 100)); then
+		if ((seen[b1] == 0 || seen[b2] == 0)); then
+			echo "a stable backend got nothing: b1=${seen[b1]} b2=${seen[b2]}" >&2
+			return 1
+		fi
+	fi
+	for b in "${TB_BACKENDS[@]}"; do
+		got=$(($(flows_of "$b" "$after") - $(flows_of "$b" "$before")))
+		want=${seen[$b]}
+		if [ "$got" -ne "$want" ]; then
+			echo "status --json: $b new_flows grew by $got, but $b answered $want" >&2
+			echo "before: $before" >&2
+			echo "after: $after" >&2
+			return 1
+		fi
+	done
+}
+
+# stream_start FAMILY BYTES RATE NAME: a download paced by the server at RATE
+# bytes/s, in the background; sets STREAM_PID_<NAME> and writes the body to
+# $BATS_TEST_TMPDIR/NAME. Returns once the first bytes have arrived.
+stream_start() {
+	local fam=$1 bytes=$2 rate=$3 name=$4 out i
+	out="$BATS_TEST_TMPDIR/$name"
+	tb_exec "$TB" client curl -sS --connect-timeout 3 --max-time "$E2E_MAX_TIME" -o "$out" \
+		"$(tb_url "$fam" "/stream?bytes=$bytes&rate=$rate")" \
+		</dev/null 2>"$out.err" 3>&- &
+	printf -v "STREAM_PID_$name" %s "$!"
+	for ((i = 0; i < 100; i++)); do
+		[ -s "$out" ] && return 0
+		sleep 0.05
+	done
+	echo "stream $name: no data after 5 s: $(cat "$out.err")" >&2
+	return 1
+}
+
+# stream_backend NAME: which backend is sending this stream (from its body).
+stream_backend() { head -c 2 "$BATS_TEST_TMPDIR/$1"; }
+
+# stream_finish NAME BYTES WANT_BACKEND: wait for the download; it must end
+# well, with every byte, all of it from WANT_BACKEND.
+stream_finish() {
+	local name=$1 bytes=$2 want=$3 pid_var rc=0 out size lines
+	pid_var="STREAM_PID_$name"
+	out="$BATS_TEST_TMPDIR/$name"
+	wait "${!pid_var}" || rc=$?
+	size=$(stat -c %s "$out")
+	lines=$(sort -u "$out" | tr '\n' ' ')
+	note "stream $name: curl exit $rc, $size of $bytes bytes, from: $lines"
+	if [ "$rc" -ne 0 ]; then
+		echo "stream $name: curl failed ($rc): $(cat "$out.err")" >&2
+		return 1
+	fi
+	[ "$size" -eq "$bytes" ] || { echo "stream $name: $size bytes, want $bytes" >&2; return 1; }
+	[ "$lines" = "$want " ] || { echo "stream $name: body from '$lines', want '$want'" >&2; return 1; }
+}
+
+# Map dumps the bad-input tests compare before and after a failed command.
+dump_maps() {
+	local m pin
+	pin=$(tb_pin_dir "$TB")
+	for m in services backends split overrides; do
+		echo "== $m"
+		bpftool map dump pinned "$pin/$m" 2>&1
+	done
+}
+
+# The scenarios more than one file runs (with offload on and off, behind a
+# firewall). Each asserts what its name says and returns non-zero otherwise.
+
+# A single GET through the VIP is answered by one of the backends.
+scenario_curl() { # FAMILY
+	run curl_vip "$1" /id
+	assert_success
+	assert_output --regexp '^b[123]$'
+	note "IPv$1: curl $(tb_url "$1" /id) -> $output"
+}
+
+STREAM_BYTES=300000 # a multiple of len("bN\n"), so the body is whole lines
+STREAM_RATE=75000   # 4 s of streaming
+
+# A connection opened at split 0 lives through split 100 and back to 0, on
+# the same stable backend, while new connections follow the split.
+scenario_long_lived() {
+	local fam b
+	for fam in 4 6; do gs split "$(tb_vip "$fam")" 0; done
+	stream_start 4 "$STREAM_BYTES" "$STREAM_RATE" long4
+	stream_start 6 "$STREAM_BYTES" "$STREAM_RATE" long6
+	local b4 b6
+	b4=$(stream_backend long4)
+	b6=$(stream_backend long6)
+	assert_regex "$b4" '^b[12]$'
+	assert_regex "$b6" '^b[12]$'
+
+	check_split 4 100 100 0
+	check_split 6 100 100 0
+	check_split 4 0 100 0
+	check_split 6 0 100 0
+	# Both downloads must still have been running across the two changes,
+	# or this test proved nothing.
+	for b in "$STREAM_PID_long4" "$STREAM_PID_long6"; do
+		kill -0 "$b" 2>/dev/null || { echo "a stream ended before the splits were done" >&2; return 1; }
+	done
+	stream_finish long4 "$STREAM_BYTES" "$b4"
+	stream_finish long6 "$STREAM_BYTES" "$b6"
+}
+
+# backend del drains: no new flow reaches the backend, its open connection
+# finishes with every byte.
+scenario_drain() {
+	local fam b json state
+	for fam in 4 6; do gs split "$(tb_vip "$fam")" 0; done
+	stream_start 4 "$STREAM_BYTES" "$STREAM_RATE" drain4
+	stream_start 6 "$STREAM_BYTES" "$STREAM_RATE" drain6
+	declare -A drained
+	drained[4]=$(stream_backend drain4)
+	drained[6]=$(stream_backend drain6)
+	for fam in 4 6; do
+		assert_regex "${drained[$fam]}" '^b[12]$'
+		gs backend del "$(tb_vip "$fam")" "$(b_arg "$fam" "${drained[$fam]}")"
+		json=$(gs status --json)
+		state=$(jq -r --arg vip "$(vip_ip "$fam")" --arg ip "$(b_ip "$fam" "${drained[$fam]}")" \
+			'[.services[] | select(.vip == $vip) | .backends[] | select(.ip == $ip) | .state] | first // "not listed"' <<<"$json")
+		note "IPv$fam: drained ${drained[$fam]}, status --json says: $state"
+	done
+	for fam in 4 6; do
+		local out="$BATS_TEST_TMPDIR/after-drain.$fam" before after total
+		before=$(new_flows "$fam")
+		fetch_many "$fam" 200 "$out"
+		after=$(new_flows "$fam")
+		total=$(wc -l <"$out")
+		note "IPv$fam after draining ${drained[$fam]}: 200 connections," \
+			"b1=$(count b1 "$out") b2=$(count b2 "$out") b3=$(count b3 "$out")"
+		[ "$total" -eq 200 ] || { echo "only $total of 200 answered: $(sort "$out.err" | uniq -c | head -3)" >&2; return 1; }
+		[ "$(count "${drained[$fam]}" "$out")" -eq 0 ] || { echo "drained ${drained[$fam]} got new connections" >&2; return 1; }
+		[ "$(flows_of "${drained[$fam]}" "$after")" -eq "$(flows_of "${drained[$fam]}" "$before")" ] ||
+			{ echo "drained ${drained[$fam]}: new_flows moved: $before -> $after" >&2; return 1; }
+	done
+	for b in "$STREAM_PID_drain4" "$STREAM_PID_drain6"; do
+		kill -0 "$b" 2>/dev/null || { echo "a stream ended before the drain was checked" >&2; return 1; }
+	done
+	stream_finish drain4 "$STREAM_BYTES" "${drained[4]}"
+	stream_finish drain6 "$STREAM_BYTES" "${drained[6]}"
+}
+
+# assert_rejected CMD...: the command fails, says why in exactly one line on
+# stderr starting "graysplit: ", and leaves the maps as they were.
+assert_rejected() {
+	local before after
+	before=$(dump_maps)
+	run --separate-stderr "$@"
+	after=$(dump_maps)
+	note "exit $status, stderr: ${stderr:-<empty>}"
+	assert_failure
+	if [ "${#stderr_lines[@]}" -ne 1 ]; then
+		echo "want exactly one line on stderr, got ${#stderr_lines[@]}:" >&2
+		printf '%s\n' "${stderr_lines[@]}" >&2
+		return 1
+	fi
+	assert_regex "${stderr_lines[0]}" '^graysplit: .'
+	if [ "$before" != "$after" ]; then
+		echo "the maps changed:" >&2
+		diff <(echo "$before") <(echo "$after") | head -40 >&2
+		return 1
+	fi
+}
+
+# What graysplit has hooked on an interface of the node: the XDP program
+# (from ip link) and the tc egress filters, one line each.
+xdp_of() { # IFACE
+	tb_exec "$TB" node ip -d link show dev "$1" | grep -oE 'prog/xdp[a-z]* id [0-9]+' || true
+}
+tc_egress_of() { # IFACE
+	tb_exec "$TB" node tc filter show dev "$1" egress
+}
+
+# detach --all leaves no pins and nothing hooked on IFACE... (and asserts
+# first that there was something to remove).
+check_detach_all() {
+	local pin i
+	pin=$(tb_pin_dir "$TB")
+	for i in "$@"; do
+		[ -n "$(xdp_of "$i")" ] || { echo "before detach: no XDP program on $i" >&2; return 1; }
+		[ -n "$(tc_egress_of "$i")" ] || { echo "before detach: no tc egress filter on $i" >&2; return 1; }
+	done
+	[ -n "$(ls -A "$pin")" ] || { echo "before detach: $pin is empty" >&2; return 1; }
+
+	gs detach --all
+
+	if [ -d "$pin" ] && [ -n "$(ls -A "$pin")" ]; then
+		echo "pins left in $pin: $(ls -A "$pin")" >&2
+		return 1
+	fi
+	for i in "$@"; do
+		run xdp_of "$i"
+		assert_output ""
+		run tb_exec "$TB" node ip link show dev "$i"
+		refute_output --partial xdp
+		run tc_egress_of "$i"
+		assert_output ""
+	done
+	note "detach --all: $pin $( [ -d "$pin" ] && echo empty || echo removed ), nothing on $*"
+}
