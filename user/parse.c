@@ -38,7 +38,7 @@ static const char *quote(const char *s, struct quoted *q)
 
 	if (!s)
 		return "(null)";
-	for (i = 0; s[i] && i < GS_QUOTE_MAX; i++) {
+	for (i = 0; i < GS_QUOTE_MAX && s[i]; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		q->s[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
