@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <stdarg.h>
+#include <setjmp.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "fixture.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "packet.h"
+
+/* A setup step that fails makes the test fail, with what failed. */
+#define FX_TRY(expr, what)                                                     \
+	do {                                                                   \
+		int err_ = (expr);                                             \
+		if (err_)                                                      \
+			fail_msg("fixture: %s failed: %d (%s)", what, err_,    \
+				 strerror(errno));                             \
+	} while (0)
+
+int fx_setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+
+	if (!fx)
+		return -1;
+	fx->skel = graysplit_bpf__open();
+	if (!fx->skel) {
+		free(fx);
+		return -1;
+	}
+	bpf_map__set_max_entries(fx->skel->maps.flows, FX_FLOWS);
+	bpf_map__set_max_entries(fx->skel->maps.rev_flows, FX_FLOWS);
+	if (graysplit_bpf__load(fx->skel)) {
+		graysplit_bpf__destroy(fx->skel);
+		free(fx);
+		return -1;
+	}
+	fx->xdp_fd = bpf_program__fd(fx->skel->progs.gs_xdp_fwd);
+	fx->tc_fd = bpf_program__fd(fx->skel->progs.gs_tc_reply);
+	*state = fx;
+	return 0;
+}
+
+int fx_teardown(void **state)
+{
+	struct fx *fx = *state;
+
+	if (fx) {
+		graysplit_bpf__destroy(fx->skel);
+		free(fx);
+	}
+	return 0;
+}
+
+void fx_service_add(struct fx *fx, uint32_t id, const char *vip, uint16_t port,
+		    uint8_t proto, uint8_t hash_mode)
+{
+	struct gs_service_key key;
+	struct gs_service svc;
+
+	memset(&key, 0, sizeof(key));
+	memset(&svc, 0, sizeof(svc));
+	key.vip = pkt_addr(vip);
+	key.port = htons(port);
+	key.proto = proto;
+	svc.id = id;
+	svc.hash_mode = hash_mode;
+	svc.state = GS_SVC_ACTIVE;
+	FX_TRY(bpf_map__update_elem(fx->skel->maps.services, &key, sizeof(key), &svc,
+				    sizeof(svc), BPF_ANY),
+	       "service add");
+}
+
+void fx_backend_add(struct fx *fx, uint32_t id, uint32_t service_id, const char *addr,
+		    uint16_t port, uint8_t group)
+{
+	struct gs_backend backend;
+
+	memset(&backend, 0, sizeof(backend));
+	backend.addr = pkt_addr(addr);
+	backend.port = htons(port);
+	backend.weight = 1;
+	backend.service_id = service_id;
+	backend.group = group;
+	backend.state = GS_BACKEND_ACTIVE;
+	FX_TRY(bpf_map__update_elem(fx->skel->maps.backends, &id, sizeof(id), &backend,
+				    sizeof(backend), BPF_ANY),
+	       "backend add");
+}
+
+struct gs_backend fx_backend_get(struct fx *fx, uint32_t id)
+{
+	struct gs_backend backend;
+
+	FX_TRY(bpf_map__lookup_elem(fx->skel->maps.backends, &id, sizeof(id), &backend,
+				    sizeof(backend), 0),
+	       "backend lookup");
+	return backend;
+}
+
+void fx_backend_set_state(struct fx *fx, uint32_t id, uint8_t state)
+{
+	struct gs_backend backend = fx_backend_get(fx, id);
+
+	if (state == GS_BACKEND_FREE)
+		memset(&backend, 0, sizeof(backend));
+	backend.state = state;
+	FX_TRY(bpf_map__update_elem(fx->skel->maps.backends, &id, sizeof(id), &backend,
+				    sizeof(backend), BPF_ANY),
+	       "backend state");
+}
+
+uint32_t fx_table_pick(const uint32_t *ids, size_t n, uint32_t backend_hash)
+{
+	return ids[(backend_hash % GS_MAGLEV_SIZE) % n];
+}
+
+void fx_table_publish(struct fx *fx, uint32_t service_id, uint8_t group, const uint32_t *ids,
+		      size_t n)
+{
+	uint32_t outer_key = service_id * GS_GROUPS + group;
+	uint32_t *slots, slot, *keys;
+	LIBBPF_OPTS(bpf_map_batch_opts, batch);
+	int table_fd;
+
+	if (n == 0) {
+		bpf_map__delete_elem(fx->skel->maps.maglev, &outer_key, sizeof(outer_key), 0);
+		return;
+	}
+	table_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "gs_test_maglev", sizeof(uint32_t),
+				  sizeof(uint32_t), GS_MAGLEV_SIZE, NULL);
+	if (table_fd < 0)
+		fail_msg("fixture: maglev table create: %s", strerror(errno));
+	slots = calloc(GS_MAGLEV_SIZE, sizeof(*slots));
+	keys = calloc(GS_MAGLEV_SIZE, sizeof(*keys));
+	if (!slots || !keys)
+		fail_msg("fixture: out of memory");
+	for (slot = 0; slot < GS_MAGLEV_SIZE; slot++) {
+		keys[slot] = slot;
+		slots[slot] = ids[slot % n];
+	}
+	slot = GS_MAGLEV_SIZE;
+	FX_TRY(bpf_map_update_batch(table_fd, keys, slots, &slot, &batch), "maglev fill");
+	free(slots);
+	free(keys);
+	/* One update swaps the whole table in; the outer map keeps it alive. */
+	FX_TRY(bpf_map__update_elem(fx->skel->maps.maglev, &outer_key, sizeof(outer_key),
+				    &table_fd, sizeof(table_fd), BPF_ANY),
+	       "maglev publish");
+	close(table_fd);
+}
+
+void fx_split_set(struct fx *fx, uint32_t service_id, uint32_t canary_ppm)
+{
+	struct gs_split split = { .canary_ppm = canary_ppm };
+
+	FX_TRY(bpf_map__update_elem(fx->skel->maps.split, &service_id, sizeof(service_id), &split,
+				    sizeof(split), BPF_ANY),
+	       "split set");
+}
+
+void fx_override_add(struct fx *fx, uint32_t service_id, const char *prefix,
+		     uint32_t prefix_len, uint8_t group)
+{
+	struct gs_override_key key;
+	struct gs_override value;
+
+	memset(&key, 0, sizeof(key));
+	memset(&value, 0, sizeof(value));
+	key.client = pkt_addr(prefix);
+	key.service_id = service_id;
+	key.prefixlen = 32 + (gs_addr_is_v4(&key.client) ? 96 : 0) + prefix_len;
+	value.group = group;
+	FX_TRY(bpf_map__update_elem(fx->skel->maps.overrides, &key, sizeof(key), &value,
+				    sizeof(value), BPF_ANY),
+	       "override add");
+}
+
+uint64_t fx_counter(struct fx *fx, enum gs_counter counter)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	uint32_t key = counter;
+	uint64_t *values, sum = 0;
+	int cpu;
+
+	values = calloc((size_t)ncpus, sizeof(*values));
+	if (!values)
+		fail_msg("fixture: out of memory");
+	FX_TRY(bpf_map__lookup_elem(fx->skel->maps.stats, &key, sizeof(key), values,
+				    sizeof(*values) * (size_t)ncpus, 0),
+	       "stats lookup");
+	for (cpu = 0; cpu < ncpus; cpu++)
+		sum += values[cpu];
+	free(values);
+	return sum;
+}
+
+struct gs_backend_stats fx_backend_stats(struct fx *fx, uint32_t id)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	struct gs_backend_stats *values, sum;
+	int cpu;
+
+	memset(&sum, 0, sizeof(sum));
+	values = calloc((size_t)ncpus, sizeof(*values));
+	if (!values)
+		fail_msg("fixture: out of memory");
+	FX_TRY(bpf_map__lookup_elem(fx->skel->maps.backend_stats, &id, sizeof(id), values,
+				    sizeof(*values) * (size_t)ncpus, 0),
+	       "backend_stats lookup");
+	for (cpu = 0; cpu < ncpus; cpu++) {
+		sum.new_flows += values[cpu].new_flows;
+		sum.packets += values[cpu].packets;
+		sum.bytes += values[cpu].bytes;
+		sum.rx_packets += values[cpu].rx_packets;
+		sum.rx_bytes += values[cpu].rx_bytes;
+	}
+	free(values);
+	return sum;
+}
+
+int fx_flow_get(struct fx *fx, const struct gs_flow_key *key, struct gs_flow *flow)
+{
+	if (bpf_map__lookup_elem(fx->skel->maps.flows, key, sizeof(*key), flow, sizeof(*flow), 0))
+		return -ENOENT;
+	return 0;
+}
+
+void fx_flow_del(struct fx *fx, const struct gs_flow_key *key)
+{
+	FX_TRY(bpf_map__delete_elem(fx->skel->maps.flows, key, sizeof(*key), 0), "flow delete");
+}
+
+int fx_rev_get(struct fx *fx, const struct gs_flow_key *key, struct gs_rev_flow *rev)
+{
+	if (bpf_map__lookup_elem(fx->skel->maps.rev_flows, key, sizeof(*key), rev, sizeof(*rev),
+				 0))
+		return -ENOENT;
+	return 0;
+}
+
+void fx_rev_del(struct fx *fx, const struct gs_flow_key *key)
+{
+	FX_TRY(bpf_map__delete_elem(fx->skel->maps.rev_flows, key, sizeof(*key), 0),
+	       "rev delete");
+}
+
+static uint32_t fx_run(int prog_fd, const uint8_t *in, size_t len, uint8_t *out,
+		       size_t *out_len)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = (uint32_t)len,
+		    .data_out = out, .data_size_out = PKT_MAX, .repeat = 1);
+
+	FX_TRY(bpf_prog_test_run_opts(prog_fd, &opts), "BPF_PROG_TEST_RUN");
+	*out_len = opts.data_size_out;
+	return opts.retval;
+}
+
+uint32_t fx_run_xdp(struct fx *fx, const uint8_t *in, size_t len, uint8_t *out,
+		    size_t *out_len)
+{
+	return fx_run(fx->xdp_fd, in, len, out, out_len);
+}
+
+uint32_t fx_run_tc(struct fx *fx, const uint8_t *in, size_t len, uint8_t *out,
+		   size_t *out_len)
+{
+	return fx_run(fx->tc_fd, in, len, out, out_len);
+}
