@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# What it measures, and only that: new TCP connections per second (one HTTP/1.0
+# GET each, 16 at a time from one curl) from the test bed's client, through
+# the VIP with graysplit splitting 20% to the canary, against the same client
+# talking to the three backends directly through the same node, in the same
+# run. It prints both rates and their ratio. The Python backends bound both
+# rates, so the ratio shows a gross slowdown of the data path, not its cost
+# per packet (per-packet timing of the BPF programs is issue 6's business).
+# Usage: scripts/bench.sh [CONNECTIONS] [ROUNDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/testbed.sh
+
+conns=${1:-3000}
+rounds=${2:-3}
+P=gsbench$$
+# The direct rounds come from a second client address, so they never share a
+# 4-tuple with a VIP connection still in TIME_WAIT on a backend.
+DIRECT_SRC=10.77.1.3
+
+[ "$(id -u)" -eq 0 ] || { echo "bench: needs root (namespaces, BPF)" >&2; exit 1; }
+[ -x "$TB_GRAYSPLIT" ] || { echo "bench: $TB_GRAYSPLIT missing: run make" >&2; exit 1; }
+
+trap 'tb_down "$P"' EXIT
+trap 'exit 130' INT TERM
+tb_up "$P"
+tb_exec "$P" client ip addr add "$DIRECT_SRC/24" dev eth0
+vip=$(tb_vip 4)
+tb_gs "$P" attach "$TB_IF_CLIENT"
+tb_gs "$P" service add "$vip"
+for b in "${TB_BACKENDS[@]}"; do
+	tb_gs "$P" backend add "$vip" "${TB_B4[$b]}" --group "${TB_GROUP[$b]}"
+done
+tb_gs "$P" split "$vip" 20
+
+# rate URL [curl options]: connections per second for $conns GETs; fails
+# unless every one was answered.
+rate() {
+	local url=$1 start end n
+	shift
+	start=$EPOCHREALTIME
+	n=$(tb_exec "$P" client curl -sS --no-progress-meter -Z --parallel-max 16 --max-time 10 \
+		"$@" "$url" | wc -l)
+	end=$EPOCHREALTIME
+	[ "$n" -eq "$conns" ] || { echo "bench: only $n of $conns answered ($url)" >&2; return 1; }
+	awk -v n="$n" -v a="$start" -v b="$end" 'BEGIN { printf "%.0f", n / (b - a) }'
+}
+
+# A multiple of 3, so the direct rounds spread it evenly over b1, b2, b3.
+conns=$((conns / 3 * 3))
+vip_url="http://$TB_VIP4/id?n=[1-$conns]"
+direct_url="http://10.77.2.{11,12,13}/id?n=[1-$((conns / 3))]"
+
+best_vip=0
+best_direct=0
+echo "bench: $rounds rounds of $conns new connections each way (best round counts)"
+for ((r = 1; r <= rounds; r++)); do
+	v=$(rate "$vip_url")
+	d=$(rate "$direct_url" --interface "$DIRECT_SRC")
+	printf '  round %d: via VIP %6d conn/s   direct %6d conn/s\n' "$r" "$v" "$d"
+	((v > best_vip)) && best_vip=$v
+	((d > best_direct)) && best_direct=$d
+done
+printf 'via VIP %d conn/s, direct %d conn/s, ratio %.3f\n' "$best_vip" "$best_direct" \
+	"$(awk -v v="$best_vip" -v d="$best_direct" 'BEGIN { print d ? v / d : 0 }')"
