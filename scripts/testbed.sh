@@ -47,6 +47,7 @@ TB_IF_CLIENT=cli0
 TB_BACKENDS=(b1 b2 b3)
 declare -gA TB_B4=([b1]=10.77.2.11 [b2]=10.77.2.12 [b3]=10.77.2.13)
 declare -gA TB_B6=([b1]=fd77:2::11 [b2]=fd77:2::12 [b3]=fd77:2::13)
+# shellcheck disable=SC2034 # used by the tests, demo and bench
 declare -gA TB_GROUP=([b1]=stable [b2]=stable [b3]=canary)
 # Size of the file-backed download every backend can serve (/big).
 TB_BIG_BYTES=${TB_BIG_BYTES:-4194304}
@@ -306,10 +307,10 @@ tb_show() {
 
 tb_main() {
 	local cmd=${1:-} p=${2:-}
-	[ -n "$cmd" ] && [ -n "$p" ] || {
+	if [ -z "$cmd" ] || [ -z "$p" ]; then
 		sed -n '/^# Standalone:/,/^$/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 		return 2
-	}
+	fi
 	shift 2
 	case $cmd in
 	up)
