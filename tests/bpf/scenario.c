@@ -125,18 +125,19 @@ uint32_t sc_predict_backend(const struct scenario *sc, const struct pkt_spec *cl
 	return fx_table_pick(sc->stable, 2, hash);
 }
 
-/* Which backend has this address and port (network order), or NONE. */
+/* Which backend (ids below 64, as the tests use) has this address and
+ * port (network order), or NONE. */
 static uint32_t sc_backend_at(const struct scenario *sc, const union gs_addr *addr,
 			      uint16_t port)
 {
-	const uint32_t ids[] = { sc->stable[0], sc->stable[1], sc->canary[0] };
-	size_t i;
+	uint32_t id;
 
-	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
-		struct gs_backend backend = fx_backend_get(sc->fx, ids[i]);
+	for (id = 0; id < 64; id++) {
+		struct gs_backend backend = fx_backend_get(sc->fx, id);
 
-		if (!memcmp(&backend.addr, addr, sizeof(*addr)) && backend.port == port)
-			return ids[i];
+		if (backend.state != GS_BACKEND_FREE &&
+		    !memcmp(&backend.addr, addr, sizeof(*addr)) && backend.port == port)
+			return id;
 	}
 	return GS_BACKEND_NONE;
 }
