@@ -5,10 +5,15 @@
  *
  * Each backend walks its own permutation of the slots, derived only from its
  * key, and claims the next free slot on each of its turns. Weights decide how
- * many turns a backend gets: every pass each backend earns its weight in
- * credit and takes one turn per max_weight of credit, so slot counts follow
- * the weights to within one slot, while the permutations keep the table
- * stable when a backend comes or goes.
+ * many turns a backend gets: in passes over the backends (sorted by key),
+ * each earns its weight in credit per pass and takes one turn per max_weight
+ * of credit, so slot counts follow the weights to within one slot, while the
+ * permutations keep the table stable when a backend comes or goes.
+ *
+ * The passes are not run one by one: backend i takes its k-th turn in pass
+ * ceil(k * max_weight / w_i), so a heap ordered by (pass, position) hands
+ * out the same turns in O(size * log n), even when one heavy backend among
+ * thousands of light ones would make a literal pass loop take size * n steps.
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -25,10 +30,42 @@ struct maglev_entry {
 	const struct maglev_backend *backend;
 	const void *key;
 	size_t key_len;
-	uint64_t credit;
-	uint64_t pos;  /* current slot of its permutation */
-	uint64_t skip; /* permutation step, 1..size-1 */
+	uint64_t turns; /* slots placed so far */
+	uint64_t pos;	/* current slot of its permutation */
+	uint64_t skip;	/* permutation step, 1..size-1 */
 };
+
+/*
+ * A turn is (pass << TURN_POS_BITS) | position in key order, so one integer
+ * compare orders turns by pass, then by position within the pass.
+ */
+#define TURN_POS_BITS 13
+_Static_assert(GS_MAX_BACKENDS <= 1u << TURN_POS_BITS, "backend positions fit a turn");
+
+/* Min-heap of the next turn of every backend. */
+struct turn_heap {
+	uint64_t *turn;
+	size_t len;
+};
+
+static void heap_sift_down(struct turn_heap *h, size_t i)
+{
+	uint64_t moving = h->turn[i];
+
+	for (;;) {
+		size_t child = 2 * i + 1;
+
+		if (child >= h->len)
+			break;
+		if (child + 1 < h->len && h->turn[child + 1] < h->turn[child])
+			child++;
+		if (moving <= h->turn[child])
+			break;
+		h->turn[i] = h->turn[child];
+		i = child;
+	}
+	h->turn[i] = moving;
+}
 
 /* FNV-1a over the key, then the splitmix64 finaliser so every key bit
  * reaches every output bit before the reduction modulo the table size. */
@@ -79,8 +116,25 @@ static bool is_prime(uint32_t n)
 	return true;
 }
 
+/*
+ * The turn in which a backend of weight w takes its k-th slot (k >= 1): pass
+ * ceil(k * max_weight / w). Passes beyond size are never reached (the
+ * heaviest backend alone fills a slot per pass), so they are clamped to keep
+ * the shift in range.
+ */
+static uint64_t next_turn(uint64_t k, uint64_t max_weight, uint64_t weight, uint32_t size,
+			  size_t position)
+{
+	uint64_t pass = (k * max_weight + weight - 1) / weight;
+
+	if (pass > (uint64_t)size + 1)
+		pass = (uint64_t)size + 1;
+	return pass << TURN_POS_BITS | position;
+}
+
 int maglev_build(const struct maglev_backend *backends, size_t n, uint32_t *table, uint32_t size)
 {
+	struct turn_heap heap = {0};
 	struct maglev_entry *entries;
 	uint64_t max_weight = 0;
 	uint32_t filled = 0, i;
@@ -111,8 +165,12 @@ int maglev_build(const struct maglev_backend *backends, size_t n, uint32_t *tabl
 	}
 
 	entries = calloc(n, sizeof(*entries));
-	if (!entries)
+	heap.turn = calloc(n, sizeof(*heap.turn));
+	if (!entries || !heap.turn) {
+		free(entries);
+		free(heap.turn);
 		return gs_fail(ENOMEM, "maglev: out of memory");
+	}
 	for (b = 0; b < n; b++) {
 		struct maglev_entry *e = &entries[b];
 
@@ -135,6 +193,7 @@ int maglev_build(const struct maglev_backend *backends, size_t n, uint32_t *tabl
 			uint32_t id = entries[b].backend->id;
 
 			free(entries);
+			free(heap.turn);
 			return gs_fail(EINVAL, "maglev: backend %u has the same key as another",
 				       id);
 		}
@@ -144,31 +203,32 @@ int maglev_build(const struct maglev_backend *backends, size_t n, uint32_t *tabl
 
 		e->pos = key_hash(e->key, e->key_len, MAGLEV_SEED_OFFSET) % size;
 		e->skip = key_hash(e->key, e->key_len, MAGLEV_SEED_SKIP) % (size - 1) + 1;
+		heap.turn[b] = next_turn(1, max_weight, e->backend->weight, size, b);
 	}
+	heap.len = n;
+	for (b = n / 2; b-- > 0;)
+		heap_sift_down(&heap, b);
 
 	for (i = 0; i < size; i++)
 		table[i] = GS_BACKEND_NONE;
 
-	/* The heaviest backend takes one turn per pass, so the loop ends
-	 * within size passes. */
-	while (filled < size) {
-		for (b = 0; b < n && filled < size; b++) {
-			struct maglev_entry *e = &entries[b];
+	for (filled = 0; filled < size; filled++) {
+		size_t position = heap.turn[0] & ((1u << TURN_POS_BITS) - 1);
+		struct maglev_entry *e = &entries[position];
 
-			e->credit += e->backend->weight;
-			while (e->credit >= max_weight && filled < size) {
-				e->credit -= max_weight;
-				while (table[e->pos] != GS_BACKEND_NONE) {
-					e->pos += e->skip;
-					if (e->pos >= size)
-						e->pos -= size;
-				}
-				table[e->pos] = e->backend->id;
-				filled++;
-			}
+		while (table[e->pos] != GS_BACKEND_NONE) {
+			e->pos += e->skip;
+			if (e->pos >= size)
+				e->pos -= size;
 		}
+		table[e->pos] = e->backend->id;
+		e->turns++;
+		heap.turn[0] =
+			next_turn(e->turns + 1, max_weight, e->backend->weight, size, position);
+		heap_sift_down(&heap, 0);
 	}
 
 	free(entries);
+	free(heap.turn);
 	return 0;
 }
