@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Reply path: gs_tc_reply puts the VIP back on the backend's answers. */
+#include "check.h"
+#include "fixture.h"
+#include "scenario.h"
+
+#include <arpa/inet.h>
+#include <linux/pkt_cls.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#define FX_TEST(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+
+/* Run a reply through tc; it must come out TC_ACT_OK. */
+static size_t run_reply(struct fx *fx, const struct pkt_spec *reply, uint8_t *in, uint8_t *out)
+{
+	size_t len = pkt_build(reply, in), out_len;
+
+	CHECK_EQ(fx_run_tc(fx, in, len, out, &out_len), TC_ACT_OK, "reply verdict is TC_ACT_OK");
+	CHECK_EQ(out_len, len, "reply length unchanged");
+	return len;
+}
+
+static void check_reply_rewritten(struct fx *fx, bool v6, uint8_t proto, uint16_t ip_opt_len)
+{
+	uint8_t in[PKT_MAX], out[PKT_MAX];
+	struct gs_backend_stats bs;
+	struct pkt_spec syn, reply;
+	struct pkt_view view;
+	struct scenario sc;
+	union gs_addr vip, client;
+	uint32_t id;
+	size_t len;
+
+	sc_setup(&sc, fx, v6, proto, GS_HASH_FLOW);
+	syn = sc_client_pkt(&sc, 40000, PKT_SYN);
+	id = sc_forward(&sc, &syn);
+	reply = sc_reply_pkt(&sc, id, &syn, PKT_SYN | PKT_ACK);
+	reply.ip_opt_len = (uint8_t)ip_opt_len;
+	len = run_reply(fx, &reply, in, out);
+
+	CHECK_TRUE(pkt_parse(out, len, &view), "rewritten reply parses");
+	vip = pkt_addr(sc.vip);
+	CHECK_EQ(memcmp(&view.src, &vip, sizeof(vip)), 0, "reply source is the VIP");
+	CHECK_EQ(view.sport, sc.vport, "reply source port is the VIP port");
+	client = pkt_addr(syn.src);
+	CHECK_EQ(memcmp(&view.dst, &client, sizeof(client)), 0, "reply destination is the client");
+	CHECK_EQ(view.dport, syn.sport, "reply destination port is the client's");
+	check_csums(out, len, "reply checksums recomputed from scratch");
+	check_only_rewritten(in, len, out, len, false,
+			     "reply differs only in src ip, src port, checksums");
+	CHECK_EQ(fx_counter(fx, GS_CNT_REV_REWRITTEN), 1, "GS_CNT_REV_REWRITTEN");
+	bs = fx_backend_stats(fx, id);
+	CHECK_EQ(bs.rx_packets, 1, "backend rx_packets");
+	CHECK_EQ(bs.rx_bytes, len - 14, "backend rx_bytes (IP length)");
+}
+
+static void reply_v4_tcp_rewritten_to_vip(void **state)
+{
+	check_reply_rewritten(*state, false, IPPROTO_TCP, 0);
+}
+
+static void reply_v6_tcp_rewritten_to_vip(void **state)
+{
+	check_reply_rewritten(*state, true, IPPROTO_TCP, 0);
+}
+
+static void reply_v4_udp_rewritten_to_vip(void **state)
+{
+	check_reply_rewritten(*state, false, IPPROTO_UDP, 0);
+}
+
+static void reply_v6_udp_rewritten_to_vip(void **state)
+{
+	check_reply_rewritten(*state, true, IPPROTO_UDP, 0);
+}
+
+static void reply_v4_tcp_with_ip_options_rewritten_to_vip(void **state)
+{
+	check_reply_rewritten(*state, false, IPPROTO_TCP, 8);
+}
+
+static void reply_v4_udp_zero_checksum_stays_zero_both_ways(void **state)
+{
+	uint8_t in[PKT_MAX], out[PKT_MAX];
+	struct fx *fx = *state;
+	struct pkt_spec req, reply;
+	struct pkt_view view;
+	struct scenario sc;
+	size_t len;
+	uint32_t id;
+
+	sc_setup(&sc, fx, false, IPPROTO_UDP, GS_HASH_FLOW);
+	req = sc_client_pkt(&sc, 40000, 0);
+	req.udp_no_csum = true;
+	id = sc_forward(&sc, &req);
+	reply = sc_reply_pkt(&sc, id, &req, 0);
+	reply.udp_no_csum = true;
+	len = run_reply(fx, &reply, in, out);
+	CHECK_TRUE(pkt_parse(out, len, &view), "reply parses");
+	CHECK_EQ(view.sport, sc.vport, "reply rewritten to the VIP port");
+	CHECK_EQ(out[view.l4_csum_off] | out[view.l4_csum_off + 1], 0,
+		 "reply UDP checksum still 0");
+	check_csums(out, len, "reply IPv4 header checksum");
+	check_only_rewritten(in, len, out, len, false, "only src and checksums changed");
+}
+
+static void check_reply_untouched(struct fx *fx, const struct pkt_spec *reply)
+{
+	uint8_t in[PKT_MAX], out[PKT_MAX];
+	size_t len;
+
+	len = run_reply(fx, reply, in, out);
+	check_unchanged(in, len, out, len, "reply without reverse entry unchanged");
+	CHECK_EQ(fx_counter(fx, GS_CNT_REV_REWRITTEN), 0, "nothing counted as rewritten");
+	CHECK_EQ(fx_counter(fx, GS_CNT_REV_BAD_HEADER), 0, "not counted as bad header");
+}
+
+static void reply_without_reverse_entry_untouched(void **state)
+{
+	struct scenario sc;
+	struct pkt_spec syn, reply;
+
+	sc_setup(&sc, *state, false, IPPROTO_TCP, GS_HASH_FLOW);
+	syn = sc_client_pkt(&sc, 40000, PKT_SYN);
+	reply = sc_reply_pkt(&sc, sc.stable[0], &syn, PKT_SYN | PKT_ACK);
+	check_reply_untouched(sc.fx, &reply);
+}
+
+static void reply_from_other_port_untouched(void **state)
+{
+	struct scenario sc;
+	struct pkt_spec syn, reply;
+	uint32_t id;
+
+	sc_setup(&sc, *state, true, IPPROTO_TCP, GS_HASH_FLOW);
+	syn = sc_client_pkt(&sc, 40000, PKT_SYN);
+	id = sc_forward(&sc, &syn);
+	reply = sc_reply_pkt(&sc, id, &syn, PKT_ACK);
+	reply.sport = 22;
+	check_reply_untouched(sc.fx, &reply);
+}
+
+/* A backend's FIN or RST closes the flow: the next SYN selects anew. */
+static void check_backend_close(struct fx *fx, uint8_t close_flags)
+{
+	uint8_t in[PKT_MAX], out[PKT_MAX];
+	struct gs_flow_key key;
+	struct gs_flow flow;
+	struct scenario sc;
+	struct pkt_spec syn, ack, reply;
+	uint32_t id;
+
+	sc_setup(&sc, fx, false, IPPROTO_TCP, GS_HASH_FLOW);
+	syn = sc_client_pkt(&sc, 40000, PKT_SYN);
+	ack = sc_client_pkt(&sc, 40000, PKT_ACK);
+	id = sc_forward(&sc, &syn);
+	sc_forward(&sc, &ack);
+	reply = sc_reply_pkt(&sc, id, &syn, close_flags);
+	check_csums(out, run_reply(fx, &reply, in, out), "FIN/RST reply checksums");
+	key = sc_flow_key(&syn);
+	CHECK_EQ(fx_flow_get(fx, &key, &flow), 0, "flow entry still there");
+	CHECK_EQ(flow.state, GS_FLOW_CLOSING, "backend FIN/RST -> CLOSING");
+
+	fx_split_set(fx, sc.service_id, GS_PPM_MAX);
+	CHECK_EQ(fx_backend_get(fx, sc_forward(&sc, &syn)).group, GS_GROUP_CANARY,
+		 "next SYN selects anew");
+}
+
+static void reply_backend_fin_closes_flow(void **state)
+{
+	check_backend_close(*state, PKT_FIN | PKT_ACK);
+}
+
+static void reply_backend_rst_closes_flow(void **state)
+{
+	check_backend_close(*state, PKT_RST | PKT_ACK);
+}
+
+static void reply_truncated_untouched_and_counted(void **state)
+{
+	uint8_t in[PKT_MAX], out[PKT_MAX];
+	struct fx *fx = *state;
+	struct scenario sc;
+	struct pkt_spec syn, reply;
+	size_t len, out_len;
+	uint32_t id;
+
+	sc_setup(&sc, fx, false, IPPROTO_TCP, GS_HASH_FLOW);
+	syn = sc_client_pkt(&sc, 40000, PKT_SYN);
+	id = sc_forward(&sc, &syn);
+	reply = sc_reply_pkt(&sc, id, &syn, PKT_ACK);
+	len = pkt_build(&reply, in);
+	len = 14 + 20 + 10; /* cut inside the TCP header */
+	CHECK_EQ(fx_run_tc(fx, in, len, out, &out_len), TC_ACT_OK, "verdict");
+	check_unchanged(in, len, out, out_len, "truncated reply unchanged");
+	CHECK_EQ(fx_counter(fx, GS_CNT_REV_BAD_HEADER), 1, "GS_CNT_REV_BAD_HEADER");
+	CHECK_EQ(fx_counter(fx, GS_CNT_REV_REWRITTEN), 0, "not rewritten");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		FX_TEST(reply_v4_tcp_rewritten_to_vip),
+		FX_TEST(reply_v6_tcp_rewritten_to_vip),
+		FX_TEST(reply_v4_udp_rewritten_to_vip),
+		FX_TEST(reply_v6_udp_rewritten_to_vip),
+		FX_TEST(reply_v4_tcp_with_ip_options_rewritten_to_vip),
+		FX_TEST(reply_v4_udp_zero_checksum_stays_zero_both_ways),
+		FX_TEST(reply_without_reverse_entry_untouched),
+		FX_TEST(reply_from_other_port_untouched),
+		FX_TEST(reply_backend_fin_closes_flow),
+		FX_TEST(reply_backend_rst_closes_flow),
+		FX_TEST(reply_truncated_untouched_and_counted),
+	};
+
+	return cmocka_run_group_tests_name("bpf_reply", tests, NULL, NULL);
+}
