@@ -8,6 +8,11 @@
 
 #include <stdint.h>
 
+/* The tc egress filter every attached interface carries: ours is the one
+ * with this handle and priority (`tc filter show dev IFACE egress`). */
+#define GS_TC_HANDLE 0x4753 /* "GS" */
+#define GS_TC_PRIORITY 1
+
 struct graysplit_bpf;
 
 /*
@@ -21,6 +26,9 @@ int gs_load(const char *pin_dir, uint32_t flows, struct graysplit_bpf **skel);
 int gs_attach(const char *pin_dir, const char *netns, const char *ifname,
 	      uint32_t flows);
 int gs_detach(const char *pin_dir, const char *netns, const char *ifname);
+/* "native" or "generic" for the xdp_flags recorded in struct gs_iface. */
+const char *gs_xdp_mode_name(uint32_t xdp_flags);
+
 /* Detach every recorded interface (entering each one's netns) and unpin all. */
 int gs_detach_all(const char *pin_dir);
 

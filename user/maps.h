@@ -7,6 +7,8 @@
 #ifndef GS_MAPS_H
 #define GS_MAPS_H
 
+#include <stddef.h>
+
 #define GS_DEFAULT_PIN_DIR "/sys/fs/bpf/graysplit"
 
 /* Map names: the pinned file names, and the names in the BPF object. */
@@ -33,6 +35,19 @@ struct gs_maps {
 	int backend_stats;
 	int ifaces;
 };
+
+/* Every map name above, in struct gs_maps order. */
+#define GS_MAP_COUNT 10
+extern const char *const gs_map_names[GS_MAP_COUNT];
+
+/* Pinned programs: shared by every interface an instance is attached to. */
+#define GS_PIN_PROG_XDP "prog_xdp"
+#define GS_PIN_PROG_TC "prog_tc"
+/* Pinned XDP link of one interface: GS_PIN_LINK_XDP_PREFIX + ifname. */
+#define GS_PIN_LINK_XDP_PREFIX "link_xdp_"
+
+/* "pin_dir/name" into buf; -ENAMETOOLONG (with message) if it does not fit. */
+int gs_pin_path(char *buf, size_t len, const char *pin_dir, const char *name);
 
 /* Fails with a clear message if dir is not on a bpffs. */
 int gs_check_bpffs(const char *dir);

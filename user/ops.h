@@ -9,10 +9,19 @@
 #ifndef GS_OPS_H
 #define GS_OPS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "graysplit.h"
 #include "maps.h"
+
+/* Fill a services key; port in host order. */
+void gs_service_key_init(struct gs_service_key *key, const union gs_addr *vip,
+			 uint16_t port_host, uint8_t proto);
+/* "10.0.0.10:80/tcp", "[fd00::1]:80/udp": how messages name a service. */
+#define GS_SERVICE_STRLEN 64
+void gs_format_service(const struct gs_service_key *svc, char *buf,
+		       size_t len);
 
 int gs_service_add(struct gs_maps *m, const struct gs_service_key *svc,
 		   uint8_t hash_mode);
@@ -29,9 +38,22 @@ int gs_backend_add(struct gs_maps *m, const struct gs_service_key *svc,
 int gs_backend_del(struct gs_maps *m, const struct gs_service_key *svc,
 		   const union gs_addr *addr, uint16_t port_host);
 
+/* Free the slots of draining backends that no live flow uses any more
+ * (flows in CLOSING state do not count). Returns how many were freed. */
+int gs_backend_reap(struct gs_maps *m);
+
+/* The whole backends map, GS_MAX_BACKENDS entries, into all. */
+int gs_backends_read(struct gs_maps *m, struct gs_backend *all);
+
 /* One 4-byte store. Also returns a rolled-back service to active. */
 int gs_split_set(struct gs_maps *m, const struct gs_service_key *svc,
 		 uint32_t canary_ppm);
+
+/* "10.9.0.0/16" or "fd00::/64" from an address and its 128-bit scale
+ * (v4-mapped) prefix length. */
+#define GS_CIDR_STRLEN (GS_SERVICE_STRLEN)
+void gs_format_cidr(const union gs_addr *addr, uint32_t prefixlen128,
+		    char *buf, size_t len);
 
 int gs_override_add(struct gs_maps *m, const struct gs_service_key *svc,
 		    const union gs_addr *client, uint32_t prefixlen128,

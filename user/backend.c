@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <arpa/inet.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+
+#include "error.h"
+#include "map_iter.h"
+#include "ops.h"
+#include "parse.h"
+
+int gs_backends_read(struct gs_maps *m, struct gs_backend *all)
+{
+	int err = gs_array_read(m->backends, GS_MAX_BACKENDS, sizeof(*all),
+				all);
+
+	if (err)
+		return gs_fail(-err, "cannot read the backends map: %s",
+			       strerror(-err));
+	return 0;
+}
+
+static bool same_backend(const struct gs_backend *b, uint32_t service_id,
+			 const union gs_addr *addr, uint16_t port)
+{
+	return b->state != GS_BACKEND_FREE && b->service_id == service_id &&
+	       !memcmp(&b->addr, addr, sizeof(*addr)) && b->port == port;
+}
+
+/* Zero a slot's per-CPU counters, so a new backend starts from nothing. */
+static int reset_backend_stats(struct gs_maps *m, uint32_t id)
+{
+	size_t size = (size_t)gs_ncpus() * sizeof(struct gs_backend_stats);
+	void *zero = calloc(1, size);
+	int err = 0;
+
+	if (!zero)
+		return -ENOMEM;
+	if (bpf_map_update_elem(m->backend_stats, &id, zero, BPF_ANY))
+		err = -errno;
+	free(zero);
+	return err;
+}
+
+struct flow_refs {
+	uint32_t *count; /* GS_MAX_BACKENDS */
+};
+
+static int count_live_flow(const void *key, const void *value, void *ctx)
+{
+	const struct gs_flow *flow = value;
+	struct flow_refs *r = ctx;
+
+	(void)key;
+	if (flow->state != GS_FLOW_CLOSING && flow->backend_id < GS_MAX_BACKENDS)
+		r->count[flow->backend_id]++;
+	return 0;
+}
+
+int gs_backend_reap(struct gs_maps *m)
+{
+	struct gs_backend *all, free_slot = {};
+	struct flow_refs refs = {};
+	bool draining = false;
+	uint32_t id;
+	int err, freed = 0;
+
+	all = calloc(GS_MAX_BACKENDS, sizeof(*all));
+	refs.count = calloc(GS_MAX_BACKENDS, sizeof(*refs.count));
+	if (!all || !refs.count) {
+		err = gs_fail(ENOMEM, "out of memory");
+		goto out;
+	}
+	err = gs_backends_read(m, all);
+	if (err)
+		goto out;
+	for (id = 0; id < GS_MAX_BACKENDS && !draining; id++)
+		draining = all[id].state == GS_BACKEND_DRAINING;
+	if (!draining)
+		goto out;
+	err = gs_map_foreach(m->flows, sizeof(struct gs_flow_key),
+			     sizeof(struct gs_flow), count_live_flow, &refs);
+	if (err) {
+		err = gs_fail(-err, "cannot read the flows map: %s",
+			      strerror(-err));
+		goto out;
+	}
+	for (id = 0; id < GS_MAX_BACKENDS; id++) {
+		if (all[id].state != GS_BACKEND_DRAINING || refs.count[id])
+			continue;
+		if (!bpf_map_update_elem(m->backends, &id, &free_slot, BPF_ANY))
+			freed++;
+	}
+out:
+	free(all);
+	free(refs.count);
+	return err ? err : freed;
+}
+
+/* Put a backend entry back as it was after a later step failed. */
+static void restore_backend(struct gs_maps *m, uint32_t id,
+			    const struct gs_backend *old)
+{
+	bpf_map_update_elem(m->backends, &id, old, BPF_ANY);
+}
+
+int gs_backend_add(struct gs_maps *m, const struct gs_service_key *svc,
+		   const union gs_addr *addr, uint16_t port_host, uint8_t group,
+		   uint16_t weight)
+{
+	char name[GS_SERVICE_STRLEN], ep[GS_ENDPOINT_STRLEN];
+	struct gs_backend *all = NULL, fresh = {}, old;
+	struct gs_service service;
+	uint16_t port;
+	uint32_t id;
+	int err;
+
+	if (group >= GS_GROUPS)
+		return gs_fail(EINVAL, "invalid group %u", group);
+	if (weight < 1)
+		return gs_fail(EINVAL, "invalid weight 0: must be 1..65535");
+	err = gs_service_lookup(m, svc, &service);
+	if (err)
+		return err;
+	gs_format_service(svc, name, sizeof(name));
+	port = port_host ? htons(port_host) : svc->port;
+	gs_format_endpoint(addr, ntohs(port), ep, sizeof(ep));
+	if (gs_addr_is_v4(addr) != gs_addr_is_v4(&svc->vip))
+		return gs_fail(EAFNOSUPPORT, "backend %s is %s but service %s is %s",
+			       ep, gs_addr_is_v4(addr) ? "IPv4" : "IPv6", name,
+			       gs_addr_is_v4(&svc->vip) ? "IPv4" : "IPv6");
+	all = calloc(GS_MAX_BACKENDS, sizeof(*all));
+	if (!all)
+		return gs_fail(ENOMEM, "out of memory");
+	err = gs_backends_read(m, all);
+	if (err)
+		goto out;
+	for (id = 0; id < GS_MAX_BACKENDS; id++)
+		if (same_backend(&all[id], service.id, addr, port))
+			break;
+	if (id < GS_MAX_BACKENDS && all[id].state == GS_BACKEND_ACTIVE) {
+		err = gs_fail(EEXIST, "backend %s already exists in service %s",
+			      ep, name);
+		goto out;
+	}
+	if (id < GS_MAX_BACKENDS) {
+		/* Draining: back into a table, its flows never left it. */
+		old = all[id];
+		fresh = old;
+		fresh.state = GS_BACKEND_ACTIVE;
+		fresh.group = group;
+		fresh.weight = weight;
+		if (bpf_map_update_elem(m->backends, &id, &fresh, BPF_ANY)) {
+			err = gs_fail(errno, "cannot write the backends map: %s",
+				      strerror(errno));
+			goto out;
+		}
+		err = gs_table_publish(m, service.id, group);
+		if (err)
+			restore_backend(m, id, &old);
+		goto out;
+	}
+
+	err = gs_backend_reap(m);
+	if (err < 0)
+		goto out;
+	err = gs_backends_read(m, all);
+	if (err)
+		goto out;
+	for (id = 0; id < GS_MAX_BACKENDS; id++)
+		if (all[id].state == GS_BACKEND_FREE)
+			break;
+	if (id == GS_MAX_BACKENDS) {
+		err = gs_fail(ENOSPC, "no room for backend %s: all %d backend slots in use",
+			      ep, GS_MAX_BACKENDS);
+		goto out;
+	}
+	old = all[id];
+	fresh.addr = *addr;
+	fresh.port = port;
+	fresh.weight = weight;
+	fresh.service_id = service.id;
+	fresh.group = group;
+	fresh.state = GS_BACKEND_ACTIVE;
+	err = reset_backend_stats(m, id);
+	if (err) {
+		err = gs_fail(-err, "cannot reset the counters of backend %u: %s",
+			      id, strerror(-err));
+		goto out;
+	}
+	if (bpf_map_update_elem(m->backends, &id, &fresh, BPF_ANY)) {
+		err = gs_fail(errno, "cannot write the backends map: %s",
+			      strerror(errno));
+		goto out;
+	}
+	err = gs_table_publish(m, service.id, group);
+	if (err)
+		restore_backend(m, id, &old);
+out:
+	free(all);
+	return err;
+}
+
+int gs_backend_del(struct gs_maps *m, const struct gs_service_key *svc,
+		   const union gs_addr *addr, uint16_t port_host)
+{
+	char name[GS_SERVICE_STRLEN], ep[GS_ENDPOINT_STRLEN];
+	struct gs_backend *all = NULL, draining, old;
+	struct gs_service service;
+	uint16_t port;
+	uint32_t id;
+	int err;
+
+	err = gs_service_lookup(m, svc, &service);
+	if (err)
+		return err;
+	gs_format_service(svc, name, sizeof(name));
+	port = port_host ? htons(port_host) : svc->port;
+	gs_format_endpoint(addr, ntohs(port), ep, sizeof(ep));
+	all = calloc(GS_MAX_BACKENDS, sizeof(*all));
+	if (!all)
+		return gs_fail(ENOMEM, "out of memory");
+	err = gs_backends_read(m, all);
+	if (err)
+		goto out;
+	for (id = 0; id < GS_MAX_BACKENDS; id++)
+		if (same_backend(&all[id], service.id, addr, port))
+			break;
+	if (id == GS_MAX_BACKENDS) {
+		err = gs_fail(ENOENT, "no backend %s in service %s", ep, name);
+		goto out;
+	}
+	if (all[id].state == GS_BACKEND_DRAINING) {
+		err = gs_fail(EALREADY, "backend %s of service %s is already draining",
+			      ep, name);
+		goto out;
+	}
+	old = all[id];
+	draining = old;
+	draining.state = GS_BACKEND_DRAINING;
+	if (bpf_map_update_elem(m->backends, &id, &draining, BPF_ANY)) {
+		err = gs_fail(errno, "cannot write the backends map: %s",
+			      strerror(errno));
+		goto out;
+	}
+	err = gs_table_publish(m, service.id, old.group);
+	if (err) {
+		restore_backend(m, id, &old);
+		goto out;
+	}
+	/* With no live flow it needs no draining: free the slot now. */
+	err = gs_backend_reap(m);
+	if (err > 0)
+		err = 0;
+out:
+	free(all);
+	return err;
+}

@@ -1,0 +1,636 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <dirent.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+
+#include "error.h"
+#include "graysplit.h"
+#include "graysplit.skel.h"
+#include "loader.h"
+#include "map_iter.h"
+#include "maps.h"
+#include "netns.h"
+
+const char *gs_xdp_mode_name(uint32_t xdp_flags)
+{
+	if (xdp_flags & XDP_FLAGS_SKB_MODE)
+		return "generic";
+	if (xdp_flags & XDP_FLAGS_HW_MODE)
+		return "offload";
+	return "native";
+}
+
+static bool pinned(const char *pin_dir, const char *name)
+{
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s/%s", pin_dir, name) >=
+	    (int)sizeof(path))
+		return false;
+	return access(path, F_OK) == 0;
+}
+
+/* Every map and both programs: attach can reuse them without loading. */
+static bool instance_complete(const char *pin_dir)
+{
+	int i;
+
+	for (i = 0; i < GS_MAP_COUNT; i++)
+		if (!pinned(pin_dir, gs_map_names[i]))
+			return false;
+	return pinned(pin_dir, GS_PIN_PROG_XDP) &&
+	       pinned(pin_dir, GS_PIN_PROG_TC);
+}
+
+static bool instance_absent(const char *pin_dir)
+{
+	int i;
+
+	for (i = 0; i < GS_MAP_COUNT; i++)
+		if (pinned(pin_dir, gs_map_names[i]))
+			return false;
+	return true;
+}
+
+static int pinned_max_entries(const char *path, uint32_t *max_entries)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+	int fd, err = 0;
+
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		err = -errno;
+	else
+		*max_entries = info.max_entries;
+	close(fd);
+	return err;
+}
+
+static int prog_id_of(int fd, uint32_t *id)
+{
+	struct bpf_prog_info info = {};
+	uint32_t len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	*id = info.id;
+	return 0;
+}
+
+/* Flow tables already pinned keep their size (libbpf would otherwise refuse
+ * to reuse them); new ones get the size asked for. */
+static int size_flow_table(struct bpf_map *map, uint32_t flows)
+{
+	uint32_t size = flows;
+
+	pinned_max_entries(bpf_map__pin_path(map), &size);
+	return bpf_map__set_max_entries(map, size);
+}
+
+static int pin_program(struct bpf_program *prog, const char *pin_dir,
+		       const char *name)
+{
+	char path[PATH_MAX];
+	int err;
+
+	err = gs_pin_path(path, sizeof(path), pin_dir, name);
+	if (err)
+		return err;
+	if (unlink(path) && errno != ENOENT)
+		return gs_fail(errno, "cannot replace %s: %s", path,
+			       strerror(errno));
+	err = bpf_program__pin(prog, path);
+	if (err)
+		return gs_fail(-err, "cannot pin program at %s: %s", path,
+			       strerror(-err));
+	return 0;
+}
+
+int gs_load(const char *pin_dir, uint32_t flows, struct graysplit_bpf **out)
+{
+	char path[PATH_MAX];
+	struct graysplit_bpf *skel;
+	struct bpf_map *map;
+	int err;
+
+	if (mkdir(pin_dir, 0700) && errno != EEXIST)
+		return gs_fail(errno, "cannot create pin directory %s: %s",
+			       pin_dir, strerror(errno));
+	skel = graysplit_bpf__open();
+	if (!skel)
+		return gs_fail(errno, "cannot open the BPF object: %s",
+			       strerror(errno));
+	bpf_object__for_each_map(map, skel->obj) {
+		err = gs_pin_path(path, sizeof(path), pin_dir,
+				  bpf_map__name(map));
+		if (!err)
+			err = bpf_map__set_pin_path(map, path);
+		if (err) {
+			if (err != -ENAMETOOLONG)
+				gs_set_error("cannot set pin path %s: %s", path,
+					     strerror(-err));
+			goto fail;
+		}
+	}
+	err = size_flow_table(skel->maps.flows, flows);
+	if (!err)
+		err = size_flow_table(skel->maps.rev_flows, flows);
+	if (err) {
+		gs_set_error("cannot size the flow tables: %s", strerror(-err));
+		goto fail;
+	}
+	err = graysplit_bpf__load(skel);
+	if (err) {
+		gs_set_error("cannot load the BPF object with maps pinned at %s: %s (incompatible maps from another build? 'graysplit --pin-dir %s detach --all' removes them; GRAYSPLIT_DEBUG=1 shows libbpf's log)",
+			     pin_dir, strerror(-err), pin_dir);
+		goto fail;
+	}
+	err = pin_program(skel->progs.gs_xdp_fwd, pin_dir, GS_PIN_PROG_XDP);
+	if (!err)
+		err = pin_program(skel->progs.gs_tc_reply, pin_dir,
+				  GS_PIN_PROG_TC);
+	if (err)
+		goto fail;
+	*out = skel;
+	return 0;
+fail:
+	graysplit_bpf__destroy(skel);
+	return err;
+}
+
+/* Program fds for attaching: the pinned ones if the instance is complete,
+ * so every interface shares one program instance; else load and pin. */
+static int get_programs(const char *pin_dir, uint32_t flows, int *xdp_fd,
+			int *tc_fd)
+{
+	struct graysplit_bpf *skel;
+	char path[PATH_MAX];
+	int err;
+
+	if (instance_complete(pin_dir)) {
+		gs_pin_path(path, sizeof(path), pin_dir, GS_PIN_PROG_XDP);
+		*xdp_fd = bpf_obj_get(path);
+		gs_pin_path(path, sizeof(path), pin_dir, GS_PIN_PROG_TC);
+		*tc_fd = bpf_obj_get(path);
+		if (*xdp_fd >= 0 && *tc_fd >= 0)
+			return 0;
+		if (*xdp_fd >= 0)
+			close(*xdp_fd);
+		if (*tc_fd >= 0)
+			close(*tc_fd);
+	}
+	err = gs_load(pin_dir, flows, &skel);
+	if (err)
+		return err;
+	*xdp_fd = dup(bpf_program__fd(skel->progs.gs_xdp_fwd));
+	*tc_fd = dup(bpf_program__fd(skel->progs.gs_tc_reply));
+	graysplit_bpf__destroy(skel);
+	if (*xdp_fd < 0 || *tc_fd < 0) {
+		err = errno;
+		if (*xdp_fd >= 0)
+			close(*xdp_fd);
+		if (*tc_fd >= 0)
+			close(*tc_fd);
+		return gs_fail(err, "dup: %s", strerror(err));
+	}
+	return 0;
+}
+
+static int xdp_link_path(char *buf, size_t len, const char *pin_dir,
+			 const char *ifname)
+{
+	char name[sizeof(GS_PIN_LINK_XDP_PREFIX) + IFNAMSIZ];
+
+	snprintf(name, sizeof(name), GS_PIN_LINK_XDP_PREFIX "%s", ifname);
+	return gs_pin_path(buf, len, pin_dir, name);
+}
+
+/* Force the link off its interface even if some other process still holds
+ * it, then drop the pin: XDP is detached when this returns. */
+static void xdp_unpin_link(const char *path)
+{
+	int fd = bpf_obj_get(path);
+
+	if (fd >= 0) {
+		bpf_link_detach(fd);
+		close(fd);
+	}
+	unlink(path);
+}
+
+static uint32_t xdp_current_flags(int ifindex, uint32_t fallback)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, query);
+
+	if (bpf_xdp_query(ifindex, 0, &query))
+		return fallback;
+	if (query.attach_mode == XDP_ATTACHED_SKB)
+		return XDP_FLAGS_SKB_MODE;
+	if (query.attach_mode == XDP_ATTACHED_DRV)
+		return XDP_FLAGS_DRV_MODE;
+	return fallback;
+}
+
+/*
+ * XDP through a bpf_link pinned next to the maps: the link, not this
+ * process, keeps the program attached. Native mode first; generic (skb)
+ * mode if the driver has no XDP support.
+ */
+static int attach_xdp(const char *pin_dir, const char *ifname, int ifindex,
+		      int prog_fd, uint32_t *xdp_flags, bool *created)
+{
+	static const uint32_t modes[] = { XDP_FLAGS_DRV_MODE,
+					  XDP_FLAGS_SKB_MODE };
+	LIBBPF_OPTS(bpf_link_create_opts, opts);
+	struct bpf_link_info info = {};
+	uint32_t len = sizeof(info), prog_id = 0;
+	char path[PATH_MAX];
+	int fd, err, native_err = 0;
+	size_t i;
+
+	*created = false;
+	err = xdp_link_path(path, sizeof(path), pin_dir, ifname);
+	if (err)
+		return err;
+	err = prog_id_of(prog_fd, &prog_id);
+	if (err)
+		return gs_fail(-err, "cannot query the XDP program: %s",
+			       strerror(-err));
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
+		    info.type == BPF_LINK_TYPE_XDP &&
+		    info.xdp.ifindex == (uint32_t)ifindex) {
+			/* Already attached: at most move it to the program
+			 * pinned now. */
+			if (info.prog_id != prog_id &&
+			    bpf_link_update(fd, prog_fd, NULL)) {
+				err = errno;
+				close(fd);
+				return gs_fail(err,
+					       "cannot update the XDP link of %s: %s",
+					       ifname, strerror(err));
+			}
+			close(fd);
+			*xdp_flags = xdp_current_flags(ifindex,
+						       XDP_FLAGS_DRV_MODE);
+			return 0;
+		}
+		/* A link of an interface that is gone or was re-created. */
+		close(fd);
+		xdp_unpin_link(path);
+	}
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		opts.flags = modes[i];
+		fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &opts);
+		if (fd >= 0)
+			break;
+		if (!native_err)
+			native_err = errno;
+	}
+	if (fd < 0) {
+		err = native_err;
+		if (err == EBUSY || err == EEXIST)
+			return gs_fail(err,
+				       "another XDP program is already attached to %s",
+				       ifname);
+		return gs_fail(err, "cannot attach XDP to %s: %s", ifname,
+			       strerror(err));
+	}
+	if (bpf_obj_pin(fd, path)) {
+		err = errno;
+		close(fd);
+		return gs_fail(err, "cannot pin the XDP link at %s: %s", path,
+			       strerror(err));
+	}
+	close(fd);
+	*xdp_flags = modes[i];
+	*created = true;
+	return 0;
+}
+
+/* The reply path: a cls_bpf filter on clsact egress, through netlink since
+ * libbpf 1.1 has no tcx link; the filter outlives this process by itself. */
+static int attach_tc(const char *ifname, int ifindex, int prog_fd,
+		     bool *created, bool *hook_created)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+		    .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, query, .handle = GS_TC_HANDLE,
+		    .priority = GS_TC_PRIORITY);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = GS_TC_HANDLE,
+		    .priority = GS_TC_PRIORITY, .prog_fd = prog_fd,
+		    .flags = BPF_TC_F_REPLACE);
+	uint32_t prog_id = 0;
+	bool existed;
+	int err;
+
+	*created = *hook_created = false;
+	err = prog_id_of(prog_fd, &prog_id);
+	if (err)
+		return gs_fail(-err, "cannot query the tc program: %s",
+			       strerror(-err));
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST)
+		return gs_fail(-err, "cannot add a clsact qdisc to %s: %s",
+			       ifname, strerror(-err));
+	*hook_created = !err;
+	existed = !bpf_tc_query(&hook, &query);
+	if (existed && query.prog_id == prog_id)
+		return 0;
+	err = bpf_tc_attach(&hook, &opts);
+	if (err)
+		return gs_fail(-err, "cannot attach the tc egress program to %s: %s",
+			       ifname, strerror(-err));
+	*created = !existed;
+	return 0;
+}
+
+/* Remove our filter only; the clsact qdisc stays unless we just made it:
+ * other tools may have filters of their own on it. */
+static void detach_tc(int ifindex, bool destroy_hook)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+		    .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = GS_TC_HANDLE,
+		    .priority = GS_TC_PRIORITY);
+
+	bpf_tc_detach(&hook, &opts);
+	if (destroy_hook) {
+		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		bpf_tc_hook_destroy(&hook);
+	}
+}
+
+struct ns_clash {
+	const char *netns;
+	const char *ifname;
+	char other[GS_NETNS_NAME_MAX + 1];
+	bool found;
+};
+
+static int find_ns_clash(const void *key, const void *value, void *ctx)
+{
+	const struct gs_iface_key *k = key;
+	struct ns_clash *c = ctx;
+
+	(void)value;
+	if (strncmp(k->ifname, c->ifname, sizeof(k->ifname)) ||
+	    !strncmp(k->netns, c->netns, sizeof(k->netns)))
+		return 0;
+	snprintf(c->other, sizeof(c->other), "%.*s", (int)sizeof(k->netns),
+		 k->netns);
+	c->found = true;
+	return 1;
+}
+
+static void iface_key(struct gs_iface_key *key, const char *netns,
+		      const char *ifname)
+{
+	memset(key, 0, sizeof(*key));
+	snprintf(key->netns, sizeof(key->netns), "%s", netns ? netns : "");
+	snprintf(key->ifname, sizeof(key->ifname), "%s", ifname);
+}
+
+static const char *in_netns(const char *netns, char *buf, size_t len)
+{
+	if (!netns || !netns[0])
+		return "";
+	snprintf(buf, len, " in network namespace '%s'", netns);
+	return buf;
+}
+
+static int unpin_all(const char *pin_dir);
+
+int gs_attach(const char *pin_dir, const char *netns, const char *ifname,
+	      uint32_t flows)
+{
+	bool fresh, xdp_created = false, tc_created = false, hook_created;
+	struct ns_clash clash = { .netns = netns ? netns : "",
+				  .ifname = ifname };
+	struct gs_maps maps = { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1 };
+	char path[PATH_MAX], where[GS_NETNS_NAME_MAX + 32];
+	int xdp_fd = -1, tc_fd = -1, ifindex, err;
+	struct gs_iface_key key;
+	struct gs_iface value = {};
+
+	if (!ifname[0] || strlen(ifname) >= IFNAMSIZ || strchr(ifname, '/'))
+		return gs_fail(EINVAL, "invalid interface name '%s'", ifname);
+	ifindex = if_nametoindex(ifname);
+	if (!ifindex)
+		return gs_fail(ENODEV, "no interface '%s'%s", ifname,
+			       in_netns(netns, where, sizeof(where)));
+	err = gs_check_bpffs(pin_dir);
+	if (err)
+		return err;
+	fresh = instance_absent(pin_dir);
+	err = get_programs(pin_dir, flows, &xdp_fd, &tc_fd);
+	if (err)
+		goto out;
+	err = gs_maps_open(pin_dir, &maps);
+	if (err)
+		goto out;
+	err = gs_map_foreach(maps.ifaces, sizeof(struct gs_iface_key),
+			     sizeof(struct gs_iface), find_ns_clash, &clash);
+	if (err > 0) {
+		err = gs_fail(EEXIST,
+			      "interface '%s' is already attached%s under %s: use one --pin-dir per namespace",
+			      ifname, in_netns(clash.other, where, sizeof(where)),
+			      pin_dir);
+		goto out;
+	}
+	err = attach_xdp(pin_dir, ifname, ifindex, xdp_fd, &value.xdp_flags,
+			 &xdp_created);
+	if (err)
+		goto out;
+	err = attach_tc(ifname, ifindex, tc_fd, &tc_created, &hook_created);
+	if (err)
+		goto undo_xdp;
+	iface_key(&key, netns, ifname);
+	value.ifindex = ifindex;
+	if (bpf_map_update_elem(maps.ifaces, &key, &value, BPF_ANY)) {
+		err = gs_fail(errno, "cannot record interface %s: %s", ifname,
+			      strerror(errno));
+		goto undo_tc;
+	}
+	goto out;
+undo_tc:
+	if (tc_created)
+		detach_tc(ifindex, hook_created);
+undo_xdp:
+	if (xdp_created && !xdp_link_path(path, sizeof(path), pin_dir, ifname))
+		xdp_unpin_link(path);
+out:
+	gs_maps_close(&maps);
+	if (xdp_fd >= 0)
+		close(xdp_fd);
+	if (tc_fd >= 0)
+		close(tc_fd);
+	/* A failed first attach leaves no instance behind. */
+	if (err && fresh)
+		unpin_all(pin_dir);
+	return err;
+}
+
+/* Detach one interface; we are in its namespace, or it is gone. */
+static void detach_iface(const char *pin_dir, const char *ifname)
+{
+	char path[PATH_MAX];
+	int ifindex;
+
+	if (!xdp_link_path(path, sizeof(path), pin_dir, ifname))
+		xdp_unpin_link(path);
+	ifindex = if_nametoindex(ifname);
+	if (ifindex)
+		detach_tc(ifindex, false);
+}
+
+int gs_detach(const char *pin_dir, const char *netns, const char *ifname)
+{
+	char where[GS_NETNS_NAME_MAX + 32];
+	struct gs_iface_key key;
+	struct gs_iface value;
+	struct gs_maps maps;
+	int err;
+
+	err = gs_maps_open(pin_dir, &maps);
+	if (err)
+		return err;
+	iface_key(&key, netns, ifname);
+	if (strlen(ifname) >= IFNAMSIZ ||
+	    bpf_map_lookup_elem(maps.ifaces, &key, &value)) {
+		if (strlen(ifname) >= IFNAMSIZ || !if_nametoindex(ifname))
+			err = gs_fail(ENODEV, "no interface '%s'%s", ifname,
+				      in_netns(netns, where, sizeof(where)));
+		else
+			err = gs_fail(ENOENT, "interface '%s'%s is not attached (pin directory %s)",
+				      ifname,
+				      in_netns(netns, where, sizeof(where)),
+				      pin_dir);
+		goto out;
+	}
+	detach_iface(pin_dir, ifname);
+	if (bpf_map_delete_elem(maps.ifaces, &key) && errno != ENOENT)
+		err = gs_fail(errno, "cannot forget interface %s: %s", ifname,
+			      strerror(errno));
+out:
+	gs_maps_close(&maps);
+	return err;
+}
+
+struct iface_list {
+	struct gs_iface_key keys[GS_MAX_IFACES];
+	int n;
+};
+
+static int collect_iface(const void *key, const void *value, void *ctx)
+{
+	struct iface_list *list = ctx;
+
+	(void)value;
+	if (list->n < GS_MAX_IFACES)
+		memcpy(&list->keys[list->n++], key, sizeof(list->keys[0]));
+	return 0;
+}
+
+static bool is_link_pin(const char *name)
+{
+	return !strncmp(name, GS_PIN_LINK_XDP_PREFIX,
+			sizeof(GS_PIN_LINK_XDP_PREFIX) - 1);
+}
+
+/* Remove every pin this tool makes, then the directory. Links go first so
+ * no interface keeps a program that is about to lose its maps' pins. */
+static int unpin_all(const char *pin_dir)
+{
+	static const char *const progs[] = { GS_PIN_PROG_XDP, GS_PIN_PROG_TC };
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *dir;
+	size_t i;
+
+	dir = opendir(pin_dir);
+	if (!dir)
+		return errno == ENOENT ?
+			       0 :
+			       gs_fail(errno, "cannot open %s: %s", pin_dir,
+				       strerror(errno));
+	while ((de = readdir(dir)))
+		if (is_link_pin(de->d_name) &&
+		    !gs_pin_path(path, sizeof(path), pin_dir, de->d_name))
+			xdp_unpin_link(path);
+	closedir(dir);
+	for (i = 0; i < sizeof(progs) / sizeof(progs[0]); i++)
+		if (!gs_pin_path(path, sizeof(path), pin_dir, progs[i]))
+			unlink(path);
+	for (i = 0; i < GS_MAP_COUNT; i++)
+		if (!gs_pin_path(path, sizeof(path), pin_dir, gs_map_names[i]))
+			unlink(path);
+	if (rmdir(pin_dir) && errno != ENOENT)
+		return gs_fail(errno,
+			       "unpinned everything, but cannot remove %s: %s",
+			       pin_dir, strerror(errno));
+	return 0;
+}
+
+int gs_detach_all(const char *pin_dir)
+{
+	struct iface_list *list;
+	char path[PATH_MAX];
+	struct stat st;
+	int fd, err, i;
+
+	err = gs_check_bpffs(pin_dir);
+	if (err)
+		return err;
+	if (stat(pin_dir, &st) && errno == ENOENT)
+		return 0;
+	list = calloc(1, sizeof(*list));
+	if (!list)
+		return gs_fail(ENOMEM, "out of memory");
+	err = gs_pin_path(path, sizeof(path), pin_dir, GS_MAP_IFACES);
+	fd = err ? -1 : bpf_obj_get(path);
+	if (fd >= 0) {
+		gs_map_foreach(fd, sizeof(struct gs_iface_key),
+			       sizeof(struct gs_iface), collect_iface, list);
+		for (i = 0; i < list->n; i++) {
+			struct gs_iface_key *key = &list->keys[i];
+			char netns[sizeof(key->netns) + 1];
+			char ifname[sizeof(key->ifname) + 1];
+
+			snprintf(netns, sizeof(netns), "%.*s",
+				 (int)sizeof(key->netns), key->netns);
+			snprintf(ifname, sizeof(ifname), "%.*s",
+				 (int)sizeof(key->ifname), key->ifname);
+			if (gs_netns_enter(netns)) {
+				/* The namespace is gone, and its interfaces
+				 * with it: only the pin is left to remove. */
+				if (!xdp_link_path(path, sizeof(path), pin_dir,
+						   ifname))
+					xdp_unpin_link(path);
+			} else {
+				detach_iface(pin_dir, ifname);
+			}
+			bpf_map_delete_elem(fd, key);
+		}
+		close(fd);
+		err = gs_netns_enter(NULL);
+	}
+	free(list);
+	if (err)
+		return err;
+	return unpin_all(pin_dir);
+}

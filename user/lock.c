@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "lock.h"
+
+/* "/sys/fs/bpf/graysplit" -> "_sys_fs_bpf_graysplit": one flat file name
+ * per pin directory. */
+static void sanitise(const char *pin_dir, char *out, size_t len)
+{
+	size_t i;
+
+	for (i = 0; pin_dir[i] && i + 1 < len; i++) {
+		char c = pin_dir[i];
+
+		out[i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+					 (c >= '0' && c <= '9') || c == '.' ||
+					 c == '-' ?
+				 c :
+				 '_';
+	}
+	out[i] = '\0';
+}
+
+int gs_lock_acquire(const char *pin_dir)
+{
+	char name[NAME_MAX - 8], path[PATH_MAX];
+	int fd, err;
+
+	if (mkdir(GS_LOCK_DIR, 0755) && errno != EEXIST)
+		return gs_fail(errno, "cannot create %s: %s", GS_LOCK_DIR,
+			       strerror(errno));
+	sanitise(pin_dir, name, sizeof(name));
+	snprintf(path, sizeof(path), GS_LOCK_DIR "/%s.lock", name);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return gs_fail(errno, "cannot open lock file %s: %s", path,
+			       strerror(errno));
+	while (flock(fd, LOCK_EX)) {
+		if (errno == EINTR)
+			continue;
+		err = errno;
+		close(fd);
+		return gs_fail(err, "cannot lock %s: %s", path, strerror(err));
+	}
+	return fd;
+}
+
+void gs_lock_release(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}

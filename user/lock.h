@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * One lock per instance, so two CLI invocations never interleave their
+ * read-check-write sequences on the same maps.
+ */
+#ifndef GS_LOCK_H
+#define GS_LOCK_H
+
+#define GS_LOCK_DIR "/run/graysplit"
+
+/* Block until this process holds the instance's lock; returns the fd. */
+int gs_lock_acquire(const char *pin_dir);
+void gs_lock_release(int fd);
+
+#endif

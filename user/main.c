@@ -1,0 +1,666 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * graysplit: the CLI over one instance's pinned maps. Global options, then a
+ * command found in a table by unique prefix; every error is one line
+ * "graysplit: ..." on stderr, printed here and nowhere else.
+ */
+#include <linux/capability.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <json-c/json.h>
+
+#include "cmdline.h"
+#include "error.h"
+#include "loader.h"
+#include "lock.h"
+#include "maps.h"
+#include "netns.h"
+#include "ops.h"
+#include "output.h"
+#include "parse.h"
+#include "status.h"
+
+struct gs_ctx {
+	char pin_dir[4096];
+	const char *netns; /* NULL: the caller's namespace */
+	bool json, pretty, debug;
+	const char *cmd; /* "backend add", for messages */
+};
+
+/* A mutating command's hold on the instance: its lock and its maps. */
+struct session {
+	int lock_fd;
+	struct gs_maps maps;
+};
+
+static int session_begin(struct gs_ctx *ctx, struct session *s)
+{
+	int err;
+
+	s->lock_fd = gs_lock_acquire(ctx->pin_dir);
+	if (s->lock_fd < 0)
+		return s->lock_fd;
+	err = gs_maps_open(ctx->pin_dir, &s->maps);
+	if (err)
+		gs_lock_release(s->lock_fd);
+	return err;
+}
+
+static void session_end(struct session *s)
+{
+	gs_maps_close(&s->maps);
+	gs_lock_release(s->lock_fd);
+}
+
+/* VIP:PORT plus --proto into a services key. */
+static int parse_service(const char *endpoint, const char *proto_name,
+			 struct gs_service_key *key)
+{
+	uint8_t proto = IPPROTO_TCP;
+	union gs_addr vip;
+	uint16_t port;
+	int err;
+
+	err = gs_parse_endpoint(endpoint, false, &vip, &port);
+	if (err)
+		return err;
+	if (proto_name) {
+		err = gs_parse_proto(proto_name, &proto);
+		if (err)
+			return err;
+	}
+	gs_service_key_init(key, &vip, port, proto);
+	return 0;
+}
+
+static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
+{
+	static const char *const names[] = { "IFACE" };
+	const char *flows_arg = NULL;
+	const struct gs_opt opts[] = { { "--flows", NULL, &flows_arg, NULL },
+				       { 0 } };
+	struct json_object *tree, *list;
+	uint32_t flows = GS_DEFAULT_FLOWS;
+	struct session s;
+	int err, n, i, lock_fd;
+
+	err = gs_args_parse(ctx->cmd, argc, argv, opts, names, 1, -1, &n);
+	if (err)
+		return err;
+	if (flows_arg) {
+		err = gs_parse_u32(flows_arg, 16, 1u << 28, "flow table size",
+				   &flows);
+		if (err)
+			return err;
+	}
+	/* Every interface must exist before the first is touched. */
+	for (i = 0; i < n; i++)
+		if (strlen(argv[i]) >= IFNAMSIZ || !if_nametoindex(argv[i]))
+			return gs_fail(ENODEV, "no interface '%s'%s%s%s",
+				       argv[i],
+				       ctx->netns ? " in network namespace '" :
+						    "",
+				       ctx->netns ? ctx->netns : "",
+				       ctx->netns ? "'" : "");
+	lock_fd = gs_lock_acquire(ctx->pin_dir);
+	if (lock_fd < 0)
+		return lock_fd;
+	for (i = 0; i < n && !err; i++)
+		err = gs_attach(ctx->pin_dir, ctx->netns, argv[i], flows);
+	gs_lock_release(lock_fd);
+	if (err)
+		return err;
+
+	tree = json_object_new_object();
+	list = json_object_new_array();
+	if (!gs_maps_open(ctx->pin_dir, &s.maps)) {
+		for (i = 0; i < n; i++) {
+			struct gs_iface_key key = {};
+			struct gs_iface value = {};
+			struct json_object *obj = json_object_new_object();
+
+			snprintf(key.netns, sizeof(key.netns), "%s",
+				 ctx->netns ? ctx->netns : "");
+			snprintf(key.ifname, sizeof(key.ifname), "%s", argv[i]);
+			bpf_map_lookup_elem(s.maps.ifaces, &key, &value);
+			json_object_object_add(obj, "ifname",
+					       json_object_new_string(argv[i]));
+			json_object_object_add(obj, "netns",
+					       json_object_new_string(key.netns));
+			json_object_object_add(
+				obj, "xdp_mode",
+				json_object_new_string(
+					gs_xdp_mode_name(value.xdp_flags)));
+			json_object_object_add(obj, "tc", json_object_new_string("egress"));
+			json_object_array_add(list, obj);
+		}
+		gs_maps_close(&s.maps);
+	}
+	json_object_object_add(tree, "attached", list);
+	gs_output_print(stdout, tree, ctx->json, ctx->pretty);
+	json_object_put(tree);
+	return 0;
+}
+
+static int cmd_detach(struct gs_ctx *ctx, int argc, char **argv)
+{
+	static const char *const names[] = { "IFACE or --all" };
+	bool all = false;
+	const struct gs_opt opts[] = { { "--all", NULL, NULL, &all }, { 0 } };
+	struct session s;
+	int err, n, i, lock_fd;
+
+	err = gs_args_parse(ctx->cmd, argc, argv, opts, names, 0, -1, &n);
+	if (err)
+		return err;
+	if (all && n)
+		return gs_fail(EINVAL, "detach: give interfaces or --all, not both");
+	if (!all && !n)
+		return gs_fail(EINVAL, "detach: missing IFACE or --all");
+	if (all) {
+		lock_fd = gs_lock_acquire(ctx->pin_dir);
+		if (lock_fd < 0)
+			return lock_fd;
+		err = gs_detach_all(ctx->pin_dir);
+		gs_lock_release(lock_fd);
+		return err;
+	}
+	err = session_begin(ctx, &s);
+	if (err)
+		return err;
+	/* Every interface must be attached before the first is detached. */
+	for (i = 0; i < n && !err; i++) {
+		struct gs_iface_key key = {};
+		struct gs_iface value;
+
+		if (strlen(argv[i]) >= IFNAMSIZ) {
+			err = gs_fail(ENODEV, "no interface '%s'", argv[i]);
+			break;
+		}
+		snprintf(key.netns, sizeof(key.netns), "%s",
+			 ctx->netns ? ctx->netns : "");
+		snprintf(key.ifname, sizeof(key.ifname), "%s", argv[i]);
+		if (bpf_map_lookup_elem(s.maps.ifaces, &key, &value))
+			err = gs_detach(ctx->pin_dir, ctx->netns, argv[i]);
+	}
+	for (i = 0; i < n && !err; i++)
+		err = gs_detach(ctx->pin_dir, ctx->netns, argv[i]);
+	session_end(&s);
+	return err;
+}
+
+static int cmd_service_add(struct gs_ctx *ctx, int argc, char **argv)
+{
+	static const char *const names[] = { "VIP:PORT" };
+	const char *proto = NULL, *hash = NULL;
+	const struct gs_opt opts[] = { { "--proto", NULL, &proto, NULL },
+				       { "--hash", NULL, &hash, NULL },
+				       { 0 } };
+	struct gs_service_key key;
+	uint8_t hash_mode = GS_HASH_FLOW;
+	struct session s;
+	int err, n;
+
+	err = gs_args_parse(ctx->cmd, argc, argv, opts, names, 1, 1, &n);
+	if (!err)
+		err = parse_service(argv[0], proto, &key);
+	if (!err && hash)
+		err = gs_parse_hash_mode(hash, &hash_mode);
+	if (!err)
+		err = session_begin(ctx, &s);
+	if (err)
+		return err;
+	err = gs_service_add(&s.maps, &key, hash_mode);
+	session_end(&s);
+	return err;
+}
+
+static int cmd_service_del(struct gs_ctx *ctx, int argc, char **argv)
+{
+	static const char *const names[] = { "VIP:PORT" };
+	const char *proto = NULL;
+	const struct gs_opt opts[] = { { "--proto", NULL, &proto, NULL },
+				       { 0 } };
+	struct gs_service_key key;
+	struct session s;
+	int err, n;
+
+	err = gs_args_parse(ctx->cmd, argc, argv, opts, names, 1, 1, &n);
+	if (!err)
+		err = parse_service(argv[0], proto, &key);
+	if (!err)
+		err = session_begin(ctx, &s);
+	if (err)
+		return err;
+	err = gs_service_del(&s.maps, &key);
+	session_end(&s);
+	return err;
+}
+
+static int cmd_backend_add(struct gs_ctx *ctx, int argc, char **argv)
+{
+	static const char *const names[] = { "VIP:PORT", "IP[:PORT]" };
+	const char *proto = NULL, *group_arg = NULL, *weight_arg = NULL;
+	const struct gs_opt opts[] = { { "--proto", NULL, &proto, NULL },
+				       { "--group", NULL, &group_arg, NULL },
+				       { "--weight", NULL, &weight_arg, NULL },
+				       { 0 } };
+	struct gs_service_key key;
+	union gs_addr addr;
+	uint32_t weight = 1;
+	uint16_t port;
+	uint8_t group;
+	struct session s;
+	int err, n;
+
+	err = gs_args_parse(ctx->cmd, argc, argv, opts, names, 2, 2, &n);
+	if (!err)
+		err = parse_service(argv[0], proto, &key);
+	if (!err)
+		err = gs_parse_endpoint(argv[1], true, &addr, &port);
+	if (!err && !group_arg)
+		err = gs_fail(EINVAL, "%s: missing --group stable|canary",
+			      ctx->cmd);
+	if (!err)
+		err = gs_parse_group(group_arg, &group);
+	if (!err && weight_arg)
+		err = gs_parse_u32(weight_arg, 1, 65535, "weight", &weight);
+	if (!err)
+		err = session_begin(ctx, &s);
+	if (err)
+		return err;
+	err = gs_backend_add(&s.maps, &key, &addr, port, group,
+			     (uint16_t)weight);
+	session_end(&s);
+	return err;
+}
+
+static int cmd_backend_del(struct gs_ctx *ctx, int argc, char **argv)
+{
+	static const char *const names[] = { "VIP:PORT", "IP[:PORT]" };
+	const char *proto = NULL;
+	const struct gs_opt opts[] = { { "--proto", NULL, &proto, NULL },
+				       { 0 } };
+	struct gs_service_key key;
+	union gs_addr addr;
+	uint16_t port;
+	struct session s;
+	int err, n;
+
+	err = gs_args_parse(ctx->cmd, argc, argv, opts, names, 2, 2, &n);
+	if (!err)
+		err = parse_service(argv[0], proto, &key);
+	if (!err)
+		err = gs_parse_endpoint(argv[1], true, &addr, &port);
+	if (!err)
+		err = session_begin(ctx, &s);
+	if (err)
+		return err;
+	err = gs_backend_del(&s.maps, &key, &addr, port);
+	session_end(&s);
+	return err;
+}
+
+static int cmd_split(struct gs_ctx *ctx, int argc, char **argv)
+{
+	static const char *const names[] = { "VIP:PORT", "PERCENT" };
+	const char *proto = NULL;
+	const struct gs_opt opts[] = { { "--proto", NULL, &proto, NULL },
+				       { 0 } };
+	struct gs_service_key key;
+	struct session s;
+	uint32_t ppm;
+	int err, n;
+
+	err = gs_args_parse(ctx->cmd, argc, argv, opts, names, 2, 2, &n);
+	if (!err)
+		err = parse_service(argv[0], proto, &key);
+	if (!err)
+		err = gs_parse_percent(argv[1], &ppm);
+	if (!err)
+		err = session_begin(ctx, &s);
+	if (err)
+		return err;
+	err = gs_split_set(&s.maps, &key, ppm);
+	session_end(&s);
+	return err;
+}
+
+static int override_args(struct gs_ctx *ctx, int argc, char **argv,
+			 bool with_group, struct gs_service_key *key,
+			 union gs_addr *client, uint32_t *prefixlen,
+			 uint8_t *group)
+{
+	static const char *const names[] = { "VIP:PORT", "CIDR" };
+	const char *proto = NULL, *group_arg = NULL;
+	const struct gs_opt opts[] = { { "--proto", NULL, &proto, NULL },
+				       { "--group", NULL, &group_arg, NULL },
+				       { 0 } };
+	int err, n;
+
+	err = gs_args_parse(ctx->cmd, argc, argv, opts, names, 2, 2, &n);
+	if (!err)
+		err = parse_service(argv[0], proto, key);
+	if (!err)
+		err = gs_parse_cidr(argv[1], client, prefixlen);
+	*group = GS_GROUP_CANARY;
+	if (!err && group_arg && with_group)
+		err = gs_parse_group(group_arg, group);
+	return err;
+}
+
+static int cmd_override_add(struct gs_ctx *ctx, int argc, char **argv)
+{
+	struct gs_service_key key;
+	union gs_addr client;
+	uint32_t prefixlen;
+	uint8_t group;
+	struct session s;
+	int err;
+
+	err = override_args(ctx, argc, argv, true, &key, &client, &prefixlen,
+			    &group);
+	if (!err)
+		err = session_begin(ctx, &s);
+	if (err)
+		return err;
+	err = gs_override_add(&s.maps, &key, &client, prefixlen, group);
+	session_end(&s);
+	return err;
+}
+
+static int cmd_override_del(struct gs_ctx *ctx, int argc, char **argv)
+{
+	struct gs_service_key key;
+	union gs_addr client;
+	uint32_t prefixlen;
+	uint8_t group;
+	struct session s;
+	int err;
+
+	err = override_args(ctx, argc, argv, false, &key, &client, &prefixlen,
+			    &group);
+	if (!err)
+		err = session_begin(ctx, &s);
+	if (err)
+		return err;
+	err = gs_override_del(&s.maps, &key, &client, prefixlen);
+	session_end(&s);
+	return err;
+}
+
+static int cmd_status(struct gs_ctx *ctx, int argc, char **argv)
+{
+	const struct gs_opt opts[] = { { "--json", "-j", NULL, &ctx->json },
+				       { "--pretty", "-p", NULL, &ctx->pretty },
+				       { 0 } };
+	struct json_object *tree;
+	struct gs_maps maps;
+	int err, n;
+
+	err = gs_args_parse(ctx->cmd, argc, argv, opts, NULL, 0, 0, &n);
+	if (err)
+		return err;
+	/* Read-only: no lock; a concurrent change shows whole or not yet. */
+	err = gs_maps_open(ctx->pin_dir, &maps);
+	if (err)
+		return err;
+	err = gs_status_build(&maps, &tree);
+	gs_maps_close(&maps);
+	if (err)
+		return err;
+	gs_output_print(stdout, tree, ctx->json || ctx->pretty, ctx->pretty);
+	json_object_put(tree);
+	return 0;
+}
+
+static int cmd_help(struct gs_ctx *ctx, int argc, char **argv);
+
+static const struct gs_cmd service_cmds[] = {
+	{ "add", cmd_service_add, NULL,
+	  "VIP:PORT [--proto tcp|udp] [--hash flow|client]" },
+	{ "del", cmd_service_del, NULL, "VIP:PORT [--proto tcp|udp]" },
+	{ 0 },
+};
+
+static const struct gs_cmd backend_cmds[] = {
+	{ "add", cmd_backend_add, NULL,
+	  "VIP:PORT IP[:PORT] --group stable|canary [--weight N] [--proto tcp|udp]" },
+	{ "del", cmd_backend_del, NULL,
+	  "VIP:PORT IP[:PORT] [--proto tcp|udp]   (drains)" },
+	{ 0 },
+};
+
+static const struct gs_cmd override_cmds[] = {
+	{ "add", cmd_override_add, NULL,
+	  "VIP:PORT CIDR [--group canary|stable] [--proto tcp|udp]" },
+	{ "del", cmd_override_del, NULL, "VIP:PORT CIDR [--proto tcp|udp]" },
+	{ 0 },
+};
+
+static const struct gs_cmd commands[] = {
+	{ "attach", cmd_attach, NULL, "IFACE [IFACE...] [--flows N]" },
+	{ "detach", cmd_detach, NULL, "IFACE... | --all" },
+	{ "service", NULL, service_cmds, NULL },
+	{ "backend", NULL, backend_cmds, NULL },
+	{ "split", cmd_split, NULL,
+	  "VIP:PORT PERCENT [--proto tcp|udp]   (e.g. 10, 0.5, 12.25 or 10%)" },
+	{ "override", NULL, override_cmds, NULL },
+	{ "status", cmd_status, NULL, "[--json]" },
+	{ "help", cmd_help, NULL, "" },
+	{ 0 },
+};
+
+static void print_usage(FILE *out)
+{
+	const struct gs_cmd *c, *sub;
+
+	fputs("Usage: graysplit [GLOBAL OPTIONS] COMMAND [ARGS]\n\nCommands:\n",
+	      out);
+	for (c = commands; c->name; c++) {
+		if (!c->sub) {
+			fprintf(out, "  %s %s\n", c->name, c->usage);
+			continue;
+		}
+		for (sub = c->sub; sub->name; sub++)
+			fprintf(out, "  %s %s %s\n", c->name, sub->name,
+				sub->usage);
+	}
+	fputs("\nGlobal options (before the command):\n"
+	      "  --netns NAME   do the network work in /run/netns/NAME (like ip -n);\n"
+	      "                 pins stay in the caller's bpffs\n"
+	      "  --pin-dir DIR  the instance's pins on a bpffs (default " GS_DEFAULT_PIN_DIR ")\n"
+	      "  -j, --json     JSON output\n"
+	      "  -p, --pretty   indented JSON output\n"
+	      "  -d, --debug    show libbpf's log on stderr\n"
+	      "\nIPv6 addresses are written [fd00::1]:80; --proto defaults to tcp.\n"
+	      "Commands may be shortened to a unique prefix (graysplit st = status).\n",
+	      out);
+}
+
+static int cmd_help(struct gs_ctx *ctx, int argc, char **argv)
+{
+	(void)ctx;
+	(void)argc;
+	(void)argv;
+	print_usage(stdout);
+	return 0;
+}
+
+static bool debug_log;
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt,
+		      va_list ap)
+{
+	/* libbpf's own messages would break the one-line error rule. */
+	if (!debug_log || level == LIBBPF_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+/* Root, or the capabilities the work needs: bpf(), netlink, setns(). */
+static bool privileged(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2] = {};
+	static const int needed[] = { CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN };
+	size_t i;
+
+	if (syscall(SYS_capget, &hdr, data))
+		return geteuid() == 0;
+	for (i = 0; i < sizeof(needed) / sizeof(needed[0]); i++)
+		if (!(data[needed[i] / 32].effective & (1u << (needed[i] % 32))))
+			return false;
+	return true;
+}
+
+static int set_pin_dir(struct gs_ctx *ctx, const char *dir)
+{
+	size_t len = strlen(dir);
+
+	if (!len)
+		return gs_fail(EINVAL, "--pin-dir: empty directory name");
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	if (dir[0] != '/') {
+		char cwd[2048];
+
+		if (!getcwd(cwd, sizeof(cwd)))
+			return gs_fail(errno, "getcwd: %s", strerror(errno));
+		if (snprintf(ctx->pin_dir, sizeof(ctx->pin_dir), "%s/%.*s",
+			     strcmp(cwd, "/") ? cwd : "", (int)len,
+			     dir) >= (int)sizeof(ctx->pin_dir))
+			return gs_fail(ENAMETOOLONG, "--pin-dir: name too long");
+		return 0;
+	}
+	if (len >= sizeof(ctx->pin_dir))
+		return gs_fail(ENAMETOOLONG, "--pin-dir: name too long");
+	snprintf(ctx->pin_dir, sizeof(ctx->pin_dir), "%.*s", (int)len, dir);
+	return 0;
+}
+
+/* Global options, up to the command word; returns its index. */
+static int parse_globals(struct gs_ctx *ctx, int argc, char **argv,
+			 bool *help)
+{
+	const char *pin_dir = GS_DEFAULT_PIN_DIR;
+	int i, err;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		const char *opt = argv[i];
+
+		if (!strcmp(opt, "--netns") || !strcmp(opt, "-n") ||
+		    !strcmp(opt, "--pin-dir")) {
+			if (i + 1 >= argc)
+				return gs_fail(EINVAL, "option %s needs an argument",
+					       opt);
+			if (!strcmp(opt, "--pin-dir"))
+				pin_dir = argv[++i];
+			else
+				ctx->netns = argv[++i];
+		} else if (!strncmp(opt, "--netns=", 8)) {
+			ctx->netns = opt + 8;
+		} else if (!strncmp(opt, "--pin-dir=", 10)) {
+			pin_dir = opt + 10;
+		} else if (!strcmp(opt, "--json") || !strcmp(opt, "-j")) {
+			ctx->json = true;
+		} else if (!strcmp(opt, "--pretty") || !strcmp(opt, "-p")) {
+			ctx->json = ctx->pretty = true;
+		} else if (!strcmp(opt, "--debug") || !strcmp(opt, "-d")) {
+			ctx->debug = true;
+		} else if (!strcmp(opt, "--help") || !strcmp(opt, "-h")) {
+			*help = true;
+		} else {
+			return gs_fail(EINVAL, "unknown global option '%s' (try 'graysplit help')",
+				       opt);
+		}
+	}
+	err = set_pin_dir(ctx, pin_dir);
+	if (err)
+		return err;
+	if (ctx->netns) {
+		err = gs_netns_check(ctx->netns);
+		if (err)
+			return err;
+	}
+	return i;
+}
+
+static int run(int argc, char **argv)
+{
+	static struct gs_ctx ctx;
+	const struct gs_cmd *cmd;
+	static char path[64];
+	bool help = false;
+	int first, err;
+
+	first = parse_globals(&ctx, argc, argv, &help);
+	if (first < 0)
+		return first;
+	if (help) {
+		print_usage(stdout);
+		return 0;
+	}
+	if (first >= argc)
+		return gs_fail(EINVAL, "missing command (try 'graysplit help')");
+	cmd = gs_cmd_find(commands, argv[first], "");
+	if (!cmd)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "%s", cmd->name);
+	if (cmd->sub) {
+		char where[32];
+
+		if (++first >= argc)
+			return gs_fail(EINVAL, "%s: missing subcommand (add or del)",
+				       cmd->name);
+		snprintf(where, sizeof(where), "%s ", cmd->name);
+		cmd = gs_cmd_find(cmd->sub, argv[first], where);
+		if (!cmd)
+			return -EINVAL;
+		snprintf(path + strlen(path), sizeof(path) - strlen(path),
+			 " %s", cmd->name);
+	}
+	ctx.cmd = path;
+	if (cmd->run == cmd_help)
+		return cmd_help(&ctx, 0, NULL);
+
+	/* Nothing is touched before these three checks. */
+	if (!privileged())
+		return gs_fail(EPERM, "must run as root (or with CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN)");
+	err = gs_check_bpffs(ctx.pin_dir);
+	if (err)
+		return err;
+	err = gs_netns_init();
+	if (!err && ctx.netns)
+		err = gs_netns_enter(ctx.netns);
+	if (err)
+		return err;
+	debug_log = debug_log || ctx.debug;
+	return cmd->run(&ctx, argc - first - 1, argv + first + 1);
+}
+
+int main(int argc, char **argv)
+{
+	int err;
+
+	libbpf_set_print(libbpf_log);
+	debug_log = getenv("GRAYSPLIT_DEBUG") != NULL;
+	err = run(argc, argv);
+	if (err) {
+		fprintf(stderr, "graysplit: %s\n", gs_last_error());
+		return 1;
+	}
+	return 0;
+}

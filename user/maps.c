@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <linux/magic.h>
+
+#include "error.h"
+#include "maps.h"
+
+const char *const gs_map_names[GS_MAP_COUNT] = {
+	GS_MAP_SERVICES,  GS_MAP_SPLIT,     GS_MAP_BACKENDS, GS_MAP_MAGLEV,
+	GS_MAP_FLOWS,     GS_MAP_REV_FLOWS, GS_MAP_OVERRIDES, GS_MAP_STATS,
+	GS_MAP_BACKEND_STATS, GS_MAP_IFACES,
+};
+
+/* struct gs_maps is GS_MAP_COUNT ints in gs_map_names order. */
+_Static_assert(sizeof(struct gs_maps) == GS_MAP_COUNT * sizeof(int),
+	       "struct gs_maps and gs_map_names disagree");
+
+static int *map_fd(struct gs_maps *maps, int i)
+{
+	return (int *)maps + i;
+}
+
+int gs_pin_path(char *buf, size_t len, const char *pin_dir, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s", pin_dir, name);
+
+	if (n < 0 || (size_t)n >= len)
+		return gs_fail(ENAMETOOLONG, "path too long: %s/%s", pin_dir,
+			       name);
+	return 0;
+}
+
+/*
+ * A directory that does not exist yet is judged by its nearest existing
+ * ancestor: that is the file system it will be created on.
+ */
+int gs_check_bpffs(const char *dir)
+{
+	char path[PATH_MAX];
+	struct statfs sfs;
+	struct stat st;
+	bool exists = true;
+
+	if (!dir[0])
+		return gs_fail(EINVAL, "empty pin directory");
+	if (strlen(dir) >= sizeof(path))
+		return gs_fail(ENAMETOOLONG, "pin directory name too long");
+	strcpy(path, dir);
+	for (;;) {
+		char *slash;
+
+		if (!statfs(path, &sfs))
+			break;
+		if (errno != ENOENT)
+			return gs_fail(errno, "cannot check pin directory %s: %s",
+				       path, strerror(errno));
+		exists = false;
+		slash = strrchr(path, '/');
+		if (!slash) {
+			strcpy(path, ".");
+		} else if (slash == path) {
+			path[1] = '\0';
+		} else {
+			*slash = '\0';
+		}
+	}
+	if (sfs.f_type != BPF_FS_MAGIC)
+		return gs_fail(ENOTSUP,
+			       "pin directory %s is not on a bpf filesystem: use a directory under a bpffs mount such as /sys/fs/bpf",
+			       dir);
+	if (exists && (stat(dir, &st) || !S_ISDIR(st.st_mode)))
+		return gs_fail(ENOTDIR, "pin directory %s is not a directory",
+			       dir);
+	return 0;
+}
+
+int gs_maps_open(const char *pin_dir, struct gs_maps *maps)
+{
+	char path[PATH_MAX];
+	int i, err;
+
+	for (i = 0; i < GS_MAP_COUNT; i++)
+		*map_fd(maps, i) = -1;
+	for (i = 0; i < GS_MAP_COUNT; i++) {
+		err = gs_pin_path(path, sizeof(path), pin_dir, gs_map_names[i]);
+		if (err)
+			goto fail;
+		*map_fd(maps, i) = bpf_obj_get(path);
+		if (*map_fd(maps, i) < 0) {
+			err = errno;
+			if (err == ENOENT)
+				gs_set_error("no instance at %s: run 'graysplit attach IFACE' first",
+					     pin_dir);
+			else
+				gs_set_error("cannot open pinned map %s: %s",
+					     path, strerror(err));
+			err = -err;
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	gs_maps_close(maps);
+	return err;
+}
+
+void gs_maps_close(struct gs_maps *maps)
+{
+	int i;
+
+	for (i = 0; i < GS_MAP_COUNT; i++) {
+		if (*map_fd(maps, i) >= 0)
+			close(*map_fd(maps, i));
+		*map_fd(maps, i) = -1;
+	}
+}

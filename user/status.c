@@ -1,0 +1,416 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <arpa/inet.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+
+#include "error.h"
+#include "loader.h"
+#include "map_iter.h"
+#include "ops.h"
+#include "output.h"
+#include "parse.h"
+#include "status.h"
+
+static const char *const counter_names[GS_CNT_MAX] = {
+	[GS_CNT_PKTS] = "pkts",
+	[GS_CNT_PASS_NOT_IP] = "pass_not_ip",
+	[GS_CNT_PASS_VLAN] = "pass_vlan",
+	[GS_CNT_PASS_FRAGMENT] = "pass_fragment",
+	[GS_CNT_PASS_NOT_L4] = "pass_not_l4",
+	[GS_CNT_PASS_NO_SERVICE] = "pass_no_service",
+	[GS_CNT_BAD_HEADER] = "bad_header",
+	[GS_CNT_NO_BACKEND] = "no_backend",
+	[GS_CNT_FLOW_NEW] = "flow_new",
+	[GS_CNT_FLOW_RESELECT] = "flow_reselect",
+	[GS_CNT_FLOW_MISSING] = "flow_missing",
+	[GS_CNT_FLOW_INSERT_FAIL] = "flow_insert_fail",
+	[GS_CNT_REV_RESTORED] = "rev_restored",
+	[GS_CNT_FWD_REWRITTEN] = "fwd_rewritten",
+	[GS_CNT_REV_REWRITTEN] = "rev_rewritten",
+	[GS_CNT_REV_BAD_HEADER] = "rev_bad_header",
+};
+
+const char *gs_counter_name(unsigned int counter)
+{
+	return counter < GS_CNT_MAX ? counter_names[counter] : NULL;
+}
+
+struct service_entry {
+	struct gs_service_key key;
+	struct gs_service value;
+};
+
+struct service_list {
+	struct service_entry items[GS_MAX_SERVICES];
+	size_t n;
+};
+
+struct override_entry {
+	struct gs_override_key key;
+	struct gs_override value;
+};
+
+struct override_list {
+	struct override_entry *items;
+	size_t n, cap;
+};
+
+struct iface_entry {
+	struct gs_iface_key key;
+	struct gs_iface value;
+};
+
+struct iface_list {
+	struct iface_entry items[GS_MAX_IFACES];
+	size_t n;
+};
+
+/* Per backend id: flows not closing; and the flow table's fill. */
+struct flow_census {
+	uint32_t *live; /* GS_MAX_BACKENDS */
+	uint64_t entries;
+};
+
+static int collect_service(const void *key, const void *value, void *ctx)
+{
+	struct service_list *l = ctx;
+
+	if (l->n < GS_MAX_SERVICES) {
+		memcpy(&l->items[l->n].key, key, sizeof(l->items[0].key));
+		memcpy(&l->items[l->n].value, value, sizeof(l->items[0].value));
+		l->n++;
+	}
+	return 0;
+}
+
+static int collect_override(const void *key, const void *value, void *ctx)
+{
+	struct override_list *l = ctx;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		void *items = realloc(l->items, cap * sizeof(*l->items));
+
+		if (!items)
+			return -ENOMEM;
+		l->items = items;
+		l->cap = cap;
+	}
+	memcpy(&l->items[l->n].key, key, sizeof(l->items[0].key));
+	memcpy(&l->items[l->n].value, value, sizeof(l->items[0].value));
+	l->n++;
+	return 0;
+}
+
+static int collect_iface(const void *key, const void *value, void *ctx)
+{
+	struct iface_list *l = ctx;
+
+	if (l->n < GS_MAX_IFACES) {
+		memcpy(&l->items[l->n].key, key, sizeof(l->items[0].key));
+		memcpy(&l->items[l->n].value, value, sizeof(l->items[0].value));
+		l->n++;
+	}
+	return 0;
+}
+
+static int count_flow(const void *key, const void *value, void *ctx)
+{
+	const struct gs_flow *flow = value;
+	struct flow_census *c = ctx;
+
+	(void)key;
+	c->entries++;
+	if (flow->state != GS_FLOW_CLOSING && flow->backend_id < GS_MAX_BACKENDS)
+		c->live[flow->backend_id]++;
+	return 0;
+}
+
+static int by_service_id(const void *a, const void *b)
+{
+	const struct service_entry *x = a, *y = b;
+
+	return (x->value.id > y->value.id) - (x->value.id < y->value.id);
+}
+
+static int by_override(const void *a, const void *b)
+{
+	const struct gs_override_key *x = &((const struct override_entry *)a)->key;
+	const struct gs_override_key *y = &((const struct override_entry *)b)->key;
+	int c = memcmp(&x->client, &y->client, sizeof(x->client));
+
+	if (x->service_id != y->service_id)
+		return x->service_id < y->service_id ? -1 : 1;
+	if (c)
+		return c;
+	return (x->prefixlen > y->prefixlen) - (x->prefixlen < y->prefixlen);
+}
+
+static int by_iface(const void *a, const void *b)
+{
+	const struct gs_iface_key *x = &((const struct iface_entry *)a)->key;
+	const struct gs_iface_key *y = &((const struct iface_entry *)b)->key;
+	int c = strncmp(x->netns, y->netns, sizeof(x->netns));
+
+	return c ? c : strncmp(x->ifname, y->ifname, sizeof(x->ifname));
+}
+
+/* 125000 ppm -> "12.5", 100000 -> "10.0", 1 -> "0.0001". */
+static void format_percent(uint32_t ppm, char *buf, size_t len)
+{
+	uint32_t whole = ppm / 10000, frac = ppm % 10000;
+	int digits = 4;
+
+	while (digits > 1 && frac % 10 == 0) {
+		frac /= 10;
+		digits--;
+	}
+	snprintf(buf, len, "%u.%0*u", whole, digits, frac);
+}
+
+static void add_string(struct json_object *obj, const char *key,
+		       const char *value)
+{
+	json_object_object_add(obj, key, json_object_new_string(value));
+}
+
+static void add_int(struct json_object *obj, const char *key, int64_t value)
+{
+	json_object_object_add(obj, key, json_object_new_int64(value));
+}
+
+static void add_uint(struct json_object *obj, const char *key, uint64_t value)
+{
+	json_object_object_add(obj, key, json_object_new_uint64(value));
+}
+
+static const char *backend_state_name(uint8_t state)
+{
+	switch (state) {
+	case GS_BACKEND_ACTIVE:
+		return "active";
+	case GS_BACKEND_DRAINING:
+		return "draining";
+	default:
+		return "free";
+	}
+}
+
+static struct json_object *describe_backend(struct gs_maps *m, uint32_t id,
+					    const struct gs_backend *b,
+					    const struct flow_census *census)
+{
+	struct json_object *obj = json_object_new_object();
+	char ip[GS_ADDR_STRLEN];
+	uint64_t sums[sizeof(struct gs_backend_stats) / sizeof(uint64_t)];
+	uint64_t new_flows = 0;
+
+	if (!gs_percpu_sum(m->backend_stats, id, sums,
+			   sizeof(sums) / sizeof(sums[0])))
+		new_flows = sums[offsetof(struct gs_backend_stats, new_flows) /
+				 sizeof(uint64_t)];
+	gs_format_addr(&b->addr, ip, sizeof(ip));
+	add_string(obj, "ip", ip);
+	add_int(obj, "port", ntohs(b->port));
+	add_string(obj, "group", gs_group_name(b->group));
+	add_int(obj, "weight", b->weight);
+	add_string(obj, "state", backend_state_name(b->state));
+	add_uint(obj, "active_flows", census->live[id]);
+	add_uint(obj, "new_flows", new_flows);
+	/* Error counters per backend arrive with the reply-path observer. */
+	add_uint(obj, "errors", 0);
+	return obj;
+}
+
+static struct json_object *describe_overrides(const struct override_list *l,
+					      uint32_t service_id)
+{
+	struct json_object *arr = json_object_new_array();
+	char cidr[GS_CIDR_STRLEN];
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		const struct override_entry *e = &l->items[i];
+		struct json_object *obj;
+
+		if (e->key.service_id != service_id || e->key.prefixlen < 32)
+			continue;
+		gs_format_cidr(&e->key.client, e->key.prefixlen - 32, cidr,
+			       sizeof(cidr));
+		obj = json_object_new_object();
+		add_string(obj, "cidr", cidr);
+		add_string(obj, "group", gs_group_name(e->value.group));
+		json_object_array_add(arr, obj);
+	}
+	return arr;
+}
+
+static struct json_object *describe_service(struct gs_maps *m,
+					    const struct service_entry *s,
+					    const struct gs_backend *all,
+					    const struct flow_census *census,
+					    const struct override_list *overrides)
+{
+	struct json_object *obj = json_object_new_object();
+	struct json_object *backends = json_object_new_array();
+	struct gs_split split = { 0 };
+	char vip[GS_ADDR_STRLEN], percent[16];
+	uint32_t id;
+
+	bpf_map_lookup_elem(m->split, &s->value.id, &split);
+	gs_format_addr(&s->key.vip, vip, sizeof(vip));
+	format_percent(split.canary_ppm, percent, sizeof(percent));
+	add_string(obj, "vip", vip);
+	add_int(obj, "port", ntohs(s->key.port));
+	add_string(obj, "proto", gs_proto_name(s->key.proto));
+	add_string(obj, "hash", gs_hash_mode_name(s->value.hash_mode));
+	json_object_object_add(obj, "canary_percent",
+			       gs_json_decimal(split.canary_ppm / 10000.0,
+					       percent));
+	add_string(obj, "state", s->value.state == GS_SVC_ROLLED_BACK ?
+					  "rolled_back" :
+					  "active");
+	for (id = 0; id < GS_MAX_BACKENDS; id++)
+		if (all[id].state != GS_BACKEND_FREE &&
+		    all[id].service_id == s->value.id)
+			json_object_array_add(backends,
+					      describe_backend(m, id, &all[id],
+							       census));
+	json_object_object_add(obj, "backends", backends);
+	json_object_object_add(obj, "overrides",
+			       describe_overrides(overrides, s->value.id));
+	return obj;
+}
+
+static struct json_object *describe_ifaces(const struct iface_list *l)
+{
+	struct json_object *arr = json_object_new_array();
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		const struct iface_entry *e = &l->items[i];
+		struct json_object *obj = json_object_new_object();
+		char netns[sizeof(e->key.netns) + 1];
+		char ifname[sizeof(e->key.ifname) + 1];
+
+		snprintf(netns, sizeof(netns), "%.*s",
+			 (int)sizeof(e->key.netns), e->key.netns);
+		snprintf(ifname, sizeof(ifname), "%.*s",
+			 (int)sizeof(e->key.ifname), e->key.ifname);
+		add_string(obj, "ifname", ifname);
+		add_string(obj, "netns", netns);
+		add_int(obj, "ifindex", e->value.ifindex);
+		add_string(obj, "xdp_mode", gs_xdp_mode_name(e->value.xdp_flags));
+		json_object_array_add(arr, obj);
+	}
+	return arr;
+}
+
+static struct json_object *describe_counters(struct gs_maps *m)
+{
+	struct json_object *obj = json_object_new_object();
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info), i;
+	char fallback[32];
+
+	if (bpf_obj_get_info_by_fd(m->stats, &info, &len))
+		return obj;
+	for (i = 0; i < info.max_entries; i++) {
+		const char *name = gs_counter_name(i);
+		uint64_t sum = 0;
+
+		if (!name) {
+			snprintf(fallback, sizeof(fallback), "counter_%u", i);
+			name = fallback;
+		}
+		gs_percpu_sum(m->stats, i, &sum, 1);
+		add_uint(obj, name, sum);
+	}
+	return obj;
+}
+
+static struct json_object *describe_flow_table(struct gs_maps *m,
+					       const struct flow_census *census)
+{
+	struct json_object *obj = json_object_new_object();
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(m->flows, &info, &len))
+		info.max_entries = 0;
+	add_uint(obj, "entries", census->entries);
+	add_uint(obj, "max_entries", info.max_entries);
+	return obj;
+}
+
+int gs_status_build(struct gs_maps *m, struct json_object **out)
+{
+	struct service_list *services = calloc(1, sizeof(*services));
+	struct iface_list *ifaces = calloc(1, sizeof(*ifaces));
+	struct gs_backend *all = calloc(GS_MAX_BACKENDS, sizeof(*all));
+	struct flow_census census = {
+		.live = calloc(GS_MAX_BACKENDS, sizeof(uint32_t)),
+	};
+	struct override_list overrides = {};
+	struct json_object *root, *arr;
+	size_t i;
+	int err;
+
+	if (!services || !ifaces || !all || !census.live) {
+		err = gs_fail(ENOMEM, "out of memory");
+		goto out;
+	}
+	err = gs_map_foreach(m->services, sizeof(struct gs_service_key),
+			     sizeof(struct gs_service), collect_service,
+			     services);
+	if (!err)
+		err = gs_map_foreach(m->overrides,
+				     sizeof(struct gs_override_key),
+				     sizeof(struct gs_override),
+				     collect_override, &overrides);
+	if (!err)
+		err = gs_map_foreach(m->ifaces, sizeof(struct gs_iface_key),
+				     sizeof(struct gs_iface), collect_iface,
+				     ifaces);
+	if (!err)
+		err = gs_map_foreach(m->flows, sizeof(struct gs_flow_key),
+				     sizeof(struct gs_flow), count_flow,
+				     &census);
+	if (err) {
+		err = gs_fail(-err, "cannot read the maps: %s", strerror(-err));
+		goto out;
+	}
+	err = gs_backends_read(m, all);
+	if (err)
+		goto out;
+	qsort(services->items, services->n, sizeof(services->items[0]),
+	      by_service_id);
+	qsort(overrides.items, overrides.n, sizeof(overrides.items[0]),
+	      by_override);
+	qsort(ifaces->items, ifaces->n, sizeof(ifaces->items[0]), by_iface);
+
+	root = json_object_new_object();
+	arr = json_object_new_array();
+	for (i = 0; i < services->n; i++)
+		json_object_array_add(arr,
+				      describe_service(m, &services->items[i],
+						       all, &census,
+						       &overrides));
+	json_object_object_add(root, "services", arr);
+	json_object_object_add(root, "interfaces", describe_ifaces(ifaces));
+	json_object_object_add(root, "flow_table",
+			       describe_flow_table(m, &census));
+	json_object_object_add(root, "counters", describe_counters(m));
+	*out = root;
+out:
+	free(services);
+	free(ifaces);
+	free(all);
+	free(census.live);
+	free(overrides.items);
+	return err;
+}

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * What `graysplit status` shows, built once as a json-c tree from the pinned
+ * maps: services with their share, backends and overrides, the interfaces,
+ * the flow table and the global counters. DESIGN.md's `status --json` is the
+ * contract for the services part.
+ */
+#ifndef GS_STATUS_H
+#define GS_STATUS_H
+
+#include <json-c/json.h>
+
+#include "maps.h"
+
+/* Name of a global counter (enum gs_counter) in lower snake case. */
+const char *gs_counter_name(unsigned int counter);
+
+/* The caller puts *out. */
+int gs_status_build(struct gs_maps *m, struct json_object **out);
+
+#endif
