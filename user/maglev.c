@@ -7,11 +7,11 @@
  * key, and claims the next free slot on each of its turns. Weights decide how
  * many turns a backend gets: in passes over the backends (sorted by key),
  * each earns its weight in credit per pass and takes one turn per max_weight
- * of credit, so slot counts follow the weights to within one slot, while the
+ * of credit, so slot counts follow the weights closely, while the
  * permutations keep the table stable when a backend comes or goes.
  *
  * The passes are not run one by one: backend i takes its k-th turn in pass
- * ceil(k * max_weight / w_i), so a heap ordered by (pass, position) hands
+ * ceil((k - 1/2) * max_weight / w_i), so a heap ordered by (pass, position) hands
  * out the same turns in O(size * log n), even when one heavy backend among
  * thousands of light ones would make a literal pass loop take size * n steps.
  */
@@ -117,19 +117,23 @@ static bool is_prime(uint32_t n)
 }
 
 /*
- * The turn in which a backend of weight w takes its k-th slot (k >= 1): pass
- * ceil(k * max_weight / w). Passes beyond size are never reached (the
- * heaviest backend alone fills a slot per pass), so they are clamped to keep
- * the shift in range.
+ * The turn in which a backend of weight w takes its k-th slot (k >= 1). Every
+ * backend starts with half a turn of credit, so its k-th turn comes in pass
+ * ceil((k - 1/2) * max_weight / w): shares round to nearest rather than down,
+ * which keeps a heavy backend from taking many slots before light ones get
+ * their first (Sainte-Lague rather than d'Hondt apportionment). Passes beyond
+ * size are never reached (the heaviest backend alone fills a slot per pass),
+ * so they are clamped to keep the shift in range.
  */
 static uint64_t next_turn(uint64_t k, uint64_t max_weight, uint64_t weight, uint32_t size,
 			  size_t position)
 {
-	uint64_t pass = (k * max_weight + weight - 1) / weight;
+	unsigned __int128 half_turns = (unsigned __int128)(2 * k - 1) * max_weight;
+	unsigned __int128 pass = (half_turns + 2 * weight - 1) / (2 * weight);
 
-	if (pass > (uint64_t)size + 1)
-		pass = (uint64_t)size + 1;
-	return pass << TURN_POS_BITS | position;
+	if (pass > (unsigned __int128)size + 1)
+		pass = (unsigned __int128)size + 1;
+	return (uint64_t)pass << TURN_POS_BITS | position;
 }
 
 int maglev_build(const struct maglev_backend *backends, size_t n, uint32_t *table, uint32_t size)

@@ -78,6 +78,14 @@ static void remove_backend(struct backend_set *set, size_t victim)
 	set->n--;
 }
 
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
 /* Static, so a failing assertion (a longjmp) leaks nothing for LSan to flag. */
 static uint32_t table_a[M], table_b[M];
 
@@ -184,6 +192,85 @@ static void test_maglev_weight_ratio_is_realised(void **state)
 	print_message("# maglev weights 1:3 -> %u:%u slots (ratio %.4f)\n", light, heavy,
 		      (double)heavy / light);
 	assert_true(light >= M / 4 - 2 && light <= M / 4 + 2);
+}
+
+/*
+ * With weights drawn from 1..65535 every backend's slot count is within 2
+ * slots of its ideal M * w / W, also for shares of a few dozen slots where a
+ * relative bound says little.
+ */
+static void test_maglev_random_weights_each_backend_within_2_slots_of_ideal(void **state)
+{
+	static const size_t sizes[] = {2, 3, 7, 50, 100, 500, 1000, 2000, 4096};
+	static uint32_t weights[GS_MAX_BACKENDS], slots[GS_MAX_BACKENDS];
+	static struct backend_set set;
+	uint32_t *table = table_a;
+	double worst = 0;
+	uint64_t rng = 7;
+	size_t s, i;
+
+	(void)state;
+	for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		size_t n = sizes[s];
+		double total = 0;
+
+		for (i = 0; i < n; i++) {
+			weights[i] = 1 + (uint32_t)(rng_next(&rng) % 65535);
+			total += weights[i];
+		}
+		make_backends(&set, n, weights, n);
+		build_ok(&set, table);
+		memset(slots, 0, sizeof(slots));
+		for (i = 0; i < M; i++)
+			slots[table[i] - FIRST_ID]++;
+		for (i = 0; i < n; i++) {
+			double ideal = M * weights[i] / total;
+			double off = slots[i] > ideal ? slots[i] - ideal : ideal - slots[i];
+
+			if (off > 2.0)
+				fail_msg("n=%zu: weight %u has %u slots, ideal %.2f", n, weights[i],
+					 slots[i], ideal);
+			if (off > worst)
+				worst = off;
+		}
+	}
+	print_message("# maglev random weights 1..65535, n=2..4096: worst |slots - M*w/W| = %.2f "
+		      "slots, bound 2\n",
+		      worst);
+}
+
+/*
+ * One backend of weight 65535 among 4000 of weight 1 (ideal 0.94 slots each):
+ * each light one gets its one slot (not zero, not several), the heavy one
+ * stays within 1% of its share, and the build stays fast.
+ */
+static void test_maglev_one_heavy_among_4000_light_backends(void **state)
+{
+	static uint32_t weights[4001], slots[4001];
+	static struct backend_set set;
+	uint32_t *table = table_a;
+	double ideal, start, took;
+	size_t i;
+
+	(void)state;
+	weights[0] = 65535;
+	for (i = 1; i < 4001; i++)
+		weights[i] = 1;
+	make_backends(&set, 4001, weights, 4001);
+	start = now_ms();
+	build_ok(&set, table);
+	took = now_ms() - start;
+	for (i = 0; i < M; i++)
+		slots[table[i] - FIRST_ID]++;
+	ideal = M * 65535.0 / (65535.0 + 4000.0);
+	print_message("# maglev 1 x weight 65535 + 4000 x weight 1: heavy %u slots (ideal %.1f, "
+		      "%.3f%% off), built in %.2f ms\n",
+		      slots[0], ideal,
+		      100 * (slots[0] > ideal ? slots[0] - ideal : ideal - slots[0]) / ideal, took);
+	for (i = 1; i < 4001; i++)
+		assert_int_equal(slots[i], 1);
+	assert_true(slots[0] > 0.99 * ideal && slots[0] < 1.01 * ideal);
+	assert_true(took < 50.0);
 }
 
 /*
@@ -409,14 +496,6 @@ static void test_maglev_rejects_invalid_input(void **state)
 	assert_int_equal(maglev_build(set.b, GS_MAX_BACKENDS, table, M), 0);
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 /* M = 65537 with 100 backends builds in well under 50 ms (best of 5, even
  * in this sanitizer build). */
 static void test_maglev_build_65537_slots_100_backends_under_50ms(void **state)
@@ -448,6 +527,8 @@ int main(void)
 		cmocka_unit_test(
 			test_maglev_mixed_weights_1_2_3_5_share_within_1pct_of_weight_share_n2_to_100),
 		cmocka_unit_test(test_maglev_weight_ratio_is_realised),
+		cmocka_unit_test(test_maglev_random_weights_each_backend_within_2_slots_of_ideal),
+		cmocka_unit_test(test_maglev_one_heavy_among_4000_light_backends),
 		cmocka_unit_test(
 			test_maglev_remove_1_of_n_moves_at_most_1_over_n_plus_1pct_of_kept_slots),
 		cmocka_unit_test(
