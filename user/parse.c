@@ -180,7 +180,8 @@ int gs_parse_endpoint(const char *s, bool port_optional, union gs_addr *addr, ui
 
 	if (port_str) {
 		if (!parse_decimal(port_str, strlen(port_str), 1, 65535, &port_val))
-			return gs_fail(EINVAL, "invalid address '%s': port must be 1..65535",
+			return gs_fail(EINVAL,
+				       "invalid address '%s': port must be a decimal 1..65535",
 				       quote(s, &q));
 	} else if (!port_optional) {
 		return gs_fail(EINVAL, "invalid address '%s': missing port, expected %s",
