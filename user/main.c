@@ -88,6 +88,7 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 	static const char *const names[] = { "IFACE" };
 	const char *flows_arg = NULL;
 	const struct gs_opt opts[] = { { "--flows", NULL, &flows_arg, NULL },
+				       { "--json", "-j", NULL, &ctx->json },
 				       { 0 } };
 	struct json_object *tree, *list;
 	uint32_t flows = GS_DEFAULT_FLOWS;
@@ -590,12 +591,21 @@ static int parse_globals(struct gs_ctx *ctx, int argc, char **argv,
 	err = set_pin_dir(ctx, pin_dir);
 	if (err)
 		return err;
-	if (ctx->netns) {
-		err = gs_netns_check(ctx->netns);
-		if (err)
-			return err;
-	}
 	return i;
+}
+
+/* detach --all visits the namespace of every recorded interface itself:
+ * it must work even when the one named by --netns is already gone. */
+static bool cleanup_only(const struct gs_cmd *cmd, int argc, char **argv)
+{
+	int i;
+
+	if (cmd->run != cmd_detach)
+		return false;
+	for (i = 0; i < argc; i++)
+		if (!strcmp(argv[i], "--all"))
+			return true;
+	return false;
 }
 
 static int run(int argc, char **argv)
@@ -643,7 +653,8 @@ static int run(int argc, char **argv)
 	if (err)
 		return err;
 	err = gs_netns_init();
-	if (!err && ctx.netns)
+	if (!err && ctx.netns && !cleanup_only(cmd, argc - first - 1,
+					       argv + first + 1))
 		err = gs_netns_enter(ctx.netns);
 	if (err)
 		return err;
