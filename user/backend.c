@@ -14,17 +14,15 @@
 
 int gs_backends_read(struct gs_maps *m, struct gs_backend *all)
 {
-	int err = gs_array_read(m->backends, GS_MAX_BACKENDS, sizeof(*all),
-				all);
+	int err = gs_array_read(m->backends, GS_MAX_BACKENDS, sizeof(*all), all);
 
 	if (err)
-		return gs_fail(-err, "cannot read the backends map: %s",
-			       strerror(-err));
+		return gs_fail(-err, "cannot read the backends map: %s", strerror(-err));
 	return 0;
 }
 
-static bool same_backend(const struct gs_backend *b, uint32_t service_id,
-			 const union gs_addr *addr, uint16_t port)
+static bool same_backend(const struct gs_backend *b, uint32_t service_id, const union gs_addr *addr,
+			 uint16_t port)
 {
 	return b->state != GS_BACKEND_FREE && b->service_id == service_id &&
 	       !memcmp(&b->addr, addr, sizeof(*addr)) && b->port == port;
@@ -81,11 +79,10 @@ int gs_backend_reap(struct gs_maps *m)
 		draining = all[id].state == GS_BACKEND_DRAINING;
 	if (!draining)
 		goto out;
-	err = gs_map_foreach(m->flows, sizeof(struct gs_flow_key),
-			     sizeof(struct gs_flow), count_live_flow, &refs);
+	err = gs_map_foreach(m->flows, sizeof(struct gs_flow_key), sizeof(struct gs_flow),
+			     count_live_flow, &refs);
 	if (err) {
-		err = gs_fail(-err, "cannot read the flows map: %s",
-			      strerror(-err));
+		err = gs_fail(-err, "cannot read the flows map: %s", strerror(-err));
 		goto out;
 	}
 	for (id = 0; id < GS_MAX_BACKENDS; id++) {
@@ -101,15 +98,13 @@ out:
 }
 
 /* Put a backend entry back as it was after a later step failed. */
-static void restore_backend(struct gs_maps *m, uint32_t id,
-			    const struct gs_backend *old)
+static void restore_backend(struct gs_maps *m, uint32_t id, const struct gs_backend *old)
 {
 	bpf_map_update_elem(m->backends, &id, old, BPF_ANY);
 }
 
-int gs_backend_add(struct gs_maps *m, const struct gs_service_key *svc,
-		   const union gs_addr *addr, uint16_t port_host, uint8_t group,
-		   uint16_t weight)
+int gs_backend_add(struct gs_maps *m, const struct gs_service_key *svc, const union gs_addr *addr,
+		   uint16_t port_host, uint8_t group, uint16_t weight)
 {
 	char name[GS_SERVICE_STRLEN], ep[GS_ENDPOINT_STRLEN];
 	struct gs_backend *all = NULL, fresh = {}, old;
@@ -129,8 +124,8 @@ int gs_backend_add(struct gs_maps *m, const struct gs_service_key *svc,
 	port = port_host ? htons(port_host) : svc->port;
 	gs_format_endpoint(addr, ntohs(port), ep, sizeof(ep));
 	if (gs_addr_is_v4(addr) != gs_addr_is_v4(&svc->vip))
-		return gs_fail(EAFNOSUPPORT, "backend %s is %s but service %s is %s",
-			       ep, gs_addr_is_v4(addr) ? "IPv4" : "IPv6", name,
+		return gs_fail(EAFNOSUPPORT, "backend %s is %s but service %s is %s", ep,
+			       gs_addr_is_v4(addr) ? "IPv4" : "IPv6", name,
 			       gs_addr_is_v4(&svc->vip) ? "IPv4" : "IPv6");
 	all = calloc(GS_MAX_BACKENDS, sizeof(*all));
 	if (!all)
@@ -142,8 +137,7 @@ int gs_backend_add(struct gs_maps *m, const struct gs_service_key *svc,
 		if (same_backend(&all[id], service.id, addr, port))
 			break;
 	if (id < GS_MAX_BACKENDS && all[id].state == GS_BACKEND_ACTIVE) {
-		err = gs_fail(EEXIST, "backend %s already exists in service %s",
-			      ep, name);
+		err = gs_fail(EEXIST, "backend %s already exists in service %s", ep, name);
 		goto out;
 	}
 	if (id < GS_MAX_BACKENDS) {
@@ -154,8 +148,7 @@ int gs_backend_add(struct gs_maps *m, const struct gs_service_key *svc,
 		fresh.group = group;
 		fresh.weight = weight;
 		if (bpf_map_update_elem(m->backends, &id, &fresh, BPF_ANY)) {
-			err = gs_fail(errno, "cannot write the backends map: %s",
-				      strerror(errno));
+			err = gs_fail(errno, "cannot write the backends map: %s", strerror(errno));
 			goto out;
 		}
 		err = gs_table_publish(m, service.id, group);
@@ -174,8 +167,8 @@ int gs_backend_add(struct gs_maps *m, const struct gs_service_key *svc,
 		if (all[id].state == GS_BACKEND_FREE)
 			break;
 	if (id == GS_MAX_BACKENDS) {
-		err = gs_fail(ENOSPC, "no room for backend %s: all %d backend slots in use",
-			      ep, GS_MAX_BACKENDS);
+		err = gs_fail(ENOSPC, "no room for backend %s: all %d backend slots in use", ep,
+			      GS_MAX_BACKENDS);
 		goto out;
 	}
 	old = all[id];
@@ -187,13 +180,12 @@ int gs_backend_add(struct gs_maps *m, const struct gs_service_key *svc,
 	fresh.state = GS_BACKEND_ACTIVE;
 	err = reset_backend_stats(m, id);
 	if (err) {
-		err = gs_fail(-err, "cannot reset the counters of backend %u: %s",
-			      id, strerror(-err));
+		err = gs_fail(-err, "cannot reset the counters of backend %u: %s", id,
+			      strerror(-err));
 		goto out;
 	}
 	if (bpf_map_update_elem(m->backends, &id, &fresh, BPF_ANY)) {
-		err = gs_fail(errno, "cannot write the backends map: %s",
-			      strerror(errno));
+		err = gs_fail(errno, "cannot write the backends map: %s", strerror(errno));
 		goto out;
 	}
 	err = gs_table_publish(m, service.id, group);
@@ -204,8 +196,8 @@ out:
 	return err;
 }
 
-int gs_backend_del(struct gs_maps *m, const struct gs_service_key *svc,
-		   const union gs_addr *addr, uint16_t port_host)
+int gs_backend_del(struct gs_maps *m, const struct gs_service_key *svc, const union gs_addr *addr,
+		   uint16_t port_host)
 {
 	char name[GS_SERVICE_STRLEN], ep[GS_ENDPOINT_STRLEN];
 	struct gs_backend *all = NULL, draining, old;
@@ -234,16 +226,14 @@ int gs_backend_del(struct gs_maps *m, const struct gs_service_key *svc,
 		goto out;
 	}
 	if (all[id].state == GS_BACKEND_DRAINING) {
-		err = gs_fail(EALREADY, "backend %s of service %s is already draining",
-			      ep, name);
+		err = gs_fail(EALREADY, "backend %s of service %s is already draining", ep, name);
 		goto out;
 	}
 	old = all[id];
 	draining = old;
 	draining.state = GS_BACKEND_DRAINING;
 	if (bpf_map_update_elem(m->backends, &id, &draining, BPF_ANY)) {
-		err = gs_fail(errno, "cannot write the backends map: %s",
-			      strerror(errno));
+		err = gs_fail(errno, "cannot write the backends map: %s", strerror(errno));
 		goto out;
 	}
 	err = gs_table_publish(m, service.id, old.group);

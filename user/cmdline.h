@@ -16,19 +16,18 @@ struct gs_cmd {
 	/* argv[0] is the first word after the command's name. */
 	int (*run)(struct gs_ctx *ctx, int argc, char **argv);
 	const struct gs_cmd *sub; /* subcommands; NULL-name terminated */
-	const char *usage;        /* "VIP:PORT [--proto tcp|udp] ..." */
+	const char *usage;	  /* "VIP:PORT [--proto tcp|udp] ..." */
 };
 
 /* Exact name, else the one command name starts with; NULL (with message)
  * for no match or an ambiguous prefix. where: "" or "service " etc. */
-const struct gs_cmd *gs_cmd_find(const struct gs_cmd *table, const char *word,
-				 const char *where);
+const struct gs_cmd *gs_cmd_find(const struct gs_cmd *table, const char *word, const char *where);
 
 struct gs_opt {
-	const char *name;    /* "--group" */
-	const char *alias;   /* "-j" or NULL */
-	const char **value;  /* options with an argument */
-	bool *flag;          /* options without one */
+	const char *name;   /* "--group" */
+	const char *alias;  /* "-j" or NULL */
+	const char **value; /* options with an argument */
+	bool *flag;	    /* options without one */
 };
 
 /*
@@ -39,8 +38,7 @@ struct gs_opt {
  * names[] are the positional words it expects (for "missing X"); max < 0
  * means any number of the last.
  */
-int gs_args_parse(const char *cmd, int argc, char **argv,
-		  const struct gs_opt *opts, const char *const *names, int min,
-		  int max, int *npos);
+int gs_args_parse(const char *cmd, int argc, char **argv, const struct gs_opt *opts,
+		  const char *const *names, int min, int max, int *npos);
 
 #endif

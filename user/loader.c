@@ -34,8 +34,7 @@ static bool pinned(const char *pin_dir, const char *name)
 {
 	char path[PATH_MAX];
 
-	if (snprintf(path, sizeof(path), "%s/%s", pin_dir, name) >=
-	    (int)sizeof(path))
+	if (snprintf(path, sizeof(path), "%s/%s", pin_dir, name) >= (int)sizeof(path))
 		return false;
 	return access(path, F_OK) == 0;
 }
@@ -48,8 +47,7 @@ static bool instance_complete(const char *pin_dir)
 	for (i = 0; i < GS_MAP_COUNT; i++)
 		if (!pinned(pin_dir, gs_map_names[i]))
 			return false;
-	return pinned(pin_dir, GS_PIN_PROG_XDP) &&
-	       pinned(pin_dir, GS_PIN_PROG_TC);
+	return pinned(pin_dir, GS_PIN_PROG_XDP) && pinned(pin_dir, GS_PIN_PROG_TC);
 }
 
 static bool instance_absent(const char *pin_dir)
@@ -100,8 +98,7 @@ static int size_flow_table(struct bpf_map *map, uint32_t flows)
 	return bpf_map__set_max_entries(map, size);
 }
 
-static int pin_program(struct bpf_program *prog, const char *pin_dir,
-		       const char *name)
+static int pin_program(struct bpf_program *prog, const char *pin_dir, const char *name)
 {
 	char path[PATH_MAX];
 	int err;
@@ -110,12 +107,10 @@ static int pin_program(struct bpf_program *prog, const char *pin_dir,
 	if (err)
 		return err;
 	if (unlink(path) && errno != ENOENT)
-		return gs_fail(errno, "cannot replace %s: %s", path,
-			       strerror(errno));
+		return gs_fail(errno, "cannot replace %s: %s", path, strerror(errno));
 	err = bpf_program__pin(prog, path);
 	if (err)
-		return gs_fail(-err, "cannot pin program at %s: %s", path,
-			       strerror(-err));
+		return gs_fail(-err, "cannot pin program at %s: %s", path, strerror(-err));
 	return 0;
 }
 
@@ -127,21 +122,19 @@ int gs_load(const char *pin_dir, uint32_t flows, struct graysplit_bpf **out)
 	int err;
 
 	if (mkdir(pin_dir, 0700) && errno != EEXIST)
-		return gs_fail(errno, "cannot create pin directory %s: %s",
-			       pin_dir, strerror(errno));
+		return gs_fail(errno, "cannot create pin directory %s: %s", pin_dir,
+			       strerror(errno));
 	skel = graysplit_bpf__open();
 	if (!skel)
-		return gs_fail(errno, "cannot open the BPF object: %s",
-			       strerror(errno));
-	bpf_object__for_each_map(map, skel->obj) {
-		err = gs_pin_path(path, sizeof(path), pin_dir,
-				  bpf_map__name(map));
+		return gs_fail(errno, "cannot open the BPF object: %s", strerror(errno));
+	bpf_object__for_each_map(map, skel->obj)
+	{
+		err = gs_pin_path(path, sizeof(path), pin_dir, bpf_map__name(map));
 		if (!err)
 			err = bpf_map__set_pin_path(map, path);
 		if (err) {
 			if (err != -ENAMETOOLONG)
-				gs_set_error("cannot set pin path %s: %s", path,
-					     strerror(-err));
+				gs_set_error("cannot set pin path %s: %s", path, strerror(-err));
 			goto fail;
 		}
 	}
@@ -154,14 +147,15 @@ int gs_load(const char *pin_dir, uint32_t flows, struct graysplit_bpf **out)
 	}
 	err = graysplit_bpf__load(skel);
 	if (err) {
-		gs_set_error("cannot load the BPF object with maps pinned at %s: %s (incompatible maps from another build? 'graysplit --pin-dir %s detach --all' removes them; GRAYSPLIT_DEBUG=1 shows libbpf's log)",
+		gs_set_error("cannot load the BPF object with maps pinned at %s: %s (incompatible "
+			     "maps from another build? 'graysplit --pin-dir %s detach --all' "
+			     "removes them; GRAYSPLIT_DEBUG=1 shows libbpf's log)",
 			     pin_dir, strerror(-err), pin_dir);
 		goto fail;
 	}
 	err = pin_program(skel->progs.gs_xdp_fwd, pin_dir, GS_PIN_PROG_XDP);
 	if (!err)
-		err = pin_program(skel->progs.gs_tc_reply, pin_dir,
-				  GS_PIN_PROG_TC);
+		err = pin_program(skel->progs.gs_tc_reply, pin_dir, GS_PIN_PROG_TC);
 	if (err)
 		goto fail;
 	*out = skel;
@@ -173,10 +167,9 @@ fail:
 
 /* Program fds for attaching: the pinned ones if the instance is complete,
  * so every interface shares one program instance; else load and pin. */
-static int get_programs(const char *pin_dir, uint32_t flows, int *xdp_fd,
-			int *tc_fd)
+static int get_programs(const char *pin_dir, uint32_t flows, int *xdp_fd, int *tc_fd)
 {
-	struct graysplit_bpf *skel;
+	struct graysplit_bpf *skel = NULL;
 	char path[PATH_MAX];
 	int err;
 
@@ -193,8 +186,8 @@ static int get_programs(const char *pin_dir, uint32_t flows, int *xdp_fd,
 			close(*tc_fd);
 	}
 	err = gs_load(pin_dir, flows, &skel);
-	if (err)
-		return err;
+	if (err || !skel)
+		return err ? err : -EINVAL;
 	*xdp_fd = dup(bpf_program__fd(skel->progs.gs_xdp_fwd));
 	*tc_fd = dup(bpf_program__fd(skel->progs.gs_tc_reply));
 	graysplit_bpf__destroy(skel);
@@ -209,8 +202,7 @@ static int get_programs(const char *pin_dir, uint32_t flows, int *xdp_fd,
 	return 0;
 }
 
-static int xdp_link_path(char *buf, size_t len, const char *pin_dir,
-			 const char *ifname)
+static int xdp_link_path(char *buf, size_t len, const char *pin_dir, const char *ifname)
 {
 	char name[sizeof(GS_PIN_LINK_XDP_PREFIX) + IFNAMSIZ];
 
@@ -233,7 +225,7 @@ static void xdp_unpin_link(const char *path)
 
 static uint32_t xdp_current_flags(int ifindex, uint32_t fallback)
 {
-	LIBBPF_OPTS(bpf_xdp_query_opts, query);
+	struct bpf_xdp_query_opts query = {.sz = sizeof(struct bpf_xdp_query_opts)};
 
 	if (bpf_xdp_query(ifindex, 0, &query))
 		return fallback;
@@ -249,12 +241,11 @@ static uint32_t xdp_current_flags(int ifindex, uint32_t fallback)
  * process, keeps the program attached. Native mode first; generic (skb)
  * mode if the driver has no XDP support.
  */
-static int attach_xdp(const char *pin_dir, const char *ifname, int ifindex,
-		      int prog_fd, uint32_t *xdp_flags, bool *created)
+static int attach_xdp(const char *pin_dir, const char *ifname, int ifindex, int prog_fd,
+		      uint32_t *xdp_flags, bool *created)
 {
-	static const uint32_t modes[] = { XDP_FLAGS_DRV_MODE,
-					  XDP_FLAGS_SKB_MODE };
-	LIBBPF_OPTS(bpf_link_create_opts, opts);
+	static const uint32_t modes[] = {XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE};
+	struct bpf_link_create_opts opts = {.sz = sizeof(struct bpf_link_create_opts)};
 	struct bpf_link_info info = {};
 	uint32_t len = sizeof(info), prog_id = 0;
 	char path[PATH_MAX];
@@ -267,26 +258,21 @@ static int attach_xdp(const char *pin_dir, const char *ifname, int ifindex,
 		return err;
 	err = prog_id_of(prog_fd, &prog_id);
 	if (err)
-		return gs_fail(-err, "cannot query the XDP program: %s",
-			       strerror(-err));
+		return gs_fail(-err, "cannot query the XDP program: %s", strerror(-err));
 	fd = bpf_obj_get(path);
 	if (fd >= 0) {
-		if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
-		    info.type == BPF_LINK_TYPE_XDP &&
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == BPF_LINK_TYPE_XDP &&
 		    info.xdp.ifindex == (uint32_t)ifindex) {
 			/* Already attached: at most move it to the program
 			 * pinned now. */
-			if (info.prog_id != prog_id &&
-			    bpf_link_update(fd, prog_fd, NULL)) {
+			if (info.prog_id != prog_id && bpf_link_update(fd, prog_fd, NULL)) {
 				err = errno;
 				close(fd);
-				return gs_fail(err,
-					       "cannot update the XDP link of %s: %s",
-					       ifname, strerror(err));
+				return gs_fail(err, "cannot update the XDP link of %s: %s", ifname,
+					       strerror(err));
 			}
 			close(fd);
-			*xdp_flags = xdp_current_flags(ifindex,
-						       XDP_FLAGS_DRV_MODE);
+			*xdp_flags = xdp_current_flags(ifindex, XDP_FLAGS_DRV_MODE);
 			return 0;
 		}
 		/* A link of an interface that is gone or was re-created. */
@@ -304,17 +290,14 @@ static int attach_xdp(const char *pin_dir, const char *ifname, int ifindex,
 	if (fd < 0) {
 		err = native_err;
 		if (err == EBUSY || err == EEXIST)
-			return gs_fail(err,
-				       "another XDP program is already attached to %s",
+			return gs_fail(err, "another XDP program is already attached to %s",
 				       ifname);
-		return gs_fail(err, "cannot attach XDP to %s: %s", ifname,
-			       strerror(err));
+		return gs_fail(err, "cannot attach XDP to %s: %s", ifname, strerror(err));
 	}
 	if (bpf_obj_pin(fd, path)) {
 		err = errno;
 		close(fd);
-		return gs_fail(err, "cannot pin the XDP link at %s: %s", path,
-			       strerror(err));
+		return gs_fail(err, "cannot pin the XDP link at %s: %s", path, strerror(err));
 	}
 	close(fd);
 	*xdp_flags = modes[i];
@@ -324,16 +307,20 @@ static int attach_xdp(const char *pin_dir, const char *ifname, int ifindex,
 
 /* The reply path: a cls_bpf filter on clsact egress, through netlink since
  * libbpf 1.1 has no tcx link; the filter outlives this process by itself. */
-static int attach_tc(const char *ifname, int ifindex, int prog_fd,
-		     bool *created, bool *hook_created)
+static int attach_tc(const char *ifname, int ifindex, int prog_fd, bool *created,
+		     bool *hook_created)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-		    .attach_point = BPF_TC_EGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, query, .handle = GS_TC_HANDLE,
-		    .priority = GS_TC_PRIORITY);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = GS_TC_HANDLE,
-		    .priority = GS_TC_PRIORITY, .prog_fd = prog_fd,
-		    .flags = BPF_TC_F_REPLACE);
+	struct bpf_tc_hook hook = {.sz = sizeof(struct bpf_tc_hook),
+				   .ifindex = ifindex,
+				   .attach_point = BPF_TC_EGRESS};
+	struct bpf_tc_opts query = {.sz = sizeof(struct bpf_tc_opts),
+				    .handle = GS_TC_HANDLE,
+				    .priority = GS_TC_PRIORITY};
+	struct bpf_tc_opts opts = {.sz = sizeof(struct bpf_tc_opts),
+				   .handle = GS_TC_HANDLE,
+				   .priority = GS_TC_PRIORITY,
+				   .prog_fd = prog_fd,
+				   .flags = BPF_TC_F_REPLACE};
 	uint32_t prog_id = 0;
 	bool existed;
 	int err;
@@ -341,20 +328,18 @@ static int attach_tc(const char *ifname, int ifindex, int prog_fd,
 	*created = *hook_created = false;
 	err = prog_id_of(prog_fd, &prog_id);
 	if (err)
-		return gs_fail(-err, "cannot query the tc program: %s",
-			       strerror(-err));
+		return gs_fail(-err, "cannot query the tc program: %s", strerror(-err));
 	err = bpf_tc_hook_create(&hook);
 	if (err && err != -EEXIST)
-		return gs_fail(-err, "cannot add a clsact qdisc to %s: %s",
-			       ifname, strerror(-err));
+		return gs_fail(-err, "cannot add a clsact qdisc to %s: %s", ifname, strerror(-err));
 	*hook_created = !err;
 	existed = !bpf_tc_query(&hook, &query);
 	if (existed && query.prog_id == prog_id)
 		return 0;
 	err = bpf_tc_attach(&hook, &opts);
 	if (err)
-		return gs_fail(-err, "cannot attach the tc egress program to %s: %s",
-			       ifname, strerror(-err));
+		return gs_fail(-err, "cannot attach the tc egress program to %s: %s", ifname,
+			       strerror(-err));
 	*created = !existed;
 	return 0;
 }
@@ -363,10 +348,12 @@ static int attach_tc(const char *ifname, int ifindex, int prog_fd,
  * other tools may have filters of their own on it. */
 static void detach_tc(int ifindex, bool destroy_hook)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-		    .attach_point = BPF_TC_EGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = GS_TC_HANDLE,
-		    .priority = GS_TC_PRIORITY);
+	struct bpf_tc_hook hook = {.sz = sizeof(struct bpf_tc_hook),
+				   .ifindex = ifindex,
+				   .attach_point = BPF_TC_EGRESS};
+	struct bpf_tc_opts opts = {.sz = sizeof(struct bpf_tc_opts),
+				   .handle = GS_TC_HANDLE,
+				   .priority = GS_TC_PRIORITY};
 
 	bpf_tc_detach(&hook, &opts);
 	if (destroy_hook) {
@@ -388,17 +375,15 @@ static int find_ns_clash(const void *key, const void *value, void *ctx)
 	struct ns_clash *c = ctx;
 
 	(void)value;
-	if (strncmp(k->ifname, c->ifname, sizeof(k->ifname)) ||
-	    !strncmp(k->netns, c->netns, sizeof(k->netns)))
+	if (strncmp(k->ifname, c->ifname, sizeof(k->ifname)) != 0 ||
+	    strncmp(k->netns, c->netns, sizeof(k->netns)) == 0)
 		return 0;
-	snprintf(c->other, sizeof(c->other), "%.*s", (int)sizeof(k->netns),
-		 k->netns);
+	snprintf(c->other, sizeof(c->other), "%.*s", (int)sizeof(k->netns), k->netns);
 	c->found = true;
 	return 1;
 }
 
-static void iface_key(struct gs_iface_key *key, const char *netns,
-		      const char *ifname)
+static void iface_key(struct gs_iface_key *key, const char *netns, const char *ifname)
 {
 	memset(key, 0, sizeof(*key));
 	snprintf(key->netns, sizeof(key->netns), "%s", netns ? netns : "");
@@ -415,13 +400,11 @@ static const char *in_netns(const char *netns, char *buf, size_t len)
 
 static int unpin_all(const char *pin_dir);
 
-int gs_attach(const char *pin_dir, const char *netns, const char *ifname,
-	      uint32_t flows)
+int gs_attach(const char *pin_dir, const char *netns, const char *ifname, uint32_t flows)
 {
 	bool fresh, xdp_created = false, tc_created = false, hook_created;
-	struct ns_clash clash = { .netns = netns ? netns : "",
-				  .ifname = ifname };
-	struct gs_maps maps = { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1 };
+	struct ns_clash clash = {.netns = netns ? netns : "", .ifname = ifname};
+	struct gs_maps maps = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 	char path[PATH_MAX], where[GS_NETNS_NAME_MAX + 32];
 	int xdp_fd = -1, tc_fd = -1, ifindex, err;
 	struct gs_iface_key key;
@@ -443,17 +426,16 @@ int gs_attach(const char *pin_dir, const char *netns, const char *ifname,
 	err = gs_maps_open(pin_dir, &maps);
 	if (err)
 		goto out;
-	err = gs_map_foreach(maps.ifaces, sizeof(struct gs_iface_key),
-			     sizeof(struct gs_iface), find_ns_clash, &clash);
+	err = gs_map_foreach(maps.ifaces, sizeof(struct gs_iface_key), sizeof(struct gs_iface),
+			     find_ns_clash, &clash);
 	if (err > 0) {
 		err = gs_fail(EEXIST,
-			      "interface '%s' is already attached%s under %s: use one --pin-dir per namespace",
-			      ifname, in_netns(clash.other, where, sizeof(where)),
-			      pin_dir);
+			      "interface '%s' is already attached%s under %s: use one --pin-dir "
+			      "per namespace",
+			      ifname, in_netns(clash.other, where, sizeof(where)), pin_dir);
 		goto out;
 	}
-	err = attach_xdp(pin_dir, ifname, ifindex, xdp_fd, &value.xdp_flags,
-			 &xdp_created);
+	err = attach_xdp(pin_dir, ifname, ifindex, xdp_fd, &value.xdp_flags, &xdp_created);
 	if (err)
 		goto out;
 	err = attach_tc(ifname, ifindex, tc_fd, &tc_created, &hook_created);
@@ -462,8 +444,7 @@ int gs_attach(const char *pin_dir, const char *netns, const char *ifname,
 	iface_key(&key, netns, ifname);
 	value.ifindex = ifindex;
 	if (bpf_map_update_elem(maps.ifaces, &key, &value, BPF_ANY)) {
-		err = gs_fail(errno, "cannot record interface %s: %s", ifname,
-			      strerror(errno));
+		err = gs_fail(errno, "cannot record interface %s: %s", ifname, strerror(errno));
 		goto undo_tc;
 	}
 	goto out;
@@ -510,22 +491,18 @@ int gs_detach(const char *pin_dir, const char *netns, const char *ifname)
 	if (err)
 		return err;
 	iface_key(&key, netns, ifname);
-	if (strlen(ifname) >= IFNAMSIZ ||
-	    bpf_map_lookup_elem(maps.ifaces, &key, &value)) {
+	if (strlen(ifname) >= IFNAMSIZ || bpf_map_lookup_elem(maps.ifaces, &key, &value)) {
 		if (strlen(ifname) >= IFNAMSIZ || !if_nametoindex(ifname))
 			err = gs_fail(ENODEV, "no interface '%s'%s", ifname,
 				      in_netns(netns, where, sizeof(where)));
 		else
 			err = gs_fail(ENOENT, "interface '%s'%s is not attached (pin directory %s)",
-				      ifname,
-				      in_netns(netns, where, sizeof(where)),
-				      pin_dir);
+				      ifname, in_netns(netns, where, sizeof(where)), pin_dir);
 		goto out;
 	}
 	detach_iface(pin_dir, ifname);
 	if (bpf_map_delete_elem(maps.ifaces, &key) && errno != ENOENT)
-		err = gs_fail(errno, "cannot forget interface %s: %s", ifname,
-			      strerror(errno));
+		err = gs_fail(errno, "cannot forget interface %s: %s", ifname, strerror(errno));
 out:
 	gs_maps_close(&maps);
 	return err;
@@ -548,15 +525,14 @@ static int collect_iface(const void *key, const void *value, void *ctx)
 
 static bool is_link_pin(const char *name)
 {
-	return !strncmp(name, GS_PIN_LINK_XDP_PREFIX,
-			sizeof(GS_PIN_LINK_XDP_PREFIX) - 1);
+	return !strncmp(name, GS_PIN_LINK_XDP_PREFIX, sizeof(GS_PIN_LINK_XDP_PREFIX) - 1);
 }
 
 /* Remove every pin this tool makes, then the directory. Links go first so
  * no interface keeps a program that is about to lose its maps' pins. */
 static int unpin_all(const char *pin_dir)
 {
-	static const char *const progs[] = { GS_PIN_PROG_XDP, GS_PIN_PROG_TC };
+	static const char *const progs[] = {GS_PIN_PROG_XDP, GS_PIN_PROG_TC};
 	char path[PATH_MAX];
 	struct dirent *de;
 	DIR *dir;
@@ -564,10 +540,9 @@ static int unpin_all(const char *pin_dir)
 
 	dir = opendir(pin_dir);
 	if (!dir)
-		return errno == ENOENT ?
-			       0 :
-			       gs_fail(errno, "cannot open %s: %s", pin_dir,
-				       strerror(errno));
+		return errno == ENOENT
+			       ? 0
+			       : gs_fail(errno, "cannot open %s: %s", pin_dir, strerror(errno));
 	while ((de = readdir(dir)))
 		if (is_link_pin(de->d_name) &&
 		    !gs_pin_path(path, sizeof(path), pin_dir, de->d_name))
@@ -580,9 +555,8 @@ static int unpin_all(const char *pin_dir)
 		if (!gs_pin_path(path, sizeof(path), pin_dir, gs_map_names[i]))
 			unlink(path);
 	if (rmdir(pin_dir) && errno != ENOENT)
-		return gs_fail(errno,
-			       "unpinned everything, but cannot remove %s: %s",
-			       pin_dir, strerror(errno));
+		return gs_fail(errno, "unpinned everything, but cannot remove %s: %s", pin_dir,
+			       strerror(errno));
 	return 0;
 }
 
@@ -604,22 +578,20 @@ int gs_detach_all(const char *pin_dir)
 	err = gs_pin_path(path, sizeof(path), pin_dir, GS_MAP_IFACES);
 	fd = err ? -1 : bpf_obj_get(path);
 	if (fd >= 0) {
-		gs_map_foreach(fd, sizeof(struct gs_iface_key),
-			       sizeof(struct gs_iface), collect_iface, list);
+		gs_map_foreach(fd, sizeof(struct gs_iface_key), sizeof(struct gs_iface),
+			       collect_iface, list);
 		for (i = 0; i < list->n; i++) {
 			struct gs_iface_key *key = &list->keys[i];
 			char netns[sizeof(key->netns) + 1];
 			char ifname[sizeof(key->ifname) + 1];
 
-			snprintf(netns, sizeof(netns), "%.*s",
-				 (int)sizeof(key->netns), key->netns);
-			snprintf(ifname, sizeof(ifname), "%.*s",
-				 (int)sizeof(key->ifname), key->ifname);
+			snprintf(netns, sizeof(netns), "%.*s", (int)sizeof(key->netns), key->netns);
+			snprintf(ifname, sizeof(ifname), "%.*s", (int)sizeof(key->ifname),
+				 key->ifname);
 			if (gs_netns_enter(netns)) {
 				/* The namespace is gone, and its interfaces
 				 * with it: only the pin is left to remove. */
-				if (!xdp_link_path(path, sizeof(path), pin_dir,
-						   ifname))
+				if (!xdp_link_path(path, sizeof(path), pin_dir, ifname))
 					xdp_unpin_link(path);
 			} else {
 				detach_iface(pin_dir, ifname);

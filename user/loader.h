@@ -10,7 +10,7 @@
 
 /* The tc egress filter every attached interface carries: ours is the one
  * with this handle and priority (`tc filter show dev IFACE egress`). */
-#define GS_TC_HANDLE 0x4753 /* "GS" */
+#define GS_TC_HANDLE   0x4753 /* "GS" */
 #define GS_TC_PRIORITY 1
 
 struct graysplit_bpf;
@@ -23,8 +23,7 @@ struct graysplit_bpf;
 int gs_load(const char *pin_dir, uint32_t flows, struct graysplit_bpf **skel);
 
 /* netns is the --netns name or NULL; the caller has already entered it. */
-int gs_attach(const char *pin_dir, const char *netns, const char *ifname,
-	      uint32_t flows);
+int gs_attach(const char *pin_dir, const char *netns, const char *ifname, uint32_t flows);
 int gs_detach(const char *pin_dir, const char *netns, const char *ifname);
 /* "native" or "generic" for the xdp_flags recorded in struct gs_iface. */
 const char *gs_xdp_mode_name(uint32_t xdp_flags);

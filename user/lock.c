@@ -20,10 +20,9 @@ static void sanitise(const char *pin_dir, char *out, size_t len)
 		char c = pin_dir[i];
 
 		out[i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-					 (c >= '0' && c <= '9') || c == '.' ||
-					 c == '-' ?
-				 c :
-				 '_';
+					 (c >= '0' && c <= '9') || c == '.' || c == '-'
+				 ? c
+				 : '_';
 	}
 	out[i] = '\0';
 }
@@ -34,14 +33,12 @@ int gs_lock_acquire(const char *pin_dir)
 	int fd, err;
 
 	if (mkdir(GS_LOCK_DIR, 0755) && errno != EEXIST)
-		return gs_fail(errno, "cannot create %s: %s", GS_LOCK_DIR,
-			       strerror(errno));
+		return gs_fail(errno, "cannot create %s: %s", GS_LOCK_DIR, strerror(errno));
 	sanitise(pin_dir, name, sizeof(name));
 	snprintf(path, sizeof(path), GS_LOCK_DIR "/%s.lock", name);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return gs_fail(errno, "cannot open lock file %s: %s", path,
-			       strerror(errno));
+		return gs_fail(errno, "cannot open lock file %s: %s", path, strerror(errno));
 	while (flock(fd, LOCK_EX)) {
 		if (errno == EINTR)
 			continue;

@@ -63,8 +63,7 @@ static void session_end(struct session *s)
 }
 
 /* VIP:PORT plus --proto into a services key. */
-static int parse_service(const char *endpoint, const char *proto_name,
-			 struct gs_service_key *key)
+static int parse_service(const char *endpoint, const char *proto_name, struct gs_service_key *key)
 {
 	uint8_t proto = IPPROTO_TCP;
 	union gs_addr vip;
@@ -85,11 +84,10 @@ static int parse_service(const char *endpoint, const char *proto_name,
 
 static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 {
-	static const char *const names[] = { "IFACE" };
+	static const char *const names[] = {"IFACE"};
 	const char *flows_arg = NULL;
-	const struct gs_opt opts[] = { { "--flows", NULL, &flows_arg, NULL },
-				       { "--json", "-j", NULL, &ctx->json },
-				       { 0 } };
+	const struct gs_opt opts[] = {
+		{"--flows", NULL, &flows_arg, NULL}, {"--json", "-j", NULL, &ctx->json}, {0}};
 	struct json_object *tree, *list;
 	uint32_t flows = GS_DEFAULT_FLOWS;
 	struct session s;
@@ -99,20 +97,16 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 	if (err)
 		return err;
 	if (flows_arg) {
-		err = gs_parse_u32(flows_arg, 16, 1u << 28, "flow table size",
-				   &flows);
+		err = gs_parse_u32(flows_arg, 16, 1u << 28, "flow table size", &flows);
 		if (err)
 			return err;
 	}
 	/* Every interface must exist before the first is touched. */
 	for (i = 0; i < n; i++)
 		if (strlen(argv[i]) >= IFNAMSIZ || !if_nametoindex(argv[i]))
-			return gs_fail(ENODEV, "no interface '%s'%s%s%s",
-				       argv[i],
-				       ctx->netns ? " in network namespace '" :
-						    "",
-				       ctx->netns ? ctx->netns : "",
-				       ctx->netns ? "'" : "");
+			return gs_fail(ENODEV, "no interface '%s'%s%s%s", argv[i],
+				       ctx->netns ? " in network namespace '" : "",
+				       ctx->netns ? ctx->netns : "", ctx->netns ? "'" : "");
 	lock_fd = gs_lock_acquire(ctx->pin_dir);
 	if (lock_fd < 0)
 		return lock_fd;
@@ -130,18 +124,14 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 			struct gs_iface value = {};
 			struct json_object *obj = json_object_new_object();
 
-			snprintf(key.netns, sizeof(key.netns), "%s",
-				 ctx->netns ? ctx->netns : "");
+			snprintf(key.netns, sizeof(key.netns), "%s", ctx->netns ? ctx->netns : "");
 			snprintf(key.ifname, sizeof(key.ifname), "%s", argv[i]);
 			bpf_map_lookup_elem(s.maps.ifaces, &key, &value);
-			json_object_object_add(obj, "ifname",
-					       json_object_new_string(argv[i]));
-			json_object_object_add(obj, "netns",
-					       json_object_new_string(key.netns));
+			json_object_object_add(obj, "ifname", json_object_new_string(argv[i]));
+			json_object_object_add(obj, "netns", json_object_new_string(key.netns));
 			json_object_object_add(
 				obj, "xdp_mode",
-				json_object_new_string(
-					gs_xdp_mode_name(value.xdp_flags)));
+				json_object_new_string(gs_xdp_mode_name(value.xdp_flags)));
 			json_object_object_add(obj, "tc", json_object_new_string("egress"));
 			json_object_array_add(list, obj);
 		}
@@ -155,9 +145,9 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 
 static int cmd_detach(struct gs_ctx *ctx, int argc, char **argv)
 {
-	static const char *const names[] = { "IFACE or --all" };
+	static const char *const names[] = {"IFACE or --all"};
 	bool all = false;
-	const struct gs_opt opts[] = { { "--all", NULL, NULL, &all }, { 0 } };
+	const struct gs_opt opts[] = {{"--all", NULL, NULL, &all}, {0}};
 	struct session s;
 	int err, n, i, lock_fd;
 
@@ -188,8 +178,7 @@ static int cmd_detach(struct gs_ctx *ctx, int argc, char **argv)
 			err = gs_fail(ENODEV, "no interface '%s'", argv[i]);
 			break;
 		}
-		snprintf(key.netns, sizeof(key.netns), "%s",
-			 ctx->netns ? ctx->netns : "");
+		snprintf(key.netns, sizeof(key.netns), "%s", ctx->netns ? ctx->netns : "");
 		snprintf(key.ifname, sizeof(key.ifname), "%s", argv[i]);
 		if (bpf_map_lookup_elem(s.maps.ifaces, &key, &value))
 			err = gs_detach(ctx->pin_dir, ctx->netns, argv[i]);
@@ -202,11 +191,10 @@ static int cmd_detach(struct gs_ctx *ctx, int argc, char **argv)
 
 static int cmd_service_add(struct gs_ctx *ctx, int argc, char **argv)
 {
-	static const char *const names[] = { "VIP:PORT" };
+	static const char *const names[] = {"VIP:PORT"};
 	const char *proto = NULL, *hash = NULL;
-	const struct gs_opt opts[] = { { "--proto", NULL, &proto, NULL },
-				       { "--hash", NULL, &hash, NULL },
-				       { 0 } };
+	const struct gs_opt opts[] = {
+		{"--proto", NULL, &proto, NULL}, {"--hash", NULL, &hash, NULL}, {0}};
 	struct gs_service_key key;
 	uint8_t hash_mode = GS_HASH_FLOW;
 	struct session s;
@@ -228,10 +216,9 @@ static int cmd_service_add(struct gs_ctx *ctx, int argc, char **argv)
 
 static int cmd_service_del(struct gs_ctx *ctx, int argc, char **argv)
 {
-	static const char *const names[] = { "VIP:PORT" };
+	static const char *const names[] = {"VIP:PORT"};
 	const char *proto = NULL;
-	const struct gs_opt opts[] = { { "--proto", NULL, &proto, NULL },
-				       { 0 } };
+	const struct gs_opt opts[] = {{"--proto", NULL, &proto, NULL}, {0}};
 	struct gs_service_key key;
 	struct session s;
 	int err, n;
@@ -250,12 +237,12 @@ static int cmd_service_del(struct gs_ctx *ctx, int argc, char **argv)
 
 static int cmd_backend_add(struct gs_ctx *ctx, int argc, char **argv)
 {
-	static const char *const names[] = { "VIP:PORT", "IP[:PORT]" };
+	static const char *const names[] = {"VIP:PORT", "IP[:PORT]"};
 	const char *proto = NULL, *group_arg = NULL, *weight_arg = NULL;
-	const struct gs_opt opts[] = { { "--proto", NULL, &proto, NULL },
-				       { "--group", NULL, &group_arg, NULL },
-				       { "--weight", NULL, &weight_arg, NULL },
-				       { 0 } };
+	const struct gs_opt opts[] = {{"--proto", NULL, &proto, NULL},
+				      {"--group", NULL, &group_arg, NULL},
+				      {"--weight", NULL, &weight_arg, NULL},
+				      {0}};
 	struct gs_service_key key;
 	union gs_addr addr;
 	uint32_t weight = 1;
@@ -270,8 +257,7 @@ static int cmd_backend_add(struct gs_ctx *ctx, int argc, char **argv)
 	if (!err)
 		err = gs_parse_endpoint(argv[1], true, &addr, &port);
 	if (!err && !group_arg)
-		err = gs_fail(EINVAL, "%s: missing --group stable|canary",
-			      ctx->cmd);
+		err = gs_fail(EINVAL, "%s: missing --group stable|canary", ctx->cmd);
 	if (!err)
 		err = gs_parse_group(group_arg, &group);
 	if (!err && weight_arg)
@@ -280,18 +266,16 @@ static int cmd_backend_add(struct gs_ctx *ctx, int argc, char **argv)
 		err = session_begin(ctx, &s);
 	if (err)
 		return err;
-	err = gs_backend_add(&s.maps, &key, &addr, port, group,
-			     (uint16_t)weight);
+	err = gs_backend_add(&s.maps, &key, &addr, port, group, (uint16_t)weight);
 	session_end(&s);
 	return err;
 }
 
 static int cmd_backend_del(struct gs_ctx *ctx, int argc, char **argv)
 {
-	static const char *const names[] = { "VIP:PORT", "IP[:PORT]" };
+	static const char *const names[] = {"VIP:PORT", "IP[:PORT]"};
 	const char *proto = NULL;
-	const struct gs_opt opts[] = { { "--proto", NULL, &proto, NULL },
-				       { 0 } };
+	const struct gs_opt opts[] = {{"--proto", NULL, &proto, NULL}, {0}};
 	struct gs_service_key key;
 	union gs_addr addr;
 	uint16_t port;
@@ -314,10 +298,9 @@ static int cmd_backend_del(struct gs_ctx *ctx, int argc, char **argv)
 
 static int cmd_split(struct gs_ctx *ctx, int argc, char **argv)
 {
-	static const char *const names[] = { "VIP:PORT", "PERCENT" };
+	static const char *const names[] = {"VIP:PORT", "PERCENT"};
 	const char *proto = NULL;
-	const struct gs_opt opts[] = { { "--proto", NULL, &proto, NULL },
-				       { 0 } };
+	const struct gs_opt opts[] = {{"--proto", NULL, &proto, NULL}, {0}};
 	struct gs_service_key key;
 	struct session s;
 	uint32_t ppm;
@@ -337,16 +320,14 @@ static int cmd_split(struct gs_ctx *ctx, int argc, char **argv)
 	return err;
 }
 
-static int override_args(struct gs_ctx *ctx, int argc, char **argv,
-			 bool with_group, struct gs_service_key *key,
-			 union gs_addr *client, uint32_t *prefixlen,
+static int override_args(struct gs_ctx *ctx, int argc, char **argv, bool with_group,
+			 struct gs_service_key *key, union gs_addr *client, uint32_t *prefixlen,
 			 uint8_t *group)
 {
-	static const char *const names[] = { "VIP:PORT", "CIDR" };
+	static const char *const names[] = {"VIP:PORT", "CIDR"};
 	const char *proto = NULL, *group_arg = NULL;
-	const struct gs_opt opts[] = { { "--proto", NULL, &proto, NULL },
-				       { "--group", NULL, &group_arg, NULL },
-				       { 0 } };
+	const struct gs_opt opts[] = {
+		{"--proto", NULL, &proto, NULL}, {"--group", NULL, &group_arg, NULL}, {0}};
 	int err, n;
 
 	err = gs_args_parse(ctx->cmd, argc, argv, opts, names, 2, 2, &n);
@@ -369,8 +350,7 @@ static int cmd_override_add(struct gs_ctx *ctx, int argc, char **argv)
 	struct session s;
 	int err;
 
-	err = override_args(ctx, argc, argv, true, &key, &client, &prefixlen,
-			    &group);
+	err = override_args(ctx, argc, argv, true, &key, &client, &prefixlen, &group);
 	if (!err)
 		err = session_begin(ctx, &s);
 	if (err)
@@ -389,8 +369,7 @@ static int cmd_override_del(struct gs_ctx *ctx, int argc, char **argv)
 	struct session s;
 	int err;
 
-	err = override_args(ctx, argc, argv, false, &key, &client, &prefixlen,
-			    &group);
+	err = override_args(ctx, argc, argv, false, &key, &client, &prefixlen, &group);
 	if (!err)
 		err = session_begin(ctx, &s);
 	if (err)
@@ -402,9 +381,8 @@ static int cmd_override_del(struct gs_ctx *ctx, int argc, char **argv)
 
 static int cmd_status(struct gs_ctx *ctx, int argc, char **argv)
 {
-	const struct gs_opt opts[] = { { "--json", "-j", NULL, &ctx->json },
-				       { "--pretty", "-p", NULL, &ctx->pretty },
-				       { 0 } };
+	const struct gs_opt opts[] = {
+		{"--json", "-j", NULL, &ctx->json}, {"--pretty", "-p", NULL, &ctx->pretty}, {0}};
 	struct json_object *tree;
 	struct gs_maps maps;
 	int err, n;
@@ -428,54 +406,49 @@ static int cmd_status(struct gs_ctx *ctx, int argc, char **argv)
 static int cmd_help(struct gs_ctx *ctx, int argc, char **argv);
 
 static const struct gs_cmd service_cmds[] = {
-	{ "add", cmd_service_add, NULL,
-	  "VIP:PORT [--proto tcp|udp] [--hash flow|client]" },
-	{ "del", cmd_service_del, NULL, "VIP:PORT [--proto tcp|udp]" },
-	{ 0 },
+	{"add", cmd_service_add, NULL, "VIP:PORT [--proto tcp|udp] [--hash flow|client]"},
+	{"del", cmd_service_del, NULL, "VIP:PORT [--proto tcp|udp]"},
+	{0},
 };
 
 static const struct gs_cmd backend_cmds[] = {
-	{ "add", cmd_backend_add, NULL,
-	  "VIP:PORT IP[:PORT] --group stable|canary [--weight N] [--proto tcp|udp]" },
-	{ "del", cmd_backend_del, NULL,
-	  "VIP:PORT IP[:PORT] [--proto tcp|udp]   (drains)" },
-	{ 0 },
+	{"add", cmd_backend_add, NULL,
+	 "VIP:PORT IP[:PORT] --group stable|canary [--weight N] [--proto tcp|udp]"},
+	{"del", cmd_backend_del, NULL, "VIP:PORT IP[:PORT] [--proto tcp|udp]   (drains)"},
+	{0},
 };
 
 static const struct gs_cmd override_cmds[] = {
-	{ "add", cmd_override_add, NULL,
-	  "VIP:PORT CIDR [--group canary|stable] [--proto tcp|udp]" },
-	{ "del", cmd_override_del, NULL, "VIP:PORT CIDR [--proto tcp|udp]" },
-	{ 0 },
+	{"add", cmd_override_add, NULL, "VIP:PORT CIDR [--group canary|stable] [--proto tcp|udp]"},
+	{"del", cmd_override_del, NULL, "VIP:PORT CIDR [--proto tcp|udp]"},
+	{0},
 };
 
 static const struct gs_cmd commands[] = {
-	{ "attach", cmd_attach, NULL, "IFACE [IFACE...] [--flows N]" },
-	{ "detach", cmd_detach, NULL, "IFACE... | --all" },
-	{ "service", NULL, service_cmds, NULL },
-	{ "backend", NULL, backend_cmds, NULL },
-	{ "split", cmd_split, NULL,
-	  "VIP:PORT PERCENT [--proto tcp|udp]   (e.g. 10, 0.5, 12.25 or 10%)" },
-	{ "override", NULL, override_cmds, NULL },
-	{ "status", cmd_status, NULL, "[--json]" },
-	{ "help", cmd_help, NULL, "" },
-	{ 0 },
+	{"attach", cmd_attach, NULL, "IFACE [IFACE...] [--flows N]"},
+	{"detach", cmd_detach, NULL, "IFACE... | --all"},
+	{"service", NULL, service_cmds, NULL},
+	{"backend", NULL, backend_cmds, NULL},
+	{"split", cmd_split, NULL,
+	 "VIP:PORT PERCENT [--proto tcp|udp]   (e.g. 10, 0.5, 12.25 or 10%)"},
+	{"override", NULL, override_cmds, NULL},
+	{"status", cmd_status, NULL, "[--json]"},
+	{"help", cmd_help, NULL, ""},
+	{0},
 };
 
 static void print_usage(FILE *out)
 {
 	const struct gs_cmd *c, *sub;
 
-	fputs("Usage: graysplit [GLOBAL OPTIONS] COMMAND [ARGS]\n\nCommands:\n",
-	      out);
+	fputs("Usage: graysplit [GLOBAL OPTIONS] COMMAND [ARGS]\n\nCommands:\n", out);
 	for (c = commands; c->name; c++) {
 		if (!c->sub) {
 			fprintf(out, "  %s %s\n", c->name, c->usage);
 			continue;
 		}
 		for (sub = c->sub; sub->name; sub++)
-			fprintf(out, "  %s %s %s\n", c->name, sub->name,
-				sub->usage);
+			fprintf(out, "  %s %s %s\n", c->name, sub->name, sub->usage);
 	}
 	fputs("\nGlobal options (before the command):\n"
 	      "  --netns NAME   do the network work in /run/netns/NAME (like ip -n);\n"
@@ -500,8 +473,7 @@ static int cmd_help(struct gs_ctx *ctx, int argc, char **argv)
 
 static bool debug_log;
 
-static int libbpf_log(enum libbpf_print_level level, const char *fmt,
-		      va_list ap)
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	/* libbpf's own messages would break the one-line error rule. */
 	if (!debug_log || level == LIBBPF_DEBUG)
@@ -516,7 +488,7 @@ static bool privileged(void)
 		.version = _LINUX_CAPABILITY_VERSION_3,
 	};
 	struct __user_cap_data_struct data[2] = {};
-	static const int needed[] = { CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN };
+	static const int needed[] = {CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN};
 	size_t i;
 
 	if (syscall(SYS_capget, &hdr, data))
@@ -553,8 +525,7 @@ static int set_pin_dir(struct gs_ctx *ctx, const char *dir)
 }
 
 /* Global options, up to the command word; returns its index. */
-static int parse_globals(struct gs_ctx *ctx, int argc, char **argv,
-			 bool *help)
+static int parse_globals(struct gs_ctx *ctx, int argc, char **argv, bool *help)
 {
 	const char *pin_dir = GS_DEFAULT_PIN_DIR;
 	int i, err;
@@ -562,11 +533,9 @@ static int parse_globals(struct gs_ctx *ctx, int argc, char **argv,
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		const char *opt = argv[i];
 
-		if (!strcmp(opt, "--netns") || !strcmp(opt, "-n") ||
-		    !strcmp(opt, "--pin-dir")) {
+		if (!strcmp(opt, "--netns") || !strcmp(opt, "-n") || !strcmp(opt, "--pin-dir")) {
 			if (i + 1 >= argc)
-				return gs_fail(EINVAL, "option %s needs an argument",
-					       opt);
+				return gs_fail(EINVAL, "option %s needs an argument", opt);
 			if (!strcmp(opt, "--pin-dir"))
 				pin_dir = argv[++i];
 			else
@@ -633,14 +602,12 @@ static int run(int argc, char **argv)
 		char where[32];
 
 		if (++first >= argc)
-			return gs_fail(EINVAL, "%s: missing subcommand (add or del)",
-				       cmd->name);
+			return gs_fail(EINVAL, "%s: missing subcommand (add or del)", cmd->name);
 		snprintf(where, sizeof(where), "%s ", cmd->name);
 		cmd = gs_cmd_find(cmd->sub, argv[first], where);
 		if (!cmd)
 			return -EINVAL;
-		snprintf(path + strlen(path), sizeof(path) - strlen(path),
-			 " %s", cmd->name);
+		snprintf(path + strlen(path), sizeof(path) - strlen(path), " %s", cmd->name);
 	}
 	ctx.cmd = path;
 	if (cmd->run == cmd_help)
@@ -648,13 +615,14 @@ static int run(int argc, char **argv)
 
 	/* Nothing is touched before these three checks. */
 	if (!privileged())
-		return gs_fail(EPERM, "must run as root (or with CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN)");
+		return gs_fail(
+			EPERM,
+			"must run as root (or with CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN)");
 	err = gs_check_bpffs(ctx.pin_dir);
 	if (err)
 		return err;
 	err = gs_netns_init();
-	if (!err && ctx.netns && !cleanup_only(cmd, argc - first - 1,
-					       argv + first + 1))
+	if (!err && ctx.netns && !cleanup_only(cmd, argc - first - 1, argv + first + 1))
 		err = gs_netns_enter(ctx.netns);
 	if (err)
 		return err;

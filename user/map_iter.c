@@ -16,8 +16,7 @@
 #define ENOTSUPP 524
 #endif
 
-static int foreach_by_key(int fd, size_t key_size, size_t value_size,
-			  gs_map_entry_fn fn, void *ctx)
+static int foreach_by_key(int fd, size_t key_size, size_t value_size, gs_map_entry_fn fn, void *ctx)
 {
 	void *key = calloc(1, key_size), *next = calloc(1, key_size);
 	void *value = calloc(1, value_size);
@@ -47,8 +46,7 @@ out:
 	return err;
 }
 
-int gs_map_foreach(int fd, size_t key_size, size_t value_size,
-		   gs_map_entry_fn fn, void *ctx)
+int gs_map_foreach(int fd, size_t key_size, size_t value_size, gs_map_entry_fn fn, void *ctx)
 {
 	uint32_t count, i, cap = GS_BATCH;
 	char *keys = NULL, *values = NULL;
@@ -74,9 +72,8 @@ int gs_map_foreach(int fd, size_t key_size, size_t value_size,
 			}
 		}
 		count = cap;
-		ret = bpf_map_lookup_batch(fd, first ? NULL : batch_in,
-					   batch_out, keys, values, &count,
-					   NULL);
+		ret = bpf_map_lookup_batch(fd, first ? NULL : batch_in, batch_out, keys, values,
+					   &count, NULL);
 		if (ret && errno == ENOSPC && count == 0 && cap < (1u << 20)) {
 			/* A hash bucket holds more entries than the batch. */
 			cap *= 4;
@@ -86,21 +83,19 @@ int gs_map_foreach(int fd, size_t key_size, size_t value_size,
 			continue;
 		}
 		if (ret && errno != ENOENT) {
-			if (first && (errno == EINVAL || errno == ENOTSUP ||
-				      errno == EOPNOTSUPP || errno == ENOTSUPP)) {
+			if (first && (errno == EINVAL || errno == ENOTSUP || errno == EOPNOTSUPP ||
+				      errno == ENOTSUPP)) {
 				free(keys);
 				free(values);
 				free(batch_in);
 				free(batch_out);
-				return foreach_by_key(fd, key_size, value_size,
-						      fn, ctx);
+				return foreach_by_key(fd, key_size, value_size, fn, ctx);
 			}
 			err = -errno;
 			break;
 		}
 		for (i = 0; i < count && !err; i++)
-			err = fn(keys + (size_t)i * key_size,
-				 values + (size_t)i * value_size, ctx);
+			err = fn(keys + (size_t)i * key_size, values + (size_t)i * value_size, ctx);
 		if (err || ret)
 			break;
 		memcpy(batch_in, batch_out, token_size);

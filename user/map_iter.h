@@ -15,8 +15,7 @@ typedef int (*gs_map_entry_fn)(const void *key, const void *value, void *ctx);
 /* Every entry of a hash-like map (hash, LRU hash, LPM trie). Entries added
  * or removed meanwhile may be seen or not; none is seen twice in a batch
  * walk. Returns 0, the callback's non-zero value, or a negative errno. */
-int gs_map_foreach(int fd, size_t key_size, size_t value_size,
-		   gs_map_entry_fn fn, void *ctx);
+int gs_map_foreach(int fd, size_t key_size, size_t value_size, gs_map_entry_fn fn, void *ctx);
 
 /* Read a whole array map of n entries into values (n * value_size). */
 int gs_array_read(int fd, uint32_t n, size_t value_size, void *values);

@@ -14,9 +14,8 @@
 #include "maps.h"
 
 const char *const gs_map_names[GS_MAP_COUNT] = {
-	GS_MAP_SERVICES,  GS_MAP_SPLIT,     GS_MAP_BACKENDS, GS_MAP_MAGLEV,
-	GS_MAP_FLOWS,     GS_MAP_REV_FLOWS, GS_MAP_OVERRIDES, GS_MAP_STATS,
-	GS_MAP_BACKEND_STATS, GS_MAP_IFACES,
+	GS_MAP_SERVICES,  GS_MAP_SPLIT,	    GS_MAP_BACKENDS, GS_MAP_MAGLEV,	   GS_MAP_FLOWS,
+	GS_MAP_REV_FLOWS, GS_MAP_OVERRIDES, GS_MAP_STATS,    GS_MAP_BACKEND_STATS, GS_MAP_IFACES,
 };
 
 /* struct gs_maps is GS_MAP_COUNT ints in gs_map_names order. */
@@ -33,8 +32,7 @@ int gs_pin_path(char *buf, size_t len, const char *pin_dir, const char *name)
 	int n = snprintf(buf, len, "%s/%s", pin_dir, name);
 
 	if (n < 0 || (size_t)n >= len)
-		return gs_fail(ENAMETOOLONG, "path too long: %s/%s", pin_dir,
-			       name);
+		return gs_fail(ENAMETOOLONG, "path too long: %s/%s", pin_dir, name);
 	return 0;
 }
 
@@ -51,21 +49,20 @@ int gs_check_bpffs(const char *dir)
 
 	if (!dir[0])
 		return gs_fail(EINVAL, "empty pin directory");
-	if (strlen(dir) >= sizeof(path))
+	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
 		return gs_fail(ENAMETOOLONG, "pin directory name too long");
-	strcpy(path, dir);
 	for (;;) {
 		char *slash;
 
 		if (!statfs(path, &sfs))
 			break;
 		if (errno != ENOENT)
-			return gs_fail(errno, "cannot check pin directory %s: %s",
-				       path, strerror(errno));
+			return gs_fail(errno, "cannot check pin directory %s: %s", path,
+				       strerror(errno));
 		exists = false;
 		slash = strrchr(path, '/');
 		if (!slash) {
-			strcpy(path, ".");
+			snprintf(path, sizeof(path), ".");
 		} else if (slash == path) {
 			path[1] = '\0';
 		} else {
@@ -74,11 +71,11 @@ int gs_check_bpffs(const char *dir)
 	}
 	if (sfs.f_type != BPF_FS_MAGIC)
 		return gs_fail(ENOTSUP,
-			       "pin directory %s is not on a bpf filesystem: use a directory under a bpffs mount such as /sys/fs/bpf",
+			       "pin directory %s is not on a bpf filesystem: use a directory under "
+			       "a bpffs mount such as /sys/fs/bpf",
 			       dir);
 	if (exists && (stat(dir, &st) || !S_ISDIR(st.st_mode)))
-		return gs_fail(ENOTDIR, "pin directory %s is not a directory",
-			       dir);
+		return gs_fail(ENOTDIR, "pin directory %s is not a directory", dir);
 	return 0;
 }
 
@@ -97,11 +94,11 @@ int gs_maps_open(const char *pin_dir, struct gs_maps *maps)
 		if (*map_fd(maps, i) < 0) {
 			err = errno;
 			if (err == ENOENT)
-				gs_set_error("no instance at %s: run 'graysplit attach IFACE' first",
-					     pin_dir);
+				gs_set_error(
+					"no instance at %s: run 'graysplit attach IFACE' first",
+					pin_dir);
 			else
-				gs_set_error("cannot open pinned map %s: %s",
-					     path, strerror(err));
+				gs_set_error("cannot open pinned map %s: %s", path, strerror(err));
 			err = -err;
 			goto fail;
 		}

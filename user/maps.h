@@ -12,16 +12,16 @@
 #define GS_DEFAULT_PIN_DIR "/sys/fs/bpf/graysplit"
 
 /* Map names: the pinned file names, and the names in the BPF object. */
-#define GS_MAP_SERVICES "services"
-#define GS_MAP_SPLIT "split"
-#define GS_MAP_BACKENDS "backends"
-#define GS_MAP_MAGLEV "maglev"
-#define GS_MAP_FLOWS "flows"
-#define GS_MAP_REV_FLOWS "rev_flows"
-#define GS_MAP_OVERRIDES "overrides"
-#define GS_MAP_STATS "stats"
+#define GS_MAP_SERVICES	     "services"
+#define GS_MAP_SPLIT	     "split"
+#define GS_MAP_BACKENDS	     "backends"
+#define GS_MAP_MAGLEV	     "maglev"
+#define GS_MAP_FLOWS	     "flows"
+#define GS_MAP_REV_FLOWS     "rev_flows"
+#define GS_MAP_OVERRIDES     "overrides"
+#define GS_MAP_STATS	     "stats"
 #define GS_MAP_BACKEND_STATS "backend_stats"
-#define GS_MAP_IFACES "ifaces"
+#define GS_MAP_IFACES	     "ifaces"
 
 struct gs_maps {
 	int services;
@@ -42,7 +42,7 @@ extern const char *const gs_map_names[GS_MAP_COUNT];
 
 /* Pinned programs: shared by every interface an instance is attached to. */
 #define GS_PIN_PROG_XDP "prog_xdp"
-#define GS_PIN_PROG_TC "prog_tc"
+#define GS_PIN_PROG_TC	"prog_tc"
 /* Pinned XDP link of one interface: GS_PIN_LINK_XDP_PREFIX + ifname. */
 #define GS_PIN_LINK_XDP_PREFIX "link_xdp_"
 

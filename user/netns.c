@@ -21,8 +21,7 @@ int gs_netns_init(void)
 		return 0;
 	origin_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (origin_fd < 0)
-		return gs_fail(errno, "cannot open /proc/self/ns/net: %s",
-			       strerror(errno));
+		return gs_fail(errno, "cannot open /proc/self/ns/net: %s", strerror(errno));
 	return 0;
 }
 
@@ -31,18 +30,16 @@ int gs_netns_check(const char *name)
 	char path[sizeof(GS_NETNS_RUN_DIR) + GS_NETNS_NAME_MAX + 2];
 	struct stat st;
 
-	if (!name[0] || strchr(name, '/') || !strcmp(name, ".") ||
-	    !strcmp(name, ".."))
-		return gs_fail(EINVAL, "invalid network namespace name '%s'",
-			       name);
+	if (!name[0] || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
+		return gs_fail(EINVAL, "invalid network namespace name '%s'", name);
 	if (strlen(name) > GS_NETNS_NAME_MAX)
 		return gs_fail(ENAMETOOLONG,
-			       "network namespace name '%s' is longer than %d characters",
-			       name, GS_NETNS_NAME_MAX);
+			       "network namespace name '%s' is longer than %d characters", name,
+			       GS_NETNS_NAME_MAX);
 	snprintf(path, sizeof(path), GS_NETNS_RUN_DIR "/%s", name);
 	if (stat(path, &st))
-		return gs_fail(ENOENT, "no network namespace '%s' (%s: %s)",
-			       name, path, strerror(errno));
+		return gs_fail(ENOENT, "no network namespace '%s' (%s: %s)", name, path,
+			       strerror(errno));
 	return 0;
 }
 
@@ -56,8 +53,7 @@ int gs_netns_enter(const char *name)
 		return err;
 	if (!name || !name[0]) {
 		if (setns(origin_fd, CLONE_NEWNET))
-			return gs_fail(errno,
-				       "cannot return to the original network namespace: %s",
+			return gs_fail(errno, "cannot return to the original network namespace: %s",
 				       strerror(errno));
 		return 0;
 	}
@@ -67,13 +63,11 @@ int gs_netns_enter(const char *name)
 	snprintf(path, sizeof(path), GS_NETNS_RUN_DIR "/%s", name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return gs_fail(errno, "cannot open %s: %s", path,
-			       strerror(errno));
+		return gs_fail(errno, "cannot open %s: %s", path, strerror(errno));
 	if (setns(fd, CLONE_NEWNET)) {
 		err = errno;
 		close(fd);
-		return gs_fail(err, "cannot enter network namespace '%s': %s",
-			       name, strerror(err));
+		return gs_fail(err, "cannot enter network namespace '%s': %s", name, strerror(err));
 	}
 	close(fd);
 	return 0;

@@ -23,19 +23,13 @@ static void print_scalar(FILE *out, struct json_object *value)
 	if (!value)
 		fputs("-", out);
 	else if (json_object_is_type(value, json_type_string))
-		fputs(json_object_get_string(value)[0] ?
-			      json_object_get_string(value) :
-			      "-",
-		      out);
+		fputs(json_object_get_string(value)[0] ? json_object_get_string(value) : "-", out);
 	else
-		fputs(json_object_to_json_string_ext(value,
-						     JSON_C_TO_STRING_PLAIN),
-		      out);
+		fputs(json_object_to_json_string_ext(value, JSON_C_TO_STRING_PLAIN), out);
 }
 
 /* "key: scalar", or "key:" and the container indented below it. */
-static void print_member(FILE *out, const char *key, struct json_object *value,
-			 int indent)
+static void print_member(FILE *out, const char *key, struct json_object *value, int indent)
 {
 	fprintf(out, "%*s%s:", indent, "", key);
 	if (value && is_container(value)) {
@@ -52,15 +46,14 @@ static void print_member(FILE *out, const char *key, struct json_object *value,
 	fputc('\n', out);
 }
 
-static void print_object(FILE *out, struct json_object *obj, int indent,
-			 bool first_inline)
+static void print_object(FILE *out, struct json_object *obj, int indent, bool first_inline)
 {
 	bool first = true;
 
-	json_object_object_foreach(obj, key, value) {
+	json_object_object_foreach(obj, key, value)
+	{
 		/* The first member of an array item sits after its "- ". */
-		print_member(out, key, value,
-			     first && first_inline ? 0 : indent);
+		print_member(out, key, value, first && first_inline ? 0 : indent);
 		first = false;
 	}
 }
@@ -78,8 +71,7 @@ static void print_value(FILE *out, struct json_object *value, int indent)
 		struct json_object *item = json_object_array_get_idx(value, i);
 
 		fprintf(out, "%*s- ", indent, "");
-		if (item && json_object_is_type(item, json_type_object) &&
-		    !is_empty(item)) {
+		if (item && json_object_is_type(item, json_type_object) && !is_empty(item)) {
 			print_object(out, item, indent + 2, true);
 		} else {
 			print_scalar(out, item);
@@ -88,17 +80,14 @@ static void print_value(FILE *out, struct json_object *value, int indent)
 	}
 }
 
-void gs_output_print(FILE *out, struct json_object *tree, bool json,
-		     bool pretty)
+void gs_output_print(FILE *out, struct json_object *tree, bool json, bool pretty)
 {
 	if (json) {
 		int flags = JSON_C_TO_STRING_NOSLASHESCAPE |
-			    (pretty ? JSON_C_TO_STRING_PRETTY |
-					      JSON_C_TO_STRING_SPACED :
-				      JSON_C_TO_STRING_PLAIN);
+			    (pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED
+				    : JSON_C_TO_STRING_PLAIN);
 
-		fprintf(out, "%s\n",
-			json_object_to_json_string_ext(tree, flags));
+		fprintf(out, "%s\n", json_object_to_json_string_ext(tree, flags));
 		return;
 	}
 	if (is_container(tree))

@@ -12,8 +12,7 @@
 #include <json-c/json.h>
 
 /* JSON on one line (pretty: indented), or "key: value" text. */
-void gs_output_print(FILE *out, struct json_object *tree, bool json,
-		     bool pretty);
+void gs_output_print(FILE *out, struct json_object *tree, bool json, bool pretty);
 
 /* A JSON number that prints exactly as text says, e.g. "12.5" or "10.0". */
 struct json_object *gs_json_decimal(double value, const char *text);

@@ -9,8 +9,7 @@
 #include "ops.h"
 #include "parse.h"
 
-void gs_format_cidr(const union gs_addr *client, uint32_t prefixlen128,
-			char *buf, size_t len)
+void gs_format_cidr(const union gs_addr *client, uint32_t prefixlen128, char *buf, size_t len)
 {
 	char host[GS_ADDR_STRLEN];
 	bool v4 = gs_addr_is_v4(client) && prefixlen128 >= 96;
@@ -37,9 +36,8 @@ static int override_key(struct gs_maps *m, const struct gs_service_key *svc,
 		return err;
 	if (v4 != gs_addr_is_v4(&svc->vip)) {
 		gs_format_service(svc, name, sizeof(name));
-		return gs_fail(EAFNOSUPPORT, "override %s is %s but service %s is %s",
-			       cidr, v4 ? "IPv4" : "IPv6", name,
-			       v4 ? "IPv6" : "IPv4");
+		return gs_fail(EAFNOSUPPORT, "override %s is %s but service %s is %s", cidr,
+			       v4 ? "IPv4" : "IPv6", name, v4 ? "IPv6" : "IPv4");
 	}
 	memset(key, 0, sizeof(*key));
 	key->prefixlen = 32 + prefixlen128;
@@ -49,18 +47,16 @@ static int override_key(struct gs_maps *m, const struct gs_service_key *svc,
 }
 
 int gs_override_add(struct gs_maps *m, const struct gs_service_key *svc,
-		    const union gs_addr *client, uint32_t prefixlen128,
-		    uint8_t group)
+		    const union gs_addr *client, uint32_t prefixlen128, uint8_t group)
 {
-	struct gs_override value = { .group = group };
+	struct gs_override value = {.group = group};
 	char cidr[GS_CIDR_STRLEN], name[GS_SERVICE_STRLEN];
 	struct gs_override_key key;
 	int err;
 
 	if (group >= GS_GROUPS)
 		return gs_fail(EINVAL, "invalid group %u", group);
-	err = override_key(m, svc, client, prefixlen128, &key, cidr,
-			   sizeof(cidr));
+	err = override_key(m, svc, client, prefixlen128, &key, cidr, sizeof(cidr));
 	if (err)
 		return err;
 	/* BPF_NOEXIST on an LPM trie matches the exact prefix, not the
@@ -69,10 +65,9 @@ int gs_override_add(struct gs_maps *m, const struct gs_service_key *svc,
 		err = errno;
 		gs_format_service(svc, name, sizeof(name));
 		if (err == EEXIST)
-			return gs_fail(EEXIST, "override %s already exists for service %s",
-				       cidr, name);
-		return gs_fail(err, "cannot add override %s: %s", cidr,
-			       strerror(err));
+			return gs_fail(EEXIST, "override %s already exists for service %s", cidr,
+				       name);
+		return gs_fail(err, "cannot add override %s: %s", cidr, strerror(err));
 	}
 	return 0;
 }
@@ -84,18 +79,15 @@ int gs_override_del(struct gs_maps *m, const struct gs_service_key *svc,
 	struct gs_override_key key;
 	int err;
 
-	err = override_key(m, svc, client, prefixlen128, &key, cidr,
-			   sizeof(cidr));
+	err = override_key(m, svc, client, prefixlen128, &key, cidr, sizeof(cidr));
 	if (err)
 		return err;
 	if (bpf_map_delete_elem(m->overrides, &key)) {
 		err = errno;
 		gs_format_service(svc, name, sizeof(name));
 		if (err == ENOENT)
-			return gs_fail(ENOENT, "no override %s for service %s",
-				       cidr, name);
-		return gs_fail(err, "cannot delete override %s: %s", cidr,
-			       strerror(err));
+			return gs_fail(ENOENT, "no override %s for service %s", cidr, name);
+		return gs_fail(err, "cannot delete override %s: %s", cidr, strerror(err));
 	}
 	return 0;
 }

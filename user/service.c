@@ -12,8 +12,8 @@
 #include "ops.h"
 #include "parse.h"
 
-void gs_service_key_init(struct gs_service_key *key, const union gs_addr *vip,
-			 uint16_t port_host, uint8_t proto)
+void gs_service_key_init(struct gs_service_key *key, const union gs_addr *vip, uint16_t port_host,
+			 uint8_t proto)
 {
 	memset(key, 0, sizeof(*key));
 	key->vip = *vip;
@@ -21,8 +21,7 @@ void gs_service_key_init(struct gs_service_key *key, const union gs_addr *vip,
 	key->proto = proto;
 }
 
-void gs_format_service(const struct gs_service_key *svc, char *buf,
-		       size_t len)
+void gs_format_service(const struct gs_service_key *svc, char *buf, size_t len)
 {
 	char ep[GS_ENDPOINT_STRLEN];
 
@@ -30,16 +29,14 @@ void gs_format_service(const struct gs_service_key *svc, char *buf,
 	snprintf(buf, len, "%s/%s", ep, gs_proto_name(svc->proto));
 }
 
-int gs_service_lookup(struct gs_maps *m, const struct gs_service_key *svc,
-		      struct gs_service *out)
+int gs_service_lookup(struct gs_maps *m, const struct gs_service_key *svc, struct gs_service *out)
 {
 	char name[GS_SERVICE_STRLEN];
 
 	if (!bpf_map_lookup_elem(m->services, svc, out))
 		return 0;
 	if (errno != ENOENT)
-		return gs_fail(errno, "cannot read the services map: %s",
-			       strerror(errno));
+		return gs_fail(errno, "cannot read the services map: %s", strerror(errno));
 	gs_format_service(svc, name, sizeof(name));
 	return gs_fail(ENOENT, "no service %s", name);
 }
@@ -55,12 +52,11 @@ static int mark_used_id(const void *key, const void *value, void *ctx)
 	return 0;
 }
 
-int gs_service_add(struct gs_maps *m, const struct gs_service_key *svc,
-		   uint8_t hash_mode)
+int gs_service_add(struct gs_maps *m, const struct gs_service_key *svc, uint8_t hash_mode)
 {
-	bool used[GS_MAX_SERVICES] = { false };
+	bool used[GS_MAX_SERVICES] = {false};
 	struct gs_service value = {}, existing;
-	struct gs_split split = { 0 };
+	struct gs_split split = {0};
 	char name[GS_SERVICE_STRLEN];
 	uint32_t id, slot;
 	int err, g;
@@ -72,22 +68,20 @@ int gs_service_add(struct gs_maps *m, const struct gs_service_key *svc,
 		return gs_fail(EINVAL, "invalid protocol %u", svc->proto);
 	if (!bpf_map_lookup_elem(m->services, svc, &existing))
 		return gs_fail(EEXIST, "service %s already exists", name);
-	err = gs_map_foreach(m->services, sizeof(struct gs_service_key),
-			     sizeof(struct gs_service), mark_used_id, used);
+	err = gs_map_foreach(m->services, sizeof(struct gs_service_key), sizeof(struct gs_service),
+			     mark_used_id, used);
 	if (err)
-		return gs_fail(-err, "cannot read the services map: %s",
-			       strerror(-err));
+		return gs_fail(-err, "cannot read the services map: %s", strerror(-err));
 	for (id = 0; id < GS_MAX_SERVICES && used[id]; id++)
 		;
 	if (id == GS_MAX_SERVICES)
-		return gs_fail(ENOSPC, "no room for service %s: all %d in use",
-			       name, GS_MAX_SERVICES);
+		return gs_fail(ENOSPC, "no room for service %s: all %d in use", name,
+			       GS_MAX_SERVICES);
 
 	/* Clean slate for the id before the service becomes visible: the data
 	 * path finds its share, tables and overrides only through it. */
 	if (bpf_map_update_elem(m->split, &id, &split, BPF_ANY))
-		return gs_fail(errno, "cannot write the split map: %s",
-			       strerror(errno));
+		return gs_fail(errno, "cannot write the split map: %s", strerror(errno));
 	for (g = 0; g < GS_GROUPS; g++) {
 		slot = id * GS_GROUPS + g;
 		bpf_map_delete_elem(m->maglev, &slot);
@@ -96,15 +90,14 @@ int gs_service_add(struct gs_maps *m, const struct gs_service_key *svc,
 	value.hash_mode = hash_mode;
 	value.state = GS_SVC_ACTIVE;
 	if (bpf_map_update_elem(m->services, svc, &value, BPF_NOEXIST))
-		return gs_fail(errno, "cannot add service %s: %s", name,
-			       strerror(errno));
+		return gs_fail(errno, "cannot add service %s: %s", name, strerror(errno));
 	return 0;
 }
 
 struct service_refs {
 	uint32_t service_id;
 	const bool *backend_ids; /* GS_MAX_BACKENDS, the service's backends */
-	void *keys;              /* entries to delete, key_size each */
+	void *keys;		 /* entries to delete, key_size each */
 	size_t key_size, n, cap;
 };
 
@@ -145,15 +138,14 @@ static int collect_rev_flow(const void *key, const void *value, void *ctx)
 	const struct gs_rev_flow *rev = value;
 	struct service_refs *r = ctx;
 
-	return rev->backend_id < GS_MAX_BACKENDS &&
-				       r->backend_ids[rev->backend_id] ?
-		       collect_key(r, key) :
-		       0;
+	return rev->backend_id < GS_MAX_BACKENDS && r->backend_ids[rev->backend_id]
+		       ? collect_key(r, key)
+		       : 0;
 }
 
 /* Delete every entry of map that fn collects. */
-static int delete_matching(int fd, size_t key_size, size_t value_size,
-			   gs_map_entry_fn fn, struct service_refs *r)
+static int delete_matching(int fd, size_t key_size, size_t value_size, gs_map_entry_fn fn,
+			   struct service_refs *r)
 {
 	size_t i;
 	int err;
@@ -172,7 +164,7 @@ static int delete_matching(int fd, size_t key_size, size_t value_size,
 int gs_service_del(struct gs_maps *m, const struct gs_service_key *svc)
 {
 	struct gs_backend *backends, free_slot = {};
-	struct gs_split split = { 0 };
+	struct gs_split split = {0};
 	struct service_refs refs = {};
 	char name[GS_SERVICE_STRLEN];
 	bool *ids;
@@ -197,8 +189,7 @@ int gs_service_del(struct gs_maps *m, const struct gs_service_key *svc)
 	/* First out of the data path's sight, then the rest can go in any
 	 * order: nothing reaches it without the services entry. */
 	if (bpf_map_delete_elem(m->services, svc)) {
-		err = gs_fail(errno, "cannot delete service %s: %s", name,
-			      strerror(errno));
+		err = gs_fail(errno, "cannot delete service %s: %s", name, strerror(errno));
 		goto out;
 	}
 	for (g = 0; g < GS_GROUPS; g++) {
@@ -206,8 +197,7 @@ int gs_service_del(struct gs_maps *m, const struct gs_service_key *svc)
 		bpf_map_delete_elem(m->maglev, &slot);
 	}
 	for (id = 0; id < GS_MAX_BACKENDS; id++) {
-		if (backends[id].state == GS_BACKEND_FREE ||
-		    backends[id].service_id != value.id)
+		if (backends[id].state == GS_BACKEND_FREE || backends[id].service_id != value.id)
 			continue;
 		ids[id] = true;
 		bpf_map_update_elem(m->backends, &id, &free_slot, BPF_ANY);
@@ -215,14 +205,14 @@ int gs_service_del(struct gs_maps *m, const struct gs_service_key *svc)
 	bpf_map_update_elem(m->split, &value.id, &split, BPF_ANY);
 	refs.service_id = value.id;
 	refs.backend_ids = ids;
-	delete_matching(m->overrides, sizeof(struct gs_override_key),
-			sizeof(struct gs_override), collect_override, &refs);
+	delete_matching(m->overrides, sizeof(struct gs_override_key), sizeof(struct gs_override),
+			collect_override, &refs);
 	/* Its flows would otherwise point a re-added service's connections at
 	 * backend ids that by then belong to someone else. */
-	delete_matching(m->flows, sizeof(struct gs_flow_key),
-			sizeof(struct gs_flow), collect_flow, &refs);
-	delete_matching(m->rev_flows, sizeof(struct gs_flow_key),
-			sizeof(struct gs_rev_flow), collect_rev_flow, &refs);
+	delete_matching(m->flows, sizeof(struct gs_flow_key), sizeof(struct gs_flow), collect_flow,
+			&refs);
+	delete_matching(m->rev_flows, sizeof(struct gs_flow_key), sizeof(struct gs_rev_flow),
+			collect_rev_flow, &refs);
 out:
 	free(backends);
 	free(ids);

@@ -6,24 +6,21 @@
 #include "error.h"
 #include "ops.h"
 
-int gs_split_set(struct gs_maps *m, const struct gs_service_key *svc,
-		 uint32_t canary_ppm)
+int gs_split_set(struct gs_maps *m, const struct gs_service_key *svc, uint32_t canary_ppm)
 {
-	struct gs_split split = { .canary_ppm = canary_ppm };
+	struct gs_split split = {.canary_ppm = canary_ppm};
 	struct gs_service service;
 	int err;
 
 	if (canary_ppm > GS_PPM_MAX)
-		return gs_fail(ERANGE, "canary share %u ppm is above %u",
-			       canary_ppm, GS_PPM_MAX);
+		return gs_fail(ERANGE, "canary share %u ppm is above %u", canary_ppm, GS_PPM_MAX);
 	err = gs_service_lookup(m, svc, &service);
 	if (err)
 		return err;
 	/* The share alone is one aligned 4-byte value: a packet reads either
 	 * the old share or the new one. */
 	if (bpf_map_update_elem(m->split, &service.id, &split, BPF_ANY))
-		return gs_fail(errno, "cannot write the split map: %s",
-			       strerror(errno));
+		return gs_fail(errno, "cannot write the split map: %s", strerror(errno));
 	/* A person setting the share takes over from an automatic roll-back. */
 	if (service.state == GS_SVC_ROLLED_BACK) {
 		service.state = GS_SVC_ACTIVE;

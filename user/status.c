@@ -172,8 +172,7 @@ static void format_percent(uint32_t ppm, char *buf, size_t len)
 	snprintf(buf, len, "%u.%0*u", whole, digits, frac);
 }
 
-static void add_string(struct json_object *obj, const char *key,
-		       const char *value)
+static void add_string(struct json_object *obj, const char *key, const char *value)
 {
 	json_object_object_add(obj, key, json_object_new_string(value));
 }
@@ -209,10 +208,8 @@ static struct json_object *describe_backend(struct gs_maps *m, uint32_t id,
 	uint64_t sums[sizeof(struct gs_backend_stats) / sizeof(uint64_t)];
 	uint64_t new_flows = 0;
 
-	if (!gs_percpu_sum(m->backend_stats, id, sums,
-			   sizeof(sums) / sizeof(sums[0])))
-		new_flows = sums[offsetof(struct gs_backend_stats, new_flows) /
-				 sizeof(uint64_t)];
+	if (!gs_percpu_sum(m->backend_stats, id, sums, sizeof(sums) / sizeof(sums[0])))
+		new_flows = sums[offsetof(struct gs_backend_stats, new_flows) / sizeof(uint64_t)];
 	gs_format_addr(&b->addr, ip, sizeof(ip));
 	add_string(obj, "ip", ip);
 	add_int(obj, "port", ntohs(b->port));
@@ -226,8 +223,7 @@ static struct json_object *describe_backend(struct gs_maps *m, uint32_t id,
 	return obj;
 }
 
-static struct json_object *describe_overrides(const struct override_list *l,
-					      uint32_t service_id)
+static struct json_object *describe_overrides(const struct override_list *l, uint32_t service_id)
 {
 	struct json_object *arr = json_object_new_array();
 	char cidr[GS_CIDR_STRLEN];
@@ -239,8 +235,7 @@ static struct json_object *describe_overrides(const struct override_list *l,
 
 		if (e->key.service_id != service_id || e->key.prefixlen < 32)
 			continue;
-		gs_format_cidr(&e->key.client, e->key.prefixlen - 32, cidr,
-			       sizeof(cidr));
+		gs_format_cidr(&e->key.client, e->key.prefixlen - 32, cidr, sizeof(cidr));
 		obj = json_object_new_object();
 		add_string(obj, "cidr", cidr);
 		add_string(obj, "group", gs_group_name(e->value.group));
@@ -249,15 +244,14 @@ static struct json_object *describe_overrides(const struct override_list *l,
 	return arr;
 }
 
-static struct json_object *describe_service(struct gs_maps *m,
-					    const struct service_entry *s,
+static struct json_object *describe_service(struct gs_maps *m, const struct service_entry *s,
 					    const struct gs_backend *all,
 					    const struct flow_census *census,
 					    const struct override_list *overrides)
 {
 	struct json_object *obj = json_object_new_object();
 	struct json_object *backends = json_object_new_array();
-	struct gs_split split = { 0 };
+	struct gs_split split = {0};
 	char vip[GS_ADDR_STRLEN], percent[16];
 	uint32_t id;
 
@@ -269,20 +263,13 @@ static struct json_object *describe_service(struct gs_maps *m,
 	add_string(obj, "proto", gs_proto_name(s->key.proto));
 	add_string(obj, "hash", gs_hash_mode_name(s->value.hash_mode));
 	json_object_object_add(obj, "canary_percent",
-			       gs_json_decimal(split.canary_ppm / 10000.0,
-					       percent));
-	add_string(obj, "state", s->value.state == GS_SVC_ROLLED_BACK ?
-					  "rolled_back" :
-					  "active");
+			       gs_json_decimal(split.canary_ppm / 10000.0, percent));
+	add_string(obj, "state", s->value.state == GS_SVC_ROLLED_BACK ? "rolled_back" : "active");
 	for (id = 0; id < GS_MAX_BACKENDS; id++)
-		if (all[id].state != GS_BACKEND_FREE &&
-		    all[id].service_id == s->value.id)
-			json_object_array_add(backends,
-					      describe_backend(m, id, &all[id],
-							       census));
+		if (all[id].state != GS_BACKEND_FREE && all[id].service_id == s->value.id)
+			json_object_array_add(backends, describe_backend(m, id, &all[id], census));
 	json_object_object_add(obj, "backends", backends);
-	json_object_object_add(obj, "overrides",
-			       describe_overrides(overrides, s->value.id));
+	json_object_object_add(obj, "overrides", describe_overrides(overrides, s->value.id));
 	return obj;
 }
 
@@ -297,10 +284,8 @@ static struct json_object *describe_ifaces(const struct iface_list *l)
 		char netns[sizeof(e->key.netns) + 1];
 		char ifname[sizeof(e->key.ifname) + 1];
 
-		snprintf(netns, sizeof(netns), "%.*s",
-			 (int)sizeof(e->key.netns), e->key.netns);
-		snprintf(ifname, sizeof(ifname), "%.*s",
-			 (int)sizeof(e->key.ifname), e->key.ifname);
+		snprintf(netns, sizeof(netns), "%.*s", (int)sizeof(e->key.netns), e->key.netns);
+		snprintf(ifname, sizeof(ifname), "%.*s", (int)sizeof(e->key.ifname), e->key.ifname);
 		add_string(obj, "ifname", ifname);
 		add_string(obj, "netns", netns);
 		add_int(obj, "ifindex", e->value.ifindex);
@@ -333,8 +318,7 @@ static struct json_object *describe_counters(struct gs_maps *m)
 	return obj;
 }
 
-static struct json_object *describe_flow_table(struct gs_maps *m,
-					       const struct flow_census *census)
+static struct json_object *describe_flow_table(struct gs_maps *m, const struct flow_census *census)
 {
 	struct json_object *obj = json_object_new_object();
 	struct bpf_map_info info = {};
@@ -364,22 +348,17 @@ int gs_status_build(struct gs_maps *m, struct json_object **out)
 		err = gs_fail(ENOMEM, "out of memory");
 		goto out;
 	}
-	err = gs_map_foreach(m->services, sizeof(struct gs_service_key),
-			     sizeof(struct gs_service), collect_service,
-			     services);
+	err = gs_map_foreach(m->services, sizeof(struct gs_service_key), sizeof(struct gs_service),
+			     collect_service, services);
 	if (!err)
-		err = gs_map_foreach(m->overrides,
-				     sizeof(struct gs_override_key),
-				     sizeof(struct gs_override),
-				     collect_override, &overrides);
+		err = gs_map_foreach(m->overrides, sizeof(struct gs_override_key),
+				     sizeof(struct gs_override), collect_override, &overrides);
 	if (!err)
 		err = gs_map_foreach(m->ifaces, sizeof(struct gs_iface_key),
-				     sizeof(struct gs_iface), collect_iface,
-				     ifaces);
+				     sizeof(struct gs_iface), collect_iface, ifaces);
 	if (!err)
-		err = gs_map_foreach(m->flows, sizeof(struct gs_flow_key),
-				     sizeof(struct gs_flow), count_flow,
-				     &census);
+		err = gs_map_foreach(m->flows, sizeof(struct gs_flow_key), sizeof(struct gs_flow),
+				     count_flow, &census);
 	if (err) {
 		err = gs_fail(-err, "cannot read the maps: %s", strerror(-err));
 		goto out;
@@ -387,23 +366,18 @@ int gs_status_build(struct gs_maps *m, struct json_object **out)
 	err = gs_backends_read(m, all);
 	if (err)
 		goto out;
-	qsort(services->items, services->n, sizeof(services->items[0]),
-	      by_service_id);
-	qsort(overrides.items, overrides.n, sizeof(overrides.items[0]),
-	      by_override);
+	qsort(services->items, services->n, sizeof(services->items[0]), by_service_id);
+	qsort(overrides.items, overrides.n, sizeof(overrides.items[0]), by_override);
 	qsort(ifaces->items, ifaces->n, sizeof(ifaces->items[0]), by_iface);
 
 	root = json_object_new_object();
 	arr = json_object_new_array();
 	for (i = 0; i < services->n; i++)
-		json_object_array_add(arr,
-				      describe_service(m, &services->items[i],
-						       all, &census,
-						       &overrides));
+		json_object_array_add(
+			arr, describe_service(m, &services->items[i], all, &census, &overrides));
 	json_object_object_add(root, "services", arr);
 	json_object_object_add(root, "interfaces", describe_ifaces(ifaces));
-	json_object_object_add(root, "flow_table",
-			       describe_flow_table(m, &census));
+	json_object_object_add(root, "flow_table", describe_flow_table(m, &census));
 	json_object_object_add(root, "counters", describe_counters(m));
 	*out = root;
 out:

@@ -13,19 +13,18 @@
  * adjacent in struct gs_backend, so a backend keeps its preferences
  * whatever slot id it lands in. */
 #define GS_BACKEND_KEY_LEN (sizeof(union gs_addr) + sizeof(__u16))
-_Static_assert(__builtin_offsetof(struct gs_backend, port) ==
-		       sizeof(union gs_addr),
+_Static_assert(__builtin_offsetof(struct gs_backend, port) == sizeof(union gs_addr),
 	       "gs_backend: port must follow addr");
 
 /* A fresh inner map filled with table; returns its fd. */
 static int table_map_create(const uint32_t *table)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	struct bpf_map_batch_opts opts = {.sz = sizeof(struct bpf_map_batch_opts)};
 	uint32_t *keys, count = GS_MAGLEV_SIZE, i;
 	int fd, err = 0;
 
-	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "gs_maglev", sizeof(__u32),
-			    sizeof(__u32), GS_MAGLEV_SIZE, NULL);
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "gs_maglev", sizeof(__u32), sizeof(__u32),
+			    GS_MAGLEV_SIZE, NULL);
 	if (fd < 0)
 		return -errno;
 	keys = malloc(GS_MAGLEV_SIZE * sizeof(*keys));
@@ -38,8 +37,7 @@ static int table_map_create(const uint32_t *table)
 	if (bpf_map_update_batch(fd, keys, table, &count, &opts)) {
 		/* No batch support: slot by slot. */
 		for (i = 0; i < GS_MAGLEV_SIZE && !err; i++)
-			if (bpf_map_update_elem(fd, &keys[i], &table[i],
-						BPF_ANY))
+			if (bpf_map_update_elem(fd, &keys[i], &table[i], BPF_ANY))
 				err = -errno;
 	}
 	free(keys);
@@ -59,8 +57,7 @@ int gs_table_publish(struct gs_maps *m, uint32_t service_id, uint8_t group)
 	int err, fd;
 
 	if (service_id >= GS_MAX_SERVICES || group >= GS_GROUPS)
-		return gs_fail(EINVAL, "invalid table %u/%u", service_id,
-			       group);
+		return gs_fail(EINVAL, "invalid table %u/%u", service_id, group);
 	slot = service_id * GS_GROUPS + group;
 	all = calloc(GS_MAX_BACKENDS, sizeof(*all));
 	members = calloc(GS_MAX_BACKENDS, sizeof(*members));
@@ -74,8 +71,8 @@ int gs_table_publish(struct gs_maps *m, uint32_t service_id, uint8_t group)
 	for (id = 0; id < GS_MAX_BACKENDS; id++) {
 		const struct gs_backend *b = &all[id];
 
-		if (b->state != GS_BACKEND_ACTIVE ||
-		    b->service_id != service_id || b->group != group)
+		if (b->state != GS_BACKEND_ACTIVE || b->service_id != service_id ||
+		    b->group != group)
 			continue;
 		members[n].id = id;
 		members[n].weight = b->weight ? b->weight : 1;
@@ -87,8 +84,8 @@ int gs_table_publish(struct gs_maps *m, uint32_t service_id, uint8_t group)
 		/* An empty group has no table: the data path then sends
 		 * everything to the other group. */
 		if (bpf_map_delete_elem(m->maglev, &slot) && errno != ENOENT)
-			err = gs_fail(errno, "cannot remove Maglev table %u: %s",
-				      slot, strerror(errno));
+			err = gs_fail(errno, "cannot remove Maglev table %u: %s", slot,
+				      strerror(errno));
 		goto out;
 	}
 	table = malloc(GS_MAGLEV_SIZE * sizeof(*table));
@@ -98,20 +95,17 @@ int gs_table_publish(struct gs_maps *m, uint32_t service_id, uint8_t group)
 	}
 	err = maglev_build(members, n, table, GS_MAGLEV_SIZE);
 	if (err) {
-		err = gs_fail(-err, "cannot build the Maglev table: %s",
-			      strerror(-err));
+		err = gs_fail(-err, "cannot build the Maglev table: %s", strerror(-err));
 		goto out;
 	}
 	fd = table_map_create(table);
 	if (fd < 0) {
-		err = gs_fail(-fd, "cannot create a Maglev table map: %s",
-			      strerror(-fd));
+		err = gs_fail(-fd, "cannot create a Maglev table map: %s", strerror(-fd));
 		goto out;
 	}
 	/* The publish: one slot update, seen whole by the next packet. */
 	if (bpf_map_update_elem(m->maglev, &slot, &fd, BPF_ANY))
-		err = gs_fail(errno, "cannot publish Maglev table %u: %s",
-			      slot, strerror(errno));
+		err = gs_fail(errno, "cannot publish Maglev table %u: %s", slot, strerror(errno));
 	close(fd);
 out:
 	free(all);
