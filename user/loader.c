@@ -20,6 +20,7 @@
 #include "map_iter.h"
 #include "maps.h"
 #include "netns.h"
+#include "tc.h"
 
 const char *gs_xdp_mode_name(uint32_t xdp_flags)
 {
@@ -305,63 +306,6 @@ static int attach_xdp(const char *pin_dir, const char *ifname, int ifindex, int 
 	return 0;
 }
 
-/* The reply path: a cls_bpf filter on clsact egress, through netlink since
- * libbpf 1.1 has no tcx link; the filter outlives this process by itself. */
-static int attach_tc(const char *ifname, int ifindex, int prog_fd, bool *created,
-		     bool *hook_created)
-{
-	struct bpf_tc_hook hook = {.sz = sizeof(struct bpf_tc_hook),
-				   .ifindex = ifindex,
-				   .attach_point = BPF_TC_EGRESS};
-	struct bpf_tc_opts query = {.sz = sizeof(struct bpf_tc_opts),
-				    .handle = GS_TC_HANDLE,
-				    .priority = GS_TC_PRIORITY};
-	struct bpf_tc_opts opts = {.sz = sizeof(struct bpf_tc_opts),
-				   .handle = GS_TC_HANDLE,
-				   .priority = GS_TC_PRIORITY,
-				   .prog_fd = prog_fd,
-				   .flags = BPF_TC_F_REPLACE};
-	uint32_t prog_id = 0;
-	bool existed;
-	int err;
-
-	*created = *hook_created = false;
-	err = prog_id_of(prog_fd, &prog_id);
-	if (err)
-		return gs_fail(-err, "cannot query the tc program: %s", strerror(-err));
-	err = bpf_tc_hook_create(&hook);
-	if (err && err != -EEXIST)
-		return gs_fail(-err, "cannot add a clsact qdisc to %s: %s", ifname, strerror(-err));
-	*hook_created = !err;
-	existed = !bpf_tc_query(&hook, &query);
-	if (existed && query.prog_id == prog_id)
-		return 0;
-	err = bpf_tc_attach(&hook, &opts);
-	if (err)
-		return gs_fail(-err, "cannot attach the tc egress program to %s: %s", ifname,
-			       strerror(-err));
-	*created = !existed;
-	return 0;
-}
-
-/* Remove our filter only; the clsact qdisc stays unless we just made it:
- * other tools may have filters of their own on it. */
-static void detach_tc(int ifindex, bool destroy_hook)
-{
-	struct bpf_tc_hook hook = {.sz = sizeof(struct bpf_tc_hook),
-				   .ifindex = ifindex,
-				   .attach_point = BPF_TC_EGRESS};
-	struct bpf_tc_opts opts = {.sz = sizeof(struct bpf_tc_opts),
-				   .handle = GS_TC_HANDLE,
-				   .priority = GS_TC_PRIORITY};
-
-	bpf_tc_detach(&hook, &opts);
-	if (destroy_hook) {
-		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-		bpf_tc_hook_destroy(&hook);
-	}
-}
-
 struct ns_clash {
 	const char *netns;
 	const char *ifname;
@@ -402,7 +346,7 @@ static int unpin_all(const char *pin_dir);
 
 int gs_attach(const char *pin_dir, const char *netns, const char *ifname, uint32_t flows)
 {
-	bool fresh, xdp_created = false, tc_created = false, hook_created;
+	bool fresh, xdp_created = false, tc_created = false;
 	struct ns_clash clash = {.netns = netns ? netns : "", .ifname = ifname};
 	struct gs_maps maps = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 	char path[PATH_MAX], where[GS_NETNS_NAME_MAX + 32];
@@ -438,7 +382,7 @@ int gs_attach(const char *pin_dir, const char *netns, const char *ifname, uint32
 	err = attach_xdp(pin_dir, ifname, ifindex, xdp_fd, &value.xdp_flags, &xdp_created);
 	if (err)
 		goto out;
-	err = attach_tc(ifname, ifindex, tc_fd, &tc_created, &hook_created);
+	err = gs_tc_attach(ifname, ifindex, tc_fd, &tc_created);
 	if (err)
 		goto undo_xdp;
 	iface_key(&key, netns, ifname);
@@ -450,7 +394,7 @@ int gs_attach(const char *pin_dir, const char *netns, const char *ifname, uint32
 	goto out;
 undo_tc:
 	if (tc_created)
-		detach_tc(ifindex, hook_created);
+		gs_tc_detach(ifindex);
 undo_xdp:
 	if (xdp_created && !xdp_link_path(path, sizeof(path), pin_dir, ifname))
 		xdp_unpin_link(path);
@@ -476,7 +420,7 @@ static void detach_iface(const char *pin_dir, const char *ifname)
 		xdp_unpin_link(path);
 	ifindex = if_nametoindex(ifname);
 	if (ifindex)
-		detach_tc(ifindex, false);
+		gs_tc_detach(ifindex);
 }
 
 int gs_detach(const char *pin_dir, const char *netns, const char *ifname)

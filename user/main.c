@@ -56,10 +56,18 @@ static int session_begin(struct gs_ctx *ctx, struct session *s)
 	return err;
 }
 
-static void session_end(struct session *s)
+/*
+ * After a command that succeeded, free the slots of draining backends whose
+ * flows have all finished: lazily, so no command waits for a drain, and
+ * never after a failure, which must leave the maps as they were.
+ */
+static int session_end(struct session *s, int err)
 {
+	if (!err)
+		gs_backend_reap(&s->maps);
 	gs_maps_close(&s->maps);
 	gs_lock_release(s->lock_fd);
+	return err;
 }
 
 /* VIP:PORT plus --proto into a services key. */
@@ -185,8 +193,7 @@ static int cmd_detach(struct gs_ctx *ctx, int argc, char **argv)
 	}
 	for (i = 0; i < n && !err; i++)
 		err = gs_detach(ctx->pin_dir, ctx->netns, argv[i]);
-	session_end(&s);
-	return err;
+	return session_end(&s, err);
 }
 
 static int cmd_service_add(struct gs_ctx *ctx, int argc, char **argv)
@@ -210,8 +217,7 @@ static int cmd_service_add(struct gs_ctx *ctx, int argc, char **argv)
 	if (err)
 		return err;
 	err = gs_service_add(&s.maps, &key, hash_mode);
-	session_end(&s);
-	return err;
+	return session_end(&s, err);
 }
 
 static int cmd_service_del(struct gs_ctx *ctx, int argc, char **argv)
@@ -231,8 +237,7 @@ static int cmd_service_del(struct gs_ctx *ctx, int argc, char **argv)
 	if (err)
 		return err;
 	err = gs_service_del(&s.maps, &key);
-	session_end(&s);
-	return err;
+	return session_end(&s, err);
 }
 
 static int cmd_backend_add(struct gs_ctx *ctx, int argc, char **argv)
@@ -267,8 +272,7 @@ static int cmd_backend_add(struct gs_ctx *ctx, int argc, char **argv)
 	if (err)
 		return err;
 	err = gs_backend_add(&s.maps, &key, &addr, port, group, (uint16_t)weight);
-	session_end(&s);
-	return err;
+	return session_end(&s, err);
 }
 
 static int cmd_backend_del(struct gs_ctx *ctx, int argc, char **argv)
@@ -292,8 +296,7 @@ static int cmd_backend_del(struct gs_ctx *ctx, int argc, char **argv)
 	if (err)
 		return err;
 	err = gs_backend_del(&s.maps, &key, &addr, port);
-	session_end(&s);
-	return err;
+	return session_end(&s, err);
 }
 
 static int cmd_split(struct gs_ctx *ctx, int argc, char **argv)
@@ -316,8 +319,7 @@ static int cmd_split(struct gs_ctx *ctx, int argc, char **argv)
 	if (err)
 		return err;
 	err = gs_split_set(&s.maps, &key, ppm);
-	session_end(&s);
-	return err;
+	return session_end(&s, err);
 }
 
 static int override_args(struct gs_ctx *ctx, int argc, char **argv, bool with_group,
@@ -356,8 +358,7 @@ static int cmd_override_add(struct gs_ctx *ctx, int argc, char **argv)
 	if (err)
 		return err;
 	err = gs_override_add(&s.maps, &key, &client, prefixlen, group);
-	session_end(&s);
-	return err;
+	return session_end(&s, err);
 }
 
 static int cmd_override_del(struct gs_ctx *ctx, int argc, char **argv)
@@ -375,8 +376,7 @@ static int cmd_override_del(struct gs_ctx *ctx, int argc, char **argv)
 	if (err)
 		return err;
 	err = gs_override_del(&s.maps, &key, &client, prefixlen);
-	session_end(&s);
-	return err;
+	return session_end(&s, err);
 }
 
 static int cmd_status(struct gs_ctx *ctx, int argc, char **argv)

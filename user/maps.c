@@ -11,6 +11,7 @@
 #include <linux/magic.h>
 
 #include "error.h"
+#include "graysplit.h"
 #include "maps.h"
 
 const char *const gs_map_names[GS_MAP_COUNT] = {
@@ -21,6 +22,40 @@ const char *const gs_map_names[GS_MAP_COUNT] = {
 /* struct gs_maps is GS_MAP_COUNT ints in gs_map_names order. */
 _Static_assert(sizeof(struct gs_maps) == GS_MAP_COUNT * sizeof(int),
 	       "struct gs_maps and gs_map_names disagree");
+
+/* What each pinned map must look like for this build to use it. */
+static const struct {
+	uint32_t type, key_size, value_size;
+} map_layouts[GS_MAP_COUNT] = {
+	{BPF_MAP_TYPE_HASH, sizeof(struct gs_service_key), sizeof(struct gs_service)},
+	{BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct gs_split)},
+	{BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct gs_backend)},
+	{BPF_MAP_TYPE_ARRAY_OF_MAPS, sizeof(__u32), sizeof(__u32)},
+	{BPF_MAP_TYPE_LRU_HASH, sizeof(struct gs_flow_key), sizeof(struct gs_flow)},
+	{BPF_MAP_TYPE_LRU_HASH, sizeof(struct gs_flow_key), sizeof(struct gs_rev_flow)},
+	{BPF_MAP_TYPE_LPM_TRIE, sizeof(struct gs_override_key), sizeof(struct gs_override)},
+	{BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(__u64)},
+	{BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct gs_backend_stats)},
+	{BPF_MAP_TYPE_HASH, sizeof(struct gs_iface_key), sizeof(struct gs_iface)},
+};
+
+/* A map pinned by an older or newer build would be read with the wrong
+ * layout: refuse it rather than print or write garbage. */
+static int check_layout(int fd, int i, const char *path, const char *pin_dir)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return gs_fail(errno, "cannot inspect pinned map %s: %s", path, strerror(errno));
+	if (info.type == map_layouts[i].type && info.key_size == map_layouts[i].key_size &&
+	    info.value_size == map_layouts[i].value_size)
+		return 0;
+	return gs_fail(EPROTO,
+		       "pinned map %s does not match this build's layout: 'graysplit --pin-dir %s "
+		       "detach --all' removes the old instance",
+		       path, pin_dir);
+}
 
 static int *map_fd(struct gs_maps *maps, int i)
 {
@@ -102,6 +137,9 @@ int gs_maps_open(const char *pin_dir, struct gs_maps *maps)
 			err = -err;
 			goto fail;
 		}
+		err = check_layout(*map_fd(maps, i), i, path, pin_dir);
+		if (err)
+			goto fail;
 	}
 	return 0;
 fail:
