@@ -90,6 +90,56 @@ static int parse_service(const char *endpoint, const char *proto_name, struct gs
 	return 0;
 }
 
+static void iface_key_init(struct gs_iface_key *key, const char *netns, const char *ifname)
+{
+	memset(key, 0, sizeof(*key));
+	snprintf(key->netns, sizeof(key->netns), "%s", netns ? netns : "");
+	snprintf(key->ifname, sizeof(key->ifname), "%s", ifname);
+}
+
+/*
+ * Attach every interface or none: if one fails, the ones this call attached
+ * are detached again, and an instance this call created is removed whole.
+ */
+static int attach_all(struct gs_ctx *ctx, char **ifnames, int n, uint32_t flows)
+{
+	bool *was_attached = calloc(n, sizeof(*was_attached));
+	bool existed = false;
+	char message[512];
+	struct gs_maps maps;
+	int err = 0, i, j;
+
+	if (!was_attached)
+		return gs_fail(ENOMEM, "out of memory");
+	if (!gs_maps_open(ctx->pin_dir, &maps)) {
+		existed = true;
+		for (i = 0; i < n; i++) {
+			struct gs_iface_key key;
+			struct gs_iface value;
+
+			iface_key_init(&key, ctx->netns, ifnames[i]);
+			was_attached[i] = !bpf_map_lookup_elem(maps.ifaces, &key, &value);
+		}
+		gs_maps_close(&maps);
+	}
+	for (i = 0; i < n && !err; i++)
+		err = gs_attach(ctx->pin_dir, ctx->netns, ifnames[i], flows);
+	if (err) {
+		/* Undoing must not replace the message of what failed. */
+		snprintf(message, sizeof(message), "%s", gs_last_error());
+		if (!existed) {
+			gs_detach_all(ctx->pin_dir);
+		} else {
+			for (j = 0; j < i - 1; j++)
+				if (!was_attached[j])
+					gs_detach(ctx->pin_dir, ctx->netns, ifnames[j]);
+		}
+		gs_set_error("%s", message);
+	}
+	free(was_attached);
+	return err;
+}
+
 static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 {
 	static const char *const names[] = {"IFACE"};
@@ -118,8 +168,7 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 	lock_fd = gs_lock_acquire(ctx->pin_dir);
 	if (lock_fd < 0)
 		return lock_fd;
-	for (i = 0; i < n && !err; i++)
-		err = gs_attach(ctx->pin_dir, ctx->netns, argv[i], flows);
+	err = attach_all(ctx, argv, n, flows);
 	gs_lock_release(lock_fd);
 	if (err)
 		return err;
@@ -128,12 +177,11 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 	list = json_object_new_array();
 	if (!gs_maps_open(ctx->pin_dir, &s.maps)) {
 		for (i = 0; i < n; i++) {
-			struct gs_iface_key key = {};
+			struct gs_iface_key key;
 			struct gs_iface value = {};
 			struct json_object *obj = json_object_new_object();
 
-			snprintf(key.netns, sizeof(key.netns), "%s", ctx->netns ? ctx->netns : "");
-			snprintf(key.ifname, sizeof(key.ifname), "%s", argv[i]);
+			iface_key_init(&key, ctx->netns, argv[i]);
 			bpf_map_lookup_elem(s.maps.ifaces, &key, &value);
 			json_object_object_add(obj, "ifname", json_object_new_string(argv[i]));
 			json_object_object_add(obj, "netns", json_object_new_string(key.netns));
@@ -186,8 +234,7 @@ static int cmd_detach(struct gs_ctx *ctx, int argc, char **argv)
 			err = gs_fail(ENODEV, "no interface '%s'", argv[i]);
 			break;
 		}
-		snprintf(key.netns, sizeof(key.netns), "%s", ctx->netns ? ctx->netns : "");
-		snprintf(key.ifname, sizeof(key.ifname), "%s", argv[i]);
+		iface_key_init(&key, ctx->netns, argv[i]);
 		if (bpf_map_lookup_elem(s.maps.ifaces, &key, &value))
 			err = gs_detach(ctx->pin_dir, ctx->netns, argv[i]);
 	}

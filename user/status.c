@@ -367,7 +367,8 @@ int gs_status_build(struct gs_maps *m, struct json_object **out)
 	if (err)
 		goto out;
 	qsort(services->items, services->n, sizeof(services->items[0]), by_service_id);
-	qsort(overrides.items, overrides.n, sizeof(overrides.items[0]), by_override);
+	if (overrides.n)
+		qsort(overrides.items, overrides.n, sizeof(overrides.items[0]), by_override);
 	qsort(ifaces->items, ifaces->n, sizeof(ifaces->items[0]), by_iface);
 
 	root = json_object_new_object();
