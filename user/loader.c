@@ -115,6 +115,28 @@ static int pin_program(struct bpf_program *prog, const char *pin_dir, const char
 	return 0;
 }
 
+/* The pin directory and any missing parent, like mkdir -p. */
+static int mkdir_p(const char *dir)
+{
+	char path[PATH_MAX];
+	size_t i;
+
+	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
+		return gs_fail(ENAMETOOLONG, "pin directory name too long");
+	for (i = 1; path[i]; i++) {
+		if (path[i] != '/')
+			continue;
+		path[i] = '\0';
+		if (mkdir(path, 0700) && errno != EEXIST)
+			return gs_fail(errno, "cannot create %s: %s", path, strerror(errno));
+		path[i] = '/';
+	}
+	if (mkdir(path, 0700) && errno != EEXIST)
+		return gs_fail(errno, "cannot create pin directory %s: %s", path,
+			       strerror(errno));
+	return 0;
+}
+
 int gs_load(const char *pin_dir, uint32_t flows, struct graysplit_bpf **out)
 {
 	char path[PATH_MAX];
@@ -122,9 +144,9 @@ int gs_load(const char *pin_dir, uint32_t flows, struct graysplit_bpf **out)
 	struct bpf_map *map;
 	int err;
 
-	if (mkdir(pin_dir, 0700) && errno != EEXIST)
-		return gs_fail(errno, "cannot create pin directory %s: %s", pin_dir,
-			       strerror(errno));
+	err = mkdir_p(pin_dir);
+	if (err)
+		return err;
 	skel = graysplit_bpf__open();
 	if (!skel)
 		return gs_fail(errno, "cannot open the BPF object: %s", strerror(errno));
