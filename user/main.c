@@ -491,7 +491,7 @@ static void print_usage(FILE *out)
 	fputs("Usage: graysplit [GLOBAL OPTIONS] COMMAND [ARGS]\n\nCommands:\n", out);
 	for (c = commands; c->name; c++) {
 		if (!c->sub) {
-			fprintf(out, "  %s %s\n", c->name, c->usage);
+			fprintf(out, "  %s%s%s\n", c->name, c->usage[0] ? " " : "", c->usage);
 			continue;
 		}
 		for (sub = c->sub; sub->name; sub++)
@@ -610,6 +610,16 @@ static int parse_globals(struct gs_ctx *ctx, int argc, char **argv, bool *help)
 	return i;
 }
 
+static bool wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 0; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return true;
+	return false;
+}
+
 /* detach --all visits the namespace of every recorded interface itself:
  * it must work even when the one named by --netns is already gone. */
 static bool cleanup_only(const struct gs_cmd *cmd, int argc, char **argv)
@@ -659,6 +669,11 @@ static int run(int argc, char **argv)
 	ctx.cmd = path;
 	if (cmd->run == cmd_help)
 		return cmd_help(&ctx, 0, NULL);
+	if (wants_help(argc - first - 1, argv + first + 1)) {
+		printf("Usage: graysplit [GLOBAL OPTIONS] %s%s%s\n", path, cmd->usage[0] ? " " : "",
+		       cmd->usage);
+		return 0;
+	}
 
 	/* Nothing is touched before these three checks. */
 	if (!privileged())
