@@ -16,17 +16,45 @@
 _Static_assert(__builtin_offsetof(struct gs_backend, port) == sizeof(union gs_addr),
 	       "gs_backend: port must follow addr");
 
+/*
+ * An empty table map. It borrows the u32 type from the backends map's BTF
+ * (whose key is a u32), so `bpftool map dump` prints slots and backend ids
+ * as numbers; without BTF it still works, in hex.
+ */
+static int table_map_new(int backends_fd)
+{
+	struct bpf_map_create_opts opts = {.sz = sizeof(struct bpf_map_create_opts)};
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+	int fd = -1, btf_fd = -1;
+
+	if (!bpf_obj_get_info_by_fd(backends_fd, &info, &len) && info.btf_id &&
+	    info.btf_key_type_id)
+		btf_fd = bpf_btf_get_fd_by_id(info.btf_id);
+	if (btf_fd >= 0) {
+		opts.btf_fd = btf_fd;
+		opts.btf_key_type_id = info.btf_key_type_id;
+		opts.btf_value_type_id = info.btf_key_type_id;
+		fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "gs_maglev", sizeof(__u32), sizeof(__u32),
+				    GS_MAGLEV_SIZE, &opts);
+		close(btf_fd);
+	}
+	if (fd < 0)
+		fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "gs_maglev", sizeof(__u32), sizeof(__u32),
+				    GS_MAGLEV_SIZE, NULL);
+	return fd < 0 ? -errno : fd;
+}
+
 /* A fresh inner map filled with table; returns its fd. */
-static int table_map_create(const uint32_t *table)
+static int table_map_create(int backends_fd, const uint32_t *table)
 {
 	struct bpf_map_batch_opts opts = {.sz = sizeof(struct bpf_map_batch_opts)};
 	uint32_t *keys, count = GS_MAGLEV_SIZE, i;
 	int fd, err = 0;
 
-	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "gs_maglev", sizeof(__u32), sizeof(__u32),
-			    GS_MAGLEV_SIZE, NULL);
+	fd = table_map_new(backends_fd);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	keys = malloc(GS_MAGLEV_SIZE * sizeof(*keys));
 	if (!keys) {
 		close(fd);
@@ -98,7 +126,7 @@ int gs_table_publish(struct gs_maps *m, uint32_t service_id, uint8_t group)
 		err = gs_fail(-err, "cannot build the Maglev table: %s", strerror(-err));
 		goto out;
 	}
-	fd = table_map_create(table);
+	fd = table_map_create(m->backends, table);
 	if (fd < 0) {
 		err = gs_fail(-fd, "cannot create a Maglev table map: %s", strerror(-fd));
 		goto out;
