@@ -607,6 +607,8 @@ static int parse_globals(struct gs_ctx *ctx, int argc, char **argv, bool *help)
 	err = set_pin_dir(ctx, pin_dir);
 	if (err)
 		return err;
+	if (ctx->netns && !ctx->netns[0])
+		return gs_fail(EINVAL, "--netns: empty namespace name");
 	return i;
 }
 
