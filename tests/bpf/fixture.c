@@ -111,8 +111,6 @@ void fx_backend_set_state(struct fx *fx, uint32_t id, uint8_t state)
 {
 	struct gs_backend backend = fx_backend_get(fx, id);
 
-	if (state == GS_BACKEND_FREE)
-		memset(&backend, 0, sizeof(backend));
 	backend.state = state;
 	FX_TRY(bpf_map__update_elem(fx->skel->maps.backends, &id, sizeof(id), &backend,
 				    sizeof(backend), BPF_ANY),

@@ -312,6 +312,25 @@ static void flow_on_freed_backend_reselects(void **state)
 	CHECK_EQ(fx_counter(fx, GS_CNT_FLOW_RESELECT), 1, "GS_CNT_FLOW_RESELECT");
 }
 
+/* A slot reclaimed and reused by another service: its old flows move. */
+static void flow_on_backend_reused_by_other_service_reselects(void **state)
+{
+	struct fx *fx = *state;
+	struct scenario sc;
+	struct pkt_spec syn, ack;
+	uint32_t id;
+
+	sc_setup(&sc, fx, false, IPPROTO_TCP, GS_HASH_FLOW);
+	syn = sc_client_pkt(&sc, port_to_stable(&sc, sc.stable[0]), PKT_SYN);
+	id = sc_forward(&sc, &syn);
+	fx_table_publish(fx, sc.service_id, GS_GROUP_STABLE, &sc.stable[1], 1);
+	fx_backend_add(fx, id, sc.service_id + 1, "10.9.0.1", 8080, GS_GROUP_STABLE);
+
+	ack = sc_client_pkt(&sc, syn.sport, PKT_ACK);
+	CHECK_EQ(sc_forward(&sc, &ack), sc.stable[1], "flow moved off the reused slot");
+	CHECK_EQ(fx_counter(fx, GS_CNT_FLOW_RESELECT), 1, "GS_CNT_FLOW_RESELECT");
+}
+
 /* A share set before any canary exists sends canary flows to stable. */
 static void flow_canary_share_without_canary_backend_falls_back(void **state)
 {
@@ -369,6 +388,7 @@ int main(void)
 		FX_TEST(flow_drained_backend_keeps_flow_gets_no_new),
 		FX_TEST(flow_draining_backend_in_stale_table_gets_no_new),
 		FX_TEST(flow_on_freed_backend_reselects),
+		FX_TEST(flow_on_backend_reused_by_other_service_reselects),
 		FX_TEST(flow_canary_share_without_canary_backend_falls_back),
 		FX_TEST(flow_no_backend_passes_untouched),
 	};
