@@ -20,8 +20,7 @@
 #include "lib/flow.h"
 #include "lib/nat.h"
 
-static __always_inline int gs_lookup_service(const struct gs_pkt *pkt,
-					     struct gs_service **svc)
+static __always_inline int gs_lookup_service(const struct gs_pkt *pkt, struct gs_service **svc)
 {
 	struct gs_service_key svc_key;
 

@@ -18,8 +18,7 @@ static __always_inline void gs_count(__u32 counter)
 }
 
 /* Forward traffic of one backend; new_flow when this packet selected it. */
-static __always_inline void gs_count_backend_fwd(__u32 backend_id, __u32 bytes,
-						 int new_flow)
+static __always_inline void gs_count_backend_fwd(__u32 backend_id, __u32 bytes, int new_flow)
 {
 	struct gs_backend_stats *bs = bpf_map_lookup_elem(&backend_stats, &backend_id);
 

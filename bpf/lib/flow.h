@@ -81,8 +81,8 @@ static __always_inline void gs_rev_key(struct gs_flow_key *rev_key, const struct
 	rev_key->proto = pkt->key.proto;
 }
 
-static __always_inline int gs_rev_write(const struct gs_flow_key *rev_key,
-					const struct gs_pkt *pkt, __u32 backend_id)
+static __always_inline int gs_rev_write(const struct gs_flow_key *rev_key, const struct gs_pkt *pkt,
+					__u32 backend_id)
 {
 	struct gs_rev_flow rev;
 
@@ -94,8 +94,8 @@ static __always_inline int gs_rev_write(const struct gs_flow_key *rev_key,
 }
 
 /* Write both entries of a new selection. */
-static __always_inline void gs_flow_record(const struct gs_pkt *pkt,
-					   const struct gs_choice *choice, __u32 service_id)
+static __always_inline void gs_flow_record(const struct gs_pkt *pkt, const struct gs_choice *choice,
+					   __u32 service_id)
 {
 	struct gs_flow_key rev_key;
 	struct gs_flow flow;

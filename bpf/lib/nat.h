@@ -55,8 +55,8 @@ static __always_inline int lb6_dnat_l3(const struct gs_pkt *pkt, void *data_end,
 }
 
 /* New destination port, and the L4 checksum over port and pseudo-header. */
-static __always_inline int gs_dnat_l4(const struct gs_pkt *pkt, void *data_end,
-				      __be16 port, __u32 diff)
+static __always_inline int gs_dnat_l4(const struct gs_pkt *pkt, void *data_end, __be16 port,
+				      __u32 diff)
 {
 	if (pkt->key.proto == IPPROTO_TCP) {
 		struct tcphdr *tcp = pkt->l4;
@@ -141,8 +141,8 @@ static __always_inline int lb6_snat_l3(struct __sk_buff *skb, const struct gs_pk
 	union gs_addr new_addr = rev->vip;
 	__s64 diff;
 
-	diff = bpf_csum_diff((__be32 *)pkt->key.src.w, sizeof(pkt->key.src),
-			     (__be32 *)new_addr.w, sizeof(new_addr), 0);
+	diff = bpf_csum_diff((__be32 *)pkt->key.src.w, sizeof(pkt->key.src), (__be32 *)new_addr.w,
+			     sizeof(new_addr), 0);
 	if (diff < 0)
 		return GS_R_BAD_HEADER;
 	/* BPF_F_IPV6 keeps skb->csum right for CHECKSUM_COMPLETE; kernels

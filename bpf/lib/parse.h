@@ -24,8 +24,8 @@
 #define ETH_P_8021AD 0x88A8
 #endif
 
-#define GS_IP_MF 0x2000
-#define GS_IP_OFFSET 0x1fff
+#define GS_IP_MF	    0x2000
+#define GS_IP_OFFSET	    0x1fff
 #define GS_NEXTHDR_FRAGMENT 44
 
 #define GS_TCP_FIN 0x01
@@ -63,8 +63,7 @@ static __always_inline void gs_addr_from_v4(union gs_addr *a, __be32 v4)
  * TCP header must fit its own data offset and the UDP length must fit the
  * payload: otherwise the header lies about the packet.
  */
-static __always_inline int gs_parse_l4(struct gs_pkt *pkt, void *l4, void *data_end,
-				       __u32 l4_len)
+static __always_inline int gs_parse_l4(struct gs_pkt *pkt, void *l4, void *data_end, __u32 l4_len)
 {
 	if (pkt->key.proto == IPPROTO_TCP) {
 		struct tcphdr *tcp = l4;
@@ -96,8 +95,7 @@ static __always_inline int gs_parse_l4(struct gs_pkt *pkt, void *l4, void *data_
 	return GS_OK;
 }
 
-static __always_inline int gs_parse_v4(struct gs_pkt *pkt, void *l3, void *data_end,
-				       __u32 l3_room)
+static __always_inline int gs_parse_v4(struct gs_pkt *pkt, void *l3, void *data_end, __u32 l3_room)
 {
 	struct iphdr *iph = l3;
 	__u32 hdr_len, tot_len;
@@ -127,8 +125,7 @@ static __always_inline int gs_parse_v4(struct gs_pkt *pkt, void *l3, void *data_
 
 /* Only TCP or UDP directly after the fixed header; any extension header
  * (fragment, hop-by-hop, routing, ...) is left to the kernel. */
-static __always_inline int gs_parse_v6(struct gs_pkt *pkt, void *l3, void *data_end,
-				       __u32 l3_room)
+static __always_inline int gs_parse_v6(struct gs_pkt *pkt, void *l3, void *data_end, __u32 l3_room)
 {
 	struct ipv6hdr *ip6h = l3;
 	__u32 payload_len;
@@ -160,8 +157,7 @@ static __always_inline int gs_parse_v6(struct gs_pkt *pkt, void *l3, void *data_
  * checked against frame_len, the whole frame, which for a tc skb may be
  * longer than its linear part.
  */
-static __always_inline int gs_parse(struct gs_pkt *pkt, void *data, void *data_end,
-				    __u32 frame_len)
+static __always_inline int gs_parse(struct gs_pkt *pkt, void *data, void *data_end, __u32 frame_len)
 {
 	struct ethhdr *eth = data;
 	__be16 proto;

@@ -39,9 +39,8 @@ static __always_inline __u32 gs_maglev_lookup(__u32 service_id, __u32 group, __u
  * before a backend was drained or its slot reclaimed may still name it, so
  * the backend's own state and owner are checked too.
  */
-static __always_inline struct gs_backend *gs_pick_in_group(__u32 service_id, __u32 group,
-							    __u32 hash, int want_v4,
-							    __u32 *backend_id)
+static __always_inline struct gs_backend *
+gs_pick_in_group(__u32 service_id, __u32 group, __u32 hash, int want_v4, __u32 *backend_id)
 {
 	struct gs_backend *backend;
 	__u32 id;
@@ -85,9 +84,8 @@ static __always_inline __u32 gs_select_group(const struct gs_service *svc,
  * any canary was added) hands the flow to the other group rather than drop
  * it; only when neither has one is the packet left to the kernel.
  */
-static __always_inline int gs_select(const struct gs_service *svc,
-				     const struct gs_flow_key *key, int is_v4,
-				     struct gs_choice *choice)
+static __always_inline int gs_select(const struct gs_service *svc, const struct gs_flow_key *key,
+				     int is_v4, struct gs_choice *choice)
 {
 	__u32 group_hash, backend_hash, group;
 	struct gs_backend *backend;
@@ -103,8 +101,8 @@ static __always_inline int gs_select(const struct gs_service *svc,
 	backend = gs_pick_in_group(svc->id, group, backend_hash, is_v4, &choice->backend_id);
 	if (!backend) {
 		group ^= 1;
-		backend = gs_pick_in_group(svc->id, group, backend_hash, is_v4,
-					   &choice->backend_id);
+		backend =
+			gs_pick_in_group(svc->id, group, backend_hash, is_v4, &choice->backend_id);
 	}
 	if (!backend)
 		return GS_R_NO_BACKEND;

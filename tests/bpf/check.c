@@ -17,8 +17,8 @@ static bool in_range(size_t i, size_t start, size_t len)
 	return i >= start && i < start + len;
 }
 
-void check_only_rewritten(const uint8_t *in, size_t in_len, const uint8_t *out,
-			  size_t out_len, bool dst_side, const char *what)
+void check_only_rewritten(const uint8_t *in, size_t in_len, const uint8_t *out, size_t out_len,
+			  bool dst_side, const char *what)
 {
 	struct pkt_view v;
 	size_t i, addr_off, port_off;

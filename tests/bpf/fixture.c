@@ -18,12 +18,11 @@
 #include "packet.h"
 
 /* A setup step that fails makes the test fail, with what failed. */
-#define FX_TRY(expr, what)                                                     \
-	do {                                                                   \
-		int err_ = (expr);                                             \
-		if (err_)                                                      \
-			fail_msg("fixture: %s failed: %d (%s)", what, err_,    \
-				 strerror(errno));                             \
+#define FX_TRY(expr, what)                                                                         \
+	do {                                                                                       \
+		int err_ = (expr);                                                                 \
+		if (err_)                                                                          \
+			fail_msg("fixture: %s failed: %d (%s)", what, err_, strerror(errno));      \
 	} while (0)
 
 int fx_setup(void **state)
@@ -61,8 +60,8 @@ int fx_teardown(void **state)
 	return 0;
 }
 
-void fx_service_add(struct fx *fx, uint32_t id, const char *vip, uint16_t port,
-		    uint8_t proto, uint8_t hash_mode)
+void fx_service_add(struct fx *fx, uint32_t id, const char *vip, uint16_t port, uint8_t proto,
+		    uint8_t hash_mode)
 {
 	struct gs_service_key key;
 	struct gs_service svc;
@@ -75,8 +74,8 @@ void fx_service_add(struct fx *fx, uint32_t id, const char *vip, uint16_t port,
 	svc.id = id;
 	svc.hash_mode = hash_mode;
 	svc.state = GS_SVC_ACTIVE;
-	FX_TRY(bpf_map__update_elem(fx->skel->maps.services, &key, sizeof(key), &svc,
-				    sizeof(svc), BPF_ANY),
+	FX_TRY(bpf_map__update_elem(fx->skel->maps.services, &key, sizeof(key), &svc, sizeof(svc),
+				    BPF_ANY),
 	       "service add");
 }
 
@@ -151,23 +150,23 @@ void fx_table_publish(struct fx *fx, uint32_t service_id, uint8_t group, const u
 	free(slots);
 	free(keys);
 	/* One update swaps the whole table in; the outer map keeps it alive. */
-	FX_TRY(bpf_map__update_elem(fx->skel->maps.maglev, &outer_key, sizeof(outer_key),
-				    &table_fd, sizeof(table_fd), BPF_ANY),
+	FX_TRY(bpf_map__update_elem(fx->skel->maps.maglev, &outer_key, sizeof(outer_key), &table_fd,
+				    sizeof(table_fd), BPF_ANY),
 	       "maglev publish");
 	close(table_fd);
 }
 
 void fx_split_set(struct fx *fx, uint32_t service_id, uint32_t canary_ppm)
 {
-	struct gs_split split = { .canary_ppm = canary_ppm };
+	struct gs_split split = {.canary_ppm = canary_ppm};
 
 	FX_TRY(bpf_map__update_elem(fx->skel->maps.split, &service_id, sizeof(service_id), &split,
 				    sizeof(split), BPF_ANY),
 	       "split set");
 }
 
-void fx_override_add(struct fx *fx, uint32_t service_id, const char *prefix,
-		     uint32_t prefix_len, uint8_t group)
+void fx_override_add(struct fx *fx, uint32_t service_id, const char *prefix, uint32_t prefix_len,
+		     uint8_t group)
 {
 	struct gs_override_key key;
 	struct gs_override value;
@@ -240,20 +239,17 @@ void fx_flow_del(struct fx *fx, const struct gs_flow_key *key)
 
 int fx_rev_get(struct fx *fx, const struct gs_flow_key *key, struct gs_rev_flow *rev)
 {
-	if (bpf_map__lookup_elem(fx->skel->maps.rev_flows, key, sizeof(*key), rev, sizeof(*rev),
-				 0))
+	if (bpf_map__lookup_elem(fx->skel->maps.rev_flows, key, sizeof(*key), rev, sizeof(*rev), 0))
 		return -ENOENT;
 	return 0;
 }
 
 void fx_rev_del(struct fx *fx, const struct gs_flow_key *key)
 {
-	FX_TRY(bpf_map__delete_elem(fx->skel->maps.rev_flows, key, sizeof(*key), 0),
-	       "rev delete");
+	FX_TRY(bpf_map__delete_elem(fx->skel->maps.rev_flows, key, sizeof(*key), 0), "rev delete");
 }
 
-static uint32_t fx_run(int prog_fd, const uint8_t *in, size_t len, uint8_t *out,
-		       size_t *out_len)
+static uint32_t fx_run(int prog_fd, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = (uint32_t)len,
 		    .data_out = out, .data_size_out = PKT_MAX, .repeat = 1);
@@ -263,14 +259,12 @@ static uint32_t fx_run(int prog_fd, const uint8_t *in, size_t len, uint8_t *out,
 	return opts.retval;
 }
 
-uint32_t fx_run_xdp(struct fx *fx, const uint8_t *in, size_t len, uint8_t *out,
-		    size_t *out_len)
+uint32_t fx_run_xdp(struct fx *fx, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len)
 {
 	return fx_run(fx->xdp_fd, in, len, out, out_len);
 }
 
-uint32_t fx_run_tc(struct fx *fx, const uint8_t *in, size_t len, uint8_t *out,
-		   size_t *out_len)
+uint32_t fx_run_tc(struct fx *fx, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len)
 {
 	return fx_run(fx->tc_fd, in, len, out, out_len);
 }

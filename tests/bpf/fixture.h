@@ -26,8 +26,8 @@ struct fx {
 int fx_setup(void **state);
 int fx_teardown(void **state);
 
-void fx_service_add(struct fx *fx, uint32_t id, const char *vip, uint16_t port,
-		    uint8_t proto, uint8_t hash_mode);
+void fx_service_add(struct fx *fx, uint32_t id, const char *vip, uint16_t port, uint8_t proto,
+		    uint8_t hash_mode);
 void fx_backend_add(struct fx *fx, uint32_t id, uint32_t service_id, const char *addr,
 		    uint16_t port, uint8_t group);
 void fx_backend_set_state(struct fx *fx, uint32_t id, uint8_t state);
@@ -41,8 +41,8 @@ uint32_t fx_table_pick(const uint32_t *ids, size_t n, uint32_t backend_hash);
 
 void fx_split_set(struct fx *fx, uint32_t service_id, uint32_t canary_ppm);
 /* prefix_len counts in the address's own family (e.g. 24 for 10.1.2.0/24). */
-void fx_override_add(struct fx *fx, uint32_t service_id, const char *prefix,
-		     uint32_t prefix_len, uint8_t group);
+void fx_override_add(struct fx *fx, uint32_t service_id, const char *prefix, uint32_t prefix_len,
+		     uint8_t group);
 
 uint64_t fx_counter(struct fx *fx, enum gs_counter counter);
 struct gs_backend_stats fx_backend_stats(struct fx *fx, uint32_t id);
@@ -54,9 +54,7 @@ void fx_rev_del(struct fx *fx, const struct gs_flow_key *key);
 
 /* Run one frame (repeat = 1: the kernel does not restore a rewritten frame
  * between repetitions). out gets the frame as the program left it. */
-uint32_t fx_run_xdp(struct fx *fx, const uint8_t *in, size_t len, uint8_t *out,
-		    size_t *out_len);
-uint32_t fx_run_tc(struct fx *fx, const uint8_t *in, size_t len, uint8_t *out,
-		   size_t *out_len);
+uint32_t fx_run_xdp(struct fx *fx, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len);
+uint32_t fx_run_tc(struct fx *fx, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len);
 
 #endif

@@ -23,14 +23,14 @@
 #define PKT_ACK 0x10
 
 struct pkt_spec {
-	const char *src;      /* "10.0.0.1" or "fd00::1": the family follows */
+	const char *src; /* "10.0.0.1" or "fd00::1": the family follows */
 	const char *dst;
-	uint16_t sport;       /* host order */
+	uint16_t sport; /* host order */
 	uint16_t dport;
-	uint8_t proto;        /* IPPROTO_TCP or IPPROTO_UDP */
-	uint8_t tcp_flags;    /* PKT_* */
-	uint8_t ip_opt_len;   /* IPv4 options, multiple of 4, <= 40 */
-	bool udp_no_csum;     /* IPv4 UDP sent with checksum 0 */
+	uint8_t proto;	    /* IPPROTO_TCP or IPPROTO_UDP */
+	uint8_t tcp_flags;  /* PKT_* */
+	uint8_t ip_opt_len; /* IPv4 options, multiple of 4, <= 40 */
+	bool udp_no_csum;   /* IPv4 UDP sent with checksum 0 */
 	const void *payload;
 	size_t payload_len;
 };
@@ -41,15 +41,15 @@ struct pkt_view {
 	uint8_t proto;
 	size_t l3_off;
 	size_t l4_off;
-	size_t l4_len;          /* L4 header + payload */
-	size_t ip_csum_off;     /* 0 for IPv6 */
+	size_t l4_len;	    /* L4 header + payload */
+	size_t ip_csum_off; /* 0 for IPv6 */
 	size_t l4_csum_off;
 	size_t dst_addr_off;
 	size_t src_addr_off;
-	size_t addr_len;        /* 4 or 16 */
-	union gs_addr src;      /* v4-mapped for IPv4 */
+	size_t addr_len;   /* 4 or 16 */
+	union gs_addr src; /* v4-mapped for IPv4 */
 	union gs_addr dst;
-	uint16_t sport;         /* host order */
+	uint16_t sport; /* host order */
 	uint16_t dport;
 };
 

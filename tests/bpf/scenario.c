@@ -9,9 +9,9 @@
 #include "check.h"
 #include "gs_hash.h"
 
-static const char *const stable_v4[] = { "10.1.0.1", "10.1.0.2" };
+static const char *const stable_v4[] = {"10.1.0.1", "10.1.0.2"};
 static const char *const canary_v4 = "10.2.0.1";
-static const char *const stable_v6[] = { "fd01::1", "fd01::2" };
+static const char *const stable_v6[] = {"fd01::1", "fd01::2"};
 static const char *const canary_v6 = "fd02::1";
 
 void sc_setup(struct scenario *sc, struct fx *fx, bool v6, uint8_t proto, uint8_t hash_mode)
@@ -34,8 +34,7 @@ void sc_setup(struct scenario *sc, struct fx *fx, bool v6, uint8_t proto, uint8_
 		       GS_GROUP_STABLE);
 	fx_backend_add(fx, 11, sc->service_id, v6 ? stable_v6[1] : stable_v4[1], 8081,
 		       GS_GROUP_STABLE);
-	fx_backend_add(fx, 20, sc->service_id, v6 ? canary_v6 : canary_v4, 9090,
-		       GS_GROUP_CANARY);
+	fx_backend_add(fx, 20, sc->service_id, v6 ? canary_v6 : canary_v4, 9090, GS_GROUP_CANARY);
 	fx_table_publish(fx, sc->service_id, GS_GROUP_STABLE, sc->stable, 2);
 	fx_table_publish(fx, sc->service_id, GS_GROUP_CANARY, sc->canary, 1);
 	fx_split_set(fx, sc->service_id, 0);
@@ -98,8 +97,7 @@ struct gs_flow_key sc_flow_key(const struct pkt_spec *client)
 	return key;
 }
 
-static uint32_t sc_hash(const struct scenario *sc, const struct pkt_spec *client,
-			uint32_t seed)
+static uint32_t sc_hash(const struct scenario *sc, const struct pkt_spec *client, uint32_t seed)
 {
 	struct gs_flow_key key = sc_flow_key(client);
 
@@ -112,11 +110,10 @@ uint8_t sc_predict_group(const struct scenario *sc, const struct pkt_spec *clien
 			 uint32_t canary_ppm)
 {
 	return gs_is_canary(sc_hash(sc, client, GS_SEED_GROUP), canary_ppm) ? GS_GROUP_CANARY
-									      : GS_GROUP_STABLE;
+									    : GS_GROUP_STABLE;
 }
 
-uint32_t sc_predict_backend(const struct scenario *sc, const struct pkt_spec *client,
-			    uint8_t group)
+uint32_t sc_predict_backend(const struct scenario *sc, const struct pkt_spec *client, uint8_t group)
 {
 	uint32_t hash = sc_hash(sc, client, GS_SEED_BACKEND);
 
@@ -127,8 +124,7 @@ uint32_t sc_predict_backend(const struct scenario *sc, const struct pkt_spec *cl
 
 /* Which backend (ids below 64, as the tests use) has this address and
  * port (network order), or NONE. */
-static uint32_t sc_backend_at(const struct scenario *sc, const union gs_addr *addr,
-			      uint16_t port)
+static uint32_t sc_backend_at(const struct scenario *sc, const union gs_addr *addr, uint16_t port)
 {
 	uint32_t id;
 

@@ -50,7 +50,8 @@ static void check_keeps_backend_after_split_flip(struct fx *fx, bool v6, uint8_t
 	next = sc_client_pkt(&sc, 40000, PKT_ACK | PKT_PSH);
 	CHECK_EQ(sc_forward(&sc, &next), id, "next packet keeps its backend after split 100");
 	if (proto == IPPROTO_TCP)
-		CHECK_EQ(flow_of(&sc, &first).state, GS_FLOW_ESTABLISHED, "SYN_SENT -> ESTABLISHED");
+		CHECK_EQ(flow_of(&sc, &first).state, GS_FLOW_ESTABLISHED,
+			 "SYN_SENT -> ESTABLISHED");
 
 	fresh = sc_client_pkt(&sc, 40001, PKT_SYN);
 	CHECK_EQ(fx_backend_get(fx, sc_forward(&sc, &fresh)).group, GS_GROUP_CANARY,
@@ -81,7 +82,7 @@ static void flow_v6_udp_keeps_backend_after_split_flip(void **state)
 /* A new table without the flow's backend (backend set change) moves no flow. */
 static void check_keeps_backend_after_table_replace(struct fx *fx, bool v6)
 {
-	const uint32_t new_set[] = { 12 };
+	const uint32_t new_set[] = {12};
 	struct scenario sc;
 	struct pkt_spec syn, ack, fresh;
 	uint32_t id;
@@ -91,8 +92,7 @@ static void check_keeps_backend_after_table_replace(struct fx *fx, bool v6)
 	id = sc_forward(&sc, &syn);
 	CHECK_EQ(id, sc.stable[0], "SYN on the first stable backend");
 
-	fx_backend_add(fx, 12, sc.service_id, v6 ? "fd01::3" : "10.1.0.3", 8082,
-		       GS_GROUP_STABLE);
+	fx_backend_add(fx, 12, sc.service_id, v6 ? "fd01::3" : "10.1.0.3", 8082, GS_GROUP_STABLE);
 	fx_table_publish(fx, sc.service_id, GS_GROUP_STABLE, new_set, 1);
 	ack = sc_client_pkt(&sc, syn.sport, PKT_ACK);
 	CHECK_EQ(sc_forward(&sc, &ack), id, "ACK keeps the backend after the table swap");
@@ -272,7 +272,8 @@ static void flow_drained_backend_keeps_flow_gets_no_new(void **state)
 	for (sport = 43000; sport < 43032; sport++) {
 		struct pkt_spec fresh = sc_client_pkt(&sc, sport, PKT_SYN);
 
-		CHECK_EQ(sc_forward(&sc, &fresh), sc.stable[1], "new flow avoids the drained backend");
+		CHECK_EQ(sc_forward(&sc, &fresh), sc.stable[1],
+			 "new flow avoids the drained backend");
 	}
 	CHECK_EQ(fx_backend_stats(fx, id).new_flows, 1, "drained backend got no new flow");
 }

@@ -13,8 +13,7 @@
  * The first packet of a flow at share ppm goes to want_group, to the very
  * backend the table gives hash2, and leaves flow + reverse entry behind.
  */
-static void check_new_flow(struct fx *fx, bool v6, uint8_t proto, uint32_t ppm,
-			   uint8_t want_group)
+static void check_new_flow(struct fx *fx, bool v6, uint8_t proto, uint32_t ppm, uint8_t want_group)
 {
 	struct scenario sc;
 	struct pkt_spec pkt;
@@ -111,7 +110,7 @@ static void fwd_v6_udp_split_100_goes_canary(void **state)
  * groups get some. */
 static void check_split_50_matches_prediction(struct fx *fx, bool v6, uint8_t proto)
 {
-	unsigned int seen[GS_GROUPS] = { 0, 0 };
+	unsigned int seen[GS_GROUPS] = {0, 0};
 	struct scenario sc;
 	uint16_t sport;
 
@@ -199,7 +198,7 @@ static void fwd_v4_udp_zero_checksum_stays_zero(void **state)
 static void check_udp_zero_result_sent_as_ffff(struct fx *fx, bool v6)
 {
 	uint8_t in[PKT_MAX], out[PKT_MAX], post[PKT_MAX];
-	uint8_t payload[4] = { 0, 0, 0x5a, 0x5a };
+	uint8_t payload[4] = {0, 0, 0x5a, 0x5a};
 	struct gs_backend backend;
 	struct pkt_spec pkt, at_backend;
 	struct pkt_view view;

@@ -12,8 +12,8 @@
 #define FX_TEST(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 /* Run len bytes of frame: XDP_PASS, byte-for-byte unchanged, counter + 1. */
-static void check_passes(struct fx *fx, const uint8_t *frame, size_t len,
-			 enum gs_counter counter, const char *what)
+static void check_passes(struct fx *fx, const uint8_t *frame, size_t len, enum gs_counter counter,
+			 const char *what)
 {
 	uint64_t before = fx_counter(fx, counter);
 	uint64_t rewritten = fx_counter(fx, GS_CNT_FWD_REWRITTEN);
@@ -26,8 +26,7 @@ static void check_passes(struct fx *fx, const uint8_t *frame, size_t len,
 	CHECK_EQ(fx_counter(fx, GS_CNT_FWD_REWRITTEN), rewritten, what);
 }
 
-static size_t syn_frame(struct scenario *sc, struct fx *fx, bool v6, uint8_t proto,
-			uint8_t *frame)
+static size_t syn_frame(struct scenario *sc, struct fx *fx, bool v6, uint8_t proto, uint8_t *frame)
 {
 	struct pkt_spec pkt;
 
@@ -80,8 +79,8 @@ static void pass_udp_to_tcp_service(void **state)
 
 static void pass_arp(void **state)
 {
-	uint8_t frame[42] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 2, 0x08, 0x06,
-			      0, 1, 0x08, 0, 6, 4, 0, 1 };
+	uint8_t frame[42] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0,
+			     2,	   0x08, 0x06, 0,    1,	   0x08, 0, 6, 4, 0, 1};
 
 	check_passes(*state, frame, sizeof(frame), GS_CNT_PASS_NOT_IP, "ARP passes");
 }
@@ -201,14 +200,14 @@ static void check_truncations(struct fx *fx, bool v6, uint8_t proto, const size_
 
 static void pass_v4_tcp_truncated_at_several_offsets(void **state)
 {
-	const size_t cuts[] = { 14, 15, 33, 34, 35, 44, 53 };
+	const size_t cuts[] = {14, 15, 33, 34, 35, 44, 53};
 
 	check_truncations(*state, false, IPPROTO_TCP, cuts, sizeof(cuts) / sizeof(cuts[0]));
 }
 
 static void pass_v6_udp_truncated_at_several_offsets(void **state)
 {
-	const size_t cuts[] = { 14, 30, 53, 54, 58, 61, 70 };
+	const size_t cuts[] = {14, 30, 53, 54, 58, 61, 70};
 
 	check_truncations(*state, true, IPPROTO_UDP, cuts, sizeof(cuts) / sizeof(cuts[0]));
 }
@@ -289,7 +288,7 @@ static void pass_v6_udp_zero_checksum(void **state)
 
 static void pass_v4_service_with_v6_backend(void **state)
 {
-	const uint32_t v6_backend[] = { 30 };
+	const uint32_t v6_backend[] = {30};
 	uint8_t frame[PKT_MAX];
 	struct gs_flow_key key;
 	struct gs_flow flow;

@@ -80,12 +80,12 @@ static void select_override_of_other_service_ignored(void **state)
  */
 static void check_client_mode(struct fx *fx, bool v6)
 {
-	static const char *const v4_clients[] = { "192.168.1.5", "192.168.1.6", "192.168.1.7",
-						  "192.168.1.8", "192.168.1.9", "192.168.1.10",
-						  "192.168.1.11", "192.168.1.12" };
-	static const char *const v6_clients[] = { "fd0c::5", "fd0c::6", "fd0c::7", "fd0c::8",
-						  "fd0c::9", "fd0c::a", "fd0c::b", "fd0c::c" };
-	unsigned int seen[GS_GROUPS] = { 0, 0 };
+	static const char *const v4_clients[] = {"192.168.1.5",	 "192.168.1.6", "192.168.1.7",
+						 "192.168.1.8",	 "192.168.1.9", "192.168.1.10",
+						 "192.168.1.11", "192.168.1.12"};
+	static const char *const v6_clients[] = {"fd0c::5", "fd0c::6", "fd0c::7", "fd0c::8",
+						 "fd0c::9", "fd0c::a", "fd0c::b", "fd0c::c"};
+	unsigned int seen[GS_GROUPS] = {0, 0};
 	struct scenario sc;
 	size_t c;
 
