@@ -132,8 +132,7 @@ static int mkdir_p(const char *dir)
 		path[i] = '/';
 	}
 	if (mkdir(path, 0700) && errno != EEXIST)
-		return gs_fail(errno, "cannot create pin directory %s: %s", path,
-			       strerror(errno));
+		return gs_fail(errno, "cannot create pin directory %s: %s", path, strerror(errno));
 	return 0;
 }
 
@@ -571,4 +570,54 @@ int gs_detach_all(const char *pin_dir)
 	if (err)
 		return err;
 	return unpin_all(pin_dir);
+}
+
+int gs_reload(const char *pin_dir, const char *netns, uint32_t flows)
+{
+	struct graysplit_bpf *skel = NULL;
+	struct iface_list *list = NULL;
+	char message[512] = "";
+	struct gs_maps maps;
+	int err, i, first_err = 0;
+
+	err = gs_maps_open(pin_dir, &maps);
+	if (err)
+		return err;
+	list = calloc(1, sizeof(*list));
+	if (!list) {
+		gs_maps_close(&maps);
+		return gs_fail(ENOMEM, "out of memory");
+	}
+	gs_map_foreach(maps.ifaces, sizeof(struct gs_iface_key), sizeof(struct gs_iface),
+		       collect_iface, list);
+	gs_maps_close(&maps);
+	/* A build the verifier rejects fails here, with the old programs
+	 * still pinned and attached. */
+	err = gs_load(pin_dir, flows, &skel);
+	if (err)
+		goto out;
+	graysplit_bpf__destroy(skel);
+	/* Attaching again moves each interface onto the pinned programs. */
+	for (i = 0; i < list->n; i++) {
+		struct gs_iface_key *key = &list->keys[i];
+		char ns[sizeof(key->netns) + 1], ifname[sizeof(key->ifname) + 1];
+
+		snprintf(ns, sizeof(ns), "%.*s", (int)sizeof(key->netns), key->netns);
+		snprintf(ifname, sizeof(ifname), "%.*s", (int)sizeof(key->ifname), key->ifname);
+		err = gs_netns_enter(ns);
+		if (!err)
+			err = gs_attach(pin_dir, ns, ifname, flows);
+		if (err && !first_err) {
+			first_err = err;
+			snprintf(message, sizeof(message), "%s", gs_last_error());
+		}
+	}
+	err = gs_netns_enter(netns);
+	if (first_err) {
+		err = first_err;
+		gs_set_error("%s", message);
+	}
+out:
+	free(list);
+	return err;
 }

@@ -25,6 +25,13 @@ int gs_load(const char *pin_dir, uint32_t flows, struct graysplit_bpf **skel);
 /* netns is the --netns name or NULL; the caller has already entered it. */
 int gs_attach(const char *pin_dir, const char *netns, const char *ifname, uint32_t flows);
 int gs_detach(const char *pin_dir, const char *netns, const char *ifname);
+/*
+ * Load this build's programs, pin them in place of the old ones and move
+ * every recorded interface onto them (after an upgrade: attach reuses the
+ * pinned programs otherwise). netns is the namespace to return to.
+ */
+int gs_reload(const char *pin_dir, const char *netns, uint32_t flows);
+
 /* "native" or "generic" for the xdp_flags recorded in struct gs_iface. */
 const char *gs_xdp_mode_name(uint32_t xdp_flags);
 

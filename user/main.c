@@ -144,8 +144,11 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 {
 	static const char *const names[] = {"IFACE"};
 	const char *flows_arg = NULL;
-	const struct gs_opt opts[] = {
-		{"--flows", NULL, &flows_arg, NULL}, {"--json", "-j", NULL, &ctx->json}, {0}};
+	bool reload = false;
+	const struct gs_opt opts[] = {{"--flows", NULL, &flows_arg, NULL},
+				      {"--reload", NULL, NULL, &reload},
+				      {"--json", "-j", NULL, &ctx->json},
+				      {0}};
 	struct json_object *tree, *list;
 	uint32_t flows = GS_DEFAULT_FLOWS;
 	struct session s;
@@ -168,7 +171,12 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 	lock_fd = gs_lock_acquire(ctx->pin_dir);
 	if (lock_fd < 0)
 		return lock_fd;
-	err = attach_all(ctx, argv, n, flows);
+	if (reload && !gs_maps_open(ctx->pin_dir, &s.maps)) {
+		gs_maps_close(&s.maps);
+		err = gs_reload(ctx->pin_dir, ctx->netns, flows);
+	}
+	if (!err)
+		err = attach_all(ctx, argv, n, flows);
 	gs_lock_release(lock_fd);
 	if (err)
 		return err;
@@ -472,7 +480,7 @@ static const struct gs_cmd override_cmds[] = {
 };
 
 static const struct gs_cmd commands[] = {
-	{"attach", cmd_attach, NULL, "IFACE [IFACE...] [--flows N]"},
+	{"attach", cmd_attach, NULL, "IFACE [IFACE...] [--flows N] [--reload]"},
 	{"detach", cmd_detach, NULL, "IFACE... | --all"},
 	{"service", NULL, service_cmds, NULL},
 	{"backend", NULL, backend_cmds, NULL},
