@@ -513,6 +513,8 @@ static void print_usage(FILE *out)
 	      "  -p, --pretty   indented JSON output\n"
 	      "  -d, --debug    show libbpf's log on stderr\n"
 	      "\nIPv6 addresses are written [fd00::1]:80; --proto defaults to tcp.\n"
+	      "attach reuses the pinned programs; after an upgrade, attach --reload puts\n"
+	      "this build's programs on every attached interface.\n"
 	      "Commands may be shortened to a unique prefix (graysplit st = status).\n",
 	      out);
 }
