@@ -66,10 +66,10 @@ static __always_inline int gs_lb_forward(struct gs_pkt *pkt, void *data_end)
 	if (action == GS_FLOW_KEEP && flow) {
 		backend_id = flow->backend_id;
 		backend = bpf_map_lookup_elem(&backends, &backend_id);
-		/* A draining backend keeps its flows; a reclaimed slot, free or
-		 * already reused by another service, does not. */
-		if (!backend || backend->state == GS_BACKEND_FREE ||
-		    backend->service_id != flow->service_id)
+		/* A draining backend keeps its flows; a reclaimed slot (free, or
+		 * reused by another service) or a service re-added under a new
+		 * id does not. */
+		if (!backend || backend->state == GS_BACKEND_FREE || backend->service_id != svc->id)
 			action = GS_FLOW_RESELECT;
 	}
 

@@ -332,6 +332,27 @@ static void flow_on_backend_reused_by_other_service_reselects(void **state)
 	CHECK_EQ(fx_counter(fx, GS_CNT_FLOW_RESELECT), 1, "GS_CNT_FLOW_RESELECT");
 }
 
+/* A service deleted and added again gets a new id: old flows select anew. */
+static void flow_of_readded_service_reselects(void **state)
+{
+	const uint32_t new_backends[] = {30};
+	struct fx *fx = *state;
+	struct scenario sc;
+	struct pkt_spec syn, ack;
+
+	sc_setup(&sc, fx, false, IPPROTO_TCP, GS_HASH_FLOW);
+	syn = sc_client_pkt(&sc, 40000, PKT_SYN);
+	sc_forward(&sc, &syn);
+	fx_service_add(fx, 8, sc.vip, sc.vport, IPPROTO_TCP, GS_HASH_FLOW);
+	fx_backend_add(fx, 30, 8, "10.3.0.1", 8080, GS_GROUP_STABLE);
+	fx_table_publish(fx, 8, GS_GROUP_STABLE, new_backends, 1);
+	fx_split_set(fx, 8, 0);
+
+	ack = sc_client_pkt(&sc, 40000, PKT_ACK);
+	CHECK_EQ(sc_forward(&sc, &ack), 30, "flow goes to the new service's backend");
+	CHECK_EQ(flow_of(&sc, &ack).service_id, 8, "flow entry names the new service");
+}
+
 /* A share set before any canary exists sends canary flows to stable. */
 static void flow_canary_share_without_canary_backend_falls_back(void **state)
 {
@@ -390,6 +411,7 @@ int main(void)
 		FX_TEST(flow_draining_backend_in_stale_table_gets_no_new),
 		FX_TEST(flow_on_freed_backend_reselects),
 		FX_TEST(flow_on_backend_reused_by_other_service_reselects),
+		FX_TEST(flow_of_readded_service_reselects),
 		FX_TEST(flow_canary_share_without_canary_backend_falls_back),
 		FX_TEST(flow_no_backend_passes_untouched),
 	};

@@ -177,6 +177,33 @@ static void reply_backend_rst_closes_flow(void **state)
 	check_backend_close(*state, PKT_RST | PKT_ACK);
 }
 
+/* A backend on the VIP's own port: only the addresses change, both ways. */
+static void reply_backend_on_vip_port_only_address_rewritten(void **state)
+{
+	uint8_t in[PKT_MAX], out[PKT_MAX];
+	const uint32_t same_port[] = {12};
+	struct fx *fx = *state;
+	struct pkt_spec syn, reply;
+	struct pkt_view view;
+	struct scenario sc;
+	union gs_addr vip;
+	size_t len;
+
+	sc_setup(&sc, fx, true, IPPROTO_TCP, GS_HASH_FLOW);
+	fx_backend_add(fx, 12, sc.service_id, "fd01::3", sc.vport, GS_GROUP_STABLE);
+	fx_table_publish(fx, sc.service_id, GS_GROUP_STABLE, same_port, 1);
+	syn = sc_client_pkt(&sc, 40000, PKT_SYN);
+	CHECK_EQ(sc_forward(&sc, &syn), 12, "SYN to the backend on port 80");
+	reply = sc_reply_pkt(&sc, 12, &syn, PKT_SYN | PKT_ACK);
+	len = run_reply(fx, &reply, in, out);
+	CHECK_TRUE(pkt_parse(out, len, &view), "reply parses");
+	vip = pkt_addr(sc.vip);
+	CHECK_EQ(memcmp(&view.src, &vip, sizeof(vip)), 0, "reply source is the VIP");
+	CHECK_EQ(memcmp(out + view.l4_off, in + view.l4_off, 2), 0, "source port unchanged");
+	check_csums(out, len, "reply checksums recomputed from scratch");
+	check_only_rewritten(in, len, out, len, false, "only src address and checksums changed");
+}
+
 static void reply_truncated_untouched_and_counted(void **state)
 {
 	uint8_t in[PKT_MAX], out[PKT_MAX];
@@ -211,6 +238,7 @@ int main(void)
 		FX_TEST(reply_from_other_port_untouched),
 		FX_TEST(reply_backend_fin_closes_flow),
 		FX_TEST(reply_backend_rst_closes_flow),
+		FX_TEST(reply_backend_on_vip_port_only_address_rewritten),
 		FX_TEST(reply_truncated_untouched_and_counted),
 	};
 
