@@ -177,6 +177,20 @@ static void reply_backend_rst_closes_flow(void **state)
 	check_backend_close(*state, PKT_RST | PKT_ACK);
 }
 
+static void reply_arp_untouched_not_counted(void **state)
+{
+	uint8_t frame[42] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0,
+			     2,	   0x08, 0x06, 0,    1,	   0x08, 0, 6, 4, 0, 1};
+	uint8_t out[PKT_MAX];
+	struct fx *fx = *state;
+	size_t out_len;
+
+	CHECK_EQ(fx_run_tc(fx, frame, sizeof(frame), out, &out_len), TC_ACT_OK, "verdict");
+	check_unchanged(frame, sizeof(frame), out, out_len, "ARP at egress unchanged");
+	CHECK_EQ(fx_counter(fx, GS_CNT_REV_BAD_HEADER), 0, "ARP is no bad header");
+	CHECK_EQ(fx_counter(fx, GS_CNT_REV_REWRITTEN), 0, "not rewritten");
+}
+
 /* A backend on the VIP's own port: only the addresses change, both ways. */
 static void reply_backend_on_vip_port_only_address_rewritten(void **state)
 {
@@ -240,6 +254,7 @@ int main(void)
 		FX_TEST(reply_backend_rst_closes_flow),
 		FX_TEST(reply_backend_on_vip_port_only_address_rewritten),
 		FX_TEST(reply_truncated_untouched_and_counted),
+		FX_TEST(reply_arp_untouched_not_counted),
 	};
 
 	return cmocka_run_group_tests_name("bpf_reply", tests, NULL, NULL);
