@@ -55,7 +55,7 @@ static __always_inline int gs_lb_forward(struct gs_pkt *pkt, void *data_end)
 	struct gs_service *svc;
 	struct gs_flow *flow;
 	__u32 backend_id = 0;
-	int ret;
+	int opens_flow, ret;
 
 	ret = gs_lookup_service(pkt, &svc);
 	if (ret < 0)
@@ -91,10 +91,12 @@ static __always_inline int gs_lb_forward(struct gs_pkt *pkt, void *data_end)
 	if (ret < 0)
 		return ret;
 	gs_count(GS_CNT_FWD_REWRITTEN);
-	/* A flow recovered after eviction is no new connection: it must not
-	 * skew the per-backend share of new flows the agent compares. */
-	gs_count_backend_fwd(backend_id, pkt->l3_len,
-			     action == GS_FLOW_NEW || action == GS_FLOW_RESELECT);
+	/* Only a connection's opening packet counts as a new flow: a flow
+	 * recovered or moved mid-stream must not skew the per-backend share
+	 * of new flows the agent compares. */
+	opens_flow = action != GS_FLOW_KEEP && action != GS_FLOW_MISSING &&
+		     (pkt->key.proto != IPPROTO_TCP || gs_tcp_is_syn(pkt->tcp_flags));
+	gs_count_backend_fwd(backend_id, pkt->l3_len, opens_flow);
 	return GS_OK;
 }
 

@@ -310,6 +310,7 @@ static void flow_on_freed_backend_reselects(void **state)
 	ack = sc_client_pkt(&sc, syn.sport, PKT_ACK);
 	CHECK_EQ(sc_forward(&sc, &ack), sc.stable[1], "flow moved off the freed backend");
 	CHECK_EQ(flow_of(&sc, &ack).backend_id, sc.stable[1], "flow entry updated");
+	CHECK_EQ(fx_backend_stats(fx, sc.stable[1]).new_flows, 0, "a moved flow is no new flow");
 	CHECK_EQ(fx_counter(fx, GS_CNT_FLOW_RESELECT), 1, "GS_CNT_FLOW_RESELECT");
 }
 
