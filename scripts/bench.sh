@@ -26,7 +26,7 @@ trap 'exit 130' INT TERM
 tb_up "$P"
 tb_exec "$P" client ip addr add "$DIRECT_SRC/24" dev eth0
 vip=$(tb_vip 4)
-tb_gs "$P" attach "$TB_IF_CLIENT"
+tb_gs "$P" attach "$TB_IF_CLIENT" >/dev/null
 tb_gs "$P" service add "$vip"
 for b in "${TB_BACKENDS[@]}"; do
 	tb_gs "$P" backend add "$vip" "${TB_B4[$b]}" --group "${TB_GROUP[$b]}"

@@ -152,7 +152,7 @@ tb__build() {
 		echo "$b" >"$st/www/$b/id"
 		# /big: a file for plain (or curl --limit-rate) downloads.
 		head -c "$TB_BIG_BYTES" /dev/zero | tr '\0' "${b: -1}" >"$st/www/$b/big"
-		ip netns exec "$ns" "$TB_PYTHON" "$TB_ROOT/scripts/lib/httpd.py" --name "$b" \
+		setsid ip netns exec "$ns" "$TB_PYTHON" "$TB_ROOT/scripts/lib/httpd.py" --name "$b" \
 			--port "$TB_PORT" --root "$st/www/$b" </dev/null >/dev/null 2>&1 3>&- &
 		echo "$!" >>"$st/pids"
 	done
@@ -202,6 +202,15 @@ tb_up() {
 		tb_firewall "$p" || { tb_down "$p"; return 1; }
 	fi
 	return 0
+}
+
+# tb_release_streams PREFIX: every /stream open now on any backend finishes
+# at full speed (the servers take SIGUSR1 for it).
+tb_release_streams() {
+	local pid
+	while read -r pid; do
+		[ -n "$pid" ] && kill -USR1 "$pid"
+	done <"$(tb_state_dir "$1")/pids"
 }
 
 # tb_offload PREFIX on|off: tx checksum offload on every veth of the bed.

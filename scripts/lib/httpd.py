@@ -12,15 +12,29 @@ request a client makes is one new TCP connection through the splitter.
                                   the body is the line "NAME\n" repeated and
                                   cut at N bytes, so a reader can tell from
                                   the body alone which backend sent it.
+                                  SIGUSR1 lets every stream open at that
+                                  moment finish at full speed, so a test
+                                  can ask for a long stream and end it once
+                                  it has checked what it wanted meanwhile.
   GET /anything-else           -> that file under --root (e.g. /big)
 """
 import argparse
+import signal
 import socket
 import sys
 import time
 import functools
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
+
+
+# Bumped by SIGUSR1; a stream started under an older generation stops pacing.
+release_generation = 0
+
+
+def release_streams(signum, frame):
+    global release_generation
+    release_generation += 1
 
 
 class DualStackServer(ThreadingHTTPServer):
@@ -51,16 +65,18 @@ def make_handler(name):
             self.end_headers()
             chunk = line * (65536 // len(line) + 2)
             sent = 0
+            generation = release_generation
             start = time.monotonic()
             step = 4096 if rate else 65536
             while sent < size:
                 n = min(step, size - sent)
                 self.wfile.write(chunk[sent % len(line):][:n])
                 sent += n
-                if rate:
+                while rate and release_generation == generation:
                     ahead = sent / rate - (time.monotonic() - start)
-                    if ahead > 0:
-                        time.sleep(ahead)
+                    if ahead <= 0:
+                        break
+                    time.sleep(min(ahead, 0.05))
 
         def do_GET(self):
             url = urlparse(self.path)
@@ -87,6 +103,7 @@ def main():
     ap.add_argument("--root", default=".", help="directory for other paths")
     args = ap.parse_args()
     handler = functools.partial(make_handler(args.name), directory=args.root)
+    signal.signal(signal.SIGUSR1, release_streams)
     srv = DualStackServer(("::", args.port), handler)
     srv.serve_forever()
 

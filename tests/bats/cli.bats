@@ -88,7 +88,7 @@ teardown_file() {
 	assert_rejected gs service add '[fd77::zz]:80'
 }
 
-@test "bad input: service port 0 / out of range" {
+@test "bad input: service port out of range (65536)" {
 	assert_rejected gs service add 10.77.0.12:65536
 }
 
