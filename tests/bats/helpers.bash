@@ -252,6 +252,85 @@ assert_rejected() {
 	done
 }
 
+# The scenarios more than one file runs (with offload on and off, behind a
+# firewall). Each asserts what its name says and returns non-zero otherwise.
+
+# A single GET through the VIP is answered by one of the backends.
+scenario_curl() { # FAMILY
+	run curl_vip "$1" /id
+	assert_success
+	assert_output --regexp '^b[123]$'
+	note "IPv$1: curl $(tb_url "$1" /id) -> $output"
+}
+
+# Streams are paced for 30 s; once a scenario has checked what it wanted
+# while they ran, it lets them finish at full speed (tb_release_streams), so
+# a slow machine never ends a stream too early and a fast one never waits.
+STREAM_BYTES=600000 # a multiple of len("bN\n"), so the body is whole lines
+STREAM_RATE=20000
+
+# A connection opened at split 0 lives through split 100 and back to 0, on
+# the same stable backend, while new connections follow the split.
+scenario_long_lived() {
+	local fam b
+	for fam in 4 6; do gs split "$(tb_vip "$fam")" 0; done
+	stream_start 4 "$STREAM_BYTES" "$STREAM_RATE" long4
+	stream_start 6 "$STREAM_BYTES" "$STREAM_RATE" long6
+	local b4 b6
+	b4=$(stream_backend long4)
+	b6=$(stream_backend long6)
+	assert_regex "$b4" '^b[12]$'
+	assert_regex "$b6" '^b[12]$'
+
+	check_split 4 100 100 0
+	check_split 6 100 100 0
+	check_split 4 0 100 0
+	check_split 6 0 100 0
+	# Both downloads must still have been running across the two changes,
+	# or this test proved nothing.
+	stream_still_running long4 long6
+	tb_release_streams "$TB"
+	stream_finish long4 "$STREAM_BYTES" "$b4"
+	stream_finish long6 "$STREAM_BYTES" "$b6"
+}
+
+# backend del drains: no new flow reaches the backend, its open connection
+# finishes with every byte.
+scenario_drain() {
+	local fam b json state
+	for fam in 4 6; do gs split "$(tb_vip "$fam")" 0; done
+	stream_start 4 "$STREAM_BYTES" "$STREAM_RATE" drain4
+	stream_start 6 "$STREAM_BYTES" "$STREAM_RATE" drain6
+	declare -A drained
+	drained[4]=$(stream_backend drain4)
+	drained[6]=$(stream_backend drain6)
+	for fam in 4 6; do
+		assert_regex "${drained[$fam]}" '^b[12]$'
+		gs backend del "$(tb_vip "$fam")" "$(b_arg "$fam" "${drained[$fam]}")"
+		json=$(gs status --json)
+		state=$(jq -r --arg vip "$(vip_ip "$fam")" --arg ip "$(b_ip "$fam" "${drained[$fam]}")" \
+			'[.services[] | select(.vip == $vip) | .backends[] | select(.ip == $ip) | .state] | first // "not listed"' <<<"$json")
+		note "IPv$fam: drained ${drained[$fam]}, status --json says: $state"
+	done
+	for fam in 4 6; do
+		local out="$BATS_TEST_TMPDIR/after-drain.$fam" before after total
+		before=$(new_flows "$fam")
+		fetch_many "$fam" 200 "$out"
+		after=$(new_flows "$fam")
+		total=$(wc -l <"$out")
+		note "IPv$fam after draining ${drained[$fam]}: 200 connections," \
+			"b1=$(count b1 "$out") b2=$(count b2 "$out") b3=$(count b3 "$out")"
+		[ "$total" -eq 200 ] || { echo "only $total of 200 answered: $(sort "$out.err" | uniq -c | head -3)" >&2; return 1; }
+		[ "$(count "${drained[$fam]}" "$out")" -eq 0 ] || { echo "drained ${drained[$fam]} got new connections" >&2; return 1; }
+		[ "$(flows_of "${drained[$fam]}" "$after")" -eq "$(flows_of "${drained[$fam]}" "$before")" ] ||
+			{ echo "drained ${drained[$fam]}: new_flows moved: $before -> $after" >&2; return 1; }
+	done
+	stream_still_running drain4 drain6
+	tb_release_streams "$TB"
+	stream_finish drain4 "$STREAM_BYTES" "${drained[4]}"
+	stream_finish drain6 "$STREAM_BYTES" "${drained[6]}"
+}
+
 # What graysplit has hooked on an interface of the node: the XDP program
 # (from ip link) and the tc egress filters, one line each.
 xdp_of() { # IFACE
