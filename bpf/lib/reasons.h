@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * Why a packet was left alone. Each reason is the negative of the counter
- * that counts it, so the exit path counts any reason with one map index and
- * no table to keep in step with enum gs_counter.
+ * Why a packet was left alone. Each reason is the negative of the forward
+ * path's counter for it, so the XDP exit counts any reason with one map index
+ * and no table to keep in step with enum gs_counter. The reply path counts
+ * only GS_R_BAD_HEADER (as GS_CNT_REV_BAD_HEADER): the rest is not its traffic.
  */
 #ifndef GS_BPF_REASONS_H
 #define GS_BPF_REASONS_H
