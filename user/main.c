@@ -140,6 +140,26 @@ static int attach_all(struct gs_ctx *ctx, char **ifnames, int n, uint32_t flows)
 	return err;
 }
 
+/* --flows sizes a new instance only: an existing flow table keeps its
+ * size, and asking for another one is an error rather than ignored. */
+static int check_flow_table_size(const char *pin_dir, uint32_t flows)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+	struct gs_maps maps;
+	int err = 0;
+
+	if (gs_maps_open(pin_dir, &maps))
+		return 0;
+	if (!bpf_obj_get_info_by_fd(maps.flows, &info, &len) && info.max_entries != flows)
+		err = gs_fail(EEXIST,
+			      "the flow table at %s already has %u entries: --flows sizes a new "
+			      "instance only ('detach --all' first to resize)",
+			      pin_dir, info.max_entries);
+	gs_maps_close(&maps);
+	return err;
+}
+
 static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 {
 	static const char *const names[] = {"IFACE"};
@@ -171,7 +191,9 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 	lock_fd = gs_lock_acquire(ctx->pin_dir);
 	if (lock_fd < 0)
 		return lock_fd;
-	if (reload && !gs_maps_open(ctx->pin_dir, &s.maps)) {
+	if (flows_arg)
+		err = check_flow_table_size(ctx->pin_dir, flows);
+	if (!err && reload && !gs_maps_open(ctx->pin_dir, &s.maps)) {
 		gs_maps_close(&s.maps);
 		err = gs_reload(ctx->pin_dir, ctx->netns, flows);
 	}
