@@ -137,8 +137,9 @@ teardown_file() {
 }
 
 @test "bad input: not root" {
+	# build/graysplit, not this file's copy: nobody may not enter bats' tmpdir.
 	assert_rejected setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
-		--bounding-set=-all "$TB_GRAYSPLIT" --pin-dir "$(tb_pin_dir "$TB")" split "$V4" 50
+		--bounding-set=-all "$TB_ROOT/build/graysplit" --pin-dir "$(tb_pin_dir "$TB")" split "$V4" 50
 }
 
 @test "detach --all removes every pin, the XDP program and the tc filter" {

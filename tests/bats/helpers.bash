@@ -24,6 +24,11 @@ bed_up() {
 		echo "# $TB_GRAYSPLIT is missing: run make" >&3
 		return 1
 	fi
+	# This file's own copy of the binary: a rebuild while the tests run
+	# must not pull it away from under them.
+	cp "$TB_GRAYSPLIT" "$BATS_FILE_TMPDIR/graysplit"
+	TB_GRAYSPLIT=$BATS_FILE_TMPDIR/graysplit
+	export TB_GRAYSPLIT
 	tb_down "$TB"
 	tb_up "$TB"
 }
