@@ -17,11 +17,14 @@ request a client makes is one new TCP connection through the splitter.
                                   can ask for a long stream and end it once
                                   it has checked what it wanted meanwhile.
   GET /anything-else           -> that file under --root (e.g. /big)
+
+The same port also answers UDP: every datagram gets "NAME\n" back.
 """
 import argparse
 import signal
 import socket
 import sys
+import threading
 import time
 import functools
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -96,6 +99,16 @@ def make_handler(name):
     return Handler
 
 
+def serve_udp(name, port):
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    sock.bind(("::", port))
+    answer = (name + "\n").encode()
+    while True:
+        _, peer = sock.recvfrom(2048)
+        sock.sendto(answer, peer)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--name", required=True)
@@ -104,6 +117,7 @@ def main():
     args = ap.parse_args()
     handler = functools.partial(make_handler(args.name), directory=args.root)
     signal.signal(signal.SIGUSR1, release_streams)
+    threading.Thread(target=serve_udp, args=(args.name, args.port), daemon=True).start()
     srv = DualStackServer(("::", args.port), handler)
     srv.serve_forever()
 

@@ -45,6 +45,21 @@ bed_down() {
 # The CLI, driving this file's node.
 gs() { tb_gs "$TB" "$@"; }
 
+# assert_only FAMILY N REGEX: N new connections through the VIP, all
+# answered, every answer from a backend matching REGEX (e.g. '^b3$').
+assert_only() {
+	local fam=$1 n=$2 re=$3 out total
+	out="$BATS_TEST_TMPDIR/only.$fam"
+	fetch_many "$fam" "$n" "$out"
+	total=$(grep -c . "$out" || true)
+	note "IPv$fam: $n connections: b1=$(count b1 "$out") b2=$(count b2 "$out") b3=$(count b3 "$out"), want all ${re}"
+	[ "$total" -eq "$n" ] || { echo "only $total of $n answered: $(sort "$out.err" | uniq -c | head -3)" >&2; return 1; }
+	if grep -qvE "$re" "$out"; then
+		echo "answers not matching $re: $(grep -vE "$re" "$out" | sort | uniq -c | tr '\n' ' ')" >&2
+		return 1
+	fi
+}
+
 # Say something in the test output (TAP comment), e.g. a measured figure.
 note() { echo "# $*" >&3; }
 
@@ -59,12 +74,12 @@ vip_ip() {
 	if [ "$1" = 6 ]; then echo "$TB_VIP6"; else echo "$TB_VIP4"; fi
 }
 
-# service_up FAMILY: the VIP service with b1, b2 stable and b3 canary.
+# service_up FAMILY [PROTO]: the VIP service with b1, b2 stable and b3 canary.
 service_up() {
-	local fam=$1 b
-	gs service add "$(tb_vip "$fam")"
+	local fam=$1 proto=${2:-tcp} b
+	gs service add "$(tb_vip "$fam")" --proto "$proto"
 	for b in "${TB_BACKENDS[@]}"; do
-		gs backend add "$(tb_vip "$fam")" "$(b_arg "$fam" "$b")" --group "${TB_GROUP[$b]}"
+		gs backend add "$(tb_vip "$fam")" "$(b_arg "$fam" "$b")" --group "${TB_GROUP[$b]}" --proto "$proto"
 	done
 }
 
@@ -82,11 +97,17 @@ curl_vip() { # FAMILY PATH [curl options]
 	tb_exec "$TB" client curl -sS --connect-timeout 3 --max-time 10 "$@" "$(tb_url "$fam" "$path")"
 }
 
-# fetch_many FAMILY N OUT: N GETs of /id through the VIP, each its own TCP
-# connection (the backends speak HTTP/1.0 and close), 16 at a time from one
-# curl process. OUT gets one backend name per answered request.
+# fetch_many FAMILY N OUT [PROTO]: N GETs of /id through the VIP, each its
+# own TCP connection (the backends speak HTTP/1.0 and close), 16 at a time
+# from one curl process; or, for udp, one datagram from each of N sockets
+# (scripts/lib/udp_probe.py). OUT gets one backend name per answer.
 fetch_many() {
-	local fam=$1 n=$2 out=$3
+	local fam=$1 n=$2 out=$3 proto=${4:-tcp}
+	if [ "$proto" = udp ]; then
+		tb_exec "$TB" client "$TB_PYTHON" "$TB_ROOT/scripts/lib/udp_probe.py" \
+			"$(vip_ip "$fam")" "$TB_PORT" "$n" >"$out" 2>"$out.err" || true
+		return 0
+	fi
 	tb_exec "$TB" client curl -sS --no-progress-meter -Z --parallel-max 16 \
 		--connect-timeout 3 --max-time 10 \
 		"$(tb_url "$fam" "/id?n=[1-$n]")" >"$out" 2>"$out.err" || true
@@ -95,35 +116,35 @@ fetch_many() {
 # count NAME FILE: how many answers in FILE came from backend NAME.
 count() { grep -cx "$1" "$2" || true; }
 
-# new_flows FAMILY: "NAME NEW_FLOWS" for each backend status --json lists
-# for this family's service.
+# new_flows FAMILY [PROTO]: "NAME NEW_FLOWS" for each backend status --json
+# lists for this family's service.
 new_flows() {
-	local fam=$1 json ip n b
+	local fam=$1 proto=${2:-tcp} json ip n b
 	json=$(gs status --json) || return 1
 	while read -r ip n; do
 		for b in "${TB_BACKENDS[@]}"; do
 			[ "$(b_ip "$fam" "$b")" = "$ip" ] && echo "$b $n"
 		done
-	done < <(jq -r --arg vip "$(vip_ip "$fam")" --argjson port "$TB_PORT" \
-		'.services[] | select(.vip == $vip and .port == $port) |
+	done < <(jq -r --arg vip "$(vip_ip "$fam")" --argjson port "$TB_PORT" --arg proto "$proto" \
+		'.services[] | select(.vip == $vip and .port == $port and .proto == $proto) |
 		 .backends[] | "\(.ip) \(.new_flows)"' <<<"$json")
 }
 
 # flows_of NAME "NEW_FLOWS LINES": that backend's count, 0 if absent.
 flows_of() { awk -v b="$1" '$1 == b { print $2; f = 1 } END { if (!f) print 0 }' <<<"$2"; }
 
-# check_split FAMILY PERCENT N TOLERANCE: set the split, make N new
-# connections, and assert the canary's share is PERCENT +- TOLERANCE points
+# check_split FAMILY PERCENT N TOLERANCE [PROTO]: set the split, make N new
+# connections (UDP flows with udp), and assert the canary's share is PERCENT +- TOLERANCE points
 # (exactly PERCENT when TOLERANCE is 0), that every connection was answered,
 # that both stable backends share the stable traffic, and that status
 # --json counted each connection as a new flow of the backend that answered.
 check_split() {
-	local fam=$1 pct=$2 n=$3 tol=$4 out before after b got want total=0 canary
-	out="$BATS_TEST_TMPDIR/answers.$fam"
-	gs split "$(tb_vip "$fam")" "$pct"
-	before=$(new_flows "$fam")
-	fetch_many "$fam" "$n" "$out"
-	after=$(new_flows "$fam")
+	local fam=$1 pct=$2 n=$3 tol=$4 proto=${5:-tcp} out before after b got want total=0 canary
+	out="$BATS_TEST_TMPDIR/answers.$fam.$proto"
+	gs split "$(tb_vip "$fam")" "$pct" --proto "$proto"
+	before=$(new_flows "$fam" "$proto")
+	fetch_many "$fam" "$n" "$out" "$proto"
+	after=$(new_flows "$fam" "$proto")
 
 	declare -A seen
 	for b in "${TB_BACKENDS[@]}"; do
@@ -131,11 +152,11 @@ check_split() {
 		total=$((total + seen[$b]))
 	done
 	canary=${seen[b3]}
-	note "IPv$fam split $pct: $n connections, answered $total: b1=${seen[b1]} b2=${seen[b2]}" \
+	note "IPv$fam $proto split $pct: $n flows, answered $total: b1=${seen[b1]} b2=${seen[b2]}" \
 		"b3(canary)=$canary -> canary share $(awk -v c="$canary" -v t="$total" \
 			'BEGIN { if (t) printf "%.2f%%", 100 * c / t; else print "n/a" }')"
 	if [ "$total" -ne "$n" ]; then
-		echo "only $total of $n connections answered; curl said:" >&2
+		echo "only $total of $n flows answered; the client said:" >&2
 		sort "$out.err" | uniq -c | sort -rn | head -5 >&2
 		return 1
 	fi
