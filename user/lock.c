@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -27,26 +28,59 @@ static void sanitise(const char *pin_dir, char *out, size_t len)
 	out[i] = '\0';
 }
 
+static void lock_path(const char *pin_dir, char *path, size_t len)
+{
+	char name[NAME_MAX - 8];
+
+	sanitise(pin_dir, name, sizeof(name));
+	snprintf(path, len, GS_LOCK_DIR "/%s.lock", name);
+}
+
+/* Whether fd is still the file at path: the holder before us may have
+ * removed it (gs_lock_remove), and a lock on a removed file guards nothing. */
+static bool still_linked(int fd, const char *path)
+{
+	struct stat held, named;
+
+	return !fstat(fd, &held) && !stat(path, &named) && held.st_dev == named.st_dev &&
+	       held.st_ino == named.st_ino;
+}
+
 int gs_lock_acquire(const char *pin_dir)
 {
-	char name[NAME_MAX - 8], path[PATH_MAX];
+	char path[PATH_MAX];
 	int fd, err;
 
 	if (mkdir(GS_LOCK_DIR, 0755) && errno != EEXIST)
 		return gs_fail(errno, "cannot create %s: %s", GS_LOCK_DIR, strerror(errno));
-	sanitise(pin_dir, name, sizeof(name));
-	snprintf(path, sizeof(path), GS_LOCK_DIR "/%s.lock", name);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return gs_fail(errno, "cannot open lock file %s: %s", path, strerror(errno));
-	while (flock(fd, LOCK_EX)) {
-		if (errno == EINTR)
-			continue;
-		err = errno;
+	lock_path(pin_dir, path, sizeof(path));
+	for (;;) {
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return gs_fail(errno, "cannot open lock file %s: %s", path,
+				       strerror(errno));
+		while (flock(fd, LOCK_EX)) {
+			if (errno == EINTR)
+				continue;
+			err = errno;
+			close(fd);
+			return gs_fail(err, "cannot lock %s: %s", path, strerror(err));
+		}
+		if (still_linked(fd, path))
+			return fd;
 		close(fd);
-		return gs_fail(err, "cannot lock %s: %s", path, strerror(err));
 	}
-	return fd;
+}
+
+void gs_lock_remove(const char *pin_dir, int fd)
+{
+	char path[PATH_MAX];
+
+	if (fd < 0)
+		return;
+	lock_path(pin_dir, path, sizeof(path));
+	unlink(path);
+	close(fd);
 }
 
 void gs_lock_release(int fd)

@@ -11,5 +11,8 @@
 /* Block until this process holds the instance's lock; returns the fd. */
 int gs_lock_acquire(const char *pin_dir);
 void gs_lock_release(int fd);
+/* Release and remove the lock file: for when the instance itself is gone.
+ * A waiter that then gets the removed file's lock notices and takes anew. */
+void gs_lock_remove(const char *pin_dir, int fd);
 
 #endif

@@ -249,7 +249,10 @@ static int cmd_detach(struct gs_ctx *ctx, int argc, char **argv)
 		if (lock_fd < 0)
 			return lock_fd;
 		err = gs_detach_all(ctx->pin_dir);
-		gs_lock_release(lock_fd);
+		if (err)
+			gs_lock_release(lock_fd);
+		else
+			gs_lock_remove(ctx->pin_dir, lock_fd);
 		return err;
 	}
 	err = session_begin(ctx, &s);
