@@ -45,6 +45,14 @@ teardown_file() {
 	note "ct state invalid drops so far: $(tb_firewall_drops "$TB")"
 }
 
+@test "firewall, UDP: split 20 over 2000 flows (IPv4 and IPv6), answers from the VIP" {
+	service_up 4 udp
+	service_up 6 udp
+	check_split 4 20 2000 3 udp
+	check_split 6 20 2000 3 udp
+	note "ct state invalid drops so far: $(tb_firewall_drops "$TB")"
+}
+
 @test "firewall: a download survives split 0 -> 100 -> 0, whole, on one backend" {
 	scenario_long_lived
 	note "ct state invalid drops so far: $(tb_firewall_drops "$TB")"

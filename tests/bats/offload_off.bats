@@ -49,6 +49,13 @@ teardown_file() {
 	check_split 6 100 300 0
 }
 
+@test "offload off, UDP: split 20 over 2000 flows (IPv4 and IPv6), answers from the VIP" {
+	service_up 4 udp
+	service_up 6 udp
+	check_split 4 20 2000 3 udp
+	check_split 6 20 2000 3 udp
+}
+
 @test "offload off: a download survives split 0 -> 100 -> 0, whole, on one backend" {
 	scenario_long_lived
 }
