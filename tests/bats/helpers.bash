@@ -130,6 +130,16 @@ new_flows() {
 		 .backends[] | "\(.ip) \(.new_flows)"' <<<"$json")
 }
 
+# active_flows FAMILY [NAME]: status --json's active_flows of one backend of
+# the family's TCP service, or of all its backends together.
+active_flows() {
+	local fam=$1 ip=""
+	[ -n "${2:-}" ] && ip=$(b_ip "$fam" "$2")
+	gs status --json | jq --arg vip "$(vip_ip "$fam")" --arg ip "$ip" --argjson port "$TB_PORT" \
+		'[.services[] | select(.vip == $vip and .port == $port and .proto == "tcp") |
+		  .backends[] | select($ip == "" or .ip == $ip) | .active_flows] | add // 0'
+}
+
 # flows_of NAME "NEW_FLOWS LINES": that backend's count, 0 if absent.
 flows_of() { awk -v b="$1" '$1 == b { print $2; f = 1 } END { if (!f) print 0 }' <<<"$2"; }
 
@@ -307,6 +317,9 @@ scenario_long_lived() {
 	b6=$(stream_backend long6)
 	assert_regex "$b4" '^b[12]$'
 	assert_regex "$b6" '^b[12]$'
+	# status sees the open connection as an active flow of its backend.
+	[ "$(active_flows 4 "$b4")" -ge 1 ] || { echo "IPv4: $b4 shows no active flow during the download" >&2; return 1; }
+	[ "$(active_flows 6 "$b6")" -ge 1 ] || { echo "IPv6: $b6 shows no active flow during the download" >&2; return 1; }
 
 	check_split 4 100 100 0
 	check_split 6 100 100 0
@@ -318,6 +331,17 @@ scenario_long_lived() {
 	tb_release_streams "$TB"
 	stream_finish long4 "$STREAM_BYTES" "$b4"
 	stream_finish long6 "$STREAM_BYTES" "$b6"
+	# Every connection of this test is closed now: none may stay active
+	# (a moment's grace for the last FIN to cross the node).
+	local i a4 a6
+	for ((i = 0; i < 20; i++)); do
+		a4=$(active_flows 4)
+		a6=$(active_flows 6)
+		[ "$a4" -eq 0 ] && [ "$a6" -eq 0 ] && break
+		sleep 0.1
+	done
+	note "active_flows after every connection closed: IPv4 $a4, IPv6 $a6"
+	[ "$a4" -eq 0 ] && [ "$a6" -eq 0 ]
 }
 
 # backend del drains: no new flow reaches the backend, its open connection
