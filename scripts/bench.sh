@@ -14,9 +14,9 @@ source scripts/testbed.sh
 conns=${1:-3000}
 rounds=${2:-3}
 P=gsbench$$
-# The direct rounds come from a second client address, so they never share a
-# 4-tuple with a VIP connection still in TIME_WAIT on a backend.
-DIRECT_SRC=10.77.1.3
+# The direct rounds come from the bed's second client address, so they never
+# share a 4-tuple with a VIP connection still in TIME_WAIT on a backend.
+DIRECT_SRC=$TB_CLIENT4_ALT
 
 [ "$(id -u)" -eq 0 ] || { echo "bench: needs root (namespaces, BPF)" >&2; exit 1; }
 [ -x "$TB_GRAYSPLIT" ] || { echo "bench: $TB_GRAYSPLIT missing: run make" >&2; exit 1; }
@@ -24,7 +24,6 @@ DIRECT_SRC=10.77.1.3
 trap 'tb_down "$P"' EXIT
 trap 'exit 130' INT TERM
 tb_up "$P"
-tb_exec "$P" client ip addr add "$DIRECT_SRC/24" dev eth0
 vip=$(tb_vip 4)
 tb_gs "$P" attach "$TB_IF_CLIENT" >/dev/null
 tb_gs "$P" service add "$vip"

@@ -2,7 +2,7 @@
 # The graysplit test bed: five network namespaces on veth pairs, real HTTP
 # backends, nothing outside the namespaces it makes.
 #
-#   client (eth0 10.77.1.2 fd77:1::2)
+#   client (eth0 10.77.1.2 fd77:1::2, and 10.77.1.3 fd77:1::3)
 #     |  routes 10.77.0.0/24, fd77::/64 (the VIPs) and the backend subnet via the node
 #   node  (cli0 10.77.1.1 fd77:1::1)          <- graysplit attaches here
 #     |   (nb1 nb2 nb3, each 10.77.2.1/32 fd77:2::1/128, one veth per backend)
@@ -38,6 +38,12 @@ TB_VIP6=fd77::10
 TB_PORT=80
 TB_CLIENT4=10.77.1.2
 TB_CLIENT6=fd77:1::2
+# A second client address (curl --interface) for traffic that must never
+# share a 4-tuple with the first one's: the same client reaching a backend
+# through another VIP, or directly, within TIME_WAIT gets its SYN rejected
+# by PAWS on the backend (the kernel's timestamp offset is per destination).
+TB_CLIENT4_ALT=10.77.1.3
+TB_CLIENT6_ALT=fd77:1::3
 TB_NODE4=10.77.1.1
 TB_NODE6=fd77:1::1
 TB_NODE_B4=10.77.2.1
@@ -126,13 +132,17 @@ tb__build() {
 	tb__veth "$client" eth0 "$node" "$TB_IF_CLIENT"
 	ip -n "$client" addr add "$TB_CLIENT4/24" dev eth0
 	ip -n "$client" addr add "$TB_CLIENT6/64" dev eth0 nodad
+	ip -n "$client" addr add "$TB_CLIENT4_ALT/24" dev eth0
+	ip -n "$client" addr add "$TB_CLIENT6_ALT/64" dev eth0 nodad
 	ip -n "$node" addr add "$TB_NODE4/24" dev "$TB_IF_CLIENT"
 	ip -n "$node" addr add "$TB_NODE6/64" dev "$TB_IF_CLIENT" nodad
 	# The VIPs and the backend subnet live behind the node. No default route.
-	ip -n "$client" route add 10.77.0.0/24 via "$TB_NODE4"
-	ip -n "$client" route add 10.77.2.0/24 via "$TB_NODE4"
-	ip -n "$client" -6 route add fd77::/64 via "$TB_NODE6"
-	ip -n "$client" -6 route add fd77:2::/64 via "$TB_NODE6"
+	# The routes name the source, so only an explicit bind uses the second
+	# address (IPv6 source selection would otherwise pick either).
+	ip -n "$client" route add 10.77.0.0/24 via "$TB_NODE4" src "$TB_CLIENT4"
+	ip -n "$client" route add 10.77.2.0/24 via "$TB_NODE4" src "$TB_CLIENT4"
+	ip -n "$client" -6 route add fd77::/64 via "$TB_NODE6" src "$TB_CLIENT6"
+	ip -n "$client" -6 route add fd77:2::/64 via "$TB_NODE6" src "$TB_CLIENT6"
 
 	tb__sysctl "$node" net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 

@@ -191,6 +191,11 @@ check_split() {
 			echo "status --json: $b new_flows grew by $got, but $b answered $want" >&2
 			echo "before: $before" >&2
 			echo "after: $after" >&2
+			# A SYN the backend's TIME_WAIT rejected (PAWS) is retried after an
+			# RST and counts again; show whether that is what happened.
+			echo "PAWS-rejected SYNs in TIME_WAIT per backend:" \
+				"$(for b in "${TB_BACKENDS[@]}"; do printf '%s=%s ' "$b" \
+					"$(tb_exec "$TB" "$b" nstat -asz TcpExtPAWSTimewait | awk '$1 == "TcpExtPAWSTimewait" { print $2 }')"; done)" >&2
 			return 1
 		fi
 	done
