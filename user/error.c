@@ -11,7 +11,8 @@ void gs_set_error(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	/* clang-analyzer does not see va_start through the format attribute. */
+	vsnprintf(last_error, sizeof(last_error), fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized) */
 	va_end(ap);
 }
 

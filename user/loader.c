@@ -136,13 +136,6 @@ static int mkdir_p(const char *dir)
 	return 0;
 }
 
-/*
- * bpftool's generated open() is reached through a pointer: inlined, its
- * error paths make clang's static analyzer report leaks that are not
- * there, in a file we do not write.
- */
-static struct graysplit_bpf *(*volatile skel_open)(void) = graysplit_bpf__open;
-
 int gs_load(const char *pin_dir, uint32_t flows, struct graysplit_bpf **out)
 {
 	char path[PATH_MAX];
@@ -153,7 +146,7 @@ int gs_load(const char *pin_dir, uint32_t flows, struct graysplit_bpf **out)
 	err = mkdir_p(pin_dir);
 	if (err)
 		return err;
-	skel = skel_open();
+	skel = gs_skel_open();
 	if (!skel)
 		return gs_fail(errno, "cannot open the BPF object: %s", strerror(errno));
 	bpf_object__for_each_map(map, skel->obj)

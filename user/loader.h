@@ -20,6 +20,9 @@ struct graysplit_bpf;
  * already pinned there, so state survives re-loading). flows sizes the flow
  * tables when they are created. The caller owns *skel.
  */
+/* graysplit_bpf__open(), out of line (see skel.c). */
+struct graysplit_bpf *gs_skel_open(void);
+
 int gs_load(const char *pin_dir, uint32_t flows, struct graysplit_bpf **skel);
 
 /* netns is the --netns name or NULL; the caller has already entered it. */

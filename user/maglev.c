@@ -128,12 +128,13 @@ static bool is_prime(uint32_t n)
 static uint64_t next_turn(uint64_t k, uint64_t max_weight, uint64_t weight, uint32_t size,
 			  size_t position)
 {
-	unsigned __int128 half_turns = (unsigned __int128)(2 * k - 1) * max_weight;
-	unsigned __int128 pass = (half_turns + 2 * weight - 1) / (2 * weight);
+	/* k <= size + 1 and weights < 2^16: the product fits 64 bits. */
+	uint64_t half_turns = (2 * k - 1) * max_weight;
+	uint64_t pass = (half_turns + 2 * weight - 1) / (2 * weight);
 
-	if (pass > (unsigned __int128)size + 1)
-		pass = (unsigned __int128)size + 1;
-	return (uint64_t)pass << TURN_POS_BITS | position;
+	if (pass > (uint64_t)size + 1)
+		pass = (uint64_t)size + 1;
+	return pass << TURN_POS_BITS | position;
 }
 
 int maglev_build(const struct maglev_backend *backends, size_t n, uint32_t *table, uint32_t size)
