@@ -118,6 +118,7 @@ fmt:
 	$(Q)clang-format -i $(FMT_FILES)
 
 lint: $(SKEL)
+	$(Q)clang-format --dry-run -Werror $(FMT_FILES)
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 		--inline-suppr --suppress=missingIncludeSystem $(INCLUDES) user/
 	$(Q)clang-tidy --quiet $(filter-out user/skel.c,$(LIB_SRCS)) user/main.c -- $(CFLAGS)

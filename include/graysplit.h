@@ -10,20 +10,20 @@
 
 #include <linux/types.h>
 
-#define GS_MAX_SERVICES 256
-#define GS_MAX_BACKENDS 4096
+#define GS_MAX_SERVICES	 256
+#define GS_MAX_BACKENDS	 4096
 #define GS_MAX_OVERRIDES 16384
-#define GS_MAX_IFACES 64
+#define GS_MAX_IFACES	 64
 #define GS_DEFAULT_FLOWS (1u << 20)
 
 /* Prime, so every Maglev permutation visits every slot once. */
 #define GS_MAGLEV_SIZE 65537
 
-#define GS_PPM_MAX 1000000u
+#define GS_PPM_MAX	1000000u
 #define GS_BACKEND_NONE 0xffffffffu
 
 /* Two independent seeds: which group, and which backend inside the group. */
-#define GS_SEED_GROUP 0x8f1bbcdcu
+#define GS_SEED_GROUP	0x8f1bbcdcu
 #define GS_SEED_BACKEND 0x2545f491u
 
 enum gs_group {
@@ -43,8 +43,8 @@ enum gs_service_state {
 };
 
 enum gs_backend_state {
-	GS_BACKEND_FREE = 0,     /* slot unused */
-	GS_BACKEND_ACTIVE = 1,   /* in its group's Maglev table */
+	GS_BACKEND_FREE = 0,	 /* slot unused */
+	GS_BACKEND_ACTIVE = 1,	 /* in its group's Maglev table */
 	GS_BACKEND_DRAINING = 2, /* out of the table; existing flows finish */
 };
 
@@ -67,8 +67,8 @@ union gs_addr {
 
 static inline int gs_addr_is_v4(const union gs_addr *a)
 {
-	return a->w[0] == 0 && a->w[1] == 0 && a->b[8] == 0 && a->b[9] == 0 &&
-	       a->b[10] == 0xff && a->b[11] == 0xff;
+	return a->w[0] == 0 && a->w[1] == 0 && a->b[8] == 0 && a->b[9] == 0 && a->b[10] == 0xff &&
+	       a->b[11] == 0xff;
 }
 
 /* services: (VIP, port, proto) -> struct gs_service. */
@@ -80,9 +80,9 @@ struct gs_service_key {
 };
 
 struct gs_service {
-	__u32 id;        /* index into split, maglev and overrides */
-	__u8 hash_mode;  /* enum gs_hash_mode */
-	__u8 state;      /* enum gs_service_state */
+	__u32 id;	/* index into split, maglev and overrides */
+	__u8 hash_mode; /* enum gs_hash_mode */
+	__u8 state;	/* enum gs_service_state */
 	__u16 pad;
 };
 
@@ -100,8 +100,8 @@ struct gs_backend {
 	__u16 port;   /* network order */
 	__u16 weight; /* Maglev weight, >= 1 */
 	__u32 service_id;
-	__u8 group;   /* enum gs_group */
-	__u8 state;   /* enum gs_backend_state */
+	__u8 group; /* enum gs_group */
+	__u8 state; /* enum gs_backend_state */
 	__u16 pad;
 };
 
@@ -152,30 +152,30 @@ struct gs_override {
 
 /* Global per-CPU counters (stats map), one slot each. */
 enum gs_counter {
-	GS_CNT_PKTS = 0,             /* packets the forward path looked at */
-	GS_CNT_PASS_NOT_IP,          /* not IPv4/IPv6 (ARP, ...) */
-	GS_CNT_PASS_VLAN,            /* VLAN-tagged: left alone */
-	GS_CNT_PASS_FRAGMENT,        /* IPv4 fragment or IPv6 fragment header */
-	GS_CNT_PASS_NOT_L4,          /* neither TCP nor UDP, or IPv6 ext headers */
-	GS_CNT_PASS_NO_SERVICE,      /* not addressed to a service */
-	GS_CNT_BAD_HEADER,           /* truncated or malformed: passed untouched */
-	GS_CNT_NO_BACKEND,           /* service has no backend: passed untouched */
-	GS_CNT_FLOW_NEW,             /* flows selected for the first time */
-	GS_CNT_FLOW_RESELECT,        /* SYN on a closing flow: selected anew */
-	GS_CNT_FLOW_MISSING,         /* mid-connection packet without entry (evicted) */
-	GS_CNT_FLOW_INSERT_FAIL,     /* flow table update failed */
-	GS_CNT_REV_RESTORED,         /* reverse entry was evicted and put back */
-	GS_CNT_FWD_REWRITTEN,        /* packets DNATed to a backend */
-	GS_CNT_REV_REWRITTEN,        /* replies SNATed back to the VIP */
-	GS_CNT_REV_BAD_HEADER,       /* reply path could not parse or rewrite */
+	GS_CNT_PKTS = 0,	 /* packets the forward path looked at */
+	GS_CNT_PASS_NOT_IP,	 /* not IPv4/IPv6 (ARP, ...) */
+	GS_CNT_PASS_VLAN,	 /* VLAN-tagged: left alone */
+	GS_CNT_PASS_FRAGMENT,	 /* IPv4 fragment or IPv6 fragment header */
+	GS_CNT_PASS_NOT_L4,	 /* neither TCP nor UDP, or IPv6 ext headers */
+	GS_CNT_PASS_NO_SERVICE,	 /* not addressed to a service */
+	GS_CNT_BAD_HEADER,	 /* truncated or malformed: passed untouched */
+	GS_CNT_NO_BACKEND,	 /* service has no backend: passed untouched */
+	GS_CNT_FLOW_NEW,	 /* flows selected for the first time */
+	GS_CNT_FLOW_RESELECT,	 /* SYN on a closing flow: selected anew */
+	GS_CNT_FLOW_MISSING,	 /* mid-connection packet without entry (evicted) */
+	GS_CNT_FLOW_INSERT_FAIL, /* flow table update failed */
+	GS_CNT_REV_RESTORED,	 /* reverse entry was evicted and put back */
+	GS_CNT_FWD_REWRITTEN,	 /* packets DNATed to a backend */
+	GS_CNT_REV_REWRITTEN,	 /* replies SNATed back to the VIP */
+	GS_CNT_REV_BAD_HEADER,	 /* reply path could not parse or rewrite */
 	GS_CNT_MAX,
 };
 
 /* backend_stats: per-CPU, per backend id. */
 struct gs_backend_stats {
 	__u64 new_flows;
-	__u64 packets; /* forward packets */
-	__u64 bytes;   /* forward bytes */
+	__u64 packets;	  /* forward packets */
+	__u64 bytes;	  /* forward bytes */
 	__u64 rx_packets; /* reply packets */
 	__u64 rx_bytes;
 };

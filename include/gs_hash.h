@@ -12,6 +12,7 @@
 
 #include "graysplit.h"
 
+/* clang-format off */
 #define gs_rol32(x, k) (((x) << (k)) | ((x) >> (32 - (k))))
 
 #define gs_mix(a, b, c)                                                        \
@@ -34,6 +35,8 @@
 		b ^= a; b -= gs_rol32(a, 14);                                  \
 		c ^= b; c -= gs_rol32(b, 24);                                  \
 	} while (0)
+
+/* clang-format on */
 
 /*
  * lookup3's hashword() over n 32-bit words, n >= 1. Every call site passes a

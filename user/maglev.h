@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 struct maglev_backend {
-	uint32_t id;     /* what the table holds: a backend id */
+	uint32_t id;	 /* what the table holds: a backend id */
 	uint32_t weight; /* >= 1; share of slots proportional to it */
 	/* Identity that seeds the permutation (e.g. address + port), so a
 	 * backend keeps its preferences whatever id or position it has. */
@@ -24,7 +24,6 @@ struct maglev_backend {
  * -ENOMEM. Deterministic: the same backends (in any order) give the same
  * table.
  */
-int maglev_build(const struct maglev_backend *backends, size_t n,
-		 uint32_t *table, uint32_t size);
+int maglev_build(const struct maglev_backend *backends, size_t n, uint32_t *table, uint32_t size);
 
 #endif

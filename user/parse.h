@@ -17,8 +17,7 @@
  * "10.0.0.10:80", "[fd00::1]:80", and with port_optional also "10.0.0.10" or
  * "fd00::1" / "[fd00::1]" (then *port is 0). Port 1..65535, host order.
  */
-int gs_parse_endpoint(const char *s, bool port_optional, union gs_addr *addr,
-		      uint16_t *port);
+int gs_parse_endpoint(const char *s, bool port_optional, union gs_addr *addr, uint16_t *port);
 
 /* "10.1.0.0/16", "fd00::/64", or a bare address (full length). The prefix is
  * returned on the 128-bit (v4-mapped) scale; host bits must be zero. */
@@ -28,19 +27,17 @@ int gs_parse_cidr(const char *s, union gs_addr *addr, uint32_t *prefixlen128);
  * returned in parts per million. */
 int gs_parse_percent(const char *s, uint32_t *ppm);
 
-int gs_parse_proto(const char *s, uint8_t *proto);         /* tcp | udp */
-int gs_parse_group(const char *s, uint8_t *group);         /* stable | canary */
+int gs_parse_proto(const char *s, uint8_t *proto);	   /* tcp | udp */
+int gs_parse_group(const char *s, uint8_t *group);	   /* stable | canary */
 int gs_parse_hash_mode(const char *s, uint8_t *hash_mode); /* flow | client */
-int gs_parse_u32(const char *s, uint32_t min, uint32_t max, const char *what,
-		 uint32_t *out);
+int gs_parse_u32(const char *s, uint32_t min, uint32_t max, const char *what, uint32_t *out);
 
 /* Text forms. gs_format_addr writes "10.0.0.1" or "fd00::1" (no brackets). */
 #define GS_ADDR_STRLEN 46
 void gs_format_addr(const union gs_addr *addr, char *buf, size_t len);
 /* "10.0.0.1:80" or "[fd00::1]:80" */
 #define GS_ENDPOINT_STRLEN (GS_ADDR_STRLEN + 8)
-void gs_format_endpoint(const union gs_addr *addr, uint16_t port, char *buf,
-			size_t len);
+void gs_format_endpoint(const union gs_addr *addr, uint16_t port, char *buf, size_t len);
 const char *gs_proto_name(uint8_t proto);
 const char *gs_group_name(uint8_t group);
 const char *gs_hash_mode_name(uint8_t hash_mode);

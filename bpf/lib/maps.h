@@ -51,7 +51,7 @@ struct gs_maglev_table {
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, GS_MAX_SERVICES * GS_GROUPS);
+	__uint(max_entries, GS_MAX_SERVICES *GS_GROUPS);
 	__type(key, __u32);
 	__array(values, struct gs_maglev_table);
 } maglev SEC(".maps");
