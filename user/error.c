@@ -12,8 +12,8 @@ void gs_set_error(const char *fmt, ...)
 
 	va_start(ap, fmt);
 	/* clang-analyzer does not see va_start through the format attribute. */
-	vsnprintf(last_error, sizeof(last_error), fmt,
-		  ap); /* NOLINT(clang-analyzer-valist.Uninitialized) */
+	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized) */
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
 	va_end(ap);
 }
 

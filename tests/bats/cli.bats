@@ -136,6 +136,21 @@ teardown_file() {
 	assert_rejected gs override add "$V4" 10.77.1.0/33 --group canary
 }
 
+@test "bad input: service del of an unknown service" {
+	assert_rejected gs service del 10.77.0.99:80
+}
+
+@test "bad input: a pin directory that is not on a bpffs" {
+	local dir="$BATS_TEST_TMPDIR/not-bpffs"
+	mkdir -p "$dir"
+	assert_rejected "$TB_GRAYSPLIT" --netns "$(tb_ns "$TB" node)" --pin-dir "$dir" attach "$TB_IF_CLIENT"
+	assert_equal "$(ls -A "$dir")" ""
+}
+
+@test "bad input: a network namespace that does not exist" {
+	assert_rejected "$TB_GRAYSPLIT" --netns "$TB-nosuch" --pin-dir "$(tb_pin_dir "$TB")" attach "$TB_IF_CLIENT"
+}
+
 @test "bad input: not root" {
 	# build/graysplit, not this file's copy: nobody may not enter bats' tmpdir.
 	assert_rejected setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
