@@ -1,0 +1,40 @@
+#!/usr/bin/env bats
+# The strictest node: the firewall of firewall.bats (ct state invalid drop,
+# rp_filter=1) and tx checksum offload off on every veth. With full
+# checksums conntrack verifies them, so a packet the splitter left with a
+# wrong checksum is marked invalid and dropped here.
+
+load helpers
+
+setup_file() {
+	export TB_OFFLOAD=off TB_FIREWALL=1
+	bed_up
+	attach_and_serve "$TB_IF_CLIENT"
+}
+
+teardown_file() {
+	bed_down
+}
+
+@test "firewall + offload off: the bed is what it says" {
+	assert_equal "$(tb_offload_state "$TB" node "$TB_IF_CLIENT")" off
+	assert_equal "$(tb_offload_state "$TB" b3 eth0)" off
+	assert_equal "$(tb_exec "$TB" node sysctl -n net.ipv4.conf.all.rp_filter)" 1
+	run tb_exec "$TB" node nft list chain inet gs_testbed forward
+	assert_output --partial "ct state invalid"
+}
+
+@test "firewall + offload off, IPv4 and IPv6: curl through the VIP reaches a backend" {
+	scenario_curl 4
+	scenario_curl 6
+}
+
+@test "firewall + offload off, IPv4: split 20 over 2000 connections, canary 20% +- 3" {
+	check_split 4 20 2000 3
+	note "ct state invalid drops so far: $(tb_firewall_drops "$TB")"
+}
+
+@test "firewall + offload off, IPv6: split 20 over 2000 connections, canary 20% +- 3" {
+	check_split 6 20 2000 3
+	note "ct state invalid drops so far: $(tb_firewall_drops "$TB")"
+}
