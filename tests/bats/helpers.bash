@@ -194,8 +194,8 @@ check_split() {
 			# A SYN the backend's TIME_WAIT rejected (PAWS) is retried after an
 			# RST and counts again; show whether that is what happened.
 			echo "PAWS-rejected SYNs in TIME_WAIT per backend:" \
-				"$(for b in "${TB_BACKENDS[@]}"; do printf '%s=%s ' "$b" \
-					"$(tb_exec "$TB" "$b" nstat -asz TcpExtPAWSTimewait | awk '$1 == "TcpExtPAWSTimewait" { print $2 }')"; done)" >&2
+				"$(for be in "${TB_BACKENDS[@]}"; do printf '%s=%s ' "$be" \
+					"$(tb_exec "$TB" "$be" nstat -asz TcpExtPAWSTimewait | awk '$1 == "TcpExtPAWSTimewait" { print $2 }')"; done)" >&2
 			return 1
 		fi
 	done
