@@ -121,8 +121,12 @@ struct gs_flow {
 	__u32 service_id;
 	__u8 state; /* enum gs_flow_state */
 	__u8 group; /* enum gs_group, as selected */
-	__u8 pad[6];
+	__u8 flags; /* GS_FLOW_F_* */
+	__u8 pad[5];
 };
+
+/* The client retransmitted its SYN: counted once as a connect timeout. */
+#define GS_FLOW_F_SYN_RETRANSMIT 0x01
 
 /*
  * rev_flows: key is the reply's 5-tuple as the backend sends it
@@ -131,9 +135,18 @@ struct gs_flow {
 struct gs_rev_flow {
 	union gs_addr vip;
 	__u16 vport; /* network order */
-	__u16 pad;
+	__u8 flags;  /* GS_REV_F_*: what the reply path has seen */
+	__u8 group;  /* enum gs_group of the backend */
 	__u32 backend_id;
+	__u32 service_id;
+	__u32 pad;
+	__u64 syn_ns; /* forward path: the connection's first SYN (connect latency) */
+	__u64 req_ns; /* forward path: first request payload (time to first byte) */
 };
+
+#define GS_REV_F_SYNACK	  0x01 /* SYN-ACK seen: connect latency recorded */
+#define GS_REV_F_RESPONSE 0x02 /* first response payload seen: TTFB and status recorded */
+#define GS_REV_F_RST	  0x04 /* backend RST seen: refused or reset recorded */
 
 /*
  * overrides: LPM trie over (service id, client prefix). prefixlen counts the
@@ -168,16 +181,82 @@ enum gs_counter {
 	GS_CNT_FWD_REWRITTEN,	 /* packets DNATed to a backend */
 	GS_CNT_REV_REWRITTEN,	 /* replies SNATed back to the VIP */
 	GS_CNT_REV_BAD_HEADER,	 /* reply path could not parse or rewrite */
+	GS_CNT_EVENTS,		 /* events written to the ring buffer */
+	GS_CNT_EVENTS_DROPPED,	 /* events lost: ring buffer full */
 	GS_CNT_MAX,
 };
 
-/* backend_stats: per-CPU, per backend id. */
+/*
+ * backend_stats: per-CPU, per backend id. The ground truth the agent decides
+ * from: plain counters, never lost (unlike ring-buffer events).
+ */
 struct gs_backend_stats {
-	__u64 new_flows;
-	__u64 packets;	  /* forward packets */
-	__u64 bytes;	  /* forward bytes */
-	__u64 rx_packets; /* reply packets */
-	__u64 rx_bytes;
+	__u64 new_flows;     /* connections opened (SYN, or first UDP datagram) */
+	__u64 packets;	     /* forward packets */
+	__u64 bytes;	     /* forward bytes (IP length) */
+	__u64 rx_packets;    /* reply packets */
+	__u64 rx_bytes;	     /* reply bytes (IP length) */
+	__u64 connects;	     /* SYN-ACKs: handshakes the backend accepted */
+	__u64 conn_refused;  /* RST answering a SYN */
+	__u64 conn_timeouts; /* client retransmitted a SYN that got no SYN-ACK */
+	__u64 resets;	     /* RST from the backend on an accepted connection */
+	__u64 responses;     /* first response payloads seen (TTFB samples) */
+	__u64 http_1xx;	     /* ... of which HTTP/1.x status lines, by class */
+	__u64 http_2xx;
+	__u64 http_3xx;
+	__u64 http_4xx;
+	__u64 http_5xx;
+};
+
+/*
+ * Latency histograms (latency map, per-CPU, key backend id * GS_HIST_KINDS +
+ * kind), in microseconds, log-linear: values below GS_HIST_SUB exact, then
+ * GS_HIST_SUB buckets per power of two, so a bucket's midpoint is within
+ * 1 / (2 * GS_HIST_SUB) = 3.1% of any value in it. Up to 2^GS_HIST_MAX_LOG us
+ * (67 s); longer lands in the last bucket. Counters are 32 bits per CPU: the
+ * agent works on differences, which survive wrap-around.
+ */
+#define GS_HIST_SUB_BITS 4
+#define GS_HIST_SUB	 (1u << GS_HIST_SUB_BITS)
+#define GS_HIST_MAX_LOG	 26
+#define GS_HIST_BUCKETS	 (GS_HIST_SUB + (GS_HIST_MAX_LOG - GS_HIST_SUB_BITS) * GS_HIST_SUB)
+
+enum gs_hist_kind {
+	GS_HIST_CONNECT = 0, /* SYN forwarded -> SYN-ACK back */
+	GS_HIST_TTFB = 1,    /* first request payload -> first response payload */
+	GS_HIST_KINDS = 2,
+};
+
+struct gs_hist {
+	__u32 bucket[GS_HIST_BUCKETS];
+};
+
+/* Ring-buffer events: every error, and the latency samples. */
+enum gs_event_type {
+	GS_EV_CONNECT = 1,  /* handshake done; value = connect latency, us */
+	GS_EV_REFUSED = 2,  /* RST answering a SYN */
+	GS_EV_TIMEOUT = 3,  /* SYN retransmitted without SYN-ACK */
+	GS_EV_RESET = 4,    /* RST on an accepted connection */
+	GS_EV_RESPONSE = 5, /* first response bytes; value = HTTP status or 0,
+			       value2 = time to first byte, us */
+};
+
+struct gs_event {
+	__u64 ts_ns; /* bpf_ktime_get_ns() */
+	__u32 service_id;
+	__u32 backend_id;
+	__u32 value;
+	__u32 value2;
+	__u8 type;  /* enum gs_event_type */
+	__u8 group; /* enum gs_group */
+	__u8 pad[6];
+};
+
+/* svc_status: service id -> why the agent rolled it back (written by the agent). */
+#define GS_REASON_LEN 256
+struct gs_svc_status {
+	__u64 changed_unix_ns; /* wall-clock time of the last state change */
+	char reason[GS_REASON_LEN];
 };
 
 /* ifaces: where this instance is attached, so detach --all finds them. */

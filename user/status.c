@@ -32,6 +32,8 @@ static const char *const counter_names[GS_CNT_MAX] = {
 	[GS_CNT_FWD_REWRITTEN] = "fwd_rewritten",
 	[GS_CNT_REV_REWRITTEN] = "rev_rewritten",
 	[GS_CNT_REV_BAD_HEADER] = "rev_bad_header",
+	[GS_CNT_EVENTS] = "events",
+	[GS_CNT_EVENTS_DROPPED] = "events_dropped",
 };
 
 const char *gs_counter_name(unsigned int counter)
