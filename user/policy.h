@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The fail-back decision for one service, from one window of counts for each
+ * group: canary against the concurrent stable baseline. Pure: no maps, no
+ * clock, so every branch is table-tested.
+ */
+#ifndef GS_POLICY_H
+#define GS_POLICY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "graysplit.h"
+#include "stats.h"
+
+struct gs_policy_cfg {
+	double alpha;		     /* fail when a Bayes factor exceeds 1/alpha */
+	uint32_t min_samples;	     /* units (flows, responses) the canary needs first */
+	double max_error_rate;	     /* a canary error rate at or below this never fails */
+	double min_error_ratio;	     /* ... nor one below this multiple of stable's */
+	double max_latency_ratio;    /* canary p95 must exceed stable p95 * this ... */
+	uint64_t latency_margin_us;  /* ... and stable p95 + this */
+	uint32_t hard_fail_connects; /* consecutive canary connect failures */
+};
+
+void gs_policy_defaults(struct gs_policy_cfg *cfg);
+
+/* One group's counts over the window (differences of the kernel's counters). */
+struct gs_group_window {
+	uint64_t new_flows;
+	uint64_t connects;
+	uint64_t conn_refused;
+	uint64_t conn_timeouts;
+	uint64_t resets;
+	uint64_t responses;
+	uint64_t http_5xx;
+	struct gs_hist64 connect; /* connect latency, us */
+	struct gs_hist64 ttfb;	  /* time to first byte, us */
+};
+
+struct gs_policy_input {
+	struct gs_group_window canary;
+	struct gs_group_window stable;
+	/* Canary connect failures (refused or timed out) since its last
+	 * successful connect, from the event stream, in order. */
+	uint32_t canary_fail_streak;
+};
+
+enum gs_verdict {
+	GS_VERDICT_INCONCLUSIVE = 0, /* too few samples to say */
+	GS_VERDICT_PASS = 1,
+	GS_VERDICT_FAIL = 2,	  /* a sequential test says canary is worse */
+	GS_VERDICT_HARD_FAIL = 3, /* the canary does not take connections */
+};
+
+/* Which signal decided, for the reason and the metrics. */
+enum gs_signal {
+	GS_SIGNAL_NONE = 0,
+	GS_SIGNAL_CONNECT_ERRORS, /* refused + timed out + reset, per flow */
+	GS_SIGNAL_HTTP_5XX,	  /* 5xx, per response */
+	GS_SIGNAL_CONNECT_LATENCY,
+	GS_SIGNAL_TTFB,
+	GS_SIGNAL_CONNECT_STREAK,
+};
+
+struct gs_decision {
+	enum gs_verdict verdict;
+	enum gs_signal signal;
+	/* The figures behind it, also for the JSON log. */
+	double canary_error_rate, stable_error_rate; /* of the deciding error kind */
+	double rho;				     /* canary share of the unit */
+	double log_bf;				     /* of the deciding test */
+	double canary_p95_us, stable_p95_us;	     /* of the deciding latency */
+	uint64_t canary_samples, stable_samples;
+	char reason[GS_REASON_LEN]; /* one line with the numbers */
+};
+
+const char *gs_verdict_name(enum gs_verdict v); /* "pass", "fail", ... */
+const char *gs_signal_name(enum gs_signal s);
+
+void gs_policy_decide(const struct gs_policy_cfg *cfg, const struct gs_policy_input *in,
+		      struct gs_decision *out);
+
+#endif
