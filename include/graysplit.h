@@ -15,6 +15,7 @@
 #define GS_MAX_OVERRIDES 16384
 #define GS_MAX_IFACES	 64
 #define GS_DEFAULT_FLOWS (1u << 20)
+#define GS_RINGBUF_SIZE	 (4u << 20)
 
 /* Prime, so every Maglev permutation visits every slot once. */
 #define GS_MAGLEV_SIZE 65537

@@ -369,11 +369,13 @@ int gs_attach(const char *pin_dir, const char *netns, const char *ifname, uint32
 {
 	bool fresh, xdp_created = false, tc_created = false;
 	struct ns_clash clash = {.netns = netns ? netns : "", .ifname = ifname};
-	struct gs_maps maps = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 	char path[PATH_MAX], where[GS_NETNS_NAME_MAX + 32];
 	int xdp_fd = -1, tc_fd = -1, ifindex, err;
 	struct gs_iface_key key;
 	struct gs_iface value = {};
+	struct gs_maps maps;
+
+	gs_maps_init(&maps);
 
 	if (!ifname[0] || strlen(ifname) >= IFNAMSIZ || strchr(ifname, '/'))
 		return gs_fail(EINVAL, "invalid interface name '%s'", ifname);

@@ -15,8 +15,9 @@
 #include "maps.h"
 
 const char *const gs_map_names[GS_MAP_COUNT] = {
-	GS_MAP_SERVICES,  GS_MAP_SPLIT,	    GS_MAP_BACKENDS, GS_MAP_MAGLEV,	   GS_MAP_FLOWS,
-	GS_MAP_REV_FLOWS, GS_MAP_OVERRIDES, GS_MAP_STATS,    GS_MAP_BACKEND_STATS, GS_MAP_IFACES,
+	GS_MAP_SERVICES,  GS_MAP_SPLIT,	    GS_MAP_BACKENDS,   GS_MAP_MAGLEV,	     GS_MAP_FLOWS,
+	GS_MAP_REV_FLOWS, GS_MAP_OVERRIDES, GS_MAP_STATS,      GS_MAP_BACKEND_STATS, GS_MAP_IFACES,
+	GS_MAP_LATENCY,	  GS_MAP_EVENTS,    GS_MAP_SVC_STATUS,
 };
 
 /* struct gs_maps is GS_MAP_COUNT ints in gs_map_names order. */
@@ -37,6 +38,9 @@ static const struct {
 	{BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(__u64)},
 	{BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct gs_backend_stats)},
 	{BPF_MAP_TYPE_HASH, sizeof(struct gs_iface_key), sizeof(struct gs_iface)},
+	{BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct gs_hist)},
+	{BPF_MAP_TYPE_RINGBUF, 0, 0},
+	{BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct gs_svc_status)},
 };
 
 /* A map pinned by an older or newer build would be read with the wrong
@@ -114,13 +118,18 @@ int gs_check_bpffs(const char *dir)
 	return 0;
 }
 
+void gs_maps_init(struct gs_maps *maps)
+{
+	for (int i = 0; i < GS_MAP_COUNT; i++)
+		*map_fd(maps, i) = -1;
+}
+
 int gs_maps_open(const char *pin_dir, struct gs_maps *maps)
 {
 	char path[PATH_MAX];
 	int i, err;
 
-	for (i = 0; i < GS_MAP_COUNT; i++)
-		*map_fd(maps, i) = -1;
+	gs_maps_init(maps);
 	for (i = 0; i < GS_MAP_COUNT; i++) {
 		err = gs_pin_path(path, sizeof(path), pin_dir, gs_map_names[i]);
 		if (err)

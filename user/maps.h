@@ -22,6 +22,9 @@
 #define GS_MAP_STATS	     "stats"
 #define GS_MAP_BACKEND_STATS "backend_stats"
 #define GS_MAP_IFACES	     "ifaces"
+#define GS_MAP_LATENCY	     "latency"
+#define GS_MAP_EVENTS	     "events"
+#define GS_MAP_SVC_STATUS    "svc_status"
 
 struct gs_maps {
 	int services;
@@ -34,10 +37,13 @@ struct gs_maps {
 	int stats;
 	int backend_stats;
 	int ifaces;
+	int latency;	/* PERCPU_ARRAY: backend id * GS_HIST_KINDS + kind */
+	int events;	/* RINGBUF of struct gs_event */
+	int svc_status; /* service id -> rollback reason */
 };
 
 /* Every map name above, in struct gs_maps order. */
-#define GS_MAP_COUNT 10
+#define GS_MAP_COUNT 13
 extern const char *const gs_map_names[GS_MAP_COUNT];
 
 /* Pinned programs: shared by every interface an instance is attached to. */
@@ -48,6 +54,9 @@ extern const char *const gs_map_names[GS_MAP_COUNT];
 
 /* "pin_dir/name" into buf; -ENAMETOOLONG (with message) if it does not fit. */
 int gs_pin_path(char *buf, size_t len, const char *pin_dir, const char *name);
+
+/* Every fd -1, so gs_maps_close() of a partly opened set is safe. */
+void gs_maps_init(struct gs_maps *maps);
 
 /* Fails with a clear message if dir is not on a bpffs. */
 int gs_check_bpffs(const char *dir);

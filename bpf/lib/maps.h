@@ -97,6 +97,28 @@ struct {
 	__type(value, struct gs_backend_stats);
 } backend_stats SEC(".maps");
 
+/* (backend id * GS_HIST_KINDS + kind) -> per-CPU latency histogram. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, GS_MAX_BACKENDS *GS_HIST_KINDS);
+	__type(key, __u32);
+	__type(value, struct gs_hist);
+} latency SEC(".maps");
+
+/* struct gs_event records for the agent: every error and latency sample. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, GS_RINGBUF_SIZE);
+} events SEC(".maps");
+
+/* service id -> why it was rolled back; written by the agent, read by status. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, GS_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct gs_svc_status);
+} svc_status SEC(".maps");
+
 /* Interfaces this instance is attached to; only userspace reads it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
