@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""Send one datagram from each of N fresh UDP sockets (so N source ports, N
-flows: every socket stays open to the end, so no port is used twice) to HOST PORT and print each answer, one line per flow; "-" when no
-answer came within the timeout. The sockets are connected, so the kernel
-only delivers an answer whose source is exactly HOST:PORT: a reply the
-splitter did not rewrite back to the VIP counts as missing.
+"""Send one datagram from each of N fresh UDP sockets to HOST PORT and print
+each answer, one line per flow, in order. Every socket stays open to the
+end, so no source port is used twice: N sockets are N flows. "-" stands
+for no answer within the timeout, and for every flow after a batch of 64
+that got no answer at all (a dead path costs one timeout, not N/64). The
+sockets are connected, so the kernel only delivers an answer whose source
+is exactly HOST:PORT: a reply the splitter did not rewrite back to the VIP
+counts as missing.
 
 usage: udp_probe.py HOST PORT N [TIMEOUT_S]
 """
@@ -45,6 +48,8 @@ def main():
             if s in sel.get_map():
                 sel.unregister(s)
         kept.extend(socks)
+        if not any(i in answers for i in range(first, first + len(socks))):
+            break  # a whole batch unanswered: the path is down, stop early
     for i in range(n):
         print(answers.get(i, "-"))
     for s in kept:
