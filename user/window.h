@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Sliding windows of per-group counts: the agent adds one interval's
+ * differences of the kernel counters at a time and reads back the sum of the
+ * last N intervals, the window the policy decides on.
+ */
+#ifndef GS_WINDOW_H
+#define GS_WINDOW_H
+
+#include <stdint.h>
+
+#include "policy.h"
+
+struct gs_window {
+	uint32_t slots;		      /* intervals in the window */
+	uint32_t next;		      /* slot the next interval goes into */
+	uint32_t filled;	      /* intervals recorded so far, <= slots */
+	struct gs_group_window *ring; /* slots entries */
+	struct gs_group_window sum;   /* sum of the ring */
+};
+
+int gs_window_init(struct gs_window *w, uint32_t slots);
+void gs_window_free(struct gs_window *w);
+void gs_window_reset(struct gs_window *w);
+/* Push one interval (evicting the oldest once full); sum stays exact. */
+void gs_window_push(struct gs_window *w, const struct gs_group_window *interval);
+
+#endif
