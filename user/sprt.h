@@ -19,4 +19,11 @@
  */
 double gs_msprt_log_bf(uint64_t x, uint64_t n, double p0, double a, double b);
 
+/*
+ * log I_x(a, b), the regularized incomplete beta function (the Beta(a, b)
+ * distribution function at x), accurate in log space deep in both tails.
+ * 0 <= x <= 1, a, b > 0; -inf at x == 0. Exposed for its tests.
+ */
+double gs_log_ibeta(double x, double a, double b);
+
 #endif
