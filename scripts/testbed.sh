@@ -20,10 +20,14 @@
 # Every namespace is named PREFIX-ROLE and the pin directory is
 # /sys/fs/bpf/PREFIX, so several beds can run side by side.
 #
-# Sourced: tb_up, tb_down, tb_offload, tb_firewall, tb_gs, tb_ns, tb_exec ...
+# Sourced: tb_up, tb_down, tb_offload, tb_firewall, tb_gs, tb_ns, tb_exec,
+# tb_backend_fault, tb_backend_stop, tb_backend_start ...
 # Standalone:
 #   scripts/testbed.sh up PREFIX [--offload on|off] [--firewall]
 #   scripts/testbed.sh down PREFIX
+#   scripts/testbed.sh fault PREFIX BACKEND normal|503|"delay MS"
+#   scripts/testbed.sh stop PREFIX BACKEND      (its port refuses connections)
+#   scripts/testbed.sh start PREFIX BACKEND
 #   scripts/testbed.sh offload PREFIX on|off
 #   scripts/testbed.sh firewall PREFIX
 #   scripts/testbed.sh show PREFIX
@@ -162,12 +166,75 @@ tb__build() {
 		echo "$b" >"$st/www/$b/id"
 		# /big: a file for plain (or curl --limit-rate) downloads.
 		head -c "$TB_BIG_BYTES" /dev/zero | tr '\0' "${b: -1}" >"$st/www/$b/big"
-		setsid ip netns exec "$ns" "$TB_PYTHON" "$TB_ROOT/scripts/lib/httpd.py" --name "$b" \
-			--port "$TB_PORT" --root "$st/www/$b" </dev/null >/dev/null 2>&1 3>&- &
-		echo "$!" >>"$st/pids"
+		tb__start_server "$p" "$b"
 	done
 
 	tb__wait_servers "$p"
+}
+
+# tb__start_server PREFIX NAME: start backend NAME's HTTP server in its
+# namespace; its pid goes to the bed's list (tb_down, tb_release_streams)
+# and to pid.NAME (tb_backend_stop). Its fault mode is read from fault.NAME.
+tb__start_server() {
+	local p=$1 b=$2 st
+	st=$(tb_state_dir "$p")
+	setsid ip netns exec "$(tb_ns "$p" "$b")" "$TB_PYTHON" "$TB_ROOT/scripts/lib/httpd.py" --name "$b" \
+		--port "$TB_PORT" --root "$st/www/$b" --fault-file "$st/fault.$b" \
+		</dev/null >/dev/null 2>"$st/httpd.$b.err" 3>&- &
+	echo "$!" >>"$st/pids"
+	echo "$!" >"$st/pid.$b"
+}
+
+# tb__listening PREFIX NAME: backend NAME's port is open (seen from inside
+# its own namespace, so no client connection is made).
+tb__listening() {
+	[ -n "$(ip netns exec "$(tb_ns "$1" "$2")" ss -Hltn "sport = :$TB_PORT")" ]
+}
+
+# tb_backend_fault PREFIX NAME MODE: switch backend NAME's answers at once,
+# without a restart: "normal", "503" (every answer is HTTP/1.0 503), "delay MS"
+# (MS milliseconds before the status line) or "503 delay MS". The file is
+# replaced atomically; the server reads it on the next request.
+tb_backend_fault() {
+	local p=$1 b=$2 st
+	shift 2
+	st=$(tb_state_dir "$p")
+	case "$*" in
+	normal | 503 | "delay "[0-9]* | "503 delay "[0-9]*) ;;
+	*) echo "testbed: fault mode normal | 503 | delay MS | 503 delay MS, not '$*'" >&2; return 1 ;;
+	esac
+	echo "$*" >"$st/fault.$b.tmp" && mv -f "$st/fault.$b.tmp" "$st/fault.$b"
+}
+
+# tb_backend_stop PREFIX NAME: kill backend NAME's server (SIGKILL: no
+# goodbye) and wait until its port refuses connections.
+tb_backend_stop() {
+	local p=$1 b=$2 st pid i
+	st=$(tb_state_dir "$p")
+	pid=$(cat "$st/pid.$b" 2>/dev/null) || { echo "testbed: no server pid for $b" >&2; return 1; }
+	kill -9 "$pid" 2>/dev/null
+	for ((i = 0; i < 100; i++)); do
+		tb__running "$pid" || tb__listening "$p" "$b" || break
+		sleep 0.05
+	done
+	if tb__listening "$p" "$b"; then
+		echo "testbed: backend $b still listens after kill -9 $pid" >&2
+		return 1
+	fi
+}
+
+# tb_backend_start PREFIX NAME: start backend NAME's server again (after
+# tb_backend_stop) and wait until it listens.
+tb_backend_start() {
+	local p=$1 b=$2 i
+	tb__listening "$p" "$b" && { echo "testbed: backend $b already listens" >&2; return 1; }
+	tb__start_server "$p" "$b"
+	for ((i = 0; i < 100; i++)); do
+		tb__listening "$p" "$b" && return 0
+		sleep 0.05
+	done
+	echo "testbed: backend $b did not start listening" >&2
+	return 1
 }
 
 # Wait until every backend listens on its port (checked inside its own
@@ -177,9 +244,7 @@ tb__wait_servers() {
 	local p=$1 b i
 	for b in "${TB_BACKENDS[@]}"; do
 		for ((i = 0; i < 100; i++)); do
-			if [ -n "$(ip netns exec "$(tb_ns "$p" "$b")" ss -Hltn "sport = :$TB_PORT")" ]; then
-				break
-			fi
+			tb__listening "$p" "$b" && break
 			sleep 0.05
 		done
 		if ((i == 100)); then
@@ -347,6 +412,9 @@ tb_main() {
 		echo "  $TB_GRAYSPLIT --netns $p-node --pin-dir $(tb_pin_dir "$p") attach $TB_IF_CLIENT"
 		;;
 	down) tb_down "$p" ;;
+	fault) tb_backend_fault "$p" "${1:?backend}" "${@:2}" ;;
+	stop) tb_backend_stop "$p" "${1:?backend}" ;;
+	start) tb_backend_start "$p" "${1:?backend}" ;;
 	offload) tb_offload "$p" "${1:?on|off}" ;;
 	firewall) tb_firewall "$p" ;;
 	show) tb_show "$p" ;;

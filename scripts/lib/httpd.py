@@ -19,6 +19,21 @@ request a client makes is one new TCP connection through the splitter.
   GET /anything-else           -> that file under --root (e.g. /big)
 
 The same port also answers UDP: every datagram gets "NAME\n" back.
+
+Fault modes, switched at run time without a restart: with --fault-file
+PATH, every HTTP request first looks at PATH (one stat; the file is read
+again only when its mtime or size changed) and behaves as it says:
+
+  missing, empty or "normal"   -> answer as above
+  "503"                        -> every request gets "HTTP/1.0 503 Service
+                                  Unavailable" with the body "NAME\n"
+  "delay MS"                   -> wait MS milliseconds before the status
+                                  line, then answer as above
+  "503 delay MS"               -> both
+
+Write the file atomically (a temporary file renamed over it) so a request
+never reads half of it. "Stopped" is no mode: kill the process and the port
+refuses connections (scripts/testbed.sh: tb_backend_stop / tb_backend_start).
 """
 import argparse
 import signal
@@ -27,6 +42,7 @@ import sys
 import threading
 import time
 import functools
+import os
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
@@ -50,7 +66,61 @@ class DualStackServer(ThreadingHTTPServer):
         super().server_bind()
 
 
-def make_handler(name):
+class FaultMode:
+    """What --fault-file says, re-read only when the file changes."""
+
+    def __init__(self, path):
+        self.path = path
+        self.stamp = None
+        self.status = 200
+        self.delay_s = 0.0
+        self.lock = threading.Lock()
+
+    @staticmethod
+    def parse(text):
+        status, delay_s = 200, 0.0
+        words = text.split()
+        i = 0
+        while i < len(words):
+            w = words[i]
+            if w == "503":
+                status = 503
+            elif w == "delay" and i + 1 < len(words):
+                delay_s = max(0.0, float(words[i + 1]) / 1000.0)
+                i += 1
+            elif w != "normal":
+                raise ValueError("unknown fault word %r" % w)
+            i += 1
+        return status, delay_s
+
+    def current(self):
+        """(status, delay in seconds) for the request being answered now."""
+        if not self.path:
+            return 200, 0.0
+        try:
+            st = os.stat(self.path)
+            stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        except FileNotFoundError:
+            stamp = None
+        with self.lock:
+            if stamp != self.stamp:
+                text = ""
+                if stamp is not None:
+                    try:
+                        with open(self.path) as f:
+                            text = f.read()
+                    except FileNotFoundError:
+                        pass
+                try:
+                    self.status, self.delay_s = self.parse(text)
+                except ValueError as e:
+                    print("httpd: %s: %s (kept the previous mode)" % (self.path, e),
+                          file=sys.stderr)
+                self.stamp = stamp
+            return self.status, self.delay_s
+
+
+def make_handler(name, fault):
     line = (name + "\n").encode()
 
     class Handler(SimpleHTTPRequestHandler):
@@ -81,11 +151,24 @@ def make_handler(name):
                         break
                     time.sleep(min(ahead, 0.05))
 
+        def send_unavailable(self):
+            self.send_response(503, "Service Unavailable")
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(line)))
+            self.send_header("X-Backend", name)
+            self.end_headers()
+            self.wfile.write(line)
+
         def do_GET(self):
             url = urlparse(self.path)
             q = parse_qs(url.query)
+            status, delay_s = fault.current()
             try:
-                if url.path == "/id":
+                if delay_s:
+                    time.sleep(delay_s)
+                if status == 503:
+                    self.send_unavailable()
+                elif url.path == "/id":
                     self.send_body(len(line), 0)
                 elif url.path == "/stream":
                     size = int(q.get("bytes", ["1048576"])[0])
@@ -114,8 +197,11 @@ def main():
     ap.add_argument("--name", required=True)
     ap.add_argument("--port", type=int, default=80)
     ap.add_argument("--root", default=".", help="directory for other paths")
+    ap.add_argument("--fault-file", default=None,
+                    help="file naming the fault mode, checked on every request")
     args = ap.parse_args()
-    handler = functools.partial(make_handler(args.name), directory=args.root)
+    fault = FaultMode(args.fault_file)
+    handler = functools.partial(make_handler(args.name, fault), directory=args.root)
     signal.signal(signal.SIGUSR1, release_streams)
     threading.Thread(target=serve_udp, args=(args.name, args.port), daemon=True).start()
     srv = DualStackServer(("::", args.port), handler)
