@@ -19,6 +19,7 @@
 #include "lib/select.h"
 #include "lib/flow.h"
 #include "lib/nat.h"
+#include "lib/observe.h"
 
 static __always_inline int gs_lookup_service(const struct gs_pkt *pkt, struct gs_service **svc)
 {
@@ -81,8 +82,11 @@ static __always_inline int gs_lb_forward(struct gs_pkt *pkt, void *data_end)
 		backend_id = choice.backend_id;
 		gs_flow_record(pkt, &choice, svc->id);
 		gs_count(gs_selection_counter(action));
-	} else if (backend) {
-		gs_rev_refresh(pkt, backend, backend_id);
+	} else if (backend && flow) {
+		struct gs_rev_flow *rev = gs_rev_refresh(pkt, flow, backend);
+
+		if (pkt->key.proto == IPPROTO_TCP)
+			gs_observe_forward(pkt, flow, rev);
 	}
 	if (!backend)
 		return GS_R_NO_BACKEND;
@@ -117,9 +121,11 @@ int gs_xdp_fwd(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
-/* Reply path after parsing: SNAT a reply of a known flow back to its VIP. */
+/* Reply path after parsing: SNAT a reply of a known flow back to its VIP,
+ * and observe how its backend answers. */
 static __always_inline int gs_lb_reply(struct __sk_buff *skb, const struct gs_pkt *pkt)
 {
+	struct gs_backend_stats *bs;
 	struct gs_rev_flow *rev;
 	int ret;
 
@@ -130,7 +136,9 @@ static __always_inline int gs_lb_reply(struct __sk_buff *skb, const struct gs_pk
 	if (ret < 0)
 		return ret;
 	gs_count(GS_CNT_REV_REWRITTEN);
-	gs_count_backend_reply(rev->backend_id, pkt->l3_len);
+	bs = gs_count_backend_reply(rev->backend_id, pkt->l3_len);
+	if (pkt->key.proto == IPPROTO_TCP)
+		gs_observe_reply(skb, pkt, rev, bs);
 	/* Only FIN and RST pay for the forward lookup. */
 	if (pkt->tcp_flags & (GS_TCP_FIN | GS_TCP_RST))
 		gs_flow_close_from_reply(pkt, rev);

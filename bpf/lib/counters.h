@@ -30,14 +30,17 @@ static __always_inline void gs_count_backend_fwd(__u32 backend_id, __u32 bytes, 
 		bs->new_flows += 1;
 }
 
-static __always_inline void gs_count_backend_reply(__u32 backend_id, __u32 bytes)
+/* Reply traffic of one backend; returns its counters for the observations. */
+static __always_inline struct gs_backend_stats *gs_count_backend_reply(__u32 backend_id,
+								       __u32 bytes)
 {
 	struct gs_backend_stats *bs = bpf_map_lookup_elem(&backend_stats, &backend_id);
 
 	if (!bs)
-		return;
+		return 0;
 	bs->rx_packets += 1;
 	bs->rx_bytes += bytes;
+	return bs;
 }
 
 #endif

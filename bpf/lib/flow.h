@@ -81,15 +81,39 @@ static __always_inline void gs_rev_key(struct gs_flow_key *rev_key, const struct
 	rev_key->proto = pkt->key.proto;
 }
 
+/*
+ * What the reply path is still to observe on a flow entering this state: a
+ * connection from its SYN on (and UDP, which it does not observe) starts
+ * with nothing seen. One picked up mid-stream (its entry evicted, its
+ * backend gone) had its handshake and first response unseen, so they are
+ * marked seen rather than measured from the middle; one picked up closing
+ * has nothing left to measure.
+ */
+static __always_inline __u8 gs_rev_initial_flags(__u8 flow_state)
+{
+	if (flow_state == GS_FLOW_SYN_SENT || flow_state == GS_FLOW_UDP)
+		return 0;
+	if (flow_state == GS_FLOW_ESTABLISHED)
+		return GS_REV_F_SYNACK | GS_REV_F_RESPONSE;
+	return GS_REV_F_SYNACK | GS_REV_F_RESPONSE | GS_REV_F_RST;
+}
+
+/* The reverse entry of flow: where replies go back to, and whose they are. */
 static __always_inline int gs_rev_write(const struct gs_flow_key *rev_key, const struct gs_pkt *pkt,
-					__u32 backend_id)
+					const struct gs_flow *flow)
 {
 	struct gs_rev_flow rev;
 
 	__builtin_memset(&rev, 0, sizeof(rev));
 	rev.vip = pkt->key.dst;
 	rev.vport = pkt->key.dport;
-	rev.backend_id = backend_id;
+	rev.flags = gs_rev_initial_flags(flow->state);
+	rev.group = flow->group;
+	rev.backend_id = flow->backend_id;
+	rev.service_id = flow->service_id;
+	/* Connect latency runs from the flow's first SYN: the flow keeps
+	 * created_ns across retransmitted SYNs, and so does this entry. */
+	rev.syn_ns = flow->created_ns;
 	return bpf_map_update_elem(&rev_flows, rev_key, &rev, BPF_ANY);
 }
 
@@ -110,27 +134,33 @@ static __always_inline void gs_flow_record(const struct gs_pkt *pkt, const struc
 		gs_count(GS_CNT_FLOW_INSERT_FAIL);
 
 	gs_rev_key(&rev_key, pkt, choice->backend);
-	if (gs_rev_write(&rev_key, pkt, choice->backend_id))
+	if (gs_rev_write(&rev_key, pkt, &flow))
 		gs_count(GS_CNT_FLOW_INSERT_FAIL);
 }
 
 /*
  * On a kept flow, look the reverse entry up: the lookup keeps it warm in
  * the LRU, and one the LRU evicted anyway is put back, or the replies of a
- * live connection would leave with the backend's address.
+ * live connection would leave with the backend's address. Returns the
+ * entry found, for the forward path's observations; NULL when it had to be
+ * put back.
  */
-static __always_inline void gs_rev_refresh(const struct gs_pkt *pkt,
-					   const struct gs_backend *backend, __u32 backend_id)
+static __always_inline struct gs_rev_flow *gs_rev_refresh(const struct gs_pkt *pkt,
+							  const struct gs_flow *flow,
+							  const struct gs_backend *backend)
 {
 	struct gs_flow_key rev_key;
+	struct gs_rev_flow *rev;
 
 	gs_rev_key(&rev_key, pkt, backend);
-	if (bpf_map_lookup_elem(&rev_flows, &rev_key))
-		return;
-	if (gs_rev_write(&rev_key, pkt, backend_id))
+	rev = bpf_map_lookup_elem(&rev_flows, &rev_key);
+	if (rev)
+		return rev;
+	if (gs_rev_write(&rev_key, pkt, flow))
 		gs_count(GS_CNT_FLOW_INSERT_FAIL);
 	else
 		gs_count(GS_CNT_REV_RESTORED);
+	return 0;
 }
 
 /* A backend's FIN or RST ends the connection: its next SYN selects anew. */

@@ -45,7 +45,9 @@ struct gs_pkt {
 	void *l4;
 	__u32 l3_off;
 	__u32 l4_off;
-	__u32 l3_len; /* IP total length: what per-backend bytes count */
+	__u32 l3_len;	   /* IP total length: what per-backend bytes count */
+	__u32 payload_off; /* TCP payload: where it starts in the frame ... */
+	__u32 payload_len; /* ... and how long it is (0 for UDP: not observed) */
 	__u8 is_v4;
 	__u8 tcp_flags; /* 0 for UDP */
 };
@@ -75,6 +77,8 @@ static __always_inline int gs_parse_l4(struct gs_pkt *pkt, void *l4, void *data_
 		pkt->key.sport = tcp->source;
 		pkt->key.dport = tcp->dest;
 		pkt->tcp_flags = ((__u8 *)tcp)[GS_TCP_FLAGS_OFF];
+		pkt->payload_off = pkt->l4_off + (__u32)tcp->doff * 4;
+		pkt->payload_len = l4_len - (__u32)tcp->doff * 4;
 	} else {
 		struct udphdr *udp = l4;
 		__u32 udp_len;

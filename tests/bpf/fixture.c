@@ -25,7 +25,7 @@
 			fail_msg("fixture: %s failed: %d (%s)", what, err_, strerror(errno));      \
 	} while (0)
 
-int fx_setup(void **state)
+static int fx_open(void **state, uint32_t ring_size)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
 
@@ -38,6 +38,8 @@ int fx_setup(void **state)
 	}
 	bpf_map__set_max_entries(fx->skel->maps.flows, FX_FLOWS);
 	bpf_map__set_max_entries(fx->skel->maps.rev_flows, FX_FLOWS);
+	if (ring_size)
+		bpf_map__set_max_entries(fx->skel->maps.events, ring_size);
 	if (graysplit_bpf__load(fx->skel)) {
 		graysplit_bpf__destroy(fx->skel);
 		free(fx);
@@ -47,6 +49,16 @@ int fx_setup(void **state)
 	fx->tc_fd = bpf_program__fd(fx->skel->progs.gs_tc_reply);
 	*state = fx;
 	return 0;
+}
+
+int fx_setup(void **state)
+{
+	return fx_open(state, 0);
+}
+
+int fx_setup_small_ring(void **state)
+{
+	return fx_open(state, FX_RING_SMALL);
 }
 
 int fx_teardown(void **state)
@@ -220,9 +232,86 @@ struct gs_backend_stats fx_backend_stats(struct fx *fx, uint32_t id)
 		sum.bytes += values[cpu].bytes;
 		sum.rx_packets += values[cpu].rx_packets;
 		sum.rx_bytes += values[cpu].rx_bytes;
+		sum.connects += values[cpu].connects;
+		sum.conn_refused += values[cpu].conn_refused;
+		sum.conn_timeouts += values[cpu].conn_timeouts;
+		sum.resets += values[cpu].resets;
+		sum.responses += values[cpu].responses;
+		sum.http_1xx += values[cpu].http_1xx;
+		sum.http_2xx += values[cpu].http_2xx;
+		sum.http_3xx += values[cpu].http_3xx;
+		sum.http_4xx += values[cpu].http_4xx;
+		sum.http_5xx += values[cpu].http_5xx;
 	}
 	free(values);
 	return sum;
+}
+
+struct gs_hist fx_hist(struct fx *fx, uint32_t backend_id, enum gs_hist_kind kind)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	uint32_t key = backend_id * GS_HIST_KINDS + kind;
+	struct gs_hist *values, sum;
+	uint32_t b;
+	int cpu;
+
+	memset(&sum, 0, sizeof(sum));
+	values = calloc((size_t)ncpus, sizeof(*values));
+	if (!values)
+		fail_msg("fixture: out of memory");
+	FX_TRY(bpf_map__lookup_elem(fx->skel->maps.latency, &key, sizeof(key), values,
+				    sizeof(*values) * (size_t)ncpus, 0),
+	       "latency lookup");
+	for (cpu = 0; cpu < ncpus; cpu++)
+		for (b = 0; b < GS_HIST_BUCKETS; b++)
+			sum.bucket[b] += values[cpu].bucket[b];
+	free(values);
+	return sum;
+}
+
+uint64_t fx_hist_total(const struct gs_hist *hist)
+{
+	uint64_t total = 0;
+	uint32_t b;
+
+	for (b = 0; b < GS_HIST_BUCKETS; b++)
+		total += hist->bucket[b];
+	return total;
+}
+
+struct fx_drain {
+	struct gs_event *out;
+	size_t max;
+	size_t n;
+};
+
+static int fx_drain_one(void *ctx, void *data, size_t size)
+{
+	struct fx_drain *drain = ctx;
+
+	if (size != sizeof(struct gs_event))
+		fail_msg("ring buffer record of %zu bytes, want %zu", size,
+			 sizeof(struct gs_event));
+	if (drain->n >= drain->max)
+		fail_msg("more than %zu events in the ring buffer", drain->max);
+	memcpy(&drain->out[drain->n++], data, size);
+	return 0;
+}
+
+size_t fx_events_drain(struct fx *fx, struct gs_event *out, size_t max)
+{
+	struct fx_drain drain = {.out = out, .max = max};
+	struct ring_buffer *rb;
+	int n;
+
+	rb = ring_buffer__new(bpf_map__fd(fx->skel->maps.events), fx_drain_one, &drain, NULL);
+	if (!rb)
+		fail_msg("fixture: ring_buffer__new: %s", strerror(errno));
+	n = ring_buffer__consume(rb);
+	ring_buffer__free(rb);
+	if (n < 0)
+		fail_msg("fixture: ring_buffer__consume: %d", n);
+	return drain.n;
 }
 
 int fx_flow_get(struct fx *fx, const struct gs_flow_key *key, struct gs_flow *flow)

@@ -15,6 +15,8 @@
 #include "graysplit.skel.h"
 
 #define FX_FLOWS 4096
+/* A ring buffer a test can fill: 102 events of 40 bytes (header + event). */
+#define FX_RING_SMALL 4096
 
 struct fx {
 	struct graysplit_bpf *skel;
@@ -24,6 +26,8 @@ struct fx {
 
 /* cmocka setup/teardown: *state becomes a loaded struct fx. */
 int fx_setup(void **state);
+/* The same with the events ring shrunk to FX_RING_SMALL bytes. */
+int fx_setup_small_ring(void **state);
 int fx_teardown(void **state);
 
 void fx_service_add(struct fx *fx, uint32_t id, const char *vip, uint16_t port, uint8_t proto,
@@ -46,6 +50,12 @@ void fx_override_add(struct fx *fx, uint32_t service_id, const char *prefix, uin
 
 uint64_t fx_counter(struct fx *fx, enum gs_counter counter);
 struct gs_backend_stats fx_backend_stats(struct fx *fx, uint32_t id);
+/* One backend's histogram of a kind, summed over CPUs, and its sample count. */
+struct gs_hist fx_hist(struct fx *fx, uint32_t backend_id, enum gs_hist_kind kind);
+uint64_t fx_hist_total(const struct gs_hist *hist);
+/* Consume every event waiting in the ring buffer into out (at most max;
+ * more fails the test); returns how many. */
+size_t fx_events_drain(struct fx *fx, struct gs_event *out, size_t max);
 /* 0 and *flow filled if the flow table has key, else -ENOENT. */
 int fx_flow_get(struct fx *fx, const struct gs_flow_key *key, struct gs_flow *flow);
 void fx_flow_del(struct fx *fx, const struct gs_flow_key *key);

@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Watching every backend from the data path (DESIGN.md, "Data flow"): connect
+ * latency, refused and timed-out connects, resets, time to first byte and the
+ * HTTP status of the first response. Each is a per-CPU backend_stats counter
+ * (the ground truth), a sample in the backend's latency histogram where it
+ * has a duration, and an event on the ring buffer.
+ *
+ * Every signal is a once-per-connection edge, remembered in the reverse
+ * entry's flags (or the flow's, for a retransmitted SYN), so an established
+ * connection's packets only test a few bits of an entry the path already
+ * holds; the entry is written only when a flag or timestamp changes.
+ *
+ * The two paths may run on different CPUs: the forward path only writes
+ * req_ns, the reply path only flags, so neither overwrites the other. A
+ * retransmitted SYN-ACK on another CPU at the same instant could count
+ * twice; a tc egress flow stays on one CPU in practice, and the agent
+ * decides on rates, not on one count.
+ */
+#ifndef GS_BPF_OBSERVE_H
+#define GS_BPF_OBSERVE_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "graysplit.h"
+#include "gs_hist.h"
+#include "lib/counters.h"
+#include "lib/flow.h"
+#include "lib/http.h"
+#include "lib/maps.h"
+#include "lib/parse.h"
+
+/* Past 1 / 2^GS_EVENTS_WAKE_SHIFT of the ring, every event wakes the reader. */
+#define GS_EVENTS_WAKE_SHIFT 2
+
+/*
+ * Wake-up policy, because waking the reader per connection cost 23% of
+ * new-connection throughput here. A latency sample wakes nobody: the agent
+ * reads on its interval. An error wakes it at once. The default (adaptive)
+ * mode would not: it only wakes when the reader has consumed everything
+ * before the record, and after un-woken samples it has not, so errors force
+ * the wake-up. Past a fill level every event forces one too, so a reader
+ * that sleeps through its interval never lets the ring overflow unwarned.
+ */
+static __always_inline __u64 gs_event_wake_flags(int is_error)
+{
+	__u64 fill;
+
+	if (is_error)
+		return BPF_RB_FORCE_WAKEUP;
+	fill = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) >> GS_EVENTS_WAKE_SHIFT;
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= fill)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
+/* One event; a full ring loses it, and counts the loss. */
+static __always_inline void gs_event_emit(__u8 type, __u32 service_id, __u32 backend_id, __u8 group,
+					  __u32 value, __u32 value2, int is_error)
+{
+	struct gs_event *ev;
+
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		gs_count(GS_CNT_EVENTS_DROPPED);
+		return;
+	}
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->service_id = service_id;
+	ev->backend_id = backend_id;
+	ev->value = value;
+	ev->value2 = value2;
+	ev->type = type;
+	ev->group = group;
+	/* Reserved memory is not zeroed: no stale kernel bytes to userspace. */
+	__builtin_memset(ev->pad, 0, sizeof(ev->pad));
+	bpf_ringbuf_submit(ev, gs_event_wake_flags(is_error));
+	gs_count(GS_CNT_EVENTS);
+}
+
+static __always_inline void gs_event_rev(__u8 type, const struct gs_rev_flow *rev, __u32 value,
+					 __u32 value2, int is_error)
+{
+	gs_event_emit(type, rev->service_id, rev->backend_id, rev->group, value, value2, is_error);
+}
+
+/* Microseconds from since_ns to now_ns; 0 if the clock reads earlier. */
+static __always_inline __u64 gs_elapsed_us(__u64 since_ns, __u64 now_ns)
+{
+	return now_ns > since_ns ? (now_ns - since_ns) / 1000 : 0;
+}
+
+/* Events carry 32-bit values: 71 minutes is far past any timeout. */
+static __always_inline __u32 gs_clamp_u32(__u64 v)
+{
+	return v > 0xffffffffull ? 0xffffffffu : (__u32)v;
+}
+
+/* One sample in a backend's histogram of this kind. */
+static __always_inline void gs_hist_add(__u32 backend_id, __u32 kind, __u64 us)
+{
+	__u32 key = backend_id * GS_HIST_KINDS + kind;
+	struct gs_hist *hist;
+	__u32 bucket;
+
+	hist = bpf_map_lookup_elem(&latency, &key);
+	if (!hist)
+		return;
+	bucket = gs_hist_bucket(us);
+	if (bucket < GS_HIST_BUCKETS)
+		hist->bucket[bucket] += 1;
+}
+
+/* The backend's SYN-ACK: its connect latency, from the client's first SYN. */
+static __always_inline void gs_observe_synack(const struct gs_rev_flow *rev,
+					      struct gs_backend_stats *bs)
+{
+	__u64 us = gs_elapsed_us(rev->syn_ns, bpf_ktime_get_ns());
+
+	if (bs)
+		bs->connects += 1;
+	gs_hist_add(rev->backend_id, GS_HIST_CONNECT, us);
+	gs_event_rev(GS_EV_CONNECT, rev, gs_clamp_u32(us), 0, 0);
+}
+
+/* A backend RST: refused if it answers the SYN, a reset once accepted. */
+static __always_inline void gs_observe_rst(const struct gs_rev_flow *rev, __u8 seen,
+					   struct gs_backend_stats *bs)
+{
+	if (seen & GS_REV_F_SYNACK) {
+		if (bs)
+			bs->resets += 1;
+		gs_event_rev(GS_EV_RESET, rev, 0, 0, 1);
+	} else {
+		if (bs)
+			bs->conn_refused += 1;
+		gs_event_rev(GS_EV_REFUSED, rev, 0, 0, 1);
+	}
+}
+
+static __always_inline void gs_count_http_class(struct gs_backend_stats *bs, __u32 status)
+{
+	switch (status / 100) {
+	case 1:
+		bs->http_1xx += 1;
+		break;
+	case 2:
+		bs->http_2xx += 1;
+		break;
+	case 3:
+		bs->http_3xx += 1;
+		break;
+	case 4:
+		bs->http_4xx += 1;
+		break;
+	case 5:
+		bs->http_5xx += 1;
+		break;
+	}
+}
+
+/* The first response payload: time to first byte and the HTTP status. */
+static __always_inline void gs_observe_response(struct __sk_buff *skb, const struct gs_pkt *pkt,
+						const struct gs_rev_flow *rev,
+						struct gs_backend_stats *bs)
+{
+	__u64 us = gs_elapsed_us(rev->req_ns, bpf_ktime_get_ns());
+	__u32 status = gs_http_status(skb, pkt->payload_off, pkt->payload_len);
+
+	if (bs) {
+		bs->responses += 1;
+		gs_count_http_class(bs, status);
+	}
+	gs_hist_add(rev->backend_id, GS_HIST_TTFB, us);
+	gs_event_rev(GS_EV_RESPONSE, rev, status, gs_clamp_u32(us), status >= 500);
+}
+
+/*
+ * Reply path, after the SNAT, for a TCP reply of a known flow. bs is the
+ * backend's counters (already looked up for rx counting), or NULL.
+ */
+static __always_inline void gs_observe_reply(struct __sk_buff *skb, const struct gs_pkt *pkt,
+					     struct gs_rev_flow *rev, struct gs_backend_stats *bs)
+{
+	__u8 seen = rev->flags;
+
+	if ((pkt->tcp_flags & (GS_TCP_SYN | GS_TCP_ACK)) == (GS_TCP_SYN | GS_TCP_ACK) &&
+	    !(seen & GS_REV_F_SYNACK)) {
+		gs_observe_synack(rev, bs);
+		seen |= GS_REV_F_SYNACK;
+	}
+	if ((pkt->tcp_flags & GS_TCP_RST) && !(seen & GS_REV_F_RST)) {
+		gs_observe_rst(rev, seen, bs);
+		seen |= GS_REV_F_RST;
+	}
+	/* Without a request timestamp (a server that speaks first, or the
+	 * request not seen) there is no time to first byte to measure. */
+	if (pkt->payload_len && !(seen & GS_REV_F_RESPONSE) && rev->req_ns) {
+		gs_observe_response(skb, pkt, rev, bs);
+		seen |= GS_REV_F_RESPONSE;
+	}
+	if (seen != rev->flags)
+		rev->flags = seen;
+}
+
+/*
+ * The client sent its SYN again while the flow waits for the handshake:
+ * the backend has not answered within the client's retransmission timeout.
+ * Counted once per flow; a SYN-ACK already seen means the backend did
+ * answer and the loss lay between here and the client.
+ */
+static __always_inline void gs_observe_syn_retransmit(struct gs_flow *flow,
+						      const struct gs_rev_flow *rev)
+{
+	struct gs_backend_stats *bs;
+	__u32 backend_id;
+
+	if (flow->flags & GS_FLOW_F_SYN_RETRANSMIT)
+		return;
+	if (rev && (rev->flags & GS_REV_F_SYNACK))
+		return;
+	flow->flags |= GS_FLOW_F_SYN_RETRANSMIT;
+	backend_id = flow->backend_id;
+	bs = bpf_map_lookup_elem(&backend_stats, &backend_id);
+	if (bs)
+		bs->conn_timeouts += 1;
+	gs_event_emit(GS_EV_TIMEOUT, flow->service_id, backend_id, flow->group, 0, 0, 1);
+}
+
+/*
+ * Forward path, for a packet of a kept TCP flow; rev is its reverse entry
+ * (NULL if it had to be restored). A retransmitted SYN may be a timeout; the
+ * first request payload starts the time-to-first-byte clock.
+ */
+static __always_inline void gs_observe_forward(const struct gs_pkt *pkt, struct gs_flow *flow,
+					       struct gs_rev_flow *rev)
+{
+	if (gs_tcp_is_syn(pkt->tcp_flags)) {
+		if (flow->state == GS_FLOW_SYN_SENT)
+			gs_observe_syn_retransmit(flow, rev);
+		return;
+	}
+	if (pkt->payload_len && rev && !rev->req_ns && !(rev->flags & GS_REV_F_RESPONSE))
+		rev->req_ns = bpf_ktime_get_ns();
+}
+
+#endif

@@ -1,0 +1,711 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Per-backend signals (issue 3): crafted connections through both programs,
+ * then what backend_stats, the latency histograms and the events ring say.
+ */
+#include "check.h"
+#include "fixture.h"
+#include "scenario.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/pkt_cls.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <time.h>
+
+#include <bpf/libbpf.h>
+
+#include "gs_hist.h"
+
+#define FX_TEST(fn)	  cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+#define FX_TEST_SMALL(fn) cmocka_unit_test_setup_teardown(fn, fx_setup_small_ring, fx_teardown)
+
+#define MAX_EVENTS 256
+
+static const char http_503[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
+
+/* A backend's packet to the client, with this payload (NULL: none). */
+static void send_reply(const struct scenario *sc, uint32_t backend_id,
+		       const struct pkt_spec *client, uint8_t tcp_flags, const char *payload)
+{
+	uint8_t in[PKT_MAX], out[PKT_MAX];
+	struct pkt_spec reply = sc_reply_pkt(sc, backend_id, client, tcp_flags);
+	size_t len, out_len;
+
+	reply.payload = payload;
+	reply.payload_len = payload ? strlen(payload) : 0;
+	len = pkt_build(&reply, in);
+	CHECK_EQ(fx_run_tc(sc->fx, in, len, out, &out_len), TC_ACT_OK, "reply verdict TC_ACT_OK");
+}
+
+/* A client packet (payload when PKT_PSH, see sc_client_pkt) through XDP. */
+static uint32_t send_client(const struct scenario *sc, uint16_t sport, uint8_t tcp_flags)
+{
+	struct pkt_spec pkt = sc_client_pkt(sc, sport, tcp_flags);
+
+	return sc_forward(sc, &pkt);
+}
+
+/* SYN, SYN-ACK, ACK: an accepted connection; returns its backend. */
+static uint32_t handshake(const struct scenario *sc, uint16_t sport)
+{
+	struct pkt_spec syn = sc_client_pkt(sc, sport, PKT_SYN);
+	uint32_t id = sc_forward(sc, &syn);
+
+	send_reply(sc, id, &syn, PKT_SYN | PKT_ACK, NULL);
+	CHECK_EQ(send_client(sc, sport, PKT_ACK), id, "ACK keeps the backend");
+	return id;
+}
+
+static struct gs_rev_flow rev_of(const struct scenario *sc, uint32_t backend_id,
+				 const struct pkt_spec *client)
+{
+	struct pkt_spec reply = sc_reply_pkt(sc, backend_id, client, PKT_ACK);
+	struct gs_flow_key key = sc_flow_key(&reply);
+	struct gs_rev_flow rev;
+
+	CHECK_EQ(fx_rev_get(sc->fx, &key, &rev), 0, "reverse entry exists");
+	return rev;
+}
+
+static struct gs_flow flow_of(const struct scenario *sc, const struct pkt_spec *client)
+{
+	struct gs_flow_key key = sc_flow_key(client);
+	struct gs_flow flow;
+
+	CHECK_EQ(fx_flow_get(sc->fx, &key, &flow), 0, "flow entry exists");
+	return flow;
+}
+
+static uint64_t hist_total(struct fx *fx, uint32_t backend_id, enum gs_hist_kind kind)
+{
+	struct gs_hist hist = fx_hist(fx, backend_id, kind);
+
+	return fx_hist_total(&hist);
+}
+
+/* The one bucket holding samples; fails unless exactly one sample. */
+static uint32_t only_bucket(struct fx *fx, uint32_t backend_id, enum gs_hist_kind kind)
+{
+	struct gs_hist hist = fx_hist(fx, backend_id, kind);
+	uint32_t b, found = GS_HIST_BUCKETS;
+
+	CHECK_EQ(fx_hist_total(&hist), 1, "exactly one sample in the histogram");
+	for (b = 0; b < GS_HIST_BUCKETS; b++)
+		if (hist.bucket[b])
+			found = b;
+	return found;
+}
+
+/* The event of a sequence: exactly one, of this type, from this backend. */
+static struct gs_event one_event(const struct scenario *sc, uint8_t type, uint32_t backend_id)
+{
+	struct gs_event events[MAX_EVENTS];
+	struct gs_backend backend = fx_backend_get(sc->fx, backend_id);
+
+	CHECK_EQ(fx_events_drain(sc->fx, events, MAX_EVENTS), 1, "exactly one event");
+	CHECK_EQ(events[0].type, type, "event type");
+	CHECK_EQ(events[0].backend_id, backend_id, "event backend id");
+	CHECK_EQ(events[0].service_id, sc->service_id, "event service id");
+	CHECK_EQ(events[0].group, backend.group, "event group is the backend's");
+	CHECK_NE(events[0].ts_ns, 0, "event has a timestamp");
+	return events[0];
+}
+
+static void check_no_event(struct fx *fx, const char *what)
+{
+	struct gs_event events[MAX_EVENTS];
+
+	CHECK_EQ(fx_events_drain(fx, events, MAX_EVENTS), 0, what);
+}
+
+/* Read and forget what a sequence's setup emitted. */
+static void discard_events(struct fx *fx)
+{
+	struct gs_event events[MAX_EVENTS];
+
+	fx_events_drain(fx, events, MAX_EVENTS);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static void check_synack_one_connect_sample(struct fx *fx, bool v6)
+{
+	struct gs_backend_stats bs;
+	struct pkt_spec syn;
+	struct scenario sc;
+	struct gs_event ev;
+	uint32_t id;
+
+	sc_setup(&sc, fx, v6, IPPROTO_TCP, GS_HASH_FLOW);
+	syn = sc_client_pkt(&sc, 40000, PKT_SYN);
+	id = sc_forward(&sc, &syn);
+	CHECK_EQ(hist_total(fx, id, GS_HIST_CONNECT), 0, "no sample before the SYN-ACK");
+	send_reply(&sc, id, &syn, PKT_SYN | PKT_ACK, NULL);
+
+	bs = fx_backend_stats(fx, id);
+	CHECK_EQ(bs.connects, 1, "connects");
+	CHECK_EQ(bs.conn_refused + bs.conn_timeouts + bs.resets + bs.responses, 0,
+		 "nothing else counted");
+	ev = one_event(&sc, GS_EV_CONNECT, id);
+	CHECK_EQ(only_bucket(fx, id, GS_HIST_CONNECT), gs_hist_bucket(ev.value),
+		 "the sample is in the bucket of the event's latency");
+	CHECK_EQ(hist_total(fx, id, GS_HIST_TTFB), 0, "no time-to-first-byte sample");
+	CHECK_TRUE(rev_of(&sc, id, &syn).flags & GS_REV_F_SYNACK, "reverse entry marks SYN-ACK");
+
+	send_reply(&sc, id, &syn, PKT_SYN | PKT_ACK, NULL);
+	CHECK_EQ(fx_backend_stats(fx, id).connects, 1, "retransmitted SYN-ACK: connects stays");
+	CHECK_EQ(hist_total(fx, id, GS_HIST_CONNECT), 1, "retransmitted SYN-ACK: no sample");
+	check_no_event(fx, "retransmitted SYN-ACK: no event");
+	CHECK_EQ(fx_counter(fx, GS_CNT_EVENTS), 1, "GS_CNT_EVENTS");
+	CHECK_EQ(fx_counter(fx, GS_CNT_EVENTS_DROPPED), 0, "GS_CNT_EVENTS_DROPPED");
+}
+
+static void signals_v4_synack_one_connect_sample(void **state)
+{
+	check_synack_one_connect_sample(*state, false);
+}
+
+static void signals_v6_synack_one_connect_sample(void **state)
+{
+	check_synack_one_connect_sample(*state, true);
+}
+
+static void signals_selection_fills_reverse_entry(void **state)
+{
+	struct gs_rev_flow rev;
+	struct fx *fx = *state;
+	struct pkt_spec syn;
+	struct scenario sc;
+	uint32_t id;
+
+	sc_setup(&sc, fx, false, IPPROTO_TCP, GS_HASH_FLOW);
+	fx_split_set(fx, sc.service_id, GS_PPM_MAX);
+	syn = sc_client_pkt(&sc, 40000, PKT_SYN);
+	id = sc_forward(&sc, &syn);
+	rev = rev_of(&sc, id, &syn);
+	CHECK_EQ(rev.service_id, sc.service_id, "rev service_id");
+	CHECK_EQ(rev.backend_id, id, "rev backend_id");
+	CHECK_EQ(rev.group, GS_GROUP_CANARY, "rev group");
+	CHECK_EQ(rev.syn_ns, flow_of(&sc, &syn).created_ns, "rev syn_ns is the flow's created_ns");
+	CHECK_EQ(rev.flags, 0, "rev flags");
+	CHECK_EQ(rev.req_ns, 0, "rev req_ns");
+}
+
+static void signals_retransmitted_syn_is_one_timeout(void **state)
+{
+	struct gs_flow first, later;
+	struct fx *fx = *state;
+	struct pkt_spec syn;
+	struct scenario sc;
+	struct gs_event ev;
+	uint32_t id;
+
+	sc_setup(&sc, fx, false, IPPROTO_TCP, GS_HASH_FLOW);
+	syn = sc_client_pkt(&sc, 40000, PKT_SYN);
+	id = sc_forward(&sc, &syn);
+	first = flow_of(&sc, &syn);
+	CHECK_EQ(fx_backend_stats(fx, id).conn_timeouts, 0, "first SYN is no timeout");
+	check_no_event(fx, "first SYN: no event");
+
+	sleep_ms(20);
+	CHECK_EQ(sc_forward(&sc, &syn), id, "retransmitted SYN keeps the backend");
+	CHECK_EQ(fx_backend_stats(fx, id).conn_timeouts, 1, "retransmitted SYN: one timeout");
+	one_event(&sc, GS_EV_TIMEOUT, id);
+	later = flow_of(&sc, &syn);
+	CHECK_TRUE(later.flags & GS_FLOW_F_SYN_RETRANSMIT, "flow marks the retransmission");
+
+	CHECK_EQ(sc_forward(&sc, &syn), id, "third SYN keeps the backend");
+	CHECK_EQ(fx_backend_stats(fx, id).conn_timeouts, 1, "third SYN: still one timeout");
+	check_no_event(fx, "third SYN: no event");
+	later = flow_of(&sc, &syn);
+	CHECK_EQ(later.created_ns, first.created_ns, "flow keeps created_ns");
+	CHECK_EQ(rev_of(&sc, id, &syn).syn_ns, first.created_ns, "rev keeps the first SYN's time");
+
+	send_reply(&sc, id, &syn, PKT_SYN | PKT_ACK, NULL);
+	ev = one_event(&sc, GS_EV_CONNECT, id);
+	CHECK_TRUE(ev.value >= 20000, "connect latency runs from the first SYN (>= 20 ms)");
+	CHECK_TRUE(only_bucket(fx, id, GS_HIST_CONNECT) >= gs_hist_bucket(20000),
+		   "histogram sample >= 20 ms");
+	CHECK_EQ(fx_backend_stats(fx, id).connects, 1, "connects");
+}
+
+static void signals_syn_after_synack_is_no_timeout(void **state)
+{
+	struct fx *fx = *state;
+	struct pkt_spec syn;
+	struct scenario sc;
+	uint32_t id;
+
+	sc_setup(&sc, fx, false, IPPROTO_TCP, GS_HASH_FLOW);
+	syn = sc_client_pkt(&sc, 40000, PKT_SYN);
+	id = sc_forward(&sc, &syn);
+	send_reply(&sc, id, &syn, PKT_SYN | PKT_ACK, NULL);
+	CHECK_EQ(sc_forward(&sc, &syn), id, "SYN again after the SYN-ACK keeps the backend");
+	CHECK_EQ(fx_backend_stats(fx, id).conn_timeouts, 0,
+		 "the backend answered: the lost SYN-ACK is no timeout");
+	one_event(&sc, GS_EV_CONNECT, id);
+}
+
+static void signals_timeout_counted_with_reverse_entry_evicted(void **state)
+{
+	struct fx *fx = *state;
+	struct pkt_spec syn, reply;
+	struct gs_flow_key rev_key;
+	struct scenario sc;
+	uint32_t id;
+
+	sc_setup(&sc, fx, false, IPPROTO_TCP, GS_HASH_FLOW);
+	syn = sc_client_pkt(&sc, 40000, PKT_SYN);
+	id = sc_forward(&sc, &syn);
+	reply = sc_reply_pkt(&sc, id, &syn, PKT_ACK);
+	rev_key = sc_flow_key(&reply);
+	fx_rev_del(fx, &rev_key);
+	CHECK_EQ(sc_forward(&sc, &syn), id, "retransmitted SYN keeps the backend");
+	CHECK_EQ(fx_counter(fx, GS_CNT_REV_RESTORED), 1, "reverse entry restored");
+	CHECK_EQ(fx_backend_stats(fx, id).conn_timeouts, 1, "timeout counted");
+	CHECK_EQ(rev_of(&sc, id, &syn).syn_ns, flow_of(&sc, &syn).created_ns,
+		 "restored entry keeps the first SYN's time");
+	CHECK_EQ(rev_of(&sc, id, &syn).flags, 0, "restored entry still awaits the SYN-ACK");
+}
+
+static void signals_rst_answering_syn_is_refused(void **state)
+{
+	struct gs_backend_stats bs;
+	struct fx *fx = *state;
+	struct pkt_spec syn;
+	struct scenario sc;
+	uint32_t id;
+
+	sc_setup(&sc, fx, false, IPPROTO_TCP, GS_HASH_FLOW);
+	syn = sc_client_pkt(&sc, 40000, PKT_SYN);
+	id = sc_forward(&sc, &syn);
+	send_reply(&sc, id, &syn, PKT_RST | PKT_ACK, NULL);
+	bs = fx_backend_stats(fx, id);
+	CHECK_EQ(bs.conn_refused, 1, "conn_refused");
+	CHECK_EQ(bs.resets, 0, "not a reset");
+	CHECK_EQ(bs.connects, 0, "no connect");
+	one_event(&sc, GS_EV_REFUSED, id);
+	CHECK_EQ(hist_total(fx, id, GS_HIST_CONNECT), 0, "no connect sample");
+
+	send_reply(&sc, id, &syn, PKT_RST | PKT_ACK, NULL);
+	CHECK_EQ(fx_backend_stats(fx, id).conn_refused, 1, "second RST: still one refused");
+	check_no_event(fx, "second RST: no event");
+}
+
+static void signals_rst_after_synack_is_reset(void **state)
+{
+	struct gs_event events[MAX_EVENTS];
+	struct gs_backend_stats bs;
+	struct fx *fx = *state;
+	struct pkt_spec syn;
+	struct scenario sc;
+	uint32_t id;
+
+	sc_setup(&sc, fx, false, IPPROTO_TCP, GS_HASH_FLOW);
+	syn = sc_client_pkt(&sc, 40000, PKT_SYN);
+	id = handshake(&sc, 40000);
+	CHECK_EQ(fx_events_drain(fx, events, MAX_EVENTS), 1, "the connect event");
+	send_reply(&sc, id, &syn, PKT_RST | PKT_ACK, NULL);
+	bs = fx_backend_stats(fx, id);
+	CHECK_EQ(bs.resets, 1, "resets");
+	CHECK_EQ(bs.conn_refused, 0, "not refused");
+	CHECK_EQ(bs.connects, 1, "the connect before it");
+	one_event(&sc, GS_EV_RESET, id);
+	send_reply(&sc, id, &syn, PKT_RST, NULL);
+	CHECK_EQ(fx_backend_stats(fx, id).resets, 1, "second RST: still one reset");
+	check_no_event(fx, "second RST: no event");
+}
+
+/* The first response's status counted by class, and one TTFB sample. */
+struct response_case {
+	const char *payload;
+	uint32_t status; /* 0: not an HTTP/1.x status line */
+};
+
+static uint64_t class_count(const struct gs_backend_stats *bs, uint32_t cls)
+{
+	const uint64_t counts[] = {
+		0, bs->http_1xx, bs->http_2xx, bs->http_3xx, bs->http_4xx, bs->http_5xx};
+
+	return cls < 6 ? counts[cls] : 0;
+}
+
+static void check_response(struct fx *fx, const struct response_case *rc)
+{
+	struct gs_backend_stats bs;
+	struct pkt_spec syn;
+	struct scenario sc;
+	struct gs_event ev;
+	uint32_t id, cls;
+	uint64_t req_ns;
+
+	sc_setup(&sc, fx, false, IPPROTO_TCP, GS_HASH_FLOW);
+	syn = sc_client_pkt(&sc, 40000, PKT_SYN);
+	id = handshake(&sc, 40000);
+	discard_events(fx);
+	CHECK_EQ(rev_of(&sc, id, &syn).req_ns, 0, "no request yet");
+	send_client(&sc, 40000, PKT_PSH | PKT_ACK);
+	req_ns = rev_of(&sc, id, &syn).req_ns;
+	CHECK_NE(req_ns, 0, "request payload sets req_ns");
+	send_client(&sc, 40000, PKT_PSH | PKT_ACK);
+	CHECK_EQ(rev_of(&sc, id, &syn).req_ns, req_ns, "second request packet keeps req_ns");
+
+	send_reply(&sc, id, &syn, PKT_PSH | PKT_ACK, rc->payload);
+	bs = fx_backend_stats(fx, id);
+	CHECK_EQ(bs.responses, 1, "responses");
+	for (cls = 1; cls <= 5; cls++)
+		CHECK_EQ(class_count(&bs, cls), rc->status / 100 == cls ? 1 : 0,
+			 "http class counters");
+	ev = one_event(&sc, GS_EV_RESPONSE, id);
+	CHECK_EQ(ev.value, rc->status, "event value is the HTTP status");
+	CHECK_EQ(only_bucket(fx, id, GS_HIST_TTFB), gs_hist_bucket(ev.value2),
+		 "one TTFB sample, in the bucket of the event's TTFB");
+	CHECK_TRUE(rev_of(&sc, id, &syn).flags & GS_REV_F_RESPONSE, "reverse entry marks it");
+
+	send_reply(&sc, id, &syn, PKT_PSH | PKT_ACK, http_503);
+	bs = fx_backend_stats(fx, id);
+	CHECK_EQ(bs.responses, 1, "second response packet: responses stays");
+	CHECK_EQ(bs.http_5xx, rc->status / 100 == 5 ? 1 : 0, "second response packet: no class");
+	CHECK_EQ(hist_total(fx, id, GS_HIST_TTFB), 1, "second response packet: no sample");
+	check_no_event(fx, "second response packet: no event");
+}
+
+static void signals_http_503_is_one_5xx(void **state)
+{
+	const struct response_case rc = {http_503, 503};
+
+	check_response(*state, &rc);
+}
+
+static void signals_http_200_is_one_2xx(void **state)
+{
+	const struct response_case rc = {"HTTP/1.1 200 OK\r\n\r\n", 200};
+
+	check_response(*state, &rc);
+}
+
+static void signals_http_404_is_one_4xx(void **state)
+{
+	const struct response_case rc = {"HTTP/1.0 404 Not Found\r\n\r\n", 404};
+
+	check_response(*state, &rc);
+}
+
+static void signals_http_1xx_and_3xx_counted(void **state)
+{
+	const struct response_case rc1 = {"HTTP/1.1 101 Switching Protocols\r\n\r\n", 101};
+	const struct response_case rc3 = {"HTTP/1.1 302 Found\r\n\r\n", 302};
+
+	check_response(*state, &rc1);
+	fx_teardown(state);
+	CHECK_EQ(fx_setup(state), 0, "fresh fixture");
+	check_response(*state, &rc3);
+}
+
+static void signals_non_http_response_has_no_class(void **state)
+{
+	static const char *const payloads[] = {
+		"SSH-2.0-OpenSSH_9.2\r\n",   "HTTP/2.0 200 OK\r\n\r\n",
+		"HTTP/1.1 600 Nope\r\n\r\n", "HTTP/1.1 099 Low\r\n\r\n",
+		"HTTP/1.1 2x0 OK\r\n\r\n",   "HTTP/1.1 20", /* 11 bytes: too short for a status */
+		"http/1.1 200 OK\r\n\r\n",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(payloads) / sizeof(payloads[0]); i++) {
+		const struct response_case rc = {payloads[i], 0};
+
+		if (i) {
+			fx_teardown(state);
+			CHECK_EQ(fx_setup(state), 0, "fresh fixture");
+		}
+		check_response(*state, &rc);
+	}
+}
+
+static void signals_reply_payload_before_request_no_ttfb(void **state)
+{
+	struct gs_backend_stats bs;
+	struct fx *fx = *state;
+	struct pkt_spec syn;
+	struct scenario sc;
+	uint32_t id;
+
+	sc_setup(&sc, fx, false, IPPROTO_TCP, GS_HASH_FLOW);
+	syn = sc_client_pkt(&sc, 40000, PKT_SYN);
+	id = handshake(&sc, 40000);
+	discard_events(fx);
+	send_reply(&sc, id, &syn, PKT_PSH | PKT_ACK, "220 smtp.example ESMTP\r\n");
+	bs = fx_backend_stats(fx, id);
+	CHECK_EQ(bs.responses, 0, "a greeting before any request is no response");
+	CHECK_EQ(hist_total(fx, id, GS_HIST_TTFB), 0, "no TTFB sample");
+	check_no_event(fx, "no event");
+
+	/* The answer to the first request is then the response measured. */
+	send_client(&sc, 40000, PKT_PSH | PKT_ACK);
+	send_reply(&sc, id, &syn, PKT_PSH | PKT_ACK, http_503);
+	bs = fx_backend_stats(fx, id);
+	CHECK_EQ(bs.responses, 1, "answer to the first request counted");
+	CHECK_EQ(bs.http_5xx, 1, "its status");
+	one_event(&sc, GS_EV_RESPONSE, id);
+}
+
+/* A flow picked up mid-stream (entry evicted) measures no handshake or
+ * response it never saw; a later RST is a reset, not a refusal. */
+static void signals_flow_recovered_mid_stream_measures_nothing(void **state)
+{
+	struct pkt_spec syn, reply;
+	struct gs_backend_stats bs;
+	struct gs_flow_key key;
+	struct fx *fx = *state;
+	struct scenario sc;
+	uint32_t id;
+
+	sc_setup(&sc, fx, false, IPPROTO_TCP, GS_HASH_FLOW);
+	syn = sc_client_pkt(&sc, 40000, PKT_SYN);
+	id = sc_forward(&sc, &syn);
+	key = sc_flow_key(&syn);
+	fx_flow_del(fx, &key);
+	reply = sc_reply_pkt(&sc, id, &syn, PKT_ACK);
+	key = sc_flow_key(&reply);
+	fx_rev_del(fx, &key);
+
+	CHECK_EQ(send_client(&sc, 40000, PKT_PSH | PKT_ACK), id, "recovered on the same backend");
+	CHECK_EQ(fx_counter(fx, GS_CNT_FLOW_MISSING), 1, "counted as missing");
+	send_reply(&sc, id, &syn, PKT_SYN | PKT_ACK, NULL);
+	send_reply(&sc, id, &syn, PKT_PSH | PKT_ACK, http_503);
+	bs = fx_backend_stats(fx, id);
+	CHECK_EQ(bs.connects, 0, "no connect measured mid-stream");
+	CHECK_EQ(bs.responses + bs.http_5xx, 0, "no response measured mid-stream");
+	send_reply(&sc, id, &syn, PKT_RST, NULL);
+	bs = fx_backend_stats(fx, id);
+	CHECK_EQ(bs.resets, 1, "RST mid-stream is a reset");
+	CHECK_EQ(bs.conn_refused, 0, "not a refusal");
+	one_event(&sc, GS_EV_RESET, id);
+}
+
+static void signals_udp_counts_flows_no_events(void **state)
+{
+	struct gs_backend_stats bs;
+	struct fx *fx = *state;
+	struct pkt_spec req;
+	struct scenario sc;
+	uint32_t id;
+
+	sc_setup(&sc, fx, false, IPPROTO_UDP, GS_HASH_FLOW);
+	req = sc_client_pkt(&sc, 40000, 0);
+	id = sc_forward(&sc, &req);
+	sc_forward(&sc, &req);
+	send_reply(&sc, id, &req, 0, http_503);
+	bs = fx_backend_stats(fx, id);
+	CHECK_EQ(bs.new_flows, 1, "UDP new flow");
+	CHECK_EQ(bs.packets, 2, "UDP packets");
+	CHECK_EQ(bs.rx_packets, 1, "UDP reply packets");
+	CHECK_EQ(bs.responses + bs.http_5xx + bs.connects, 0, "UDP payload is not parsed");
+	check_no_event(fx, "no UDP events");
+}
+
+/* Two flows, one on a stable backend and one on the canary: every count
+ * lands on its own backend and nowhere else. */
+static void signals_counted_per_backend(void **state)
+{
+	struct gs_backend_stats st, ca, other;
+	struct gs_event events[MAX_EVENTS];
+	struct pkt_spec syn_st, syn_ca;
+	struct fx *fx = *state;
+	uint32_t id_st, id_ca, other_id;
+	struct scenario sc;
+	size_t n, i;
+
+	sc_setup(&sc, fx, false, IPPROTO_TCP, GS_HASH_FLOW);
+	syn_st = sc_client_pkt(&sc, 40000, PKT_SYN);
+	id_st = handshake(&sc, 40000);
+	fx_split_set(fx, sc.service_id, GS_PPM_MAX);
+	syn_ca = sc_client_pkt(&sc, 40001, PKT_SYN);
+	id_ca = handshake(&sc, 40001);
+	CHECK_EQ(fx_backend_get(fx, id_st).group, GS_GROUP_STABLE, "first flow on stable");
+	CHECK_EQ(id_ca, sc.canary[0], "second flow on the canary");
+	other_id = id_st == sc.stable[0] ? sc.stable[1] : sc.stable[0];
+
+	send_client(&sc, 40000, PKT_PSH | PKT_ACK);
+	send_client(&sc, 40001, PKT_PSH | PKT_ACK);
+	send_reply(&sc, id_st, &syn_st, PKT_PSH | PKT_ACK, "HTTP/1.1 200 OK\r\n\r\n");
+	send_reply(&sc, id_ca, &syn_ca, PKT_PSH | PKT_ACK, http_503);
+	send_reply(&sc, id_ca, &syn_ca, PKT_RST, NULL);
+
+	st = fx_backend_stats(fx, id_st);
+	ca = fx_backend_stats(fx, id_ca);
+	other = fx_backend_stats(fx, other_id);
+	CHECK_EQ(st.connects, 1, "stable connects");
+	CHECK_EQ(st.responses, 1, "stable responses");
+	CHECK_EQ(st.http_2xx, 1, "stable 2xx");
+	CHECK_EQ(st.http_5xx + st.resets, 0, "no canary errors on stable");
+	CHECK_EQ(ca.connects, 1, "canary connects");
+	CHECK_EQ(ca.responses, 1, "canary responses");
+	CHECK_EQ(ca.http_5xx, 1, "canary 5xx");
+	CHECK_EQ(ca.resets, 1, "canary resets");
+	CHECK_EQ(ca.http_2xx, 0, "no stable answers on the canary");
+	CHECK_EQ(other.connects + other.responses + other.new_flows, 0, "idle backend untouched");
+	CHECK_EQ(hist_total(fx, id_st, GS_HIST_CONNECT), 1, "stable connect sample");
+	CHECK_EQ(hist_total(fx, id_ca, GS_HIST_CONNECT), 1, "canary connect sample");
+	CHECK_EQ(hist_total(fx, id_st, GS_HIST_TTFB), 1, "stable TTFB sample");
+	CHECK_EQ(hist_total(fx, id_ca, GS_HIST_TTFB), 1, "canary TTFB sample");
+	CHECK_EQ(hist_total(fx, other_id, GS_HIST_CONNECT) + hist_total(fx, other_id, GS_HIST_TTFB),
+		 0, "idle backend has no samples");
+
+	n = fx_events_drain(fx, events, MAX_EVENTS);
+	CHECK_EQ(n, 5, "2 connects, 2 responses, 1 reset");
+	for (i = 0; i < n; i++) {
+		uint8_t want = events[i].backend_id == id_ca ? GS_GROUP_CANARY : GS_GROUP_STABLE;
+
+		CHECK_TRUE(events[i].backend_id == id_st || events[i].backend_id == id_ca,
+			   "event from one of the two backends");
+		CHECK_EQ(events[i].group, want, "event group matches its backend");
+		if (events[i].type == GS_EV_RESPONSE)
+			CHECK_EQ(events[i].value, events[i].backend_id == id_ca ? 503 : 200,
+				 "response status on its backend");
+		if (events[i].type == GS_EV_RESET)
+			CHECK_EQ(events[i].backend_id, id_ca, "reset from the canary");
+	}
+}
+
+/* More connects than the small ring holds: the ring drops, counters do not. */
+static void signals_full_ring_counts_drops_keeps_counters(void **state)
+{
+	struct gs_event events[MAX_EVENTS];
+	uint64_t connects = 0, samples = 0, sent, dropped;
+	struct fx *fx = *state;
+	struct scenario sc;
+	const uint16_t flows = 150;
+	uint32_t ids[3];
+	uint16_t i;
+	size_t n, k;
+
+	sc_setup(&sc, fx, false, IPPROTO_TCP, GS_HASH_FLOW);
+	for (i = 0; i < flows; i++) {
+		struct pkt_spec syn = sc_client_pkt(&sc, 30000 + i, PKT_SYN);
+		uint32_t id = sc_forward(&sc, &syn);
+
+		send_reply(&sc, id, &syn, PKT_SYN | PKT_ACK, NULL);
+	}
+	ids[0] = sc.stable[0];
+	ids[1] = sc.stable[1];
+	ids[2] = sc.canary[0];
+	for (k = 0; k < 3; k++) {
+		connects += fx_backend_stats(fx, ids[k]).connects;
+		samples += hist_total(fx, ids[k], GS_HIST_CONNECT);
+	}
+	CHECK_EQ(connects, flows, "connects exact despite the full ring");
+	CHECK_EQ(samples, flows, "histogram samples exact despite the full ring");
+	sent = fx_counter(fx, GS_CNT_EVENTS);
+	dropped = fx_counter(fx, GS_CNT_EVENTS_DROPPED);
+	CHECK_TRUE(dropped > 0, "events_dropped counts the overflow");
+	CHECK_EQ(sent + dropped, flows, "every event either written or counted as dropped");
+	n = fx_events_drain(fx, events, MAX_EVENTS);
+	CHECK_EQ(n, sent, "the reader gets exactly the events counted as written");
+	CHECK_TRUE(n * (sizeof(struct gs_event) + 8) <= FX_RING_SMALL, "ring held what it could");
+
+	/* Once read, the ring takes events again. */
+	{
+		struct pkt_spec syn = sc_client_pkt(&sc, 20000, PKT_SYN);
+		uint32_t id = sc_forward(&sc, &syn);
+
+		send_reply(&sc, id, &syn, PKT_SYN | PKT_ACK, NULL);
+		one_event(&sc, GS_EV_CONNECT, id);
+		CHECK_EQ(fx_counter(fx, GS_CNT_EVENTS_DROPPED), dropped, "no new drop");
+	}
+}
+
+/* Wake-ups: a reader sleeping in epoll (ring_buffer__poll) is not woken by
+ * latency samples, is woken by an error even behind un-read samples, and
+ * by any event once the ring is a quarter full. */
+struct wake_count {
+	size_t n;
+};
+
+static int count_event(void *ctx, void *data, size_t size)
+{
+	struct wake_count *wc = ctx;
+
+	(void)data;
+	(void)size;
+	wc->n++;
+	return 0;
+}
+
+static void connect_one(const struct scenario *sc, uint16_t sport, uint8_t reply_flags)
+{
+	struct pkt_spec syn = sc_client_pkt(sc, sport, PKT_SYN);
+	uint32_t id = sc_forward(sc, &syn);
+
+	send_reply(sc, id, &syn, reply_flags, NULL);
+}
+
+static void signals_samples_do_not_wake_errors_and_fill_do(void **state)
+{
+	const size_t record = sizeof(struct gs_event) + 8; /* BPF_RINGBUF_HDR_SZ */
+	const size_t quarter = (FX_RING_SMALL / 4 + record - 1) / record;
+	struct wake_count wc = {0};
+	struct fx *fx = *state;
+	struct ring_buffer *rb;
+	struct scenario sc;
+	uint16_t sport = 30000;
+	size_t i;
+
+	sc_setup(&sc, fx, false, IPPROTO_TCP, GS_HASH_FLOW);
+	rb = ring_buffer__new(bpf_map__fd(fx->skel->maps.events), count_event, &wc, NULL);
+	CHECK_TRUE(rb != NULL, "ring_buffer__new");
+
+	connect_one(&sc, sport++, PKT_SYN | PKT_ACK);
+	CHECK_EQ(ring_buffer__poll(rb, 50), 0, "a connect sample does not wake the reader");
+	connect_one(&sc, sport++, PKT_RST | PKT_ACK);
+	CHECK_EQ(ring_buffer__poll(rb, 1000), 2, "a refusal wakes it, behind the sample");
+	/* epoll is level-triggered: a woken reader's next wait looks at the
+	 * ring again whatever happens. Only after it found the ring empty is
+	 * it asleep, waiting for a wake-up. */
+	CHECK_EQ(ring_buffer__poll(rb, 0), 0, "reader caught up");
+
+	/* Samples up to just under a quarter of the ring: no wake-up. */
+	for (i = 0; i + 1 < quarter; i++)
+		connect_one(&sc, sport++, PKT_SYN | PKT_ACK);
+	CHECK_EQ(ring_buffer__poll(rb, 50), 0, "samples under the fill level sleep");
+	connect_one(&sc, sport++, PKT_SYN | PKT_ACK);
+	CHECK_EQ(ring_buffer__poll(rb, 1000), (int)quarter, "the fill level wakes the reader");
+	CHECK_EQ(wc.n, quarter + 2, "every event read");
+	ring_buffer__free(rb);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		FX_TEST(signals_v4_synack_one_connect_sample),
+		FX_TEST(signals_v6_synack_one_connect_sample),
+		FX_TEST(signals_selection_fills_reverse_entry),
+		FX_TEST(signals_retransmitted_syn_is_one_timeout),
+		FX_TEST(signals_syn_after_synack_is_no_timeout),
+		FX_TEST(signals_timeout_counted_with_reverse_entry_evicted),
+		FX_TEST(signals_rst_answering_syn_is_refused),
+		FX_TEST(signals_rst_after_synack_is_reset),
+		FX_TEST(signals_http_503_is_one_5xx),
+		FX_TEST(signals_http_200_is_one_2xx),
+		FX_TEST(signals_http_404_is_one_4xx),
+		FX_TEST(signals_http_1xx_and_3xx_counted),
+		FX_TEST(signals_non_http_response_has_no_class),
+		FX_TEST(signals_reply_payload_before_request_no_ttfb),
+		FX_TEST(signals_flow_recovered_mid_stream_measures_nothing),
+		FX_TEST(signals_udp_counts_flows_no_events),
+		FX_TEST(signals_counted_per_backend),
+		FX_TEST_SMALL(signals_full_ring_counts_drops_keeps_counters),
+		FX_TEST_SMALL(signals_samples_do_not_wake_errors_and_fill_do),
+	};
+
+	return cmocka_run_group_tests_name("bpf_signals", tests, NULL, NULL);
+}
