@@ -19,6 +19,10 @@ struct gs_window {
 	struct gs_group_window sum;   /* sum of the ring */
 };
 
+/* dst += src, or dst -= src with sign < 0: every count and both histograms. */
+void gs_group_window_merge(struct gs_group_window *dst, const struct gs_group_window *src,
+			   int sign);
+
 int gs_window_init(struct gs_window *w, uint32_t slots);
 void gs_window_free(struct gs_window *w);
 void gs_window_reset(struct gs_window *w);

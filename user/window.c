@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * A ring of interval counts and their running sum. The sum is kept by adding
+ * the new interval and subtracting the evicted one rather than re-adding the
+ * ring each time: all integer counts, so it stays exact however long the
+ * agent runs, and a push costs two passes over one interval, not N.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "window.h"
+
+void gs_group_window_merge(struct gs_group_window *dst, const struct gs_group_window *src, int sign)
+{
+	if (sign < 0) {
+		dst->new_flows -= src->new_flows;
+		dst->connects -= src->connects;
+		dst->conn_refused -= src->conn_refused;
+		dst->conn_timeouts -= src->conn_timeouts;
+		dst->resets -= src->resets;
+		dst->responses -= src->responses;
+		dst->http_5xx -= src->http_5xx;
+	} else {
+		dst->new_flows += src->new_flows;
+		dst->connects += src->connects;
+		dst->conn_refused += src->conn_refused;
+		dst->conn_timeouts += src->conn_timeouts;
+		dst->resets += src->resets;
+		dst->responses += src->responses;
+		dst->http_5xx += src->http_5xx;
+	}
+	gs_hist64_merge(&dst->connect, &src->connect, sign);
+	gs_hist64_merge(&dst->ttfb, &src->ttfb, sign);
+}
+
+int gs_window_init(struct gs_window *w, uint32_t slots)
+{
+	memset(w, 0, sizeof(*w));
+	if (!slots)
+		return gs_fail(EINVAL, "a window needs at least one interval");
+	w->ring = calloc(slots, sizeof(*w->ring));
+	if (!w->ring)
+		return gs_fail(ENOMEM, "out of memory for a window of %u intervals", slots);
+	w->slots = slots;
+	return 0;
+}
+
+void gs_window_free(struct gs_window *w)
+{
+	free(w->ring);
+	memset(w, 0, sizeof(*w));
+}
+
+void gs_window_reset(struct gs_window *w)
+{
+	if (w->ring)
+		memset(w->ring, 0, (size_t)w->slots * sizeof(*w->ring));
+	memset(&w->sum, 0, sizeof(w->sum));
+	w->next = 0;
+	w->filled = 0;
+}
+
+void gs_window_push(struct gs_window *w, const struct gs_group_window *interval)
+{
+	struct gs_group_window *slot;
+
+	if (!w->slots)
+		return;
+	slot = &w->ring[w->next];
+	if (w->filled == w->slots)
+		gs_group_window_merge(&w->sum, slot, -1);
+	else
+		w->filled++;
+	*slot = *interval;
+	gs_group_window_merge(&w->sum, slot, 1);
+	w->next = (w->next + 1) % w->slots;
+}
