@@ -105,7 +105,7 @@ struct test_eval {
 	double log_bf;
 	/* error tests: x errors of units, per group */
 	uint64_t x_c, units_c, x_s, units_s;
-	double rate_c, rate_s, rho;
+	double rate_c, rate_s, rho, p0;
 	/* latency tests */
 	double p95_c, p95_s, threshold;
 	uint64_t above, n_c, n_s;
@@ -119,13 +119,25 @@ static double log_threshold(const struct gs_policy_cfg *cfg)
 /*
  * Errors: if both groups were equally good, each error would land on the
  * canary with probability rho, the canary's share of the units the errors are
- * counted in. Conditioning on the realised split makes the canary's count
+ * counted in. If the canary's rate were k times stable's, with probability
+ * k rho / (k rho + 1 - rho). The null tested is "canary at most
+ * min_error_ratio (k) times worse": p0 = that probability at k, not rho.
+ * The one-sided mixture stays valid for every p <= p0 (its expectation under
+ * such p is at most 1), so this turns the ratio floor into part of the test
+ * instead of a gate on a noisy point estimate. It matters once the window
+ * slides: an A/A pair at 1% errors on a 5 s window checked every 100 ms for
+ * 10 min failed 22.5% of runs with p0 = rho, because every window is a new
+ * chance; against k = 2 the same windows are far inside the null (see
+ * tests/unit/test_policy.c). A 503 storm still fails after ~8 canary errors.
+ * Conditioning on the realised split makes the canary's count
  * hypergeometric, slightly less spread than the binomial tested here, so the
  * binomial test errs on the side of not failing.
  */
 static void error_test(const struct gs_policy_cfg *cfg, enum gs_signal signal, uint64_t x_c,
 		       uint64_t units_c, uint64_t x_s, uint64_t units_s, struct test_eval *t)
 {
+	double ratio = fmax(cfg->min_error_ratio, 1.0);
+
 	memset(t, 0, sizeof(*t));
 	t->signal = signal;
 	t->x_c = x_c;
@@ -135,11 +147,12 @@ static void error_test(const struct gs_policy_cfg *cfg, enum gs_signal signal, u
 	t->rate_c = units_c ? (double)x_c / (double)units_c : 0.0;
 	t->rate_s = units_s ? (double)x_s / (double)units_s : 0.0;
 	t->rho = units_c + units_s ? (double)units_c / (double)(units_c + units_s) : 0.0;
+	t->p0 = t->rho * ratio / (t->rho * ratio + 1.0 - t->rho);
 	/* No stable units, no baseline: rho would be 1 and nothing testable. */
-	t->enough = units_c >= cfg->min_samples && units_s > 0;
+	t->enough = units_c > 0 && units_c >= cfg->min_samples && units_s > 0;
 	if (!t->enough)
 		return;
-	t->log_bf = gs_msprt_log_bf(x_c, x_c + x_s, t->rho, PRIOR_A, PRIOR_B);
+	t->log_bf = gs_msprt_log_bf(x_c, x_c + x_s, t->p0, PRIOR_A, PRIOR_B);
 	t->effect =
 		t->rate_c > cfg->max_error_rate && t->rate_c >= cfg->min_error_ratio * t->rate_s;
 	t->fail = t->effect && t->log_bf > log_threshold(cfg);
@@ -201,8 +214,8 @@ static void describe(const struct gs_policy_cfg *cfg, const struct test_eval *t,
 	format_bf(bf, sizeof(bf), t->log_bf);
 	if (t->latency) {
 		snprintf(out, len,
-			 "%s p95: canary %.2f ms vs stable %.2f ms (x %.1f, %+.2f ms), "
-			 "%" PRIu64 "/%" PRIu64 " samples above %.2f ms, BF %s %s %.0f%s",
+			 "%s p95: canary %.1f ms vs stable %.1f ms (x %.1f, %+.1f ms), "
+			 "%" PRIu64 "/%" PRIu64 " samples above %.1f ms, BF %s %s %.0f%s",
 			 t->signal == GS_SIGNAL_TTFB ? "ttfb" : "connect latency",
 			 t->p95_c / 1000.0, t->p95_s / 1000.0, t->p95_c / t->p95_s,
 			 (t->p95_c - t->p95_s) / 1000.0, t->above, t->n_c, t->threshold / 1000.0,
@@ -213,10 +226,10 @@ static void describe(const struct gs_policy_cfg *cfg, const struct test_eval *t,
 	format_rate(rs, sizeof(rs), t->rate_s);
 	snprintf(out, len,
 		 "%s: canary %s (%" PRIu64 "/%" PRIu64 " %s) vs stable %s (%" PRIu64 "/%" PRIu64
-		 "), rho %.3f, BF %s %s %.0f%s",
+		 "), rho %.3f, p0 %.3f, BF %s %s %.0f%s",
 		 t->signal == GS_SIGNAL_HTTP_5XX ? "http 5xx" : "connect errors", rc, t->x_c,
 		 t->units_c, t->signal == GS_SIGNAL_HTTP_5XX ? "responses" : "flows", rs, t->x_s,
-		 t->units_s, t->rho, bf, cmp, bound, floor_note);
+		 t->units_s, t->rho, t->p0, bf, cmp, bound, floor_note);
 }
 
 static void fill_figures(const struct test_eval *t, struct gs_decision *out)
