@@ -142,8 +142,8 @@ def main():
     if args.rate <= 0:
         ap.error("--rate must be positive")
     args.source_address = (args.source, 0) if args.source else None
-    # http.client takes an IPv6 literal only in brackets (else ":10" is a port).
-    host = "[%s]" % args.host if ":" in args.host else args.host
+    # With the port given apart, http.client takes an IPv6 literal bare.
+    host = args.host
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -424,3 +424,230 @@ check_detach_all() {
 	done
 	note "detach --all: $pin $( [ -d "$pin" ] && echo empty || echo removed ), nothing on $*"
 }
+
+# The fail-back agent and the steady client (tests/bats/agent*.bats).
+
+# agent_start NAME [AGENT FLAGS...]: `graysplit agent` on this bed's pins in
+# the background, its --log in $BATS_TEST_TMPDIR/NAME.log and its stdout and
+# stderr in NAME.out; sets AGENT_PID. Returns once it is running and has
+# written its first decision line (or after 5 s, if it is still alive).
+agent_start() {
+	local name=$1 i
+	shift
+	AGENT_LOG=$BATS_TEST_TMPDIR/$name.log
+	AGENT_OUT=$BATS_TEST_TMPDIR/$name.out
+	"$TB_GRAYSPLIT" --pin-dir "$(tb_pin_dir "$TB")" agent --log "$AGENT_LOG" "$@" \
+		</dev/null >"$AGENT_OUT" 2>&1 3>&- &
+	AGENT_PID=$!
+	echo "$AGENT_PID" >>"$BATS_FILE_TMPDIR/agent.pids"
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$AGENT_PID" 2>/dev/null || break
+		[ -s "$AGENT_LOG" ] && return 0
+		sleep 0.05
+	done
+	if ! kill -0 "$AGENT_PID" 2>/dev/null; then
+		echo "agent $name exited at start:" >&2
+		cat "$AGENT_OUT" >&2
+		return 1
+	fi
+}
+
+# agent_stop [SIGNAL]: end the agent agent_start made last (SIGTERM unless
+# told) and wait for it.
+agent_stop() {
+	[ -n "${AGENT_PID:-}" ] || return 0
+	kill "-${1:-TERM}" "$AGENT_PID" 2>/dev/null
+	{ wait "$AGENT_PID"; } 2>/dev/null
+	AGENT_PID=
+}
+
+# Every agent a test of this file started, whatever became of it (teardown).
+agent_stop_all() {
+	local pid
+	[ -f "$BATS_FILE_TMPDIR/agent.pids" ] || return 0
+	while read -r pid; do
+		kill -TERM "$pid" 2>/dev/null || continue
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -9 "$pid" 2>/dev/null
+		{ wait "$pid"; } 2>/dev/null
+	done <"$BATS_FILE_TMPDIR/agent.pids"
+	: >"$BATS_FILE_TMPDIR/agent.pids"
+	AGENT_PID=
+}
+
+# agent_failback LOG: the agent's first audit line that acted (action not
+# null), or nothing.
+agent_failback() {
+	[ -s "$1" ] || return 0
+	jq -c 'select(.action != null)' "$1" | head -1
+}
+
+# iso_to_epoch ISO-TIME -> seconds since the epoch, with the fraction.
+iso_to_epoch() { date -u -d "$1" +%s.%N; }
+
+# now_epoch: wall-clock seconds with microseconds (loadgen's clock).
+now_epoch() { echo "$EPOCHREALTIME"; }
+
+# load_start NAME FAMILY [RATE] [LOADGEN FLAGS...]: new connections through
+# the VIP at RATE per second (default 200), one GET /id each, from the
+# client, in the background until load_stop; the log is
+# $BATS_TEST_TMPDIR/NAME.load (see scripts/lib/loadgen.py), its summary
+# NAME.load.summary. Returns once the first requests are logged.
+load_start() {
+	local name=$1 fam=$2 rate=${3:-200} i n
+	shift 3 || shift $#
+	LOAD_LOG=$BATS_TEST_TMPDIR/$name.load
+	# ip netns exec execs the generator: $! is its pid, for load_stop's signal.
+	ip netns exec "$(tb_ns "$TB" client)" "$TB_PYTHON" "$TB_ROOT/scripts/lib/loadgen.py" "$(vip_ip "$fam")" \
+		--port "$TB_PORT" --rate "$rate" --out "$LOAD_LOG" "$@" \
+		</dev/null 2>"$LOAD_LOG.summary" 3>&- &
+	LOAD_PID=$!
+	echo "$LOAD_PID" >>"$BATS_FILE_TMPDIR/load.pids"
+	for ((i = 0; i < 100; i++)); do
+		n=$(grep -cv '^#' "$LOAD_LOG" 2>/dev/null || true)
+		[ "${n:-0}" -ge 5 ] && return 0
+		kill -0 "$LOAD_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "load generator $name: no answers after 5 s: $(cat "$LOAD_LOG.summary" 2>/dev/null)" >&2
+	return 1
+}
+
+# load_stop: end the load generator (it finishes the requests in flight)
+# and say what it did; fails if it did not keep its rate or lost requests.
+load_stop() {
+	local rc=0
+	[ -n "${LOAD_PID:-}" ] || return 0
+	kill -TERM "$LOAD_PID" 2>/dev/null
+	{ wait "$LOAD_PID"; } 2>/dev/null || rc=$?
+	LOAD_PID=
+	note "load generator: $(cat "$LOAD_LOG.summary")"
+	if [ "$rc" -ne 0 ]; then
+		echo "load generator exited $rc (requests unfinished)" >&2
+		return 1
+	fi
+}
+
+load_stop_all() {
+	local pid
+	[ -f "$BATS_FILE_TMPDIR/load.pids" ] || return 0
+	while read -r pid; do
+		kill -TERM "$pid" 2>/dev/null && { wait "$pid"; } 2>/dev/null
+	done <"$BATS_FILE_TMPDIR/load.pids"
+	: >"$BATS_FILE_TMPDIR/load.pids"
+	LOAD_PID=
+}
+
+# load_stat [loadstat.py FLAGS...]: figures of the current load log as JSON.
+load_stat() {
+	"$TB_PYTHON" "$TB_ROOT/scripts/lib/loadstat.py" "$LOAD_LOG" --canary b3 "$@"
+}
+
+# service_json FAMILY: the TCP service's object from status --json.
+service_json() {
+	gs status --json | jq -c --arg vip "$(vip_ip "$1")" --argjson port "$TB_PORT" \
+		'.services[] | select(.vip == $vip and .port == $port and .proto == "tcp")'
+}
+
+# wait_rolled_back FAMILY SECONDS: until status --json shows the service
+# rolled back; fails (with the agent's output) if it does not within SECONDS.
+wait_rolled_back() {
+	local fam=$1 secs=$2 end state
+	end=$(awk -v s="$secs" -v n="$EPOCHREALTIME" 'BEGIN { printf "%.3f", n + s }')
+	while :; do
+		state=$(service_json "$fam" | jq -r .state)
+		[ "$state" = rolled_back ] && return 0
+		if awk -v e="$end" -v n="$EPOCHREALTIME" 'BEGIN { exit !(n > e) }'; then
+			echo "IPv$fam service still '$state' after $secs s; the agent said:" >&2
+			tail -5 "$AGENT_OUT" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+# canary_fault MODE: break the canary (b3) while traffic flows: 503 (every
+# answer a 503), "delay MS" (MS more before every answer) or stop (its server
+# killed: connections are refused).
+canary_fault() {
+	case $1 in
+	stop) tb_backend_stop "$TB" b3 ;;
+	*) tb_backend_fault "$TB" b3 "$@" ;;
+	esac
+}
+
+# canary_heal: the canary answers normally again (restarted if stopped).
+canary_heal() {
+	tb__listening "$TB" b3 || tb_backend_start "$TB" b3
+	tb_backend_fault "$TB" b3 normal
+}
+
+# add SECONDS SECONDS: a sum of two wall-clock figures, as awk prints it.
+fadd() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", a + b }'; }
+fsub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
+
+# scenario_failback FAMILY FAULT REASON_REGEX: at split 20, with the agent
+# running and 200 new connections/s through the VIP, break the canary with
+# FAULT (see canary_fault). The agent must cut the canary off: status --json
+# shows canary_percent 0 and state rolled_back with a reason matching
+# REASON_REGEX, the agent logged the decision, no request sent after the
+# decision reached the canary, and every one of them was answered by stable.
+# Requests in flight at the decision may still end on the canary (they were
+# sent before it). Deadlines are generous: the benchmark measures the delay.
+scenario_failback() {
+	local fam=$1 fault=$2 re=$3 t_fault t_dec line svc before stat slow=()
+	[[ $fault == delay* ]] && slow=(--slow-ms "$((${fault#delay } * 5 / 6))")
+	agent_start agent
+	load_start load "$fam" 200
+	sleep 2
+	t_fault=$(now_epoch)
+	canary_fault "$fault"
+	wait_rolled_back "$fam" 20
+	# Traffic after the decision, for the check that none reaches the canary.
+	sleep 1.5
+	load_stop
+	svc=$(service_json "$fam")
+	line=$(agent_failback "$AGENT_LOG")
+	note "status --json: $(jq -c '{canary_percent, state, reason}' <<<"$svc")"
+	note "agent: $(jq -c '{time, verdict, signal, reason, action}' <<<"$line")"
+	[ -n "$line" ] || { echo "the agent logged no decision that acted:" >&2; cat "$AGENT_OUT" >&2; return 1; }
+	# The line's time is taken after the share was cut and printed to the
+	# millisecond, truncated: the cut happened before time + 1 ms.
+	t_dec=$(fadd "$(iso_to_epoch "$(jq -r .time <<<"$line")")" 0.001)
+	before=$(load_stat --until "$(fadd "$t_fault" -0.2)")
+	stat=$(load_stat --since "$t_fault" --decision "$t_dec" --failed-is-canary "${slow[@]}")
+	note "before the fault: $(jq -c '{requests, by_backend, failed, canary_share}' <<<"$before")"
+	note "after the fault: $(jq -c '{requests, results, by_backend}' <<<"$stat")"
+	note "after the decision: $(jq -c .after_decision <<<"$stat")"
+	note "fail-back: decision $(fsub "$t_dec" "$t_fault") s after the fault;" \
+		"client: first bad answer +$(fsub "$(jq -r '.first_bad_done // 0' <<<"$stat")" "$t_fault") s," \
+		"last request to the canary +$(fsub "$(jq -r '.last_canary_sent // 0' <<<"$stat")" "$t_fault") s," \
+		"first bad answer -> last canary request $(jq -r .failback_s <<<"$stat") s"
+
+	# Healthy before the fault: the canary took its share, nothing failed.
+	assert_equal "$(jq .failed <<<"$before")" 0
+	[ "$(jq .canary <<<"$before")" -gt 0 ] || { echo "the canary got nothing before the fault" >&2; return 1; }
+	# The decision came after the fault, not before.
+	awk -v d="$t_dec" -v f="$t_fault" 'BEGIN { exit !(d > f) }' ||
+		{ echo "the agent failed the canary back before the fault" >&2; return 1; }
+	assert_regex "$(jq -r .verdict <<<"$line")" '^(fail|hard_fail)$'
+	grep -Eqi "$re" <<<"$(jq -r .reason <<<"$line")" ||
+		{ echo "agent reason does not match /$re/: $(jq -r .reason <<<"$line")" >&2; return 1; }
+	assert_equal "$(jq .canary_percent <<<"$svc")" 0
+	assert_equal "$(jq -r .state <<<"$svc")" rolled_back
+	grep -Eqi "$re" <<<"$(jq -r '.reason // ""' <<<"$svc")" ||
+		{ echo "status --json reason does not match /$re/: $(jq -c .reason <<<"$svc")" >&2; return 1; }
+	# After the decision: enough requests to mean something, none on the
+	# canary, every one answered.
+	[ "$(jq .after_decision.requests <<<"$stat")" -ge 100 ] ||
+		{ echo "too few requests after the decision: $(jq -c .after_decision <<<"$stat")" >&2; return 1; }
+	if [ "$(jq .after_decision.canary <<<"$stat")" -ne 0 ]; then
+		echo "requests sent after the decision ($t_dec) reached the canary:" >&2
+		jq -r '.canary_after_decision[]' <<<"$stat" >&2
+		return 1
+	fi
+	assert_equal "$(jq .after_decision.failed <<<"$stat")" 0
+}
