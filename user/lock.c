@@ -28,12 +28,17 @@ static void sanitise(const char *pin_dir, char *out, size_t len)
 	out[i] = '\0';
 }
 
-static void lock_path(const char *pin_dir, char *path, size_t len)
+static void lock_path_kind(const char *pin_dir, const char *kind, char *path, size_t len)
 {
-	char name[NAME_MAX - 8];
+	char name[NAME_MAX - 16];
 
 	sanitise(pin_dir, name, sizeof(name));
-	snprintf(path, len, GS_LOCK_DIR "/%s.lock", name);
+	snprintf(path, len, GS_LOCK_DIR "/%s%s.lock", name, kind);
+}
+
+static void lock_path(const char *pin_dir, char *path, size_t len)
+{
+	lock_path_kind(pin_dir, "", path, len);
 }
 
 /* Whether fd is still the file at path: the holder before us may have
@@ -81,6 +86,42 @@ void gs_lock_remove(const char *pin_dir, int fd)
 	lock_path(pin_dir, path, sizeof(path));
 	unlink(path);
 	close(fd);
+}
+
+int gs_lock_consumer(const char *pin_dir, const char *who)
+{
+	char path[PATH_MAX], holder[64] = "";
+	int fd, err;
+	ssize_t n;
+
+	if (mkdir(GS_LOCK_DIR, 0755) && errno != EEXIST)
+		return gs_fail(errno, "cannot create %s: %s", GS_LOCK_DIR, strerror(errno));
+	lock_path_kind(pin_dir, ".consumer", path, sizeof(path));
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return gs_fail(errno, "cannot open lock file %s: %s", path, strerror(errno));
+	while (flock(fd, LOCK_EX | LOCK_NB)) {
+		err = errno;
+		if (err == EINTR)
+			continue;
+		if (err == EWOULDBLOCK) {
+			/* "PID WHO": written by the holder, for this message only. */
+			n = pread(fd, holder, sizeof(holder) - 1, 0);
+			holder[n > 0 ? n : 0] = '\0';
+			holder[strcspn(holder, "\n")] = '\0';
+			close(fd);
+			return gs_fail(EBUSY,
+				       "another process reads the events of %s (pid and command: "
+				       "%s): one ring-buffer consumer per instance",
+				       pin_dir, holder[0] ? holder : "?");
+		}
+		close(fd);
+		return gs_fail(err, "cannot lock %s: %s", path, strerror(err));
+	}
+	snprintf(holder, sizeof(holder), "%d %s\n", (int)getpid(), who);
+	if (ftruncate(fd, 0) || pwrite(fd, holder, strlen(holder), 0) < 0)
+		holder[0] = '\0'; /* the holder's name is for messages only */
+	return fd;
 }
 
 void gs_lock_release(int fd)

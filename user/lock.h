@@ -15,4 +15,12 @@ void gs_lock_release(int fd);
  * A waiter that then gets the removed file's lock notices and takes anew. */
 void gs_lock_remove(const char *pin_dir, int fd);
 
+/*
+ * The instance's one ring-buffer consumer (the agent, or `events`): a lock
+ * of its own, taken without waiting, holding the holder's pid. Returns the
+ * fd, or -EBUSY with "... already runs (pid N)" when another process has it;
+ * the kernel drops it when the process dies, even by kill -9.
+ */
+int gs_lock_consumer(const char *pin_dir, const char *who);
+
 #endif

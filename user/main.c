@@ -19,8 +19,10 @@
 #include <bpf/libbpf.h>
 #include <json-c/json.h>
 
+#include "agent.h"
 #include "cmdline.h"
 #include "error.h"
+#include "events.h"
 #include "loader.h"
 #include "lock.h"
 #include "maps.h"
@@ -483,6 +485,29 @@ static int cmd_status(struct gs_ctx *ctx, int argc, char **argv)
 	return 0;
 }
 
+static int cmd_agent(struct gs_ctx *ctx, int argc, char **argv)
+{
+	struct gs_agent_opts opts;
+	int err;
+
+	err = gs_agent_parse(ctx->cmd, argc, argv, &opts);
+	if (err)
+		return err;
+	return gs_agent_run(ctx->pin_dir, &opts);
+}
+
+static int cmd_events(struct gs_ctx *ctx, int argc, char **argv)
+{
+	bool follow = false;
+	const struct gs_opt opts[] = {{"--follow", "-f", NULL, &follow}, {0}};
+	int err, n;
+
+	err = gs_args_parse(ctx->cmd, argc, argv, opts, NULL, 0, 0, &n);
+	if (err)
+		return err;
+	return gs_events_dump(ctx->pin_dir, follow);
+}
+
 static int cmd_help(struct gs_ctx *ctx, int argc, char **argv);
 
 static const struct gs_cmd service_cmds[] = {
@@ -513,6 +538,12 @@ static const struct gs_cmd commands[] = {
 	 "VIP:PORT PERCENT [--proto tcp|udp]   (e.g. 10, 0.5, 12.25 or 10%)"},
 	{"override", NULL, override_cmds, NULL},
 	{"status", cmd_status, NULL, "[--json]"},
+	{"agent", cmd_agent, NULL,
+	 "[--interval-ms N] [--window-ms N] [--alpha X] [--min-samples N] [--max-error-rate PCT] "
+	 "[--min-error-ratio X] [--max-latency-ratio X] [--latency-margin-ms X] "
+	 "[--hard-fail-connects N] [--on-fail finish|reset] [--log FILE] [--once]"},
+	{"events", cmd_events, NULL,
+	 "[--follow]   (ring-buffer events as JSON lines; not while an agent runs)"},
 	{"help", cmd_help, NULL, ""},
 	{0},
 };
@@ -709,6 +740,8 @@ static int run(int argc, char **argv)
 	if (wants_help(argc - first - 1, argv + first + 1)) {
 		printf("Usage: graysplit [GLOBAL OPTIONS] %s%s%s\n", path, cmd->usage[0] ? " " : "",
 		       cmd->usage);
+		if (cmd->run == cmd_agent)
+			gs_agent_help(stdout);
 		return 0;
 	}
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <arpa/inet.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,12 +8,14 @@
 
 #include <bpf/bpf.h>
 
+#include "clock.h"
 #include "error.h"
 #include "loader.h"
 #include "map_iter.h"
 #include "ops.h"
 #include "output.h"
 #include "parse.h"
+#include "stats.h"
 #include "status.h"
 
 static const char *const counter_names[GS_CNT_MAX] = {
@@ -201,17 +204,51 @@ static const char *backend_state_name(uint8_t state)
 	}
 }
 
+#define STAT(sums, name) ((sums)[offsetof(struct gs_backend_stats, name) / sizeof(uint64_t)])
+
+/* p95 in ms of one latency histogram of a backend since attach, or null
+ * without samples. The per-CPU 32-bit buckets are summed into 64 bits. */
+static struct json_object *backend_p95_ms(struct gs_maps *m, uint32_t id, uint32_t kind)
+{
+	int ncpus = gs_ncpus(), cpu;
+	uint32_t key = id * GS_HIST_KINDS + kind, b;
+	struct gs_hist *raw;
+	struct gs_hist64 *h;
+	struct json_object *out = NULL;
+	char text[32];
+	double p95;
+
+	if (ncpus <= 0)
+		return NULL;
+	raw = calloc(ncpus, sizeof(*raw));
+	h = calloc(1, sizeof(*h));
+	if (raw && h && !bpf_map_lookup_elem(m->latency, &key, raw)) {
+		for (cpu = 0; cpu < ncpus; cpu++) {
+			for (b = 0; b < GS_HIST_BUCKETS; b++) {
+				h->bucket[b] += raw[cpu].bucket[b];
+				h->count += raw[cpu].bucket[b];
+			}
+		}
+		p95 = gs_hist64_quantile(h, 0.95);
+		if (!isnan(p95)) {
+			snprintf(text, sizeof(text), "%.3f", p95 / 1000.0);
+			out = gs_json_decimal(p95 / 1000.0, text);
+		}
+	}
+	free(raw);
+	free(h);
+	return out;
+}
+
 static struct json_object *describe_backend(struct gs_maps *m, uint32_t id,
 					    const struct gs_backend *b,
 					    const struct flow_census *census)
 {
-	struct json_object *obj = json_object_new_object();
+	struct json_object *obj = json_object_new_object(), *http;
 	char ip[GS_ADDR_STRLEN];
-	uint64_t sums[sizeof(struct gs_backend_stats) / sizeof(uint64_t)];
-	uint64_t new_flows = 0;
+	uint64_t sums[sizeof(struct gs_backend_stats) / sizeof(uint64_t)] = {0};
 
-	if (!gs_percpu_sum(m->backend_stats, id, sums, sizeof(sums) / sizeof(sums[0])))
-		new_flows = sums[offsetof(struct gs_backend_stats, new_flows) / sizeof(uint64_t)];
+	gs_percpu_sum(m->backend_stats, id, sums, sizeof(sums) / sizeof(sums[0]));
 	gs_format_addr(&b->addr, ip, sizeof(ip));
 	add_string(obj, "ip", ip);
 	add_int(obj, "port", ntohs(b->port));
@@ -219,9 +256,24 @@ static struct json_object *describe_backend(struct gs_maps *m, uint32_t id,
 	add_int(obj, "weight", b->weight);
 	add_string(obj, "state", backend_state_name(b->state));
 	add_uint(obj, "active_flows", census->live[id]);
-	add_uint(obj, "new_flows", new_flows);
-	/* Error counters per backend arrive with the reply-path observer. */
-	add_uint(obj, "errors", 0);
+	add_uint(obj, "new_flows", STAT(sums, new_flows));
+	add_uint(obj, "errors",
+		 STAT(sums, conn_refused) + STAT(sums, conn_timeouts) + STAT(sums, resets) +
+			 STAT(sums, http_5xx));
+	add_uint(obj, "connects", STAT(sums, connects));
+	add_uint(obj, "refused", STAT(sums, conn_refused));
+	add_uint(obj, "timeouts", STAT(sums, conn_timeouts));
+	add_uint(obj, "resets", STAT(sums, resets));
+	add_uint(obj, "responses", STAT(sums, responses));
+	http = json_object_new_object();
+	add_uint(http, "1xx", STAT(sums, http_1xx));
+	add_uint(http, "2xx", STAT(sums, http_2xx));
+	add_uint(http, "3xx", STAT(sums, http_3xx));
+	add_uint(http, "4xx", STAT(sums, http_4xx));
+	add_uint(http, "5xx", STAT(sums, http_5xx));
+	json_object_object_add(obj, "http", http);
+	json_object_object_add(obj, "p95_connect_ms", backend_p95_ms(m, id, GS_HIST_CONNECT));
+	json_object_object_add(obj, "p95_ttfb_ms", backend_p95_ms(m, id, GS_HIST_TTFB));
 	return obj;
 }
 
@@ -267,6 +319,20 @@ static struct json_object *describe_service(struct gs_maps *m, const struct serv
 	json_object_object_add(obj, "canary_percent",
 			       gs_json_decimal(split.canary_ppm / 10000.0, percent));
 	add_string(obj, "state", s->value.state == GS_SVC_ROLLED_BACK ? "rolled_back" : "active");
+	if (s->value.state == GS_SVC_ROLLED_BACK) {
+		struct gs_svc_status status = {0};
+		char when[GS_ISO_TIME_STRLEN];
+
+		bpf_map_lookup_elem(m->svc_status, &s->value.id, &status);
+		status.reason[sizeof(status.reason) - 1] = '\0';
+		add_string(obj, "reason", status.reason);
+		if (status.changed_unix_ns) {
+			gs_format_iso_time(status.changed_unix_ns, when, sizeof(when));
+			add_string(obj, "rolled_back_at", when);
+		} else {
+			json_object_object_add(obj, "rolled_back_at", NULL);
+		}
+	}
 	for (id = 0; id < GS_MAX_BACKENDS; id++)
 		if (all[id].state != GS_BACKEND_FREE && all[id].service_id == s->value.id)
 			json_object_array_add(backends, describe_backend(m, id, &all[id], census));

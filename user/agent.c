@@ -1,0 +1,469 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The agent's loop: one epoll over the events ring buffer, a timerfd for the
+ * interval and a signalfd for SIGINT/SIGTERM; it sleeps until one of them
+ * has something. The data path wakes the ring buffer on errors only, so a
+ * refused canary connect is looked at when it happens; everything else waits
+ * for the tick.
+ *
+ * Per tick: re-read which services exist and their shares, read the counters
+ * of the watched ones, push each group's interval counts into its window,
+ * decide. A service is watched while its canary share is above 0 and it is
+ * active; a new share (a new experiment) starts its windows afresh. Nothing
+ * lives only here: killed and restarted, the agent finds everything it needs
+ * in the pinned maps, and only the windows start empty.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "agent.h"
+#include "clock.h"
+#include "collect.h"
+#include "error.h"
+#include "events.h"
+#include "failback.h"
+#include "lock.h"
+#include "maps.h"
+#include "ops.h"
+#include "window.h"
+
+/* How often the agent checks that its instance still exists. */
+#define GS_INSTANCE_CHECK_NS 1000000000ull
+
+/* Per service id: what the agent keeps between ticks. */
+struct watch {
+	bool on;      /* windows allocated and fed */
+	uint32_t ppm; /* the share the windows belong to */
+	struct gs_window win[GS_GROUPS];
+	uint32_t streak;  /* canary connect failures in a row */
+	bool urgent;	  /* an error event came since the last look */
+	int last_verdict; /* -1: nothing printed yet */
+	uint64_t last_look_ns;
+};
+
+struct agent {
+	const char *pin_dir;
+	const struct gs_agent_opts *opts;
+	uint32_t slots;
+	struct gs_maps maps;
+	struct gs_collect collect;
+	struct watch watch[GS_MAX_SERVICES];
+	bool want[GS_MAX_SERVICES];
+	struct gs_group_window (*delta)[GS_GROUPS]; /* GS_MAX_SERVICES */
+	struct gs_policy_input *input;
+	struct gs_decision decision;
+	FILE *log;
+	struct ring_buffer *rb;
+	uint64_t ticks;
+	uint64_t next_check_ns;
+	uint32_t services_map_id;
+	bool events_changed; /* an event since the last look at urgent services */
+};
+
+static void watch_stop(struct agent *a, uint32_t id)
+{
+	struct watch *w = &a->watch[id];
+	int g;
+
+	for (g = 0; g < GS_GROUPS; g++)
+		gs_window_free(&w->win[g]);
+	memset(w, 0, sizeof(*w));
+	w->last_verdict = -1;
+	a->want[id] = false;
+	gs_collect_forget(&a->collect, id);
+}
+
+static int watch_start(struct agent *a, uint32_t id, uint32_t ppm)
+{
+	struct watch *w = &a->watch[id];
+	int g, err = 0;
+
+	memset(w, 0, sizeof(*w));
+	for (g = 0; g < GS_GROUPS && !err; g++)
+		err = gs_window_init(&w->win[g], a->slots);
+	if (err) {
+		for (g = 0; g < GS_GROUPS; g++)
+			gs_window_free(&w->win[g]);
+		return err;
+	}
+	w->on = true;
+	w->ppm = ppm;
+	w->last_verdict = -1;
+	a->want[id] = true;
+	return 0;
+}
+
+/* A new share is a new experiment: nothing before it counts. */
+static void watch_restart(struct watch *w, uint32_t ppm)
+{
+	int g;
+
+	for (g = 0; g < GS_GROUPS; g++)
+		gs_window_reset(&w->win[g]);
+	w->ppm = ppm;
+	w->streak = 0;
+	w->last_verdict = -1;
+}
+
+static int handle_event(void *ctx, void *data, size_t size)
+{
+	const struct gs_event *ev = data;
+	struct agent *a = ctx;
+	struct watch *w;
+
+	if (size < sizeof(*ev) || ev->service_id >= GS_MAX_SERVICES)
+		return 0;
+	w = &a->watch[ev->service_id];
+	if (!w->on)
+		return 0;
+	if (ev->group == GS_GROUP_CANARY) {
+		if (ev->type == GS_EV_REFUSED || ev->type == GS_EV_TIMEOUT)
+			w->streak++;
+		else if (ev->type == GS_EV_CONNECT)
+			w->streak = 0;
+	}
+	if (gs_event_is_error(ev)) {
+		w->urgent = true;
+		a->events_changed = true;
+	}
+	return 0;
+}
+
+static void audit(struct agent *a, uint32_t id, const char *action)
+{
+	char name[GS_SERVICE_STRLEN];
+
+	gs_format_service(&a->collect.services[id].key, name, sizeof(name));
+	gs_audit_write(stdout, a->log, gs_realtime_ns(), name, &a->decision, a->input, action);
+}
+
+/* Cut the canary off, say so, and stop watching: the service is rolled
+ * back until a person sets a share again. */
+static void fail_back(struct agent *a, uint32_t id)
+{
+	const struct gs_collect_service *s = &a->collect.services[id];
+	struct gs_failback_result res;
+	char action[GS_REASON_LEN + 64];
+	size_t n;
+	int err;
+
+	err = gs_failback(&a->maps, a->pin_dir, &s->key, id, a->decision.reason,
+			  a->opts->on_fail == GS_ON_FAIL_RESET, &res);
+	if (res.share_cut) {
+		gs_failback_action(&res, action, sizeof(action));
+		n = strlen(action);
+		if (err)
+			snprintf(action + n, sizeof(action) - n, "; but: %s", gs_last_error());
+		audit(a, id, action);
+		watch_stop(a, id);
+		return;
+	}
+	snprintf(action, sizeof(action), "none: %s", gs_last_error());
+	audit(a, id, action);
+}
+
+static void decide(struct agent *a, uint32_t id, const struct gs_group_window *partial,
+		   bool print_anyway)
+{
+	struct watch *w = &a->watch[id];
+	enum gs_verdict v;
+
+	a->input->canary = w->win[GS_GROUP_CANARY].sum;
+	a->input->stable = w->win[GS_GROUP_STABLE].sum;
+	if (partial) {
+		gs_group_window_merge(&a->input->canary, &partial[GS_GROUP_CANARY], 1);
+		gs_group_window_merge(&a->input->stable, &partial[GS_GROUP_STABLE], 1);
+	}
+	a->input->canary_fail_streak = w->streak;
+	gs_policy_decide(&a->opts->policy, a->input, &a->decision);
+	v = a->decision.verdict;
+	w->last_look_ns = gs_monotonic_ns();
+	if (v == GS_VERDICT_FAIL || v == GS_VERDICT_HARD_FAIL) {
+		fail_back(a, id);
+		return;
+	}
+	/* A look between ticks only acts; the tick reports. */
+	if (partial)
+		return;
+	if ((int)v != w->last_verdict || print_anyway)
+		audit(a, id, NULL);
+	w->last_verdict = (int)v;
+}
+
+/* Error events: look at those services now, with the interval so far. */
+static int look_at_urgent(struct agent *a)
+{
+	bool one[GS_MAX_SERVICES] = {false};
+	uint64_t now = gs_monotonic_ns();
+	/* Bounded work under an error storm: one look per service per tenth
+	 * of an interval; a deferred one waits for the next wake-up or tick. */
+	uint64_t spacing = (uint64_t)a->opts->interval_ms * 100000ull;
+	uint32_t id;
+	int err;
+
+	a->events_changed = false;
+	for (id = 0; id < GS_MAX_SERVICES; id++) {
+		struct watch *w = &a->watch[id];
+
+		if (!w->on || !w->urgent || now - w->last_look_ns < spacing)
+			continue;
+		w->urgent = false;
+		one[id] = true;
+		err = gs_collect_read(&a->collect, one, false, a->delta);
+		one[id] = false;
+		if (err)
+			return err;
+		decide(a, id, a->delta[id], false);
+	}
+	return 0;
+}
+
+static int consume_events(struct agent *a)
+{
+	if (ring_buffer__consume(a->rb) < 0)
+		return gs_fail(EIO, "cannot read the events ring buffer");
+	return 0;
+}
+
+/* The services map this agent has open must still be the pinned one:
+ * after detach --all, or a new attach, the agent's maps are orphans. */
+static int check_instance(struct agent *a)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+	char path[4096];
+	int fd, err;
+
+	err = gs_pin_path(path, sizeof(path), a->pin_dir, GS_MAP_SERVICES);
+	if (err)
+		return err;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return gs_fail(ENOENT, "the instance at %s is gone (detached): agent stops",
+			       a->pin_dir);
+	err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	close(fd);
+	if (!err && info.id != a->services_map_id)
+		return gs_fail(ESTALE,
+			       "the instance at %s was replaced (detached and attached again): "
+			       "start the agent anew",
+			       a->pin_dir);
+	return 0;
+}
+
+static int tick(struct agent *a)
+{
+	uint32_t id;
+	int err, g;
+	/* --once: the first tick only sets baselines; then a full window. */
+	bool last = a->opts->once && a->ticks >= a->slots;
+
+	err = consume_events(a);
+	if (!err)
+		err = gs_collect_topology(&a->collect);
+	if (err)
+		return err;
+	for (id = 0; id < GS_MAX_SERVICES; id++) {
+		const struct gs_collect_service *s = &a->collect.services[id];
+		struct watch *w = &a->watch[id];
+		bool should = s->present && s->value.state == GS_SVC_ACTIVE && s->canary_ppm > 0;
+
+		if (w->on && !should)
+			watch_stop(a, id);
+		else if (!w->on && should)
+			err = watch_start(a, id, s->canary_ppm);
+		else if (w->on && w->ppm != s->canary_ppm)
+			watch_restart(w, s->canary_ppm);
+		if (err)
+			return err;
+	}
+	err = gs_collect_read(&a->collect, a->want, true, a->delta);
+	if (err)
+		return err;
+	for (id = 0; id < GS_MAX_SERVICES; id++) {
+		struct watch *w = &a->watch[id];
+
+		if (!w->on)
+			continue;
+		for (g = 0; g < GS_GROUPS; g++)
+			gs_window_push(&w->win[g], &a->delta[id][g]);
+		w->urgent = false;
+		decide(a, id, NULL, last);
+	}
+	a->ticks++;
+	if (gs_monotonic_ns() >= a->next_check_ns) {
+		a->next_check_ns = gs_monotonic_ns() + GS_INSTANCE_CHECK_NS;
+		err = check_instance(a);
+	}
+	return err;
+}
+
+static int stop_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return -1;
+	return signalfd(-1, &set, SFD_CLOEXEC);
+}
+
+static int interval_timer(uint32_t interval_ms)
+{
+	struct itimerspec its = {
+		.it_interval = {.tv_sec = interval_ms / 1000,
+				.tv_nsec = (long)(interval_ms % 1000) * 1000000L},
+	};
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+
+	its.it_value = its.it_interval;
+	if (fd >= 0 && timerfd_settime(fd, 0, &its, NULL)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int epoll_add(int efd, int fd)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+
+	return epoll_ctl(efd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static int loop(struct agent *a)
+{
+	int sfd = stop_signals(), tfd = interval_timer(a->opts->interval_ms);
+	int efd = epoll_create1(EPOLL_CLOEXEC), rfd = ring_buffer__epoll_fd(a->rb);
+	struct epoll_event got[4];
+	int err = 0, n, i;
+	uint64_t expired;
+
+	if (sfd < 0 || tfd < 0 || efd < 0 || epoll_add(efd, sfd) || epoll_add(efd, tfd) ||
+	    epoll_add(efd, rfd)) {
+		err = gs_fail(errno, "cannot set up the agent's wait: %s", strerror(errno));
+		goto out;
+	}
+	/* The first reading sets every backend's baseline. */
+	err = tick(a);
+	while (!err) {
+		n = epoll_wait(efd, got, 4, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = gs_fail(errno, "epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (i = 0; i < n && !err; i++) {
+			if (got[i].data.fd == sfd)
+				goto out;
+			if (got[i].data.fd == tfd) {
+				if (read(tfd, &expired, sizeof(expired)) < 0 && errno != EAGAIN)
+					err = gs_fail(errno, "timerfd: %s", strerror(errno));
+				if (!err)
+					err = tick(a);
+				if (!err && a->opts->once && a->ticks > a->slots)
+					goto out;
+			} else if (got[i].data.fd == rfd) {
+				err = consume_events(a);
+			}
+		}
+		if (!err && a->events_changed)
+			err = look_at_urgent(a);
+	}
+out:
+	if (efd >= 0)
+		close(efd);
+	if (tfd >= 0)
+		close(tfd);
+	if (sfd >= 0)
+		close(sfd);
+	return err;
+}
+
+static int setup(struct agent *a)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info), id;
+	int err;
+
+	for (id = 0; id < GS_MAX_SERVICES; id++)
+		a->watch[id].last_verdict = -1;
+	a->slots = (a->opts->window_ms + a->opts->interval_ms - 1) / a->opts->interval_ms;
+	a->delta = calloc(GS_MAX_SERVICES, sizeof(*a->delta));
+	a->input = calloc(1, sizeof(*a->input));
+	if (!a->delta || !a->input)
+		return gs_fail(ENOMEM, "out of memory");
+	if (a->opts->log_path) {
+		a->log = fopen(a->opts->log_path, "ae");
+		if (!a->log)
+			return gs_fail(errno, "cannot open --log %s: %s", a->opts->log_path,
+				       strerror(errno));
+	}
+	err = gs_maps_open(a->pin_dir, &a->maps);
+	if (err)
+		return err;
+	if (bpf_obj_get_info_by_fd(a->maps.services, &info, &len))
+		return gs_fail(errno, "cannot inspect the services map: %s", strerror(errno));
+	a->services_map_id = info.id;
+	a->next_check_ns = gs_monotonic_ns() + GS_INSTANCE_CHECK_NS;
+	err = gs_collect_init(&a->collect, &a->maps);
+	if (err)
+		return err;
+	a->rb = ring_buffer__new(a->maps.events, handle_event, a, NULL);
+	if (!a->rb)
+		return gs_fail(errno, "cannot open the events ring buffer: %s", strerror(errno));
+	return 0;
+}
+
+static void teardown(struct agent *a)
+{
+	uint32_t id;
+	int g;
+
+	for (id = 0; id < GS_MAX_SERVICES; id++)
+		for (g = 0; g < GS_GROUPS; g++)
+			gs_window_free(&a->watch[id].win[g]);
+	ring_buffer__free(a->rb);
+	gs_collect_free(&a->collect);
+	gs_maps_close(&a->maps);
+	if (a->log)
+		fclose(a->log);
+	free(a->delta);
+	free(a->input);
+}
+
+int gs_agent_run(const char *pin_dir, const struct gs_agent_opts *opts)
+{
+	struct agent *a = calloc(1, sizeof(*a));
+	int lock_fd, err;
+
+	if (!a)
+		return gs_fail(ENOMEM, "out of memory");
+	a->pin_dir = pin_dir;
+	a->opts = opts;
+	gs_maps_init(&a->maps);
+	lock_fd = gs_lock_consumer(pin_dir, "agent");
+	if (lock_fd < 0) {
+		free(a);
+		return lock_fd;
+	}
+	err = setup(a);
+	if (!err)
+		err = loop(a);
+	teardown(a);
+	gs_lock_release(lock_fd);
+	free(a);
+	return err;
+}

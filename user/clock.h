@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Clocks for the agent and its log: monotonic time for intervals (and the
+ * BPF side's bpf_ktime_get_ns() timestamps), wall-clock time for people.
+ */
+#ifndef GS_CLOCK_H
+#define GS_CLOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+uint64_t gs_monotonic_ns(void);
+uint64_t gs_realtime_ns(void);
+
+/* "2026-11-29T01:02:03.456Z" (UTC, milliseconds). */
+#define GS_ISO_TIME_STRLEN 32
+void gs_format_iso_time(uint64_t unix_ns, char *buf, size_t len);
+
+#endif

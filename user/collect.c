@@ -1,0 +1,335 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The agent's view of the kernel counters. Only backends of watched services
+ * are read, and those in one batch syscall per map over the range of their
+ * ids (ids are handed out low first, so the range is dense): a few services
+ * cost a few syscalls per interval, not 4096 * 2 histogram lookups.
+ *
+ * Histogram buckets are 32-bit per CPU and may wrap. The sum over CPUs is
+ * taken modulo 2^32 and differenced modulo 2^32, which is exact as long as
+ * one bucket gains fewer than 2^32 samples in one interval.
+ */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+
+#include "collect.h"
+#include "error.h"
+#include "map_iter.h"
+
+#define STAT_FIELDS (sizeof(struct gs_backend_stats) / sizeof(uint64_t))
+/* Index of a counter among a backend's u64 counters. */
+#define FIELD(name) (offsetof(struct gs_backend_stats, name) / sizeof(uint64_t))
+
+/* The kernel rounds each CPU's copy of a per-CPU value up to 8 bytes. */
+#define ROUND8(x) (((x) + 7) & ~(size_t)7)
+
+/* A backend's counters at its previous reading. */
+struct gs_backend_base {
+	struct gs_backend who; /* the backend the slot held then */
+	uint64_t stats[STAT_FIELDS];
+	uint32_t hist[GS_HIST_KINDS][GS_HIST_BUCKETS]; /* sum over CPUs, mod 2^32 */
+};
+
+/* The kernel's "operation not supported" for an unimplemented map op. */
+#ifndef ENOTSUPP
+#define ENOTSUPP 524
+#endif
+
+static size_t stats_stride(const struct gs_collect *c)
+{
+	return ROUND8(sizeof(struct gs_backend_stats)) * (size_t)c->ncpus;
+}
+
+static size_t hist_stride(const struct gs_collect *c)
+{
+	return ROUND8(sizeof(struct gs_hist)) * (size_t)c->ncpus;
+}
+
+int gs_collect_init(struct gs_collect *c, struct gs_maps *maps)
+{
+	memset(c, 0, sizeof(*c));
+	c->maps = maps;
+	c->ncpus = gs_ncpus();
+	if (c->ncpus <= 0)
+		return gs_fail(EINVAL, "cannot count the possible CPUs");
+	c->backends = calloc(GS_MAX_BACKENDS, sizeof(*c->backends));
+	c->base = calloc(GS_MAX_BACKENDS, sizeof(*c->base));
+	if (!c->backends || !c->base) {
+		gs_collect_free(c);
+		return gs_fail(ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+void gs_collect_free(struct gs_collect *c)
+{
+	uint32_t id;
+
+	if (c->base)
+		for (id = 0; id < GS_MAX_BACKENDS; id++)
+			free(c->base[id]);
+	free(c->base);
+	free(c->backends);
+	free(c->stats_raw);
+	free(c->hist_raw);
+	memset(c, 0, sizeof(*c));
+}
+
+/*
+ * Entries lo .. lo+n-1 of an array map into out (stride bytes each): one
+ * batch syscall, or one lookup per entry where the kernel has no batch.
+ */
+static int read_range(struct gs_collect *c, int fd, uint32_t lo, uint32_t n, size_t stride,
+		      void *out)
+{
+	uint32_t i, count = n, prev = lo - 1, next;
+	uint32_t *keys;
+	int ret;
+
+	if (!n)
+		return 0;
+	if (!c->batch_broken) {
+		keys = malloc((size_t)n * sizeof(*keys));
+		if (!keys)
+			return -ENOMEM;
+		ret = bpf_map_lookup_batch(fd, lo ? &prev : NULL, &next, keys, out, &count, NULL);
+		free(keys);
+		if ((!ret || errno == ENOENT) && count == n)
+			return 0;
+		if (ret && (errno == EINVAL || errno == ENOTSUP || errno == EOPNOTSUPP ||
+			    errno == ENOTSUPP))
+			c->batch_broken = true;
+		else if (ret && errno != ENOENT)
+			return -errno;
+	}
+	for (i = 0; i < n; i++) {
+		uint32_t key = lo + i;
+
+		if (bpf_map_lookup_elem(fd, &key, (char *)out + (size_t)i * stride))
+			return -errno;
+	}
+	return 0;
+}
+
+static int collect_service(const void *key, const void *value, void *ctx)
+{
+	struct gs_collect *c = ctx;
+	const struct gs_service *svc = value;
+	struct gs_collect_service *s;
+
+	if (svc->id >= GS_MAX_SERVICES)
+		return 0;
+	s = &c->services[svc->id];
+	s->present = true;
+	memcpy(&s->key, key, sizeof(s->key));
+	s->value = *svc;
+	return 0;
+}
+
+int gs_collect_topology(struct gs_collect *c)
+{
+	struct gs_split split[GS_MAX_SERVICES];
+	uint32_t id;
+	int err;
+
+	for (id = 0; id < GS_MAX_SERVICES; id++)
+		c->services[id].present = false;
+	err = gs_map_foreach(c->maps->services, sizeof(struct gs_service_key),
+			     sizeof(struct gs_service), collect_service, c);
+	if (!err)
+		err = read_range(c, c->maps->split, 0, GS_MAX_SERVICES, sizeof(split[0]), split);
+	if (!err)
+		err = read_range(c, c->maps->backends, 0, GS_MAX_BACKENDS, sizeof(c->backends[0]),
+				 c->backends);
+	if (err)
+		return gs_fail(-err, "cannot read the maps: %s", strerror(-err));
+	for (id = 0; id < GS_MAX_SERVICES; id++)
+		c->services[id].canary_ppm = split[id].canary_ppm;
+	/* A freed slot's baseline would be wrong for whoever gets it next. */
+	for (id = 0; id < GS_MAX_BACKENDS; id++) {
+		if (c->base[id] && c->backends[id].state == GS_BACKEND_FREE) {
+			free(c->base[id]);
+			c->base[id] = NULL;
+		}
+	}
+	return 0;
+}
+
+void gs_collect_forget(struct gs_collect *c, uint32_t service_id)
+{
+	uint32_t id;
+
+	for (id = 0; id < GS_MAX_BACKENDS; id++) {
+		if (c->base[id] && c->base[id]->who.service_id == service_id) {
+			free(c->base[id]);
+			c->base[id] = NULL;
+		}
+	}
+}
+
+static bool same_backend(const struct gs_backend *a, const struct gs_backend *b)
+{
+	return a->service_id == b->service_id && a->group == b->group && a->port == b->port &&
+	       !memcmp(&a->addr, &b->addr, sizeof(a->addr));
+}
+
+static void add_hist_delta(struct gs_hist64 *h, const uint32_t *now, const uint32_t *before)
+{
+	uint32_t b, d;
+
+	for (b = 0; b < GS_HIST_BUCKETS; b++) {
+		d = now[b] - before[b]; /* modulo 2^32: survives a wrap */
+		h->bucket[b] += d;
+		h->count += d;
+	}
+}
+
+/* One backend's raw per-CPU reads -> its interval counts added to g. */
+static int take_backend(struct gs_collect *c, uint32_t id, const char *stats_raw,
+			const char *hist_raw, bool commit, struct gs_group_window *g)
+{
+	const struct gs_backend *who = &c->backends[id];
+	struct gs_backend_base *base = c->base[id];
+	size_t sstride = ROUND8(sizeof(struct gs_backend_stats));
+	size_t hstride = ROUND8(sizeof(struct gs_hist));
+	uint64_t now[STAT_FIELDS] = {0};
+	uint32_t hist[GS_HIST_KINDS][GS_HIST_BUCKETS] = {{0}};
+	bool valid;
+	size_t f;
+	int cpu, k;
+	uint32_t b;
+
+	for (cpu = 0; cpu < c->ncpus; cpu++) {
+		const uint64_t *v = (const uint64_t *)(stats_raw + (size_t)cpu * sstride);
+
+		for (f = 0; f < STAT_FIELDS; f++)
+			now[f] += v[f];
+	}
+	for (k = 0; k < GS_HIST_KINDS; k++) {
+		const char *kind = hist_raw + (size_t)k * hstride * (size_t)c->ncpus;
+
+		for (cpu = 0; cpu < c->ncpus; cpu++) {
+			const uint32_t *v = (const uint32_t *)(kind + (size_t)cpu * hstride);
+
+			for (b = 0; b < GS_HIST_BUCKETS; b++)
+				hist[k][b] += v[b];
+		}
+	}
+
+	valid = base && same_backend(&base->who, who);
+	/* Counters going back: the slot was cleared for a new backend. */
+	for (f = 0; valid && f < STAT_FIELDS; f++)
+		if (now[f] < base->stats[f])
+			valid = false;
+	if (valid) {
+		g->new_flows += now[FIELD(new_flows)] - base->stats[FIELD(new_flows)];
+		g->connects += now[FIELD(connects)] - base->stats[FIELD(connects)];
+		g->conn_refused += now[FIELD(conn_refused)] - base->stats[FIELD(conn_refused)];
+		g->conn_timeouts += now[FIELD(conn_timeouts)] - base->stats[FIELD(conn_timeouts)];
+		g->resets += now[FIELD(resets)] - base->stats[FIELD(resets)];
+		g->responses += now[FIELD(responses)] - base->stats[FIELD(responses)];
+		g->http_5xx += now[FIELD(http_5xx)] - base->stats[FIELD(http_5xx)];
+		add_hist_delta(&g->connect, hist[GS_HIST_CONNECT], base->hist[GS_HIST_CONNECT]);
+		add_hist_delta(&g->ttfb, hist[GS_HIST_TTFB], base->hist[GS_HIST_TTFB]);
+	}
+	if (!commit)
+		return 0;
+	if (!base) {
+		base = calloc(1, sizeof(*base));
+		if (!base)
+			return -ENOMEM;
+		c->base[id] = base;
+	}
+	base->who = *who;
+	memcpy(base->stats, now, sizeof(now));
+	memcpy(base->hist, hist, sizeof(hist));
+	return 0;
+}
+
+static int ensure_raw(struct gs_collect *c, uint32_t n)
+{
+	void *s, *h;
+
+	if (n <= c->raw_cap)
+		return 0;
+	s = realloc(c->stats_raw, (size_t)n * stats_stride(c));
+	if (s)
+		c->stats_raw = s;
+	h = realloc(c->hist_raw, (size_t)n * GS_HIST_KINDS * hist_stride(c));
+	if (h)
+		c->hist_raw = h;
+	if (!s || !h)
+		return -ENOMEM;
+	c->raw_cap = n;
+	return 0;
+}
+
+/* Read backends lo .. lo+n-1: stats and both histograms of each. */
+static int read_backends(struct gs_collect *c, uint32_t lo, uint32_t n)
+{
+	int err = ensure_raw(c, n);
+
+	if (!err)
+		err = read_range(c, c->maps->backend_stats, lo, n, stats_stride(c), c->stats_raw);
+	if (!err)
+		err = read_range(c, c->maps->latency, lo * GS_HIST_KINDS, n * GS_HIST_KINDS,
+				 hist_stride(c), c->hist_raw);
+	return err;
+}
+
+static bool watched(const struct gs_collect *c, const bool *want, uint32_t id)
+{
+	const struct gs_backend *b = &c->backends[id];
+
+	return b->state != GS_BACKEND_FREE && b->service_id < GS_MAX_SERVICES &&
+	       want[b->service_id] && b->group < GS_GROUPS;
+}
+
+int gs_collect_read(struct gs_collect *c, const bool *want, bool commit,
+		    struct gs_group_window (*out)[GS_GROUPS])
+{
+	uint32_t id, lo = GS_MAX_BACKENDS, hi = 0, n = 0;
+	bool sparse;
+	int err = 0;
+
+	for (id = 0; id < GS_MAX_SERVICES; id++)
+		if (want[id])
+			memset(out[id], 0, sizeof(out[id]));
+	for (id = 0; id < GS_MAX_BACKENDS; id++) {
+		if (!watched(c, want, id))
+			continue;
+		if (id < lo)
+			lo = id;
+		hi = id + 1;
+		n++;
+	}
+	if (!n)
+		return 0;
+	/* One range read, unless the watched ids are few among many others. */
+	sparse = hi - lo > 4 * n + 64;
+	if (!sparse)
+		err = read_backends(c, lo, hi - lo);
+	for (id = lo; id < hi && !err; id++) {
+		const struct gs_backend *b = &c->backends[id];
+		uint32_t slot = id - lo;
+
+		if (!watched(c, want, id))
+			continue;
+		if (sparse) {
+			err = read_backends(c, id, 1);
+			slot = 0;
+			if (err)
+				break;
+		}
+		err = take_backend(
+			c, id, (const char *)c->stats_raw + (size_t)slot * stats_stride(c),
+			(const char *)c->hist_raw + (size_t)slot * GS_HIST_KINDS * hist_stride(c),
+			commit, &out[b->service_id][b->group]);
+	}
+	if (err)
+		return gs_fail(-err, "cannot read the backend counters: %s", strerror(-err));
+	return 0;
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Reading the kernel's per-CPU counters into per-(service, group) interval
+ * counts for the agent: what the services, split and backends maps say now
+ * (the topology), and for each backend the difference of its counters and
+ * latency histograms since the previous reading.
+ */
+#ifndef GS_COLLECT_H
+#define GS_COLLECT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "graysplit.h"
+#include "maps.h"
+#include "policy.h"
+
+/* One service as the maps say it is now. */
+struct gs_collect_service {
+	bool present; /* in the services map */
+	struct gs_service_key key;
+	struct gs_service value;
+	uint32_t canary_ppm;
+};
+
+struct gs_collect {
+	struct gs_maps *maps;
+	int ncpus;
+	struct gs_collect_service services[GS_MAX_SERVICES]; /* by service id */
+	struct gs_backend *backends;			     /* GS_MAX_BACKENDS */
+	struct gs_backend_base **base;			     /* per backend id, or NULL */
+	void *stats_raw;				     /* per-CPU reads */
+	void *hist_raw;
+	uint32_t raw_cap;  /* backends stats_raw / hist_raw hold */
+	bool batch_broken; /* the kernel refused a batch read: one by one */
+};
+
+int gs_collect_init(struct gs_collect *c, struct gs_maps *maps);
+void gs_collect_free(struct gs_collect *c);
+
+/* Re-read services, split and backends (one batch read each). */
+int gs_collect_topology(struct gs_collect *c);
+
+/*
+ * Counts of the backends of every service with want[id] set, per group,
+ * since the previous reading of each backend, into out[id][group] (zeroed
+ * first). A backend read for the first time (or whose slot now holds another
+ * backend) only sets its baseline. commit = false reads without moving the
+ * baselines: a look at the interval so far, counted again at the next tick.
+ */
+int gs_collect_read(struct gs_collect *c, const bool *want, bool commit,
+		    struct gs_group_window (*out)[GS_GROUPS]);
+
+/* Forget the baselines of a service's backends: they are not watched now. */
+void gs_collect_forget(struct gs_collect *c, uint32_t service_id);
+
+#endif
