@@ -78,8 +78,7 @@ teardown() {
 	assert_equal "$(jq -r .state <<<"$svc")" active
 	assert_equal "$(jq .canary_percent <<<"$svc")" 20
 	assert_equal "$(jq .failed <<<"$stat")" 0
-	awk -v s="$(jq .canary_share <<<"$stat")" 'BEGIN { exit !(s >= 0.12 && s <= 0.28) }' ||
-		{ echo "canary share after recovery $(jq .canary_share <<<"$stat"), want about 0.20" >&2; return 1; }
+	share_near "$stat" 0.20
 
 	# The same agent, still running, fails it back again when it breaks again.
 	canary_fault 503

@@ -457,7 +457,7 @@ agent_start() {
 agent_stop() {
 	[ -n "${AGENT_PID:-}" ] || return 0
 	kill "-${1:-TERM}" "$AGENT_PID" 2>/dev/null
-	{ wait "$AGENT_PID"; } 2>/dev/null
+	{ wait "$AGENT_PID"; } 2>/dev/null || true
 	AGENT_PID=
 }
 
@@ -472,7 +472,7 @@ agent_stop_all() {
 			sleep 0.1
 		done
 		kill -9 "$pid" 2>/dev/null
-		{ wait "$pid"; } 2>/dev/null
+		{ wait "$pid"; } 2>/dev/null || true
 	done <"$BATS_FILE_TMPDIR/agent.pids"
 	: >"$BATS_FILE_TMPDIR/agent.pids"
 	AGENT_PID=
@@ -535,7 +535,7 @@ load_stop_all() {
 	local pid
 	[ -f "$BATS_FILE_TMPDIR/load.pids" ] || return 0
 	while read -r pid; do
-		kill -TERM "$pid" 2>/dev/null && { wait "$pid"; } 2>/dev/null
+		kill -TERM "$pid" 2>/dev/null && { { wait "$pid"; } 2>/dev/null || true; }
 	done <"$BATS_FILE_TMPDIR/load.pids"
 	: >"$BATS_FILE_TMPDIR/load.pids"
 	LOAD_PID=
@@ -567,6 +567,19 @@ wait_rolled_back() {
 		fi
 		sleep 0.1
 	done
+}
+
+# share_near STAT_JSON SHARE: the canary's share of the requests in a
+# load_stat is SHARE within 4 standard deviations of a binomial count (each
+# connection's hash is a coin toss), and never closer than 3 points.
+share_near() {
+	local n got
+	n=$(jq .requests <<<"$1")
+	got=$(jq .canary_share <<<"$1")
+	awk -v s="$got" -v p="$2" -v n="$n" 'BEGIN {
+		tol = 4 * sqrt(p * (1 - p) / n); if (tol < 0.03) tol = 0.03
+		exit !(n > 0 && s >= p - tol && s <= p + tol) }' ||
+		{ echo "canary share $got of $n requests, want $2 within 4 sd (at least +- 0.03)" >&2; return 1; }
 }
 
 # canary_fault MODE: break the canary (b3) while traffic flows: 503 (every
