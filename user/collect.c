@@ -129,27 +129,44 @@ static int collect_service(const void *key, const void *value, void *ctx)
 	return 0;
 }
 
+/*
+ * Backend ids are handed out lowest free first, so a new backend lands at or
+ * just above the highest id in use: read that prefix of the backends map
+ * with some room, and the whole map every GS_FULL_READ_EVERY readings.
+ * Reading all 4096 slots each time was most of the agent's CPU time.
+ */
+#define GS_FULL_READ_EVERY 10
+#define GS_BACKEND_ROOM	   64
+
 int gs_collect_topology(struct gs_collect *c)
 {
-	struct gs_split split[GS_MAX_SERVICES];
-	uint32_t id;
+	struct gs_split split[GS_MAX_SERVICES] = {0};
+	uint32_t id, services_hi = 0, backends_n = GS_MAX_BACKENDS;
 	int err;
 
 	for (id = 0; id < GS_MAX_SERVICES; id++)
 		c->services[id].present = false;
 	err = gs_map_foreach(c->maps->services, sizeof(struct gs_service_key),
 			     sizeof(struct gs_service), collect_service, c);
+	for (id = 0; id < GS_MAX_SERVICES; id++)
+		if (c->services[id].present)
+			services_hi = id + 1;
 	if (!err)
-		err = read_range(c, c->maps->split, 0, GS_MAX_SERVICES, sizeof(split[0]), split);
+		err = read_range(c, c->maps->split, 0, services_hi, sizeof(split[0]), split);
+	if (c->readings++ % GS_FULL_READ_EVERY && c->backends_hi + GS_BACKEND_ROOM < backends_n)
+		backends_n = c->backends_hi + GS_BACKEND_ROOM;
 	if (!err)
-		err = read_range(c, c->maps->backends, 0, GS_MAX_BACKENDS, sizeof(c->backends[0]),
+		err = read_range(c, c->maps->backends, 0, backends_n, sizeof(c->backends[0]),
 				 c->backends);
 	if (err)
 		return gs_fail(-err, "cannot read the maps: %s", strerror(-err));
 	for (id = 0; id < GS_MAX_SERVICES; id++)
 		c->services[id].canary_ppm = split[id].canary_ppm;
-	/* A freed slot's baseline would be wrong for whoever gets it next. */
+	c->backends_hi = 0;
 	for (id = 0; id < GS_MAX_BACKENDS; id++) {
+		if (c->backends[id].state != GS_BACKEND_FREE)
+			c->backends_hi = id + 1;
+		/* A freed slot's baseline would be wrong for whoever gets it next. */
 		if (c->base[id] && c->backends[id].state == GS_BACKEND_FREE) {
 			free(c->base[id]);
 			c->base[id] = NULL;

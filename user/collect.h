@@ -31,14 +31,17 @@ struct gs_collect {
 	struct gs_backend_base **base;			     /* per backend id, or NULL */
 	void *stats_raw;				     /* per-CPU reads */
 	void *hist_raw;
-	uint32_t raw_cap;  /* backends stats_raw / hist_raw hold */
-	bool batch_broken; /* the kernel refused a batch read: one by one */
+	uint32_t raw_cap;     /* backends stats_raw / hist_raw hold */
+	bool batch_broken;    /* the kernel refused a batch read: one by one */
+	uint32_t backends_hi; /* highest backend id in use + 1, at the last reading */
+	uint64_t readings;    /* topology readings so far */
 };
 
 int gs_collect_init(struct gs_collect *c, struct gs_maps *maps);
 void gs_collect_free(struct gs_collect *c);
 
-/* Re-read services, split and backends (one batch read each). */
+/* Re-read services, split and backends (one batch read each, of the part
+ * of each map in use). */
 int gs_collect_topology(struct gs_collect *c);
 
 /*

@@ -127,7 +127,8 @@ static int print_event(void *ctx, void *data, size_t size)
 		json_object_object_add(obj, "value", json_object_new_int64(ev->value));
 		break;
 	}
-	printf("%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN));
+	printf("%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+								   JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(obj);
 	return 0;
 }

@@ -238,7 +238,8 @@ void gs_audit_write(FILE *out, FILE *log, uint64_t unix_ns, const char *service,
 	json_object_object_add(obj, "stable_p95_ms", json_ms(d->stable_p95_us));
 	json_object_object_add(obj, "fail_streak", json_object_new_uint64(in->canary_fail_streak));
 	json_object_object_add(obj, "action", action ? json_object_new_string(action) : NULL);
-	line = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
+	line = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+							   JSON_C_TO_STRING_NOSLASHESCAPE);
 	fprintf(out, "%s\n", line);
 	fflush(out);
 	if (log) {
