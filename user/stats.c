@@ -24,16 +24,18 @@ void gs_hist64_merge(struct gs_hist64 *h, const struct gs_hist64 *d, int sign)
 {
 	uint32_t b;
 
-	for (b = 0; b < GS_HIST_BUCKETS; b++) {
-		if (sign < 0)
+	/* Most intervals of a quiet group are empty: nothing to walk. */
+	if (d->count == 0)
+		return;
+	if (sign < 0) {
+		for (b = 0; b < GS_HIST_BUCKETS; b++)
 			h->bucket[b] -= d->bucket[b];
-		else
-			h->bucket[b] += d->bucket[b];
-	}
-	if (sign < 0)
 		h->count -= d->count;
-	else
+	} else {
+		for (b = 0; b < GS_HIST_BUCKETS; b++)
+			h->bucket[b] += d->bucket[b];
 		h->count += d->count;
+	}
 }
 
 void gs_hist64_record(struct gs_hist64 *h, uint64_t us)
