@@ -138,17 +138,18 @@ static int handle_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static void audit(struct agent *a, uint32_t id, const char *action)
+/* when: wall-clock time of the decision, not of the line. */
+static void audit(struct agent *a, uint32_t id, uint64_t when, const char *action)
 {
 	char name[GS_SERVICE_STRLEN];
 
 	gs_format_service(&a->collect.services[id].key, name, sizeof(name));
-	gs_audit_write(stdout, a->log, gs_realtime_ns(), name, &a->decision, a->input, action);
+	gs_audit_write(stdout, a->log, when, name, &a->decision, a->input, action);
 }
 
 /* Cut the canary off, say so, and stop watching: the service is rolled
  * back until a person sets a share again. */
-static void fail_back(struct agent *a, uint32_t id)
+static void fail_back(struct agent *a, uint32_t id, uint64_t when)
 {
 	const struct gs_collect_service *s = &a->collect.services[id];
 	struct gs_failback_result res;
@@ -163,12 +164,12 @@ static void fail_back(struct agent *a, uint32_t id)
 		n = strlen(action);
 		if (err)
 			snprintf(action + n, sizeof(action) - n, "; but: %s", gs_last_error());
-		audit(a, id, action);
+		audit(a, id, when, action);
 		watch_stop(a, id);
 		return;
 	}
 	snprintf(action, sizeof(action), "none: %s", gs_last_error());
-	audit(a, id, action);
+	audit(a, id, when, action);
 }
 
 static void decide(struct agent *a, uint32_t id, const struct gs_group_window *partial,
@@ -176,6 +177,7 @@ static void decide(struct agent *a, uint32_t id, const struct gs_group_window *p
 {
 	struct watch *w = &a->watch[id];
 	enum gs_verdict v;
+	uint64_t when;
 
 	a->input->canary = w->win[GS_GROUP_CANARY].sum;
 	a->input->stable = w->win[GS_GROUP_STABLE].sum;
@@ -185,17 +187,18 @@ static void decide(struct agent *a, uint32_t id, const struct gs_group_window *p
 	}
 	a->input->canary_fail_streak = w->streak;
 	gs_policy_decide(&a->opts->policy, a->input, &a->decision);
+	when = gs_realtime_ns();
 	v = a->decision.verdict;
 	w->last_look_ns = gs_monotonic_ns();
 	if (v == GS_VERDICT_FAIL || v == GS_VERDICT_HARD_FAIL) {
-		fail_back(a, id);
+		fail_back(a, id, when);
 		return;
 	}
 	/* A look between ticks only acts; the tick reports. */
 	if (partial)
 		return;
 	if ((int)v != w->last_verdict || print_anyway)
-		audit(a, id, NULL);
+		audit(a, id, when, NULL);
 	w->last_verdict = (int)v;
 }
 

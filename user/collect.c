@@ -56,7 +56,7 @@ int gs_collect_init(struct gs_collect *c, struct gs_maps *maps)
 	if (c->ncpus <= 0)
 		return gs_fail(EINVAL, "cannot count the possible CPUs");
 	c->backends = calloc(GS_MAX_BACKENDS, sizeof(*c->backends));
-	c->base = calloc(GS_MAX_BACKENDS, sizeof(*c->base));
+	c->base = calloc(GS_MAX_BACKENDS, sizeof(struct gs_backend_base *));
 	if (!c->backends || !c->base) {
 		gs_collect_free(c);
 		return gs_fail(ENOMEM, "out of memory");

@@ -27,6 +27,7 @@ struct canary_flows {
 	uint32_t service_id;
 	struct gs_flow_key *keys;
 	size_t n, cap;
+	uint64_t open; /* of which connections not closing */
 };
 
 static int keep_key(struct canary_flows *f, const void *key)
@@ -51,6 +52,8 @@ static int pick_flow(const void *key, const void *value, void *ctx)
 
 	if (flow->service_id != f->service_id || flow->group != GS_GROUP_CANARY)
 		return 0;
+	if (flow->state != GS_FLOW_CLOSING)
+		f->open++;
 	return keep_key(f, key);
 }
 
@@ -65,19 +68,17 @@ static int pick_rev_flow(const void *key, const void *value, void *ctx)
 }
 
 /* Delete the collected keys; one gone meanwhile (closed, evicted) is fine. */
-static uint64_t delete_keys(int fd, const struct canary_flows *f)
+static void delete_keys(int fd, const struct canary_flows *f)
 {
-	uint64_t gone = 0;
 	size_t i;
 
 	for (i = 0; i < f->n; i++)
-		if (!bpf_map_delete_elem(fd, &f->keys[i]))
-			gone++;
-	return gone;
+		bpf_map_delete_elem(fd, &f->keys[i]);
 }
 
 /*
- * The canary's open flows lose their entries: the next packet of each
+ * The canary's flows lose their entries (finished ones too: harmless, and
+ * only open ones are counted): the next packet of each
  * misses the flow table, is selected anew with the share now 0, reaches a
  * stable backend that knows no such connection, and gets an RST. Replies
  * the canary sends meanwhile are no longer translated back to the VIP.
@@ -89,8 +90,10 @@ static int reset_canary_flows(struct gs_maps *m, uint32_t service_id, uint64_t *
 
 	err = gs_map_foreach(m->flows, sizeof(struct gs_flow_key), sizeof(struct gs_flow),
 			     pick_flow, &f);
-	if (!err)
-		*ended = delete_keys(m->flows, &f);
+	if (!err) {
+		delete_keys(m->flows, &f);
+		*ended = f.open;
+	}
 	f.n = 0;
 	if (!err)
 		err = gs_map_foreach(m->rev_flows, sizeof(struct gs_flow_key),
@@ -169,7 +172,7 @@ void gs_failback_action(const struct gs_failback_result *res, char *buf, size_t 
 	int n = snprintf(buf, len, "canary_percent %g -> 0", gs_ppm_to_percent(res->old_ppm));
 
 	if (res->flows_reset && n > 0 && (size_t)n < len)
-		snprintf(buf + n, len - (size_t)n, "; reset %" PRIu64 " canary flows",
+		snprintf(buf + n, len - (size_t)n, "; reset %" PRIu64 " open canary flows",
 			 res->flows_ended);
 }
 

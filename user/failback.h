@@ -20,7 +20,7 @@ struct gs_failback_result {
 	uint32_t old_ppm;     /* the share before the cut */
 	bool state_written;   /* services and svc_status updated */
 	bool flows_reset;     /* --on-fail reset ran */
-	uint64_t flows_ended; /* canary flow-table entries removed */
+	uint64_t flows_ended; /* open canary connections whose entries went */
 };
 
 /*
@@ -34,7 +34,7 @@ int gs_failback(struct gs_maps *m, const char *pin_dir, const struct gs_service_
 		uint32_t service_id, const char *reason, bool reset_flows,
 		struct gs_failback_result *res);
 
-/* "canary_percent 20 -> 0" (and "; reset N canary flows"). */
+/* "canary_percent 20 -> 0" (and "; reset N open canary flows"). */
 void gs_failback_action(const struct gs_failback_result *res, char *buf, size_t len);
 
 /*
