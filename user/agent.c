@@ -202,14 +202,16 @@ static void decide(struct agent *a, uint32_t id, const struct gs_group_window *p
 	w->last_verdict = (int)v;
 }
 
+/* Looks between ticks, per service, at most one per this long (bounded work
+ * under an error storm); a streak long enough for a hard fail never waits. */
+#define GS_LOOK_SPACING_NS 10000000ull
+
 /* Error events: look at those services now, with the interval so far. */
 static int look_at_urgent(struct agent *a)
 {
 	bool one[GS_MAX_SERVICES] = {false};
 	uint64_t now = gs_monotonic_ns();
-	/* Bounded work under an error storm: one look per service per tenth
-	 * of an interval; a deferred one waits for the next wake-up or tick. */
-	uint64_t spacing = (uint64_t)a->opts->interval_ms * 100000ull;
+	uint32_t hard = a->opts->policy.hard_fail_connects;
 	uint32_t id;
 	int err;
 
@@ -217,7 +219,10 @@ static int look_at_urgent(struct agent *a)
 	for (id = 0; id < GS_MAX_SERVICES; id++) {
 		struct watch *w = &a->watch[id];
 
-		if (!w->on || !w->urgent || now - w->last_look_ns < spacing)
+		if (!w->on || !w->urgent)
+			continue;
+		/* A deferred look waits for the next error event or tick. */
+		if (now - w->last_look_ns < GS_LOOK_SPACING_NS && !(hard && w->streak >= hard))
 			continue;
 		w->urgent = false;
 		one[id] = true;
