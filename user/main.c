@@ -538,10 +538,7 @@ static const struct gs_cmd commands[] = {
 	 "VIP:PORT PERCENT [--proto tcp|udp]   (e.g. 10, 0.5, 12.25 or 10%)"},
 	{"override", NULL, override_cmds, NULL},
 	{"status", cmd_status, NULL, "[--json]"},
-	{"agent", cmd_agent, NULL,
-	 "[--interval-ms N] [--window-ms N] [--alpha X] [--min-samples N] [--max-error-rate PCT] "
-	 "[--min-error-ratio X] [--max-latency-ratio X] [--latency-margin-ms X] "
-	 "[--hard-fail-connects N] [--on-fail finish|reset] [--log FILE] [--once]"},
+	{"agent", cmd_agent, NULL, "[OPTIONS]   (the fail-back loop; agent --help lists them)"},
 	{"events", cmd_events, NULL,
 	 "[--follow]   (ring-buffer events as JSON lines; not while an agent runs)"},
 	{"help", cmd_help, NULL, ""},
