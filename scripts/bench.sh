@@ -71,3 +71,9 @@ for ((r = 1; r <= rounds; r++)); do
 done
 printf 'via VIP %d conn/s, direct %d conn/s, ratio %.3f\n' "$best_vip" "$best_direct" \
 	"$(awk -v v="$best_vip" -v d="$best_direct" 'BEGIN { print d ? v / d : 0 }')"
+
+# The fail-back agent's figures (fail-back time per fault, agent CPU), on a
+# bed of their own: scripts/bench-failback.sh.
+tb_down "$P"
+echo
+bash scripts/bench-failback.sh
