@@ -193,7 +193,23 @@ static bool same_backend(const struct gs_backend *a, const struct gs_backend *b)
 	       !memcmp(&a->addr, &b->addr, sizeof(a->addr));
 }
 
-static void add_hist_delta(struct gs_hist64 *h, const uint32_t *now, const uint32_t *before)
+void gs_hist_sum_cpus(const void *raw, int ncpus, uint32_t *sum)
+{
+	size_t stride = ROUND8(sizeof(struct gs_hist));
+	uint32_t b;
+	int cpu;
+
+	memset(sum, 0, GS_HIST_BUCKETS * sizeof(*sum));
+	for (cpu = 0; cpu < ncpus; cpu++) {
+		const struct gs_hist *h =
+			(const struct gs_hist *)((const char *)raw + (size_t)cpu * stride);
+
+		for (b = 0; b < GS_HIST_BUCKETS; b++)
+			sum[b] += h->bucket[b]; /* modulo 2^32 */
+	}
+}
+
+void gs_hist_add_delta(struct gs_hist64 *h, const uint32_t *now, const uint32_t *before)
 {
 	uint32_t b, d;
 
@@ -213,11 +229,10 @@ static int take_backend(struct gs_collect *c, uint32_t id, const char *stats_raw
 	size_t sstride = ROUND8(sizeof(struct gs_backend_stats));
 	size_t hstride = ROUND8(sizeof(struct gs_hist));
 	uint64_t now[STAT_FIELDS] = {0};
-	uint32_t hist[GS_HIST_KINDS][GS_HIST_BUCKETS] = {{0}};
+	uint32_t hist[GS_HIST_KINDS][GS_HIST_BUCKETS];
 	bool valid;
 	size_t f;
 	int cpu, k;
-	uint32_t b;
 
 	for (cpu = 0; cpu < c->ncpus; cpu++) {
 		const uint64_t *v = (const uint64_t *)(stats_raw + (size_t)cpu * sstride);
@@ -225,16 +240,9 @@ static int take_backend(struct gs_collect *c, uint32_t id, const char *stats_raw
 		for (f = 0; f < STAT_FIELDS; f++)
 			now[f] += v[f];
 	}
-	for (k = 0; k < GS_HIST_KINDS; k++) {
-		const char *kind = hist_raw + (size_t)k * hstride * (size_t)c->ncpus;
-
-		for (cpu = 0; cpu < c->ncpus; cpu++) {
-			const uint32_t *v = (const uint32_t *)(kind + (size_t)cpu * hstride);
-
-			for (b = 0; b < GS_HIST_BUCKETS; b++)
-				hist[k][b] += v[b];
-		}
-	}
+	for (k = 0; k < GS_HIST_KINDS; k++)
+		gs_hist_sum_cpus(hist_raw + (size_t)k * hstride * (size_t)c->ncpus, c->ncpus,
+				 hist[k]);
 
 	valid = base && same_backend(&base->who, who);
 	/* Counters going back: the slot was cleared for a new backend. */
@@ -249,8 +257,8 @@ static int take_backend(struct gs_collect *c, uint32_t id, const char *stats_raw
 		g->resets += now[FIELD(resets)] - base->stats[FIELD(resets)];
 		g->responses += now[FIELD(responses)] - base->stats[FIELD(responses)];
 		g->http_5xx += now[FIELD(http_5xx)] - base->stats[FIELD(http_5xx)];
-		add_hist_delta(&g->connect, hist[GS_HIST_CONNECT], base->hist[GS_HIST_CONNECT]);
-		add_hist_delta(&g->ttfb, hist[GS_HIST_TTFB], base->hist[GS_HIST_TTFB]);
+		gs_hist_add_delta(&g->connect, hist[GS_HIST_CONNECT], base->hist[GS_HIST_CONNECT]);
+		gs_hist_add_delta(&g->ttfb, hist[GS_HIST_TTFB], base->hist[GS_HIST_TTFB]);
 	}
 	if (!commit)
 		return 0;

@@ -57,4 +57,14 @@ int gs_collect_read(struct gs_collect *c, const bool *want, bool commit,
 /* Forget the baselines of a service's backends: they are not watched now. */
 void gs_collect_forget(struct gs_collect *c, uint32_t service_id);
 
+/*
+ * The wrap-safe arithmetic, apart for tests. raw: ncpus per-CPU copies of a
+ * struct gs_hist as the kernel returns them; sum: their bucket-wise sum
+ * modulo 2^32. h += now - before bucket-wise modulo 2^32: exact while a
+ * bucket gains fewer than 2^32 samples between the two readings, whether or
+ * not a CPU's 32-bit counter wrapped in between.
+ */
+void gs_hist_sum_cpus(const void *raw, int ncpus, uint32_t *sum);
+void gs_hist_add_delta(struct gs_hist64 *h, const uint32_t *now, const uint32_t *before);
+
 #endif
