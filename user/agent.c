@@ -471,7 +471,7 @@ int gs_agent_run(const char *pin_dir, const struct gs_agent_opts *opts)
 	if (!err)
 		err = loop(a);
 	teardown(a);
-	gs_lock_release(lock_fd);
+	gs_lock_consumer_release(pin_dir, lock_fd);
 	free(a);
 	return err;
 }

@@ -219,7 +219,7 @@ int gs_events_dump(const char *pin_dir, bool follow)
 out:
 	ring_buffer__free(rb);
 	gs_maps_close(&d->maps);
-	gs_lock_release(lock_fd);
+	gs_lock_consumer_release(pin_dir, lock_fd);
 	free(d);
 	return err;
 }

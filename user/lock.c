@@ -88,15 +88,14 @@ void gs_lock_remove(const char *pin_dir, int fd)
 	close(fd);
 }
 
-int gs_lock_consumer(const char *pin_dir, const char *who)
+/* One try at the consumer lock file: the fd (locked), -EAGAIN when the
+ * file was removed under us (take anew), or another negative errno. */
+static int consumer_try(const char *path, const char *pin_dir)
 {
-	char path[PATH_MAX], holder[64] = "";
+	char holder[64] = "";
 	int fd, err;
 	ssize_t n;
 
-	if (mkdir(GS_LOCK_DIR, 0755) && errno != EEXIST)
-		return gs_fail(errno, "cannot create %s: %s", GS_LOCK_DIR, strerror(errno));
-	lock_path_kind(pin_dir, ".consumer", path, sizeof(path));
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return gs_fail(errno, "cannot open lock file %s: %s", path, strerror(errno));
@@ -118,10 +117,43 @@ int gs_lock_consumer(const char *pin_dir, const char *who)
 		close(fd);
 		return gs_fail(err, "cannot lock %s: %s", path, strerror(err));
 	}
+	if (!still_linked(fd, path)) {
+		close(fd);
+		return -EAGAIN;
+	}
+	return fd;
+}
+
+int gs_lock_consumer(const char *pin_dir, const char *who)
+{
+	char path[PATH_MAX], holder[64];
+	int fd;
+
+	if (mkdir(GS_LOCK_DIR, 0755) && errno != EEXIST)
+		return gs_fail(errno, "cannot create %s: %s", GS_LOCK_DIR, strerror(errno));
+	lock_path_kind(pin_dir, ".consumer", path, sizeof(path));
+	do
+		fd = consumer_try(path, pin_dir);
+	while (fd == -EAGAIN);
+	if (fd < 0)
+		return fd;
 	snprintf(holder, sizeof(holder), "%d %s\n", (int)getpid(), who);
 	if (ftruncate(fd, 0) || pwrite(fd, holder, strlen(holder), 0) < 0)
 		holder[0] = '\0'; /* the holder's name is for messages only */
 	return fd;
+}
+
+void gs_lock_consumer_release(const char *pin_dir, int fd)
+{
+	char path[PATH_MAX];
+
+	if (fd < 0)
+		return;
+	/* Removed while still held: whoever opened it meanwhile sees it gone
+	 * once it gets the lock, and takes a new file. */
+	lock_path_kind(pin_dir, ".consumer", path, sizeof(path));
+	unlink(path);
+	close(fd);
 }
 
 void gs_lock_release(int fd)

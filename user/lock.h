@@ -22,5 +22,7 @@ void gs_lock_remove(const char *pin_dir, int fd);
  * the kernel drops it when the process dies, even by kill -9.
  */
 int gs_lock_consumer(const char *pin_dir, const char *who);
+/* Remove the consumer lock file and release it (a clean exit). */
+void gs_lock_consumer_release(const char *pin_dir, int fd);
 
 #endif
