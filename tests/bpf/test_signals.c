@@ -25,9 +25,13 @@
 
 static const char http_503[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
 
-/* A backend's packet to the client, with this payload (NULL: none). */
-static void send_reply(const struct scenario *sc, uint32_t backend_id,
-		       const struct pkt_spec *client, uint8_t tcp_flags, const char *payload)
+/*
+ * A backend's packet to the client, with this payload (NULL: none) and
+ * padding bytes of '0' after the IP packet, as Ethernet pads a short frame.
+ */
+static void send_reply_padded(const struct scenario *sc, uint32_t backend_id,
+			      const struct pkt_spec *client, uint8_t tcp_flags, const char *payload,
+			      size_t padding)
 {
 	uint8_t in[PKT_MAX], out[PKT_MAX];
 	struct pkt_spec reply = sc_reply_pkt(sc, backend_id, client, tcp_flags);
@@ -36,7 +40,15 @@ static void send_reply(const struct scenario *sc, uint32_t backend_id,
 	reply.payload = payload;
 	reply.payload_len = payload ? strlen(payload) : 0;
 	len = pkt_build(&reply, in);
+	memset(in + len, '0', padding);
+	len += padding;
 	CHECK_EQ(fx_run_tc(sc->fx, in, len, out, &out_len), TC_ACT_OK, "reply verdict TC_ACT_OK");
+}
+
+static void send_reply(const struct scenario *sc, uint32_t backend_id,
+		       const struct pkt_spec *client, uint8_t tcp_flags, const char *payload)
+{
+	send_reply_padded(sc, backend_id, client, tcp_flags, payload, 0);
 }
 
 /* A client packet (payload when PKT_PSH, see sc_client_pkt) through XDP. */
@@ -513,6 +525,30 @@ static void signals_udp_counts_flows_no_events(void **state)
 	check_no_event(fx, "no UDP events");
 }
 
+/* A status line cut short is no status, even when the frame's padding
+ * would complete it ("HTTP/1.1 20" + "0"). */
+static void signals_status_not_read_past_payload(void **state)
+{
+	struct gs_backend_stats bs;
+	struct fx *fx = *state;
+	struct pkt_spec syn;
+	struct scenario sc;
+	struct gs_event ev;
+	uint32_t id;
+
+	sc_setup(&sc, fx, false, IPPROTO_TCP, GS_HASH_FLOW);
+	syn = sc_client_pkt(&sc, 40000, PKT_SYN);
+	id = handshake(&sc, 40000);
+	discard_events(fx);
+	send_client(&sc, 40000, PKT_PSH | PKT_ACK);
+	send_reply_padded(&sc, id, &syn, PKT_PSH | PKT_ACK, "HTTP/1.1 20", 6);
+	bs = fx_backend_stats(fx, id);
+	CHECK_EQ(bs.responses, 1, "a response");
+	CHECK_EQ(bs.http_2xx, 0, "no status read from the padding");
+	ev = one_event(&sc, GS_EV_RESPONSE, id);
+	CHECK_EQ(ev.value, 0, "event carries no status");
+}
+
 /* Two flows, one on a stable backend and one on the canary: every count
  * lands on its own backend and nowhere else. */
 static void signals_counted_per_backend(void **state)
@@ -699,6 +735,7 @@ int main(void)
 		FX_TEST(signals_http_404_is_one_4xx),
 		FX_TEST(signals_http_1xx_and_3xx_counted),
 		FX_TEST(signals_non_http_response_has_no_class),
+		FX_TEST(signals_status_not_read_past_payload),
 		FX_TEST(signals_reply_payload_before_request_no_ttfb),
 		FX_TEST(signals_flow_recovered_mid_stream_measures_nothing),
 		FX_TEST(signals_udp_counts_flows_no_events),
