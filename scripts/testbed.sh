@@ -223,6 +223,11 @@ tb_backend_stop() {
 		echo "testbed: backend $b still listens after kill -9 $pid" >&2
 		return 1
 	fi
+	# Off the bed's list: a later signal (tb_release_streams) must not reach
+	# whatever process gets the number next.
+	grep -vx "$pid" "$st/pids" >"$st/pids.tmp" || true
+	mv -f "$st/pids.tmp" "$st/pids"
+	rm -f "$st/pid.$b"
 }
 
 # tb_backend_start PREFIX NAME: start backend NAME's server again (after

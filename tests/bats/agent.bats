@@ -32,8 +32,14 @@ teardown() {
 	canary_heal
 }
 
-@test "canary answers 503: the agent cuts it to 0, rolled_back for 5xx, nothing sent after reaches it" {
+@test "canary answers 503: the agent cuts it to 0, rolled_back for 5xx, nothing sent after reaches it; an open canary download finishes" {
+	canary_stream_start open_on_canary
 	scenario_failback 4 503 '5xx'
+	# --on-fail finish (the default): the connection open at the cut-off
+	# stays on the canary and ends whole.
+	stream_still_running open_on_canary
+	tb_release_streams "$TB"
+	stream_finish open_on_canary "$STREAM_BYTES" b3
 }
 
 @test "canary stopped (connections refused): the agent fails it back for connect failures" {
@@ -42,6 +48,23 @@ teardown() {
 
 @test "canary 300 ms slower to answer: the agent fails it back on latency" {
 	scenario_failback 4 "delay 300" 'latency|ttfb|first byte'
+}
+
+@test "--on-fail reset: fail-back as with finish, and the client of the canary download open at the cut-off sees it reset" {
+	local rc=0 size t_end
+	# curl's own limit, 20 s, is far beyond the cut-off (a few seconds in):
+	# reaching it means the client was never told.
+	canary_stream_start reset_on_canary 20
+	scenario_failback 4 503 '5xx' --on-fail reset
+	assert_regex "$(jq -r 'select(.action != null) | .action' "$AGENT_LOG" | head -1)" 'reset [1-9]'
+	wait "$STREAM_PID_reset_on_canary" || rc=$?
+	t_end=$(now_epoch)
+	size=$(stat -c %s "$BATS_TEST_TMPDIR/reset_on_canary")
+	note "canary download at the cut-off: curl exit $rc after the test's checks (+$(fsub "$t_end" "$(iso_to_epoch "$(jq -r 'select(.action != null) | .time' "$AGENT_LOG" | head -1)")") s after the decision)," \
+		"$size of $STREAM_BYTES bytes: $(cat "$BATS_TEST_TMPDIR/reset_on_canary.err")"
+	[ "$size" -lt "$STREAM_BYTES" ] || { echo "the canary download finished whole; --on-fail reset should have ended it" >&2; return 1; }
+	# 56: "Recv failure: Connection reset by peer".
+	[ "$rc" -eq 56 ] || { echo "curl exit $rc, want 56 (connection reset): $(cat "$BATS_TEST_TMPDIR/reset_on_canary.err")" >&2; return 1; }
 }
 
 @test "IPv6: canary answers 503: fail-back as over IPv4" {

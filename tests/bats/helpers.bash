@@ -602,6 +602,28 @@ canary_heal() {
 fadd() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", a + b }'; }
 fsub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
 
+# canary_stream_start NAME: a paced download (STREAM_BYTES at STREAM_RATE)
+# open on the canary: from the client's second address, which an override
+# sends to the canary until the download runs (the flow table keeps it
+# there after the override is gone). Sets STREAM_PID_<NAME>. curl gives up
+# after MAX_TIME seconds (default E2E_MAX_TIME).
+canary_stream_start() {
+	local name=$1 max_time=${2:-$E2E_MAX_TIME} out i
+	out="$BATS_TEST_TMPDIR/$name"
+	gs override add "$(tb_vip 4)" "$TB_CLIENT4_ALT/32" --group canary
+	tb_exec "$TB" client curl -sS --interface "$TB_CLIENT4_ALT" --connect-timeout 3 \
+		--max-time "$max_time" -o "$out" \
+		"$(tb_url 4 "/stream?bytes=$STREAM_BYTES&rate=$STREAM_RATE")" </dev/null 2>"$out.err" 3>&- &
+	printf -v "STREAM_PID_$name" %s "$!"
+	for ((i = 0; i < 100; i++)); do
+		[ -s "$out" ] && break
+		sleep 0.05
+	done
+	gs override del "$(tb_vip 4)" "$TB_CLIENT4_ALT/32"
+	[ -s "$out" ] || { echo "stream $name: no data after 5 s: $(cat "$out.err")" >&2; return 1; }
+	assert_equal "$(stream_backend "$name")" b3
+}
+
 # scenario_failback FAMILY FAULT REASON_REGEX: at split 20, with the agent
 # running and 200 new connections/s through the VIP, break the canary with
 # FAULT (see canary_fault). The agent must cut the canary off: status --json
@@ -610,10 +632,12 @@ fsub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
 # decision reached the canary, and every one of them was answered by stable.
 # Requests in flight at the decision may still end on the canary (they were
 # sent before it). Deadlines are generous: the benchmark measures the delay.
+# Further arguments go to the agent.
 scenario_failback() {
 	local fam=$1 fault=$2 re=$3 t_fault t_dec line svc before stat slow=()
+	shift 3
 	[[ $fault == delay* ]] && slow=(--slow-ms "$((${fault#delay } * 5 / 6))")
-	agent_start agent
+	agent_start agent "$@"
 	load_start load "$fam" 200
 	sleep 2
 	t_fault=$(now_epoch)
