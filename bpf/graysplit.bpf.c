@@ -4,7 +4,8 @@
  * VIP to a stable or canary backend and DNATs it there; gs_tc_reply, at
  * clsact egress of the client-facing interface, SNATs the backend's replies
  * back to the VIP. Both only ever rewrite a fully parsed packet of a known
- * flow, and always let the packet go on: the kernel forwards it.
+ * flow, and always let the packet go on: the kernel forwards it. On the way
+ * they measure how each backend answers (lib/observe.h).
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
