@@ -44,9 +44,10 @@ struct watch {
 	bool on;      /* windows allocated and fed */
 	uint32_t ppm; /* the share the windows belong to */
 	struct gs_window win[GS_GROUPS];
-	uint32_t streak;  /* canary connect failures in a row */
-	bool urgent;	  /* an error event came since the last look */
-	int last_verdict; /* -1: nothing printed yet */
+	uint32_t streak;	 /* canary connect failures in a row */
+	uint32_t decided_streak; /* ... when the last verdict was reached */
+	bool urgent;		 /* an error event came since the last look */
+	int last_verdict;	 /* -1: nothing printed yet */
 	uint64_t last_look_ns;
 };
 
@@ -186,6 +187,8 @@ static void decide(struct agent *a, uint32_t id, const struct gs_group_window *p
 		gs_group_window_merge(&a->input->stable, &partial[GS_GROUP_STABLE], 1);
 	}
 	a->input->canary_fail_streak = w->streak;
+	if (!partial)
+		w->decided_streak = w->streak;
 	gs_policy_decide(&a->opts->policy, a->input, &a->decision);
 	when = gs_realtime_ns();
 	v = a->decision.verdict;
@@ -272,6 +275,7 @@ static int tick(struct agent *a)
 {
 	uint32_t id;
 	int err, g;
+	bool changed;
 	/* --once: the first tick only sets baselines; then a full window. */
 	bool last = a->opts->once && a->ticks >= a->slots;
 
@@ -302,9 +306,13 @@ static int tick(struct agent *a)
 
 		if (!w->on)
 			continue;
+		changed = false;
 		for (g = 0; g < GS_GROUPS; g++)
-			gs_window_push(&w->win[g], &a->delta[id][g]);
+			changed |= gs_window_push(&w->win[g], &a->delta[id][g]);
 		w->urgent = false;
+		/* Same counts, same streak: the same verdict as last time. */
+		if (!changed && w->streak == w->decided_streak && w->last_verdict >= 0 && !last)
+			continue;
 		decide(a, id, NULL, last);
 	}
 	a->ticks++;

@@ -7,6 +7,7 @@
 #ifndef GS_WINDOW_H
 #define GS_WINDOW_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "policy.h"
@@ -16,6 +17,7 @@ struct gs_window {
 	uint32_t next;		      /* slot the next interval goes into */
 	uint32_t filled;	      /* intervals recorded so far, <= slots */
 	struct gs_group_window *ring; /* slots entries */
+	bool *held;		      /* per slot: it holds counts (else all zero) */
 	struct gs_group_window sum;   /* sum of the ring */
 };
 
@@ -26,7 +28,9 @@ void gs_group_window_merge(struct gs_group_window *dst, const struct gs_group_wi
 int gs_window_init(struct gs_window *w, uint32_t slots);
 void gs_window_free(struct gs_window *w);
 void gs_window_reset(struct gs_window *w);
-/* Push one interval (evicting the oldest once full); sum stays exact. */
-void gs_window_push(struct gs_window *w, const struct gs_group_window *interval);
+/* Push one interval (evicting the oldest once full); sum stays exact.
+ * Returns whether the sum changed (false: an empty interval in, an empty
+ * one out). */
+bool gs_window_push(struct gs_window *w, const struct gs_group_window *interval);
 
 #endif

@@ -174,6 +174,38 @@ static void test_window_reset_forgets_every_interval(void **state)
 	gs_window_free(&w);
 }
 
+/* The agent skips deciding when the sum did not move: push must say so
+ * exactly, and an empty interval must still evict the oldest. */
+static void test_window_push_reports_whether_the_sum_changed(void **state)
+{
+	static struct gs_group_window empty, want;
+	struct gs_window w;
+	int i;
+
+	(void)state;
+	memset(&empty, 0, sizeof(empty));
+	assert_int_equal(gs_window_init(&w, 3), 0);
+	assert_false(gs_window_push(&w, &empty));
+	assert_true(gs_window_push(&w, &intervals[0]));
+	assert_false(gs_window_push(&w, &empty));
+	/* Full: the empty first slot goes out, an empty one comes in. */
+	assert_false(gs_window_push(&w, &empty));
+	expected_sum(0, 0, &want);
+	assert_group_equal(&w.sum, &want);
+	/* intervals[0] goes out: changed, and the sum is empty again. */
+	assert_true(gs_window_push(&w, &empty));
+	memset(&want, 0, sizeof(want));
+	assert_group_equal(&w.sum, &want);
+	for (i = 0; i < 3; i++)
+		assert_false(gs_window_push(&w, &empty));
+	/* One count of one kind is a change. */
+	want.connect.bucket[7] = 1;
+	want.connect.count = 1;
+	assert_true(gs_window_push(&w, &want));
+	assert_group_equal(&w.sum, &want);
+	gs_window_free(&w);
+}
+
 static void test_window_of_zero_intervals_is_refused(void **state)
 {
 	struct gs_window w;
@@ -189,6 +221,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_window_sum_equals_last_n_intervals_after_every_push),
 		cmocka_unit_test(test_window_reset_forgets_every_interval),
+		cmocka_unit_test(test_window_push_reports_whether_the_sum_changed),
 		cmocka_unit_test(test_window_of_zero_intervals_is_refused),
 	};
 
