@@ -57,16 +57,6 @@ static int pick_flow(const void *key, const void *value, void *ctx)
 	return keep_key(f, key);
 }
 
-static int pick_rev_flow(const void *key, const void *value, void *ctx)
-{
-	const struct gs_rev_flow *rev = value;
-	struct canary_flows *f = ctx;
-
-	if (rev->service_id != f->service_id || rev->group != GS_GROUP_CANARY)
-		return 0;
-	return keep_key(f, key);
-}
-
 /* Delete the collected keys; one gone meanwhile (closed, evicted) is fine. */
 static void delete_keys(int fd, const struct canary_flows *f)
 {
@@ -77,11 +67,14 @@ static void delete_keys(int fd, const struct canary_flows *f)
 }
 
 /*
- * The canary's flows lose their entries (finished ones too: harmless, and
- * only open ones are counted): the next packet of each
- * misses the flow table, is selected anew with the share now 0, reaches a
- * stable backend that knows no such connection, and gets an RST. Replies
- * the canary sends meanwhile are no longer translated back to the VIP.
+ * The canary's flows lose their forward entries (finished ones too:
+ * harmless, and only open ones are counted). The next packet the client
+ * sends on each misses the flow table, is selected anew with the share now
+ * 0, and reaches a stable backend that knows no such connection and answers
+ * RST, which the reply path translates back to the client. The reverse
+ * entries stay on purpose: the canary's replies keep reaching the client as
+ * from the VIP, and the ACKs they draw are what carries a busy connection to
+ * that RST at once; an idle one learns it at its next packet.
  */
 static int reset_canary_flows(struct gs_maps *m, uint32_t service_id, uint64_t *ended)
 {
@@ -94,12 +87,6 @@ static int reset_canary_flows(struct gs_maps *m, uint32_t service_id, uint64_t *
 		delete_keys(m->flows, &f);
 		*ended = f.open;
 	}
-	f.n = 0;
-	if (!err)
-		err = gs_map_foreach(m->rev_flows, sizeof(struct gs_flow_key),
-				     sizeof(struct gs_rev_flow), pick_rev_flow, &f);
-	if (!err)
-		delete_keys(m->rev_flows, &f);
 	free(f.keys);
 	if (err)
 		return gs_fail(-err, "cannot reset the canary's flows: %s", strerror(-err));

@@ -27,7 +27,8 @@ struct gs_failback_result {
  * First the share: one 4-byte write of split[id], before anything else and
  * without the CLI lock, so the cut-off waits for nothing. Then, under the
  * lock, state rolled_back and svc_status[id] = {now, reason}. With
- * reset_flows, the canary's entries in flows and rev_flows go too. The
+ * reset_flows, the canary's entries in flows go too (their connections
+ * end with an RST from stable at their next packet). The
  * service must still have id service_id (else -ESTALE, nothing written).
  */
 int gs_failback(struct gs_maps *m, const char *pin_dir, const struct gs_service_key *key,
