@@ -155,9 +155,14 @@ static void fail_back(struct agent *a, uint32_t id, uint64_t when)
 	const struct gs_collect_service *s = &a->collect.services[id];
 	struct gs_failback_result res;
 	char action[GS_REASON_LEN + 64];
+	struct gs_split now = {0};
 	size_t n;
 	int err;
 
+	/* A share set since the last tick is a new experiment: these windows
+	 * are not its evidence (the tick starts them afresh). */
+	if (bpf_map_lookup_elem(a->maps.split, &id, &now) || now.canary_ppm != a->watch[id].ppm)
+		return;
 	err = gs_failback(&a->maps, a->pin_dir, &s->key, id, a->decision.reason,
 			  a->opts->on_fail == GS_ON_FAIL_RESET, &res);
 	if (res.share_cut) {
