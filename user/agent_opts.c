@@ -23,7 +23,7 @@ void gs_agent_defaults(struct gs_agent_opts *opts)
 	memset(opts, 0, sizeof(*opts));
 	gs_policy_defaults(&opts->policy);
 	opts->interval_ms = 100;
-	opts->window_ms = 5000;
+	opts->window_ms = 2000;
 	opts->on_fail = GS_ON_FAIL_FINISH;
 }
 

@@ -44,7 +44,7 @@ static void test_agent_opts_defaults_are_the_policy_defaults(void **state)
 	assert_int_equal(parse(&opts, ""), 0);
 	assert_memory_equal(&opts.policy, &policy, sizeof(policy));
 	assert_int_equal(opts.interval_ms, 100);
-	assert_int_equal(opts.window_ms, 5000);
+	assert_int_equal(opts.window_ms, 2000);
 	assert_int_equal(opts.on_fail, GS_ON_FAIL_FINISH);
 	assert_null(opts.log_path);
 	assert_false(opts.once);
