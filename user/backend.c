@@ -103,13 +103,64 @@ static void restore_backend(struct gs_maps *m, uint32_t id, const struct gs_back
 	bpf_map_update_elem(m->backends, &id, old, BPF_ANY);
 }
 
+/*
+ * The backend an operator names: its service, its port (network order), its
+ * text forms for messages, and the backends map as read now with the slot
+ * it holds (id == GS_MAX_BACKENDS: none). The caller frees all.
+ */
+struct named_backend {
+	struct gs_service service;
+	uint16_t port;
+	char name[GS_SERVICE_STRLEN];
+	char ep[GS_ENDPOINT_STRLEN];
+	struct gs_backend *all;
+	uint32_t id;
+};
+
+static int find_backend(struct gs_maps *m, const struct gs_service_key *svc,
+			const union gs_addr *addr, uint16_t port_host, struct named_backend *nb)
+{
+	int err;
+
+	nb->all = NULL;
+	err = gs_service_lookup(m, svc, &nb->service);
+	if (err)
+		return err;
+	gs_format_service(svc, nb->name, sizeof(nb->name));
+	nb->port = port_host ? htons(port_host) : svc->port;
+	gs_format_endpoint(addr, ntohs(nb->port), nb->ep, sizeof(nb->ep));
+	nb->all = calloc(GS_MAX_BACKENDS, sizeof(*nb->all));
+	if (!nb->all)
+		return gs_fail(ENOMEM, "out of memory");
+	err = gs_backends_read(m, nb->all);
+	if (err)
+		return err;
+	for (nb->id = 0; nb->id < GS_MAX_BACKENDS; nb->id++)
+		if (same_backend(&nb->all[nb->id], nb->service.id, addr, nb->port))
+			break;
+	return 0;
+}
+
+/* Write one backend entry, then its group's table; undo the entry if the
+ * table cannot be published. */
+static int write_and_publish(struct gs_maps *m, uint32_t id, const struct gs_backend *now,
+			     const struct gs_backend *old, uint8_t group)
+{
+	int err;
+
+	if (bpf_map_update_elem(m->backends, &id, now, BPF_ANY))
+		return gs_fail(errno, "cannot write the backends map: %s", strerror(errno));
+	err = gs_table_publish(m, now->service_id, group);
+	if (err)
+		restore_backend(m, id, old);
+	return err;
+}
+
 int gs_backend_add(struct gs_maps *m, const struct gs_service_key *svc, const union gs_addr *addr,
 		   uint16_t port_host, uint8_t group, uint16_t weight)
 {
-	char name[GS_SERVICE_STRLEN], ep[GS_ENDPOINT_STRLEN];
-	struct gs_backend *all = NULL, fresh = {}, old;
-	struct gs_service service;
-	uint16_t port;
+	struct gs_backend fresh = {}, old;
+	struct named_backend nb;
 	uint32_t id;
 	int err;
 
@@ -117,65 +168,50 @@ int gs_backend_add(struct gs_maps *m, const struct gs_service_key *svc, const un
 		return gs_fail(EINVAL, "invalid group %u", group);
 	if (weight < 1)
 		return gs_fail(EINVAL, "invalid weight 0: must be 1..65535");
-	err = gs_service_lookup(m, svc, &service);
-	if (err)
-		return err;
-	gs_format_service(svc, name, sizeof(name));
-	port = port_host ? htons(port_host) : svc->port;
-	gs_format_endpoint(addr, ntohs(port), ep, sizeof(ep));
-	if (gs_addr_is_v4(addr) != gs_addr_is_v4(&svc->vip))
-		return gs_fail(EAFNOSUPPORT, "backend %s is %s but service %s is %s", ep,
-			       gs_addr_is_v4(addr) ? "IPv4" : "IPv6", name,
-			       gs_addr_is_v4(&svc->vip) ? "IPv4" : "IPv6");
-	all = calloc(GS_MAX_BACKENDS, sizeof(*all));
-	if (!all)
-		return gs_fail(ENOMEM, "out of memory");
-	err = gs_backends_read(m, all);
+	err = find_backend(m, svc, addr, port_host, &nb);
 	if (err)
 		goto out;
-	for (id = 0; id < GS_MAX_BACKENDS; id++)
-		if (same_backend(&all[id], service.id, addr, port))
-			break;
-	if (id < GS_MAX_BACKENDS && all[id].state == GS_BACKEND_ACTIVE) {
-		err = gs_fail(EEXIST, "backend %s already exists in service %s", ep, name);
+	if (gs_addr_is_v4(addr) != gs_addr_is_v4(&svc->vip)) {
+		err = gs_fail(EAFNOSUPPORT, "backend %s is %s but service %s is %s", nb.ep,
+			      gs_addr_is_v4(addr) ? "IPv4" : "IPv6", nb.name,
+			      gs_addr_is_v4(&svc->vip) ? "IPv4" : "IPv6");
+		goto out;
+	}
+	id = nb.id;
+	if (id < GS_MAX_BACKENDS && nb.all[id].state == GS_BACKEND_ACTIVE) {
+		err = gs_fail(EEXIST, "backend %s already exists in service %s", nb.ep, nb.name);
 		goto out;
 	}
 	if (id < GS_MAX_BACKENDS) {
 		/* Draining: back into a table, its flows never left it. */
-		old = all[id];
+		old = nb.all[id];
 		fresh = old;
 		fresh.state = GS_BACKEND_ACTIVE;
 		fresh.group = group;
 		fresh.weight = weight;
-		if (bpf_map_update_elem(m->backends, &id, &fresh, BPF_ANY)) {
-			err = gs_fail(errno, "cannot write the backends map: %s", strerror(errno));
-			goto out;
-		}
-		err = gs_table_publish(m, service.id, group);
-		if (err)
-			restore_backend(m, id, &old);
+		err = write_and_publish(m, id, &fresh, &old, group);
 		goto out;
 	}
 
 	err = gs_backend_reap(m);
 	if (err < 0)
 		goto out;
-	err = gs_backends_read(m, all);
+	err = gs_backends_read(m, nb.all);
 	if (err)
 		goto out;
 	for (id = 0; id < GS_MAX_BACKENDS; id++)
-		if (all[id].state == GS_BACKEND_FREE)
+		if (nb.all[id].state == GS_BACKEND_FREE)
 			break;
 	if (id == GS_MAX_BACKENDS) {
-		err = gs_fail(ENOSPC, "no room for backend %s: all %d backend slots in use", ep,
+		err = gs_fail(ENOSPC, "no room for backend %s: all %d backend slots in use", nb.ep,
 			      GS_MAX_BACKENDS);
 		goto out;
 	}
-	old = all[id];
+	old = nb.all[id];
 	fresh.addr = *addr;
-	fresh.port = port;
+	fresh.port = nb.port;
 	fresh.weight = weight;
-	fresh.service_id = service.id;
+	fresh.service_id = nb.service.id;
 	fresh.group = group;
 	fresh.state = GS_BACKEND_ACTIVE;
 	err = reset_backend_stats(m, id);
@@ -184,68 +220,42 @@ int gs_backend_add(struct gs_maps *m, const struct gs_service_key *svc, const un
 			      strerror(-err));
 		goto out;
 	}
-	if (bpf_map_update_elem(m->backends, &id, &fresh, BPF_ANY)) {
-		err = gs_fail(errno, "cannot write the backends map: %s", strerror(errno));
-		goto out;
-	}
-	err = gs_table_publish(m, service.id, group);
-	if (err)
-		restore_backend(m, id, &old);
+	err = write_and_publish(m, id, &fresh, &old, group);
 out:
-	free(all);
+	free(nb.all);
 	return err;
 }
 
 int gs_backend_del(struct gs_maps *m, const struct gs_service_key *svc, const union gs_addr *addr,
 		   uint16_t port_host)
 {
-	char name[GS_SERVICE_STRLEN], ep[GS_ENDPOINT_STRLEN];
-	struct gs_backend *all = NULL, draining, old;
-	struct gs_service service;
-	uint16_t port;
-	uint32_t id;
+	struct gs_backend draining, old;
+	struct named_backend nb;
 	int err;
 
-	err = gs_service_lookup(m, svc, &service);
-	if (err)
-		return err;
-	gs_format_service(svc, name, sizeof(name));
-	port = port_host ? htons(port_host) : svc->port;
-	gs_format_endpoint(addr, ntohs(port), ep, sizeof(ep));
-	all = calloc(GS_MAX_BACKENDS, sizeof(*all));
-	if (!all)
-		return gs_fail(ENOMEM, "out of memory");
-	err = gs_backends_read(m, all);
+	err = find_backend(m, svc, addr, port_host, &nb);
 	if (err)
 		goto out;
-	for (id = 0; id < GS_MAX_BACKENDS; id++)
-		if (same_backend(&all[id], service.id, addr, port))
-			break;
-	if (id == GS_MAX_BACKENDS) {
-		err = gs_fail(ENOENT, "no backend %s in service %s", ep, name);
+	if (nb.id == GS_MAX_BACKENDS) {
+		err = gs_fail(ENOENT, "no backend %s in service %s", nb.ep, nb.name);
 		goto out;
 	}
-	if (all[id].state == GS_BACKEND_DRAINING) {
-		err = gs_fail(EALREADY, "backend %s of service %s is already draining", ep, name);
+	if (nb.all[nb.id].state == GS_BACKEND_DRAINING) {
+		err = gs_fail(EALREADY, "backend %s of service %s is already draining", nb.ep,
+			      nb.name);
 		goto out;
 	}
-	old = all[id];
+	old = nb.all[nb.id];
 	draining = old;
 	draining.state = GS_BACKEND_DRAINING;
-	if (bpf_map_update_elem(m->backends, &id, &draining, BPF_ANY)) {
-		err = gs_fail(errno, "cannot write the backends map: %s", strerror(errno));
+	err = write_and_publish(m, nb.id, &draining, &old, old.group);
+	if (err)
 		goto out;
-	}
-	err = gs_table_publish(m, service.id, old.group);
-	if (err) {
-		restore_backend(m, id, &old);
-		goto out;
-	}
 	/* With no live flow it needs no draining: free the slot now. */
 	err = gs_backend_reap(m);
 	if (err > 0)
 		err = 0;
 out:
-	free(all);
+	free(nb.all);
 	return err;
 }
