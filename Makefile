@@ -87,7 +87,7 @@ $(BUILD)/graysplit: user/main.c $(BUILD)/libgraysplit.a $(USER_HDRS)
 	$(Q)$(CC) $(CFLAGS) $< $(BUILD)/libgraysplit.a $(LDLIBS) -o $@
 
 # Tests are built with ASan and UBSan.
-$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libgraysplit-asan.a $(USER_HDRS) | $(BUILD)/tests/unit
+$(BUILD)/tests/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libgraysplit-asan.a $(USER_HDRS) | $(BUILD)/tests/unit
 	$(call msg,CC-TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $(SANITIZE) $< $(BUILD)/libgraysplit-asan.a $(LDLIBS) -lcmocka -lm -o $@
 
@@ -112,7 +112,7 @@ bench: deps all
 demo: deps all
 	$(Q)bash scripts/demo.sh
 
-FMT_FILES := $(wildcard include/*.h bpf/*.c bpf/lib/*.h user/*.c user/*.h tests/unit/*.c tests/bpf/*.c tests/bpf/*.h)
+FMT_FILES := $(wildcard include/*.h bpf/*.c bpf/lib/*.h user/*.c user/*.h tests/unit/*.c tests/unit/*.h tests/bpf/*.c tests/bpf/*.h)
 
 fmt:
 	$(Q)clang-format -i $(FMT_FILES)

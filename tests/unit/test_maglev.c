@@ -18,6 +18,7 @@
 #include "error.h"
 #include "graysplit.h"
 #include "maglev.h"
+#include "rng.h"
 
 #define M		  GS_MAGLEV_SIZE
 #define MAX_TEST_BACKENDS 100
@@ -37,15 +38,6 @@ struct backend_set {
 };
 
 static const uint32_t mixed_weights[] = {1, 2, 3, 5};
-
-static uint64_t rng_next(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
 
 /* Backend i is 10.1.x.y:8080 with id FIRST_ID + i. */
 static void make_backends(struct backend_set *set, size_t n, const uint32_t *weights,
@@ -239,14 +231,17 @@ static void test_maglev_random_weights_each_backend_within_2_slots_of_ideal(void
 		      GS_MAX_BACKENDS, worst);
 }
 
+/* The most light backends beside one heavy one that a service may have. */
+#define N_LIGHT (GS_MAX_BACKENDS - 1)
+
 /*
- * One backend of weight 65535 among 4000 of weight 1 (ideal 0.94 slots each):
- * each light one gets its one slot (not zero, not several), the heavy one
- * stays within 1% of its share, and the build stays fast.
+ * One backend of weight 65535 among N_LIGHT of weight 1 (ideal just under
+ * one slot each): each light one gets its one slot (not zero, not several),
+ * the heavy one stays within 1% of its share, and the build stays fast.
  */
-static void test_maglev_one_heavy_among_4000_light_backends(void **state)
+static void test_maglev_one_heavy_among_max_light_backends(void **state)
 {
-	static uint32_t weights[4001], slots[4001];
+	static uint32_t weights[N_LIGHT + 1], slots[N_LIGHT + 1];
 	static struct backend_set set;
 	uint32_t *table = table_a;
 	double ideal, start, took;
@@ -254,20 +249,20 @@ static void test_maglev_one_heavy_among_4000_light_backends(void **state)
 
 	(void)state;
 	weights[0] = 65535;
-	for (i = 1; i < 4001; i++)
+	for (i = 1; i <= N_LIGHT; i++)
 		weights[i] = 1;
-	make_backends(&set, 4001, weights, 4001);
+	make_backends(&set, N_LIGHT + 1, weights, N_LIGHT + 1);
 	start = now_ms();
 	build_ok(&set, table);
 	took = now_ms() - start;
 	for (i = 0; i < M; i++)
 		slots[table[i] - FIRST_ID]++;
-	ideal = M * 65535.0 / (65535.0 + 4000.0);
-	print_message("# maglev 1 x weight 65535 + 4000 x weight 1: heavy %u slots (ideal %.1f, "
+	ideal = M * 65535.0 / (65535.0 + N_LIGHT);
+	print_message("# maglev 1 x weight 65535 + %d x weight 1: heavy %u slots (ideal %.1f, "
 		      "%.3f%% off), built in %.2f ms\n",
-		      slots[0], ideal,
+		      N_LIGHT, slots[0], ideal,
 		      100 * (slots[0] > ideal ? slots[0] - ideal : ideal - slots[0]) / ideal, took);
-	for (i = 1; i < 4001; i++)
+	for (i = 1; i <= N_LIGHT; i++)
 		assert_int_equal(slots[i], 1);
 	assert_true(slots[0] > 0.99 * ideal && slots[0] < 1.01 * ideal);
 	assert_true(took < 50.0);
@@ -528,7 +523,7 @@ int main(void)
 			test_maglev_mixed_weights_1_2_3_5_share_within_1pct_of_weight_share_n2_to_100),
 		cmocka_unit_test(test_maglev_weight_ratio_is_realised),
 		cmocka_unit_test(test_maglev_random_weights_each_backend_within_2_slots_of_ideal),
-		cmocka_unit_test(test_maglev_one_heavy_among_4000_light_backends),
+		cmocka_unit_test(test_maglev_one_heavy_among_max_light_backends),
 		cmocka_unit_test(
 			test_maglev_remove_1_of_n_moves_at_most_1_over_n_plus_1pct_of_kept_slots),
 		cmocka_unit_test(

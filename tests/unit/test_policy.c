@@ -22,25 +22,7 @@
 #include "graysplit.h"
 #include "policy.h"
 #include "stats.h"
-
-static uint64_t rng_next(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static double rng_unit(uint64_t *state)
-{
-	return ((double)(rng_next(state) >> 11) + 0.5) / 9007199254740992.0;
-}
-
-static double rng_normal(uint64_t *state)
-{
-	return sqrt(-2.0 * log(rng_unit(state))) * cos(2.0 * M_PI * rng_unit(state));
-}
+#include "rng.h"
 
 /* ---- decision table ---- */
 

@@ -21,6 +21,7 @@
 #include "graysplit.h"
 #include "gs_hash.h"
 #include "maglev.h"
+#include "rng.h"
 
 #define N_FLOWS		 200000
 #define N_CLIENTS	 20000
@@ -29,15 +30,6 @@
 
 static struct gs_flow_key flows[N_FLOWS];
 static uint32_t maglev_table[GS_MAGLEV_SIZE];
-
-static uint64_t rng_next(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
 
 /* A random client address, IPv4 (v4-mapped) or IPv6, as the data path keys it. */
 static void random_client(union gs_addr *a, uint64_t *rng, bool v6)

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "sprt.h"
+#include "rng.h"
 
 #define RUNS		 2000
 #define FLOWS_PER_SEC	 200
@@ -27,20 +28,6 @@
 #define INTERVALS	 (RUN_SECONDS * 1000 / INTERVAL_MS)
 #define FLOWS_PER_INTERV (FLOWS_PER_SEC * INTERVAL_MS / 1000)
 #define ALPHA		 0.01
-
-static uint64_t rng_next(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static double rng_unit(uint64_t *state)
-{
-	return ((double)(rng_next(state) >> 11) + 0.5) / 9007199254740992.0;
-}
 
 static double log_add(double a, double b)
 {

@@ -14,19 +14,11 @@
 #include <cmocka.h>
 
 #include "window.h"
+#include "rng.h"
 
 #define N_INTERVALS 60
 
 static struct gs_group_window intervals[N_INTERVALS];
-
-static uint64_t rng_next(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
 
 static void random_hist(struct gs_hist64 *h, uint64_t *rng)
 {
