@@ -3,7 +3,7 @@
  * The agent's view of the kernel counters. Only backends of watched services
  * are read, and those in one batch syscall per map over the range of their
  * ids (ids are handed out low first, so the range is dense): a few services
- * cost a few syscalls per interval, not 4096 * 2 histogram lookups.
+ * cost a few syscalls per interval, not GS_MAX_BACKENDS * 2 histogram lookups.
  *
  * Histogram buckets are 32-bit per CPU and may wrap. The sum over CPUs is
  * taken modulo 2^32 and differenced modulo 2^32, which is exact as long as
@@ -133,7 +133,7 @@ static int collect_service(const void *key, const void *value, void *ctx)
  * Backend ids are handed out lowest free first, so a new backend lands at or
  * just above the highest id in use: read that prefix of the backends map
  * with some room, and the whole map every GS_FULL_READ_EVERY readings.
- * Reading all 4096 slots each time was most of the agent's CPU time.
+ * Reading every backend slot each time was most of the agent's CPU time.
  */
 #define GS_FULL_READ_EVERY 10
 #define GS_BACKEND_ROOM	   64
