@@ -261,6 +261,72 @@ struct gs_svc_status {
 	char reason[GS_REASON_LEN];
 };
 
+/*
+ * rollouts: service id -> the rollout an operator applied (`graysplit apply`).
+ * Written only by the CLI, under its lock; the agent only reads it. Every
+ * field the operator's commands change is here; what the agent has made of
+ * it is in rollout_state, which only the agent writes, so neither side ever
+ * overwrites the other's fields.
+ */
+#define GS_MAX_STEPS	   16
+#define GS_ROLLOUT_NAMELEN 64
+
+struct gs_rollout_step {
+	__u32 canary_ppm; /* share of this step, parts per million */
+	__u32 bake_ms;	  /* least time at this share before promotion; 0: none */
+};
+
+/* Per-service analysis thresholds; 0 in a field = the agent's own setting. */
+struct gs_rollout_analysis {
+	__u32 alpha_ppm;	       /* test level, parts per million (0.01 = 10000) */
+	__u32 min_samples;	       /* flows or responses the canary needs first */
+	__u32 max_error_rate_ppm;      /* a canary error rate at or below never fails */
+	__u32 min_error_ratio_milli;   /* ... nor below this multiple of stable's, x1000 */
+	__u32 max_latency_ratio_milli; /* canary p95 must exceed stable p95 x this/1000 */
+	__u32 latency_margin_us;       /* ... and stable p95 + this */
+	__u32 hard_fail_connects;      /* canary connect failures in a row */
+	__u32 max_extension_ms;	       /* inconclusive extends a bake by at most this */
+};
+
+struct gs_rollout {
+	__u64 generation;      /* changes with every apply that changes the rollout */
+	__u64 applied_unix_ns; /* when that apply ran (wall clock) */
+	__u32 nsteps;	       /* 1..GS_MAX_STEPS */
+	__u32 promote_seq;     /* bumped by `rollout promote` */
+	__u32 promote_to;      /* ... to this step index */
+	__u32 resume_seq;      /* bumped by `rollout resume` */
+	__u8 paused;	       /* `rollout pause`; cleared by resume */
+	__u8 aborted;	       /* `rollout abort`: share 0, walk stopped */
+	__u8 pad[6];
+	struct gs_rollout_analysis analysis;
+	struct gs_rollout_step steps[GS_MAX_STEPS];
+	char name[GS_ROLLOUT_NAMELEN]; /* the file's name field */
+};
+
+enum gs_rollout_phase {
+	GS_RO_NONE = 0,	       /* no rollout applied */
+	GS_RO_PROGRESSING = 1, /* baking the current step */
+	GS_RO_PAUSED = 2,      /* by the operator, or analysis stayed inconclusive */
+	GS_RO_COMPLETED = 3,   /* at the last step, its bake done */
+	GS_RO_FAILED = 4,      /* the agent failed the canary back */
+	GS_RO_ABORTED = 5,     /* `rollout abort` */
+};
+
+/* rollout_state: service id -> where the agent is in that service's rollout. */
+struct gs_rollout_state {
+	__u64 generation;	    /* the rollout this describes; another: not begun */
+	__u64 step_started_unix_ns; /* when the current step's share was set */
+	__u64 changed_unix_ns;	    /* last change of step or phase */
+	__u32 step;		    /* index into steps */
+	__u32 extended_ms;	    /* bake extended so far because inconclusive */
+	__u32 promote_seq_seen;	    /* the last promote/resume acted on */
+	__u32 resume_seq_seen;
+	__u8 phase;	   /* enum gs_rollout_phase */
+	__u8 last_verdict; /* enum gs_verdict of the last analysis */
+	__u8 pad[6];
+	char reason[GS_REASON_LEN]; /* why the last change */
+};
+
 /* ifaces: where this instance is attached, so detach --all finds them. */
 struct gs_iface_key {
 	char netns[48]; /* "" for the caller's namespace */

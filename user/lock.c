@@ -28,12 +28,20 @@ static void sanitise(const char *pin_dir, char *out, size_t len)
 	out[i] = '\0';
 }
 
-static void lock_path_kind(const char *pin_dir, const char *kind, char *path, size_t len)
+void gs_state_path(const char *pin_dir, const char *suffix, char *path, size_t len)
 {
-	char name[NAME_MAX - 16];
+	char name[NAME_MAX - 32];
 
 	sanitise(pin_dir, name, sizeof(name));
-	snprintf(path, len, GS_LOCK_DIR "/%s%s.lock", name, kind);
+	snprintf(path, len, GS_LOCK_DIR "/%s%s", name, suffix);
+}
+
+static void lock_path_kind(const char *pin_dir, const char *kind, char *path, size_t len)
+{
+	char suffix[32];
+
+	snprintf(suffix, sizeof(suffix), "%s.lock", kind);
+	gs_state_path(pin_dir, suffix, path, len);
 }
 
 static void lock_path(const char *pin_dir, char *path, size_t len)

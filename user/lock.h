@@ -8,6 +8,10 @@
 
 #define GS_LOCK_DIR "/run/graysplit"
 
+/* GS_LOCK_DIR "/<pin dir as one file name><suffix>": where an instance keeps
+ * its small files outside bpffs (locks, the decision log). */
+void gs_state_path(const char *pin_dir, const char *suffix, char *path, size_t len);
+
 /* Block until this process holds the instance's lock; returns the fd. */
 int gs_lock_acquire(const char *pin_dir);
 void gs_lock_release(int fd);

@@ -25,6 +25,8 @@
 #define GS_MAP_LATENCY	     "latency"
 #define GS_MAP_EVENTS	     "events"
 #define GS_MAP_SVC_STATUS    "svc_status"
+#define GS_MAP_ROLLOUTS      "rollouts"
+#define GS_MAP_ROLLOUT_STATE "rollout_state"
 
 struct gs_maps {
 	int services;
@@ -40,10 +42,12 @@ struct gs_maps {
 	int latency;	/* PERCPU_ARRAY: backend id * GS_HIST_KINDS + kind */
 	int events;	/* RINGBUF of struct gs_event */
 	int svc_status; /* service id -> rollback reason */
+	int rollouts;	/* service id -> struct gs_rollout (CLI writes) */
+	int rollout_state; /* service id -> struct gs_rollout_state (agent writes) */
 };
 
 /* Every map name above, in struct gs_maps order. */
-#define GS_MAP_COUNT 13
+#define GS_MAP_COUNT 15
 extern const char *const gs_map_names[GS_MAP_COUNT];
 
 /* Pinned programs: shared by every interface an instance is attached to. */

@@ -82,6 +82,9 @@ int gs_service_add(struct gs_maps *m, const struct gs_service_key *svc, uint8_t 
 	 * path finds its share, tables and overrides only through it. */
 	if (bpf_map_update_elem(m->split, &id, &split, BPF_ANY))
 		return gs_fail(errno, "cannot write the split map: %s", strerror(errno));
+	/* A rollout left by an earlier service with this id is not this one's. */
+	bpf_map_delete_elem(m->rollouts, &id);
+	bpf_map_delete_elem(m->rollout_state, &id);
 	for (g = 0; g < GS_GROUPS; g++) {
 		slot = id * GS_GROUPS + g;
 		bpf_map_delete_elem(m->maglev, &slot);
@@ -203,6 +206,8 @@ int gs_service_del(struct gs_maps *m, const struct gs_service_key *svc)
 		bpf_map_update_elem(m->backends, &id, &free_slot, BPF_ANY);
 	}
 	bpf_map_update_elem(m->split, &value.id, &split, BPF_ANY);
+	bpf_map_delete_elem(m->rollouts, &value.id);
+	bpf_map_delete_elem(m->rollout_state, &value.id);
 	refs.service_id = value.id;
 	refs.backend_ids = ids;
 	delete_matching(m->overrides, sizeof(struct gs_override_key), sizeof(struct gs_override),

@@ -119,6 +119,21 @@ struct {
 	__type(value, struct gs_svc_status);
 } svc_status SEC(".maps");
 
+/* service id -> the applied rollout (CLI) and the agent's walk of it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, GS_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct gs_rollout);
+} rollouts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, GS_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct gs_rollout_state);
+} rollout_state SEC(".maps");
+
 /* Interfaces this instance is attached to; only userspace reads it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
