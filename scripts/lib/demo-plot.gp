@@ -32,7 +32,7 @@ if (t_fault >= 0) {
 }
 if (t_back >= 0) {
 	set arrow 2 from t_back, graph 0 to t_back, graph 1 nohead lc rgb "#1b9e77" lw 1.5
-	set label 2 sprintf("fail-back +%.2f s", t_back - t_fault) at t_back, graph 0.80 left offset 0.5,0 tc rgb "#1b9e77"
+	set label 2 sprintf("agent fails it back, %.2f s after the fault", t_back - t_fault) at t_back, graph 0.80 left offset 0.5,0 tc rgb "#1b9e77"
 }
 
 set ylabel "canary share (%)"
