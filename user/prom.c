@@ -51,20 +51,48 @@ static void put(struct gs_prom_buf *b, const char *s, size_t n)
 	b->p[b->len] = '\0';
 }
 
+/* Straight into the free room when the line fits (nearly always): one
+ * vsnprintf, not a measuring pass first. */
 void gs_prom_printf(struct gs_prom_buf *b, const char *fmt, ...)
 {
 	va_list ap;
+	size_t room;
 	int n;
 
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || !reserve(b, (size_t)n))
+	if (!reserve(b, 0))
 		return;
+	room = b->cap - b->len;
 	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	n = vsnprintf(b->p + b->len, room, fmt, ap);
 	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= room) {
+		if (!reserve(b, (size_t)n))
+			return;
+		va_start(ap, fmt);
+		vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
 	b->len += (size_t)n;
+}
+
+static void put_str(struct gs_prom_buf *b, const char *s)
+{
+	put(b, s, strlen(s));
+}
+
+/* Decimal digits of v, without printf: the histograms are most of the text. */
+static void put_u64(struct gs_prom_buf *b, uint64_t v)
+{
+	char digits[24];
+	size_t i = sizeof(digits);
+
+	do {
+		digits[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put(b, digits + i, sizeof(digits) - i);
 }
 
 /* s with \ and newline escaped, and " too when quote is set. */
@@ -106,7 +134,7 @@ void gs_prom_labels(struct gs_prom_buf *b, const char *const *pairs, size_t npai
 }
 
 /* Whole microseconds as seconds, exactly: "0.000016", "1.572864". */
-static void put_seconds(struct gs_prom_buf *b, uint64_t us)
+static void format_seconds(uint64_t us, char *buf, size_t len)
 {
 	char frac[8];
 	int n;
@@ -114,7 +142,7 @@ static void put_seconds(struct gs_prom_buf *b, uint64_t us)
 	n = snprintf(frac, sizeof(frac), "%06" PRIu64, us % 1000000);
 	while (n > 1 && frac[n - 1] == '0')
 		frac[--n] = '\0';
-	gs_prom_printf(b, "%" PRIu64 ".%s", us / 1000000, frac);
+	snprintf(buf, len, "%" PRIu64 ".%s", us / 1000000, frac);
 }
 
 /*
@@ -139,17 +167,38 @@ static double bucket_high(uint32_t i)
 void gs_prom_histogram(struct gs_prom_buf *b, const char *name, const char *labels,
 		       const uint64_t *buckets)
 {
+	/* The bounds' text, made once: they are the same for every series. */
+	static char le_text[GS_PROM_LE_COUNT][16];
 	const char *sep = labels[0] ? "," : "";
 	const char *open = labels[0] ? "{" : "", *close = labels[0] ? "}" : "";
+	size_t prefix_at, prefix_len;
 	uint64_t cum = 0;
 	double sum_us = 0;
 	uint32_t i, le, next = gs_prom_le_bucket(0);
 
+	if (!le_text[0][0])
+		for (le = 0; le < GS_PROM_LE_COUNT; le++)
+			format_seconds(gs_hist_bucket_low(gs_prom_le_bucket(le)), le_text[le],
+				       sizeof(le_text[le]));
+	/* name_bucket{labels,le=" once, copied for every bound. */
+	prefix_at = b->len;
+	gs_prom_printf(b, "%s_bucket{%s%sle=\"", name, labels, sep);
+	if (b->oom)
+		return;
+	prefix_len = b->len - prefix_at;
 	for (i = 0, le = 0; i < GS_HIST_BUCKETS; i++) {
 		if (i == next && le < GS_PROM_LE_COUNT) {
-			gs_prom_printf(b, "%s_bucket{%s%sle=\"", name, labels, sep);
-			put_seconds(b, gs_hist_bucket_low(i));
-			gs_prom_printf(b, "\"} %" PRIu64 "\n", cum);
+			if (le > 0) {
+				/* reserve first: put() could move the text it copies from. */
+				if (!reserve(b, prefix_len))
+					return;
+				memcpy(b->p + b->len, b->p + prefix_at, prefix_len);
+				b->len += prefix_len;
+			}
+			put_str(b, le_text[le]);
+			put(b, "\"} ", 3);
+			put_u64(b, cum);
+			put(b, "\n", 1);
 			next = gs_prom_le_bucket(++le);
 		}
 		cum += buckets[i];

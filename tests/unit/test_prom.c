@@ -236,6 +236,36 @@ static void test_prom_histogram_by_hand(void **state)
 	gs_prom_buf_free(&b);
 }
 
+/* Many histograms into one buffer, which grows (moves) in the middle of
+ * some: each must read exactly as the same histogram rendered alone. */
+static void test_prom_histograms_survive_buffer_growth(void **state)
+{
+	struct gs_hist64 *h = calloc(1, sizeof(*h));
+	struct gs_prom_buf all = {0}, one = {0};
+	char labels[300];
+	uint64_t seed = 42;
+	size_t i, at = 0;
+
+	(void)state;
+	assert_non_null(h);
+	for (i = 0; i < 500; i++)
+		gs_hist64_record(h, rng_next(&seed) % 100000);
+	memset(labels, 'x', sizeof(labels) - 1);
+	memcpy(labels, "l=\"", 3);
+	labels[sizeof(labels) - 2] = '"';
+	labels[sizeof(labels) - 1] = '\0';
+	gs_prom_histogram(&one, "h_seconds", labels, h->bucket);
+	for (i = 0; i < 200; i++)
+		gs_prom_histogram(&all, "h_seconds", labels, h->bucket);
+	assert_false(all.oom);
+	assert_int_equal(all.len, 200 * one.len);
+	for (i = 0; i < 200; i++, at += one.len)
+		assert_memory_equal(all.p + at, one.p, one.len);
+	free(h);
+	gs_prom_buf_free(&all);
+	gs_prom_buf_free(&one);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -245,6 +275,7 @@ int main(void)
 		cmocka_unit_test(test_prom_buffer_grows_past_first_block),
 		cmocka_unit_test(test_prom_histogram_counts_exact_at_every_bound),
 		cmocka_unit_test(test_prom_histogram_by_hand),
+		cmocka_unit_test(test_prom_histograms_survive_buffer_growth),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
