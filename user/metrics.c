@@ -461,9 +461,19 @@ int gs_metrics_fd(const struct gs_metrics *m)
 	return m->fd;
 }
 
+/* Rounds of MHD_run per wake-up while MHD says it has more to do at once. */
+#define GS_METRICS_MAX_ROUNDS 4
+
 void gs_metrics_run(struct gs_metrics *m)
 {
+	MHD_UNSIGNED_LONG_LONG ms;
+	int i;
+
+	/* A timeout of 0: connections MHD knows are ready (its epoll is
+	 * edge-triggered) and that no new event will announce. */
 	MHD_run(m->d);
+	for (i = 1; i < GS_METRICS_MAX_ROUNDS && MHD_get_timeout(m->d, &ms) == MHD_YES && !ms; i++)
+		MHD_run(m->d);
 }
 
 void gs_metrics_tick(struct gs_metrics *m)
