@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * The agent's loop: one epoll over the events ring buffer, a timerfd for the
- * interval and a signalfd for SIGINT/SIGTERM; it sleeps until one of them
- * has something. The data path wakes the ring buffer on errors only, so a
- * refused canary connect is looked at when it happens; everything else waits
- * for the tick.
+ * interval, a signalfd for SIGINT/SIGTERM and, with --metrics, the HTTP
+ * server's epoll fd; it sleeps until one of them has something. The data
+ * path wakes the ring buffer on errors only, so a refused canary connect is
+ * looked at when it happens; everything else waits for the tick.
  *
  * Per tick: re-read which services exist and their shares, read the counters
  * of the watched ones, push each group's interval counts into its window,

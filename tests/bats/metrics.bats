@@ -171,6 +171,19 @@ cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "
 	assert_output 404
 	run curl -sS -o /dev/null -w '%{http_code}' -X POST -d x=1 "$url"
 	assert_output 405
+	# Clients that send a request and reset the connection at once, before
+	# or while the answer is written: the agent must not die of it
+	# (SIGPIPE) nor stall.
+	"$TB_PYTHON" - "$port" <<-'EOF'
+		import socket, struct, sys
+		for i in range(50):
+		    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+		    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+		    if i % 2:
+		        s.recv(100)
+		    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+		    s.close()
+	EOF
 	# The agent lives on after all of it, and still answers.
 	kill -0 "$AGENT_PID"
 	scrape "$url" /dev/null >/dev/null
