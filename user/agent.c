@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * The agent's loop: one epoll over the events ring buffer, a timerfd for the
- * interval and a signalfd for SIGINT/SIGTERM; it sleeps until one of them
- * has something. The data path wakes the ring buffer on errors only, so a
- * refused canary connect is looked at when it happens; everything else waits
- * for the tick.
+ * interval, a signalfd for SIGINT/SIGTERM and, with --metrics, the HTTP
+ * server's epoll fd; it sleeps until one of them has something. The data
+ * path wakes the ring buffer on errors only, so a refused canary connect is
+ * looked at when it happens; everything else waits for the tick.
  *
  * Per tick: re-read which services exist and their shares, read the counters
  * of the watched ones, push each group's interval counts into its window,
@@ -33,6 +33,7 @@
 #include "failback.h"
 #include "lock.h"
 #include "maps.h"
+#include "metrics.h"
 #include "ops.h"
 #include "window.h"
 
@@ -69,7 +70,9 @@ struct agent {
 	uint64_t ticks;
 	uint64_t next_check_ns;
 	uint32_t services_map_id;
-	bool events_changed; /* an event since the last look at urgent services */
+	bool events_changed;	    /* an event since the last look at urgent services */
+	struct gs_metrics *metrics; /* NULL without --metrics */
+	struct gs_metrics_agent counts;
 };
 
 static void watch_stop(struct agent *a, uint32_t id)
@@ -175,6 +178,7 @@ static void fail_back(struct agent *a, uint32_t id, uint64_t when)
 	err = gs_failback(&a->maps, a->pin_dir, &s->key, id, a->decision.reason,
 			  a->opts->on_fail == GS_ON_FAIL_RESET, &res);
 	if (res.share_cut) {
+		a->counts.fail_backs++;
 		gs_failback_action(&res, action, sizeof(action));
 		n = strlen(action);
 		if (err)
@@ -258,6 +262,8 @@ static void decide(struct agent *a, uint32_t id, const struct gs_group_window *p
 	prefix_reason(&a->decision, prefix);
 	when = gs_realtime_ns();
 	v = a->decision.verdict;
+	if ((unsigned int)v <= GS_VERDICT_HARD_FAIL)
+		a->counts.decisions[v]++;
 	w->last_look_ns = gs_monotonic_ns();
 	if (failed(v)) {
 		fail_back(a, id, when);
@@ -386,6 +392,8 @@ static int tick(struct agent *a)
 		decide(a, id, NULL, last);
 	}
 	a->ticks++;
+	if (a->metrics)
+		gs_metrics_tick(a->metrics);
 	if (gs_monotonic_ns() >= a->next_check_ns) {
 		a->next_check_ns = gs_monotonic_ns() + GS_INSTANCE_CHECK_NS;
 		err = check_instance(a);
@@ -432,12 +440,13 @@ static int loop(struct agent *a)
 {
 	int sfd = stop_signals(), tfd = interval_timer(a->opts->interval_ms);
 	int efd = epoll_create1(EPOLL_CLOEXEC), rfd = ring_buffer__epoll_fd(a->rb);
+	int mfd = a->metrics ? gs_metrics_fd(a->metrics) : -1;
 	struct epoll_event got[4];
 	int err = 0, n, i;
 	uint64_t expired;
 
 	if (sfd < 0 || tfd < 0 || efd < 0 || epoll_add(efd, sfd) || epoll_add(efd, tfd) ||
-	    epoll_add(efd, rfd)) {
+	    epoll_add(efd, rfd) || (mfd >= 0 && epoll_add(efd, mfd))) {
 		err = gs_fail(errno, "cannot set up the agent's wait: %s", strerror(errno));
 		goto out;
 	}
@@ -463,6 +472,8 @@ static int loop(struct agent *a)
 					goto out;
 			} else if (got[i].data.fd == rfd) {
 				err = consume_events(a);
+			} else if (got[i].data.fd == mfd) {
+				gs_metrics_run(a->metrics);
 			}
 		}
 		if (!err && a->events_changed)
@@ -476,6 +487,15 @@ out:
 	if (sfd >= 0)
 		close(sfd);
 	return err;
+}
+
+/* A scrape, between two of the loop's events: it re-reads the topology
+ * into the agent's own view, as the next tick would. */
+static int render_metrics(void *ctx, struct gs_prom_buf *out)
+{
+	struct agent *a = ctx;
+
+	return gs_metrics_render(&a->collect, &a->counts, out);
 }
 
 static int setup(struct agent *a)
@@ -511,6 +531,9 @@ static int setup(struct agent *a)
 	a->rb = ring_buffer__new(a->maps.events, handle_event, a, NULL);
 	if (!a->rb)
 		return gs_fail(errno, "cannot open the events ring buffer: %s", strerror(errno));
+	if (a->opts->metrics)
+		return gs_metrics_start(&a->opts->metrics_addr, a->opts->metrics_port,
+					render_metrics, a, &a->metrics);
 	return 0;
 }
 
@@ -524,6 +547,7 @@ static void teardown(struct agent *a)
 			gs_window_free(&a->watch[id].win[g]);
 		free(a->watch[id].total);
 	}
+	gs_metrics_stop(a->metrics);
 	ring_buffer__free(a->rb);
 	gs_collect_free(&a->collect);
 	gs_maps_close(&a->maps);

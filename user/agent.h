@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "graysplit.h"
 #include "policy.h"
 
 enum gs_on_fail {
@@ -27,6 +28,9 @@ struct gs_agent_opts {
 	enum gs_on_fail on_fail;
 	const char *log_path; /* NULL: stdout only */
 	bool once;	      /* one full window, a line per service, exit */
+	bool metrics;	      /* serve GET /metrics on metrics_addr:metrics_port */
+	union gs_addr metrics_addr;
+	uint16_t metrics_port; /* host order */
 };
 
 void gs_agent_defaults(struct gs_agent_opts *opts);

@@ -73,6 +73,7 @@ int gs_agent_parse(const char *cmd, int argc, char **argv, struct gs_agent_opts 
 	const char *interval = NULL, *window = NULL, *alpha = NULL, *min_samples = NULL;
 	const char *max_error_rate = NULL, *min_error_ratio = NULL, *max_latency_ratio = NULL;
 	const char *latency_margin = NULL, *hard_fail = NULL, *on_fail = NULL, *log = NULL;
+	const char *metrics = NULL;
 	bool once = false;
 	const struct gs_opt flags[] = {
 		{"--interval-ms", NULL, &interval, NULL},
@@ -86,6 +87,7 @@ int gs_agent_parse(const char *cmd, int argc, char **argv, struct gs_agent_opts 
 		{"--hard-fail-connects", NULL, &hard_fail, NULL},
 		{"--on-fail", NULL, &on_fail, NULL},
 		{"--log", NULL, &log, NULL},
+		{"--metrics", NULL, &metrics, NULL},
 		{"--once", NULL, NULL, &once},
 		{0},
 	};
@@ -143,6 +145,17 @@ int gs_agent_parse(const char *cmd, int argc, char **argv, struct gs_agent_opts 
 	}
 	if (!err && log && !log[0])
 		err = gs_fail(EINVAL, "--log: empty file name");
+	/* An explicit address, never a default one: where to listen is the
+	 * operator's choice (the help says loopback). */
+	if (!err && metrics) {
+		err = gs_parse_endpoint(metrics, false, &o.metrics_addr, &o.metrics_port);
+		if (err)
+			err = gs_fail(-err,
+				      "invalid --metrics '%.64s': expected ADDR:PORT, e.g. "
+				      "127.0.0.1:9464 or [::1]:9464",
+				      metrics);
+		o.metrics = !err;
+	}
 	if (err)
 		return err;
 	o.log_path = log;
@@ -185,6 +198,11 @@ void gs_agent_help(FILE *out)
 		"                           at once for a busy connection (the canary's data\n"
 		"                           draws ACKs), at its next packet for an idle one\n"
 		"  --log FILE               append the decision lines to FILE too\n"
+		"  --metrics ADDR:PORT      serve GET /metrics (Prometheus text format) on\n"
+		"                           ADDR:PORT, e.g. 127.0.0.1:9464 or [::1]:9464; off\n"
+		"                           by default. No authentication: keep it on\n"
+		"                           loopback (or a private address a scraper alone\n"
+		"                           reaches)\n"
 		"  --once                   watch one window, print a line per service, exit\n"
 		"\n"
 		"Output: one JSON line per decision on stdout, printed when a service's verdict\n"

@@ -358,3 +358,47 @@ int gs_collect_read(struct gs_collect *c, const bool *want, bool commit,
 		return gs_fail(-err, "cannot read the backend counters: %s", strerror(-err));
 	return 0;
 }
+
+/*
+ * Per-CPU 32-bit buckets are summed into 64 bits, not modulo 2^32: the sum
+ * only goes back if one CPU's bucket wraps (2^32 samples), which a scraper
+ * takes for a counter reset.
+ */
+int gs_collect_totals(struct gs_collect *c, uint32_t lo, uint32_t n, struct gs_backend_totals *out)
+{
+	size_t sstride = ROUND8(sizeof(struct gs_backend_stats));
+	size_t hstride = ROUND8(sizeof(struct gs_hist));
+	uint32_t i, b;
+	size_t f;
+	int cpu, k, err;
+
+	err = read_backends(c, lo, n);
+	if (err)
+		return gs_fail(-err, "cannot read the backend counters: %s", strerror(-err));
+	memset(out, 0, (size_t)n * sizeof(*out));
+	for (i = 0; i < n; i++) {
+		const char *s = (const char *)c->stats_raw + (size_t)i * stats_stride(c);
+		const char *h =
+			(const char *)c->hist_raw + (size_t)i * GS_HIST_KINDS * hist_stride(c);
+		uint64_t *sum = (uint64_t *)&out[i].stats;
+
+		for (cpu = 0; cpu < c->ncpus; cpu++) {
+			const uint64_t *v = (const uint64_t *)(s + (size_t)cpu * sstride);
+
+			for (f = 0; f < STAT_FIELDS; f++)
+				sum[f] += v[f];
+		}
+		for (k = 0; k < GS_HIST_KINDS; k++) {
+			for (cpu = 0; cpu < c->ncpus; cpu++) {
+				const struct gs_hist *one =
+					(const struct gs_hist *)(h + ((size_t)k * (size_t)c->ncpus +
+								      (size_t)cpu) *
+									     hstride);
+
+				for (b = 0; b < GS_HIST_BUCKETS; b++)
+					out[i].hist[k][b] += one->bucket[b];
+			}
+		}
+	}
+	return 0;
+}

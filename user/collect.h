@@ -57,6 +57,17 @@ int gs_collect_read(struct gs_collect *c, const bool *want, bool commit,
 /* Forget the baselines of a service's backends: they are not watched now. */
 void gs_collect_forget(struct gs_collect *c, uint32_t service_id);
 
+/* A backend's counters and latency buckets since its slot was set up,
+ * summed over CPUs (what a metrics scrape exposes). */
+struct gs_backend_totals {
+	struct gs_backend_stats stats;
+	uint64_t hist[GS_HIST_KINDS][GS_HIST_BUCKETS];
+};
+
+/* Totals of backends lo .. lo+n-1 into out[0 .. n-1], whatever their
+ * state: one batch read per map. Leaves the agent's baselines alone. */
+int gs_collect_totals(struct gs_collect *c, uint32_t lo, uint32_t n, struct gs_backend_totals *out);
+
 /*
  * The wrap-safe arithmetic, apart for tests. raw: ncpus per-CPU copies of a
  * struct gs_hist as the kernel returns them; sum: their bucket-wise sum

@@ -48,6 +48,24 @@ static void test_agent_opts_defaults_are_the_policy_defaults(void **state)
 	assert_int_equal(opts.on_fail, GS_ON_FAIL_FINISH);
 	assert_null(opts.log_path);
 	assert_false(opts.once);
+	assert_false(opts.metrics);
+}
+
+static void test_agent_opts_metrics_address_either_family(void **state)
+{
+	static const uint8_t v4[16] = {[10] = 0xff, [11] = 0xff, [12] = 127, [15] = 1};
+	static const uint8_t v6[16] = {[15] = 1};
+	struct gs_agent_opts opts;
+
+	(void)state;
+	assert_int_equal(parse(&opts, "--metrics 127.0.0.1:9464"), 0);
+	assert_true(opts.metrics);
+	assert_int_equal(opts.metrics_port, 9464);
+	assert_memory_equal(opts.metrics_addr.b, v4, 16);
+	assert_int_equal(parse(&opts, "--metrics=[::1]:1"), 0);
+	assert_true(opts.metrics);
+	assert_int_equal(opts.metrics_port, 1);
+	assert_memory_equal(opts.metrics_addr.b, v6, 16);
 }
 
 static void test_agent_opts_every_flag_reaches_its_field_in_its_unit(void **state)
@@ -104,6 +122,14 @@ static void test_agent_opts_bad_values_refused_naming_the_flag(void **state)
 		{"--hard-fail-connects many", "--hard-fail-connects"},
 		{"--on-fail kill", "--on-fail"},
 		{"--log=", "--log"},
+		{"--metrics 127.0.0.1", "--metrics"},
+		{"--metrics localhost:9464", "--metrics"},
+		{"--metrics 127.0.0.1:0", "--metrics"},
+		{"--metrics 127.0.0.1:65536", "--metrics"},
+		{"--metrics [::1]", "--metrics"},
+		{"--metrics ::1:9464", "--metrics"},
+		{"--metrics=", "--metrics"},
+		{"--metrics", "--metrics"},
 		{"--interval-ms", "--interval-ms"},
 		{"--bogus", "--bogus"},
 		{"extra", "extra"},
@@ -131,6 +157,7 @@ int main(void)
 		cmocka_unit_test(test_agent_opts_defaults_are_the_policy_defaults),
 		cmocka_unit_test(test_agent_opts_every_flag_reaches_its_field_in_its_unit),
 		cmocka_unit_test(test_agent_opts_bad_values_refused_naming_the_flag),
+		cmocka_unit_test(test_agent_opts_metrics_address_either_family),
 	};
 
 	return cmocka_run_group_tests_name("agent_opts", tests, NULL, NULL);
