@@ -8,6 +8,7 @@ packages=(
 	libcmocka-dev libjson-c-dev bats bats-assert bats-support
 	iproute2 ethtool nftables curl python3 procps jq
 	clang-format clang-tidy cppcheck
+	tmux groff man-db
 )
 
 missing=()
