@@ -718,22 +718,47 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 	return vfprintf(stderr, fmt, ap);
 }
 
-/* Root, or the capabilities the work needs: bpf(), netlink, setns(). */
-static bool privileged(void)
+/*
+ * The capabilities a command needs, checked before anything is touched.
+ * Working on the pinned maps needs CAP_BPF alone (measured: the agent,
+ * fail-back included, runs with nothing else); loading and attaching
+ * programs also needs netlink (CAP_NET_ADMIN) and CAP_SYS_ADMIN; entering
+ * a network namespace (--netns) needs CAP_SYS_ADMIN.
+ */
+static const int caps_maps[] = {CAP_BPF};
+static const int caps_attach[] = {CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN};
+static const int caps_netns[] = {CAP_BPF, CAP_SYS_ADMIN};
+
+static bool has_caps(const int *needed, size_t n)
 {
 	struct __user_cap_header_struct hdr = {
 		.version = _LINUX_CAPABILITY_VERSION_3,
 	};
 	struct __user_cap_data_struct data[2] = {};
-	static const int needed[] = {CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN};
 	size_t i;
 
 	if (syscall(SYS_capget, &hdr, data))
 		return geteuid() == 0;
-	for (i = 0; i < sizeof(needed) / sizeof(needed[0]); i++)
+	for (i = 0; i < n; i++)
 		if (!(data[needed[i] / 32].effective & (1u << (needed[i] % 32))))
 			return false;
 	return true;
+}
+
+static int check_privileges(const struct gs_cmd *cmd, const struct gs_ctx *ctx)
+{
+	bool attach = cmd->run == cmd_attach || cmd->run == cmd_detach;
+
+	if (attach && !has_caps(caps_attach, sizeof(caps_attach) / sizeof(caps_attach[0])))
+		return gs_fail(
+			EPERM,
+			"must run as root (or with CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN)");
+	if (ctx->netns && !has_caps(caps_netns, sizeof(caps_netns) / sizeof(caps_netns[0])))
+		return gs_fail(EPERM,
+			       "--netns: must run as root (or with CAP_BPF and CAP_SYS_ADMIN)");
+	if (!has_caps(caps_maps, sizeof(caps_maps) / sizeof(caps_maps[0])))
+		return gs_fail(EPERM, "must run as root (or with CAP_BPF)");
+	return 0;
 }
 
 static int set_pin_dir(struct gs_ctx *ctx, const char *dir)
@@ -871,10 +896,9 @@ static int run(int argc, char **argv)
 		return cmd_help(&ctx, argc - first - 1, argv + first + 1);
 
 	/* Nothing is touched before these three checks. */
-	if (!privileged())
-		return gs_fail(
-			EPERM,
-			"must run as root (or with CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN)");
+	err = check_privileges(cmd, &ctx);
+	if (err)
+		return err;
 	err = gs_check_bpffs(ctx.pin_dir);
 	if (err)
 		return err;
