@@ -28,6 +28,7 @@ setup() {
 teardown() {
 	tmux kill-session -t "$TMUX_SESSION" 2>/dev/null || true
 	load_stop_all
+	agent_stop_all
 }
 
 # The backend rows of a captured frame: "IP:PORT GROUP ... FLOWS/S ...".
@@ -191,4 +192,23 @@ pane_flags() { tmux display-message -p -t "$TMUX_SESSION" '#{alternate_on} #{cur
 		assert_regex "$stderr" '^graysplit: top: |^graysplit: invalid --interval|^graysplit: invalid --count'
 		assert_equal "$output" ""
 	done
+}
+
+@test "top shows a service the agent rolled back, with the reason status gives" {
+	local reason
+	agent_start agent
+	load_start rb 4 200
+	sleep 2
+	canary_fault 503
+	wait_rolled_back 4 20
+	load_stop
+	agent_stop
+	reason=$(service_json 4 | jq -r .reason)
+	run --separate-stderr "$TB_GRAYSPLIT" --pin-dir "$PIN" top --count 1 --interval 0.2
+	canary_heal
+	gs split "$(tb_vip 4)" 20
+	assert_success
+	while IFS= read -r line; do note "$line"; done < <(grep -E "^10\.77\.0\.10:80/tcp|rolled back:" <<<"$output")
+	assert_line --regexp '^10\.77\.0\.10:80/tcp  canary 0%  hash flow  ROLLED BACK$'
+	assert_line "  rolled back: $reason"
 }
