@@ -75,6 +75,11 @@ struct top {
 	struct gs_group_window *win; /* per backend id, the last interval */
 	uint32_t *live;		     /* per backend id, flows not closing */
 	uint64_t flow_entries;
+	/* Walking the flow table costs time in proportion to its fill: once
+	 * a walk takes more than a tenth of the interval, top stops it. */
+	bool census_off;
+	uint64_t census_ns; /* the last walk's duration */
+	uint32_t interval_ms;
 	bool want[GS_MAX_SERVICES];
 	char decision[GS_MAX_SERVICES][DECISION_LEN]; /* last log line, as text */
 	char log_path[PATH_MAX];
@@ -183,12 +188,16 @@ static int take_reading(struct top *t)
 	now = gs_monotonic_ns();
 	t->elapsed_s = t->read_ns ? (double)(now - t->read_ns) / 1e9 : 0;
 	t->read_ns = now;
+	if (t->census_off)
+		return 0;
 	memset(t->live, 0, GS_MAX_BACKENDS * sizeof(*t->live));
 	t->flow_entries = 0;
 	err = gs_map_foreach(t->maps.flows, sizeof(struct gs_flow_key), sizeof(struct gs_flow),
 			     count_flow, t);
 	if (err)
 		return gs_fail(-err, "cannot read the flow table: %s", strerror(-err));
+	t->census_ns = gs_monotonic_ns() - now;
+	t->census_off = t->census_ns > (uint64_t)t->interval_ms * 100000;
 	return 0;
 }
 
@@ -341,7 +350,7 @@ static void draw_rollout(struct top *t, uint32_t id)
 
 static void draw_backends(struct top *t, uint32_t sid)
 {
-	char ep[GS_ENDPOINT_STRLEN], err[16], http[16], conn[16], ttfb[16], rate[24];
+	char ep[GS_ENDPOINT_STRLEN], err[16], http[16], conn[16], ttfb[16], rate[24], active[16];
 	uint32_t id;
 
 	add_line(&t->screen, "  %-24s %-6s %6s %-8s %8s %8s %8s %9s %9s %7s", "BACKEND", "GROUP",
@@ -363,10 +372,14 @@ static void draw_backends(struct top *t, uint32_t sid)
 			snprintf(rate, sizeof(rate), "%.1f", (double)w->new_flows / t->elapsed_s);
 		else
 			snprintf(rate, sizeof(rate), "-");
-		add_line(&t->screen, "  %-24s %-6s %6u %-8s %8s %8s %8s %9s %9s %7u", ep,
+		if (t->census_off)
+			snprintf(active, sizeof(active), "-");
+		else
+			snprintf(active, sizeof(active), "%u", t->live[id]);
+		add_line(&t->screen, "  %-24s %-6s %6u %-8s %8s %8s %8s %9s %9s %7s", ep,
 			 gs_group_name(b->group), b->weight,
 			 b->state == GS_BACKEND_ACTIVE ? "active" : "draining", rate, err, http,
-			 conn, ttfb, t->live[id]);
+			 conn, ttfb, active);
 	}
 }
 
@@ -404,8 +417,15 @@ static void build_frame(struct top *t, uint32_t interval_ms)
 		services += t->collect.services[id].present;
 	add_line(&t->screen, "graysplit top  %s  %s  every %.1fs over the last %.2fs%s", t->pin_dir,
 		 when, interval_ms / 1000.0, t->elapsed_s, t->tty_in ? "  (q quits)" : "");
-	add_line(&t->screen, "%u service%s, %llu flow table entries", services,
-		 services == 1 ? "" : "s", (unsigned long long)t->flow_entries);
+	if (t->census_off)
+		add_line(&t->screen,
+			 "%u service%s; open flows not counted: walking the flow table took "
+			 "%.1f ms",
+			 services, services == 1 ? "" : "s", (double)t->census_ns / 1e6);
+	else
+		add_line(&t->screen, "%u service%s, %llu flow table entries (walked in %.1f ms)",
+			 services, services == 1 ? "" : "s", (unsigned long long)t->flow_entries,
+			 (double)t->census_ns / 1e6);
 	add_line(&t->screen, "%s", "");
 	for (id = 0; id < GS_MAX_SERVICES; id++)
 		if (t->collect.services[id].present)
@@ -556,6 +576,7 @@ int gs_top_run(const char *pin_dir, const struct gs_top_opts *opts)
 	if (!t)
 		return gs_fail(ENOMEM, "out of memory");
 	t->pin_dir = pin_dir;
+	t->interval_ms = opts->interval_ms;
 	gs_state_path(pin_dir, ".decisions.jsonl", t->log_path, sizeof(t->log_path));
 	t->win = calloc(GS_MAX_BACKENDS, sizeof(*t->win));
 	t->live = calloc(GS_MAX_BACKENDS, sizeof(*t->live));
