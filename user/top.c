@@ -95,7 +95,7 @@ struct top {
 __attribute__((format(printf, 2, 3))) static void add_line(struct screen *s, const char *fmt, ...)
 {
 	va_list ap;
-	char *line;
+	char *line, *p;
 
 	va_start(ap, fmt);
 	if (vasprintf(&line, fmt, ap) < 0)
@@ -103,6 +103,11 @@ __attribute__((format(printf, 2, 3))) static void add_line(struct screen *s, con
 	va_end(ap);
 	if (!line)
 		return;
+	/* Reasons and log lines come from maps and files: no control
+	 * character of theirs may reach the terminal. */
+	for (p = line; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 64;
 		char **lines = realloc(s->lines, cap * sizeof(*lines));
@@ -534,7 +539,8 @@ static bool wait_until(struct top *t, uint64_t deadline_ns)
 		if (resized) {
 			resized = 0;
 			query_size(t);
-			render(t, false);
+			if (t->tty_out && t->screen.n)
+				render(t, false);
 		}
 		if (now >= deadline_ns)
 			return false;
