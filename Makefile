@@ -43,7 +43,7 @@ BPFT_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(BPFT_SRCS))
 BPFT_LIB  := $(filter-out $(BPFT_SRCS),$(wildcard tests/bpf/*.c))
 
-.PHONY: all deps test test-unit test-bpf test-bats bench demo fmt lint clean install tests
+.PHONY: all deps test test-unit test-bpf test-bats bench demo fmt lint clean install uninstall tests
 
 all: $(BUILD)/graysplit
 
@@ -123,8 +123,23 @@ lint: $(SKEL)
 		--inline-suppr --suppress=missingIncludeSystem $(INCLUDES) user/
 	$(Q)clang-tidy --quiet $(filter-out user/skel.c,$(LIB_SRCS)) user/main.c -- $(CFLAGS)
 
+SBINDIR  := $(PREFIX)/sbin
+MAN8DIR  := $(PREFIX)/share/man/man8
+UNITDIR  := $(PREFIX)/lib/systemd/system
+
+# The binary, the man page and the agent's systemd unit (its ExecStart
+# pointing at this PREFIX). DESTDIR stages the tree for a package.
 install: all
-	install -D -m 0755 $(BUILD)/graysplit $(DESTDIR)$(PREFIX)/sbin/graysplit
+	install -D -m 0755 $(BUILD)/graysplit $(DESTDIR)$(SBINDIR)/graysplit
+	install -D -m 0644 docs/graysplit.8 $(DESTDIR)$(MAN8DIR)/graysplit.8
+	install -d -m 0755 $(DESTDIR)$(UNITDIR)
+	sed 's|@SBINDIR@|$(SBINDIR)|g' scripts/graysplit-agent.service \
+		>$(DESTDIR)$(UNITDIR)/graysplit-agent.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/graysplit-agent.service
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/graysplit $(DESTDIR)$(MAN8DIR)/graysplit.8 \
+		$(DESTDIR)$(UNITDIR)/graysplit-agent.service
 
 clean:
 	$(Q)rm -rf $(BUILD)

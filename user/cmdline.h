@@ -17,6 +17,9 @@ struct gs_cmd {
 	int (*run)(struct gs_ctx *ctx, int argc, char **argv);
 	const struct gs_cmd *sub; /* subcommands; NULL-name terminated */
 	const char *usage;	  /* "VIP:PORT [--proto tcp|udp] ..." */
+	/* What `CMD --help` prints after the usage line: one paragraph on what
+	 * the command does, then its options with their defaults. */
+	const char *help;
 };
 
 /* Exact name, else the one command name starts with; NULL (with message)

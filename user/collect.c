@@ -313,16 +313,37 @@ static bool watched(const struct gs_collect *c, const bool *want, uint32_t id)
 	       want[b->service_id] && b->group < GS_GROUPS;
 }
 
+static int collect_into(struct gs_collect *c, const bool *want, bool commit,
+			struct gs_group_window (*out)[GS_GROUPS],
+			struct gs_group_window *per_backend);
+
 int gs_collect_read(struct gs_collect *c, const bool *want, bool commit,
 		    struct gs_group_window (*out)[GS_GROUPS])
+{
+	return collect_into(c, want, commit, out, NULL);
+}
+
+int gs_collect_read_backends(struct gs_collect *c, const bool *want, bool commit,
+			     struct gs_group_window *per_backend)
+{
+	return collect_into(c, want, commit, NULL, per_backend);
+}
+
+/* Into out[service][group], or with per_backend into per_backend[id]. */
+static int collect_into(struct gs_collect *c, const bool *want, bool commit,
+			struct gs_group_window (*out)[GS_GROUPS],
+			struct gs_group_window *per_backend)
 {
 	uint32_t id, lo = GS_MAX_BACKENDS, hi = 0, n = 0;
 	bool sparse;
 	int err = 0;
 
-	for (id = 0; id < GS_MAX_SERVICES; id++)
+	for (id = 0; id < GS_MAX_SERVICES && out; id++)
 		if (want[id])
 			memset(out[id], 0, sizeof(out[id]));
+	for (id = 0; id < GS_MAX_BACKENDS && per_backend; id++)
+		if (watched(c, want, id))
+			memset(&per_backend[id], 0, sizeof(per_backend[id]));
 	for (id = 0; id < GS_MAX_BACKENDS; id++) {
 		if (!watched(c, want, id))
 			continue;
@@ -352,7 +373,7 @@ int gs_collect_read(struct gs_collect *c, const bool *want, bool commit,
 		err = take_backend(
 			c, id, (const char *)c->stats_raw + (size_t)slot * stats_stride(c),
 			(const char *)c->hist_raw + (size_t)slot * GS_HIST_KINDS * hist_stride(c),
-			commit, &out[b->service_id][b->group]);
+			commit, per_backend ? &per_backend[id] : &out[b->service_id][b->group]);
 	}
 	if (err)
 		return gs_fail(-err, "cannot read the backend counters: %s", strerror(-err));

@@ -54,6 +54,11 @@ int gs_collect_topology(struct gs_collect *c);
 int gs_collect_read(struct gs_collect *c, const bool *want, bool commit,
 		    struct gs_group_window (*out)[GS_GROUPS]);
 
+/* The same counts per backend: per_backend[id] (GS_MAX_BACKENDS entries;
+ * those of watched backends zeroed first), for a per-backend view. */
+int gs_collect_read_backends(struct gs_collect *c, const bool *want, bool commit,
+			     struct gs_group_window *per_backend);
+
 /* Forget the baselines of a service's backends: they are not watched now. */
 void gs_collect_forget(struct gs_collect *c, uint32_t service_id);
 

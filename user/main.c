@@ -31,6 +31,7 @@
 #include "output.h"
 #include "parse.h"
 #include "status.h"
+#include "top.h"
 
 struct gs_ctx {
 	char pin_dir[4096];
@@ -508,40 +509,116 @@ static int cmd_events(struct gs_ctx *ctx, int argc, char **argv)
 	return gs_events_dump(ctx->pin_dir, follow);
 }
 
+static int cmd_top(struct gs_ctx *ctx, int argc, char **argv)
+{
+	struct gs_top_opts opts;
+	int err;
+
+	err = gs_top_parse(ctx->cmd, argc, argv, &opts);
+	if (err)
+		return err;
+	return gs_top_run(ctx->pin_dir, &opts);
+}
+
 static int cmd_help(struct gs_ctx *ctx, int argc, char **argv);
 
+#define PROTO_OPT "  --proto tcp|udp        the service's protocol (default tcp)\n"
+
 static const struct gs_cmd service_cmds[] = {
-	{"add", cmd_service_add, NULL, "VIP:PORT [--proto tcp|udp] [--hash flow|client]"},
-	{"del", cmd_service_del, NULL, "VIP:PORT [--proto tcp|udp]"},
+	{"add", cmd_service_add, NULL, "VIP:PORT [--proto tcp|udp] [--hash flow|client]",
+	 "Add a service: a virtual IP and port that clients connect to, with no backends\n"
+	 "yet and a canary share of 0.\n\n" PROTO_OPT
+	 "  --hash flow|client     what picks the group of a new connection: its 5-tuple\n"
+	 "                         (default flow), or the client address alone, so that\n"
+	 "                         one client always sees one version\n"},
+	{"del", cmd_service_del, NULL, "VIP:PORT [--proto tcp|udp]",
+	 "Remove a service with its backends, overrides, Maglev tables and rollout.\n\n" PROTO_OPT},
 	{0},
 };
 
 static const struct gs_cmd backend_cmds[] = {
 	{"add", cmd_backend_add, NULL,
-	 "VIP:PORT IP[:PORT] --group stable|canary [--weight N] [--proto tcp|udp]"},
-	{"del", cmd_backend_del, NULL, "VIP:PORT IP[:PORT] [--proto tcp|udp]   (drains)"},
+	 "VIP:PORT IP[:PORT] --group stable|canary [--weight N] [--proto tcp|udp]",
+	 "Add a backend to the stable or the canary group of a service and republish that\n"
+	 "group's Maglev table in one step. Open connections never move; new ones spread\n"
+	 "over the group's backends by weight. The port defaults to the service's.\n\n"
+	 "  --group stable|canary  the backend's group (required)\n"
+	 "  --weight N             its Maglev weight, 1..65535 (default 1)\n" PROTO_OPT},
+	{"del", cmd_backend_del, NULL, "VIP:PORT IP[:PORT] [--proto tcp|udp]   (drains)",
+	 "Drain a backend: it leaves its group's table at once, so no new connection\n"
+	 "reaches it, while the connections open on it finish there. Its slot is freed\n"
+	 "once none is left.\n\n" PROTO_OPT},
 	{0},
 };
 
 static const struct gs_cmd override_cmds[] = {
-	{"add", cmd_override_add, NULL, "VIP:PORT CIDR [--group canary|stable] [--proto tcp|udp]"},
-	{"del", cmd_override_del, NULL, "VIP:PORT CIDR [--proto tcp|udp]"},
+	{"add", cmd_override_add, NULL, "VIP:PORT CIDR [--group canary|stable] [--proto tcp|udp]",
+	 "Send every new connection from clients in CIDR to one group, whatever the\n"
+	 "canary share (the longest matching prefix wins): e.g. testers to the canary.\n\n"
+	 "  --group canary|stable  the group (default canary)\n" PROTO_OPT},
+	{"del", cmd_override_del, NULL, "VIP:PORT CIDR [--proto tcp|udp]",
+	 "Remove an override; new connections from CIDR follow the share again.\n\n" PROTO_OPT},
 	{0},
 };
 
 static const struct gs_cmd commands[] = {
-	{"attach", cmd_attach, NULL, "IFACE [IFACE...] [--flows N] [--reload]"},
-	{"detach", cmd_detach, NULL, "IFACE... | --all"},
-	{"service", NULL, service_cmds, NULL},
-	{"backend", NULL, backend_cmds, NULL},
+	{"attach", cmd_attach, NULL, "IFACE [IFACE...] [--flows N] [--reload]",
+	 "Load graysplit's programs (once per instance, pinned under the pin directory)\n"
+	 "and attach the forward path (XDP, ingress) and the reply path (tc, egress) to\n"
+	 "each interface. Idempotent; all or nothing: when one interface fails, those\n"
+	 "this call attached are detached again.\n\n"
+	 "  --flows N              flow table entries of a new instance, 16..268435456\n"
+	 "                         (default 1048576)\n"
+	 "  --reload               put this build's programs on every attached interface\n"
+	 "                         (after an upgrade)\n"
+	 "  -j, --json             JSON output\n"},
+	{"detach", cmd_detach, NULL, "IFACE... | --all",
+	 "Detach both paths from each interface. With --all: from every interface of\n"
+	 "the instance, in whatever namespace, and remove its pins, maps included.\n\n"
+	 "  --all                  every interface, then unpin everything\n"},
+	{"service", NULL, service_cmds, NULL,
+	 "Services: a virtual IP, port and protocol whose new connections are split\n"
+	 "between a stable and a canary group of backends.\n"},
+	{"backend", NULL, backend_cmds, NULL,
+	 "Backends: the real servers of a service, each in the stable or the canary\n"
+	 "group, with a weight.\n"},
 	{"split", cmd_split, NULL,
-	 "VIP:PORT PERCENT [--proto tcp|udp]   (e.g. 10, 0.5, 12.25 or 10%)"},
-	{"override", NULL, override_cmds, NULL},
-	{"status", cmd_status, NULL, "[--json]"},
-	{"agent", cmd_agent, NULL, "[OPTIONS]   (the fail-back loop; agent --help lists them)"},
-	{"events", cmd_events, NULL,
-	 "[--follow]   (ring-buffer events as JSON lines; not while an agent runs)"},
-	{"help", cmd_help, NULL, ""},
+	 "VIP:PORT PERCENT [--proto tcp|udp]   (e.g. 10, 0.5, 12.25 or 10%)",
+	 "Set the canary's share of a service's new connections: one 4-byte write.\n"
+	 "Raising it moves only keys from stable to canary, lowering it the reverse;\n"
+	 "open connections stay where they are. A rolled-back service becomes active\n"
+	 "again. PERCENT is 0..100 with up to 4 decimals.\n\n" PROTO_OPT},
+	{"override", NULL, override_cmds, NULL,
+	 "Overrides: client CIDRs whose new connections always go to one group.\n"},
+	{"status", cmd_status, NULL, "[--json]",
+	 "Show every service with its share, state (active or rolled_back, with the\n"
+	 "reason), backends (counters since each was added, p95 latencies, open flows)\n"
+	 "and overrides; the attached interfaces, the flow table's fill and the global\n"
+	 "counters.\n\n"
+	 "  -j, --json             JSON on one line\n"
+	 "  -p, --pretty           indented JSON\n"},
+	/* The agent's description and options (defaults from its parser)
+	 * are printed by gs_agent_help(), next to the code that parses them. */
+	{"agent", cmd_agent, NULL, "[OPTIONS]", NULL},
+	{"events", cmd_events, NULL, "[--follow]",
+	 "Print the data path's ring-buffer events (connects, refusals, timeouts,\n"
+	 "resets, first responses) as JSON lines. The ring buffer has one reader: not\n"
+	 "while an agent runs.\n\n"
+	 "  -f, --follow           keep printing until SIGINT or SIGTERM (default: print\n"
+	 "                         what is pending, then exit)\n"},
+	{"top", cmd_top, NULL, "[--interval S] [--count N]",
+	 "A live view of the instance, redrawn every interval: per service its VIP,\n"
+	 "canary share, state, rollout (name, phase, step k of n) and last decision;\n"
+	 "per backend its group, weight, state, new flows per second, errors (refused,\n"
+	 "timed-out and reset connections per new flow; 5xx per response), p95 connect\n"
+	 "and first-byte latency over the last interval, and open flows. On a terminal\n"
+	 "it draws in the alternate screen; q, ^C or SIGTERM quits. When stdout is not a\n"
+	 "terminal, frames follow one another as plain text. It only reads the maps.\n\n"
+	 "  -i, --interval S       seconds between frames, 0.1..3600 (default 1)\n"
+	 "  -n, --count N          draw N frames, then exit (default: until told to quit)\n"},
+	{"help", cmd_help, NULL, "[COMMAND [SUBCOMMAND]]",
+	 "List the commands, or show one command's usage, description and options\n"
+	 "(the same as 'graysplit COMMAND --help').\n"},
 	{0},
 };
 
@@ -565,6 +642,7 @@ static void print_usage(FILE *out)
 	      "  -j, --json     JSON output\n"
 	      "  -p, --pretty   indented JSON output\n"
 	      "  -d, --debug    show libbpf's log on stderr\n"
+	      "  -h, --help     this list; 'graysplit COMMAND --help' for one command\n"
 	      "\nIPv6 addresses are written [fd00::1]:80; --proto defaults to tcp.\n"
 	      "attach reuses the pinned programs; after an upgrade, attach --reload puts\n"
 	      "this build's programs on every attached interface.\n"
@@ -572,12 +650,61 @@ static void print_usage(FILE *out)
 	      out);
 }
 
+/* One command's help; path: "backend add". A command with subcommands
+ * lists them. */
+static void print_cmd_help(FILE *out, const char *path, const struct gs_cmd *cmd)
+{
+	const struct gs_cmd *sub;
+
+	if (cmd->sub) {
+		fprintf(out, "Usage: graysplit [GLOBAL OPTIONS] %s SUBCOMMAND [ARGS]\n", path);
+		if (cmd->help)
+			fprintf(out, "\n%s", cmd->help);
+		fputs("\nSubcommands ('graysplit ", out);
+		fprintf(out, "%s SUBCOMMAND --help' for one):\n", path);
+		for (sub = cmd->sub; sub->name; sub++)
+			fprintf(out, "  %s %s %s\n", path, sub->name, sub->usage);
+		return;
+	}
+	fprintf(out, "Usage: graysplit [GLOBAL OPTIONS] %s%s%s\n", path, cmd->usage[0] ? " " : "",
+		cmd->usage);
+	if (cmd->help)
+		fprintf(out, "\n%s", cmd->help);
+	if (cmd->run == cmd_agent)
+		gs_agent_help(out);
+}
+
+/* "help", or "help COMMAND [SUBCOMMAND]". */
 static int cmd_help(struct gs_ctx *ctx, int argc, char **argv)
 {
+	const struct gs_cmd *cmd, *sub;
+	char path[64];
+
 	(void)ctx;
-	(void)argc;
-	(void)argv;
-	print_usage(stdout);
+	if (argc < 1) {
+		print_usage(stdout);
+		return 0;
+	}
+	if (argc > 2)
+		return gs_fail(EINVAL, "help: unexpected argument '%s'", argv[2]);
+	cmd = gs_cmd_find(commands, argv[0], "");
+	if (!cmd)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "%s", cmd->name);
+	if (argc == 2) {
+		char where[32];
+
+		if (!cmd->sub)
+			return gs_fail(EINVAL, "help: %s has no subcommand '%s'", cmd->name,
+				       argv[1]);
+		snprintf(where, sizeof(where), "%s ", cmd->name);
+		sub = gs_cmd_find(cmd->sub, argv[1], where);
+		if (!sub)
+			return -EINVAL;
+		snprintf(path + strlen(path), sizeof(path) - strlen(path), " %s", sub->name);
+		cmd = sub;
+	}
+	print_cmd_help(stdout, path, cmd);
 	return 0;
 }
 
@@ -591,22 +718,47 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 	return vfprintf(stderr, fmt, ap);
 }
 
-/* Root, or the capabilities the work needs: bpf(), netlink, setns(). */
-static bool privileged(void)
+/*
+ * The capabilities a command needs, checked before anything is touched.
+ * Working on the pinned maps needs CAP_BPF alone (measured: the agent,
+ * fail-back included, runs with nothing else); loading and attaching
+ * programs also needs netlink (CAP_NET_ADMIN) and CAP_SYS_ADMIN; entering
+ * a network namespace (--netns) needs CAP_SYS_ADMIN.
+ */
+static const int caps_maps[] = {CAP_BPF};
+static const int caps_attach[] = {CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN};
+static const int caps_netns[] = {CAP_BPF, CAP_SYS_ADMIN};
+
+static bool has_caps(const int *needed, size_t n)
 {
 	struct __user_cap_header_struct hdr = {
 		.version = _LINUX_CAPABILITY_VERSION_3,
 	};
 	struct __user_cap_data_struct data[2] = {};
-	static const int needed[] = {CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN};
 	size_t i;
 
 	if (syscall(SYS_capget, &hdr, data))
 		return geteuid() == 0;
-	for (i = 0; i < sizeof(needed) / sizeof(needed[0]); i++)
+	for (i = 0; i < n; i++)
 		if (!(data[needed[i] / 32].effective & (1u << (needed[i] % 32))))
 			return false;
 	return true;
+}
+
+static int check_privileges(const struct gs_cmd *cmd, const struct gs_ctx *ctx)
+{
+	bool attach = cmd->run == cmd_attach || cmd->run == cmd_detach;
+
+	if (attach && !has_caps(caps_attach, sizeof(caps_attach) / sizeof(caps_attach[0])))
+		return gs_fail(
+			EPERM,
+			"must run as root (or with CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN)");
+	if (ctx->netns && !has_caps(caps_netns, sizeof(caps_netns) / sizeof(caps_netns[0])))
+		return gs_fail(EPERM,
+			       "--netns: must run as root (or with CAP_BPF and CAP_SYS_ADMIN)");
+	if (!has_caps(caps_maps, sizeof(caps_maps) / sizeof(caps_maps[0])))
+		return gs_fail(EPERM, "must run as root (or with CAP_BPF)");
+	return 0;
 }
 
 static int set_pin_dir(struct gs_ctx *ctx, const char *dir)
@@ -723,6 +875,10 @@ static int run(int argc, char **argv)
 	if (cmd->sub) {
 		char where[32];
 
+		if (first + 1 < argc && wants_help(1, argv + first + 1)) {
+			print_cmd_help(stdout, path, cmd);
+			return 0;
+		}
 		if (++first >= argc)
 			return gs_fail(EINVAL, "%s: missing subcommand (add or del)", cmd->name);
 		snprintf(where, sizeof(where), "%s ", cmd->name);
@@ -732,21 +888,17 @@ static int run(int argc, char **argv)
 		snprintf(path + strlen(path), sizeof(path) - strlen(path), " %s", cmd->name);
 	}
 	ctx.cmd = path;
-	if (cmd->run == cmd_help)
-		return cmd_help(&ctx, 0, NULL);
 	if (wants_help(argc - first - 1, argv + first + 1)) {
-		printf("Usage: graysplit [GLOBAL OPTIONS] %s%s%s\n", path, cmd->usage[0] ? " " : "",
-		       cmd->usage);
-		if (cmd->run == cmd_agent)
-			gs_agent_help(stdout);
+		print_cmd_help(stdout, path, cmd);
 		return 0;
 	}
+	if (cmd->run == cmd_help)
+		return cmd_help(&ctx, argc - first - 1, argv + first + 1);
 
 	/* Nothing is touched before these three checks. */
-	if (!privileged())
-		return gs_fail(
-			EPERM,
-			"must run as root (or with CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN)");
+	err = check_privileges(cmd, &ctx);
+	if (err)
+		return err;
 	err = gs_check_bpffs(ctx.pin_dir);
 	if (err)
 		return err;
