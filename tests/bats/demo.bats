@@ -1,0 +1,39 @@
+#!/usr/bin/env bats
+# `make demo` end to end: scripts/demo.sh applies examples/canary-basic.yaml,
+# the agent walks it to 50%, the canary breaks, the agent fails it back. The
+# test holds the demo to its story: the steps advanced in order, nothing
+# after the decision reached the canary or failed, the fail-back took under
+# a second, the plot is a PNG, and nothing of the demo is left behind.
+
+bats_require_minimum_version 1.5.0
+bats_load_library bats-support
+bats_load_library bats-assert
+
+ROOT=$(cd "$(dirname "$BATS_TEST_FILENAME")/../.." && pwd)
+
+@test "make demo: rollout steps, a broken canary failed back by the agent, summary and plot" {
+	local png=$BATS_FILE_TMPDIR/demo.png
+	run -0 bash "$ROOT/scripts/demo.sh" --plot "$png"
+	echo "$output" | tail -20 | sed 's/^/# /' >&3
+	# The decision log shows the walk: promotions 5 -> 25 -> 50, then the fail-back.
+	assert_line --regexp 'agent promote step 2/4 5% -> 25%'
+	assert_line --regexp 'agent promote step 3/4 25% -> 50%'
+	assert_line --regexp 'agent fail_back step 3/4 50% -> 0%'
+	assert_line --regexp '^  sent after it \([0-9]+ requests, 0 failed\):$'
+	# After the decision: the canary answered nothing.
+	local after
+	after=$(sed -n '/^  sent after it/,/^  agent/p' <<<"$output")
+	grep -Eq '^ +b3 +canary +0 ' <<<"$after"
+	local fb
+	fb=$(sed -n 's/^  fail-back time: *\([0-9.]*\) s.*/\1/p' <<<"$output")
+	[ -n "$fb" ]
+	awk -v f="$fb" 'BEGIN { exit !(f < 1.0) }'
+	# The plot: a PNG of a real size.
+	[ "$(head -c 8 "$png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]
+	[ "$(stat -c %s "$png")" -gt 20000 ]
+	# Nothing left: no namespace, pin directory or process of the demo.
+	run ip netns list
+	refute_output --partial gsdemo
+	run ls /sys/fs/bpf
+	refute_output --partial gsdemo
+}
