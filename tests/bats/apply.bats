@@ -281,6 +281,42 @@ name: other
 	bad_file nosteps.yaml "${head}" "1: steps: missing (required)"
 }
 
+@test "a step failing midway is undone: no room for the third backend, every map as before" {
+	local pin before="$BATS_TEST_TMPDIR/before" after="$BATS_TEST_TMPDIR/after" nlog free
+	pin=$(tb_pin_dir "$TB")
+	# Take every free backend slot but two, for a service id nobody has
+	# (250): entries the data path never reaches.
+	bpftool -j map dump pinned "$pin/backends" |
+		jq -r '[.[] | select(.formatted.value.state == 0) | .formatted.key] | .[2:][] |
+			"map update pinned '"$pin"'/backends key \(. % 256) \(. / 256 | floor) 0 0 value 0 0 0 0 0 0 0 0 0 0 255 255 10 77 3 \(. % 200 + 1) 0 80 1 0 250 0 0 0 0 1 0 0"' \
+		>"$BATS_TEST_TMPDIR/fill.batch"
+	bpftool batch file "$BATS_TEST_TMPDIR/fill.batch" >/dev/null
+	free=$(bpftool -j map dump pinned "$pin/backends" | jq '[.[] | select(.formatted.value.state == 0)] | length')
+	assert_equal "$free" 2
+	cat >"$BATS_TEST_TMPDIR/three.yaml" <<-EOF
+		name: three
+		service: 10.77.0.20:80
+		backends:
+		  - {address: 10.77.2.11, group: stable}
+		  - {address: 10.77.2.12, group: stable}
+		  - {address: 10.77.2.13, group: canary}
+		steps:
+		  - percent: 10
+	EOF
+	nlog=$(log_lines)
+	snapshot "$before"
+	run --separate-stderr gs apply -f "$BATS_TEST_TMPDIR/three.yaml"
+	snapshot "$after"
+	note "exit $status: $stderr"
+	assert_failure
+	assert_equal "$stderr" "graysplit: no room for backend 10.77.2.13:80: all 1024 backend slots in use"
+	assert_same_maps "$before" "$after"
+	assert_equal "$(log_lines)" "$nlog"
+	# The slots back to free for the tests after this one.
+	sed -i 's/ value .*/ value '"$(printf '0 %.0s' $(seq 28))"'/' "$BATS_TEST_TMPDIR/fill.batch"
+	bpftool batch file "$BATS_TEST_TMPDIR/fill.batch" >/dev/null
+}
+
 @test "apply without -f, or with a file that is not there, says so in one line" {
 	run --separate-stderr gs apply
 	assert_failure
