@@ -156,20 +156,38 @@ service_id() { # FAMILY: from the services map, by the VIP's last byte
 
 @test "an edited file: a backend removed is drained, a changed weight is updated, the rollout stays" {
 	local file="$BATS_TEST_TMPDIR/edited.yaml"
-	# b2 out, b1 weight 3.
-	sed -e '/10.77.2.12/,+1d' -e 's/^  - address: 10.77.2.11$/&\n    weight: 3/' "$BASIC" >"$file"
+	# b2 out, b1 weight 3, hash client.
+	sed -e '/10.77.2.12/,+1d' -e 's/^  - address: 10.77.2.11$/&\n    weight: 3/' \
+		-e 's/^hash: flow /hash: client/' "$BASIC" >"$file"
 	run --separate-stderr gs -j apply -f "$file"
 	assert_success
-	assert_equal "$(jq -c '[.result, .generation, [.actions[] | [.action, .backend, .weight]]]' <<<"$output")" \
-		'["updated",3,[["backend_update","10.77.2.11:80",3],["backend_drain","10.77.2.12:80",1]]]'
+	assert_equal "$(jq -c '[.result, .generation, [.actions[] | [.action, .backend, .weight, .hash]]]' <<<"$output")" \
+		'["updated",3,[["service_hash",null,null,"client"],["backend_update","10.77.2.11:80",3,null],["backend_drain","10.77.2.12:80",1,null]]]'
 	# No flow used b2, so its slot is already freed: gone from status.
-	assert_equal "$(service_json 4 | jq -c '[.canary_percent, ([.backends[] | {ip, weight, state}] | sort_by(.ip))]')" \
-		'[5,[{"ip":"10.77.2.11","weight":3,"state":"active"},{"ip":"10.77.2.13","weight":1,"state":"active"}]]'
+	assert_equal "$(service_json 4 | jq -c '[.hash, .canary_percent, ([.backends[] | {ip, weight, state}] | sort_by(.ip))]')" \
+		'["client",5,[{"ip":"10.77.2.11","weight":3,"state":"active"},{"ip":"10.77.2.13","weight":1,"state":"active"}]]'
 	assert_equal "$(rollout_json 4 | jq .generation)" 3
-	assert_equal "$(tail -n 1 "$(decision_log)" | jq -c '[.result, .changes, .to_percent]')" '["updated",2,null]'
-	# And back: b2 added again, b1's weight back to 1.
+	assert_equal "$(tail -n 1 "$(decision_log)" | jq -c '[.result, .changes, .to_percent]')" '["updated",3,null]'
+	# And back: b2 added again, b1's weight back to 1, hash flow.
 	run --separate-stderr gs -j apply -f "$BASIC"
-	assert_equal "$(jq -c '[.result, [.actions[].action]]' <<<"$output")" '["updated",["backend_update","backend_add"]]'
+	assert_equal "$(jq -c '[.result, [.actions[].action]]' <<<"$output")" '["updated",["service_hash","backend_update","backend_add"]]'
+	assert_equal "$(service_json 4 | jq -r .hash)" flow
+}
+
+@test "overrides follow the file: one moved to another group, one added, then both put back" {
+	local file="$BATS_TEST_TMPDIR/overrides.yaml"
+	sed -e '/fd77:1::3\/128/{n;s/canary/stable/}' \
+		-e "s|^overrides:\$|&\n  - cidr: 'fd77:1::4/128'\n    group: canary|" "$V6FILE" >"$file"
+	run --separate-stderr gs -j apply -f "$file"
+	assert_success
+	assert_equal "$(jq -c '[.result, [.actions[] | [.action, .cidr, .group]]]' <<<"$output")" \
+		'["updated",[["override_del","fd77:1::3/128","canary"],["override_add","fd77:1::4/128","canary"],["override_add","fd77:1::3/128","stable"]]]'
+	assert_equal "$(service_json 6 | jq -c '[.overrides[] | {cidr, group}] | sort_by(.cidr)')" \
+		'[{"cidr":"fd77:1::3/128","group":"stable"},{"cidr":"fd77:1::4/128","group":"canary"}]'
+	run --separate-stderr gs -j apply -f "$V6FILE"
+	assert_equal "$(jq -c '[.result, [.actions[] | [.action, .cidr, .group]]]' <<<"$output")" \
+		'["updated",[["override_del","fd77:1::3/128","stable"],["override_del","fd77:1::4/128","canary"],["override_add","fd77:1::3/128","canary"]]]'
+	assert_equal "$(service_json 6 | jq -c '[.overrides[] | {cidr, group}]')" '[{"cidr":"fd77:1::3/128","group":"canary"}]'
 }
 
 @test "a rollout the agent failed restarts when its file is applied again" {
