@@ -190,7 +190,7 @@ service_id() { # FAMILY: from the services map, by the VIP's last byte
 	assert_equal "$(service_json 6 | jq -c '[.overrides[] | {cidr, group}]')" '[{"cidr":"fd77:1::3/128","group":"canary"}]'
 }
 
-@test "a rollout the agent failed restarts when its file is applied again" {
+@test "a rollout the agent failed, or the operator aborted, restarts when its file is applied again" {
 	local id value
 	id=$(service_id 4)
 	# rollout_state as the agent would leave it: this generation, phase failed (4).
@@ -207,6 +207,16 @@ print(" ".join("%02x" % b for b in v))')
 	assert_equal "$(rollout_json 4 | jq -c '[.generation, .name]')" '[4,"web-v2"]'
 	# Once restarted, the same file is again a no-op.
 	assert_equal "$(gs -j apply -f "$BASIC" | jq -r .result)" unchanged
+
+	# Aborted by the operator (gs_rollout.aborted, byte 33): restarts too.
+	value=$(bpftool -j map lookup pinned "$(tb_pin_dir "$TB")/rollouts" key $id 0 0 0 |
+		jq -r '.value | .[33] = "0x01" | map(ltrimstr("0x")) | join(" ")')
+	bpftool map update pinned "$(tb_pin_dir "$TB")/rollouts" key $id 0 0 0 value hex $value
+	assert_equal "$(rollout_json 4 | jq .aborted)" 1
+	run --separate-stderr gs -j apply -f "$BASIC"
+	assert_success
+	assert_equal "$(jq -c '[.result, .generation]' <<<"$output")" '["restarted",5]'
+	assert_equal "$(rollout_json 4 | jq -c '[.generation, .aborted]')" '[5,0]'
 }
 
 @test "--dry-run of a change prints the plan and changes nothing" {
@@ -222,7 +232,7 @@ print(" ".join("%02x" % b for b in v))')
 	assert_output --partial "dry_run: true"
 	assert_output --partial "action: backend_update"
 	assert_output --partial "was_group: canary"
-	assert_output --partial "generation: 5"
+	assert_output --partial "generation: 6"
 }
 
 # bad_file NAME TEXT EXPECTED-STDERR: written to NAME, refused with exactly
