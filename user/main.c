@@ -500,7 +500,7 @@ static int cmd_apply(struct gs_ctx *ctx, int argc, char **argv)
 	gs_rollout_file_free(&rf);
 	if (err)
 		return err;
-	gs_output_print(stdout, report, ctx->json, false);
+	gs_output_print(stdout, report, ctx->json || ctx->pretty, ctx->pretty);
 	json_object_put(report);
 	return 0;
 }
