@@ -26,6 +26,8 @@ LDLIBS    := -lbpf -lelf -lz -ljson-c -lmicrohttpd -lm
 SANITIZE  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Iinclude -Ibpf $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH))
+# Rollout files (apply -f): libcyaml, and libyaml for the line of each node.
+LDLIBS    += -lcyaml -lyaml
 
 BPF_SRC   := bpf/graysplit.bpf.c
 BPF_HDRS  := $(wildcard bpf/lib/*.h) $(wildcard include/*.h)

@@ -20,6 +20,7 @@
 #include <json-c/json.h>
 
 #include "agent.h"
+#include "apply.h"
 #include "cmdline.h"
 #include "error.h"
 #include "events.h"
@@ -30,6 +31,7 @@
 #include "ops.h"
 #include "output.h"
 #include "parse.h"
+#include "rollout_file.h"
 #include "status.h"
 #include "top.h"
 
@@ -462,6 +464,48 @@ static int cmd_override_del(struct gs_ctx *ctx, int argc, char **argv)
 	return session_end(&s, err);
 }
 
+static int cmd_apply(struct gs_ctx *ctx, int argc, char **argv)
+{
+	const char *file = NULL;
+	bool dry_run = false;
+	const struct gs_opt opts[] = {{"--file", "-f", &file, NULL},
+				      {"--dry-run", NULL, NULL, &dry_run},
+				      {"--json", "-j", NULL, &ctx->json},
+				      {0}};
+	struct gs_rollout_file rf;
+	struct json_object *report = NULL;
+	struct session s;
+	int err, n;
+
+	err = gs_args_parse(ctx->cmd, argc, argv, opts, NULL, 0, 0, &n);
+	if (!err && !file)
+		err = gs_fail(EINVAL, "apply: missing -f FILE");
+	if (err)
+		return err;
+	/* The whole file is checked before the instance is even opened. */
+	err = gs_rollout_file_load(file, &rf);
+	if (err)
+		return err;
+	if (dry_run) {
+		/* Reads only, like status: no lock, and no reaping after. */
+		err = gs_maps_open(ctx->pin_dir, &s.maps);
+		if (!err) {
+			err = gs_apply(&s.maps, ctx->pin_dir, &rf, true, &report);
+			gs_maps_close(&s.maps);
+		}
+	} else {
+		err = session_begin(ctx, &s);
+		if (!err)
+			err = session_end(&s, gs_apply(&s.maps, ctx->pin_dir, &rf, false, &report));
+	}
+	gs_rollout_file_free(&rf);
+	if (err)
+		return err;
+	gs_output_print(stdout, report, ctx->json || ctx->pretty, ctx->pretty);
+	json_object_put(report);
+	return 0;
+}
+
 static int cmd_status(struct gs_ctx *ctx, int argc, char **argv)
 {
 	const struct gs_opt opts[] = {
@@ -590,6 +634,18 @@ static const struct gs_cmd commands[] = {
 	 "again. PERCENT is 0..100 with up to 4 decimals.\n\n" PROTO_OPT},
 	{"override", NULL, override_cmds, NULL,
 	 "Overrides: client CIDRs whose new connections always go to one group.\n"},
+	{"apply", cmd_apply, NULL, "-f FILE [--dry-run] [--json]",
+	 "Make a service and its rollout match a rollout file (YAML; see graysplit(8)\n"
+	 "and examples/): the service, its hash mode, the backends with their groups\n"
+	 "and weights (backends not in the file drain), the overrides, the analysis\n"
+	 "thresholds and the steps. The whole file is checked first; an error names\n"
+	 "the file, line and field, and nothing is applied. A changed rollout starts\n"
+	 "again at its first step (the share is set to it at once) and the agent walks\n"
+	 "it; the same file again changes nothing. A failed or aborted rollout\n"
+	 "restarts when its file is applied again.\n\n"
+	 "  -f FILE                the rollout file\n"
+	 "  --dry-run              print what would be done, change nothing\n"
+	 "  -j, --json             JSON output\n"},
 	{"status", cmd_status, NULL, "[--json]",
 	 "Show every service with its share, state (active or rolled_back, with the\n"
 	 "reason), backends (counters since each was added, p95 latencies, open flows)\n"
