@@ -590,7 +590,7 @@ static int cmd_rollout_status(struct gs_ctx *ctx, int argc, char **argv)
 	struct gs_rollout_view v;
 	struct gs_service_key key;
 	struct gs_service svc;
-	struct json_object *tree;
+	struct json_object *tree, *rollout;
 	struct gs_maps maps;
 	int err;
 
@@ -609,8 +609,14 @@ static int cmd_rollout_status(struct gs_ctx *ctx, int argc, char **argv)
 	if (!v.present)
 		return gs_fail(ENOENT, "no rollout on %s (graysplit apply -f FILE starts one)",
 			       name);
-	tree = gs_rollout_describe(&v, gs_realtime_ns(), true);
+	rollout = gs_rollout_describe(&v, gs_realtime_ns(), true);
+	tree = json_object_new_object();
 	json_object_object_add(tree, "service", json_object_new_string(name));
+	json_object_object_foreach(rollout, field, value)
+	{
+		json_object_object_add(tree, field, json_object_get(value));
+	}
+	json_object_put(rollout);
 	gs_output_print(stdout, tree, ctx->json || ctx->pretty, ctx->pretty);
 	json_object_put(tree);
 	return 0;

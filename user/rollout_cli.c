@@ -70,7 +70,12 @@ struct json_object *gs_rollout_describe(const struct gs_rollout_view *v, uint64_
 	add(obj, "step_percent", percent(v->step_ppm));
 	add(obj, "bake_elapsed_s", decimal(elapsed_ms / 1000.0, "%.1f"));
 	add(obj, "bake_s", decimal(v->bake_ms / 1000.0, "%.1f"));
-	if (!v->picked_up && !reason[0])
+	/* The operator's word shows before the agent has acted on it. */
+	if (v->spec.aborted && v->state.phase != GS_RO_ABORTED)
+		snprintf(reason, sizeof(reason), "aborted by the operator: share 0%%");
+	else if (v->spec.paused && v->state.phase != GS_RO_PAUSED && v->phase == GS_RO_PAUSED)
+		snprintf(reason, sizeof(reason), "paused by the operator");
+	else if (!v->picked_up)
 		snprintf(reason, sizeof(reason), "applied; not picked up by an agent yet");
 	add(obj, "reason", json_object_new_string(reason));
 	if (!full)
@@ -143,6 +148,12 @@ static int plan(const struct gs_rollout_view *v, const char *svc, enum gs_rollou
 		return 0;
 	case GS_RO_OP_PROMOTE:
 	case GS_RO_OP_PROMOTE_FULL:
+		/* An agent begins a rollout at step 1 whatever was asked before. */
+		if (!v->picked_up)
+			return gs_fail(EAGAIN,
+				       "the rollout %s of %s has not been picked up by an agent yet "
+				       "(is one running?): nothing to promote",
+				       spec->name, svc);
 		if (at + 1 >= spec->nsteps)
 			return gs_fail(ERANGE,
 				       "the rollout %s of %s is at its last step (%u/%u): nothing "
