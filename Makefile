@@ -22,7 +22,7 @@ endif
 INCLUDES  := -Iinclude -Iuser -I$(BUILD)
 CFLAGS    ?= -g -O2
 CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE $(INCLUDES)
-LDLIBS    := -lbpf -lelf -lz -ljson-c -lm
+LDLIBS    := -lbpf -lelf -lz -ljson-c -lcyaml -lyaml -lm
 SANITIZE  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Iinclude -Ibpf $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH))

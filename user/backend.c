@@ -226,8 +226,8 @@ out:
 	return err;
 }
 
-int gs_backend_del(struct gs_maps *m, const struct gs_service_key *svc, const union gs_addr *addr,
-		   uint16_t port_host)
+int gs_backend_drain(struct gs_maps *m, const struct gs_service_key *svc, const union gs_addr *addr,
+		     uint16_t port_host)
 {
 	struct gs_backend draining, old;
 	struct named_backend nb;
@@ -249,12 +249,54 @@ int gs_backend_del(struct gs_maps *m, const struct gs_service_key *svc, const un
 	draining = old;
 	draining.state = GS_BACKEND_DRAINING;
 	err = write_and_publish(m, nb.id, &draining, &old, old.group);
+out:
+	free(nb.all);
+	return err;
+}
+
+int gs_backend_del(struct gs_maps *m, const struct gs_service_key *svc, const union gs_addr *addr,
+		   uint16_t port_host)
+{
+	int err = gs_backend_drain(m, svc, addr, port_host);
+
 	if (err)
-		goto out;
+		return err;
 	/* With no live flow it needs no draining: free the slot now. */
 	err = gs_backend_reap(m);
-	if (err > 0)
-		err = 0;
+	return err > 0 ? 0 : err;
+}
+
+int gs_backend_update(struct gs_maps *m, const struct gs_service_key *svc,
+		      const union gs_addr *addr, uint16_t port_host, uint8_t group, uint16_t weight)
+{
+	struct gs_backend now, old;
+	struct named_backend nb;
+	int err;
+
+	if (group >= GS_GROUPS)
+		return gs_fail(EINVAL, "invalid group %u", group);
+	if (weight < 1)
+		return gs_fail(EINVAL, "invalid weight 0: must be 1..65535");
+	err = find_backend(m, svc, addr, port_host, &nb);
+	if (err)
+		goto out;
+	if (nb.id == GS_MAX_BACKENDS || nb.all[nb.id].state != GS_BACKEND_ACTIVE) {
+		err = gs_fail(ENOENT, "no active backend %s in service %s", nb.ep, nb.name);
+		goto out;
+	}
+	old = nb.all[nb.id];
+	now = old;
+	now.group = group;
+	now.weight = weight;
+	err = write_and_publish(m, nb.id, &now, &old, group);
+	if (err || old.group == group)
+		goto out;
+	/* It moved: the group it left loses it too. */
+	err = gs_table_publish(m, old.service_id, old.group);
+	if (err) {
+		restore_backend(m, nb.id, &old);
+		gs_table_publish(m, old.service_id, group);
+	}
 out:
 	free(nb.all);
 	return err;

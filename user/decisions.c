@@ -63,6 +63,8 @@ int gs_decision_append_at(const char *pin_dir, uint64_t unix_ns, struct json_obj
 	gs_format_iso_time(unix_ns, when, sizeof(when));
 	json_object_object_add(line, "time", json_object_new_string(when));
 	json_object_object_add(line, "unix_ns", json_object_new_uint64(unix_ns));
+	if (!json_object_object_get_ex(entry, "actor", NULL))
+		json_object_object_add(line, "actor", json_object_new_string("cli"));
 	json_object_object_foreach(entry, key, value)
 	{
 		if (strcmp(key, "time") && strcmp(key, "unix_ns"))

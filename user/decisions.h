@@ -19,7 +19,9 @@
 #define GS_DECISIONS_SUFFIX    ".decisions.jsonl"
 #define GS_DECISIONS_MAX_BYTES (4u << 20)
 
-/* Appends entry (not consumed) with "time" and "unix_ns" of now put first. */
+/* Appends entry (not consumed) with "time" and "unix_ns" of now put first,
+ * and "actor": "cli" if it names none. 0, or a negative errno with the
+ * message set. */
 int gs_decision_append(const char *pin_dir, struct json_object *entry);
 
 /* The same at a given wall-clock time (the agent's decision time). */

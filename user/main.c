@@ -20,6 +20,7 @@
 #include <json-c/json.h>
 
 #include "agent.h"
+#include "apply.h"
 #include "cmdline.h"
 #include "clock.h"
 #include "decisions.h"
@@ -34,6 +35,7 @@
 #include "parse.h"
 #include "rollout.h"
 #include "rollout_cli.h"
+#include "rollout_file.h"
 #include "status.h"
 
 struct gs_ctx {
@@ -490,6 +492,48 @@ static int cmd_override_del(struct gs_ctx *ctx, int argc, char **argv)
 	return session_end(&s, err);
 }
 
+static int cmd_apply(struct gs_ctx *ctx, int argc, char **argv)
+{
+	const char *file = NULL;
+	bool dry_run = false;
+	const struct gs_opt opts[] = {{"--file", "-f", &file, NULL},
+				      {"--dry-run", NULL, NULL, &dry_run},
+				      {"--json", "-j", NULL, &ctx->json},
+				      {0}};
+	struct gs_rollout_file rf;
+	struct json_object *report = NULL;
+	struct session s;
+	int err, n;
+
+	err = gs_args_parse(ctx->cmd, argc, argv, opts, NULL, 0, 0, &n);
+	if (!err && !file)
+		err = gs_fail(EINVAL, "apply: missing -f FILE");
+	if (err)
+		return err;
+	/* The whole file is checked before the instance is even opened. */
+	err = gs_rollout_file_load(file, &rf);
+	if (err)
+		return err;
+	if (dry_run) {
+		/* Reads only, like status: no lock, and no reaping after. */
+		err = gs_maps_open(ctx->pin_dir, &s.maps);
+		if (!err) {
+			err = gs_apply(&s.maps, ctx->pin_dir, &rf, true, &report);
+			gs_maps_close(&s.maps);
+		}
+	} else {
+		err = session_begin(ctx, &s);
+		if (!err)
+			err = session_end(&s, gs_apply(&s.maps, ctx->pin_dir, &rf, false, &report));
+	}
+	gs_rollout_file_free(&rf);
+	if (err)
+		return err;
+	gs_output_print(stdout, report, ctx->json, false);
+	json_object_put(report);
+	return 0;
+}
+
 static int cmd_status(struct gs_ctx *ctx, int argc, char **argv)
 {
 	const struct gs_opt opts[] = {
@@ -698,6 +742,8 @@ static const struct gs_cmd commands[] = {
 	{"split", cmd_split, NULL,
 	 "VIP:PORT PERCENT [--proto tcp|udp]   (e.g. 10, 0.5, 12.25 or 10%)"},
 	{"override", NULL, override_cmds, NULL},
+	{"apply", cmd_apply, NULL,
+	 "-f FILE [--dry-run] [--json]   (make a service and its rollout match FILE)"},
 	{"status", cmd_status, NULL, "[--json]"},
 	{"agent", cmd_agent, NULL, "[OPTIONS]   (the fail-back loop; agent --help lists them)"},
 	{"rollout", NULL, rollout_cmds, NULL},

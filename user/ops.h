@@ -25,6 +25,8 @@ void gs_format_service(const struct gs_service_key *svc, char *buf, size_t len);
 int gs_service_add(struct gs_maps *m, const struct gs_service_key *svc, uint8_t hash_mode);
 /* Removes the service, its backends, overrides and tables. */
 int gs_service_del(struct gs_maps *m, const struct gs_service_key *svc);
+/* Change the hash mode of an existing service. */
+int gs_service_set_hash(struct gs_maps *m, const struct gs_service_key *svc, uint8_t hash_mode);
 int gs_service_lookup(struct gs_maps *m, const struct gs_service_key *svc, struct gs_service *out);
 
 /* port 0 = same port as the service. -EEXIST for a duplicate. */
@@ -33,6 +35,13 @@ int gs_backend_add(struct gs_maps *m, const struct gs_service_key *svc, const un
 /* Drain: out of the tables at once; the slot is freed once no flow uses it. */
 int gs_backend_del(struct gs_maps *m, const struct gs_service_key *svc, const union gs_addr *addr,
 		   uint16_t port_host);
+/* The drain alone, slot kept: gs_backend_add puts it back as it was. */
+int gs_backend_drain(struct gs_maps *m, const struct gs_service_key *svc, const union gs_addr *addr,
+		     uint16_t port_host);
+/* New group and weight for an active backend; both groups' tables follow. */
+int gs_backend_update(struct gs_maps *m, const struct gs_service_key *svc,
+		      const union gs_addr *addr, uint16_t port_host, uint8_t group,
+		      uint16_t weight);
 
 /* Free the slots of draining backends that no live flow uses any more
  * (flows in CLOSING state do not count). Returns how many were freed. */

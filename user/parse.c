@@ -384,6 +384,83 @@ int gs_parse_u32(const char *s, uint32_t min, uint32_t max, const char *what, ui
 	return 0;
 }
 
+static const struct {
+	const char *unit;
+	uint32_t ms;
+} duration_units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+
+int gs_parse_duration_ms(const char *s, uint32_t max_ms, uint32_t *ms)
+{
+	size_t len = bounded_len(s, 24), digits, i;
+	struct quoted q;
+	uint64_t v;
+
+	digits = len ? strspn(s, "0123456789") : 0;
+	if (digits && digits == len && !strcmp(s, "0")) {
+		*ms = 0;
+		return 0;
+	}
+	for (i = 0; digits && i < ARRAY_SIZE(duration_units); i++) {
+		if (strcmp(s + digits, duration_units[i].unit))
+			continue;
+		if (!parse_decimal(s, digits, 0, UINT32_MAX, &v))
+			break;
+		v *= duration_units[i].ms;
+		if (v > max_ms)
+			return gs_fail(ERANGE, "invalid duration '%s': at most %u ms", quote(s, &q),
+				       max_ms);
+		*ms = (uint32_t)v;
+		return 0;
+	}
+	return gs_fail(EINVAL,
+		       "invalid duration '%s': expected a whole number and a unit: 500ms, 30s, "
+		       "2m, 1h (or 0)",
+		       quote(s, &q));
+}
+
+static double scale_of(unsigned int decimals)
+{
+	double d = 1;
+
+	while (decimals--)
+		d *= 10;
+	return d;
+}
+
+int gs_parse_fixed(const char *s, unsigned int decimals, uint32_t min, uint32_t max,
+		   const char *what, uint32_t *out)
+{
+	size_t len = bounded_len(s, 24), int_digits, frac_digits = 0, i;
+	uint64_t v = 0;
+	struct quoted q;
+
+	int_digits = len ? strspn(s, "0123456789") : 0;
+	if (int_digits < len && s[int_digits] == '.')
+		frac_digits = strspn(s + int_digits + 1, "0123456789");
+	if (!int_digits || (int_digits > 1 && s[0] == '0') ||
+	    (int_digits != len && (!frac_digits || int_digits + 1 + frac_digits != len)))
+		goto bad;
+	if (frac_digits > decimals)
+		return gs_fail(EINVAL, "invalid %s '%s': at most %u decimals", what, quote(s, &q),
+			       decimals);
+	for (i = 0; i < len; i++) {
+		if (s[i] == '.')
+			continue;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+		if (v > UINT32_MAX * 10ull)
+			goto bad;
+	}
+	for (; frac_digits < decimals && v <= max; frac_digits++)
+		v *= 10;
+	if (v < min || v > max)
+		goto bad;
+	*out = (uint32_t)v;
+	return 0;
+bad:
+	return gs_fail(EINVAL, "invalid %s '%s': expected a number %g..%g", what, quote(s, &q),
+		       min / scale_of(decimals), max / scale_of(decimals));
+}
+
 void gs_format_addr(const union gs_addr *addr, char *buf, size_t len)
 {
 	const char *ok;

@@ -32,6 +32,15 @@ int gs_parse_group(const char *s, uint8_t *group);	   /* stable | canary */
 int gs_parse_hash_mode(const char *s, uint8_t *hash_mode); /* flow | client */
 int gs_parse_u32(const char *s, uint32_t min, uint32_t max, const char *what, uint32_t *out);
 
+/* "0", "500ms", "30s", "2m", "1h": a whole number and a unit, in ms, at most
+ * max_ms. */
+int gs_parse_duration_ms(const char *s, uint32_t max_ms, uint32_t *ms);
+
+/* A plain decimal ("0.01", "1.5", "2") with at most `decimals` decimals,
+ * returned scaled by 10^decimals (decimals <= 9); scaled value in min..max. */
+int gs_parse_fixed(const char *s, unsigned int decimals, uint32_t min, uint32_t max,
+		   const char *what, uint32_t *out);
+
 /* Text forms. gs_format_addr writes "10.0.0.1" or "fd00::1" (no brackets). */
 #define GS_ADDR_STRLEN 46
 void gs_format_addr(const union gs_addr *addr, char *buf, size_t len);

@@ -41,6 +41,26 @@ int gs_service_lookup(struct gs_maps *m, const struct gs_service_key *svc, struc
 	return gs_fail(ENOENT, "no service %s", name);
 }
 
+int gs_service_set_hash(struct gs_maps *m, const struct gs_service_key *svc, uint8_t hash_mode)
+{
+	char name[GS_SERVICE_STRLEN];
+	struct gs_service value;
+	int err;
+
+	if (hash_mode != GS_HASH_FLOW && hash_mode != GS_HASH_CLIENT)
+		return gs_fail(EINVAL, "invalid hash mode %u", hash_mode);
+	err = gs_service_lookup(m, svc, &value);
+	if (err)
+		return err;
+	value.hash_mode = hash_mode;
+	/* One whole-value store: the data path reads the old mode or the new. */
+	if (bpf_map_update_elem(m->services, svc, &value, BPF_EXIST)) {
+		gs_format_service(svc, name, sizeof(name));
+		return gs_fail(errno, "cannot update service %s: %s", name, strerror(errno));
+	}
+	return 0;
+}
+
 static int mark_used_id(const void *key, const void *value, void *ctx)
 {
 	const struct gs_service *svc = value;
