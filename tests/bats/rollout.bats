@@ -92,6 +92,11 @@ poll() {
 # Predicates for poll, on one status --json read each.
 is_phase() { [ "$(svc | jq -r '.rollout.phase')" = "$1" ]; }
 is_step() { [ "$(svc | jq -r '.rollout.step')" = "$1" ]; }
+share_is() { [ "$(svc | jq '.canary_percent')" = "$1" ]; }
+# The agent has taken the rollout up (its state is of this generation).
+picked_up() { [ "$(ro | jq -r '.last_verdict')" != null ]; }
+# The agent has recorded the operator's abort (the reason is its own).
+abort_recorded() { [[ "$(ro | jq -r '.reason')" == "rollout $1 aborted by the operator at step"* ]]; }
 
 # The decision-log lines of one rollout (agent and CLI), compact JSON.
 decisions_of() { gs events --json --service "$VIP" | jq -c --arg r "$1" 'select(.rollout == $r)'; }
@@ -194,15 +199,16 @@ decision_ns() { decisions_of "$1" | jq -r "select($2) | .unix_ns" | head -1; }
 	f=$(rollout_file paused 5/2s 20/2s 100)
 	agent_start agent
 	gs apply -f "$f"
-	poll 10 "step 1 picked up" sh -c '[ "$(gs rollout status '"$VIP"' --json | jq -r .last_verdict)" != null ]'
+	poll 10 "step 1 picked up" picked_up
 	assert_rejected gs rollout resume "$VIP"
 	assert_regex "$stderr" 'not paused'
 	gs rollout pause "$VIP"
 	assert_equal "$(ro | jq -r .phase)" paused
 	assert_rejected gs rollout pause "$VIP"
 	# Well past the 2 s bake (and any extension): still step 1, paused.
-	local i
-	for ((i = 0; i < 40; i++)); do
+	local end
+	end=$(fadd "$EPOCHREALTIME" 4)
+	while awk -v e="$end" -v n="$EPOCHREALTIME" 'BEGIN { exit !(n < e) }'; do
 		is_step 1 || { echo "promoted while paused: $(ro | jq -c .)" >&2; return 1; }
 		sleep 0.1
 	done
@@ -233,7 +239,7 @@ decision_ns() { decisions_of "$1" | jq -r "select($2) | .unix_ns" | head -1; }
 		>"$BATS_TEST_TMPDIR/follow" 2>&1 </dev/null 3>&- &
 	FOLLOW_PID=$!
 	gs apply -f "$f"
-	poll 10 "step 1 picked up" sh -c '[ "$(gs rollout status '"$VIP"' --json | jq -r .last_verdict)" != null ]'
+	poll 10 "step 1 picked up" picked_up
 	assert_equal "$(svc | jq .canary_percent)" 5
 	gs rollout promote "$VIP"
 	poll 3 "step 2 at once" is_step 2
@@ -257,7 +263,8 @@ decision_ns() { decisions_of "$1" | jq -r "select($2) | .unix_ns" | head -1; }
 	f=$(rollout_file aborted 20/60s 100)
 	agent_start agent
 	gs apply -f "$f"
-	poll 10 "step 1 at 20%" sh -c '[ "$(gs status --json | jq ".services[0].canary_percent")" = 20 ]'
+	poll 10 "step 1 picked up" picked_up
+	assert_equal "$(svc | jq .canary_percent)" 20
 	agent_stop
 	gs rollout abort "$VIP"
 	# At once: the same status read that follows the command.
@@ -275,7 +282,7 @@ decision_ns() { decisions_of "$1" | jq -r "select($2) | .unix_ns" | head -1; }
 	assert_equal "$(jq .to_percent <<<"$line")" 0
 	# An agent started afterwards records it and changes nothing.
 	agent_start agent2
-	poll 5 "aborted picked up" sh -c '[ "$(gs rollout status '"$VIP"' --json | jq -r .reason)" != "aborted by the operator: share 0%" ]'
+	poll 5 "the abort recorded by the new agent" abort_recorded aborted
 	assert_equal "$(svc | jq .canary_percent)" 0
 	assert_equal "$(ro | jq -r .phase)" aborted
 }
@@ -299,7 +306,8 @@ decision_ns() { decisions_of "$1" | jq -r "select($2) | .unix_ns" | head -1; }
 	poll 20 "completed after the restart" is_phase completed
 	load_stop
 	started_after=$(decision_ns restarted '.action == "promote" and .to_percent == 20')
-	note "step 2 began $(((started_after) / 1000000)) ms (log), state said $((started_before / 1000000)) ms; agent killed at $t_kill"
+	note "agent killed $(fsub "$t_kill" "$(awk -v n="$started_after" 'BEGIN { printf "%.3f", n / 1e9 }')") s into step 2;" \
+		"step start in rollout_state before the kill = in the log: $started_before"
 	note "agent (both): $(agent_walk restarted)"
 	assert_equal "$started_before" "$started_after"
 	# One begin and one entry into each step: the new agent did not start over.
