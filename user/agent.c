@@ -233,7 +233,7 @@ static void audit(struct agent *a, uint32_t id, uint64_t when, const char *actio
 	entry = gs_decision_new("agent", name, cut && cut->share_cut ? "fail_back" : "verdict");
 	json_object_object_foreach(obj, key, value)
 	{
-		if (strcmp(key, "action") && strcmp(key, "service"))
+		if (strcmp(key, "action") != 0 && strcmp(key, "service") != 0)
 			json_object_object_add(entry, key, json_object_get(value));
 	}
 	json_object_object_add(entry, "effect", action ? json_object_new_string(action) : NULL);

@@ -67,7 +67,7 @@ int gs_decision_append_at(const char *pin_dir, uint64_t unix_ns, struct json_obj
 		json_object_object_add(line, "actor", json_object_new_string("cli"));
 	json_object_object_foreach(entry, key, value)
 	{
-		if (strcmp(key, "time") && strcmp(key, "unix_ns"))
+		if (strcmp(key, "time") != 0 && strcmp(key, "unix_ns") != 0)
 			json_object_object_add(line, key, json_object_get(value));
 	}
 	text = json_object_to_json_string_ext(line, JSON_C_TO_STRING_PLAIN |

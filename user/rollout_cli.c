@@ -150,10 +150,11 @@ static int plan(const struct gs_rollout_view *v, const char *svc, enum gs_rollou
 	case GS_RO_OP_PROMOTE_FULL:
 		/* An agent begins a rollout at step 1 whatever was asked before. */
 		if (!v->picked_up)
-			return gs_fail(EAGAIN,
-				       "the rollout %s of %s has not been picked up by an agent yet "
-				       "(is one running?): nothing to promote",
-				       spec->name, svc);
+			return gs_fail(
+				EAGAIN,
+				"the rollout %s of %s has not been picked up by an agent yet "
+				"(is one running?): nothing to promote",
+				spec->name, svc);
 		if (at + 1 >= spec->nsteps)
 			return gs_fail(ERANGE,
 				       "the rollout %s of %s is at its last step (%u/%u): nothing "

@@ -49,13 +49,14 @@ static bool failed(enum gs_verdict v)
 	return v == GS_VERDICT_FAIL || v == GS_VERDICT_HARD_FAIL;
 }
 
-/* __attribute__ so the reason's format is checked like printf's. */
+/* The reason of the step, its format checked like printf's. */
 __attribute__((format(printf, 2, 3))) static void say(struct gs_walk_result *out, const char *fmt,
 						      ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
+	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): as in error.c */
 	vsnprintf(out->state.reason, sizeof(out->state.reason), fmt, ap);
 	va_end(ap);
 }
