@@ -25,7 +25,7 @@
 #define GS_MAP_LATENCY	     "latency"
 #define GS_MAP_EVENTS	     "events"
 #define GS_MAP_SVC_STATUS    "svc_status"
-#define GS_MAP_ROLLOUTS      "rollouts"
+#define GS_MAP_ROLLOUTS	     "rollouts"
 #define GS_MAP_ROLLOUT_STATE "rollout_state"
 
 struct gs_maps {
@@ -39,10 +39,10 @@ struct gs_maps {
 	int stats;
 	int backend_stats;
 	int ifaces;
-	int latency;	/* PERCPU_ARRAY: backend id * GS_HIST_KINDS + kind */
-	int events;	/* RINGBUF of struct gs_event */
-	int svc_status; /* service id -> rollback reason */
-	int rollouts;	/* service id -> struct gs_rollout (CLI writes) */
+	int latency;	   /* PERCPU_ARRAY: backend id * GS_HIST_KINDS + kind */
+	int events;	   /* RINGBUF of struct gs_event */
+	int svc_status;	   /* service id -> rollback reason */
+	int rollouts;	   /* service id -> struct gs_rollout (CLI writes) */
 	int rollout_state; /* service id -> struct gs_rollout_state (agent writes) */
 };
 

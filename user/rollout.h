@@ -16,14 +16,14 @@
 #include "maps.h"
 
 struct gs_rollout_view {
-	bool present;		/* a rollout was applied to this service */
-	bool picked_up;		/* the agent's state is of this generation */
+	bool present;	/* a rollout was applied to this service */
+	bool picked_up; /* the agent's state is of this generation */
 	enum gs_rollout_phase phase;
-	uint32_t step;		/* index into spec.steps */
+	uint32_t step; /* index into spec.steps */
 	uint32_t nsteps;
-	uint32_t step_ppm;	/* share of the current step */
+	uint32_t step_ppm; /* share of the current step */
 	uint64_t step_started_unix_ns;
-	uint64_t bake_ms;	/* current step's bake plus any extension */
+	uint64_t bake_ms; /* current step's bake plus any extension */
 	struct gs_rollout spec;
 	struct gs_rollout_state state;
 };
