@@ -61,6 +61,7 @@ struct watch {
 	bool urgent;		       /* an error event came since the last look */
 	int last_verdict;	       /* -1: nothing printed yet */
 	uint64_t last_look_ns;
+	uint64_t since_ns;	    /* monotonic: the windows began (start or restart) */
 	uint64_t canary_samples;    /* of the last verdict, for the rollout's reasons */
 	uint32_t min_samples;	    /* ... and what it needed */
 	char reason[GS_REASON_LEN]; /* ... and its reason */
@@ -150,6 +151,7 @@ static int watch_start(struct agent *a, uint32_t id, uint32_t ppm)
 	w->on = true;
 	w->ppm = ppm;
 	w->last_verdict = -1;
+	w->since_ns = gs_monotonic_ns();
 	a->want[id] = true;
 	return 0;
 }
@@ -165,6 +167,7 @@ static void watch_restart(struct watch *w, uint32_t ppm)
 	w->ppm = ppm;
 	w->streak = 0;
 	w->last_verdict = -1;
+	w->since_ns = gs_monotonic_ns();
 }
 
 static int handle_event(void *ctx, void *data, size_t size)
@@ -561,6 +564,8 @@ static int walk_one(struct agent *a, uint32_t id)
 	in.share_ppm = split.canary_ppm;
 	in.rolled_back = svc.state == GS_SVC_ROLLED_BACK;
 	in.window_ms = a->slots * a->opts->interval_ms;
+	in.settling =
+		w->on && gs_monotonic_ns() - w->since_ns < (uint64_t)in.window_ms * 1000000ull;
 	if (in.rolled_back) {
 		bpf_map_lookup_elem(a->maps.svc_status, &id, &status);
 		status.reason[sizeof(status.reason) - 1] = '\0';

@@ -745,7 +745,7 @@ static const struct gs_cmd commands[] = {
 	{"apply", cmd_apply, NULL,
 	 "-f FILE [--dry-run] [--json]   (make a service and its rollout match FILE)"},
 	{"status", cmd_status, NULL, "[--json]"},
-	{"agent", cmd_agent, NULL, "[OPTIONS]   (the fail-back loop; agent --help lists them)"},
+	{"agent", cmd_agent, NULL, "[OPTIONS]   (fail-back and rollouts; agent --help lists them)"},
 	{"rollout", NULL, rollout_cmds, NULL},
 	{"events", cmd_events, NULL,
 	 "[--follow] [--service VIP:PORT [--proto P]] [-n N] [--json]   (the decision log)"},

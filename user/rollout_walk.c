@@ -150,6 +150,8 @@ static void bake(const struct gs_rollout_view *view, const struct gs_walk_input 
 		advance(out, spec, step, in->now_unix_ns, why);
 		return;
 	}
+	if (in->settling)
+		return;
 	if (st->extended_ms < max_ext) {
 		ext = bake_ms / 4 > in->window_ms ? bake_ms / 4 : in->window_ms;
 		if (!ext)

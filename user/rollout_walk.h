@@ -33,9 +33,12 @@ struct gs_walk_input {
 	uint64_t canary_samples; /* ... for the reason line */
 	uint32_t min_samples;
 	uint64_t now_unix_ns;
-	uint32_t share_ppm;	 /* the split map's share now */
-	bool rolled_back;	 /* the service was failed back (state rolled_back) */
-	uint32_t window_ms;	 /* the agent's window: the least extension */
+	uint32_t share_ppm; /* the split map's share now */
+	bool rolled_back;   /* the service was failed back (state rolled_back) */
+	uint32_t window_ms; /* the agent's window: the least extension */
+	/* The analysis of this share began less than a window ago (a restarted
+	 * agent): inconclusive at the bake's end then waits, not extends. */
+	bool settling;
 	const char *fail_reason; /* why, when the verdict is a failure or rolled back */
 };
 

@@ -185,6 +185,29 @@ static void test_walk_inconclusive_extends_then_pauses_with_reason(void **state)
 	assert_int_equal(r.action, GS_WALK_NONE);
 }
 
+/* A restarted agent's windows are younger than one window: inconclusive
+ * then is no evidence, so the bake's end waits; a pass still promotes. */
+static void test_walk_settling_analysis_waits_instead_of_extending(void **state)
+{
+	struct gs_rollout_state st = at(0, GS_RO_PROGRESSING, T0);
+	struct gs_walk_input in = input(GS_VERDICT_INCONCLUSIVE, T0 + 9000 * MS, 50000);
+	struct gs_walk_result r;
+
+	(void)state;
+	in.settling = true;
+	walk(&st, &in, &r);
+	assert_int_equal(r.action, GS_WALK_NONE);
+	assert_int_equal(r.state.extended_ms, 0);
+	assert_int_equal(r.state.phase, GS_RO_PROGRESSING);
+	in.settling = false;
+	walk(&st, &in, &r);
+	assert_int_equal(r.action, GS_WALK_EXTEND);
+	in = input(GS_VERDICT_PASS, T0 + 9000 * MS, 50000);
+	in.settling = true;
+	walk(&st, &in, &r);
+	assert_int_equal(r.action, GS_WALK_ENTER);
+}
+
 static void test_walk_extension_steps_are_a_quarter_bake_up_to_max_extension(void **state)
 {
 	struct gs_rollout_state st = at(1, GS_RO_PROGRESSING, T0);
@@ -493,6 +516,8 @@ int main(void)
 		cmocka_unit_test_setup(test_walk_pass_without_enough_samples_is_inconclusive,
 				       make_spec),
 		cmocka_unit_test_setup(test_walk_inconclusive_extends_then_pauses_with_reason,
+				       make_spec),
+		cmocka_unit_test_setup(test_walk_settling_analysis_waits_instead_of_extending,
 				       make_spec),
 		cmocka_unit_test_setup(
 			test_walk_extension_steps_are_a_quarter_bake_up_to_max_extension,
