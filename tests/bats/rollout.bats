@@ -41,8 +41,9 @@ VIP=10.77.0.10:80
 
 # rollout_file NAME STEP... : a rollout file for the bed's IPv4 service,
 # each STEP "PERCENT/BAKE" ("100" for no bake); its path on stdout. The
-# analysis needs 10 canary samples and may extend a bake by up to 10 s,
-# so a healthy canary is never paused for want of traffic.
+# analysis needs 10 canary samples and may extend a bake by up to
+# $MAX_EXTENSION (10 s), so a healthy canary is never paused for want of
+# traffic.
 rollout_file() {
 	local name=$1 f step
 	shift
@@ -59,7 +60,7 @@ rollout_file() {
 		    group: canary
 		analysis:
 		  min_samples: 10
-		  max_extension: 10s
+		  max_extension: ${MAX_EXTENSION:-10s}
 		steps:
 	EOF
 	for step in "$@"; do
@@ -157,6 +158,10 @@ decision_ns() { decisions_of "$1" | jq -r "select($2) | .unix_ns" | head -1; }
 	note "client: $(jq -c '{requests, by_backend, failed}' <<<"$stat")"
 	assert_equal "$(jq .failed <<<"$stat")" 0
 	[ "$(jq .canary <<<"$stat")" -gt 0 ]
+	# status (text) shows the rollout under its service.
+	run gs status
+	assert_success
+	assert_output --regexp $'rollout:\n +name: healthy\n +phase: completed\n +step: 4\n +steps: 4\n +step_percent: 100'
 	# events (text): one readable line per decision.
 	run gs events --service "$VIP" -n 1
 	assert_success
@@ -164,13 +169,14 @@ decision_ns() { decisions_of "$1" | jq -r "select($2) | .unix_ns" | head -1; }
 }
 
 @test "the canary breaks (503) at step 2: the agent fails it back, the rollout is failed with the reason, share 0" {
-	local f line
+	local f line t_fault
 	load_start load 4 200
 	f=$(rollout_file broken 5/1s 20/60s 100)
 	agent_start agent
 	gs apply -f "$f"
 	poll 20 "step 2" is_step 2
 	assert_equal "$(svc | jq .canary_percent)" 20
+	t_fault=$EPOCHREALTIME
 	canary_fault 503
 	poll 20 "failed rollout" is_phase failed
 	load_stop
@@ -185,6 +191,7 @@ decision_ns() { decisions_of "$1" | jq -r "select($2) | .unix_ns" | head -1; }
 	assert_equal "$(jq .step <<<"$line")" 2
 	assert_equal "$(jq .to_percent <<<"$line")" 0
 	assert_regex "$(jq -r .reason <<<"$line")" '5xx'
+	note "fault -> fail_back decision: $(fsub "$(awk -v n="$(jq .unix_ns <<<"$line")" 'BEGIN { printf "%.3f", n / 1e9 }')" "$t_fault") s"
 	# Failed stays failed: no promotion afterwards, the share stays 0.
 	sleep 1.5
 	assert_equal "$(svc | jq .canary_percent)" 0
@@ -317,6 +324,27 @@ decision_ns() { decisions_of "$1" | jq -r "select($2) | .unix_ns" | head -1; }
 	note "time at 20% across the kill: $((d / 1000000)) ms (bake 6 s)"
 	((d >= 6000000000)) || { echo "left 20% before its bake" >&2; return 1; }
 	assert_equal "$(jq .failed <<<"$(load_stat)")" 0
+}
+
+@test "no traffic: the analysis stays inconclusive, the bake is extended up to max_extension, then the rollout pauses saying why" {
+	local f reason
+	gs split "$VIP" 0
+	f=$(MAX_EXTENSION=2s rollout_file quiet 5/1s 100)
+	agent_start agent
+	gs apply -f "$f"
+	poll 20 "paused rollout" is_phase paused
+	reason=$(ro | jq -r .reason)
+	note "reason: $reason"
+	note "agent: $(agent_walk quiet)"
+	assert_regex "$reason" '^analysis still inconclusive after [0-9.]+ s at 5% \(0 of 10 canary samples\) and the bake.s extension of 2.0 s is used up: paused at step 1/2'
+	assert_equal "$(agent_walk quiet)" "promote:5 extend:- pause:- "
+	assert_equal "$(svc | jq .canary_percent)" 5
+	assert_equal "$(ro | jq ".extended_s == 2")" true
+	# Resume gives it another bake (and extension).
+	gs rollout resume "$VIP"
+	poll 5 "progressing after resume" is_phase progressing
+	gs rollout abort "$VIP"
+	assert_equal "$(svc | jq .canary_percent)" 0
 }
 
 @test "rollout commands: one-line errors, maps unchanged (no such service, no rollout, bad words)" {
