@@ -26,13 +26,6 @@ static struct gs_apply_op *add_op(struct gs_apply_plan *p, enum gs_apply_op_kind
 	return &p->ops[p->n++];
 }
 
-#define ADD_OP(p, kind, op)                                                                        \
-	do {                                                                                       \
-		op = add_op(p, kind);                                                              \
-		if (!op)                                                                           \
-			return gs_fail(ENOMEM, "out of memory");                                   \
-	} while (0)
-
 /* The backends map slot of (service, addr, port), or NULL. */
 static const struct gs_backend *slot_of(const struct gs_backend *all, uint32_t service_id,
 					const union gs_addr *addr, uint16_t port_host)
@@ -232,7 +225,6 @@ static int plan_rollout(const struct gs_rollout_file *rf, uint64_t now_ns, struc
 			bool *started)
 {
 	const struct gs_rollout_view *v = &p->before;
-	struct gs_apply_op *op;
 	bool same = v->present && same_content(&v->spec, &rf->spec);
 
 	*started = false;
@@ -248,8 +240,8 @@ static int plan_rollout(const struct gs_rollout_file *rf, uint64_t now_ns, struc
 	p->rollout.promote_to = 0;
 	p->rollout.paused = 0;
 	p->rollout.aborted = 0;
-	ADD_OP(p, GS_OP_ROLLOUT, op);
-	ADD_OP(p, GS_OP_SPLIT, op);
+	if (!add_op(p, GS_OP_ROLLOUT) || !add_op(p, GS_OP_SPLIT))
+		return gs_fail(ENOMEM, "out of memory");
 	*started = true;
 	p->result = same ? "restarted" : "started";
 	return 0;
@@ -272,11 +264,10 @@ int gs_apply_plan_make(struct gs_maps *m, const struct gs_rollout_file *rf, uint
 	} else if (errno != ENOENT) {
 		return gs_fail(errno, "cannot read the services map: %s", strerror(errno));
 	}
-	if (!plan->service_exists) {
-		ADD_OP(plan, GS_OP_SERVICE_ADD, op);
-		op->hash_mode = rf->hash_mode;
-	} else if (plan->service.hash_mode != rf->hash_mode) {
-		ADD_OP(plan, GS_OP_SERVICE_HASH, op);
+	if (!plan->service_exists || plan->service.hash_mode != rf->hash_mode) {
+		op = add_op(plan, plan->service_exists ? GS_OP_SERVICE_HASH : GS_OP_SERVICE_ADD);
+		if (!op)
+			return gs_fail(ENOMEM, "out of memory");
 		op->hash_mode = rf->hash_mode;
 		op->old_hash_mode = plan->service.hash_mode;
 	}

@@ -401,7 +401,7 @@ int gs_parse_duration_ms(const char *s, uint32_t max_ms, uint32_t *ms)
 		return 0;
 	}
 	for (i = 0; digits && i < ARRAY_SIZE(duration_units); i++) {
-		if (strcmp(s + digits, duration_units[i].unit))
+		if (strcmp(s + digits, duration_units[i].unit) != 0)
 			continue;
 		if (!parse_decimal(s, digits, 0, UINT32_MAX, &v))
 			break;

@@ -127,7 +127,7 @@ static const cyaml_schema_value_t doc_schema = {
  * sequence entry (index, 1-based in its text). */
 struct cyaml_report {
 	char first[256];
-	struct {
+	struct bt_entry {
 		char key[64];
 		bool is_entry;
 		unsigned int index;
@@ -138,12 +138,14 @@ struct cyaml_report {
 static void cyaml_log_capture(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
 {
 	struct cyaml_report *r = ctx;
+	struct bt_entry *e;
 	char line[256];
 	unsigned int idx;
 	size_t len;
 
 	if (level < CYAML_LOG_ERROR)
 		return;
+	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): libcyaml's own */
 	vsnprintf(line, sizeof(line), fmt, args);
 	len = strcspn(line, "\n");
 	line[len] = '\0';
@@ -152,16 +154,15 @@ static void cyaml_log_capture(cyaml_log_t level, void *ctx, const char *fmt, va_
 	if (!strncmp(line, "  in ", 5)) {
 		if (r->nbt == BT_MAX)
 			return;
-		memset(&r->bt[r->nbt], 0, sizeof(r->bt[0]));
-		if (sscanf(line, "  in mapping field '%63[^']'", r->bt[r->nbt].key) == 1 ||
-		    sscanf(line, "  in mapping field: %63s", r->bt[r->nbt].key) == 1) {
-			r->nbt++;
-		} else if (sscanf(line, "  in sequence entry '%u'", &idx) == 1 ||
-			   sscanf(line, "  in sequence entry: %u", &idx) == 1) {
-			r->bt[r->nbt].is_entry = true;
-			r->bt[r->nbt++].index = idx ? idx - 1 : 0;
-		} else {
-			r->nbt++; /* "in mapping": the container itself */
+		e = &r->bt[r->nbt++];
+		memset(e, 0, sizeof(*e));
+		if (sscanf(line, "  in sequence entry '%u'", &idx) == 1 ||
+		    sscanf(line, "  in sequence entry: %u", &idx) == 1) {
+			e->is_entry = true;
+			e->index = idx ? idx - 1 : 0;
+		} else if (sscanf(line, "  in mapping field '%63[^']'", e->key) != 1 &&
+			   sscanf(line, "  in mapping field: %63s", e->key) != 1) {
+			e->key[0] = '\0'; /* "in mapping": the container itself */
 		}
 		return;
 	}
@@ -256,6 +257,8 @@ static const char *at(struct check *c, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
+	/* clang-analyzer does not see va_start through the format attribute. */
+	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized) */
 	vsnprintf(c->field, sizeof(c->field), fmt, ap);
 	va_end(ap);
 	return c->field;
@@ -269,6 +272,7 @@ static int fail_at(struct check *c, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
+	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized) */
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	return gs_fail(EINVAL, "%s:%u: %s: %s", c->name, gs_yaml_line_of(c->lines, c->field, 0),

@@ -187,7 +187,7 @@ static const struct gs_yaml_line *find(const struct gs_yaml_lines *t, const char
 	size_t i;
 
 	for (i = 0; i < t->n; i++) {
-		if (strlen(t->v[i].path) != len || strncmp(t->v[i].path, path, len))
+		if (strlen(t->v[i].path) != len || strncmp(t->v[i].path, path, len) != 0)
 			continue;
 		found = &t->v[i];
 		if (!nth--)

@@ -517,6 +517,109 @@ static void test_parse_u32_table(void **state)
 	}
 }
 
+struct duration_case {
+	const char *input;
+	uint32_t max_ms;
+	int rc;
+	uint32_t ms;
+};
+
+static const struct duration_case duration_cases[] = {
+	{"0", 1000, 0, 0},
+	{"0s", 1000, 0, 0},
+	{"500ms", 1000, 0, 500},
+	{"30s", 60000, 0, 30000},
+	{"2m", 600000, 0, 120000},
+	{"1h", 3600000, 0, 3600000},
+	{"1001ms", 1000, -ERANGE, 0},
+	{"2h", 3600000, -ERANGE, 0},
+	{"99999999999h", UINT32_MAX, -EINVAL, 0},
+	{"5", 1000, -EINVAL, 0},
+	{"1.5s", 10000, -EINVAL, 0},
+	{"s", 1000, -EINVAL, 0},
+	{"-1s", 1000, -EINVAL, 0},
+	{" 1s", 1000, -EINVAL, 0},
+	{"1 s", 1000, -EINVAL, 0},
+	{"1d", UINT32_MAX, -EINVAL, 0},
+	{"01s", 1000, -EINVAL, 0},
+	{"", 1000, -EINVAL, 0},
+};
+
+static void test_parse_duration_table(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(duration_cases); i++) {
+		const struct duration_case *c = &duration_cases[i];
+		uint32_t ms = 0xa5a5a5a5;
+		int rc;
+
+		reset_error();
+		rc = gs_parse_duration_ms(c->input, c->max_ms, &ms);
+		if (rc != c->rc)
+			fail_msg("'%s': rc %d, want %d (%s)", c->input, rc, c->rc, gs_last_error());
+		if (rc) {
+			check_rejection(c->input, rc);
+			assert_int_equal(ms, 0xa5a5a5a5);
+			continue;
+		}
+		assert_int_equal(ms, c->ms);
+	}
+}
+
+struct fixed_case {
+	const char *input;
+	unsigned int decimals;
+	uint32_t min, max;
+	int rc;
+	uint32_t value;
+};
+
+static const struct fixed_case fixed_cases[] = {
+	{"0.01", 6, 1, 500000, 0, 10000},
+	{"0.000001", 6, 1, 500000, 0, 1},
+	{"0.5", 6, 1, 500000, 0, 500000},
+	{"1.5", 3, 1000, 1000000, 0, 1500},
+	{"2", 3, 1, 1000000, 0, 2000},
+	{"1000", 3, 1000, 1000000, 0, 1000000},
+	{"0.0000001", 6, 1, 500000, -EINVAL, 0},
+	{"0.6", 6, 1, 500000, -EINVAL, 0},
+	{"0", 6, 1, 500000, -EINVAL, 0},
+	{"1000.001", 3, 1000, 1000000, -EINVAL, 0},
+	{"99999999999999999999", 3, 0, 1000000, -EINVAL, 0},
+	{"1.", 3, 0, 1000000, -EINVAL, 0},
+	{".5", 3, 0, 1000000, -EINVAL, 0},
+	{"01", 3, 0, 1000000, -EINVAL, 0},
+	{"1e3", 3, 0, 1000000, -EINVAL, 0},
+	{"-1", 3, 0, 1000000, -EINVAL, 0},
+	{"", 3, 0, 1000000, -EINVAL, 0},
+};
+
+static void test_parse_fixed_table(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(fixed_cases); i++) {
+		const struct fixed_case *c = &fixed_cases[i];
+		uint32_t value = 0xa5a5a5a5;
+		int rc;
+
+		reset_error();
+		rc = gs_parse_fixed(c->input, c->decimals, c->min, c->max, "ratio", &value);
+		if (rc != c->rc)
+			fail_msg("'%s': rc %d, want %d (%s)", c->input, rc, c->rc, gs_last_error());
+		if (rc) {
+			check_rejection(c->input, rc);
+			assert_non_null(strstr(gs_last_error(), "ratio"));
+			assert_int_equal(value, 0xa5a5a5a5);
+			continue;
+		}
+		assert_int_equal(value, c->value);
+	}
+}
+
 static void test_parse_null_input_rejected(void **state)
 {
 	union gs_addr addr;
@@ -530,6 +633,8 @@ static void test_parse_null_input_rejected(void **state)
 	assert_true(gs_parse_percent(NULL, &value) < 0);
 	assert_true(gs_parse_u32(NULL, 0, 1, "n", &value) < 0);
 	assert_true(gs_parse_proto(NULL, &byte) < 0);
+	assert_true(gs_parse_duration_ms(NULL, 1000, &value) < 0);
+	assert_true(gs_parse_fixed(NULL, 3, 0, 1000, "n", &value) < 0);
 }
 
 /* Formatting what was parsed gives back the canonical input. */
@@ -581,6 +686,8 @@ int main(void)
 		cmocka_unit_test(test_parse_percent_exact_for_every_ppm),
 		cmocka_unit_test(test_parse_names_table),
 		cmocka_unit_test(test_parse_u32_table),
+		cmocka_unit_test(test_parse_duration_table),
+		cmocka_unit_test(test_parse_fixed_table),
 		cmocka_unit_test(test_parse_null_input_rejected),
 		cmocka_unit_test(test_format_round_trip),
 	};
