@@ -12,6 +12,12 @@
  * active; a new share (a new experiment) starts its windows afresh. Nothing
  * lives only here: killed and restarted, the agent finds everything it needs
  * in the pinned maps, and only the windows start empty.
+ *
+ * Rollouts: after the verdicts, every service with a rollout takes one step
+ * of its walk (rollout_walk.c) on the current verdict, and the agent carries
+ * the step's action out: the share, the rollout_state it alone writes, the
+ * decision log and the audit line. Its wall-clock times in rollout_state are
+ * what lets a restarted agent carry on where the killed one was.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -28,13 +34,18 @@
 #include "agent.h"
 #include "clock.h"
 #include "collect.h"
+#include "decisions.h"
 #include "error.h"
 #include "events.h"
 #include "failback.h"
 #include "lock.h"
+#include "map_iter.h"
 #include "maps.h"
 #include "metrics.h"
 #include "ops.h"
+#include "parse.h"
+#include "rollout.h"
+#include "rollout_walk.h"
 #include "window.h"
 
 /* How often the agent checks that its instance still exists. */
@@ -51,6 +62,10 @@ struct watch {
 	bool urgent;		       /* an error event came since the last look */
 	int last_verdict;	       /* -1: nothing printed yet */
 	uint64_t last_look_ns;
+	uint64_t since_ns;	    /* monotonic: the windows began (start or restart) */
+	uint64_t canary_samples;    /* of the last verdict, for the rollout's reasons */
+	uint32_t min_samples;	    /* ... and what it needed */
+	char reason[GS_REASON_LEN]; /* ... and its reason */
 };
 
 struct agent {
@@ -70,10 +85,39 @@ struct agent {
 	uint64_t ticks;
 	uint64_t next_check_ns;
 	uint32_t services_map_id;
-	bool events_changed;	    /* an event since the last look at urgent services */
+	bool events_changed;		       /* an event since the last look at urgent services */
+	struct gs_rollout *rollouts;	       /* GS_MAX_SERVICES: this tick's specs */
+	bool has_rollout[GS_MAX_SERVICES];     /* ... which ids have one */
+	bool failed_back_now[GS_MAX_SERVICES]; /* cut off since the last walk */
 	struct gs_metrics *metrics; /* NULL without --metrics */
 	struct gs_metrics_agent counts;
 };
+
+/* The agent's policy, with the service's rollout's analysis over it
+ * (0 in a field: the agent's own setting). */
+static void policy_for(const struct agent *a, uint32_t id, struct gs_policy_cfg *cfg)
+{
+	const struct gs_rollout_analysis *an;
+
+	*cfg = a->opts->policy;
+	if (!a->has_rollout[id])
+		return;
+	an = &a->rollouts[id].analysis;
+	if (an->alpha_ppm)
+		cfg->alpha = an->alpha_ppm / 1e6;
+	if (an->min_samples)
+		cfg->min_samples = an->min_samples;
+	if (an->max_error_rate_ppm)
+		cfg->max_error_rate = an->max_error_rate_ppm / 1e6;
+	if (an->min_error_ratio_milli)
+		cfg->min_error_ratio = an->min_error_ratio_milli / 1000.0;
+	if (an->max_latency_ratio_milli)
+		cfg->max_latency_ratio = an->max_latency_ratio_milli / 1000.0;
+	if (an->latency_margin_us)
+		cfg->latency_margin_us = an->latency_margin_us;
+	if (an->hard_fail_connects)
+		cfg->hard_fail_connects = an->hard_fail_connects;
+}
 
 static void watch_stop(struct agent *a, uint32_t id)
 {
@@ -110,6 +154,7 @@ static int watch_start(struct agent *a, uint32_t id, uint32_t ppm)
 	w->on = true;
 	w->ppm = ppm;
 	w->last_verdict = -1;
+	w->since_ns = gs_monotonic_ns();
 	a->want[id] = true;
 	return 0;
 }
@@ -125,6 +170,7 @@ static void watch_restart(struct watch *w, uint32_t ppm)
 	w->ppm = ppm;
 	w->streak = 0;
 	w->last_verdict = -1;
+	w->since_ns = gs_monotonic_ns();
 }
 
 static int handle_event(void *ctx, void *data, size_t size)
@@ -151,13 +197,58 @@ static int handle_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* when: wall-clock time of the decision, not of the line. */
-static void audit(struct agent *a, uint32_t id, uint64_t when, const char *action)
+/* A decision-log failure must not stop the agent: it says so and goes on. */
+static void append_decision(struct agent *a, uint64_t when, struct json_object *entry)
 {
+	if (gs_decision_append_at(a->pin_dir, when, entry))
+		fprintf(stderr, "graysplit agent: %s\n", gs_last_error());
+}
+
+/* The rollout and step a decision-log line is about, if any. */
+static void add_rollout(struct agent *a, uint32_t id, struct json_object *entry)
+{
+	struct gs_rollout_state st;
+	char name[GS_ROLLOUT_NAMELEN + 1];
+
+	if (!a->has_rollout[id])
+		return;
+	snprintf(name, sizeof(name), "%.*s", GS_ROLLOUT_NAMELEN, a->rollouts[id].name);
+	json_object_object_add(entry, "rollout", json_object_new_string(name));
+	if (!bpf_map_lookup_elem(a->maps.rollout_state, &id, &st) &&
+	    st.generation == a->rollouts[id].generation) {
+		json_object_object_add(entry, "step", json_object_new_int64(st.step + 1));
+		json_object_object_add(entry, "steps",
+				       json_object_new_int64(a->rollouts[id].nsteps));
+	}
+}
+
+/*
+ * when: wall-clock time of the decision, not of the line. The audit line as
+ * it always was on stdout and --log; in the decision log the same object as
+ * action "verdict" or "fail_back" by actor "agent", what it did as "effect".
+ */
+static void audit(struct agent *a, uint32_t id, uint64_t when, const char *action,
+		  const struct gs_failback_result *cut)
+{
+	struct json_object *obj, *entry;
 	char name[GS_SERVICE_STRLEN];
 
 	gs_format_service(&a->collect.services[id].key, name, sizeof(name));
-	gs_audit_write(stdout, a->log, when, name, &a->decision, a->input, action);
+	obj = gs_audit_json(when, name, &a->decision, a->input, action);
+	gs_audit_print(stdout, a->log, obj);
+	entry = gs_decision_new("agent", name, cut && cut->share_cut ? "fail_back" : "verdict");
+	json_object_object_foreach(obj, key, value)
+	{
+		if (strcmp(key, "action") != 0 && strcmp(key, "service") != 0)
+			json_object_object_add(entry, key, json_object_get(value));
+	}
+	json_object_object_add(entry, "effect", action ? json_object_new_string(action) : NULL);
+	if (cut && cut->share_cut)
+		gs_decision_add_share(entry, cut->old_ppm, 0);
+	add_rollout(a, id, entry);
+	append_decision(a, when, entry);
+	json_object_put(entry);
+	json_object_put(obj);
 }
 
 /* Cut the canary off, say so, and stop watching: the service is rolled
@@ -183,12 +274,13 @@ static void fail_back(struct agent *a, uint32_t id, uint64_t when)
 		n = strlen(action);
 		if (err)
 			snprintf(action + n, sizeof(action) - n, "; but: %s", gs_last_error());
-		audit(a, id, when, action);
+		audit(a, id, when, action, &res);
+		a->failed_back_now[id] = true;
 		watch_stop(a, id);
 		return;
 	}
 	snprintf(action, sizeof(action), "none: %s", gs_last_error());
-	audit(a, id, when, action);
+	audit(a, id, when, action, NULL);
 }
 
 /* The policy's input: window (sliding sums or totals) plus a partial interval. */
@@ -232,13 +324,15 @@ static void prefix_reason(struct gs_decision *d, const char *prefix)
 static void decide(struct agent *a, uint32_t id, const struct gs_group_window *partial,
 		   bool print_anyway)
 {
-	struct gs_policy_cfg cfg = a->opts->policy;
+	struct gs_policy_cfg cfg;
 	struct watch *w = &a->watch[id];
 	struct gs_decision since_split;
 	enum gs_verdict v;
 	char prefix[64];
 	uint64_t when;
 
+	policy_for(a, id, &cfg);
+	w->min_samples = cfg.min_samples;
 	cfg.alpha /= 2;
 	if (!partial)
 		w->decided_streak = w->streak;
@@ -273,8 +367,10 @@ static void decide(struct agent *a, uint32_t id, const struct gs_group_window *p
 	if (partial)
 		return;
 	if ((int)v != w->last_verdict || print_anyway)
-		audit(a, id, when, NULL);
+		audit(a, id, when, NULL, NULL);
 	w->last_verdict = (int)v;
+	w->canary_samples = a->decision.canary_samples;
+	snprintf(w->reason, sizeof(w->reason), "%s", a->decision.reason);
 }
 
 /* Looks between ticks, per service, at most one per this long (bounded work
@@ -286,8 +382,8 @@ static int look_at_urgent(struct agent *a)
 {
 	bool one[GS_MAX_SERVICES] = {false};
 	uint64_t now = gs_monotonic_ns();
-	uint32_t hard = a->opts->policy.hard_fail_connects;
-	uint32_t id;
+	struct gs_policy_cfg cfg;
+	uint32_t id, hard;
 	int err;
 
 	a->events_changed = false;
@@ -296,6 +392,8 @@ static int look_at_urgent(struct agent *a)
 
 		if (!w->on || !w->urgent)
 			continue;
+		policy_for(a, id, &cfg);
+		hard = cfg.hard_fail_connects;
 		/* A deferred look waits for the next error event or tick. */
 		if (now - w->last_look_ns < GS_LOOK_SPACING_NS && !(hard && w->streak >= hard))
 			continue;
@@ -343,6 +441,183 @@ static int check_instance(struct agent *a)
 	return 0;
 }
 
+static int keep_rollout(const void *key, const void *value, void *ctx)
+{
+	uint32_t id = *(const uint32_t *)key;
+	struct agent *a = ctx;
+
+	if (id < GS_MAX_SERVICES) {
+		memcpy(&a->rollouts[id], value, sizeof(a->rollouts[id]));
+		a->has_rollout[id] = true;
+	}
+	return 0;
+}
+
+/* This tick's specs: one walk of the (small) rollouts map. */
+static int read_rollouts(struct agent *a)
+{
+	int err;
+
+	memset(a->has_rollout, 0, sizeof(a->has_rollout));
+	err = gs_map_foreach(a->maps.rollouts, sizeof(uint32_t), sizeof(struct gs_rollout),
+			     keep_rollout, a);
+	if (err < 0)
+		return gs_fail(-err, "cannot read the rollouts map: %s", strerror(-err));
+	return 0;
+}
+
+/* The decision-log line and the audit line of one step of a walk. */
+static void log_walk(struct agent *a, uint32_t id, const struct gs_walk_result *r)
+{
+	const struct gs_rollout *spec = &a->rollouts[id];
+	char name[GS_SERVICE_STRLEN], ro[GS_ROLLOUT_NAMELEN + 1], when[GS_ISO_TIME_STRLEN];
+	uint64_t now = r->state.changed_unix_ns;
+	struct json_object *entry, *line;
+
+	gs_format_service(&a->collect.services[id].key, name, sizeof(name));
+	snprintf(ro, sizeof(ro), "%.*s", GS_ROLLOUT_NAMELEN, spec->name);
+	entry = gs_decision_new("agent", name, gs_walk_action_name(r->action));
+	json_object_object_add(entry, "rollout", json_object_new_string(ro));
+	json_object_object_add(entry, "step", json_object_new_int64(r->state.step + 1));
+	json_object_object_add(entry, "steps", json_object_new_int64(spec->nsteps));
+	json_object_object_add(entry, "phase",
+			       json_object_new_string(gs_rollout_phase_name(
+				       (enum gs_rollout_phase)r->state.phase)));
+	json_object_object_add(
+		entry, "verdict",
+		json_object_new_string(gs_verdict_name((enum gs_verdict)r->state.last_verdict)));
+	if (r->set_share)
+		gs_decision_add_share(entry, r->from_ppm, r->share_ppm);
+	json_object_object_add(entry, "reason", json_object_new_string(r->state.reason));
+	append_decision(a, now, entry);
+	/* The audit line: the same, with its time first. */
+	line = json_object_new_object();
+	gs_format_iso_time(now, when, sizeof(when));
+	json_object_object_add(line, "time", json_object_new_string(when));
+	json_object_object_foreach(entry, key, value)
+	{
+		json_object_object_add(line, key, json_object_get(value));
+	}
+	gs_audit_print(stdout, a->log, line);
+	json_object_put(line);
+	json_object_put(entry);
+}
+
+/* The share a step sets: one 4-byte write. A new rollout on a service
+ * failed back before is the operator's word that it is live again, as a
+ * split is: then, under the CLI lock, gs_split_set also makes it active. */
+static int set_share(struct agent *a, uint32_t id, uint32_t ppm, bool reactivate)
+{
+	struct gs_split split = {.canary_ppm = ppm};
+	int lock_fd, err;
+
+	if (!reactivate) {
+		if (bpf_map_update_elem(a->maps.split, &id, &split, BPF_ANY))
+			return gs_fail(errno, "cannot write the split map: %s", strerror(errno));
+		return 0;
+	}
+	lock_fd = gs_lock_acquire(a->pin_dir);
+	if (lock_fd < 0)
+		return lock_fd;
+	err = gs_split_set(&a->maps, &a->collect.services[id].key, ppm);
+	gs_lock_release(lock_fd);
+	return err;
+}
+
+/* The canary's cut-off a step of the walk asks for (the verdict failed
+ * and no fail-back has happened yet): the fail-back every verdict gets. */
+static int walk_fail_back(struct agent *a, uint32_t id, const char *reason)
+{
+	struct gs_failback_result res;
+	int err;
+
+	err = gs_failback(&a->maps, a->pin_dir, &a->collect.services[id].key, id, reason,
+			  a->opts->on_fail == GS_ON_FAIL_RESET, &res);
+	return res.share_cut ? 0 : err;
+}
+
+/* One step of the walk of service id's rollout, carried out. */
+static int walk_one(struct agent *a, uint32_t id)
+{
+	const struct gs_collect_service *s = &a->collect.services[id];
+	struct watch *w = &a->watch[id];
+	struct gs_rollout_state state;
+	struct gs_svc_status status = {0};
+	struct gs_split split = {0};
+	struct gs_rollout_view view;
+	struct gs_walk_input in = {0};
+	struct gs_walk_result r;
+	struct gs_service svc;
+	bool have_state, entering, fresh;
+	int err = 0;
+
+	/* The service as it is now: a fail-back may have marked it. */
+	if (bpf_map_lookup_elem(a->maps.services, &s->key, &svc) || svc.id != id)
+		return 0;
+	have_state = !bpf_map_lookup_elem(a->maps.rollout_state, &id, &state);
+	gs_rollout_view_make(&a->rollouts[id], have_state ? &state : NULL, &view);
+	bpf_map_lookup_elem(a->maps.split, &id, &split);
+	in.verdict = GS_VERDICT_INCONCLUSIVE;
+	/* Only a verdict on the share set now is evidence about it. */
+	if (w->on && w->ppm == split.canary_ppm && w->last_verdict >= 0) {
+		in.verdict = (enum gs_verdict)w->last_verdict;
+		in.canary_samples = w->canary_samples;
+		in.fail_reason = w->reason;
+	}
+	in.enough_samples = in.verdict != GS_VERDICT_INCONCLUSIVE;
+	in.min_samples = w->min_samples ? w->min_samples : a->opts->policy.min_samples;
+	in.now_unix_ns = gs_realtime_ns();
+	in.share_ppm = split.canary_ppm;
+	in.rolled_back = svc.state == GS_SVC_ROLLED_BACK;
+	in.window_ms = a->slots * a->opts->interval_ms;
+	in.settling =
+		w->on && gs_monotonic_ns() - w->since_ns < (uint64_t)in.window_ms * 1000000ull;
+	if (in.rolled_back) {
+		bpf_map_lookup_elem(a->maps.svc_status, &id, &status);
+		status.reason[sizeof(status.reason) - 1] = '\0';
+		in.fail_reason = status.reason;
+	}
+	fresh = !view.picked_up;
+	/* A rollout applied anew to a failed-back service starts it again. */
+	if (fresh)
+		in.rolled_back = false;
+	gs_walk_step(&view, &in, &r);
+	entering = r.action == GS_WALK_ENTER || r.action == GS_WALK_PROMOTE;
+	/* Into a step: its state first, so a restart in between sets the share
+	 * again; out of the canary: the share first, the cut waits for nothing. */
+	if (r.state_changed && entering &&
+	    bpf_map_update_elem(a->maps.rollout_state, &id, &r.state, BPF_ANY))
+		return gs_fail(errno, "cannot write rollout_state: %s", strerror(errno));
+	if (r.set_share) {
+		if (r.action == GS_WALK_FAIL)
+			err = walk_fail_back(a, id, r.state.reason);
+		else
+			err = set_share(a, id, r.share_ppm,
+					fresh && svc.state == GS_SVC_ROLLED_BACK);
+		if (err)
+			return err;
+	}
+	if (r.state_changed && !entering &&
+	    bpf_map_update_elem(a->maps.rollout_state, &id, &r.state, BPF_ANY))
+		return gs_fail(errno, "cannot write rollout_state: %s", strerror(errno));
+	/* A fail-back this agent made has its line already. */
+	if (r.action != GS_WALK_NONE && !(r.action == GS_WALK_FAIL && a->failed_back_now[id]))
+		log_walk(a, id, &r);
+	a->failed_back_now[id] = false;
+	return 0;
+}
+
+/* A walk that cannot write its step says so and tries again next tick:
+ * the agent keeps running, for the fail-backs matter more. */
+static void walk_rollouts(struct agent *a)
+{
+	uint32_t id;
+
+	for (id = 0; id < GS_MAX_SERVICES; id++)
+		if (a->has_rollout[id] && a->collect.services[id].present && walk_one(a, id))
+			fprintf(stderr, "graysplit agent: rollout step: %s\n", gs_last_error());
+}
+
 static int tick(struct agent *a)
 {
 	uint32_t id;
@@ -354,6 +629,8 @@ static int tick(struct agent *a)
 	err = consume_events(a);
 	if (!err)
 		err = gs_collect_topology(&a->collect);
+	if (!err)
+		err = read_rollouts(a);
 	if (err)
 		return err;
 	for (id = 0; id < GS_MAX_SERVICES; id++) {
@@ -391,6 +668,7 @@ static int tick(struct agent *a)
 			continue;
 		decide(a, id, NULL, last);
 	}
+	walk_rollouts(a);
 	a->ticks++;
 	if (a->metrics)
 		gs_metrics_tick(a->metrics);
@@ -510,7 +788,8 @@ static int setup(struct agent *a)
 	a->delta = calloc(GS_MAX_SERVICES, sizeof(*a->delta));
 	a->input = calloc(1, sizeof(*a->input));
 	a->input_other = calloc(1, sizeof(*a->input_other));
-	if (!a->delta || !a->input || !a->input_other)
+	a->rollouts = calloc(GS_MAX_SERVICES, sizeof(*a->rollouts));
+	if (!a->delta || !a->input || !a->input_other || !a->rollouts)
 		return gs_fail(ENOMEM, "out of memory");
 	if (a->opts->log_path) {
 		a->log = fopen(a->opts->log_path, "ae");
@@ -556,6 +835,7 @@ static void teardown(struct agent *a)
 	free(a->delta);
 	free(a->input);
 	free(a->input_other);
+	free(a->rollouts);
 }
 
 int gs_agent_run(const char *pin_dir, const struct gs_agent_opts *opts)

@@ -195,7 +195,7 @@ int gs_events_dump(const char *pin_dir, bool follow)
 
 	if (!d)
 		return gs_fail(ENOMEM, "out of memory");
-	lock_fd = gs_lock_consumer(pin_dir, "events");
+	lock_fd = gs_lock_consumer(pin_dir, "trace");
 	if (lock_fd < 0) {
 		free(d);
 		return lock_fd;

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * The events ring buffer from userspace: names of the event types, and
- * `graysplit events`, which prints them as JSON lines. A ring buffer has one
+ * `graysplit trace`, which prints them as JSON lines. A ring buffer has one
  * reader: what one consumer takes, another never sees. The agent is that
- * reader normally; both take the instance's consumer lock, so `events`
+ * reader normally; both take the instance's consumer lock, so `trace`
  * refuses to run next to an agent (and the reverse).
  */
 #ifndef GS_EVENTS_H

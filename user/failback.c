@@ -202,13 +202,12 @@ static struct json_object *describe_group(const struct gs_group_window *g, doubl
 	return obj;
 }
 
-void gs_audit_write(FILE *out, FILE *log, uint64_t unix_ns, const char *service,
-		    const struct gs_decision *d, const struct gs_policy_input *in,
-		    const char *action)
+struct json_object *gs_audit_json(uint64_t unix_ns, const char *service,
+				  const struct gs_decision *d, const struct gs_policy_input *in,
+				  const char *action)
 {
 	struct json_object *obj = json_object_new_object();
 	char when[GS_ISO_TIME_STRLEN];
-	const char *line;
 
 	gs_format_iso_time(unix_ns, when, sizeof(when));
 	json_object_object_add(obj, "time", json_object_new_string(when));
@@ -228,13 +227,28 @@ void gs_audit_write(FILE *out, FILE *log, uint64_t unix_ns, const char *service,
 	json_object_object_add(obj, "stable_p95_ms", json_ms(d->stable_p95_us));
 	json_object_object_add(obj, "fail_streak", json_object_new_uint64(in->canary_fail_streak));
 	json_object_object_add(obj, "action", action ? json_object_new_string(action) : NULL);
-	line = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
-							   JSON_C_TO_STRING_NOSLASHESCAPE);
+	return obj;
+}
+
+void gs_audit_print(FILE *out, FILE *log, struct json_object *obj)
+{
+	const char *line = json_object_to_json_string_ext(
+		obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+
 	fprintf(out, "%s\n", line);
 	fflush(out);
 	if (log) {
 		fprintf(log, "%s\n", line);
 		fflush(log);
 	}
+}
+
+void gs_audit_write(FILE *out, FILE *log, uint64_t unix_ns, const char *service,
+		    const struct gs_decision *d, const struct gs_policy_input *in,
+		    const char *action)
+{
+	struct json_object *obj = gs_audit_json(unix_ns, service, d, in, action);
+
+	gs_audit_print(out, log, obj);
 	json_object_put(obj);
 }

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <json-c/json.h>
+
 #include "graysplit.h"
 #include "maps.h"
 #include "policy.h"
@@ -43,6 +45,14 @@ void gs_failback_action(const struct gs_failback_result *res, char *buf, size_t 
  * figures of the window, the test's numbers, and action (NULL: none) — to
  * out and, if log is not NULL, appended to log. Each line is flushed whole.
  */
+/* The same line as a JSON object, for the caller to add to and put. */
+struct json_object *gs_audit_json(uint64_t unix_ns, const char *service,
+				  const struct gs_decision *d, const struct gs_policy_input *in,
+				  const char *action);
+
+/* An object as one flushed line to out, and to log if not NULL. */
+void gs_audit_print(FILE *out, FILE *log, struct json_object *obj);
+
 void gs_audit_write(FILE *out, FILE *log, uint64_t unix_ns, const char *service,
 		    const struct gs_decision *d, const struct gs_policy_input *in,
 		    const char *action);

@@ -22,6 +22,8 @@
 #include "agent.h"
 #include "apply.h"
 #include "cmdline.h"
+#include "clock.h"
+#include "decisions.h"
 #include "error.h"
 #include "events.h"
 #include "loader.h"
@@ -31,6 +33,8 @@
 #include "ops.h"
 #include "output.h"
 #include "parse.h"
+#include "rollout.h"
+#include "rollout_cli.h"
 #include "rollout_file.h"
 #include "status.h"
 #include "top.h"
@@ -384,6 +388,31 @@ static int cmd_backend_del(struct gs_ctx *ctx, int argc, char **argv)
 	return session_end(&s, err);
 }
 
+/* The share, and the decision-log line that says who set it from what. */
+static int split_and_log(struct gs_ctx *ctx, struct gs_maps *m, const struct gs_service_key *key,
+			 uint32_t ppm)
+{
+	struct gs_split old = {0};
+	struct gs_service svc;
+	struct json_object *entry;
+	char name[GS_SERVICE_STRLEN];
+	int err;
+
+	if (!gs_service_lookup(m, key, &svc))
+		bpf_map_lookup_elem(m->split, &svc.id, &old);
+	err = gs_split_set(m, key, ppm);
+	if (err)
+		return err;
+	gs_format_service(key, name, sizeof(name));
+	entry = gs_decision_new("cli", name, "split");
+	gs_decision_add_share(entry, old.canary_ppm, ppm);
+	json_object_object_add(entry, "reason", json_object_new_string("graysplit split"));
+	if (gs_decision_append(ctx->pin_dir, entry))
+		fprintf(stderr, "graysplit: warning: %s\n", gs_last_error());
+	json_object_put(entry);
+	return 0;
+}
+
 static int cmd_split(struct gs_ctx *ctx, int argc, char **argv)
 {
 	static const char *const names[] = {"VIP:PORT", "PERCENT"};
@@ -403,7 +432,7 @@ static int cmd_split(struct gs_ctx *ctx, int argc, char **argv)
 		err = session_begin(ctx, &s);
 	if (err)
 		return err;
-	err = gs_split_set(&s.maps, &key, ppm);
+	err = split_and_log(ctx, &s.maps, &key, ppm);
 	return session_end(&s, err);
 }
 
@@ -541,7 +570,7 @@ static int cmd_agent(struct gs_ctx *ctx, int argc, char **argv)
 	return gs_agent_run(ctx->pin_dir, &opts);
 }
 
-static int cmd_events(struct gs_ctx *ctx, int argc, char **argv)
+static int cmd_trace(struct gs_ctx *ctx, int argc, char **argv)
 {
 	bool follow = false;
 	const struct gs_opt opts[] = {{"--follow", "-f", NULL, &follow}, {0}};
@@ -562,6 +591,128 @@ static int cmd_top(struct gs_ctx *ctx, int argc, char **argv)
 	if (err)
 		return err;
 	return gs_top_run(ctx->pin_dir, &opts);
+}
+
+static int cmd_events(struct gs_ctx *ctx, int argc, char **argv)
+{
+	const char *service = NULL, *proto = NULL, *last = NULL;
+	struct gs_decisions_query q = {.last = -1};
+	const struct gs_opt opts[] = {
+		{"--follow", "-f", NULL, &q.follow}, {"--service", NULL, &service, NULL},
+		{"--proto", NULL, &proto, NULL},     {"-n", NULL, &last, NULL},
+		{"--json", "-j", NULL, &ctx->json},  {0}};
+	char name[GS_SERVICE_STRLEN];
+	struct gs_service_key key;
+	uint32_t n32;
+	int err, n;
+
+	err = gs_args_parse(ctx->cmd, argc, argv, opts, NULL, 0, 0, &n);
+	if (!err && service) {
+		err = parse_service(service, proto, &key);
+		gs_format_service(&key, name, sizeof(name));
+		q.service = name;
+	}
+	if (!err && last) {
+		err = gs_parse_u32(last, 0, 1u << 30, "-n", &n32);
+		q.last = n32;
+	}
+	if (err)
+		return err;
+	q.json = ctx->json;
+	return gs_decisions_print(ctx->pin_dir, &q);
+}
+
+/* The service of a rollout command: VIP:PORT [--proto P]. */
+static int rollout_args(struct gs_ctx *ctx, int argc, char **argv, const struct gs_opt *extra,
+			struct gs_service_key *key)
+{
+	static const char *const names[] = {"VIP:PORT"};
+	const char *proto = NULL;
+	struct gs_opt opts[4] = {{"--proto", NULL, &proto, NULL}, {0}, {0}, {0}};
+	int err, n, i;
+
+	for (i = 1; extra && extra[i - 1].name && i < 3; i++)
+		opts[i] = extra[i - 1];
+	err = gs_args_parse(ctx->cmd, argc, argv, opts, names, 1, 1, &n);
+	if (!err)
+		err = parse_service(argv[0], proto, key);
+	return err;
+}
+
+static int cmd_rollout_status(struct gs_ctx *ctx, int argc, char **argv)
+{
+	const struct gs_opt extra[] = {{"--json", "-j", NULL, &ctx->json}, {0}};
+	char name[GS_SERVICE_STRLEN];
+	struct gs_rollout_view v;
+	struct gs_service_key key;
+	struct gs_service svc;
+	struct json_object *tree, *rollout;
+	struct gs_maps maps;
+	int err;
+
+	err = rollout_args(ctx, argc, argv, extra, &key);
+	if (!err)
+		err = gs_maps_open(ctx->pin_dir, &maps);
+	if (err)
+		return err;
+	err = gs_service_lookup(&maps, &key, &svc);
+	if (!err)
+		err = gs_rollout_view_read(&maps, svc.id, &v);
+	gs_maps_close(&maps);
+	if (err)
+		return err;
+	gs_format_service(&key, name, sizeof(name));
+	if (!v.present)
+		return gs_fail(ENOENT, "no rollout on %s (graysplit apply -f FILE starts one)",
+			       name);
+	rollout = gs_rollout_describe(&v, gs_realtime_ns(), true);
+	tree = json_object_new_object();
+	json_object_object_add(tree, "service", json_object_new_string(name));
+	json_object_object_foreach(rollout, field, value)
+	{
+		json_object_object_add(tree, field, json_object_get(value));
+	}
+	json_object_put(rollout);
+	gs_output_print(stdout, tree, ctx->json || ctx->pretty, ctx->pretty);
+	json_object_put(tree);
+	return 0;
+}
+
+static int rollout_op(struct gs_ctx *ctx, int argc, char **argv, enum gs_rollout_op op)
+{
+	bool full = false;
+	const struct gs_opt extra[] = {{"--full", NULL, NULL, &full}, {0}};
+	struct gs_service_key key;
+	struct session s;
+	int err;
+
+	err = rollout_args(ctx, argc, argv, op == GS_RO_OP_PROMOTE ? extra : NULL, &key);
+	if (!err)
+		err = session_begin(ctx, &s);
+	if (err)
+		return err;
+	err = gs_rollout_command(&s.maps, ctx->pin_dir, &key, full ? GS_RO_OP_PROMOTE_FULL : op);
+	return session_end(&s, err);
+}
+
+static int cmd_rollout_pause(struct gs_ctx *ctx, int argc, char **argv)
+{
+	return rollout_op(ctx, argc, argv, GS_RO_OP_PAUSE);
+}
+
+static int cmd_rollout_resume(struct gs_ctx *ctx, int argc, char **argv)
+{
+	return rollout_op(ctx, argc, argv, GS_RO_OP_RESUME);
+}
+
+static int cmd_rollout_promote(struct gs_ctx *ctx, int argc, char **argv)
+{
+	return rollout_op(ctx, argc, argv, GS_RO_OP_PROMOTE);
+}
+
+static int cmd_rollout_abort(struct gs_ctx *ctx, int argc, char **argv)
+{
+	return rollout_op(ctx, argc, argv, GS_RO_OP_ABORT);
 }
 
 static int cmd_help(struct gs_ctx *ctx, int argc, char **argv);
@@ -602,6 +753,28 @@ static const struct gs_cmd override_cmds[] = {
 	 "  --group canary|stable  the group (default canary)\n" PROTO_OPT},
 	{"del", cmd_override_del, NULL, "VIP:PORT CIDR [--proto tcp|udp]",
 	 "Remove an override; new connections from CIDR follow the share again.\n\n" PROTO_OPT},
+	{0},
+};
+
+static const struct gs_cmd rollout_cmds[] = {
+	{"status", cmd_rollout_status, NULL, "VIP:PORT [--proto tcp|udp] [--json]",
+	 "Show a service's rollout: name, phase (progressing, paused, completed,\n"
+	 "failed, aborted), step k of n and its share, bake elapsed and needed, the\n"
+	 "last verdict and the reason of the last change, and the steps.\n\n" PROTO_OPT
+	 "  -j, --json             JSON output\n"},
+	{"pause", cmd_rollout_pause, NULL, "VIP:PORT [--proto tcp|udp]",
+	 "Stop promotions: the rollout stays at its step until resumed. Fail-back\n"
+	 "stays on.\n\n" PROTO_OPT},
+	{"resume", cmd_rollout_resume, NULL, "VIP:PORT [--proto tcp|udp]",
+	 "Resume a rollout paused by an operator or by an analysis that stayed\n"
+	 "inconclusive; the current step's bake starts again.\n\n" PROTO_OPT},
+	{"promote", cmd_rollout_promote, NULL, "VIP:PORT [--full] [--proto tcp|udp]",
+	 "Go to the next step now (with --full: the last step), skipping the bake\n"
+	 "and the analysis. The agent carries it out at its next tick.\n\n"
+	 "  --full                 to the last step\n" PROTO_OPT},
+	{"abort", cmd_rollout_abort, NULL, "VIP:PORT [--proto tcp|udp]",
+	 "Set the canary's share to 0 at once (one write, also with no agent\n"
+	 "running) and stop the rollout; applying its file again restarts it.\n\n" PROTO_OPT},
 	{0},
 };
 
@@ -656,7 +829,19 @@ static const struct gs_cmd commands[] = {
 	/* The agent's description and options (defaults from its parser)
 	 * are printed by gs_agent_help(), next to the code that parses them. */
 	{"agent", cmd_agent, NULL, "[OPTIONS]", NULL},
-	{"events", cmd_events, NULL, "[--follow]",
+	{"rollout", NULL, rollout_cmds, NULL,
+	 "Rollouts: the steps of a service's canary share that the agent walks, from\n"
+	 "a file applied with 'graysplit apply -f'.\n"},
+	{"events", cmd_events, NULL, "[--follow] [--service VIP:PORT [--proto P]] [-n N] [--json]",
+	 "Print the decision log: every decision the agent took (verdict changes,\n"
+	 "promotions, bake extensions, pauses, completions, fail-backs, with their\n"
+	 "reasons and figures) and every change an operator made (apply, split,\n"
+	 "rollout pause, resume, promote, abort), oldest first, one line each.\n\n"
+	 "  -f, --follow           keep printing new decisions until SIGINT or SIGTERM\n"
+	 "  --service VIP:PORT     only this service's ([--proto tcp|udp])\n"
+	 "  -n N                   only the last N\n"
+	 "  -j, --json             the log's JSON lines as they are\n"},
+	{"trace", cmd_trace, NULL, "[--follow]",
 	 "Print the data path's ring-buffer events (connects, refusals, timeouts,\n"
 	 "resets, first responses) as JSON lines. The ring buffer has one reader: not\n"
 	 "while an agent runs.\n\n"
@@ -936,7 +1121,8 @@ static int run(int argc, char **argv)
 			return 0;
 		}
 		if (++first >= argc)
-			return gs_fail(EINVAL, "%s: missing subcommand (add or del)", cmd->name);
+			return gs_fail(EINVAL, "%s: missing subcommand (%s, ...)", cmd->name,
+				       cmd->sub->name);
 		snprintf(where, sizeof(where), "%s ", cmd->name);
 		cmd = gs_cmd_find(cmd->sub, argv[first], where);
 		if (!cmd)

@@ -15,6 +15,8 @@
 #include "ops.h"
 #include "output.h"
 #include "parse.h"
+#include "rollout.h"
+#include "rollout_cli.h"
 #include "stats.h"
 #include "status.h"
 
@@ -306,6 +308,7 @@ static struct json_object *describe_service(struct gs_maps *m, const struct serv
 	struct json_object *obj = json_object_new_object();
 	struct json_object *backends = json_object_new_array();
 	struct gs_split split = {0};
+	struct gs_rollout_view rollout;
 	char vip[GS_ADDR_STRLEN], percent[16];
 	uint32_t id;
 
@@ -333,6 +336,11 @@ static struct json_object *describe_service(struct gs_maps *m, const struct serv
 			json_object_object_add(obj, "rolled_back_at", NULL);
 		}
 	}
+	/* null when no rollout was applied; a read error shows as none too. */
+	if (gs_rollout_view_read(m, s->value.id, &rollout))
+		rollout.present = false;
+	json_object_object_add(obj, "rollout",
+			       gs_rollout_describe(&rollout, gs_realtime_ns(), false));
 	for (id = 0; id < GS_MAX_BACKENDS; id++)
 		if (all[id].state != GS_BACKEND_FREE && all[id].service_id == s->value.id)
 			json_object_array_add(backends, describe_backend(m, id, &all[id], census));
