@@ -89,7 +89,7 @@ struct agent {
 	struct gs_rollout *rollouts;	       /* GS_MAX_SERVICES: this tick's specs */
 	bool has_rollout[GS_MAX_SERVICES];     /* ... which ids have one */
 	bool failed_back_now[GS_MAX_SERVICES]; /* cut off since the last walk */
-	struct gs_metrics *metrics; /* NULL without --metrics */
+	struct gs_metrics *metrics;	       /* NULL without --metrics */
 	struct gs_metrics_agent counts;
 };
 

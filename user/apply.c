@@ -252,7 +252,10 @@ static int log_decision(const char *pin_dir, const struct run *r, struct json_ob
 				       percent_json(r->before.split.canary_ppm));
 		json_object_object_add(entry, "to_percent",
 				       percent_json(r->plan->rollout.steps[0].canary_ppm));
-		json_object_object_add(entry, "step", json_object_new_int(0));
+		/* Steps count from 1 in the log, as the agent's lines do. */
+		json_object_object_add(entry, "step", json_object_new_int(1));
+		json_object_object_add(entry, "steps",
+				       json_object_new_int((int)r->plan->rollout.nsteps));
 	}
 	json_object_object_get_ex(report, "actions", &v);
 	json_object_object_add(entry, "changes",

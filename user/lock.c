@@ -64,7 +64,7 @@ int gs_lock_acquire(const char *pin_dir)
 	char path[PATH_MAX];
 	int fd, err;
 
-	if (mkdir(GS_LOCK_DIR, 0755) && errno != EEXIST)
+	if (mkdir(GS_LOCK_DIR, 0700) && errno != EEXIST)
 		return gs_fail(errno, "cannot create %s: %s", GS_LOCK_DIR, strerror(errno));
 	lock_path(pin_dir, path, sizeof(path));
 	for (;;) {
@@ -137,7 +137,7 @@ int gs_lock_consumer(const char *pin_dir, const char *who)
 	char path[PATH_MAX], holder[64];
 	int fd;
 
-	if (mkdir(GS_LOCK_DIR, 0755) && errno != EEXIST)
+	if (mkdir(GS_LOCK_DIR, 0700) && errno != EEXIST)
 		return gs_fail(errno, "cannot create %s: %s", GS_LOCK_DIR, strerror(errno));
 	lock_path_kind(pin_dir, ".consumer", path, sizeof(path));
 	do
