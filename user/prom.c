@@ -55,7 +55,7 @@ static void put(struct gs_prom_buf *b, const char *s, size_t n)
  * vsnprintf, not a measuring pass first. */
 void gs_prom_printf(struct gs_prom_buf *b, const char *fmt, ...)
 {
-	va_list ap;
+	va_list ap, again;
 	size_t room;
 	int n;
 
@@ -63,18 +63,17 @@ void gs_prom_printf(struct gs_prom_buf *b, const char *fmt, ...)
 		return;
 	room = b->cap - b->len;
 	va_start(ap, fmt);
+	va_copy(again, ap);
+	/* clang-analyzer does not see va_start through the format attribute. */
+	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized) */
 	n = vsnprintf(b->p + b->len, room, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n >= room) {
-		if (!reserve(b, (size_t)n))
-			return;
-		va_start(ap, fmt);
-		vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-		va_end(ap);
-	}
-	b->len += (size_t)n;
+	if (n >= 0 && (size_t)n >= room && reserve(b, (size_t)n))
+		vsnprintf(b->p + b->len, (size_t)n + 1, fmt,
+			  again); /* NOLINT(clang-analyzer-valist.Uninitialized) */
+	va_end(again);
+	if (n >= 0 && b->len + (size_t)n < b->cap)
+		b->len += (size_t)n;
 }
 
 static void put_str(struct gs_prom_buf *b, const char *s)
