@@ -19,9 +19,11 @@ trap 'rm -f "$log"' EXIT
 run_suite() {
 	local name=$1
 	shift
+	local t0=$EPOCHREALTIME
 	echo "=== $name"
 	"$@" 2>&1 | tee "$log"
 	local rc=${PIPESTATUS[0]}
+	echo "=== $name: $(awk -v a="$EPOCHREALTIME" -v b="$t0" 'BEGIN { printf "%.1f", a - b }') s"
 	local ok notok
 	ok=$(grep -cE '^ok ' "$log")
 	notok=$(grep -cE '^not ok ' "$log")
