@@ -28,6 +28,7 @@
 #include "clock.h"
 #include "cmdline.h"
 #include "collect.h"
+#include "decisions.h"
 #include "error.h"
 #include "lock.h"
 #include "map_iter.h"
@@ -206,16 +207,6 @@ static int take_reading(struct top *t)
 	return 0;
 }
 
-static double json_number(struct json_object *obj, const char *key, bool *present)
-{
-	struct json_object *v;
-
-	*present =
-		json_object_object_get_ex(obj, key, &v) &&
-		(json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int));
-	return *present ? json_object_get_double(v) : 0;
-}
-
 static const char *json_text(struct json_object *obj, const char *key)
 {
 	struct json_object *v;
@@ -223,32 +214,6 @@ static const char *json_text(struct json_object *obj, const char *key)
 	if (!json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, json_type_string))
 		return NULL;
 	return json_object_get_string(v);
-}
-
-/* One decision line as "TIME ACTOR ACTION [VERDICT] [A% -> B%] [step K]: REASON". */
-static void describe_decision(struct json_object *obj, char *buf, size_t len)
-{
-	const char *when = json_text(obj, "time"), *actor = json_text(obj, "actor");
-	const char *action = json_text(obj, "action"), *verdict = json_text(obj, "verdict");
-	const char *reason = json_text(obj, "reason");
-	bool has_from, has_to, has_step;
-	double from = json_number(obj, "from_percent", &has_from);
-	double to = json_number(obj, "to_percent", &has_to);
-	double step = json_number(obj, "step", &has_step);
-	size_t off;
-
-	off = (size_t)snprintf(buf, len, "%s %s %s", when ? when : "?", actor ? actor : "?",
-			       action ? action : "?");
-	if (verdict && off < len)
-		off += (size_t)snprintf(buf + off, len - off, " %s", verdict);
-	if (has_from && has_to && off < len)
-		off += (size_t)snprintf(buf + off, len - off, " %g%% -> %g%%", from, to);
-	else if (has_to && off < len)
-		off += (size_t)snprintf(buf + off, len - off, " -> %g%%", to);
-	if (has_step && off < len)
-		off += (size_t)snprintf(buf + off, len - off, " step %.0f", step + 1);
-	if (reason && reason[0] && off < len)
-		snprintf(buf + off, len - off, ": %s", reason);
 }
 
 /*
@@ -300,7 +265,7 @@ static void read_decisions(struct top *t)
 		svc = obj ? json_text(obj, "service") : NULL;
 		for (id = 0; svc && id < GS_MAX_SERVICES; id++) {
 			if (t->collect.services[id].present && !strcmp(name[id], svc)) {
-				describe_decision(obj, t->decision[id], sizeof(t->decision[id]));
+				gs_decision_format(obj, t->decision[id], sizeof(t->decision[id]));
 				break;
 			}
 		}

@@ -157,7 +157,7 @@ pane_flags() { tmux display-message -p -t "$TMUX_SESSION" '#{alternate_on} #{cur
 	mkdir -p /run/graysplit
 	printf '%s\n' \
 		'{"time":"2026-11-29T01:00:00.000Z","unix_ns":1,"actor":"cli","service":"10.77.0.10:80/tcp","action":"apply","reason":"first"}' \
-		'{"time":"2026-11-29T01:00:01.000Z","unix_ns":2,"actor":"agent","service":"10.77.0.10:80/tcp","action":"promote","verdict":"pass","from_percent":10,"to_percent":20,"step":1,"reason":"canary no worse than stable"}' \
+		'{"time":"2026-11-29T01:00:01.000Z","unix_ns":2,"actor":"agent","service":"10.77.0.10:80/tcp","action":"promote","verdict":"pass","from_percent":10,"to_percent":20,"step":2,"steps":3,"reason":"canary no worse than stable"}' \
 		'{"time":"2026-11-29T01:00:02.000Z","unix_ns":3,"actor":"agent","service":"10.77.0.99:80/tcp","action":"abort","reason":"another service"}' \
 		>>"$DECISIONS"
 	run --separate-stderr "$TB_GRAYSPLIT" --pin-dir "$PIN" top --count 1 --interval 0.2
@@ -165,7 +165,7 @@ pane_flags() { tmux display-message -p -t "$TMUX_SESSION" '#{alternate_on} #{cur
 	assert_success
 	while IFS= read -r line; do note "$line"; done < <(grep -E '^  (rollout|last) ' <<<"$output")
 	assert_regex "$output" $'\n  rollout  web-v2  progressing  step 1 of 3 \\(10%\\)  baked [0-9.]+s of 30.0s'
-	assert_regex "$output" $'\n  last     2026-11-29T01:00:01.000Z agent promote pass 10% -> 20% step 2: canary no worse than stable\n'
+	assert_regex "$output" $'\n  last     2026-11-29T01:00:01.000Z 10.77.0.10:80/tcp agent promote step 2/3 10% -> 20% verdict pass: canary no worse than stable\n'
 }
 
 @test "top reads the maps only" {
