@@ -23,6 +23,7 @@ set multiplot layout 2,1 title title font ",12"
 set grid ytics lc rgb "#dddddd"
 set key top left opaque box lc rgb "#cccccc"
 set xrange [0:*]
+set offsets 0, 4, 0, 0
 set lmargin 10
 set rmargin 4
 
@@ -32,7 +33,7 @@ if (t_fault >= 0) {
 }
 if (t_back >= 0) {
 	set arrow 2 from t_back, graph 0 to t_back, graph 1 nohead lc rgb "#1b9e77" lw 1.5
-	set label 2 sprintf("agent fails it back, %.2f s after the fault", t_back - t_fault) at t_back, graph 0.80 left offset 0.5,0 tc rgb "#1b9e77"
+	set label 2 sprintf("agent: fail-back, +%.2f s", t_back - t_fault) at t_back, graph 0.80 left offset 0.5,0 tc rgb "#1b9e77"
 }
 
 set ylabel "canary share (%)"
