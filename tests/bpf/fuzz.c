@@ -548,6 +548,10 @@ static int model_parse_inner(const uint8_t *f, size_t len, struct fz_parse *p)
 		p->proto = ip[6];
 		memcpy(p->key.src.b, ip + 8, 16);
 		memcpy(p->key.dst.b, ip + 24, 16);
+		/* ::ffff:0:0/96 never appears on the wire (the kernel drops it as
+		 * a source); such a key would alias an IPv4 flow's. */
+		if (gs_addr_is_v4(&p->key.src) || gs_addr_is_v4(&p->key.dst))
+			return GS_CNT_BAD_HEADER;
 		p->l4 = ETH_LEN + 40;
 		p->l4_len = plen;
 		return model_l4(f, p);
@@ -718,11 +722,6 @@ static void model_forward(struct fz *z, const struct fz_parse *p, struct fz_expe
 		e->delta[action] = 1;
 	}
 	addr = pkt_addr(be->addr);
-	/* A flow of a v4-mapped IPv6 frame keeps a v4 backend: not rewritable. */
-	if (gs_addr_is_v4(&addr) != p->v4) {
-		e->delta[GS_CNT_BAD_HEADER] = 1;
-		return;
-	}
 	e->delta[GS_CNT_FWD_REWRITTEN] = 1;
 	e->rewrite = true;
 	e->dst_side = true;
@@ -745,10 +744,6 @@ static void model_reply(struct fz *z, const struct fz_parse *p, struct fz_expect
 	rev = rev_find(z, &p->key, false);
 	if (!rev)
 		return;
-	if (gs_addr_is_v4(&rev->vip) != p->v4) {
-		e->delta[GS_CNT_REV_BAD_HEADER] = 1;
-		return;
-	}
 	e->delta[GS_CNT_REV_REWRITTEN] = 1;
 	e->rewrite = true;
 	e->dst_side = false;
