@@ -133,6 +133,7 @@ struct fz_flow {
 
 struct fz_rev {
 	bool used;
+	bool evicted; /* deleted behind the forward path's back, as the LRU may */
 	struct gs_flow_key key;
 	union gs_addr vip;
 	uint16_t vport; /* network order */
@@ -369,8 +370,14 @@ static struct fz_rev *rev_find(struct fz *z, const struct gs_flow_key *key, bool
 	size_t i = slot_of(key);
 
 	while (z->revs[i].used) {
-		if (!memcmp(&z->revs[i].key, key, sizeof(*key)))
+		if (!memcmp(&z->revs[i].key, key, sizeof(*key))) {
+			if (!z->revs[i].evicted)
+				return &z->revs[i];
+			if (!add)
+				return NULL;
+			z->revs[i].evicted = false;
 			return &z->revs[i];
+		}
 		i = (i + 1) & (FZ_TAB - 1);
 	}
 	if (!add)
@@ -415,6 +422,14 @@ static void tables_check_and_clear(struct fz *z)
 
 		if (!r->used)
 			continue;
+		if (r->evicted) {
+			if (!bpf_map_lookup_elem(rev_fd, &r->key, &rev))
+				fz_fail(z,
+					"reverse table: evicted entry of backend %u is back "
+					"though the model did not put it back",
+					rev.backend_id);
+			continue;
+		}
 		if (bpf_map_lookup_and_delete_elem(rev_fd, &r->key, &rev))
 			fz_fail(z, "reverse table: entry the model expects is missing (%s)",
 				strerror(errno));
@@ -923,6 +938,8 @@ static void run_and_check(struct fz *z)
 			fz_fail(z, "counter %d moved by %lld, model: %lld", c, (long long)got,
 				(long long)e.delta[c]);
 	}
+	for (c = 0; c < GS_CNT_MAX; c++)
+		z->st->counted[c] += (uint64_t)e.delta[c];
 	memcpy(z->counters, now, sizeof(now));
 	if (z->nflows >= FZ_TAB_LIMIT || z->nrevs >= FZ_TAB_LIMIT)
 		tables_check_and_clear(z);
@@ -1073,6 +1090,7 @@ static size_t gen_reply(struct fz *z, uint8_t *f)
 	if (!z->nrevs)
 		return 0;
 	rev = &z->revs[z->rev_slots[below(z, (uint32_t)z->nrevs)]];
+	/* an evicted entry: its backend's reply now goes out untouched */
 	addr_text(&rev->key.src, src, sizeof(src));
 	addr_text(&rev->key.dst, dst, sizeof(dst));
 	memset(&spec, 0, sizeof(spec));
@@ -1495,6 +1513,22 @@ static bool gen_sweep(struct fz *z)
 	}
 }
 
+/* Now and then a reverse entry disappears, as under LRU pressure: the flow's
+ * next forward packet must put it back. */
+static void maybe_evict(struct fz *z)
+{
+	struct fz_rev *rev;
+
+	if (!z->nrevs || below(z, 100))
+		return;
+	rev = &z->revs[z->rev_slots[below(z, (uint32_t)z->nrevs)]];
+	if (rev->evicted)
+		return;
+	fx_rev_del(z->fx, &rev->key);
+	rev->evicted = true;
+	z->st->evictions++;
+}
+
 static void generate(struct fz *z)
 {
 	static const enum fz_class mutations[] = {
@@ -1564,6 +1598,7 @@ void fz_run(struct fx *fx, uint64_t seed, uint64_t frames, struct fz_stats *stat
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (z->index = 0; z->index < frames; z->index++) {
+		maybe_evict(z);
 		generate(z);
 		stats->per_class[z->cls]++;
 		if (z->reply)
@@ -1605,6 +1640,17 @@ void fz_print_stats(const struct fz_stats *st, uint64_t seed)
 	for (c = 0; c < GS_CNT_MAX; c++)
 		if (reasons[c])
 			printf(" %s %llu", reasons[c], (unsigned long long)st->reason[c]);
+	printf("\n# flows: new %llu, re-selected %llu, picked up mid-stream %llu; reverse entries "
+	       "evicted %llu, put back %llu; reply rewritten %llu, reply bad header %llu (counters "
+	       "as the "
+	       "model predicted them)",
+	       (unsigned long long)st->counted[GS_CNT_FLOW_NEW],
+	       (unsigned long long)st->counted[GS_CNT_FLOW_RESELECT],
+	       (unsigned long long)st->counted[GS_CNT_FLOW_MISSING],
+	       (unsigned long long)st->evictions,
+	       (unsigned long long)st->counted[GS_CNT_REV_RESTORED],
+	       (unsigned long long)st->counted[GS_CNT_REV_REWRITTEN],
+	       (unsigned long long)st->counted[GS_CNT_REV_BAD_HEADER]);
 	printf("\n# per class:");
 	for (c = 0; c < FZ_CLASSES; c++)
 		printf(" %s %llu", class_names[c], (unsigned long long)st->per_class[c]);

@@ -47,8 +47,10 @@ struct fz_stats {
 	uint64_t untouched;   /* came out byte-for-byte unchanged, as the model said */
 	uint64_t dropped;     /* verdict other than XDP_PASS / TC_ACT_OK (the model allows none) */
 	uint64_t refused;     /* tc: IP frame shorter than its IP header, refused by the kernel */
-	uint64_t reason[GS_CNT_MAX]; /* forward: the counter an untouched frame went to */
-	uint64_t table_checks;	     /* flow tables compared entry by entry and emptied */
+	uint64_t reason[GS_CNT_MAX];  /* forward: the counter an untouched frame went to */
+	uint64_t counted[GS_CNT_MAX]; /* counter moves, each checked against the model */
+	uint64_t evictions;	      /* reverse entries deleted behind the forward path's back */
+	uint64_t table_checks;	      /* flow tables compared entry by entry and emptied */
 	double seconds;
 };
 
