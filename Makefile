@@ -45,7 +45,8 @@ BPFT_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(BPFT_SRCS))
 BPFT_LIB  := $(filter-out $(BPFT_SRCS),$(wildcard tests/bpf/*.c))
 
-.PHONY: all deps test test-unit test-bpf test-bats bench demo fmt lint clean install uninstall tests
+.PHONY: all deps test test-unit test-bpf test-bats bench demo fmt lint clean install uninstall tests \
+	fuzz fuzz-packets
 
 all: $(BUILD)/graysplit
 
@@ -107,6 +108,19 @@ test: deps
 test-unit test-bpf test-bats: deps
 	$(Q)$(MAKE) --no-print-directory tests
 	$(Q)bash tests/run.sh $(patsubst test-%,%,$@)
+
+# Full-size fuzzing (the smoke slices run in `make test`).
+FUZZ_FRAMES ?= 1000000
+FUZZ_SEED   ?= 1
+
+fuzz: fuzz-packets
+
+# Random and mutated frames through both BPF programs, checked against a
+# reference model (tests/bpf/fuzz.c); FUZZ_SEED reproduces a run.
+fuzz-packets: deps
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/tests/bpf/test_fuzz_packets
+	$(Q)CMOCKA_MESSAGE_OUTPUT=TAP $(BUILD)/tests/bpf/test_fuzz_packets \
+		--frames $(FUZZ_FRAMES) --seed $(FUZZ_SEED)
 
 bench: deps all
 	$(Q)bash scripts/bench.sh

@@ -150,6 +150,10 @@ static __always_inline int gs_parse_v6(struct gs_pkt *pkt, void *l3, void *data_
 	pkt->key.proto = ip6h->nexthdr;
 	__builtin_memcpy(pkt->key.src.b, &ip6h->saddr, sizeof(pkt->key.src));
 	__builtin_memcpy(pkt->key.dst.b, &ip6h->daddr, sizeof(pkt->key.dst));
+	/* ::ffff:0:0/96 never appears on the wire (the kernel drops it as a
+	 * source), and its key would be an IPv4 flow's: must not touch it. */
+	if (gs_addr_is_v4(&pkt->key.src) || gs_addr_is_v4(&pkt->key.dst))
+		return GS_R_BAD_HEADER;
 	pkt->l3_len = sizeof(*ip6h) + payload_len;
 	pkt->l4_off = pkt->l3_off + sizeof(*ip6h);
 	return gs_parse_l4(pkt, ip6h + 1, data_end, payload_len);

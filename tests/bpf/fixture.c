@@ -338,14 +338,26 @@ void fx_rev_del(struct fx *fx, const struct gs_flow_key *key)
 	FX_TRY(bpf_map__delete_elem(fx->skel->maps.rev_flows, key, sizeof(*key), 0), "rev delete");
 }
 
-static uint32_t fx_run(int prog_fd, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len)
+int fx_test_run(int prog_fd, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len,
+		uint32_t *retval)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = (uint32_t)len,
 		    .data_out = out, .data_size_out = PKT_MAX, .repeat = 1);
+	int err = bpf_prog_test_run_opts(prog_fd, &opts);
 
-	FX_TRY(bpf_prog_test_run_opts(prog_fd, &opts), "BPF_PROG_TEST_RUN");
+	if (err)
+		return err;
 	*out_len = opts.data_size_out;
-	return opts.retval;
+	*retval = opts.retval;
+	return 0;
+}
+
+static uint32_t fx_run(int prog_fd, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len)
+{
+	uint32_t retval = 0;
+
+	FX_TRY(fx_test_run(prog_fd, in, len, out, out_len, &retval), "BPF_PROG_TEST_RUN");
+	return retval;
 }
 
 uint32_t fx_run_xdp(struct fx *fx, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len)

@@ -66,5 +66,8 @@ void fx_rev_del(struct fx *fx, const struct gs_flow_key *key);
  * between repetitions). out gets the frame as the program left it. */
 uint32_t fx_run_xdp(struct fx *fx, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len);
 uint32_t fx_run_tc(struct fx *fx, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len);
+/* The same on a program fd, returning the syscall's error instead of failing. */
+int fx_test_run(int prog_fd, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len,
+		uint32_t *retval);
 
 #endif

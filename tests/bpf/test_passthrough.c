@@ -307,6 +307,59 @@ static void pass_v4_service_with_v6_backend(void **state)
 	CHECK_EQ(fx_flow_get(sc.fx, &key, &flow), -ENOENT, "no flow entry");
 }
 
+/* An IPv4 frame re-sent as IPv6 with the v4-mapped addresses of its flow. */
+static size_t v4_mapped_frame(const uint8_t *v4, size_t len, uint8_t *out)
+{
+	size_t ihl = (size_t)(v4[14] & 15) * 4, l4_len = len - 14 - ihl;
+
+	memcpy(out, v4, 12);
+	out[12] = 0x86;
+	out[13] = 0xdd;
+	memset(out + 14, 0, 40);
+	out[14] = 0x60;
+	out[18] = (uint8_t)(l4_len >> 8);
+	out[19] = (uint8_t)l4_len;
+	out[20] = v4[14 + 9];
+	out[21] = 64;
+	out[14 + 18] = out[14 + 19] = 0xff;
+	memcpy(out + 14 + 20, v4 + 14 + 12, 4);
+	out[14 + 34] = out[14 + 35] = 0xff;
+	memcpy(out + 14 + 36, v4 + 14 + 16, 4);
+	memcpy(out + 54, v4 + 14 + ihl, l4_len);
+	pkt_fix_csums(out, 54 + l4_len);
+	return 54 + l4_len;
+}
+
+/*
+ * ::ffff:0:0/96 never appears on the wire, and such an IPv6 key is the
+ * IPv4 flow's key: an RST sent that way must not close the IPv4 flow (nor
+ * be taken for a flow without backend). Found by tests/bpf/fuzz.c.
+ */
+static void pass_v6_with_v4_mapped_addresses(void **state)
+{
+	uint8_t frame[PKT_MAX], mapped[PKT_MAX];
+	struct gs_flow_key key;
+	struct gs_flow flow;
+	struct scenario sc;
+	struct pkt_spec pkt;
+	size_t len;
+
+	sc_setup(&sc, *state, false, IPPROTO_TCP, GS_HASH_FLOW);
+	pkt = sc_client_pkt(&sc, 40000, PKT_SYN);
+	sc_forward(&sc, &pkt);
+	pkt = sc_client_pkt(&sc, 40000, PKT_RST);
+	len = v4_mapped_frame(frame, pkt_build(&pkt, frame), mapped);
+	check_passes(sc.fx, mapped, len, GS_CNT_BAD_HEADER, "v4-mapped IPv6 RST passes");
+	key = sc_flow_key(&pkt);
+	CHECK_EQ(fx_flow_get(sc.fx, &key, &flow), 0, "IPv4 flow entry still there");
+	CHECK_EQ(flow.state, GS_FLOW_SYN_SENT, "IPv4 flow not closed by the IPv6 frame");
+
+	pkt = sc_client_pkt(&sc, 40001, PKT_SYN);
+	len = v4_mapped_frame(frame, pkt_build(&pkt, frame), mapped);
+	check_passes(sc.fx, mapped, len, GS_CNT_BAD_HEADER, "v4-mapped IPv6 SYN passes");
+	CHECK_EQ(fx_counter(sc.fx, GS_CNT_NO_BACKEND), 0, "not counted as no backend");
+}
+
 static void pass_every_packet_counted(void **state)
 {
 	uint8_t frame[PKT_MAX], out[PKT_MAX];
@@ -341,6 +394,7 @@ int main(void)
 		FX_TEST(pass_udp_length_beyond_payload),
 		FX_TEST(pass_v6_udp_zero_checksum),
 		FX_TEST(pass_v4_service_with_v6_backend),
+		FX_TEST(pass_v6_with_v4_mapped_addresses),
 		FX_TEST(pass_every_packet_counted),
 	};
 

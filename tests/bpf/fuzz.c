@@ -1,0 +1,1659 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <stdarg.h>
+#include <setjmp.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "fuzz.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "gs_hash.h"
+#include "packet.h"
+
+#define ETH_LEN 14
+
+/* The shadow tables are cleared (after an entry-by-entry comparison with the
+ * kernel's) long before the 4096-entry LRU maps could evict anything. */
+#define FZ_TAB	     4096
+#define FZ_TAB_LIMIT 1536
+
+#define FZ_MAX_BACKENDS 3
+
+static const char *const class_names[FZ_CLASSES] = {
+	[FZ_VALID] = "valid",	  [FZ_NOSVC] = "no-service", [FZ_REPLY] = "reply",
+	[FZ_SWEEP] = "sweep",	  [FZ_TRUNC] = "truncated",  [FZ_IHL] = "ihl",
+	[FZ_TOTLEN] = "totlen",	  [FZ_V6PLEN] = "v6-paylen", [FZ_IPOPT] = "ip-options",
+	[FZ_V6EXT] = "v6-ext",	  [FZ_DOFF] = "tcp-doff",    [FZ_FRAG] = "fragment",
+	[FZ_VLAN] = "vlan",	  [FZ_CSUM] = "checksum",    [FZ_ICMP] = "icmp-error",
+	[FZ_UDPLEN] = "udp-len",  [FZ_MAPPED] = "v4-mapped", [FZ_FLIP] = "byte-flip",
+	[FZ_GARBAGE] = "garbage",
+};
+
+struct fz_backend {
+	uint32_t id;
+	const char *addr;
+	uint16_t port;
+	uint8_t group;
+};
+
+struct fz_service {
+	uint32_t id;
+	const char *vip;
+	uint16_t port;
+	uint8_t proto;
+	uint8_t hash_mode;
+	uint32_t canary_ppm;
+	const char *override; /* one override prefix, or NULL */
+	uint32_t override_len;
+	uint8_t override_group;
+	struct fz_backend backends[FZ_MAX_BACKENDS];
+	size_t nbackends;
+};
+
+/* Both families and protocols, a backend on the VIP's own port, client hash,
+ * overrides, and a service without backends. */
+static const struct fz_service world[] = {
+	{1,
+	 "10.0.0.10",
+	 80,
+	 IPPROTO_TCP,
+	 GS_HASH_FLOW,
+	 300000,
+	 "192.168.9.0",
+	 24,
+	 GS_GROUP_CANARY,
+	 {{1, "10.1.0.1", 8080, GS_GROUP_STABLE},
+	  {2, "10.1.0.2", 8081, GS_GROUP_STABLE},
+	  {3, "10.2.0.1", 9090, GS_GROUP_CANARY}},
+	 3},
+	{2,
+	 "10.0.0.10",
+	 53,
+	 IPPROTO_UDP,
+	 GS_HASH_CLIENT,
+	 500000,
+	 NULL,
+	 0,
+	 0,
+	 {{4, "10.1.1.1", 5353, GS_GROUP_STABLE},
+	  {5, "10.1.1.2", 53, GS_GROUP_STABLE},
+	  {6, "10.2.1.1", 5300, GS_GROUP_CANARY}},
+	 3},
+	{3,
+	 "fd00::10",
+	 80,
+	 IPPROTO_TCP,
+	 GS_HASH_FLOW,
+	 250000,
+	 "fd0c:9::",
+	 64,
+	 GS_GROUP_STABLE,
+	 {{7, "fd01::1", 8080, GS_GROUP_STABLE},
+	  {8, "fd01::2", 80, GS_GROUP_STABLE},
+	  {9, "fd02::1", 9090, GS_GROUP_CANARY}},
+	 3},
+	{4,
+	 "fd00::10",
+	 53,
+	 IPPROTO_UDP,
+	 GS_HASH_FLOW,
+	 GS_PPM_MAX,
+	 NULL,
+	 0,
+	 0,
+	 {{10, "fd01:1::1", 5353, GS_GROUP_STABLE}, {11, "fd02:1::1", 5300, GS_GROUP_CANARY}},
+	 2},
+	{5, "10.0.0.20", 443, IPPROTO_TCP, GS_HASH_FLOW, 0, NULL, 0, 0, {{0}}, 0},
+};
+
+#define FZ_NSERVICES (sizeof(world) / sizeof(world[0]))
+
+/* What the kernel's flow tables hold, as the model expects it. */
+struct fz_flow {
+	bool used;
+	struct gs_flow_key key;
+	uint32_t backend_id;
+	uint32_t service_id;
+	uint8_t state;
+	uint8_t group;
+};
+
+struct fz_rev {
+	bool used;
+	bool evicted; /* deleted behind the forward path's back, as the LRU may */
+	struct gs_flow_key key;
+	union gs_addr vip;
+	uint16_t vport; /* network order */
+	uint32_t backend_id;
+	uint32_t service_id;
+	uint8_t group;
+};
+
+/* The model's reading of a frame. */
+struct fz_parse {
+	int reason; /* 0, or the forward counter the frame is left alone under */
+	bool v4;
+	uint8_t proto;
+	uint8_t tcp_flags;
+	struct gs_flow_key key;
+	size_t l4;     /* offset of the L4 header */
+	size_t l4_len; /* IP payload length */
+};
+
+/* What must come out. */
+struct fz_expect {
+	bool rewrite;
+	bool dst_side; /* DNAT (forward) or SNAT (reply) */
+	union gs_addr addr;
+	uint16_t port; /* network order */
+	int64_t delta[GS_CNT_MAX];
+};
+
+struct fz {
+	struct fx *fx;
+	struct fz_stats *st;
+	uint64_t seed;
+	uint64_t rng;
+	uint64_t index;
+	struct fz_flow flows[FZ_TAB];
+	size_t nflows;
+	struct fz_rev revs[FZ_TAB];
+	size_t nrevs;
+	uint32_t rev_slots[FZ_TAB]; /* used slots of revs, to pick replies from */
+	int ncpus;
+	uint64_t *cnt_values;
+	uint32_t *cnt_keys;
+	uint64_t counters[GS_CNT_MAX];
+	/* the frame under test */
+	enum fz_class cls;
+	bool reply;
+	uint8_t in[PKT_MAX];
+	size_t in_len;
+	uint8_t out[PKT_MAX];
+	size_t out_len;
+	uint32_t verdict;
+	/* the truncation sweep in progress */
+	uint8_t sweep[PKT_MAX];
+	size_t sweep_len;
+	size_t sweep_cut;
+	bool sweep_reply;
+	unsigned int sweep_base;
+};
+
+/* splitmix64: small, seedable, and the same everywhere. */
+static uint64_t rnd(struct fz *z)
+{
+	uint64_t x = (z->rng += 0x9e3779b97f4a7c15ull);
+
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+static uint32_t below(struct fz *z, uint32_t n)
+{
+	return n ? (uint32_t)(rnd(z) % n) : 0;
+}
+
+static bool chance(struct fz *z, uint32_t percent)
+{
+	return below(z, 100) < percent;
+}
+
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static void wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v & 0xff;
+}
+
+/* Ones' complement sum, RFC 1071, big-endian words; the model's own. */
+static uint32_t ocsum(const uint8_t *p, size_t n, uint32_t sum)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n; i += 2)
+		sum += rd16(p + i);
+	if (n & 1)
+		sum += (uint32_t)p[n - 1] << 8;
+	return sum;
+}
+
+static uint16_t ofold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+/* ------------------------------------------------------------------ */
+/* Failure report                                                      */
+
+static void hexdump(const char *name, const uint8_t *p, size_t len, const uint8_t *other,
+		    size_t other_len)
+{
+	size_t i;
+
+	fprintf(stderr, "%s (%zu bytes, * = differs):\n", name, len);
+	for (i = 0; i < len; i++) {
+		bool diff = other && (i >= other_len || p[i] != other[i]);
+
+		if (i % 16 == 0)
+			fprintf(stderr, "  %04zx:", i);
+		fprintf(stderr, " %02x%c", p[i], diff ? '*' : ' ');
+		if (i % 16 == 15 || i + 1 == len)
+			fprintf(stderr, "\n");
+	}
+}
+
+static void fz_fail(struct fz *z, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void fz_fail(struct fz *z, const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	fprintf(stderr,
+		"fuzz violation: seed %llu frame %llu class %s into %s (verdict %u): %s\n"
+		"reproduce: test_fuzz_packets --seed %llu --frames %llu\n",
+		(unsigned long long)z->seed, (unsigned long long)z->index, class_names[z->cls],
+		z->reply ? "gs_tc_reply" : "gs_xdp_fwd", z->verdict, what,
+		(unsigned long long)z->seed, (unsigned long long)z->index + 1);
+	hexdump("input", z->in, z->in_len, z->out, z->out_len);
+	hexdump("output", z->out, z->out_len, z->in, z->in_len);
+	fail_msg("fuzz: seed %llu frame %llu: %s", (unsigned long long)z->seed,
+		 (unsigned long long)z->index, what);
+}
+
+/* ------------------------------------------------------------------ */
+/* World                                                               */
+
+static void fz_world_setup(struct fx *fx)
+{
+	size_t s, b;
+
+	for (s = 0; s < FZ_NSERVICES; s++) {
+		const struct fz_service *svc = &world[s];
+		uint32_t ids[GS_GROUPS][FZ_MAX_BACKENDS];
+		size_t n[GS_GROUPS] = {0, 0};
+		uint8_t g;
+
+		fx_service_add(fx, svc->id, svc->vip, svc->port, svc->proto, svc->hash_mode);
+		for (b = 0; b < svc->nbackends; b++) {
+			const struct fz_backend *be = &svc->backends[b];
+
+			fx_backend_add(fx, be->id, svc->id, be->addr, be->port, be->group);
+			ids[be->group][n[be->group]++] = be->id;
+		}
+		for (g = 0; g < GS_GROUPS; g++)
+			if (n[g])
+				fx_table_publish(fx, svc->id, g, ids[g], n[g]);
+		fx_split_set(fx, svc->id, svc->canary_ppm);
+		if (svc->override)
+			fx_override_add(fx, svc->id, svc->override, svc->override_len,
+					svc->override_group);
+	}
+}
+
+static const struct fz_service *service_of(const struct gs_flow_key *key)
+{
+	size_t s;
+
+	for (s = 0; s < FZ_NSERVICES; s++) {
+		union gs_addr vip = pkt_addr(world[s].vip);
+
+		if (!memcmp(&vip, &key->dst, sizeof(vip)) && ntohs(key->dport) == world[s].port &&
+		    key->proto == world[s].proto)
+			return &world[s];
+	}
+	return NULL;
+}
+
+static const struct fz_backend *backend_by_id(uint32_t id)
+{
+	size_t s, b;
+
+	for (s = 0; s < FZ_NSERVICES; s++)
+		for (b = 0; b < world[s].nbackends; b++)
+			if (world[s].backends[b].id == id)
+				return &world[s].backends[b];
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Shadow flow tables                                                  */
+
+static size_t slot_of(const struct gs_flow_key *key)
+{
+	return gs_hash_flow(key, 0x5eed) & (FZ_TAB - 1);
+}
+
+static struct fz_flow *flow_find(struct fz *z, const struct gs_flow_key *key, bool add)
+{
+	size_t i = slot_of(key);
+
+	while (z->flows[i].used) {
+		if (!memcmp(&z->flows[i].key, key, sizeof(*key)))
+			return &z->flows[i];
+		i = (i + 1) & (FZ_TAB - 1);
+	}
+	if (!add)
+		return NULL;
+	z->flows[i].used = true;
+	z->flows[i].key = *key;
+	z->nflows++;
+	return &z->flows[i];
+}
+
+static struct fz_rev *rev_find(struct fz *z, const struct gs_flow_key *key, bool add)
+{
+	size_t i = slot_of(key);
+
+	while (z->revs[i].used) {
+		if (!memcmp(&z->revs[i].key, key, sizeof(*key))) {
+			if (!z->revs[i].evicted)
+				return &z->revs[i];
+			if (!add)
+				return NULL;
+			z->revs[i].evicted = false;
+			return &z->revs[i];
+		}
+		i = (i + 1) & (FZ_TAB - 1);
+	}
+	if (!add)
+		return NULL;
+	z->revs[i].used = true;
+	z->revs[i].key = *key;
+	z->rev_slots[z->nrevs++] = (uint32_t)i;
+	return &z->revs[i];
+}
+
+/*
+ * Compare every entry the model expects with the kernel's, deleting it, and
+ * then require both kernel maps to be empty: the model knew every entry.
+ */
+static void tables_check_and_clear(struct fz *z)
+{
+	int flows_fd = bpf_map__fd(z->fx->skel->maps.flows);
+	int rev_fd = bpf_map__fd(z->fx->skel->maps.rev_flows);
+	struct gs_flow_key next;
+	size_t i;
+
+	for (i = 0; i < FZ_TAB; i++) {
+		const struct fz_flow *f = &z->flows[i];
+		struct gs_flow flow;
+
+		if (!f->used)
+			continue;
+		if (bpf_map_lookup_and_delete_elem(flows_fd, &f->key, &flow))
+			fz_fail(z, "flow table: entry the model expects is missing (%s)",
+				strerror(errno));
+		if (flow.backend_id != f->backend_id || flow.service_id != f->service_id ||
+		    flow.state != f->state || flow.group != f->group)
+			fz_fail(z,
+				"flow table entry: backend %u service %u state %u group %u, "
+				"model: %u %u %u %u",
+				flow.backend_id, flow.service_id, flow.state, flow.group,
+				f->backend_id, f->service_id, f->state, f->group);
+	}
+	for (i = 0; i < FZ_TAB; i++) {
+		const struct fz_rev *r = &z->revs[i];
+		struct gs_rev_flow rev;
+
+		if (!r->used)
+			continue;
+		if (r->evicted) {
+			if (!bpf_map_lookup_elem(rev_fd, &r->key, &rev))
+				fz_fail(z,
+					"reverse table: evicted entry of backend %u is back "
+					"though the model did not put it back",
+					rev.backend_id);
+			continue;
+		}
+		if (bpf_map_lookup_and_delete_elem(rev_fd, &r->key, &rev))
+			fz_fail(z, "reverse table: entry the model expects is missing (%s)",
+				strerror(errno));
+		if (memcmp(&rev.vip, &r->vip, sizeof(rev.vip)) || rev.vport != r->vport ||
+		    rev.backend_id != r->backend_id || rev.service_id != r->service_id ||
+		    rev.group != r->group)
+			fz_fail(z, "reverse table entry of backend %u differs from the model",
+				rev.backend_id);
+	}
+	if (!bpf_map_get_next_key(flows_fd, NULL, &next))
+		fz_fail(z, "flow table holds an entry the model does not know");
+	if (!bpf_map_get_next_key(rev_fd, NULL, &next))
+		fz_fail(z, "reverse table holds an entry the model does not know");
+	memset(z->flows, 0, sizeof(z->flows));
+	memset(z->revs, 0, sizeof(z->revs));
+	z->nflows = 0;
+	z->nrevs = 0;
+	z->st->table_checks++;
+}
+
+/* ------------------------------------------------------------------ */
+/* Counters                                                            */
+
+static void counters_read(struct fz *z, uint64_t *sum)
+{
+	int fd = bpf_map__fd(z->fx->skel->maps.stats);
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	uint32_t count = GS_CNT_MAX, out_batch, k;
+	int cpu, err;
+
+	err = bpf_map_lookup_batch(fd, NULL, &out_batch, z->cnt_keys, z->cnt_values, &count, &opts);
+	if ((err && errno != ENOENT) || count != GS_CNT_MAX)
+		fz_fail(z, "stats batch lookup: %d (%s), %u counters", err, strerror(errno), count);
+	for (k = 0; k < GS_CNT_MAX; k++) {
+		sum[z->cnt_keys[k]] = 0;
+		for (cpu = 0; cpu < z->ncpus; cpu++)
+			sum[z->cnt_keys[k]] += z->cnt_values[(size_t)k * z->ncpus + cpu];
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Reference model                                                     */
+
+static int model_l4(const uint8_t *f, struct fz_parse *p)
+{
+	const uint8_t *l4 = f + p->l4;
+
+	if (p->proto == IPPROTO_TCP) {
+		size_t doff;
+
+		if (p->l4_len < 20)
+			return GS_CNT_BAD_HEADER;
+		doff = (size_t)(l4[12] >> 4) * 4;
+		if (doff < 20 || doff > p->l4_len)
+			return GS_CNT_BAD_HEADER;
+		p->tcp_flags = l4[13];
+	} else {
+		size_t udp_len;
+
+		if (p->l4_len < 8)
+			return GS_CNT_BAD_HEADER;
+		udp_len = rd16(l4 + 4);
+		if (udp_len < 8 || udp_len > p->l4_len)
+			return GS_CNT_BAD_HEADER;
+		/* RFC 8200: a zero UDP checksum is invalid over IPv6. */
+		if (!p->v4 && rd16(l4 + 6) == 0)
+			return GS_CNT_BAD_HEADER;
+	}
+	memcpy(&p->key.sport, l4, 2);
+	memcpy(&p->key.dport, l4 + 2, 2);
+	p->key.proto = p->proto;
+	return 0;
+}
+
+static void map_v4(union gs_addr *a, const uint8_t *v4)
+{
+	memset(a, 0, sizeof(*a));
+	a->b[10] = 0xff;
+	a->b[11] = 0xff;
+	memcpy(&a->b[12], v4, 4);
+}
+
+/* The packet as RFC 791/8200/793/768 and DESIGN.md's parsing rules read it. */
+static int model_parse_inner(const uint8_t *f, size_t len, struct fz_parse *p)
+{
+	uint16_t ethertype;
+
+	if (len < ETH_LEN)
+		return GS_CNT_BAD_HEADER;
+	ethertype = rd16(f + 12);
+	if (ethertype == 0x8100 || ethertype == 0x88a8)
+		return GS_CNT_PASS_VLAN;
+	if (ethertype == 0x0800) {
+		const uint8_t *ip = f + ETH_LEN;
+		size_t hdr, tot;
+
+		if (len < ETH_LEN + 20 || ip[0] >> 4 != 4 || (ip[0] & 15) < 5)
+			return GS_CNT_BAD_HEADER;
+		hdr = (size_t)(ip[0] & 15) * 4;
+		tot = rd16(ip + 2);
+		/* Ethernet padding may follow the datagram; a shortfall may not. */
+		if (tot < hdr || tot > len - ETH_LEN)
+			return GS_CNT_BAD_HEADER;
+		if (rd16(ip + 6) & 0x3fff)
+			return GS_CNT_PASS_FRAGMENT;
+		if (ip[9] != IPPROTO_TCP && ip[9] != IPPROTO_UDP)
+			return GS_CNT_PASS_NOT_L4;
+		p->v4 = true;
+		p->proto = ip[9];
+		map_v4(&p->key.src, ip + 12);
+		map_v4(&p->key.dst, ip + 16);
+		p->l4 = ETH_LEN + hdr;
+		p->l4_len = tot - hdr;
+		return model_l4(f, p);
+	}
+	if (ethertype == 0x86dd) {
+		const uint8_t *ip = f + ETH_LEN;
+		size_t plen;
+
+		if (len < ETH_LEN + 40 || ip[0] >> 4 != 6)
+			return GS_CNT_BAD_HEADER;
+		plen = rd16(ip + 4);
+		if (plen > len - ETH_LEN - 40)
+			return GS_CNT_BAD_HEADER;
+		/* Extension headers are the kernel's business. */
+		if (ip[6] == 44)
+			return GS_CNT_PASS_FRAGMENT;
+		if (ip[6] != IPPROTO_TCP && ip[6] != IPPROTO_UDP)
+			return GS_CNT_PASS_NOT_L4;
+		p->v4 = false;
+		p->proto = ip[6];
+		memcpy(p->key.src.b, ip + 8, 16);
+		memcpy(p->key.dst.b, ip + 24, 16);
+		/* ::ffff:0:0/96 never appears on the wire (the kernel drops it as
+		 * a source); such a key would alias an IPv4 flow's. */
+		if (gs_addr_is_v4(&p->key.src) || gs_addr_is_v4(&p->key.dst))
+			return GS_CNT_BAD_HEADER;
+		p->l4 = ETH_LEN + 40;
+		p->l4_len = plen;
+		return model_l4(f, p);
+	}
+	return GS_CNT_PASS_NOT_IP;
+}
+
+static void model_parse(const uint8_t *f, size_t len, struct fz_parse *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->reason = model_parse_inner(f, len, p);
+}
+
+static bool in_prefix(const union gs_addr *a, const union gs_addr *prefix, uint32_t bits)
+{
+	uint32_t i;
+
+	for (i = 0; i < bits; i++) {
+		uint8_t mask = (uint8_t)(0x80 >> (i % 8));
+
+		if ((a->b[i / 8] & mask) != (prefix->b[i / 8] & mask))
+			return false;
+	}
+	return true;
+}
+
+/* Selection as DESIGN.md describes it: override, else split by hash, then the
+ * group's table; a group without a usable backend gives way to the other. */
+static const struct fz_backend *model_select(const struct fz_service *svc,
+					     const struct gs_flow_key *key, bool v4,
+					     uint8_t *group_out)
+{
+	uint32_t gh, bh, ids[FZ_MAX_BACKENDS];
+	uint8_t group, tries;
+	size_t b, n;
+
+	if (svc->hash_mode == GS_HASH_CLIENT) {
+		gh = gs_hash_addr(&key->src, GS_SEED_GROUP);
+		bh = gs_hash_addr(&key->src, GS_SEED_BACKEND);
+	} else {
+		gh = gs_hash_flow(key, GS_SEED_GROUP);
+		bh = gs_hash_flow(key, GS_SEED_BACKEND);
+	}
+	group = gs_is_canary(gh, svc->canary_ppm) ? GS_GROUP_CANARY : GS_GROUP_STABLE;
+	if (svc->override) {
+		union gs_addr prefix = pkt_addr(svc->override);
+		uint32_t bits = svc->override_len + (gs_addr_is_v4(&prefix) ? 96 : 0);
+
+		if (in_prefix(&key->src, &prefix, bits))
+			group = svc->override_group;
+	}
+	for (tries = 0; tries < GS_GROUPS; tries++, group ^= 1) {
+		const struct fz_backend *be;
+		union gs_addr addr;
+
+		n = 0;
+		for (b = 0; b < svc->nbackends; b++)
+			if (svc->backends[b].group == group)
+				ids[n++] = svc->backends[b].id;
+		if (!n)
+			continue;
+		be = backend_by_id(fx_table_pick(ids, n, bh));
+		addr = pkt_addr(be->addr);
+		if (gs_addr_is_v4(&addr) != v4)
+			continue;
+		*group_out = group;
+		return be;
+	}
+	return NULL;
+}
+
+static void rev_key_of(struct gs_flow_key *rk, const struct gs_flow_key *key,
+		       const struct fz_backend *be)
+{
+	memset(rk, 0, sizeof(*rk));
+	rk->src = pkt_addr(be->addr);
+	rk->dst = key->src;
+	rk->sport = htons(be->port);
+	rk->dport = key->sport;
+	rk->proto = key->proto;
+}
+
+static void rev_write(struct fz *z, const struct fz_parse *p, const struct fz_flow *flow,
+		      const struct fz_backend *be)
+{
+	struct gs_flow_key rk;
+	struct fz_rev *rev;
+
+	rev_key_of(&rk, &p->key, be);
+	rev = rev_find(z, &rk, true);
+	rev->vip = p->key.dst;
+	rev->vport = p->key.dport;
+	rev->backend_id = flow->backend_id;
+	rev->service_id = flow->service_id;
+	rev->group = flow->group;
+}
+
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_ACK 0x10
+
+/* Forward: which backend the flow goes to, and how the shadow tables move. */
+static void model_forward(struct fz *z, const struct fz_parse *p, struct fz_expect *e)
+{
+	bool tcp = p->proto == IPPROTO_TCP;
+	bool syn = tcp && (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+	const struct fz_service *svc;
+	const struct fz_backend *be;
+	struct fz_flow *flow;
+	union gs_addr addr;
+	int action; /* the counter of a new selection, 0 to keep */
+	uint8_t group = 0;
+
+	e->delta[GS_CNT_PKTS] = 1;
+	if (p->reason) {
+		e->delta[p->reason] = 1;
+		return;
+	}
+	svc = service_of(&p->key);
+	if (!svc) {
+		e->delta[GS_CNT_PASS_NO_SERVICE] = 1;
+		return;
+	}
+	flow = flow_find(z, &p->key, false);
+	if (!flow)
+		action = tcp && !syn ? GS_CNT_FLOW_MISSING : GS_CNT_FLOW_NEW;
+	else if (!tcp)
+		action = 0;
+	else if (syn)
+		action = flow->state == GS_FLOW_CLOSING ? GS_CNT_FLOW_RESELECT : 0;
+	else {
+		action = 0;
+		if (p->tcp_flags & (TCP_FIN | TCP_RST))
+			flow->state = GS_FLOW_CLOSING;
+		else if (flow->state == GS_FLOW_SYN_SENT)
+			flow->state = GS_FLOW_ESTABLISHED;
+	}
+
+	if (!action) {
+		struct gs_flow_key rk;
+
+		be = backend_by_id(flow->backend_id);
+		rev_key_of(&rk, &p->key, be);
+		if (!rev_find(z, &rk, false)) {
+			rev_write(z, p, flow, be);
+			e->delta[GS_CNT_REV_RESTORED] = 1;
+		}
+	} else {
+		be = model_select(svc, &p->key, p->v4, &group);
+		if (!be) {
+			e->delta[GS_CNT_NO_BACKEND] = 1;
+			return;
+		}
+		flow = flow_find(z, &p->key, true);
+		flow->backend_id = be->id;
+		flow->service_id = svc->id;
+		flow->group = group;
+		if (!tcp)
+			flow->state = GS_FLOW_UDP;
+		else if (syn)
+			flow->state = GS_FLOW_SYN_SENT;
+		else if (p->tcp_flags & (TCP_FIN | TCP_RST))
+			flow->state = GS_FLOW_CLOSING;
+		else
+			flow->state = GS_FLOW_ESTABLISHED;
+		rev_write(z, p, flow, be);
+		e->delta[action] = 1;
+	}
+	addr = pkt_addr(be->addr);
+	e->delta[GS_CNT_FWD_REWRITTEN] = 1;
+	e->rewrite = true;
+	e->dst_side = true;
+	e->addr = addr;
+	e->port = htons(be->port);
+}
+
+static void model_reply(struct fz *z, const struct fz_parse *p, struct fz_expect *e)
+{
+	struct gs_flow_key fk;
+	struct fz_flow *flow;
+	struct fz_rev *rev;
+
+	if (p->reason == GS_CNT_BAD_HEADER) {
+		e->delta[GS_CNT_REV_BAD_HEADER] = 1;
+		return;
+	}
+	if (p->reason)
+		return;
+	rev = rev_find(z, &p->key, false);
+	if (!rev)
+		return;
+	e->delta[GS_CNT_REV_REWRITTEN] = 1;
+	e->rewrite = true;
+	e->dst_side = false;
+	e->addr = rev->vip;
+	e->port = rev->vport;
+	if (!(p->tcp_flags & (TCP_FIN | TCP_RST)) || p->proto != IPPROTO_TCP)
+		return;
+	/* The backend closed: the flow's next SYN selects anew. */
+	memset(&fk, 0, sizeof(fk));
+	fk.src = p->key.dst;
+	fk.dst = rev->vip;
+	fk.sport = p->key.dport;
+	fk.dport = rev->vport;
+	fk.proto = p->proto;
+	flow = flow_find(z, &fk, false);
+	if (flow)
+		flow->state = GS_FLOW_CLOSING;
+}
+
+/* ------------------------------------------------------------------ */
+/* Output checks                                                       */
+
+static uint16_t ip_residue(const uint8_t *f)
+{
+	uint16_t r = ofold(ocsum(f + ETH_LEN, (size_t)(f[ETH_LEN] & 15) * 4, 0));
+
+	return r ? r : 0xffff;
+}
+
+/* Sum over pseudo-header and segment, checksum included: 0xffff when right. */
+static uint16_t l4_residue(const uint8_t *f, const struct fz_parse *p)
+{
+	uint8_t pseudo[40];
+	uint32_t sum;
+	uint16_t r;
+
+	memset(pseudo, 0, sizeof(pseudo));
+	if (p->v4) {
+		memcpy(pseudo, f + ETH_LEN + 12, 8);
+		pseudo[9] = p->proto;
+		wr16(pseudo + 10, (uint16_t)p->l4_len);
+		sum = ocsum(pseudo, 12, 0);
+	} else {
+		memcpy(pseudo, f + ETH_LEN + 8, 32);
+		wr16(pseudo + 34, (uint16_t)p->l4_len);
+		pseudo[39] = p->proto;
+		sum = ocsum(pseudo, 40, 0);
+	}
+	r = ofold(ocsum(f + p->l4, p->l4_len, sum));
+	return r ? r : 0xffff;
+}
+
+static bool in_field(size_t i, size_t start, size_t len)
+{
+	return i >= start && i < start + len;
+}
+
+static void check_rewrite(struct fz *z, const struct fz_parse *p, const struct fz_expect *e)
+{
+	size_t addr_len = p->v4 ? 4 : 16;
+	size_t addr_off = ETH_LEN + (p->v4 ? (e->dst_side ? 16 : 12) : (e->dst_side ? 24 : 8));
+	size_t port_off = p->l4 + (e->dst_side ? 2 : 0);
+	size_t csum_off = p->l4 + (p->proto == IPPROTO_TCP ? 16 : 6);
+	const uint8_t *want_addr = p->v4 ? &e->addr.b[12] : e->addr.b;
+	uint16_t in_check = rd16(z->in + csum_off), out_check = rd16(z->out + csum_off);
+	size_t i;
+
+	for (i = 0; i < z->in_len; i++) {
+		if (z->in[i] == z->out[i] || in_field(i, addr_off, addr_len) ||
+		    in_field(i, port_off, 2) || in_field(i, csum_off, 2) ||
+		    (p->v4 && in_field(i, ETH_LEN + 10, 2)))
+			continue;
+		fz_fail(z, "byte %zu changed (0x%02x -> 0x%02x) outside the rewritten fields", i,
+			z->in[i], z->out[i]);
+	}
+	if (memcmp(z->out + addr_off, want_addr, addr_len))
+		fz_fail(z, "%s address is not the expected %s", e->dst_side ? "dst" : "src",
+			e->dst_side ? "backend's" : "VIP");
+	if (memcmp(z->out + port_off, &e->port, 2))
+		fz_fail(z, "%s port %u, want %u", e->dst_side ? "dst" : "src",
+			rd16(z->out + port_off), ntohs(e->port));
+	/* A right checksum must stay right; a wrong one (fuzzed) must stay
+	 * exactly as wrong: an update that only works on right ones is a bug. */
+	if (p->v4 && ip_residue(z->in) != ip_residue(z->out))
+		fz_fail(z, "IPv4 header checksum: residue 0x%04x in, 0x%04x out%s",
+			ip_residue(z->in), ip_residue(z->out),
+			ip_residue(z->in) == 0xffff ? " (was right)" : "");
+	/* Input right: the output verified from scratch by tests/bpf/packet.c. */
+	if (!pkt_csum_error(z->in, z->in_len)) {
+		const char *error = pkt_csum_error(z->out, z->out_len);
+
+		if (error)
+			fz_fail(z, "rewritten frame: %s", error);
+		z->st->csum_right++;
+	} else {
+		z->st->csum_fuzzed++;
+	}
+	if (p->proto == IPPROTO_UDP && p->v4 && in_check == 0) {
+		if (out_check != 0)
+			fz_fail(z, "IPv4 UDP without checksum got one (0x%04x)", out_check);
+		return;
+	}
+	if (p->proto == IPPROTO_UDP && out_check == 0)
+		fz_fail(z, "UDP checksum came out 0 (means none / invalid)");
+	if (l4_residue(z->in, p) != l4_residue(z->out, p))
+		fz_fail(z, "%s checksum: residue 0x%04x in, 0x%04x out%s",
+			p->proto == IPPROTO_TCP ? "TCP" : "UDP", l4_residue(z->in, p),
+			l4_residue(z->out, p),
+			l4_residue(z->in, p) == 0xffff ? " (was right)" : "");
+}
+
+/*
+ * The skb test run refuses an IPv4 or IPv6 frame shorter than the fixed IP
+ * header (EINVAL): such a frame never reaches tc egress from the stack. The
+ * same frame into XDP must run.
+ */
+static bool tc_refuses(const uint8_t *f, size_t len)
+{
+	uint16_t type = rd16(f + 12);
+
+	return (type == 0x0800 && len < ETH_LEN + 20) || (type == 0x86dd && len < ETH_LEN + 40);
+}
+
+static void run_and_check(struct fz *z)
+{
+	struct fz_expect e;
+	struct fz_parse p;
+	uint64_t now[GS_CNT_MAX];
+	uint32_t ok_verdict = z->reply ? TC_ACT_OK : XDP_PASS;
+	int c, err;
+
+	memset(&e, 0, sizeof(e));
+	memset(z->out, 0, sizeof(z->out));
+	z->out_len = 0;
+	err = fx_test_run(z->reply ? z->fx->tc_fd : z->fx->xdp_fd, z->in, z->in_len, z->out,
+			  &z->out_len, &z->verdict);
+	if (err == -EINVAL && z->reply && tc_refuses(z->in, z->in_len)) {
+		z->st->refused++;
+		return;
+	}
+	if (err)
+		fz_fail(z, "BPF_PROG_TEST_RUN: %d (%s)", err, strerror(errno));
+	/* The model moves its shadow tables only for a frame that ran. */
+	model_parse(z->in, z->in_len, &p);
+	if (z->reply)
+		model_reply(z, &p, &e);
+	else
+		model_forward(z, &p, &e);
+
+	if (z->verdict != ok_verdict) {
+		z->st->dropped++;
+		fz_fail(z, "verdict %u, want %u", z->verdict, ok_verdict);
+	}
+	if (z->out_len != z->in_len)
+		fz_fail(z, "length %zu out, %zu in", z->out_len, z->in_len);
+	if (e.rewrite) {
+		check_rewrite(z, &p, &e);
+		z->st->rewritten++;
+	} else {
+		if (memcmp(z->in, z->out, z->in_len))
+			fz_fail(z, "frame the model says is not rewritten changed");
+		z->st->untouched++;
+		if (!z->reply) {
+			for (c = 1; c < GS_CNT_MAX; c++)
+				if (e.delta[c] && c != GS_CNT_PKTS)
+					z->st->reason[c]++;
+		}
+	}
+
+	counters_read(z, now);
+	for (c = 0; c < GS_CNT_MAX; c++) {
+		int64_t got = (int64_t)(now[c] - z->counters[c]);
+
+		if (c == GS_CNT_EVENTS || c == GS_CNT_EVENTS_DROPPED)
+			continue;
+		if (got != e.delta[c])
+			fz_fail(z, "counter %d moved by %lld, model: %lld", c, (long long)got,
+				(long long)e.delta[c]);
+	}
+	for (c = 0; c < GS_CNT_MAX; c++)
+		z->st->counted[c] += (uint64_t)e.delta[c];
+	memcpy(z->counters, now, sizeof(now));
+	if (z->nflows >= FZ_TAB_LIMIT || z->nrevs >= FZ_TAB_LIMIT)
+		tables_check_and_clear(z);
+}
+
+/* ------------------------------------------------------------------ */
+/* Generator                                                           */
+
+static void addr_text(const union gs_addr *a, char *buf, size_t len)
+{
+	if (gs_addr_is_v4(a))
+		inet_ntop(AF_INET, &a->b[12], buf, (socklen_t)len);
+	else
+		inet_ntop(AF_INET6, a->b, buf, (socklen_t)len);
+}
+
+static uint8_t random_tcp_flags(struct fz *z, bool reply)
+{
+	static const uint8_t fwd[] = {TCP_SYN,		 TCP_SYN,	    TCP_SYN,
+				      TCP_ACK,		 TCP_ACK,	    TCP_ACK | 0x08,
+				      TCP_ACK | 0x08,	 TCP_FIN | TCP_ACK, TCP_RST,
+				      TCP_RST | TCP_ACK, TCP_SYN | TCP_ACK, TCP_SYN | TCP_FIN};
+	static const uint8_t rep[] = {TCP_SYN | TCP_ACK, TCP_ACK, TCP_ACK | 0x08,   TCP_ACK | 0x08,
+				      TCP_FIN | TCP_ACK, TCP_RST, TCP_RST | TCP_ACK};
+
+	if (chance(z, 5))
+		return (uint8_t)rnd(z);
+	if (reply)
+		return rep[below(z, sizeof(rep))];
+	return fwd[below(z, sizeof(fwd))];
+}
+
+static size_t random_payload(struct fz *z, uint8_t *buf, bool reply)
+{
+	static const char req[] = "GET / HTTP/1.1\r\nHost: vip\r\n\r\n";
+	static const char resp[] = "HTTP/1.1 503 Service Unavailable\r\n\r\n";
+	size_t len = below(z, 4) ? below(z, 64) : below(z, 600), i;
+
+	for (i = 0; i < len; i++)
+		buf[i] = (uint8_t)rnd(z);
+	if (len > 40 && chance(z, 50)) {
+		const char *text = reply ? resp : req;
+
+		memcpy(buf, text, strlen(text));
+		if (reply && chance(z, 70))
+			buf[9] = (uint8_t)('1' + below(z, 5));
+	}
+	return len;
+}
+
+/* IPv4 options of random content (the programs never read them). */
+static size_t add_ip_options(struct fz *z, uint8_t *f, size_t len)
+{
+	size_t hdr = (size_t)(f[ETH_LEN] & 15) * 4, room = 60 - hdr, add, i;
+	uint8_t *opt = f + ETH_LEN + hdr;
+
+	add = 4 * (1 + below(z, (uint32_t)room / 4));
+	if (room < 4 || len + add > PKT_MAX)
+		return len;
+	memmove(opt + add, opt, len - ETH_LEN - hdr);
+	for (i = 0; i < add; i++)
+		opt[i] = chance(z, 50) ? 0x01 : (uint8_t)rnd(z);
+	f[ETH_LEN] = (uint8_t)(0x40 | (hdr + add) / 4);
+	wr16(f + ETH_LEN + 2, (uint16_t)(rd16(f + ETH_LEN + 2) + add));
+	pkt_fix_csums(f, len + add);
+	return len + add;
+}
+
+static size_t build(struct fz *z, const struct pkt_spec *spec, uint8_t *f)
+{
+	size_t len = pkt_build(spec, f);
+
+	if (spec->src[0] != 'f' && chance(z, 10))
+		len = add_ip_options(z, f, len);
+	/* Ethernet padding past the IP datagram (the minimum frame, a NIC). */
+	if (chance(z, 8)) {
+		size_t pad = 1 + below(z, 40);
+
+		while (pad-- && len < PKT_MAX)
+			f[len++] = chance(z, 50) ? 0 : (uint8_t)rnd(z);
+	}
+	return len;
+}
+
+/* A forward frame from a pool client to a service (nosvc: to none). */
+static size_t gen_forward(struct fz *z, uint8_t *f, bool nosvc)
+{
+	uint8_t payload[PKT_MAX];
+	char src[64], dst[64];
+	const struct fz_service *svc = &world[below(z, FZ_NSERVICES - 1)];
+	bool v6 = svc->vip[0] == 'f';
+	struct pkt_spec spec;
+	uint32_t c = below(z, 12);
+
+	if (v6)
+		snprintf(src, sizeof(src), c < 8 ? "fd0c::%u" : "fd0c:9::%u", c % 8 + 1);
+	else
+		snprintf(src, sizeof(src), c < 8 ? "192.168.1.%u" : "192.168.9.%u", c % 8 + 1);
+	snprintf(dst, sizeof(dst), "%s", svc->vip);
+	memset(&spec, 0, sizeof(spec));
+	spec.src = src;
+	spec.dst = dst;
+	spec.sport = (uint16_t)(40000 + below(z, 32));
+	spec.dport = svc->port;
+	spec.proto = svc->proto;
+	if (nosvc) {
+		switch (below(z, 5)) {
+		case 0:
+			spec.dport = (uint16_t)(svc->port + 1 + below(z, 1000));
+			break;
+		case 1:
+			snprintf(dst, sizeof(dst), v6 ? "fd00::11" : "10.0.0.11");
+			break;
+		case 2:
+			spec.proto = svc->proto == IPPROTO_TCP ? IPPROTO_UDP : IPPROTO_TCP;
+			break;
+		case 3:
+			snprintf(dst, sizeof(dst), "%s",
+				 pkt_addr(src).b[0] ? "fd01::1" : "10.1.0.1");
+			spec.dport = 8080;
+			break;
+		default: /* the service without backends */
+			svc = &world[FZ_NSERVICES - 1];
+			snprintf(src, sizeof(src), "192.168.1.%u", c + 1);
+			snprintf(dst, sizeof(dst), "%s", svc->vip);
+			spec.dport = svc->port;
+			spec.proto = svc->proto;
+			break;
+		}
+	}
+	if (spec.proto == IPPROTO_TCP)
+		spec.tcp_flags = random_tcp_flags(z, false);
+	spec.udp_no_csum = !v6 && spec.proto == IPPROTO_UDP && chance(z, 10);
+	spec.payload = payload;
+	spec.payload_len = random_payload(z, payload, false);
+	return build(z, &spec, f);
+}
+
+/* A backend's reply to a flow the forward path created; now and then one
+ * from a port no flow uses. Returns 0 when there is no flow yet. */
+static size_t gen_reply(struct fz *z, uint8_t *f)
+{
+	uint8_t payload[PKT_MAX];
+	char src[64], dst[64];
+	const struct fz_rev *rev;
+	struct pkt_spec spec;
+
+	if (!z->nrevs)
+		return 0;
+	rev = &z->revs[z->rev_slots[below(z, (uint32_t)z->nrevs)]];
+	/* an evicted entry: its backend's reply now goes out untouched */
+	addr_text(&rev->key.src, src, sizeof(src));
+	addr_text(&rev->key.dst, dst, sizeof(dst));
+	memset(&spec, 0, sizeof(spec));
+	spec.src = src;
+	spec.dst = dst;
+	spec.sport = ntohs(rev->key.sport);
+	spec.dport = ntohs(rev->key.dport);
+	spec.proto = rev->key.proto;
+	if (chance(z, 10))
+		spec.sport = (uint16_t)(spec.sport + 1 + below(z, 100));
+	if (spec.proto == IPPROTO_TCP)
+		spec.tcp_flags = random_tcp_flags(z, true);
+	spec.udp_no_csum =
+		gs_addr_is_v4(&rev->key.src) && spec.proto == IPPROTO_UDP && chance(z, 10);
+	spec.payload = payload;
+	spec.payload_len = random_payload(z, payload, true);
+	return build(z, &spec, f);
+}
+
+/* A base frame to mutate: a forward one, or a reply if a flow exists. */
+static size_t gen_base(struct fz *z)
+{
+	size_t len = 0;
+
+	z->reply = chance(z, 40);
+	if (z->reply)
+		len = gen_reply(z, z->in);
+	if (!len) {
+		z->reply = false;
+		len = gen_forward(z, z->in, chance(z, 15));
+	}
+	return len;
+}
+
+/* Where the L4 header of a base frame is (it parses as built). */
+static size_t base_l4(const uint8_t *f, size_t len)
+{
+	struct pkt_view v;
+
+	return pkt_parse(f, len, &v) ? v.l4_off : 0;
+}
+
+static bool is_v4(const uint8_t *f)
+{
+	return rd16(f + 12) == 0x0800;
+}
+
+static uint16_t near_or_random(struct fz *z, uint16_t v)
+{
+	if (chance(z, 30))
+		return (uint16_t)rnd(z);
+	return (uint16_t)(v + (int)below(z, 81) - 40);
+}
+
+static void set_checksum_field(struct fz *z, uint8_t *p)
+{
+	uint32_t pick = below(z, 3);
+
+	wr16(p, pick == 0 ? 0 : pick == 1 ? 0xffff : (uint16_t)rnd(z));
+}
+
+/* Insert n bytes at off, moving the rest up. */
+static size_t insert(uint8_t *f, size_t len, size_t off, const uint8_t *bytes, size_t n)
+{
+	if (len + n > PKT_MAX)
+		return len;
+	memmove(f + off + n, f + off, len - off);
+	memcpy(f + off, bytes, n);
+	return len + n;
+}
+
+static size_t mut_v6ext(struct fz *z, uint8_t *f, size_t len)
+{
+	static const uint8_t types[] = {0, 43, 60, 44, 51, 135, 139, 140, 59};
+	uint8_t hdr[64], next = f[ETH_LEN + 6];
+	size_t n = 1 + below(z, 4), i, total = 0;
+
+	/* Built back to front: each header names the one after it. */
+	for (i = 0; i < n; i++) {
+		uint8_t type = i + 1 == n && chance(z, 30) ? 0 : types[below(z, sizeof(types))];
+		size_t hlen = type == 44 ? 8 : 8 * (1 + below(z, 3)), k;
+
+		if (len + hlen > PKT_MAX)
+			break;
+		for (k = 0; k < hlen; k++)
+			hdr[k] = chance(z, 60) ? 0 : (uint8_t)rnd(z);
+		hdr[0] = next;
+		hdr[1] = type == 44   ? 0
+			 : type == 51 ? (uint8_t)(hlen / 4 - 2)
+				      : (uint8_t)(hlen / 8 - 1);
+		len = insert(f, len, ETH_LEN + 40, hdr, hlen);
+		total += hlen;
+		next = type;
+	}
+	f[ETH_LEN + 6] = next;
+	wr16(f + ETH_LEN + 4, (uint16_t)(rd16(f + ETH_LEN + 4) + total));
+	return len;
+}
+
+/* An ICMP error about the base frame's flow, sent toward the base's sender
+ * side (a router answering it) or toward its destination. */
+static size_t mut_icmp(struct fz *z, uint8_t *f, size_t len)
+{
+	uint8_t quote[PKT_MAX], *ip = f + ETH_LEN;
+	size_t l4 = base_l4(f, len), qlen, icmp;
+	bool v4 = is_v4(f);
+	uint32_t sum;
+
+	if (!l4)
+		return len;
+	qlen = l4 - ETH_LEN + 8;
+	memcpy(quote, ip, qlen);
+	if (v4) {
+		static const uint8_t types[][2] = {{3, 1}, {3, 3}, {3, 4}, {11, 0}, {12, 0}};
+		const uint8_t *t = types[below(z, 5)];
+
+		/* outer: 20-byte header from a router, to the quoted source */
+		ip[0] = 0x45;
+		memcpy(ip + 16, quote + 12, 4);
+		memcpy(ip + 12, "\x0a\x63\x00\x01", 4);
+		if (chance(z, 50)) /* or to the quoted destination (the VIP) */
+			memcpy(ip + 16, quote + 16, 4);
+		ip[6] = 0;
+		ip[7] = 0;
+		ip[9] = IPPROTO_ICMP;
+		icmp = ETH_LEN + 20;
+		f[icmp] = t[0];
+		f[icmp + 1] = t[1];
+		memset(f + icmp + 2, 0, 6);
+		if (t[0] == 3 && t[1] == 4)
+			wr16(f + icmp + 6, 1400);
+		memcpy(f + icmp + 8, quote, qlen);
+		len = icmp + 8 + qlen;
+		wr16(ip + 2, (uint16_t)(len - ETH_LEN));
+		sum = ocsum(f + icmp, len - icmp, 0);
+		wr16(f + icmp + 2, (uint16_t)~ofold(sum));
+		wr16(ip + 10, 0);
+		wr16(ip + 10, (uint16_t)~ofold(ocsum(ip, 20, 0)));
+	} else {
+		static const uint8_t types[][2] = {{1, 4}, {1, 0}, {2, 0}, {3, 0}, {4, 1}};
+		const uint8_t *t = types[below(z, 5)];
+		uint8_t pseudo[40];
+
+		if (chance(z, 50)) /* to the quoted source, else its destination */
+			memcpy(ip + 24, quote + 8, 16);
+		else
+			memcpy(ip + 24, quote + 24, 16);
+		memcpy(ip + 8, "\xfd\x63\0\0\0\0\0\0\0\0\0\0\0\0\0\x01", 16);
+		ip[6] = 58;
+		icmp = ETH_LEN + 40;
+		f[icmp] = t[0];
+		f[icmp + 1] = t[1];
+		memset(f + icmp + 2, 0, 6);
+		if (t[0] == 2)
+			wr16(f + icmp + 6, 1280);
+		memcpy(f + icmp + 8, quote, qlen);
+		len = icmp + 8 + qlen;
+		wr16(ip + 4, (uint16_t)(len - icmp));
+		memset(pseudo, 0, sizeof(pseudo));
+		memcpy(pseudo, ip + 8, 32);
+		wr16(pseudo + 34, (uint16_t)(len - icmp));
+		pseudo[39] = 58;
+		sum = ocsum(f + icmp, len - icmp, ocsum(pseudo, 40, 0));
+		wr16(f + icmp + 2, (uint16_t)~ofold(sum));
+	}
+	return len;
+}
+
+static size_t mut_flip(struct fz *z, uint8_t *f, size_t len)
+{
+	uint32_t n = 1 + below(z, 6), i;
+
+	for (i = 0; i < n; i++) {
+		size_t at = chance(z, 75) ? below(z, (uint32_t)(len < 80 ? len : 80))
+					  : below(z, (uint32_t)len);
+
+		if (chance(z, 50))
+			f[at] ^= (uint8_t)(1u << below(z, 8));
+		else
+			f[at] = (uint8_t)rnd(z);
+	}
+	if (chance(z, 30))
+		pkt_fix_csums(f, len);
+	return len;
+}
+
+static size_t mut_garbage(struct fz *z, uint8_t *f)
+{
+	static const uint16_t types[] = {0x0800, 0x86dd, 0x8100, 0x88a8, 0x0806};
+	size_t len = ETH_LEN + below(z, 500), i;
+
+	for (i = 0; i < len; i++)
+		f[i] = (uint8_t)rnd(z);
+	if (chance(z, 70)) {
+		uint16_t type = types[below(z, 5)];
+
+		wr16(f + 12, type);
+		if (len > ETH_LEN && chance(z, 70))
+			f[ETH_LEN] = (uint8_t)((type == 0x86dd ? 0x60 : 0x40) | (f[ETH_LEN] & 15));
+		if (len > ETH_LEN + 9 && type == 0x0800 && chance(z, 60))
+			f[ETH_LEN + 9] = chance(z, 50) ? IPPROTO_TCP : IPPROTO_UDP;
+		if (len > ETH_LEN + 6 && type == 0x86dd && chance(z, 60))
+			f[ETH_LEN + 6] = chance(z, 50) ? IPPROTO_TCP : IPPROTO_UDP;
+	}
+	return len;
+}
+
+/* The same flow as an IPv6 frame with v4-mapped addresses: its key is the
+ * v4 flow's key, but it must never be rewritten as an IPv4 packet. */
+static size_t mut_mapped(struct fz *z, uint8_t *f, size_t len)
+{
+	uint8_t l4[PKT_MAX], saddr[4], daddr[4], proto, *ip = f + ETH_LEN;
+	size_t off = base_l4(f, len), l4_len;
+
+	if (!is_v4(f) || !off)
+		return len;
+	l4_len = rd16(ip + 2) - (off - ETH_LEN);
+	memcpy(l4, f + off, l4_len);
+	memcpy(saddr, ip + 12, 4);
+	memcpy(daddr, ip + 16, 4);
+	proto = ip[9];
+	wr16(f + 12, 0x86dd);
+	memset(ip, 0, 40);
+	ip[0] = 0x60;
+	wr16(ip + 4, (uint16_t)l4_len);
+	ip[6] = proto;
+	ip[7] = 64;
+	ip[18] = 0xff;
+	ip[19] = 0xff;
+	memcpy(ip + 20, saddr, 4);
+	ip[34] = 0xff;
+	ip[35] = 0xff;
+	memcpy(ip + 36, daddr, 4);
+	memcpy(ip + 40, l4, l4_len);
+	len = ETH_LEN + 40 + l4_len;
+	if (chance(z, 80))
+		pkt_fix_csums(f, len);
+	return len;
+}
+
+static size_t mutate(struct fz *z, enum fz_class cls, size_t len)
+{
+	uint8_t *f = z->in, *ip = f + ETH_LEN;
+	size_t l4 = base_l4(f, len);
+	bool v4 = is_v4(f);
+	bool tcp = v4 ? ip[9] == IPPROTO_TCP : ip[6] == IPPROTO_TCP;
+
+	switch (cls) {
+	case FZ_TRUNC:
+		return ETH_LEN + below(z, (uint32_t)(len - ETH_LEN));
+	case FZ_IHL:
+		if (v4) {
+			ip[0] = (uint8_t)(0x40 | below(z, 16));
+			if (chance(z, 30))
+				ip[0] = (uint8_t)(below(z, 16) << 4 | (ip[0] & 15));
+			return len;
+		}
+		ip[0] = (uint8_t)(below(z, 16) << 4 | (ip[0] & 15));
+		return len;
+	case FZ_TOTLEN:
+		if (v4)
+			wr16(ip + 2, near_or_random(z, rd16(ip + 2)));
+		else
+			wr16(ip + 4, near_or_random(z, rd16(ip + 4)));
+		return len;
+	case FZ_V6PLEN:
+		if (v4)
+			return mutate(z, FZ_TOTLEN, len);
+		wr16(ip + 4, near_or_random(z, rd16(ip + 4)));
+		return len;
+	case FZ_IPOPT:
+		return v4 ? add_ip_options(z, f, len) : mut_v6ext(z, f, len);
+	case FZ_V6EXT:
+		return v4 ? add_ip_options(z, f, len) : mut_v6ext(z, f, len);
+	case FZ_DOFF:
+		if (tcp && l4) {
+			uint8_t doff =
+				chance(z, 50) ? (uint8_t)below(z, 5) : (uint8_t)(6 + below(z, 10));
+
+			f[l4 + 12] = (uint8_t)(doff << 4 | (f[l4 + 12] & 15));
+			if (chance(z, 50))
+				pkt_fix_csums(f, len);
+		}
+		return len;
+	case FZ_FRAG:
+		if (v4) {
+			uint16_t frag = (uint16_t)(below(z, 2) << 13 | below(z, 4) << 14);
+
+			if (chance(z, 50))
+				frag |= (uint16_t)(1 + below(z, 0x1fff));
+			else
+				frag |= 0x2000;
+			wr16(ip + 6, frag);
+			pkt_fix_csums(f, len);
+			return len;
+		}
+		{
+			uint8_t hdr[8] = {
+				ip[6], 0, (uint8_t)below(z, 256), (uint8_t)below(z, 256), 1, 2,
+				3,     4};
+
+			len = insert(f, len, ETH_LEN + 40, hdr, 8);
+			ip[6] = 44;
+			wr16(ip + 4, (uint16_t)(rd16(ip + 4) + 8));
+			return len;
+		}
+	case FZ_VLAN: {
+		uint8_t tag[8] = {0x81, 0x00, (uint8_t)below(z, 16), (uint8_t)rnd(z),
+				  0x81, 0x00, (uint8_t)below(z, 16), (uint8_t)rnd(z)};
+		size_t n = chance(z, 70) ? 4 : 8;
+
+		if (chance(z, 40)) {
+			tag[0] = 0x88;
+			tag[1] = 0xa8;
+		}
+		/* the tag goes between the MACs and the inner ethertype */
+		return insert(f, len, 12, tag, n);
+	}
+	case FZ_CSUM:
+		if (l4) {
+			uint32_t which = below(z, 3);
+
+			if (v4 && which != 1)
+				set_checksum_field(z, ip + 10);
+			if (which != 0)
+				set_checksum_field(z, f + l4 + (tcp ? 16 : 6));
+		}
+		return len;
+	case FZ_ICMP:
+		return mut_icmp(z, f, len);
+	case FZ_UDPLEN:
+		if (!tcp && l4)
+			wr16(f + l4 + 4, near_or_random(z, rd16(f + l4 + 4)));
+		else if (l4)
+			return mutate(z, FZ_DOFF, len);
+		return len;
+	case FZ_MAPPED:
+		return mut_mapped(z, f, len);
+	case FZ_FLIP:
+		return mut_flip(z, f, len);
+	default:
+		return len;
+	}
+}
+
+/* The sweep: a forward frame of each kind in full, then cut at every offset
+ * from the Ethernet header on; then a reply of its flow, likewise. */
+static bool gen_sweep(struct fz *z)
+{
+	static const struct {
+		uint32_t service;
+		uint8_t flags;
+		uint8_t ip_opt_len;
+	} bases[] = {{0, TCP_SYN, 0}, {0, TCP_SYN, 8}, {1, 0, 0}, {2, TCP_SYN, 0}, {3, 0, 0}};
+
+	for (;;) {
+		if (z->sweep_len && z->sweep_cut < z->sweep_len) {
+			memcpy(z->in, z->sweep, z->sweep_cut);
+			z->in_len = z->sweep_cut++;
+			z->reply = z->sweep_reply;
+			return true;
+		}
+		if (z->sweep_len && !z->sweep_reply) {
+			/* the reply of the flow just created */
+			struct fz_parse p;
+			struct gs_flow_key rk;
+			const struct fz_flow *flow;
+			char src[64], dst[64];
+			struct pkt_spec spec;
+
+			model_parse(z->sweep, z->sweep_len, &p);
+			flow = flow_find(z, &p.key, false);
+			if (!flow)
+				fz_fail(z, "sweep: base frame made no flow");
+			rev_key_of(&rk, &p.key, backend_by_id(flow->backend_id));
+			addr_text(&rk.src, src, sizeof(src));
+			addr_text(&rk.dst, dst, sizeof(dst));
+			memset(&spec, 0, sizeof(spec));
+			spec.src = src;
+			spec.dst = dst;
+			spec.sport = ntohs(rk.sport);
+			spec.dport = ntohs(rk.dport);
+			spec.proto = rk.proto;
+			spec.tcp_flags = rk.proto == IPPROTO_TCP ? TCP_SYN | TCP_ACK : 0;
+			spec.ip_opt_len = bases[z->sweep_base - 1].ip_opt_len;
+			spec.payload = "HTTP/1.1 200 OK\r\n\r\n";
+			spec.payload_len = 19;
+			z->sweep_len = pkt_build(&spec, z->sweep);
+			z->sweep_cut = ETH_LEN;
+			z->sweep_reply = true;
+			memcpy(z->in, z->sweep, z->sweep_len);
+			z->in_len = z->sweep_len;
+			return true;
+		}
+		if (z->sweep_base >= sizeof(bases) / sizeof(bases[0]))
+			return false;
+		{
+			const struct fz_service *svc = &world[bases[z->sweep_base].service];
+			struct pkt_spec spec;
+
+			memset(&spec, 0, sizeof(spec));
+			spec.src = svc->vip[0] == 'f' ? "fd0c::77" : "192.168.7.7";
+			spec.dst = svc->vip;
+			spec.sport = 50000;
+			spec.dport = svc->port;
+			spec.proto = svc->proto;
+			spec.tcp_flags = bases[z->sweep_base].flags;
+			spec.ip_opt_len = bases[z->sweep_base].ip_opt_len;
+			spec.payload = "GET / HTTP/1.1\r\n\r\n";
+			spec.payload_len = 18;
+			z->sweep_len = pkt_build(&spec, z->sweep);
+			z->sweep_cut = ETH_LEN;
+			z->sweep_reply = false;
+			z->sweep_base++;
+			memcpy(z->in, z->sweep, z->sweep_len);
+			z->in_len = z->sweep_len;
+			z->reply = false;
+			return true;
+		}
+	}
+}
+
+/* Now and then a reverse entry disappears, as under LRU pressure: the flow's
+ * next forward packet must put it back. */
+static void maybe_evict(struct fz *z)
+{
+	struct fz_rev *rev;
+
+	if (!z->nrevs || below(z, 100))
+		return;
+	rev = &z->revs[z->rev_slots[below(z, (uint32_t)z->nrevs)]];
+	if (rev->evicted)
+		return;
+	fx_rev_del(z->fx, &rev->key);
+	rev->evicted = true;
+	z->st->evictions++;
+}
+
+static void generate(struct fz *z)
+{
+	static const enum fz_class mutations[] = {
+		FZ_TRUNC, FZ_IHL,  FZ_TOTLEN, FZ_V6PLEN, FZ_IPOPT,  FZ_V6EXT,  FZ_DOFF,
+		FZ_FRAG,  FZ_VLAN, FZ_CSUM,   FZ_ICMP,	 FZ_UDPLEN, FZ_MAPPED, FZ_FLIP,
+	};
+	uint32_t pick = below(z, 100);
+
+	if (gen_sweep(z)) {
+		z->cls = FZ_SWEEP;
+		return;
+	}
+	if (pick < 20) {
+		z->cls = FZ_VALID;
+		z->reply = false;
+		z->in_len = gen_forward(z, z->in, false);
+	} else if (pick < 25) {
+		z->cls = FZ_NOSVC;
+		z->reply = false;
+		z->in_len = gen_forward(z, z->in, true);
+	} else if (pick < 40) {
+		z->cls = FZ_REPLY;
+		z->reply = true;
+		z->in_len = gen_reply(z, z->in);
+		if (!z->in_len) {
+			z->cls = FZ_VALID;
+			z->reply = false;
+			z->in_len = gen_forward(z, z->in, false);
+		}
+	} else if (pick < 45) {
+		z->cls = FZ_GARBAGE;
+		z->reply = chance(z, 50);
+		z->in_len = mut_garbage(z, z->in);
+	} else {
+		z->cls = mutations[below(z, sizeof(mutations) / sizeof(mutations[0]))];
+		z->in_len = mutate(z, z->cls, gen_base(z));
+	}
+}
+
+/* Static: a failing check longjmps out of fz_run, and nothing may leak. */
+static struct fz fz_state;
+#define FZ_MAX_CPUS 1024
+static uint64_t fz_cnt_values[GS_CNT_MAX * FZ_MAX_CPUS];
+static uint32_t fz_cnt_keys[GS_CNT_MAX];
+
+void fz_run(struct fx *fx, uint64_t seed, uint64_t frames, struct fz_stats *stats)
+{
+	struct fz *z = &fz_state;
+	struct timespec t0, t1;
+	uint32_t k;
+
+	memset(z, 0, sizeof(*z));
+	memset(stats, 0, sizeof(*stats));
+	z->fx = fx;
+	z->st = stats;
+	z->seed = seed;
+	z->rng = seed;
+	z->ncpus = libbpf_num_possible_cpus();
+	if (z->ncpus < 1 || z->ncpus > FZ_MAX_CPUS)
+		fail_msg("fuzz: %d possible CPUs", z->ncpus);
+	z->cnt_values = fz_cnt_values;
+	z->cnt_keys = fz_cnt_keys;
+	for (k = 0; k < GS_CNT_MAX; k++)
+		z->cnt_keys[k] = k;
+	fz_world_setup(fx);
+	counters_read(z, z->counters);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (z->index = 0; z->index < frames; z->index++) {
+		maybe_evict(z);
+		generate(z);
+		stats->per_class[z->cls]++;
+		if (z->reply)
+			stats->reply++;
+		else
+			stats->fwd++;
+		run_and_check(z);
+	}
+	tables_check_and_clear(z);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	stats->frames = frames;
+	stats->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+}
+
+void fz_print_stats(const struct fz_stats *st, uint64_t seed)
+{
+	static const char *const reasons[GS_CNT_MAX] = {
+		[GS_CNT_PASS_NOT_IP] = "not-ip",	 [GS_CNT_PASS_VLAN] = "vlan",
+		[GS_CNT_PASS_FRAGMENT] = "fragment",	 [GS_CNT_PASS_NOT_L4] = "not-l4",
+		[GS_CNT_PASS_NO_SERVICE] = "no-service", [GS_CNT_BAD_HEADER] = "bad-header",
+		[GS_CNT_NO_BACKEND] = "no-backend",
+	};
+	int c;
+
+	printf("# fuzz_packets: seed %llu, %llu frames in %.2f s (%.0f frames/s)\n",
+	       (unsigned long long)seed, (unsigned long long)st->frames, st->seconds,
+	       st->seconds > 0 ? (double)st->frames / st->seconds : 0.0);
+	printf("# into gs_xdp_fwd %llu, into gs_tc_reply %llu\n", (unsigned long long)st->fwd,
+	       (unsigned long long)st->reply);
+	printf("# rewritten %llu, passed unchanged %llu, dropped %llu, refused by the tc test "
+	       "run %llu; flow tables checked and emptied %llu times\n",
+	       (unsigned long long)st->rewritten, (unsigned long long)st->untouched,
+	       (unsigned long long)st->dropped, (unsigned long long)st->refused,
+	       (unsigned long long)st->table_checks);
+	printf("# rewritten with right checksums (verified from scratch) %llu, with fuzzed "
+	       "checksums (error carried exactly) %llu\n",
+	       (unsigned long long)st->csum_right, (unsigned long long)st->csum_fuzzed);
+	printf("# forward frames passed unchanged, by counter:");
+	for (c = 0; c < GS_CNT_MAX; c++)
+		if (reasons[c])
+			printf(" %s %llu", reasons[c], (unsigned long long)st->reason[c]);
+	printf("\n# flows: new %llu, re-selected %llu, picked up mid-stream %llu; reverse entries "
+	       "evicted %llu, put back %llu; reply rewritten %llu, reply bad header %llu (counters "
+	       "as the "
+	       "model predicted them)",
+	       (unsigned long long)st->counted[GS_CNT_FLOW_NEW],
+	       (unsigned long long)st->counted[GS_CNT_FLOW_RESELECT],
+	       (unsigned long long)st->counted[GS_CNT_FLOW_MISSING],
+	       (unsigned long long)st->evictions,
+	       (unsigned long long)st->counted[GS_CNT_REV_RESTORED],
+	       (unsigned long long)st->counted[GS_CNT_REV_REWRITTEN],
+	       (unsigned long long)st->counted[GS_CNT_REV_BAD_HEADER]);
+	printf("\n# per class:");
+	for (c = 0; c < FZ_CLASSES; c++)
+		printf(" %s %llu", class_names[c], (unsigned long long)st->per_class[c]);
+	printf("\n");
+	fflush(stdout);
+}
