@@ -45,8 +45,8 @@ BPFT_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(BPFT_SRCS))
 BPFT_LIB  := $(filter-out $(BPFT_SRCS),$(wildcard tests/bpf/*.c))
 
-.PHONY: all deps test test-unit test-bpf test-bats bench demo fmt lint clean install uninstall tests \
-	fuzz fuzz-packets
+.PHONY: all deps test test-unit test-bpf test-bats test-fuzz bench demo fmt lint clean install uninstall tests
+.PHONY: fuzz fuzz-packets fuzz-parsers fuzz-targets
 
 all: $(BUILD)/graysplit
 
@@ -98,14 +98,49 @@ $(BUILD)/tests/bpf/%: tests/bpf/%.c $(BPFT_LIB) $(wildcard tests/bpf/*.h) $(BUIL
 	$(call msg,CC-TEST,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/bpf $(SANITIZE) $< $(BPFT_LIB) $(BUILD)/libgraysplit-asan.a $(LDLIBS) -lcmocka -lm -o $@
 
-tests: $(BUILD)/graysplit $(UNIT_BINS) $(BPFT_BINS)
+# libFuzzer targets (tests/fuzz/fuzz_*.c): clang, with the library built
+# again with coverage instrumentation so the fuzzer sees inside user/.
+FUZZ_CC     ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_OBJS   := $(patsubst user/%.c,$(BUILD)/fuzz/obj/%.o,$(LIB_SRCS))
+
+$(BUILD)/fuzz/obj:
+	$(Q)mkdir -p $@
+
+$(BUILD)/fuzz/obj/%.o: user/%.c $(USER_HDRS) $(SKEL) | $(BUILD)/fuzz/obj
+	$(call msg,CC-FUZZ,$@)
+	$(Q)$(FUZZ_CC) $(CFLAGS) $(FUZZ_SANITIZE) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(BUILD)/libgraysplit-fuzz.a: $(FUZZ_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(BUILD)/libgraysplit-fuzz.a $(USER_HDRS)
+	$(call msg,CC-FUZZ,$@)
+	$(Q)$(FUZZ_CC) $(CFLAGS) -Itests/fuzz $(FUZZ_SANITIZE) -fsanitize=fuzzer $< \
+		$(BUILD)/libgraysplit-fuzz.a $(LDLIBS) -o $@
+
+fuzz-targets: $(FUZZ_BINS)
+
+# Each parser target for FUZZ_SECONDS (default 60) from its seed corpus;
+# crashes are minimised into tests/fuzz/regress/<target>/.
+fuzz-parsers: deps
+	$(Q)$(MAKE) --no-print-directory fuzz-targets
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh $(FUZZ_BINS)
+
+fuzz: fuzz-parsers
+
+tests: $(BUILD)/graysplit $(UNIT_BINS) $(BPFT_BINS) $(FUZZ_BINS)
 
 # Every suite, one closing line "N passed, N failed"; non-zero on any failure.
 test: deps
 	$(Q)$(MAKE) --no-print-directory tests
 	$(Q)bash tests/run.sh
 
-test-unit test-bpf test-bats: deps
+test-unit test-bpf test-bats test-fuzz: deps
 	$(Q)$(MAKE) --no-print-directory tests
 	$(Q)bash tests/run.sh $(patsubst test-%,%,$@)
 
@@ -128,7 +163,8 @@ bench: deps all
 demo: deps all
 	$(Q)bash scripts/demo.sh
 
-FMT_FILES := $(wildcard include/*.h bpf/*.c bpf/lib/*.h user/*.c user/*.h tests/unit/*.c tests/unit/*.h tests/bpf/*.c tests/bpf/*.h)
+FMT_FILES := $(wildcard include/*.h bpf/*.c bpf/lib/*.h user/*.c user/*.h tests/unit/*.c tests/unit/*.h tests/bpf/*.c tests/bpf/*.h \
+	tests/fuzz/*.c tests/fuzz/*.h)
 
 fmt:
 	$(Q)clang-format -i $(FMT_FILES)

@@ -7,7 +7,7 @@ packages=(
 	make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config
 	libcmocka-dev libjson-c-dev libcyaml-dev libyaml-dev bats bats-assert bats-support
 	iproute2 ethtool nftables curl python3 procps jq
-	clang-format clang-tidy cppcheck
+	clang-format clang-tidy cppcheck libclang-rt-14-dev
 	libmicrohttpd-dev prometheus
 	tmux groff man-db gnuplot-nox
 )

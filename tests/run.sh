@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test suite with TAP output and prints one closing line,
 # "N passed, N failed"; exits non-zero if anything failed or a suite crashed.
-# Usage: tests/run.sh [unit|bpf|bats]...   (default: all three)
+# Usage: tests/run.sh [unit|bpf|fuzz|bats]...   (default: all four)
 set -u
 cd "$(dirname "$0")/.."
 build=${BUILD:-build}
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(unit bpf bats)
+[ ${#suites[@]} -eq 0 ] && suites=(unit bpf fuzz bats)
 
 passed=0
 failed=0
@@ -46,6 +46,10 @@ for suite in "${suites[@]}"; do
 			[ -x "$t" ] || continue
 			run_suite "$suite/$(basename "$t")" env CMOCKA_MESSAGE_OUTPUT=TAP "$t"
 		done
+		;;
+	fuzz)
+		# The fuzz targets replay their seeds and regression inputs once.
+		run_suite fuzz bash tests/fuzz/replay.sh "$build"/fuzz/fuzz_*
 		;;
 	bats)
 		for t in tests/bats/*.bats; do

@@ -166,6 +166,11 @@ void gs_decision_format(struct json_object *e, char *buf, size_t len)
 	if (reason && reason[0])
 		APPEND(": %s", reason);
 #undef APPEND
+	/* One entry, one line: a newline or an escape sequence in a field of
+	 * a damaged or hand-edited log must not break `events` or `top`. */
+	for (n = 0; n < len && buf[n]; n++)
+		if ((unsigned char)buf[n] < 0x20 || buf[n] == 0x7f)
+			buf[n] = '?';
 }
 
 /* Whether a line is for the wanted service; prints it as asked. */

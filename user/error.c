@@ -9,12 +9,19 @@ static char last_error[512];
 void gs_set_error(const char *fmt, ...)
 {
 	va_list ap;
+	char *p;
 
 	va_start(ap, fmt);
 	/* clang-analyzer does not see va_start through the format attribute. */
 	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized) */
 	vsnprintf(last_error, sizeof(last_error), fmt, ap);
 	va_end(ap);
+	/* Messages quote what the user typed or a file held: a newline or an
+	 * escape sequence in there must not break the one line that main()
+	 * prints, nor drive the terminal. */
+	for (p = last_error; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 }
 
 const char *gs_last_error(void)

@@ -209,20 +209,6 @@ static int cyaml_failure(const char *name, const struct gs_yaml_lines *lines,
 		       what);
 }
 
-/* Whatever a hostile file put in a key or value, the message stays one
- * printable line. */
-static void flatten_error(void)
-{
-	char msg[512];
-	size_t i;
-
-	snprintf(msg, sizeof(msg), "%s", gs_last_error());
-	for (i = 0; msg[i]; i++)
-		if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
-			msg[i] = '?';
-	gs_set_error("%s", msg);
-}
-
 int gs_rollout_file_parse(const char *name, const char *data, size_t len,
 			  struct gs_rollout_file *out)
 {
@@ -241,10 +227,8 @@ int gs_rollout_file_parse(const char *name, const char *data, size_t len,
 
 	memset(out, 0, sizeof(*out));
 	err = gs_yaml_lines_scan(name, data, len, &lines);
-	if (err) {
-		flatten_error();
+	if (err)
 		return err;
-	}
 	cerr = cyaml_load_data((const uint8_t *)data, len, &config, &doc_schema, (void **)&d, NULL);
 	if (cerr != CYAML_OK)
 		err = cyaml_failure(name, &lines, &report, cerr);
@@ -255,10 +239,9 @@ int gs_rollout_file_parse(const char *name, const char *data, size_t len,
 	if (d)
 		cyaml_free(&config, &doc_schema, d, 0);
 	gs_yaml_lines_free(&lines);
-	if (err) {
-		flatten_error();
+	/* gs_set_error() keeps a hostile key or value to one printable line. */
+	if (err)
 		gs_rollout_file_free(out);
-	}
 	return err;
 }
 

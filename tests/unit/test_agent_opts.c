@@ -133,6 +133,9 @@ static void test_agent_opts_bad_values_refused_naming_the_flag(void **state)
 		{"--interval-ms", "--interval-ms"},
 		{"--bogus", "--bogus"},
 		{"extra", "extra"},
+		/* What the user typed is quoted with its control bytes shown as '?'. */
+		{"--bo\ngus", "unknown option '--bo?gus'"},
+		{"extra\x1b[2J", "unexpected argument 'extra?[2J'"},
 	};
 	struct gs_agent_opts opts, before;
 	size_t i;

@@ -193,6 +193,11 @@ static void test_decisions_readable_line(void **state)
 	gs_decision_format(e, buf, sizeof(buf));
 	assert_string_equal(buf, "? ? ? split");
 	json_object_put(e);
+	/* One entry, one line, whatever a damaged log holds. */
+	e = json_tokener_parse("{\"action\":\"x\",\"reason\":\"a\\nb\\u001b[2J\"}");
+	gs_decision_format(e, buf, sizeof(buf));
+	assert_string_equal(buf, "? ? ? x: a?b?[2J");
+	json_object_put(e);
 }
 
 int main(void)
