@@ -62,7 +62,7 @@ int gs_journal_decode(const void *buf, size_t len, struct gs_journal *j)
 	if (len < sizeof(j->head) + sizeof(sum))
 		return gs_fail(EBADMSG, "journal too short (%zu bytes)", len);
 	memcpy(&j->head, p, sizeof(j->head));
-	if (memcmp(j->head.magic, GS_JOURNAL_MAGIC, sizeof(j->head.magic)) ||
+	if (memcmp(j->head.magic, GS_JOURNAL_MAGIC, sizeof(j->head.magic)) != 0 ||
 	    j->head.head_size != sizeof(j->head))
 		return gs_fail(EBADMSG, "not a journal of this graysplit build");
 	if (j->head.noverrides > GS_MAX_OVERRIDES)
@@ -133,6 +133,7 @@ static int read_overrides(struct gs_maps *m, uint32_t service_id, struct overrid
 	if (err) {
 		free(l->items);
 		l->items = NULL;
+		l->n = 0;
 		return gs_fail(-err, "cannot read the overrides map: %s", strerror(-err));
 	}
 	return 0;
@@ -278,8 +279,7 @@ int gs_journal_restore(struct gs_maps *m, const struct gs_journal *j)
 		if (!err)
 			err = put(m->rollouts, &sid, &h->rollout, h->has_rollout, "rollouts");
 		if (!err)
-			err = put(m->rollout_state, &sid, &h->state, h->has_state,
-				  "rollout_state");
+			err = put(m->rollout_state, &sid, &h->state, h->has_state, "rollout_state");
 	}
 	for (sid = 0; sid < GS_MAX_SERVICES && !err; sid++)
 		for (g = 0; g < GS_GROUPS && touched[sid] && !err; g++)

@@ -82,8 +82,7 @@ static int session_begin(struct gs_ctx *ctx, struct session *s)
 
 /* Before the first write of a command that writes more than one entry of
  * service key's state. */
-static int session_journal(struct gs_ctx *ctx, struct session *s,
-			   const struct gs_service_key *key)
+static int session_journal(struct gs_ctx *ctx, struct session *s, const struct gs_service_key *key)
 {
 	int err = gs_journal_begin(ctx->pin_dir, &s->maps, key, ctx->cmd);
 
@@ -747,7 +746,8 @@ static int rollout_op(struct gs_ctx *ctx, int argc, char **argv, enum gs_rollout
 		return err;
 	err = session_journal(ctx, &s, &key);
 	if (!err)
-		err = gs_rollout_command(&s.maps, ctx->pin_dir, &key, full ? GS_RO_OP_PROMOTE_FULL : op);
+		err = gs_rollout_command(&s.maps, ctx->pin_dir, &key,
+					 full ? GS_RO_OP_PROMOTE_FULL : op);
 	return session_end(&s, err);
 }
 
