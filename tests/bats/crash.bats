@@ -136,8 +136,8 @@ crash_after() {
 		if [ "$k" -eq 0 ]; then
 			same "$d/old.$k" "$d/crash.$k" || { echo "K=0 changed maps" >&2; diff "$d/old.$k" "$d/crash.$k" | head -20 >&2; return 1; }
 		else
-			! same "$d/old.$k" "$d/crash.$k" || { echo "K=$k: nothing written" >&2; return 1; }
-			! same "$d/new" "$d/crashn.$k" || { echo "K=$k: all written" >&2; return 1; }
+			if same "$d/old.$k" "$d/crash.$k"; then echo "K=$k: nothing written" >&2; return 1; fi
+			if same "$d/new" "$d/crashn.$k"; then echo "K=$k: all written" >&2; return 1; fi
 			mixed=$((mixed + 1))
 		fi
 		# status only reads: no lock, no repair.
@@ -148,6 +148,7 @@ crash_after() {
 		# A command that takes the lock: the old share, set again.
 		run --separate-stderr gs split "$TB_VIP4:$TB_PORT" 5
 		assert_success
+		# shellcheck disable=SC2154 # bats sets stderr
 		[[ "$stderr" == "graysplit: recovered $TB_VIP4:$TB_PORT/tcp: 'apply' (pid "*") was interrupted: its changes undone" ]]
 		[ "$(grep -c . <<<"$stderr")" -eq 1 ]
 		[ ! -f "$(journal)" ]
@@ -207,7 +208,7 @@ crash_after() {
 	gs service del "$TB_VIP4:$TB_PORT"
 	gs apply -f "$NEW_FILE" >/dev/null
 	dump "$d/ref.new.slots" "$d/ref.new"
-	! same "$d/ref.old" "$d/ref.new"
+	if same "$d/ref.old" "$d/ref.new"; then echo "the two files make the same state" >&2; return 1; fi
 	gs service del "$TB_VIP4:$TB_PORT"
 	for i in 0 1 2 3 4 5 6 7 8 9; do
 		if ((i % 2)); then f=$NEW_FILE; else f=$OLD_FILE; fi
@@ -219,7 +220,7 @@ crash_after() {
 		wait "${pids[$i]}" || { rc=1; echo "apply $i failed: $(cat "$d/err.$i")" >&2; }
 	done
 	[ "$rc" -eq 0 ]
-	cat "$d"/err.* | { ! grep .; }
+	[ "$(cat "$d"/err.*)" = "" ]
 	[ ! -f "$(journal)" ]
 	dump "$d/final.slots" "$d/final"
 	if same "$d/ref.old" "$d/final"; then
