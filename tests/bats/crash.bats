@@ -199,6 +199,45 @@ crash_after() {
 	[ "$(awk '!/^#/ && $5 != "ok"' "$LOAD_LOG" | wc -l)" -eq 0 ]
 }
 
+@test "kill -9 of service del after K of 5 steps: the next command puts the service back whole" {
+	local d=$BATS_TEST_TMPDIR k t0
+	gs apply -f "$OLD_FILE" >/dev/null
+	dump "$d/old"
+	# Steps: services entry, tables, backends, share and rollout, overrides.
+	for k in 1 2 3 4; do
+		(exec env GRAYSPLIT_TEST_WRITE_DELAY_MS=$DELAY_MS "$TB_GRAYSPLIT" --netns "$(tb_ns "$TB" node)" \
+			--pin-dir "$(tb_pin_dir "$TB")" service del "$TB_VIP4:$TB_PORT" 3>&-) &
+		APPLY_PID=$!
+		for ((i = 0; i < 500; i++)); do
+			[ -f "$(journal)" ] && break
+			sleep 0.01
+		done
+		t0=$(stat -c %.6Y "$(journal)")
+		sleep "$(awk -v k="$k" -v d="$DELAY_MS" -v t0="$t0" -v n="$EPOCHREALTIME" \
+			'BEGIN { s = (k * d + d / 2) / 1000 - (n - t0); print (s > 0 ? s : 0) }')"
+		[ "$(cat "/proc/$APPLY_PID/comm")" = graysplit ]
+		kill -9 "$APPLY_PID"
+		{ wait "$APPLY_PID"; } 2>/dev/null || true
+		APPLY_PID=
+		dump "$d/crash.$k"
+		if same "$d/old" "$d/crash.$k"; then echo "K=$k: nothing deleted" >&2; return 1; fi
+		# The service is gone from the data path's sight, the rest half there.
+		run gs status --json
+		assert_success
+		[ "$(jq '.services | length' <<<"$output")" -eq 0 ]
+		run --separate-stderr gs split "$TB_VIP4:$TB_PORT" 5
+		assert_success
+		[ ! -f "$(journal)" ]
+		dump "$d/after.$k"
+		if ! same "$d/old" "$d/after.$k"; then
+			diff "$d/old" "$d/after.$k" | head -20 >&2
+			return 1
+		fi
+		note "service del K=$k: $(diff "$d/old" "$d/crash.$k" | grep -c '^[<>] ' || true) dump lines differed after the kill; restored"
+	done
+	assert_only 4 50 '^b[123]$'
+}
+
 @test "10 concurrent applies of two files: all succeed, one file's state in the end" {
 	local d=$BATS_TEST_TMPDIR i pids=() rc=0 which
 	# References: each file applied alone on a fresh service.
