@@ -44,6 +44,7 @@
 #include "metrics.h"
 #include "ops.h"
 #include "parse.h"
+#include "journal.h"
 #include "rollout.h"
 #include "rollout_walk.h"
 #include "window.h"
@@ -621,11 +622,19 @@ static void walk_rollouts(struct agent *a)
 static int tick(struct agent *a)
 {
 	uint32_t id;
-	int err, g;
+	int err, g, busy;
 	bool changed;
 	/* --once: the first tick only sets baselines; then a full window. */
 	bool last = a->opts->once && a->ticks >= a->slots;
 
+	/* A CLI command that died half-way is repaired here too (once the
+	 * lock is free), so no one waits for the next command; while one is
+	 * writing, its rollout is not walked on a half-written state. */
+	busy = gs_journal_check(a->pin_dir, &a->maps);
+	if (busy < 0) {
+		fprintf(stderr, "graysplit agent: %s\n", gs_last_error());
+		busy = 1;
+	}
 	err = consume_events(a);
 	if (!err)
 		err = gs_collect_topology(&a->collect);
@@ -668,7 +677,8 @@ static int tick(struct agent *a)
 			continue;
 		decide(a, id, NULL, last);
 	}
-	walk_rollouts(a);
+	if (!busy)
+		walk_rollouts(a);
 	a->ticks++;
 	if (a->metrics)
 		gs_metrics_tick(a->metrics);

@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "decisions.h"
 #include "error.h"
+#include "journal.h"
 #include "ops.h"
 #include "output.h"
 #include "parse.h"
@@ -277,6 +278,7 @@ int gs_apply(struct gs_maps *m, const char *pin_dir, const struct gs_rollout_fil
 	if (err)
 		return err;
 	for (i = 0; i < plan.n && !dry_run && !err; i++) {
+		gs_journal_test_pause();
 		err = op_do(&r, &plan.ops[i]);
 		if (err)
 			undo_all(&r, i);

@@ -59,7 +59,7 @@ static bool still_linked(int fd, const char *path)
 	       held.st_ino == named.st_ino;
 }
 
-int gs_lock_acquire(const char *pin_dir)
+static int lock_take(const char *pin_dir, int how)
 {
 	char path[PATH_MAX];
 	int fd, err;
@@ -72,17 +72,29 @@ int gs_lock_acquire(const char *pin_dir)
 		if (fd < 0)
 			return gs_fail(errno, "cannot open lock file %s: %s", path,
 				       strerror(errno));
-		while (flock(fd, LOCK_EX)) {
+		while (flock(fd, how)) {
 			if (errno == EINTR)
 				continue;
 			err = errno;
 			close(fd);
+			if (err == EWOULDBLOCK)
+				return -EWOULDBLOCK;
 			return gs_fail(err, "cannot lock %s: %s", path, strerror(err));
 		}
 		if (still_linked(fd, path))
 			return fd;
 		close(fd);
 	}
+}
+
+int gs_lock_acquire(const char *pin_dir)
+{
+	return lock_take(pin_dir, LOCK_EX);
+}
+
+int gs_lock_try(const char *pin_dir)
+{
+	return lock_take(pin_dir, LOCK_EX | LOCK_NB);
 }
 
 void gs_lock_remove(const char *pin_dir, int fd)

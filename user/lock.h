@@ -15,6 +15,8 @@ void gs_state_path(const char *pin_dir, const char *suffix, char *path, size_t l
 /* Block until this process holds the instance's lock; returns the fd. */
 int gs_lock_acquire(const char *pin_dir);
 void gs_lock_release(int fd);
+/* The same without waiting: -EWOULDBLOCK (no message) while another holds it. */
+int gs_lock_try(const char *pin_dir);
 /* Release and remove the lock file: for when the instance itself is gone.
  * A waiter that then gets the removed file's lock notices and takes anew. */
 void gs_lock_remove(const char *pin_dir, int fd);

@@ -26,6 +26,7 @@
 #include "decisions.h"
 #include "error.h"
 #include "events.h"
+#include "journal.h"
 #include "loader.h"
 #include "lock.h"
 #include "maps.h"
@@ -50,18 +51,42 @@ struct gs_ctx {
 struct session {
 	int lock_fd;
 	struct gs_maps maps;
+	const char *pin_dir;
+	bool journaled; /* a journal to remove at the end */
 };
 
+/* The lock, the maps, and first of all the repair of a command that died
+ * half-way (its journal is still there): every command starts from a state
+ * some command left whole. */
 static int session_begin(struct gs_ctx *ctx, struct session *s)
 {
 	int err;
 
+	s->pin_dir = ctx->pin_dir;
+	s->journaled = false;
 	s->lock_fd = gs_lock_acquire(ctx->pin_dir);
 	if (s->lock_fd < 0)
 		return s->lock_fd;
 	err = gs_maps_open(ctx->pin_dir, &s->maps);
+	if (!err) {
+		err = gs_journal_recover(ctx->pin_dir, &s->maps, "cli");
+		if (err < 0)
+			gs_maps_close(&s->maps);
+		else
+			err = 0;
+	}
 	if (err)
 		gs_lock_release(s->lock_fd);
+	return err;
+}
+
+/* Before the first write of a command that writes more than one entry of
+ * service key's state. */
+static int session_journal(struct gs_ctx *ctx, struct session *s, const struct gs_service_key *key)
+{
+	int err = gs_journal_begin(ctx->pin_dir, &s->maps, key, ctx->cmd);
+
+	s->journaled = !err;
 	return err;
 }
 
@@ -74,6 +99,8 @@ static int session_end(struct session *s, int err)
 {
 	if (!err)
 		gs_backend_reap(&s->maps);
+	if (s->journaled)
+		gs_journal_end(s->pin_dir);
 	gs_maps_close(&s->maps);
 	gs_lock_release(s->lock_fd);
 	return err;
@@ -200,6 +227,15 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 	lock_fd = gs_lock_acquire(ctx->pin_dir);
 	if (lock_fd < 0)
 		return lock_fd;
+	if (!gs_maps_open(ctx->pin_dir, &s.maps)) {
+		err = gs_journal_recover(ctx->pin_dir, &s.maps, "cli");
+		gs_maps_close(&s.maps);
+		if (err < 0) {
+			gs_lock_release(lock_fd);
+			return err;
+		}
+		err = 0;
+	}
 	if (flows_arg)
 		err = check_flow_table_size(ctx->pin_dir, flows);
 	if (!err && reload && !gs_maps_open(ctx->pin_dir, &s.maps)) {
@@ -258,10 +294,13 @@ static int cmd_detach(struct gs_ctx *ctx, int argc, char **argv)
 		if (lock_fd < 0)
 			return lock_fd;
 		err = gs_detach_all(ctx->pin_dir);
-		if (err)
+		if (err) {
 			gs_lock_release(lock_fd);
-		else
+		} else {
+			/* The maps a journal would restore are gone with it. */
+			gs_journal_end(ctx->pin_dir);
 			gs_lock_remove(ctx->pin_dir, lock_fd);
+		}
 		return err;
 	}
 	err = session_begin(ctx, &s);
@@ -305,7 +344,9 @@ static int cmd_service_add(struct gs_ctx *ctx, int argc, char **argv)
 		err = session_begin(ctx, &s);
 	if (err)
 		return err;
-	err = gs_service_add(&s.maps, &key, hash_mode);
+	err = session_journal(ctx, &s, &key);
+	if (!err)
+		err = gs_service_add(&s.maps, &key, hash_mode);
 	return session_end(&s, err);
 }
 
@@ -325,7 +366,9 @@ static int cmd_service_del(struct gs_ctx *ctx, int argc, char **argv)
 		err = session_begin(ctx, &s);
 	if (err)
 		return err;
-	err = gs_service_del(&s.maps, &key);
+	err = session_journal(ctx, &s, &key);
+	if (!err)
+		err = gs_service_del(&s.maps, &key);
 	return session_end(&s, err);
 }
 
@@ -360,7 +403,9 @@ static int cmd_backend_add(struct gs_ctx *ctx, int argc, char **argv)
 		err = session_begin(ctx, &s);
 	if (err)
 		return err;
-	err = gs_backend_add(&s.maps, &key, &addr, port, group, (uint16_t)weight);
+	err = session_journal(ctx, &s, &key);
+	if (!err)
+		err = gs_backend_add(&s.maps, &key, &addr, port, group, (uint16_t)weight);
 	return session_end(&s, err);
 }
 
@@ -384,7 +429,9 @@ static int cmd_backend_del(struct gs_ctx *ctx, int argc, char **argv)
 		err = session_begin(ctx, &s);
 	if (err)
 		return err;
-	err = gs_backend_del(&s.maps, &key, &addr, port);
+	err = session_journal(ctx, &s, &key);
+	if (!err)
+		err = gs_backend_del(&s.maps, &key, &addr, port);
 	return session_end(&s, err);
 }
 
@@ -432,7 +479,9 @@ static int cmd_split(struct gs_ctx *ctx, int argc, char **argv)
 		err = session_begin(ctx, &s);
 	if (err)
 		return err;
-	err = split_and_log(ctx, &s.maps, &key, ppm);
+	err = session_journal(ctx, &s, &key);
+	if (!err)
+		err = split_and_log(ctx, &s.maps, &key, ppm);
 	return session_end(&s, err);
 }
 
@@ -524,8 +573,12 @@ static int cmd_apply(struct gs_ctx *ctx, int argc, char **argv)
 		}
 	} else {
 		err = session_begin(ctx, &s);
-		if (!err)
-			err = session_end(&s, gs_apply(&s.maps, ctx->pin_dir, &rf, false, &report));
+		if (!err) {
+			err = session_journal(ctx, &s, &rf.service);
+			if (!err)
+				err = gs_apply(&s.maps, ctx->pin_dir, &rf, false, &report);
+			err = session_end(&s, err);
+		}
 	}
 	gs_rollout_file_free(&rf);
 	if (err)
@@ -691,7 +744,10 @@ static int rollout_op(struct gs_ctx *ctx, int argc, char **argv, enum gs_rollout
 		err = session_begin(ctx, &s);
 	if (err)
 		return err;
-	err = gs_rollout_command(&s.maps, ctx->pin_dir, &key, full ? GS_RO_OP_PROMOTE_FULL : op);
+	err = session_journal(ctx, &s, &key);
+	if (!err)
+		err = gs_rollout_command(&s.maps, ctx->pin_dir, &key,
+					 full ? GS_RO_OP_PROMOTE_FULL : op);
 	return session_end(&s, err);
 }
 

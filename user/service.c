@@ -8,6 +8,7 @@
 #include <bpf/bpf.h>
 
 #include "error.h"
+#include "journal.h"
 #include "map_iter.h"
 #include "ops.h"
 #include "parse.h"
@@ -210,24 +211,30 @@ int gs_service_del(struct gs_maps *m, const struct gs_service_key *svc)
 		goto out;
 
 	/* First out of the data path's sight, then the rest can go in any
-	 * order: nothing reaches it without the services entry. */
+	 * order: nothing reaches it without the services entry. The pauses
+	 * are the crash tests' (no-ops unless GRAYSPLIT_TEST_WRITE_DELAY_MS). */
+	gs_journal_test_pause();
 	if (bpf_map_delete_elem(m->services, svc)) {
 		err = gs_fail(errno, "cannot delete service %s: %s", name, strerror(errno));
 		goto out;
 	}
+	gs_journal_test_pause();
 	for (g = 0; g < GS_GROUPS; g++) {
 		slot = value.id * GS_GROUPS + g;
 		bpf_map_delete_elem(m->maglev, &slot);
 	}
+	gs_journal_test_pause();
 	for (id = 0; id < GS_MAX_BACKENDS; id++) {
 		if (backends[id].state == GS_BACKEND_FREE || backends[id].service_id != value.id)
 			continue;
 		ids[id] = true;
 		bpf_map_update_elem(m->backends, &id, &free_slot, BPF_ANY);
 	}
+	gs_journal_test_pause();
 	bpf_map_update_elem(m->split, &value.id, &split, BPF_ANY);
 	bpf_map_delete_elem(m->rollouts, &value.id);
 	bpf_map_delete_elem(m->rollout_state, &value.id);
+	gs_journal_test_pause();
 	refs.service_id = value.id;
 	refs.backend_ids = ids;
 	delete_matching(m->overrides, sizeof(struct gs_override_key), sizeof(struct gs_override),
