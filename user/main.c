@@ -442,8 +442,11 @@ static int override_args(struct gs_ctx *ctx, int argc, char **argv, bool with_gr
 {
 	static const char *const names[] = {"VIP:PORT", "CIDR"};
 	const char *proto = NULL, *group_arg = NULL;
-	const struct gs_opt opts[] = {
-		{"--proto", NULL, &proto, NULL}, {"--group", NULL, &group_arg, NULL}, {0}};
+	/* del takes no --group: accepted and ignored, "override del ... --group
+	 * stable" would remove a canary override the operator meant to keep. */
+	const struct gs_opt opts[] = {{"--proto", NULL, &proto, NULL},
+				      {with_group ? "--group" : NULL, NULL, &group_arg, NULL},
+				      {0}};
 	int err, n;
 
 	err = gs_args_parse(ctx->cmd, argc, argv, opts, names, 2, 2, &n);
@@ -452,7 +455,7 @@ static int override_args(struct gs_ctx *ctx, int argc, char **argv, bool with_gr
 	if (!err)
 		err = gs_parse_cidr(argv[1], client, prefixlen);
 	*group = GS_GROUP_CANARY;
-	if (!err && group_arg && with_group)
+	if (!err && group_arg)
 		err = gs_parse_group(group_arg, group);
 	return err;
 }
