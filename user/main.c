@@ -169,17 +169,39 @@ static int check_flow_table_size(const char *pin_dir, uint32_t flows)
 	return err;
 }
 
+/* --ring-bytes: a power of two from a page to 1 GiB; like --flows, it sizes
+ * a new instance only, and asking an existing one for another size is an
+ * error. Called under the lock. */
+static int check_ring_size(const char *pin_dir, uint32_t bytes)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+	struct gs_maps maps;
+	int err = 0;
+
+	if (gs_maps_open(pin_dir, &maps))
+		return 0;
+	if (!bpf_obj_get_info_by_fd(maps.events, &info, &len) && info.max_entries != bytes)
+		err = gs_fail(EEXIST,
+			      "the ring buffer at %s already has %u bytes: --ring-bytes sizes a new "
+			      "instance only ('detach --all' first to resize)",
+			      pin_dir, info.max_entries);
+	gs_maps_close(&maps);
+	return err;
+}
+
 static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 {
 	static const char *const names[] = {"IFACE"};
-	const char *flows_arg = NULL;
+	const char *flows_arg = NULL, *ring_arg = NULL;
 	bool reload = false;
 	const struct gs_opt opts[] = {{"--flows", NULL, &flows_arg, NULL},
+				      {"--ring-bytes", NULL, &ring_arg, NULL},
 				      {"--reload", NULL, NULL, &reload},
 				      {"--json", "-j", NULL, &ctx->json},
 				      {0}};
 	struct json_object *tree, *list;
-	uint32_t flows = GS_DEFAULT_FLOWS;
+	uint32_t flows = GS_DEFAULT_FLOWS, ring = 0;
 	struct session s;
 	int err, n, i, lock_fd;
 
@@ -190,6 +212,15 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 		err = gs_parse_u32(flows_arg, 16, 1u << 28, "flow table size", &flows);
 		if (err)
 			return err;
+	}
+	if (ring_arg) {
+		err = gs_parse_u32(ring_arg, (uint32_t)sysconf(_SC_PAGESIZE), 1u << 30,
+				   "ring buffer size", &ring);
+		if (err)
+			return err;
+		if (ring & (ring - 1))
+			return gs_fail(EINVAL, "invalid ring buffer size %u: not a power of two",
+				       ring);
 	}
 	/* Every interface must exist before the first is touched. */
 	for (i = 0; i < n; i++)
@@ -202,6 +233,9 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 		return lock_fd;
 	if (flows_arg)
 		err = check_flow_table_size(ctx->pin_dir, flows);
+	if (!err && ring_arg)
+		err = check_ring_size(ctx->pin_dir, ring);
+	gs_loader_set_ring_bytes(ring);
 	if (!err && reload && !gs_maps_open(ctx->pin_dir, &s.maps)) {
 		gs_maps_close(&s.maps);
 		err = gs_reload(ctx->pin_dir, ctx->netns, flows);
@@ -782,13 +816,15 @@ static const struct gs_cmd rollout_cmds[] = {
 };
 
 static const struct gs_cmd commands[] = {
-	{"attach", cmd_attach, NULL, "IFACE [IFACE...] [--flows N] [--reload]",
+	{"attach", cmd_attach, NULL, "IFACE [IFACE...] [--flows N] [--ring-bytes N] [--reload]",
 	 "Load graysplit's programs (once per instance, pinned under the pin directory)\n"
 	 "and attach the forward path (XDP, ingress) and the reply path (tc, egress) to\n"
 	 "each interface. Idempotent; all or nothing: when one interface fails, those\n"
 	 "this call attached are detached again.\n\n"
 	 "  --flows N              flow table entries of a new instance, 16..268435456\n"
 	 "                         (default 1048576)\n"
+	 "  --ring-bytes N         events ring buffer of a new instance: a power of two,\n"
+	 "                         a page..1073741824 (default 4194304)\n"
 	 "  --reload               put this build's programs on every attached interface\n"
 	 "                         (after an upgrade)\n"
 	 "  -j, --json             JSON output\n"},
