@@ -182,10 +182,11 @@ static int check_ring_size(const char *pin_dir, uint32_t bytes)
 	if (gs_maps_open(pin_dir, &maps))
 		return 0;
 	if (!bpf_obj_get_info_by_fd(maps.events, &info, &len) && info.max_entries != bytes)
-		err = gs_fail(EEXIST,
-			      "the ring buffer at %s already has %u bytes: --ring-bytes sizes a new "
-			      "instance only ('detach --all' first to resize)",
-			      pin_dir, info.max_entries);
+		err = gs_fail(
+			EEXIST,
+			"the ring buffer at %s already has %u bytes: --ring-bytes sizes a new "
+			"instance only ('detach --all' first to resize)",
+			pin_dir, info.max_entries);
 	gs_maps_close(&maps);
 	return err;
 }
