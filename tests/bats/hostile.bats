@@ -139,6 +139,10 @@ rej() {
 		rej attach "$TB_IF_CLIENT" --flows "$n"
 	done
 	rej attach "$TB_IF_CLIENT" --flows
+	# The ring: a page at least, a power of two, and this one has 4 MiB.
+	for n in 4097 1024 8192 0 -4096 nan 2147483648 "$LONG"; do
+		rej attach "$TB_IF_CLIENT" --ring-bytes "$n"
+	done
 	rej attach --flows 1048576 --flows 1048576 "$TB_IF_CLIENT"
 	rej attach "$TB_IF_CLIENT" --reload=yes
 	rej attach "$TB_IF_CLIENT" --bogus
