@@ -85,6 +85,10 @@ int gs_args_parse(const char *cmd, int argc, char **argv, const struct gs_opt *o
 			*opt->flag = true;
 			continue;
 		}
+		/* Last-one-wins would let "--group canary ... --group stable"
+		 * pass unnoticed: an operator who said two things is asked. */
+		if (*opt->value)
+			return gs_fail(EINVAL, "%s: option %s given twice", cmd, opt->name);
 		if (eq) {
 			*opt->value = eq + 1;
 		} else if (i + 1 < argc) {

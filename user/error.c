@@ -16,11 +16,14 @@ void gs_set_error(const char *fmt, ...)
 	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized) */
 	vsnprintf(last_error, sizeof(last_error), fmt, ap);
 	va_end(ap);
-	/* Messages quote what the user typed or a file held: a newline or an
-	 * escape sequence in there must not break the one line that main()
-	 * prints, nor drive the terminal. */
+	/*
+	 * Messages quote what the operator typed (an unknown option, an
+	 * interface, a file name): a newline there would break the one-line
+	 * rule and an escape sequence would reach the terminal. Every byte
+	 * that is not printable ASCII becomes '?', wherever the text came from.
+	 */
 	for (p = last_error; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
 			*p = '?';
 }
 

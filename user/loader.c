@@ -136,6 +136,14 @@ static int mkdir_p(const char *dir)
 	return 0;
 }
 
+/* Ring-buffer size of a new instance, 0: the build's (GS_RINGBUF_SIZE). */
+static uint32_t ring_bytes;
+
+void gs_loader_set_ring_bytes(uint32_t bytes)
+{
+	ring_bytes = bytes;
+}
+
 int gs_load(const char *pin_dir, uint32_t flows, struct graysplit_bpf **out)
 {
 	char path[PATH_MAX];
@@ -163,8 +171,11 @@ int gs_load(const char *pin_dir, uint32_t flows, struct graysplit_bpf **out)
 	err = size_flow_table(skel->maps.flows, flows);
 	if (!err)
 		err = size_flow_table(skel->maps.rev_flows, flows);
+	/* The same rule for the ring: a pinned one keeps its size. */
+	if (!err && ring_bytes)
+		err = size_flow_table(skel->maps.events, ring_bytes);
 	if (err) {
-		gs_set_error("cannot size the flow tables: %s", strerror(-err));
+		gs_set_error("cannot size the flow tables or the ring buffer: %s", strerror(-err));
 		goto fail;
 	}
 	err = graysplit_bpf__load(skel);

@@ -25,6 +25,13 @@ struct graysplit_bpf *gs_skel_open(void);
 
 int gs_load(const char *pin_dir, uint32_t flows, struct graysplit_bpf **skel);
 
+/*
+ * The events ring buffer's size in bytes (a power of two, at least a page)
+ * for instances created after this call; 0 (the default) keeps the build's
+ * GS_RINGBUF_SIZE. A pinned ring keeps the size it has.
+ */
+void gs_loader_set_ring_bytes(uint32_t bytes);
+
 /* netns is the --netns name or NULL; the caller has already entered it. */
 int gs_attach(const char *pin_dir, const char *netns, const char *ifname, uint32_t flows);
 int gs_detach(const char *pin_dir, const char *netns, const char *ifname);

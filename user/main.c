@@ -196,17 +196,40 @@ static int check_flow_table_size(const char *pin_dir, uint32_t flows)
 	return err;
 }
 
+/* --ring-bytes: a power of two from a page to 1 GiB; like --flows, it sizes
+ * a new instance only, and asking an existing one for another size is an
+ * error. Called under the lock. */
+static int check_ring_size(const char *pin_dir, uint32_t bytes)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+	struct gs_maps maps;
+	int err = 0;
+
+	if (gs_maps_open(pin_dir, &maps))
+		return 0;
+	if (!bpf_obj_get_info_by_fd(maps.events, &info, &len) && info.max_entries != bytes)
+		err = gs_fail(
+			EEXIST,
+			"the ring buffer at %s already has %u bytes: --ring-bytes sizes a new "
+			"instance only ('detach --all' first to resize)",
+			pin_dir, info.max_entries);
+	gs_maps_close(&maps);
+	return err;
+}
+
 static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 {
 	static const char *const names[] = {"IFACE"};
-	const char *flows_arg = NULL;
+	const char *flows_arg = NULL, *ring_arg = NULL;
 	bool reload = false;
 	const struct gs_opt opts[] = {{"--flows", NULL, &flows_arg, NULL},
+				      {"--ring-bytes", NULL, &ring_arg, NULL},
 				      {"--reload", NULL, NULL, &reload},
 				      {"--json", "-j", NULL, &ctx->json},
 				      {0}};
 	struct json_object *tree, *list;
-	uint32_t flows = GS_DEFAULT_FLOWS;
+	uint32_t flows = GS_DEFAULT_FLOWS, ring = 0;
 	struct session s;
 	int err, n, i, lock_fd;
 
@@ -217,6 +240,15 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 		err = gs_parse_u32(flows_arg, 16, 1u << 28, "flow table size", &flows);
 		if (err)
 			return err;
+	}
+	if (ring_arg) {
+		err = gs_parse_u32(ring_arg, (uint32_t)sysconf(_SC_PAGESIZE), 1u << 30,
+				   "ring buffer size", &ring);
+		if (err)
+			return err;
+		if (ring & (ring - 1))
+			return gs_fail(EINVAL, "invalid ring buffer size %u: not a power of two",
+				       ring);
 	}
 	/* Every interface must exist before the first is touched. */
 	for (i = 0; i < n; i++)
@@ -238,6 +270,9 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 	}
 	if (flows_arg)
 		err = check_flow_table_size(ctx->pin_dir, flows);
+	if (!err && ring_arg)
+		err = check_ring_size(ctx->pin_dir, ring);
+	gs_loader_set_ring_bytes(ring);
 	if (!err && reload && !gs_maps_open(ctx->pin_dir, &s.maps)) {
 		gs_maps_close(&s.maps);
 		err = gs_reload(ctx->pin_dir, ctx->netns, flows);
@@ -491,8 +526,11 @@ static int override_args(struct gs_ctx *ctx, int argc, char **argv, bool with_gr
 {
 	static const char *const names[] = {"VIP:PORT", "CIDR"};
 	const char *proto = NULL, *group_arg = NULL;
-	const struct gs_opt opts[] = {
-		{"--proto", NULL, &proto, NULL}, {"--group", NULL, &group_arg, NULL}, {0}};
+	/* del takes no --group: accepted and ignored, "override del ... --group
+	 * stable" would remove a canary override the operator meant to keep. */
+	const struct gs_opt opts[] = {{"--proto", NULL, &proto, NULL},
+				      {with_group ? "--group" : NULL, NULL, &group_arg, NULL},
+				      {0}};
 	int err, n;
 
 	err = gs_args_parse(ctx->cmd, argc, argv, opts, names, 2, 2, &n);
@@ -501,7 +539,7 @@ static int override_args(struct gs_ctx *ctx, int argc, char **argv, bool with_gr
 	if (!err)
 		err = gs_parse_cidr(argv[1], client, prefixlen);
 	*group = GS_GROUP_CANARY;
-	if (!err && group_arg && with_group)
+	if (!err && group_arg)
 		err = gs_parse_group(group_arg, group);
 	return err;
 }
@@ -835,13 +873,15 @@ static const struct gs_cmd rollout_cmds[] = {
 };
 
 static const struct gs_cmd commands[] = {
-	{"attach", cmd_attach, NULL, "IFACE [IFACE...] [--flows N] [--reload]",
+	{"attach", cmd_attach, NULL, "IFACE [IFACE...] [--flows N] [--ring-bytes N] [--reload]",
 	 "Load graysplit's programs (once per instance, pinned under the pin directory)\n"
 	 "and attach the forward path (XDP, ingress) and the reply path (tc, egress) to\n"
 	 "each interface. Idempotent; all or nothing: when one interface fails, those\n"
 	 "this call attached are detached again.\n\n"
 	 "  --flows N              flow table entries of a new instance, 16..268435456\n"
 	 "                         (default 1048576)\n"
+	 "  --ring-bytes N         events ring buffer of a new instance: a power of two,\n"
+	 "                         a page..1073741824 (default 4194304)\n"
 	 "  --reload               put this build's programs on every attached interface\n"
 	 "                         (after an upgrade)\n"
 	 "  -j, --json             JSON output\n"},
