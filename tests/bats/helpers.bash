@@ -471,7 +471,7 @@ agent_stop_all() {
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.1
 		done
-		kill -9 "$pid" 2>/dev/null
+		kill -9 "$pid" 2>/dev/null || true
 		{ wait "$pid"; } 2>/dev/null || true
 	done <"$BATS_FILE_TMPDIR/agent.pids"
 	: >"$BATS_FILE_TMPDIR/agent.pids"
