@@ -338,4 +338,19 @@ struct gs_iface {
 	__u32 xdp_flags;
 };
 
+/*
+ * config: the data path's switches, one entry (key 0), written by the CLI
+ * with one 4-byte store and read once per packet. All zero is the default:
+ * every feature on.
+ */
+enum gs_config_flag {
+	GS_CFG_NO_FAST_PATH = 1u << 0, /* XDP: never fib-lookup + redirect; XDP_PASS */
+	GS_CFG_NO_EVENTS = 1u << 1,    /* no ring-buffer events; counters stay */
+};
+
+struct gs_config {
+	__u32 flags; /* enum gs_config_flag */
+	__u32 pad;
+};
+
 #endif /* GRAYSPLIT_H */

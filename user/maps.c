@@ -18,7 +18,7 @@ const char *const gs_map_names[GS_MAP_COUNT] = {
 	GS_MAP_SERVICES,      GS_MAP_SPLIT,	GS_MAP_BACKENDS,      GS_MAP_MAGLEV,
 	GS_MAP_FLOWS,	      GS_MAP_REV_FLOWS, GS_MAP_OVERRIDES,     GS_MAP_STATS,
 	GS_MAP_BACKEND_STATS, GS_MAP_IFACES,	GS_MAP_LATENCY,	      GS_MAP_EVENTS,
-	GS_MAP_SVC_STATUS,    GS_MAP_ROLLOUTS,	GS_MAP_ROLLOUT_STATE,
+	GS_MAP_SVC_STATUS,    GS_MAP_ROLLOUTS,	GS_MAP_ROLLOUT_STATE, GS_MAP_CONFIG,
 };
 
 /* struct gs_maps is GS_MAP_COUNT ints in gs_map_names order. */
@@ -44,6 +44,7 @@ static const struct {
 	{BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct gs_svc_status)},
 	{BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct gs_rollout)},
 	{BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct gs_rollout_state)},
+	{BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct gs_config)},
 };
 
 /* A map pinned by an older or newer build would be read with the wrong

@@ -27,6 +27,7 @@
 #define GS_MAP_SVC_STATUS    "svc_status"
 #define GS_MAP_ROLLOUTS	     "rollouts"
 #define GS_MAP_ROLLOUT_STATE "rollout_state"
+#define GS_MAP_CONFIG	     "config"
 
 struct gs_maps {
 	int services;
@@ -44,10 +45,11 @@ struct gs_maps {
 	int svc_status;	   /* service id -> rollback reason */
 	int rollouts;	   /* service id -> struct gs_rollout (CLI writes) */
 	int rollout_state; /* service id -> struct gs_rollout_state (agent writes) */
+	int config;	   /* key 0 -> struct gs_config (CLI writes) */
 };
 
 /* Every map name above, in struct gs_maps order. */
-#define GS_MAP_COUNT 15
+#define GS_MAP_COUNT 16
 extern const char *const gs_map_names[GS_MAP_COUNT];
 
 /* Pinned programs: shared by every interface an instance is attached to. */

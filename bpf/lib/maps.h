@@ -142,4 +142,12 @@ struct {
 	__type(value, struct gs_iface);
 } ifaces SEC(".maps");
 
+/* Key 0 -> struct gs_config: the data path's switches. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct gs_config);
+} config SEC(".maps");
+
 #endif

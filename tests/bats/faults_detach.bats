@@ -34,7 +34,15 @@ teardown() {
 	for i in 1 2 3; do
 		gs detach "$TB_IF_CLIENT"
 		[ -z "$(xdp_of "$TB_IF_CLIENT")" ] || { echo "XDP still on $TB_IF_CLIENT after detach" >&2; return 1; }
-		sleep 0.5
+		# Detached means the VIP is not served: a request of our own fails
+		# (the load's requests may not: a dropped SYN is resent after 1 s,
+		# when the programs are back).
+		t0=$EPOCHREALTIME
+		if curl_vip 4 /id --connect-timeout 0.3 --max-time 0.4 >/dev/null 2>&1; then
+			echo "cycle $i: the VIP answered while detached" >&2
+			return 1
+		fi
+		sleep "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { d = 0.5 - (b - a); print (d > 0 ? d : 0) }')"
 		t0=$(now_epoch)
 		gs attach "$TB_IF_CLIENT"
 		t_back+=("$t0")
@@ -55,9 +63,7 @@ teardown() {
 	[ "$(jq .requests <<<"$after")" -ge 200 ]
 	assert_equal "$(jq .failed <<<"$after")" 0
 	[ "$(jq .canary <<<"$after")" -gt 0 ]
-	# Something did fail while detached (else the test proved nothing
-	# about detaching), but not everything.
-	[ "$(jq .failed <<<"$before")" -gt 0 ]
+	# Not everything failed while the cycles ran.
 	[ "$(jq .failed <<<"$before")" -lt "$(jq .requests <<<"$before")" ]
 
 	# The instance's programs and links, by id, before detach --all.
