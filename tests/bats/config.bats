@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# test-lane: shared
 # `graysplit config`: the data path's switches in the pinned config map.
 # A new instance has every switch on; a change is one store the maps show
 # (bpftool) and status reports; bad input changes nothing. What each switch
