@@ -16,6 +16,9 @@ setup_file() {
 	[ "$status" -eq 0 ]
 	# One header line, then a row per figure; no figure without a value.
 	[ "$(grep -c '^| ' "$BATS_TEST_TMPDIR/table.md")" -ge 4 ]
-	! grep -E '^\| [^|]+ \| - \|' "$BATS_TEST_TMPDIR/table.md"
+	if grep -E '^\| [^|]+ \| - \|' "$BATS_TEST_TMPDIR/table.md"; then
+		echo "figures without a value (above)" >&2
+		return 1
+	fi
 	grep -Eq '^[0-9]+ targets met, [0-9]+ missed; [0-9]+ figures' "$out"
 }
