@@ -81,11 +81,7 @@ trap 'exit 130' INT TERM
 cp "$TB_GRAYSPLIT" "$work/graysplit"
 TB_GRAYSPLIT=$work/graysplit
 tb_up "$P"
-tb_gs "$P" attach "$TB_IF_CLIENT" >/dev/null
-tb_gs "$P" service add "$vip"
-for b in "${TB_BACKENDS[@]}"; do
-	tb_gs "$P" backend add "$vip" "${TB_B4[$b]}" --group "${TB_GROUP[$b]}"
-done
+tb_serve "$P" 0
 
 agent_start() { # LOG
 	"$TB_GRAYSPLIT" --pin-dir "$pin" agent --log "$1" </dev/null >"$1.out" 2>&1 &

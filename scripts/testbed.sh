@@ -290,6 +290,20 @@ tb_up() {
 	return 0
 }
 
+# tb_serve PREFIX PERCENT: graysplit attached to the node's client-facing
+# interface, the IPv4 VIP served by b1, b2 (stable) and b3 (canary), the
+# canary's share PERCENT: what the benchmarks and the soak start from.
+tb_serve() {
+	local p=$1 vip b
+	vip=$(tb_vip 4)
+	tb_gs "$p" attach "$TB_IF_CLIENT" >/dev/null || return 1
+	tb_gs "$p" service add "$vip" || return 1
+	for b in "${TB_BACKENDS[@]}"; do
+		tb_gs "$p" backend add "$vip" "${TB_B4[$b]}" --group "${TB_GROUP[$b]}" || return 1
+	done
+	tb_gs "$p" split "$vip" "$2"
+}
+
 # tb_release_streams PREFIX: every /stream open now on any backend finishes
 # at full speed (the servers take SIGUSR1 for it).
 tb_release_streams() {
