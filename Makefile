@@ -46,7 +46,7 @@ BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(BPFT_SRCS))
 BPFT_LIB  := $(filter-out $(BPFT_SRCS),$(wildcard tests/bpf/*.c))
 
 .PHONY: all deps test test-unit test-bpf test-bats test-fuzz bench demo fmt lint clean install uninstall tests
-.PHONY: fuzz fuzz-packets fuzz-parsers fuzz-targets bench-bins bench-quick
+.PHONY: fuzz fuzz-packets fuzz-parsers fuzz-targets bench-bins bench-quick soak
 
 all: $(BUILD)/graysplit
 
@@ -171,6 +171,11 @@ bench-quick: deps all
 
 demo: deps all
 	$(Q)bash scripts/demo.sh
+
+# Ten minutes (SOAK_SECONDS) of steady load, split changes and faults on a
+# test bed of its own; not part of `make test`. See scripts/soak.sh.
+soak: deps all
+	$(Q)bash scripts/soak.sh
 
 FMT_FILES := $(wildcard include/*.h bpf/*.c bpf/lib/*.h user/*.c user/*.h tests/unit/*.c tests/unit/*.h tests/bpf/*.c tests/bpf/*.h \
 	tests/fuzz/*.c tests/fuzz/*.h)
