@@ -195,3 +195,15 @@ uninstall:
 
 clean:
 	$(Q)rm -rf $(BUILD)
+
+# The agent's cost at a paced ring-buffer event rate, driven through a live
+# instance's pinned programs (scripts/bench-agent.sh runs it). Optimised, no
+# sanitizers: it must keep up with 100k events/s.
+AGENT_LOAD_LIB := tests/bpf/packet.c
+
+$(BUILD)/bench/agent_load: tests/bench/agent_load.c $(AGENT_LOAD_LIB) tests/bpf/packet.h \
+		$(BUILD)/libgraysplit.a
+	$(call msg,CC-BENCH,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Itests/bpf $< $(AGENT_LOAD_LIB) $(BUILD)/libgraysplit.a $(LDLIBS) \
+		-lpthread -o $@
