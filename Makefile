@@ -207,3 +207,11 @@ $(BUILD)/bench/agent_load: tests/bench/agent_load.c $(AGENT_LOAD_LIB) tests/bpf/
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -Itests/bpf $< $(AGENT_LOAD_LIB) $(BUILD)/libgraysplit.a $(LDLIBS) \
 		-lpthread -o $@
+
+# The end-to-end and agent benchmarks alone (BENCH_ARGS=--quick: smoke run).
+.PHONY: bench-e2e bench-agent
+bench-e2e: deps all
+	$(Q)bash scripts/bench-e2e.sh $(BENCH_ARGS)
+
+bench-agent: deps all $(BUILD)/bench/agent_load
+	$(Q)bash scripts/bench-agent.sh $(BENCH_ARGS)

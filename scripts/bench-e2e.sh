@@ -18,6 +18,12 @@
 #           nft      client -> VIP, graysplit detached; an nftables table in
 #                    the node: `dnat to numgen random mod 3 map {...}` over
 #                    the three backends (kube-proxy's way; conntrack on)
+#           empty    client -> backend address as direct, with an empty XDP
+#                    program (XDP_PASS) and an empty tc egress program on
+#                    cli0 where graysplit attaches its own: what attaching
+#                    any XDP program to a veth costs (the kernel then runs
+#                    the veth's receive through NAPI and copies every skb it
+#                    cannot hand to XDP as is, e.g. TCP's cloned ones)
 #   and, new connections only, graysplit with its events switch off
 #   (graysplit config events off): the ring buffer's cost.
 # Medians over the rounds; p50/p99 from wrk's latency histogram of the
@@ -36,6 +42,7 @@
 # Output: JSON lines on stdout (scripts/bench.sh's convention), progress on
 # stderr. Baseline of each ratio: direct; extra lines put graysplit next to
 # nft. A benchmark: it never fails on a figure.
+# --quick: one round of 1 s runs, no Python and no empty-program runs.
 # Usage: scripts/bench-e2e.sh [--quick] [--rounds N] [--seconds S]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -81,7 +88,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-log() { echo "bench-e2e: $*" >&2; }
+T0=$EPOCHREALTIME
+log() { echo "bench-e2e: [$(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%5.1f", b - a }')s] $*" >&2; }
 
 # A private copy of the binary: a rebuild meanwhile must not pull it away.
 cp "$TB_GRAYSPLIT" "$work/graysplit"
@@ -127,6 +135,17 @@ wrk_lua() {
 wrk_lua "$work/direct.lua" "${TB_B4[b1]}" "${TB_B4[b2]}" "${TB_B4[b3]}"
 wrk_lua "$work/vip.lua" "$TB_VIP4"
 
+# The empty programs of the "empty" path.
+cat >"$work/empty.bpf.c" <<-'EOF'
+	#include <linux/bpf.h>
+	#include <linux/pkt_cls.h>
+	__attribute__((section("xdp"), used)) int pass_xdp(struct xdp_md *ctx) { return XDP_PASS; }
+	__attribute__((section("tc"), used)) int pass_tc(struct __sk_buff *skb) { return TC_ACT_OK; }
+	char LICENSE[] __attribute__((section("license"), used)) = "GPL";
+EOF
+clang -O2 -g -target bpf -I"/usr/include/$(gcc -print-multiarch)" -c "$work/empty.bpf.c" \
+	-o "$work/empty.bpf.o"
+
 # cpu_sample: "user nice system idle iowait irq softirq" summed over CPUs.
 cpu_sample() { awk '$1 == "cpu" { print $2, $3, $4, $5, $6, $7, $8; exit }' /proc/stat; }
 # proc_cpu PID...: utime + stime of these processes, in ticks.
@@ -139,18 +158,22 @@ proc_cpu() {
 	echo "$t"
 }
 nginx_pids=()
+# The kernel's softirq threads: network work the kernel deferred to them is
+# ours too, and /proc/stat counts it as their system time, not as softirq.
+mapfile -t ksoftirqd_pids < <(grep -l '^ksoftirqd/' /proc/[0-9]*/comm 2>/dev/null | cut -d/ -f3)
 
 # run_wrk LABEL LUA SHAPE URL: one wrk run; appends a result line to
 # $work/results: label rps p50_us p99_us errors busy% wrk% nginx% softirq%
-# agent% other% (CPU shares in % of all CPUs over the run; other is the rest
-# of busy: whatever else the machine ran meanwhile, and kernel threads).
+# agent% ksoftirqd% other% (CPU shares in % of all CPUs over the run; other
+# is the rest of busy: whatever else the machine ran meanwhile).
 run_wrk() {
-	local label=$1 lua=$2 shape=$3 url=$4 out c0 c1 n0 n1 a0 a1 line hdr=()
+	local label=$1 lua=$2 shape=$3 url=$4 out c0 c1 n0 n1 a0 a1 k0 k1 line hdr=()
 	[ "$shape" = close ] && hdr=(-H "Connection: close")
 	out="$work/wrk.out"
 	c0=$(cpu_sample)
 	n0=$(proc_cpu "${nginx_pids[@]}")
 	a0=$(proc_cpu ${agent_pid:+"$agent_pid"})
+	k0=$(proc_cpu "${ksoftirqd_pids[@]}")
 	# bash -c reads its own cutime + cstime: wrk's CPU once it has exited.
 	tb_exec "$P" client bash -c 'wrk "$@"; read -r l </proc/$$/stat; echo "CPU $l"' wrk \
 		-t "$THREADS" -c "$CONNS" -d "${secs}s" --latency -s "$lua" "${hdr[@]}" "$url" >"$out" 2>&1 ||
@@ -158,7 +181,9 @@ run_wrk() {
 	c1=$(cpu_sample)
 	n1=$(proc_cpu "${nginx_pids[@]}")
 	a1=$(proc_cpu ${agent_pid:+"$agent_pid"})
-	line=$(awk -v c0="$c0" -v c1="$c1" -v nd=$((n1 - n0)) -v ad=$((a1 - a0)) -v label="$label" '
+	k1=$(proc_cpu "${ksoftirqd_pids[@]}")
+	line=$(awk -v c0="$c0" -v c1="$c1" -v nd=$((n1 - n0)) -v ad=$((a1 - a0)) -v kd=$((k1 - k0)) \
+		-v label="$label" '
 		$1 == "WRK" { req = $2; dur = $3; err = $4; p50 = $5; p99 = $6 }
 		$1 == "CPU" { sub(/^CPU [0-9]+ \(.*\) /, ""); split($0, f, " "); wc = f[14] + f[15] }
 		END {
@@ -166,14 +191,14 @@ run_wrk() {
 			for (i = 1; i <= 7; i++) { d[i] = b[i] - a[i]; tot += d[i] }
 			if (tot <= 0) tot = 1
 			busy = tot - d[4] - d[5]
-			printf "%s %.0f %d %d %d %.1f %.1f %.1f %.1f %.1f %.1f\n", label, req / (dur / 1e6), p50,
-				p99, err, 100 * busy / tot, 100 * wc / tot, 100 * nd / tot, 100 * d[7] / tot,
-				100 * ad / tot, 100 * (busy - wc - nd - d[7] - ad) / tot
+			printf "%s %.0f %d %d %d %.1f %.1f %.1f %.1f %.1f %.1f %.1f\n", label, req / (dur / 1e6),
+				p50, p99, err, 100 * busy / tot, 100 * wc / tot, 100 * nd / tot, 100 * d[7] / tot,
+				100 * ad / tot, 100 * kd / tot, 100 * (busy - wc - nd - d[7] - ad - kd) / tot
 		}' "$out")
 	echo "$line" >>"$work/results"
 	# shellcheck disable=SC2086
 	set -- $line
-	log "$(printf '  %-24s %6s req/s  p50 %5s us  p99 %6s us  err %s  busy %s%%: wrk %s%% nginx %s%% softirq %s%% agent %s%% other %s%%' "$@")"
+	log "$(printf '  %-24s %6s req/s  p50 %5s us  p99 %6s us  err %s  busy %s%%: wrk %s%% nginx %s%% softirq %s%% agent %s%% ksoftirqd %s%% other %s%%' "$@")"
 }
 
 # Before nginx: how fast are the bed's Python backends, directly?
@@ -247,15 +272,21 @@ events() {
 }
 
 gs_round() {
-	local shape
 	tb_gs "$P" attach "$TB_IF_CLIENT" >/dev/null
 	route_src 10.77.0.0/24 "$SRC_GS"
-	for shape in keepalive close; do
-		run_wrk "graysplit-$shape" "$work/vip.lua" "$shape" "http://$TB_VIP4/"
-	done
-	events off
-	run_wrk graysplit-noevents-close "$work/vip.lua" close "http://$TB_VIP4/"
-	events on
+	run_wrk graysplit-keepalive "$work/vip.lua" keepalive "http://$TB_VIP4/"
+	# Events on and off back to back, which first alternating by round.
+	if ((r % 2)); then
+		events off
+		run_wrk graysplit-noevents-close "$work/vip.lua" close "http://$TB_VIP4/"
+		events on
+		run_wrk graysplit-close "$work/vip.lua" close "http://$TB_VIP4/"
+	else
+		run_wrk graysplit-close "$work/vip.lua" close "http://$TB_VIP4/"
+		events off
+		run_wrk graysplit-noevents-close "$work/vip.lua" close "http://$TB_VIP4/"
+		events on
+	fi
 	tb_gs "$P" detach "$TB_IF_CLIENT" >/dev/null
 }
 
@@ -265,6 +296,19 @@ direct_round() {
 	for shape in keepalive close; do
 		run_wrk "direct-$shape" "$work/direct.lua" "$shape" "http://${TB_B4[b1]}/"
 	done
+}
+
+empty_round() {
+	local shape
+	tb_exec "$P" node ip link set dev "$TB_IF_CLIENT" xdpdrv obj "$work/empty.bpf.o" sec xdp
+	tb_exec "$P" node tc qdisc add dev "$TB_IF_CLIENT" clsact
+	tb_exec "$P" node tc filter add dev "$TB_IF_CLIENT" egress bpf da obj "$work/empty.bpf.o" sec tc
+	route_src 10.77.2.0/24 "$SRC_DIRECT"
+	for shape in keepalive close; do
+		run_wrk "empty-$shape" "$work/direct.lua" "$shape" "http://${TB_B4[b1]}/"
+	done
+	tb_exec "$P" node tc qdisc del dev "$TB_IF_CLIENT" clsact
+	tb_exec "$P" node ip link set dev "$TB_IF_CLIENT" xdpdrv off
 }
 
 nft_round() {
@@ -286,11 +330,13 @@ nft_round() {
 
 tb_gs "$P" detach "$TB_IF_CLIENT" >/dev/null
 order=(direct_round gs_round nft_round)
+# The empty programs only explain a gap: not in the smoke run.
+[ "$quick" = 0 ] && order+=(empty_round)
 log "$rounds round(s) of ${secs}s per run, $THREADS threads, $CONNS connections"
 for ((r = 0; r < rounds; r++)); do
 	log "round $((r + 1))"
-	for ((k = 0; k < 3; k++)); do
-		"${order[(r + k) % 3]}"
+	for ((k = 0; k < ${#order[@]}; k++)); do
+		"${order[(r + k) % ${#order[@]}]}"
 	done
 done
 if grep -q '"verdict":"\(hard_\)\{0,1\}fail"' "$work/agent.out"; then
@@ -307,7 +353,7 @@ agent_pid=
 	    f = line.split()
 	    rows.setdefault(f[0], []).append([float(x) for x in f[1:]])
 	med = {k: [statistics.median(col) for col in zip(*v)] for k, v in rows.items()}
-	# columns: rps p50 p99 errors busy wrk nginx softirq agent other
+	# columns: rps p50 p99 errors busy wrk nginx softirq agent ksoftirqd other
 	def out(figure, unit, value, base_name, base, target, ok):
 	    ratio = round(value / base, 3) if base else None
 	    print(json.dumps({"figure": figure, "value": round(value, 1), "unit": unit,
@@ -329,9 +375,18 @@ agent_pid=
 	            None, None)
 	        out(f"e2e {names[shape]} p99 latency via {path}", "us", v[2], "direct to backends", d[2],
 	            None, None)
-	    for path, v in (("direct", d), ("graysplit", g), ("nft", n)):
+	    paths = [("direct", d), ("graysplit", g), ("nft", n)]
+	    if "empty-" + shape in med:
+	        e = med["empty-" + shape]
+	        out(f"e2e {names[shape]} req/s direct, empty XDP + tc programs on cli0", "req/s", e[0],
+	            "direct to backends", d[0], None, None)
+	        out(f"e2e {names[shape]} req/s via graysplit vs empty XDP + tc programs", "req/s",
+	            g[0], "empty XDP + tc programs on cli0", e[0], None, None)
+	        paths.append(("empty progs", e))
+	    for path, v in paths:
 	        out(f"e2e {names[shape]} CPU busy, {path} (wrk {v[5]:.0f}%, nginx {v[6]:.0f}%, "
-	            f"softirq {v[7]:.0f}%, agent {v[8]:.0f}%, other {v[9]:.0f}%)", "% of all CPUs", v[4],
+	            f"softirq {v[7]:.0f}%, agent {v[8]:.0f}%, ksoftirqd {v[9]:.0f}%, other {v[10]:.0f}%)",
+	            "% of all CPUs", v[4],
 	            None, None, None, None)
 	        if v[3]:
 	            out(f"e2e {names[shape]} errors per round, {path}", "errors", v[3], None, None,
