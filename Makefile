@@ -209,3 +209,23 @@ uninstall:
 
 clean:
 	$(Q)rm -rf $(BUILD)
+
+# The agent's cost at a paced ring-buffer event rate, driven through a live
+# instance's pinned programs (scripts/bench-agent.sh runs it). Optimised, no
+# sanitizers: it must keep up with 100k events/s.
+AGENT_LOAD_LIB := tests/bpf/packet.c
+
+$(BUILD)/bench/agent_load: tests/bench/agent_load.c $(AGENT_LOAD_LIB) tests/bpf/packet.h \
+		$(BUILD)/libgraysplit.a
+	$(call msg,CC-BENCH,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Itests/bpf $< $(AGENT_LOAD_LIB) $(BUILD)/libgraysplit.a $(LDLIBS) \
+		-lpthread -o $@
+
+# The end-to-end and agent benchmarks alone (BENCH_ARGS=--quick: smoke run).
+.PHONY: bench-e2e bench-agent
+bench-e2e: deps all
+	$(Q)bash scripts/bench-e2e.sh $(BENCH_ARGS)
+
+bench-agent: deps all $(BUILD)/bench/agent_load
+	$(Q)bash scripts/bench-agent.sh $(BENCH_ARGS)

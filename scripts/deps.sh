@@ -10,6 +10,7 @@ packages=(
 	clang-format clang-tidy cppcheck libclang-rt-14-dev
 	libmicrohttpd-dev prometheus
 	tmux groff man-db gnuplot-nox valgrind
+	wrk nginx-light
 )
 
 missing=()
