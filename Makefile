@@ -159,7 +159,7 @@ fuzz-packets: deps
 
 # Benchmark programs (tests/bench/); scripts/bench.sh runs them and the
 # e2e scripts and prints one table. bench-quick: smoke sizes, in make test.
-bench-bins:
+bench-bins: $(BUILD)/bench/agent_load
 
 bench: deps all
 	$(Q)$(MAKE) --no-print-directory bench-bins

@@ -15,7 +15,9 @@
 #   fwd       scripts/bench-fwd.sh: packets/s through the node, XDP fast path
 #             vs XDP_PASS vs plain kernel forwarding
 #   e2e       scripts/bench-e2e.sh: wrk through the VIP vs direct vs nft
-#             numgen; the ring buffer's cost; the agent at 100k events/s
+#             numgen; the ring buffer's cost
+#   agent     scripts/bench-agent.sh: the agent's CPU and memory at 100k
+#             ring-buffer events/s written by the instance's own programs
 #   failback  scripts/bench-failback.sh: how fast a broken canary is cut off
 #
 # Usage: scripts/bench.sh [--quick] [--only NAME[,NAME]] [--markdown FILE]
@@ -56,6 +58,7 @@ components=(
 	"prog|$build/bench/prog_bench ${q[*]}"
 	"fwd|bash scripts/bench-fwd.sh ${q[*]}"
 	"e2e|bash scripts/bench-e2e.sh ${q[*]}"
+	"agent|bash scripts/bench-agent.sh ${q[*]}"
 	"failback|env RATES=$($quick || echo 550) FAULTS='$($quick && echo 503 || echo 503 refused +300ms)' bash scripts/bench-failback.sh --json $($quick && echo 1 || echo 3 10)"
 )
 
