@@ -7,7 +7,8 @@
 #   cli    10 CLI invocations at once (splits, overrides, a service, status)
 #   apply  the rollout file applied at the start applied again: unchanged
 #   drain  a stable backend drained (backend del), added back after a while
-#   burst  SOAK_BURST extra connections held open (scripts/lib/hold.py), then used
+#   burst  SOAK_BURST (2000) extra connections held open SOAK_BURST_HOLD (3) s
+#          (scripts/lib/hold.py), then each used: all must be answered
 #   503    the canary answers 503; the agent must fail it back; then healed
 #          and the share set again
 #   kill   kill -9 the agent, start a new one
@@ -25,9 +26,16 @@
 # canary's 5xx answers during a 503 fault are expected and counted apart.
 #
 # The flow table is attached with SOAK_FLOWS entries (default 16384; 0: the
-# default size): its entries are never deleted, only evicted (LRU), so a
-# small table is full within the first minute and the run exercises
-# eviction under a changing split; at the default size it only grows.
+# default size). Entries are never deleted, only evicted (LRU); the client
+# reuses its ephemeral ports, and a SYN on a known 5-tuple re-selects in
+# place (flow_reselect), so the table settles at the number of distinct
+# 5-tuples (about 16k at 200/s here); at 16384 the burst pushes it into
+# eviction.
+#
+# The agent runs with its defaults (SOAK_AGENT_FLAGS adds flags). On a
+# loaded machine it may fail the canary back on latency outside the 503
+# faults (one Python server taking up to half the load): counted and
+# printed by signal; the share then stays 0 until the next split.
 #
 # Logs stay in SOAK_DIR (default a new /tmp/graysplit-soak.XXXXXX).
 # Usage: scripts/soak.sh   (as root; `make soak` builds first)
@@ -46,10 +54,12 @@ SOAK_FLOWS=${SOAK_FLOWS:-16384}
 SOAK_SPLITS=${SOAK_SPLITS:-5 20 50 10 0 35}
 SOAK_FAULTS=${SOAK_FAULTS:-cli apply drain burst 503 kill}
 SOAK_BURST=${SOAK_BURST:-2000}
+SOAK_BURST_HOLD=${SOAK_BURST_HOLD:-3}
 SOAK_DRAIN_SECONDS=${SOAK_DRAIN_SECONDS:-5}
 SOAK_WARMUP=${SOAK_WARMUP:-30}
 SOAK_RSS_BOUND_KB=${SOAK_RSS_BOUND_KB:-1024}
 SOAK_PREFIX=${SOAK_PREFIX:-gssoak$$}
+SOAK_AGENT_FLAGS=${SOAK_AGENT_FLAGS:-}
 
 VIP=$TB_VIP4:$TB_PORT
 P=$SOAK_PREFIX
@@ -76,7 +86,7 @@ gs() { tb_gs "$P" "$@"; }
 elapsed() { awk -v a="$(now)" -v b="$T0" 'BEGIN { printf "%.1f", a - b }'; }
 
 for v in SOAK_SECONDS SOAK_SPLIT_EVERY SOAK_FAULT_EVERY SOAK_RSS_EVERY SOAK_RATE SOAK_FLOWS \
-	SOAK_BURST SOAK_DRAIN_SECONDS SOAK_WARMUP SOAK_RSS_BOUND_KB; do
+	SOAK_BURST SOAK_BURST_HOLD SOAK_DRAIN_SECONDS SOAK_WARMUP SOAK_RSS_BOUND_KB; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || { say "$v must be a whole number, not '${!v}'"; exit 2; }
 done
 for v in SOAK_SECONDS SOAK_SPLIT_EVERY SOAK_FAULT_EVERY SOAK_RSS_EVERY SOAK_RATE; do
@@ -87,7 +97,10 @@ read -r -a FAULTS <<<"$SOAK_FAULTS"
 for f in "${FAULTS[@]}"; do
 	case $f in cli | apply | drain | burst | 503 | kill) ;; *) say "unknown fault '$f'"; exit 2 ;; esac
 done
-[ "${#SPLITS[@]}" -gt 0 ] && [ "${#FAULTS[@]}" -gt 0 ] || { say "SOAK_SPLITS and SOAK_FAULTS may not be empty"; exit 2; }
+if [ "${#SPLITS[@]}" -eq 0 ] || [ "${#FAULTS[@]}" -eq 0 ]; then
+	say "SOAK_SPLITS and SOAK_FAULTS may not be empty"
+	exit 2
+fi
 [ "$(id -u)" -eq 0 ] || { say "needs root (network namespaces, BPF)"; exit 2; }
 [ -x "$TB_GRAYSPLIT" ] || { say "$TB_GRAYSPLIT is missing: run make"; exit 2; }
 # Our own copy of the binary: a rebuild during the run must not swap it.
@@ -120,7 +133,8 @@ trap 'say "interrupted"; cleanup; exit 130' INT TERM
 
 # The agent, its decisions in agent.log; its pid in agent.pid for the sampler.
 agent_start() {
-	"$TB_GRAYSPLIT" --pin-dir "$PIN" agent --log "$D/agent.log" \
+	# shellcheck disable=SC2086 # SOAK_AGENT_FLAGS is a list of words
+	"$TB_GRAYSPLIT" --pin-dir "$PIN" agent --log "$D/agent.log" $SOAK_AGENT_FLAGS \
 		</dev/null >>"$D/agent.out" 2>&1 &
 	AGENT_PID=$!
 	echo "$AGENT_PID" >"$D/agent.pid"
@@ -182,6 +196,9 @@ fault_cli() {
 		"service add 10.77.0.30:80"
 		"status" "status --json" "rollout status $VIP" "top --count 1 --interval 0.2"
 	)
+	# Three of them set the share (to what it is): a share the agent had
+	# cut to 0 comes back.
+	mark splitting "$CUR_SPLIT"
 	for i in "${!cmds[@]}"; do
 		# shellcheck disable=SC2086 # a row's words are its arguments
 		tb_gs "$P" ${cmds[$i]} </dev/null >"$D/cli.$i.out" 2>"$D/cli.$i.err" &
@@ -195,12 +212,15 @@ fault_cli() {
 			fails=$((fails + 1))
 		fi
 	done
+	mark split "$CUR_SPLIT"
 	local got
 	got=$(svc_json | jq -c '[.canary_percent, .state, ([.overrides[] | "\(.cidr) \(.group)"] | sort)]')
 	[ "$got" = "[$CUR_SPLIT,\"active\",[\"10.77.9.1/32 canary\",\"10.77.9.2/32 stable\"]]" ] ||
 		problem "concurrent CLI: state afterwards $got"
-	gs override del "$VIP" 10.77.9.1/32 && gs override del "$VIP" 10.77.9.2/32 &&
-		gs service del 10.77.0.30:80 || problem "concurrent CLI: cleaning up failed"
+	if ! { gs override del "$VIP" 10.77.9.1/32 && gs override del "$VIP" 10.77.9.2/32 &&
+		gs service del 10.77.0.30:80; }; then
+		problem "concurrent CLI: cleaning up failed"
+	fi
 	NOTE="10 at once, $((10 - fails)) exited 0"
 }
 
@@ -227,27 +247,36 @@ fault_drain() {
 
 BURST_BROKEN=0
 fault_burst() {
-	local out="$D/burst.$1" entries
-	tb_exec "$P" client "$TB_PYTHON" "$ROOT/scripts/lib/hold.py" "$TB_VIP4" --count "$SOAK_BURST" \
-		--source "$TB_CLIENT4_ALT" --batch 500 </dev/null >"$out" 2>"$out.err" &
+	local out="$D/burst.$1" entries res opened answered
+	# ip netns exec execs hold.py: $! is its pid, for the signal below.
+	ip netns exec "$(tb_ns "$P" client)" "$TB_PYTHON" "$ROOT/scripts/lib/hold.py" "$TB_VIP4" \
+		--count "$SOAK_BURST" --source "$TB_CLIENT4_ALT" --batch 500 \
+		</dev/null >"$out" 2>"$out.err" &
 	BURST_PID=$!
-	for _ in $(seq 200); do
+	for _ in $(seq 300); do
 		grep -q '^ready' "$out.err" && break
 		sleep 0.05
 	done
+	# Held idle while new flows keep coming, then each one used.
+	sleep "$SOAK_BURST_HOLD"
 	entries=$(gs status --json | jq .flow_table.entries)
 	kill -USR1 "$BURST_PID" 2>/dev/null
 	{ wait "$BURST_PID"; } 2>/dev/null
 	BURST_PID=
-	local res opened answered
 	res=$(cat "$out")
-	opened=$(jq -r '.opened // 0' <<<"$res" 2>/dev/null || echo 0)
-	answered=$(jq -r '.answered // 0' <<<"$res" 2>/dev/null || echo 0)
+	opened=$(jq -r '.opened // empty' <<<"$res" 2>/dev/null)
+	answered=$(jq -r '.answered // empty' <<<"$res" 2>/dev/null)
+	if [ -z "$opened" ] || [ -z "$answered" ]; then
+		problem "burst: hold.py said nothing: $(tail -2 "$out.err")"
+		BURST_BROKEN=$((BURST_BROKEN + SOAK_BURST))
+		return
+	fi
 	if [ "$answered" != "$opened" ]; then
-		problem "burst: $answered of $opened held connections answered: $res $(cat "$out.err")"
+		problem "burst: $answered of $opened held connections answered: $res"
 		BURST_BROKEN=$((BURST_BROKEN + opened - answered))
 	fi
-	NOTE="$(jq -c '{established, answered, by_backend, errors}' <<<"$res"), flow table while held: $entries"
+	NOTE="$(jq -c '{established, answered, by_backend, errors}' <<<"$res"), held ${SOAK_BURST_HOLD} s,"
+	NOTE+=" flow table while held: $entries"
 }
 
 fault_503() {
@@ -285,7 +314,9 @@ fault_kill() {
 
 # ---- figures
 
-flow_entries() { gs status --json | jq -c '.flow_table + {flow_new: .counters.flow_new, flow_missing: .counters.flow_missing}'; }
+flow_entries() {
+	gs status --json | jq -c '.flow_table + (.counters | {flow_new, flow_reselect, flow_missing})'
+}
 
 rss_line() {
 	awk 'NR == 1 { first = $3 } { last = $3; if ($3 > max) max = $3 } END {
@@ -295,8 +326,9 @@ rss_line() {
 
 # figures WHEN [UNTIL]: the block printed at the start and at the end.
 figures() {
-	local st sum
-	st=$("$TB_PYTHON" "$ROOT/scripts/lib/soakstat.py" "$LOAD_LOG" "$TIMELINE" ${2:+--until "$2"})
+	local st
+	st=$("$TB_PYTHON" "$ROOT/scripts/lib/soakstat.py" "$LOAD_LOG" "$TIMELINE" \
+		--agent-log "$D/agent.log" ${2:+--until "$2"})
 	echo "$st" >"$D/stat.$1.json"
 	echo "== soak $1 (t=$(elapsed) s)"
 	echo "requests sent:      $(jq .requests <<<"$st")"
@@ -401,6 +433,8 @@ echo "load generator:     $summary"
 echo "split changes:      $splits_done, shares seen $(jq -c '.per_split | with_entries(.value |= "\(.canary_share) of \(.requests)")' <<<"$st")"
 echo "faults:             $faults_done ($(grep -c ' fault ' "$TIMELINE") begun; $(jq .canary_faults <<<"$st") canary 503)"
 echo "burst connections not answered: $BURST_BROKEN"
+echo "agent fail-backs:   $(jq -c .agent_failbacks <<<"$st") (outside the 503 faults: the canary" \
+	"backend really was slower or failing on this machine; the share stays 0 until the next split)"
 
 # Memory: per agent process, its RSS SOAK_WARMUP s into its life against
 # its last sample.

@@ -2,6 +2,7 @@
 """The figures of a soak run (scripts/soak.sh) as one JSON object.
 
   soakstat.py LOAD_LOG TIMELINE [--until T] [--canary b3] [--backends b1,b2,b3]
+              [--agent-log FILE]
 
 LOAD_LOG is loadgen.py's per-request log. TIMELINE has one event per line,
 "T KIND ARG", T in wall-clock seconds like the log's:
@@ -29,10 +30,18 @@ A request's T_SENT is taken before its connect(): a request sent after a
 change was written cannot have been routed by the rules before it. So the
 canary may not answer a request sent after a "split 0" until the next
 "splitting", nor a drained backend one sent after its "drain" until its
-"undrain". Per split value: the requests sent while it held and the
-canary's share.
+"undrain". With --agent-log (the agent's decision lines), each fail-back
+the agent made (share cut to 0) counts as a "split 0" of its own, from its
+line's time + 1 ms (the time is taken after the cut, truncated to the
+millisecond) until the next "splitting".
+
+Per split value: the requests sent while it held, not cut by the agent and
+away from canary faults, and the canary's share of them. agent_failbacks:
+the agent's fail-backs, those within a canary fault apart from the others
+(by signal).
 """
 import argparse
+import datetime
 import json
 import sys
 
@@ -46,6 +55,22 @@ def load_timeline(path):
                 ev.append((float(p[0]), p[1], p[2]))
     ev.sort()
     return ev
+
+
+def agent_cuts(path):
+    """Times (epoch seconds) and signals of the agent's fail-backs."""
+    cuts = []
+    with open(path) as f:
+        for line in f:
+            try:
+                d = json.loads(line)
+            except ValueError:
+                continue
+            if d.get("action") and d.get("verdict") in ("fail", "hard_fail"):
+                t = datetime.datetime.strptime(d["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
+                t = t.replace(tzinfo=datetime.timezone.utc).timestamp() + 0.001
+                cuts.append((t, d.get("signal") or "unknown"))
+    return sorted(cuts)
 
 
 def intervals(ev, kind, on, off, until):
@@ -87,6 +112,7 @@ def main():
     ap.add_argument("--until", type=float, default=float("inf"))
     ap.add_argument("--canary", default="b3")
     ap.add_argument("--backends", default="b1,b2,b3")
+    ap.add_argument("--agent-log", default=None)
     args = ap.parse_args()
     names = set(args.backends.split(","))
 
@@ -94,16 +120,24 @@ def main():
     end = args.until
     faults = intervals(ev, "expect5xx", "on", "off", end)
     drained = drains(ev, end)
+    cuts = [c for c in agent_cuts(args.agent_log) if c[0] < end] if args.agent_log else []
     splits = [(t, float(a)) for t, k, a in ev if k == "split"]
+    marks = sorted([(t, k, float(a)) for t, k, a in ev if k in ("split", "splitting")] +
+                   [(t, "split", 0.0) for t, _ in cuts])
     zero, start = [], None
-    for t, k, a in ev:
-        if k == "split" and float(a) == 0 and start is None:
+    for t, k, a in marks:
+        if k == "split" and a == 0 and start is None:
             start = t
         elif k == "splitting" and start is not None:
             zero.append((start, t))
             start = None
     if start is not None:
         zero.append((start, end))
+    # Cut by the agent: from a cut to the next "splitting".
+    cut_spans = []
+    for t, _ in cuts:
+        nxt = [m for m, k, _ in marks if k == "splitting" and m > t]
+        cut_spans.append((t, nxt[0] if nxt else end))
 
     def share_at(t):
         cur = None
@@ -150,7 +184,8 @@ def main():
             # The share per split value, outside the canary faults (the
             # agent sets the share to 0 there).
             pct = share_at(sent)
-            if pct is not None and status != "-" and not inside(sent, faults, 1.0, 1.0):
+            if (pct is not None and status != "-" and not inside(sent, faults, 1.0, 1.0) and
+                    not inside(sent, cut_spans)):
                 s = per_split.setdefault("%g" % pct, {"requests": 0, "canary": 0})
                 s["requests"] += 1
                 s["canary"] += backend == args.canary
@@ -160,6 +195,13 @@ def main():
     out["per_split"] = dict(sorted(per_split.items(), key=lambda kv: float(kv[0])))
     out["split_changes"] = sum(1 for t, _ in splits if t < end)
     out["canary_faults"] = len([s for s in faults if s[0] < end])
+    in_fault = [c for c in cuts if inside(c[0], faults)]
+    others = {}
+    for t, sig in cuts:
+        if not inside(t, faults):
+            others[sig] = others.get(sig, 0) + 1
+    out["agent_failbacks"] = {"total": len(cuts), "in_canary_faults": len(in_fault),
+                              "others_by_signal": dict(sorted(others.items()))}
     json.dump(out, sys.stdout)
     sys.stdout.write("\n")
     return 0
