@@ -46,7 +46,7 @@ BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(BPFT_SRCS))
 BPFT_LIB  := $(filter-out $(BPFT_SRCS),$(wildcard tests/bpf/*.c))
 
 .PHONY: all deps test test-unit test-bpf test-bats test-fuzz bench demo fmt lint clean install uninstall tests
-.PHONY: fuzz fuzz-packets fuzz-parsers fuzz-targets
+.PHONY: fuzz fuzz-packets fuzz-parsers fuzz-targets bench-bins bench-quick
 
 all: $(BUILD)/graysplit
 
@@ -133,7 +133,7 @@ fuzz-parsers: deps
 
 fuzz: fuzz-parsers
 
-tests: $(BUILD)/graysplit $(UNIT_BINS) $(BPFT_BINS) $(FUZZ_BINS)
+tests: $(BUILD)/graysplit $(UNIT_BINS) $(BPFT_BINS) $(FUZZ_BINS) bench-bins
 
 # Every suite, one closing line "N passed, N failed"; non-zero on any failure.
 test: deps
@@ -157,8 +157,17 @@ fuzz-packets: deps
 	$(Q)CMOCKA_MESSAGE_OUTPUT=TAP $(BUILD)/tests/bpf/test_fuzz_packets \
 		--frames $(FUZZ_FRAMES) --seed $(FUZZ_SEED)
 
+# Benchmark programs (tests/bench/); scripts/bench.sh runs them and the
+# e2e scripts and prints one table. bench-quick: smoke sizes, in make test.
+bench-bins:
+
 bench: deps all
+	$(Q)$(MAKE) --no-print-directory bench-bins
 	$(Q)bash scripts/bench.sh
+
+bench-quick: deps all
+	$(Q)$(MAKE) --no-print-directory bench-bins
+	$(Q)bash scripts/bench.sh --quick
 
 demo: deps all
 	$(Q)bash scripts/demo.sh

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# test-lane: shared
 # The CLI against a real node: state set by one invocation is read back by
 # another, bad input is refused with one line and no change to the maps,
 # attach is idempotent, detach --all leaves nothing behind. Tests run in
