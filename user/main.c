@@ -222,20 +222,17 @@ static int check_ring_size(const char *pin_dir, uint32_t bytes)
 /* attach --no-fast-path: the config switch, one 4-byte store. Under the lock. */
 static int fast_path_switch_off(const char *pin_dir)
 {
-	struct gs_config cfg = {0};
+	struct gs_config cfg;
 	struct gs_maps maps;
-	uint32_t zero = 0;
 	int err;
 
 	err = gs_maps_open(pin_dir, &maps);
 	if (err)
 		return err;
-	if (bpf_map_lookup_elem(maps.config, &zero, &cfg)) {
-		err = gs_fail(errno, "cannot read the config map: %s", strerror(errno));
-	} else if (!(cfg.flags & GS_CFG_NO_FAST_PATH)) {
+	err = gs_config_read(&maps, &cfg);
+	if (!err && !(cfg.flags & GS_CFG_NO_FAST_PATH)) {
 		cfg.flags |= GS_CFG_NO_FAST_PATH;
-		if (bpf_map_update_elem(maps.config, &zero, &cfg, BPF_ANY))
-			err = gs_fail(errno, "cannot write the config map: %s", strerror(errno));
+		err = gs_config_write(&maps, &cfg);
 	}
 	gs_maps_close(&maps);
 	return err;
