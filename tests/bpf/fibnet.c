@@ -75,7 +75,8 @@ void fn_setup(struct fibnet *net, struct fx *fx)
 	/* Forwarding first: devices made afterwards inherit it. */
 	sh("sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 "
 	   "net.ipv6.conf.default.forwarding=1");
-	sh("ip link set lo up && ip link add fnin type veth peer name fnin_p && ip link set fnin up && ip link set fnin_p up");
+	sh("ip link set lo up && ip link add fnin type veth peer name fnin_p && ip link set fnin "
+	   "up && ip link set fnin_p up");
 	sh("ip link add fntx address %s type veth peer name fntx_p && ip link set fntx up && "
 	   "ip link set fntx_p up",
 	   tx);
@@ -95,9 +96,8 @@ void fn_setup(struct fibnet *net, struct fx *fx)
 	net->in_ifindex = ifindex_of("fnin");
 	net->tx_ifindex = ifindex_of("fntx");
 	net->oth_ifindex = ifindex_of("fnoth");
-	if (bpf_map__update_elem(fx->skel->maps.tx_ports, &net->tx_ifindex,
-				 sizeof(net->tx_ifindex), &net->tx_ifindex, sizeof(net->tx_ifindex),
-				 BPF_ANY))
+	if (bpf_map__update_elem(fx->skel->maps.tx_ports, &net->tx_ifindex, sizeof(net->tx_ifindex),
+				 &net->tx_ifindex, sizeof(net->tx_ifindex), BPF_ANY))
 		fail_msg("fibnet: tx_ports update: %s", strerror(errno));
 }
 
@@ -127,8 +127,8 @@ uint32_t fn_route_outcome(const union gs_addr *addr)
 	return net == 1 ? GS_CNT_FAST_REDIRECT : GS_CNT_FAST_NO_TXPORT;
 }
 
-int fn_run_xdp(struct fx *fx, const struct fibnet *net, const uint8_t *in, size_t len,
-	       uint8_t *out, size_t *out_len, uint32_t *retval)
+int fn_run_xdp(struct fx *fx, const struct fibnet *net, const uint8_t *in, size_t len, uint8_t *out,
+	       size_t *out_len, uint32_t *retval)
 {
 	struct xdp_md ctx = {.data_end = (uint32_t)len, .ingress_ifindex = net->in_ifindex};
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = (uint32_t)len,

@@ -44,8 +44,8 @@ bool fn_neigh_known(const union gs_addr *addr);
 uint32_t fn_route_outcome(const union gs_addr *addr);
 
 /* Run a frame through gs_xdp_fwd as received on fnin. */
-int fn_run_xdp(struct fx *fx, const struct fibnet *net, const uint8_t *in, size_t len,
-	       uint8_t *out, size_t *out_len, uint32_t *retval);
+int fn_run_xdp(struct fx *fx, const struct fibnet *net, const uint8_t *in, size_t len, uint8_t *out,
+	       size_t *out_len, uint32_t *retval);
 
 /* The config map's fast-path switch. */
 void fn_fast_path_set(struct fx *fx, bool on);

@@ -979,8 +979,7 @@ static void run_and_check(struct fz *z)
 	memset(z->out, 0, sizeof(z->out));
 	z->out_len = 0;
 	if (z->reply)
-		err = fx_test_run(z->fx->tc_fd, z->in, z->in_len, z->out, &z->out_len,
-				  &z->verdict);
+		err = fx_test_run(z->fx->tc_fd, z->in, z->in_len, z->out, &z->out_len, &z->verdict);
 	else
 		err = fn_run_xdp(z->fx, &z->net, z->in, z->in_len, z->out, &z->out_len,
 				 &z->verdict);

@@ -259,7 +259,8 @@ static void pass_ttl_1(void **state)
 
 static void pass_hop_limit_1(void **state)
 {
-	const struct fp_case c = {.backend = "fd01::1", .bport = 8080, .proto = IPPROTO_TCP, .ttl = 1};
+	const struct fp_case c = {
+		.backend = "fd01::1", .bport = 8080, .proto = IPPROTO_TCP, .ttl = 1};
 
 	run_case(*state, &c, GS_CNT_FAST_KERNEL);
 }
