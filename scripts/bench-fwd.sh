@@ -24,8 +24,8 @@
 # the rounds; progress on stderr.
 # Usage: scripts/bench-fwd.sh [--quick]   (quick: 1 round of 0.5 s per mode)
 set -uo pipefail
-cd "$(dirname "$0")/.."
-# shellcheck source=testbed.sh
+cd "$(dirname "$0")/.." || exit 1
+# shellcheck source=scripts/testbed.sh
 source scripts/testbed.sh
 
 secs=3
