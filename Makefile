@@ -161,6 +161,25 @@ fuzz-packets: deps
 # e2e scripts and prints one table. bench-quick: smoke sizes, in make test.
 bench-bins: $(BUILD)/bench/agent_load
 
+# The forwarding-rate bench (scripts/bench-fwd.sh): its own two small XDP
+# programs (generator and sink, tests/bench/bpf/) and their driver.
+$(BUILD)/bench/bpf:
+	$(Q)mkdir -p $@
+
+$(BUILD)/bench/bpf/fwd_bench.bpf.o: tests/bench/bpf/fwd_bench.bpf.c | $(BUILD)/bench/bpf
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp && $(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
+
+$(BUILD)/bench/bpf/fwd_bench.skel.h: $(BUILD)/bench/bpf/fwd_bench.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name fwd_bench > $@
+
+$(BUILD)/bench/fwd_bench: tests/bench/fwd_bench.c $(BUILD)/bench/bpf/fwd_bench.skel.h
+	$(call msg,CC-BENCH,$@)
+	$(Q)$(CC) $(CFLAGS) -I$(BUILD)/bench/bpf $< -lbpf -lelf -lz -o $@
+
+bench-bins: $(BUILD)/bench/fwd_bench
+
 bench: deps all
 	$(Q)$(MAKE) --no-print-directory bench-bins
 	$(Q)bash scripts/bench.sh

@@ -16,6 +16,11 @@
 # back as the source of the replies. Backends route only the client subnet
 # back via the node, so every reply crosses the node. One veth per backend
 # (no bridge) keeps every node interface a veth, where XDP runs natively.
+# Each backend's eth0 has GRO on, which a veth needs to take XDP_REDIRECTed
+# frames: graysplit's fast path redirects into nb1..nb3 once it is attached
+# there too (attach cli0 nb1 nb2 nb3). Redirected frames keep whatever
+# checksum they came with, so the fast path needs tx checksum offload off on
+# the client (--offload off), as it would behind a real NIC.
 #
 # Every namespace is named PREFIX-ROLE and the pin directory is
 # /sys/fs/bpf/PREFIX, so several beds can run side by side.
@@ -157,6 +162,10 @@ tb__build() {
 	for b in "${TB_BACKENDS[@]}"; do
 		ns=$(tb_ns "$p" "$b")
 		tb__veth "$node" "n$b" "$ns" eth0
+		# A veth takes XDP_REDIRECTed frames only when its peer runs
+		# NAPI (an XDP program there, or GRO); without it they vanish
+		# uncounted. graysplit's fast path redirects into n$b.
+		ip netns exec "$ns" ethtool -K eth0 gro on >/dev/null
 		ip -n "$node" addr add "$TB_NODE_B4/32" dev "n$b"
 		ip -n "$node" addr add "$TB_NODE_B6/128" dev "n$b" nodad
 		ip -n "$node" route add "${TB_B4[$b]}/32" dev "n$b" src "$TB_NODE_B4"

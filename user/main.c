@@ -219,16 +219,34 @@ static int check_ring_size(const char *pin_dir, uint32_t bytes)
 	return err;
 }
 
+/* attach --no-fast-path: the config switch, one 4-byte store. Under the lock. */
+static int fast_path_switch_off(const char *pin_dir)
+{
+	struct gs_config cfg;
+	struct gs_maps maps;
+	int err;
+
+	err = gs_maps_open(pin_dir, &maps);
+	if (err)
+		return err;
+	err = gs_config_read(&maps, &cfg);
+	if (!err && !(cfg.flags & GS_CFG_NO_FAST_PATH)) {
+		cfg.flags |= GS_CFG_NO_FAST_PATH;
+		err = gs_config_write(&maps, &cfg);
+	}
+	gs_maps_close(&maps);
+	return err;
+}
+
 static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 {
 	static const char *const names[] = {"IFACE"};
 	const char *flows_arg = NULL, *ring_arg = NULL;
-	bool reload = false;
-	const struct gs_opt opts[] = {{"--flows", NULL, &flows_arg, NULL},
-				      {"--ring-bytes", NULL, &ring_arg, NULL},
-				      {"--reload", NULL, NULL, &reload},
-				      {"--json", "-j", NULL, &ctx->json},
-				      {0}};
+	bool reload = false, no_fast_path = false;
+	const struct gs_opt opts[] = {
+		{"--flows", NULL, &flows_arg, NULL}, {"--ring-bytes", NULL, &ring_arg, NULL},
+		{"--reload", NULL, NULL, &reload},   {"--no-fast-path", NULL, NULL, &no_fast_path},
+		{"--json", "-j", NULL, &ctx->json},  {0}};
 	struct json_object *tree, *list;
 	uint32_t flows = GS_DEFAULT_FLOWS, ring = 0;
 	struct session s;
@@ -280,6 +298,8 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 	}
 	if (!err)
 		err = attach_all(ctx, argv, n, flows);
+	if (!err && no_fast_path)
+		err = fast_path_switch_off(ctx->pin_dir);
 	gs_lock_release(lock_fd);
 	if (err)
 		return err;
@@ -932,7 +952,8 @@ static const struct gs_cmd rollout_cmds[] = {
 };
 
 static const struct gs_cmd commands[] = {
-	{"attach", cmd_attach, NULL, "IFACE [IFACE...] [--flows N] [--ring-bytes N] [--reload]",
+	{"attach", cmd_attach, NULL,
+	 "IFACE [IFACE...] [--flows N] [--ring-bytes N] [--reload] [--no-fast-path]",
 	 "Load graysplit's programs (once per instance, pinned under the pin directory)\n"
 	 "and attach the forward path (XDP, ingress) and the reply path (tc, egress) to\n"
 	 "each interface. Idempotent; all or nothing: when one interface fails, those\n"
@@ -943,6 +964,8 @@ static const struct gs_cmd commands[] = {
 	 "                         a page..1073741824 (default 4194304)\n"
 	 "  --reload               put this build's programs on every attached interface\n"
 	 "                         (after an upgrade)\n"
+	 "  --no-fast-path         switch the XDP fast path off (`config fast-path on`\n"
+	 "                         turns it on again)\n"
 	 "  -j, --json             JSON output\n"},
 	{"detach", cmd_detach, NULL, "IFACE... | --all",
 	 "Detach both paths from each interface. With --all: from every interface of\n"

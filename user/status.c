@@ -40,6 +40,12 @@ static const char *const counter_names[GS_CNT_MAX] = {
 	[GS_CNT_REV_BAD_HEADER] = "rev_bad_header",
 	[GS_CNT_EVENTS] = "events",
 	[GS_CNT_EVENTS_DROPPED] = "events_dropped",
+	[GS_CNT_FAST_REDIRECT] = "fast_redirect",
+	[GS_CNT_FAST_NO_NEIGH] = "fast_no_neigh",
+	[GS_CNT_FAST_NO_TXPORT] = "fast_no_txport",
+	[GS_CNT_FAST_PARTIAL] = "fast_partial_csum",
+	[GS_CNT_FAST_KERNEL] = "fast_kernel",
+	[GS_CNT_FAST_OFF] = "fast_off",
 };
 
 const char *gs_counter_name(unsigned int counter)
