@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# test-lane: shared
 # The XDP fast path end to end: graysplit attached to the client-facing and
 # to every backend-facing interface, so after the DNAT the forward path
 # redirects frames straight into the backend's veth (bpf_fib_lookup +
