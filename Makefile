@@ -28,6 +28,8 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Iinclude -Ibpf $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH))
 # Rollout files (apply -f): libcyaml, and libyaml for the line of each node.
 LDLIBS    += -lcyaml -lyaml
+# The fast path's check for conntrack in the node's nftables ruleset.
+LDLIBS    += -lnftables
 
 BPF_SRC   := bpf/graysplit.bpf.c
 BPF_HDRS  := $(wildcard bpf/lib/*.h) $(wildcard include/*.h)

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
 	make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config
-	libcmocka-dev libjson-c-dev libcyaml-dev libyaml-dev bats bats-assert bats-support
+	libcmocka-dev libjson-c-dev libcyaml-dev libyaml-dev libnftables-dev bats bats-assert bats-support
 	iproute2 ethtool nftables curl python3 procps jq
 	clang-format clang-tidy cppcheck libclang-rt-14-dev
 	libmicrohttpd-dev prometheus

@@ -24,6 +24,7 @@
 #include "cmdline.h"
 #include "clock.h"
 #include "config.h"
+#include "conntrack_check.h"
 #include "decisions.h"
 #include "error.h"
 #include "events.h"
@@ -238,6 +239,27 @@ static int fast_path_switch_off(const char *pin_dir)
 	return err;
 }
 
+/*
+ * The fast path where it works: not where netfilter tracks connections
+ * (conntrack would see only the replies and drop them as invalid). Checked
+ * at every attach, in the interfaces' namespace; says what it found in
+ * note. Under the lock.
+ */
+static int fast_path_guard(const char *pin_dir, char *note, size_t len)
+{
+	char why[160];
+	int ret;
+
+	ret = gs_conntrack_in_use(why, sizeof(why));
+	if (ret == 1) {
+		snprintf(note, len, "off: %s", why);
+		return fast_path_switch_off(pin_dir);
+	}
+	/* No conntrack, or nothing known: the switch stays as the operator set it. */
+	snprintf(note, len, "%s", ret ? why : "");
+	return 0;
+}
+
 static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 {
 	static const char *const names[] = {"IFACE"};
@@ -249,6 +271,8 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 		{"--json", "-j", NULL, &ctx->json},  {0}};
 	struct json_object *tree, *list;
 	uint32_t flows = GS_DEFAULT_FLOWS, ring = 0;
+	char fast_note[200] = "";
+	struct gs_config cfg = {};
 	struct session s;
 	int err, n, i, lock_fd;
 
@@ -300,6 +324,8 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 		err = attach_all(ctx, argv, n, flows);
 	if (!err && no_fast_path)
 		err = fast_path_switch_off(ctx->pin_dir);
+	else if (!err)
+		err = fast_path_guard(ctx->pin_dir, fast_note, sizeof(fast_note));
 	gs_lock_release(lock_fd);
 	if (err)
 		return err;
@@ -322,9 +348,19 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 			json_object_object_add(obj, "tc", json_object_new_string("egress"));
 			json_object_array_add(list, obj);
 		}
+		gs_config_read(&s.maps, &cfg);
 		gs_maps_close(&s.maps);
 	}
 	json_object_object_add(tree, "attached", list);
+	/* "on", "off", or "off: why" when this attach turned it off. */
+	if (!strncmp(fast_note, "off: ", 5))
+		json_object_object_add(tree, "fast_path", json_object_new_string(fast_note));
+	else
+		json_object_object_add(
+			tree, "fast_path",
+			json_object_new_string(cfg.flags & GS_CFG_NO_FAST_PATH ? "off" : "on"));
+	if (fast_note[0] && strncmp(fast_note, "off: ", 5) != 0)
+		json_object_object_add(tree, "fast_path_check", json_object_new_string(fast_note));
 	gs_output_print(stdout, tree, ctx->json, ctx->pretty);
 	json_object_put(tree);
 	return 0;
@@ -965,7 +1001,9 @@ static const struct gs_cmd commands[] = {
 	 "  --reload               put this build's programs on every attached interface\n"
 	 "                         (after an upgrade)\n"
 	 "  --no-fast-path         switch the XDP fast path off (`config fast-path on`\n"
-	 "                         turns it on again)\n"
+	 "                         turns it on again). Attach also switches it off,\n"
+	 "                         and says why, when the namespace's nftables rules\n"
+	 "                         use conntrack: it would see only the replies\n"
 	 "  -j, --json             JSON output\n"},
 	{"detach", cmd_detach, NULL, "IFACE... | --all",
 	 "Detach both paths from each interface. With --all: from every interface of\n"

@@ -39,3 +39,15 @@ teardown_file() {
 	check_split 6 20 2000 3
 	note "ct state invalid drops so far: $(tb_firewall_drops "$TB")"
 }
+
+@test "firewall: attach saw conntrack in the node's nftables rules and left the fast path off, saying why" {
+	run gs attach "$TB_IF_CLIENT" --json
+	assert_success
+	note "attach: $(jq -c '{fast_path}' <<<"$output")"
+	assert_equal "$(jq -r .fast_path <<<"$output")" \
+		"off: nftables table inet gs_testbed chain forward uses conntrack"
+	assert_equal "$(gs config --json | jq -c .)" '{"fast_path":false,"events":true}'
+	# Nothing was redirected past conntrack: every forward packet took the
+	# kernel's way (the requests above all succeeded).
+	assert_equal "$(gs status --json | jq '.counters.fast_redirect')" 0
+}
