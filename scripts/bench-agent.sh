@@ -12,7 +12,8 @@
 # instead), paced to RATE events a second, and reads the agent's CPU and
 # memory from /proc and what it consumed from the ring's consumer position
 # (tests/bench/agent_load.c says how). Two runs: healthy (no errors) and
-# with 0.5% resets, which wake the agent at once.
+# with 0.5% resets, which wake the agent at once. Before each, the agent
+# idle for 2 s: the CPU figure's baseline.
 #
 # What bounds what: the generator is one thread making about two
 # BPF_PROG_TEST_RUN calls per event; on a 2-core machine shared with other
@@ -27,7 +28,9 @@ source scripts/testbed.sh
 secs=10
 warmup=1
 rate=${RATE:-100000}
-[ "${1:-}" = --quick ] && { secs=2; warmup=0.5; }
+error_runs=(0 5000)
+# --quick: one short healthy run.
+[ "${1:-}" = --quick ] && { secs=2; warmup=0.5; error_runs=(0); }
 P=gsagt$$
 vip=$(tb_vip 4)
 pin=$(tb_pin_dir "$P")
@@ -59,7 +62,7 @@ for b in "${TB_BACKENDS[@]}"; do
 done
 tb_gs "$P" split "$vip" 33.3333 >/dev/null
 
-for errors in 0 5000; do
+for errors in "${error_runs[@]}"; do
 	"$TB_GRAYSPLIT" --pin-dir "$pin" agent >"$work/agent.out" 2>"$work/agent.err" &
 	agent_pid=$!
 	sleep 0.5

@@ -157,21 +157,23 @@ proc_cpu() {
 	done
 	echo "$t"
 }
-nginx_pids=()
+# The HTTP servers (the Python ones, then nginx), the CPU they take.
+server_pids=()
 # The kernel's softirq threads: network work the kernel deferred to them is
 # ours too, and /proc/stat counts it as their system time, not as softirq.
 mapfile -t ksoftirqd_pids < <(grep -l '^ksoftirqd/' /proc/[0-9]*/comm 2>/dev/null | cut -d/ -f3)
 
 # run_wrk LABEL LUA SHAPE URL: one wrk run; appends a result line to
-# $work/results: label rps p50_us p99_us errors busy% wrk% nginx% softirq%
-# agent% ksoftirqd% other% (CPU shares in % of all CPUs over the run; other
-# is the rest of busy: whatever else the machine ran meanwhile).
+# $work/results: label rps p50_us p99_us errors busy% wrk% servers% softirq%
+# agent% ksoftirqd% other% us_per_req (CPU shares in % of all CPUs over the
+# run; other is the rest of busy: whatever else the machine ran meanwhile;
+# us_per_req is the CPU time of everything but other, per request).
 run_wrk() {
 	local label=$1 lua=$2 shape=$3 url=$4 out c0 c1 n0 n1 a0 a1 k0 k1 line hdr=()
 	[ "$shape" = close ] && hdr=(-H "Connection: close")
 	out="$work/wrk.out"
 	c0=$(cpu_sample)
-	n0=$(proc_cpu "${nginx_pids[@]}")
+	n0=$(proc_cpu "${server_pids[@]}")
 	a0=$(proc_cpu ${agent_pid:+"$agent_pid"})
 	k0=$(proc_cpu "${ksoftirqd_pids[@]}")
 	# bash -c reads its own cutime + cstime: wrk's CPU once it has exited.
@@ -179,11 +181,11 @@ run_wrk() {
 		-t "$THREADS" -c "$CONNS" -d "${secs}s" --latency -s "$lua" "${hdr[@]}" "$url" >"$out" 2>&1 ||
 		{ log "wrk failed: $(tail -3 "$out")"; return 1; }
 	c1=$(cpu_sample)
-	n1=$(proc_cpu "${nginx_pids[@]}")
+	n1=$(proc_cpu "${server_pids[@]}")
 	a1=$(proc_cpu ${agent_pid:+"$agent_pid"})
 	k1=$(proc_cpu "${ksoftirqd_pids[@]}")
 	line=$(awk -v c0="$c0" -v c1="$c1" -v nd=$((n1 - n0)) -v ad=$((a1 - a0)) -v kd=$((k1 - k0)) \
-		-v label="$label" '
+		-v tck="$(getconf CLK_TCK)" -v label="$label" '
 		$1 == "WRK" { req = $2; dur = $3; err = $4; p50 = $5; p99 = $6 }
 		$1 == "CPU" { sub(/^CPU [0-9]+ \(.*\) /, ""); split($0, f, " "); wc = f[14] + f[15] }
 		END {
@@ -191,21 +193,27 @@ run_wrk() {
 			for (i = 1; i <= 7; i++) { d[i] = b[i] - a[i]; tot += d[i] }
 			if (tot <= 0) tot = 1
 			busy = tot - d[4] - d[5]
-			printf "%s %.0f %d %d %d %.1f %.1f %.1f %.1f %.1f %.1f %.1f\n", label, req / (dur / 1e6),
-				p50, p99, err, 100 * busy / tot, 100 * wc / tot, 100 * nd / tot, 100 * d[7] / tot,
-				100 * ad / tot, 100 * kd / tot, 100 * (busy - wc - nd - d[7] - ad - kd) / tot
+			ours = wc + nd + d[7] + ad + kd
+			printf "%s %.0f %d %d %d %.1f %.1f %.1f %.1f %.1f %.1f %.1f %.1f\n", label,
+				req / (dur / 1e6), p50, p99, err, 100 * busy / tot, 100 * wc / tot, 100 * nd / tot,
+				100 * d[7] / tot, 100 * ad / tot, 100 * kd / tot, 100 * (busy - ours) / tot,
+				req ? ours * 1e6 / tck / req : 0
 		}' "$out")
 	echo "$line" >>"$work/results"
 	# shellcheck disable=SC2086
 	set -- $line
-	log "$(printf '  %-24s %6s req/s  p50 %5s us  p99 %6s us  err %s  busy %s%%: wrk %s%% nginx %s%% softirq %s%% agent %s%% ksoftirqd %s%% other %s%%' "$@")"
+	log "$(printf '  %-24s %6s req/s  p50 %5s us  p99 %6s us  err %s  busy %s%%: wrk %s%% servers %s%% softirq %s%% agent %s%% ksoftirqd %s%% other %s%%  %s us CPU/req' "$@")"
 }
 
 # Before nginx: how fast are the bed's Python backends, directly?
 if [ "$quick" = 0 ]; then
 	route_src 10.77.2.0/24 "$SRC_DIRECT"
+	for b in "${TB_BACKENDS[@]}"; do
+		mapfile -t -O "${#server_pids[@]}" server_pids < <(ip netns pids "$(tb_ns "$P" "$b")")
+	done
 	log "the bed's Python backends, direct, new connection per request"
 	run_wrk python-direct-close "$work/direct.lua" close "http://${TB_B4[b1]}/id"
+	server_pids=()
 	sleep 1
 fi
 
@@ -248,28 +256,19 @@ for b in "${TB_BACKENDS[@]}"; do
 done
 tb__wait_servers "$P"
 for b in "${TB_BACKENDS[@]}"; do
-	mapfile -t -O "${#nginx_pids[@]}" nginx_pids < <(ip netns pids "$(tb_ns "$P" "$b")")
+	mapfile -t -O "${#server_pids[@]}" server_pids < <(ip netns pids "$(tb_ns "$P" "$b")")
 	[ "$(tb_exec "$P" "$b" curl -s "http://127.0.0.1/")" = "$b" ] ||
 		{ log "nginx on $b does not answer"; exit 1; }
 done
 
 # graysplit: the service, its backends, a third each, and the agent.
-tb_gs "$P" attach "$TB_IF_CLIENT" >/dev/null
-tb_gs "$P" service add "$vip"
-for b in "${TB_BACKENDS[@]}"; do
-	tb_gs "$P" backend add "$vip" "${TB_B4[$b]}" --group "${TB_GROUP[$b]}"
-done
-tb_gs "$P" split "$vip" 33.3333 >/dev/null
+tb_serve "$P" 33.3333 >/dev/null
 "$TB_GRAYSPLIT" --netns "$(tb_ns "$P" node)" --pin-dir "$pin" agent >"$work/agent.out" \
 	2>"$work/agent.err" &
 agent_pid=$!
 
 # events on|off: the data path's events switch (config flag GS_CFG_NO_EVENTS).
-events() {
-	local b0=0
-	[ "$1" = off ] && b0=2
-	bpftool map update pinned "$pin/config" key 0 0 0 0 value "$b0" 0 0 0 0 0 0 0
-}
+events() { tb_gs "$P" config events "$1" >/dev/null; }
 
 gs_round() {
 	tb_gs "$P" attach "$TB_IF_CLIENT" >/dev/null
@@ -353,7 +352,7 @@ agent_pid=
 	    f = line.split()
 	    rows.setdefault(f[0], []).append([float(x) for x in f[1:]])
 	med = {k: [statistics.median(col) for col in zip(*v)] for k, v in rows.items()}
-	# columns: rps p50 p99 errors busy wrk nginx softirq agent ksoftirqd other
+	# columns: rps p50 p99 errors busy wrk servers softirq agent ksoftirqd other us_per_req
 	def out(figure, unit, value, base_name, base, target, ok):
 	    ratio = round(value / base, 3) if base else None
 	    print(json.dumps({"figure": figure, "value": round(value, 1), "unit": unit,
@@ -370,6 +369,11 @@ agent_pid=
 	        "nft numgen DNAT", n[0], ">= 1.1 x nft", lambda r: r >= 1.1)
 	    out(f"e2e {names[shape]} req/s via nft numgen DNAT", "req/s", n[0], "direct to backends",
 	        d[0], None, None)
+	    # What a request costs in CPU (client, node and servers together):
+	    # on a machine shared with other work, steadier than the rates.
+	    for path, v in (("graysplit", g), ("nft numgen DNAT", n)):
+	        out(f"e2e {names[shape]} CPU per request via {path}", "us", v[11],
+	            "direct to backends", d[11], None, None)
 	    for path, v in (("graysplit", g), ("nft numgen DNAT", n)):
 	        out(f"e2e {names[shape]} p50 latency via {path}", "us", v[1], "direct to backends", d[1],
 	            None, None)
@@ -396,7 +400,8 @@ agent_pid=
 	    "events off (graysplit config events off)", off[0], "cost <= 5%: >= 0.95 x events off",
 	    lambda r: r >= 0.95)
 	if "python-direct-close" in med:
-	    out("e2e new connection req/s direct, bed's Python backends", "req/s",
-	        med["python-direct-close"][0], "direct, nginx backends", med["direct-close"][0], None,
-	        None)
+	    py = med["python-direct-close"]
+	    out(f"e2e new connection req/s direct, bed's Python backends (Python {py[6]:.0f}% of all "
+	        f"CPUs, wrk {py[5]:.0f}%)", "req/s", py[0], "direct, nginx backends",
+	        med["direct-close"][0], None, None)
 EOF
