@@ -6,8 +6,8 @@
 # What it measures. On one bed (scripts/testbed.sh), the Python backends are
 # replaced by nginx-light (one worker each, `return 200`, no access log; its
 # config lives in a temp dir), and wrk (3 threads, one per backend in the
-# direct mode) runs each shape against each path, in interleaved rounds
-# whose order rotates:
+# direct mode) runs each shape against each path, in rounds: per round each
+# shape on every path back to back, the paths' order rotating by round:
 #   shapes  keep-alive (HTTP/1.1, connections reused)
 #           new connection per request (wrk -H "Connection: close")
 #   paths   direct   client -> backend address, plain kernel forwarding on the
@@ -270,12 +270,16 @@ agent_pid=$!
 # events on|off: the data path's events switch (config flag GS_CFG_NO_EVENTS).
 events() { tb_gs "$P" config events "$1" >/dev/null; }
 
-gs_round() {
+# Each path: set it up, run one shape, take it down again, so the paths of a
+# shape run back to back (the machine's other load drifts over seconds).
+path_graysplit() {
+	local shape=$1
 	tb_gs "$P" attach "$TB_IF_CLIENT" >/dev/null
 	route_src 10.77.0.0/24 "$SRC_GS"
-	run_wrk graysplit-keepalive "$work/vip.lua" keepalive "http://$TB_VIP4/"
+	if [ "$shape" = keepalive ]; then
+		run_wrk graysplit-keepalive "$work/vip.lua" keepalive "http://$TB_VIP4/"
 	# Events on and off back to back, which first alternating by round.
-	if ((r % 2)); then
+	elif ((r % 2)); then
 		events off
 		run_wrk graysplit-noevents-close "$work/vip.lua" close "http://$TB_VIP4/"
 		events on
@@ -289,29 +293,22 @@ gs_round() {
 	tb_gs "$P" detach "$TB_IF_CLIENT" >/dev/null
 }
 
-direct_round() {
-	local shape
+path_direct() {
 	route_src 10.77.2.0/24 "$SRC_DIRECT"
-	for shape in keepalive close; do
-		run_wrk "direct-$shape" "$work/direct.lua" "$shape" "http://${TB_B4[b1]}/"
-	done
+	run_wrk "direct-$1" "$work/direct.lua" "$1" "http://${TB_B4[b1]}/"
 }
 
-empty_round() {
-	local shape
+path_empty() {
 	tb_exec "$P" node ip link set dev "$TB_IF_CLIENT" xdpdrv obj "$work/empty.bpf.o" sec xdp
 	tb_exec "$P" node tc qdisc add dev "$TB_IF_CLIENT" clsact
 	tb_exec "$P" node tc filter add dev "$TB_IF_CLIENT" egress bpf da obj "$work/empty.bpf.o" sec tc
 	route_src 10.77.2.0/24 "$SRC_DIRECT"
-	for shape in keepalive close; do
-		run_wrk "empty-$shape" "$work/direct.lua" "$shape" "http://${TB_B4[b1]}/"
-	done
+	run_wrk "empty-$1" "$work/direct.lua" "$1" "http://${TB_B4[b1]}/"
 	tb_exec "$P" node tc qdisc del dev "$TB_IF_CLIENT" clsact
 	tb_exec "$P" node ip link set dev "$TB_IF_CLIENT" xdpdrv off
 }
 
-nft_round() {
-	local shape
+path_nft() {
 	tb_exec "$P" node nft -f - <<-EOF
 		table ip gs_bench_nat {
 			chain prerouting {
@@ -321,21 +318,21 @@ nft_round() {
 		}
 	EOF
 	route_src 10.77.0.0/24 "$SRC_NFT"
-	for shape in keepalive close; do
-		run_wrk "nft-$shape" "$work/vip.lua" "$shape" "http://$TB_VIP4/"
-	done
+	run_wrk "nft-$1" "$work/vip.lua" "$1" "http://$TB_VIP4/"
 	tb_exec "$P" node nft delete table ip gs_bench_nat
 }
 
 tb_gs "$P" detach "$TB_IF_CLIENT" >/dev/null
-order=(direct_round gs_round nft_round)
+paths=(path_direct path_graysplit path_nft)
 # The empty programs only explain a gap: not in the smoke run.
-[ "$quick" = 0 ] && order+=(empty_round)
+[ "$quick" = 0 ] && paths+=(path_empty)
 log "$rounds round(s) of ${secs}s per run, $THREADS threads, $CONNS connections"
 for ((r = 0; r < rounds; r++)); do
 	log "round $((r + 1))"
-	for ((k = 0; k < ${#order[@]}; k++)); do
-		"${order[(r + k) % ${#order[@]}]}"
+	for shape in keepalive close; do
+		for ((k = 0; k < ${#paths[@]}; k++)); do
+			"${paths[(r + k) % ${#paths[@]}]}" "$shape"
+		done
 	done
 done
 if grep -q '"verdict":"\(hard_\)\{0,1\}fail"' "$work/agent.out"; then
@@ -399,6 +396,8 @@ agent_pid=
 	out("e2e new connection req/s, ring-buffer events on", "req/s", on[0],
 	    "events off (graysplit config events off)", off[0], "cost <= 5%: >= 0.95 x events off",
 	    lambda r: r >= 0.95)
+	out("e2e new connection CPU per request, ring-buffer events on", "us", on[11],
+	    "events off", off[11], None, None)
 	if "python-direct-close" in med:
 	    py = med["python-direct-close"]
 	    out(f"e2e new connection req/s direct, bed's Python backends (Python {py[6]:.0f}% of all "
