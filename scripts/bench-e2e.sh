@@ -146,17 +146,29 @@ EOF
 clang -O2 -g -target bpf -I"/usr/include/$(gcc -print-multiarch)" -c "$work/empty.bpf.c" \
 	-o "$work/empty.bpf.o"
 
-# cpu_sample: "user nice system idle iowait irq softirq" summed over CPUs.
-cpu_sample() { awk '$1 == "cpu" { print $2, $3, $4, $5, $6, $7, $8; exit }' /proc/stat; }
-# proc_cpu PID...: utime + stime of these processes, in ticks.
-proc_cpu() {
-	local pid t=0 s
-	for pid in "$@"; do
-		s=$(cut -d' ' -f14,15 "/proc/$pid/stat" 2>/dev/null) || continue
-		t=$((t + ${s% *} + ${s#* }))
-	done
-	echo "$t"
+# The samples around each run use builtins only: on a busy machine every
+# fork there costs tens of milliseconds.
+# cpu_sample VAR: "user nice system idle iowait irq softirq" summed over CPUs.
+cpu_sample() {
+	local -n cs_out_=$1
+	local cpu us ni sy id io irq si rest
+	read -r cpu us ni sy id io irq si rest </proc/stat
+	cs_out_="$us $ni $sy $id $io $irq $si"
 }
+# proc_cpu VAR PID...: utime + stime of these processes, in ticks.
+proc_cpu() {
+	local -n pc_total_=$1
+	local pid l f
+	shift
+	pc_total_=0
+	for pid in "$@"; do
+		read -r l 2>/dev/null <"/proc/$pid/stat" || continue
+		# After "pid (comm) ": state ppid ... utime is the 12th, stime the 13th.
+		read -ra f <<<"${l##*) }"
+		pc_total_=$((pc_total_ + f[11] + f[12]))
+	done
+}
+CLK_TCK=$(getconf CLK_TCK)
 # The HTTP servers (the Python ones, then nginx), the CPU they take.
 server_pids=()
 # The kernel's softirq threads: network work the kernel deferred to them is
@@ -172,20 +184,20 @@ run_wrk() {
 	local label=$1 lua=$2 shape=$3 url=$4 out c0 c1 n0 n1 a0 a1 k0 k1 line hdr=()
 	[ "$shape" = close ] && hdr=(-H "Connection: close")
 	out="$work/wrk.out"
-	c0=$(cpu_sample)
-	n0=$(proc_cpu "${server_pids[@]}")
-	a0=$(proc_cpu ${agent_pid:+"$agent_pid"})
-	k0=$(proc_cpu "${ksoftirqd_pids[@]}")
+	cpu_sample c0
+	proc_cpu n0 "${server_pids[@]}"
+	proc_cpu a0 ${agent_pid:+"$agent_pid"}
+	proc_cpu k0 "${ksoftirqd_pids[@]}"
 	# bash -c reads its own cutime + cstime: wrk's CPU once it has exited.
 	tb_exec "$P" client bash -c 'wrk "$@"; read -r l </proc/$$/stat; echo "CPU $l"' wrk \
 		-t "$THREADS" -c "$CONNS" -d "${secs}s" --latency -s "$lua" "${hdr[@]}" "$url" >"$out" 2>&1 ||
 		{ log "wrk failed: $(tail -3 "$out")"; return 1; }
-	c1=$(cpu_sample)
-	n1=$(proc_cpu "${server_pids[@]}")
-	a1=$(proc_cpu ${agent_pid:+"$agent_pid"})
-	k1=$(proc_cpu "${ksoftirqd_pids[@]}")
+	cpu_sample c1
+	proc_cpu n1 "${server_pids[@]}"
+	proc_cpu a1 ${agent_pid:+"$agent_pid"}
+	proc_cpu k1 "${ksoftirqd_pids[@]}"
 	line=$(awk -v c0="$c0" -v c1="$c1" -v nd=$((n1 - n0)) -v ad=$((a1 - a0)) -v kd=$((k1 - k0)) \
-		-v tck="$(getconf CLK_TCK)" -v label="$label" '
+		-v tck="$CLK_TCK" -v label="$label" '
 		$1 == "WRK" { req = $2; dur = $3; err = $4; p50 = $5; p99 = $6 }
 		$1 == "CPU" { sub(/^CPU [0-9]+ \(.*\) /, ""); split($0, f, " "); wc = f[14] + f[15] }
 		END {
