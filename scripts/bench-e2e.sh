@@ -21,9 +21,9 @@
 #           empty    client -> backend address as direct, with an empty XDP
 #                    program (XDP_PASS) and an empty tc egress program on
 #                    cli0 where graysplit attaches its own: what attaching
-#                    any XDP program to a veth costs (the kernel then runs
-#                    the veth's receive through NAPI and copies every skb it
-#                    cannot hand to XDP as is, e.g. TCP's cloned ones)
+#                    any XDP program to a veth costs by itself (the veth's
+#                    receive then goes through NAPI, and an skb XDP cannot
+#                    take as it is, e.g. a TCP clone, is copied first)
 #   and, new connections only, graysplit with its events switch off
 #   (graysplit config events off): the ring buffer's cost.
 # Medians over the rounds; p50/p99 from wrk's latency histogram of the
@@ -33,12 +33,17 @@
 # What bounds what. Client (wrk), node (forwarding, XDP/tc or conntrack +
 # NAT) and three backends (nginx) share the machine's CPUs: with 2 cores
 # every rate here is bounded by total CPU, not by any one component, and a
-# path's cost shows as the share of CPU it takes from wrk and nginx. The
-# script prints, per path and shape, how busy the machine was (/proc/stat)
-# and where the time went: wrk, nginx, softirq (the network path). In full
-# mode one extra round measures the bed's own Python backends
-# (scripts/lib/httpd.py) directly, to show how far they would bound it.
-#
+# path's cost shows as the CPU it takes from wrk and nginx. Per run the
+# script prints how busy the machine was (/proc/stat) and where the time
+# went: wrk, the servers, softirq and ksoftirqd (the network path), the
+# agent, and "other": whatever else the machine ran meanwhile. It also
+# prints the CPU time of everything but "other" per request, which is
+# steadier than the rates when other work shares the machine (a rate then
+# also measures the share of CPU the scheduler gave the bench). In full mode
+# one extra run measures the bed's own Python backends (scripts/lib/httpd.py)
+# directly: about a fifth of nginx's rate, with the Python servers taking
+# most of the bench's CPU, which is why they are not used here.
+
 # Output: JSON lines on stdout (scripts/bench.sh's convention), progress on
 # stderr. Baseline of each ratio: direct; extra lines put graysplit next to
 # nft. A benchmark: it never fails on a figure.
