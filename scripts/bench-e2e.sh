@@ -41,9 +41,9 @@
 # steadier than the rates when other work shares the machine (a rate then
 # also measures the share of CPU the scheduler gave the bench). In full mode
 # one extra run measures the bed's own Python backends (scripts/lib/httpd.py)
-# directly: about a fifth of nginx's rate, with the Python servers taking
+# directly: 0.13 to 0.27 of nginx's rate here, the Python servers taking
 # most of the bench's CPU, which is why they are not used here.
-
+#
 # Output: JSON lines on stdout (scripts/bench.sh's convention), progress on
 # stderr. Baseline of each ratio: direct; extra lines put graysplit next to
 # nft. A benchmark: it never fails on a figure.
