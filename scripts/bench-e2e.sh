@@ -28,7 +28,9 @@
 #   (graysplit config events off): the ring buffer's cost.
 # Medians over the rounds; p50/p99 from wrk's latency histogram of the
 # round. Each path has its own client source address (10.77.1.2 graysplit,
-# .3 direct, .4 nft), so no path meets another's TIME_WAIT on a backend.
+# .3 direct and empty, .4 nft), so no VIP path meets another path's TIME_WAIT
+# on a backend (direct and empty reach it the same way, with the same
+# timestamps).
 #
 # What bounds what. Client (wrk), node (forwarding, XDP/tc or conntrack +
 # NAT) and three backends (nginx) share the machine's CPUs: with 2 cores
