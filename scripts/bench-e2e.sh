@@ -24,6 +24,9 @@
 #                    any XDP program to a veth costs by itself (the veth's
 #                    receive then goes through NAPI, and an skb XDP cannot
 #                    take as it is, e.g. a TCP clone, is copied first)
+#           passthrough client -> backend address as direct, with graysplit
+#                    attached as in its own path: its programs run on every
+#                    packet but rewrite none (not for a service)
 #   and, new connections only, graysplit with its events switch off
 #   (graysplit config events off): the ring buffer's cost.
 # Medians over the rounds; p50/p99 from wrk's latency histogram of the
@@ -49,7 +52,7 @@
 # Output: JSON lines on stdout (scripts/bench.sh's convention), progress on
 # stderr. Baseline of each ratio: direct; extra lines put graysplit next to
 # nft. A benchmark: it never fails on a figure.
-# --quick: one round of 1 s runs, no Python and no empty-program runs.
+# --quick: one round of 1 s runs, no Python, empty-program or pass-through runs.
 # Usage: scripts/bench-e2e.sh [--quick] [--rounds N] [--seconds S]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -327,6 +330,13 @@ path_empty() {
 	tb_exec "$P" node ip link set dev "$TB_IF_CLIENT" xdpdrv off
 }
 
+path_passthrough() {
+	tb_gs "$P" attach "$TB_IF_CLIENT" >/dev/null
+	route_src 10.77.2.0/24 "$SRC_DIRECT"
+	run_wrk "passthrough-$1" "$work/direct.lua" "$1" "http://${TB_B4[b1]}/"
+	tb_gs "$P" detach "$TB_IF_CLIENT" >/dev/null
+}
+
 path_nft() {
 	tb_exec "$P" node nft -f - <<-EOF
 		table ip gs_bench_nat {
@@ -343,8 +353,9 @@ path_nft() {
 
 tb_gs "$P" detach "$TB_IF_CLIENT" >/dev/null
 paths=(path_direct path_graysplit path_nft)
-# The empty programs only explain a gap: not in the smoke run.
-[ "$quick" = 0 ] && paths+=(path_empty)
+# The empty programs and the pass-through only explain a gap: not in the
+# smoke run.
+[ "$quick" = 0 ] && paths+=(path_empty path_passthrough)
 log "$rounds round(s) of ${secs}s per run, $THREADS threads, $CONNS connections"
 for ((r = 0; r < rounds; r++)); do
 	log "round $((r + 1))"
@@ -402,7 +413,16 @@ agent_pid=
 	            "direct to backends", d[0], None, None)
 	        out(f"e2e {names[shape]} req/s via graysplit vs empty XDP + tc programs", "req/s",
 	            g[0], "empty XDP + tc programs on cli0", e[0], None, None)
+	        out(f"e2e {names[shape]} CPU per request direct, empty XDP + tc programs", "us", e[11],
+	            "direct to backends", d[11], None, None)
 	        paths.append(("empty progs", e))
+	    if "passthrough-" + shape in med:
+	        t = med["passthrough-" + shape]
+	        out(f"e2e {names[shape]} req/s direct, graysplit attached (pass-through)", "req/s",
+	            t[0], "direct to backends", d[0], None, None)
+	        out(f"e2e {names[shape]} CPU per request direct, graysplit attached (pass-through)",
+	            "us", t[11], "direct to backends", d[11], None, None)
+	        paths.append(("pass-through", t))
 	    for path, v in paths:
 	        # The machine is busy throughout; what matters is how much of it
 	        # the bench got, and where that went.
