@@ -12,7 +12,10 @@
 # instead), paced to RATE events a second, and reads the agent's CPU and
 # memory from /proc and what it consumed from the ring's consumer position
 # (tests/bench/agent_load.c says how). Two runs: healthy (no errors) and
-# with 0.5% resets, which wake the agent at once.
+# with 0.5% resets, which wake the agent at once. Before each, the agent
+# idle for 2 s: the CPU figure's baseline. After the healthy run, the ring
+# buffer's cost in the data path, kernel-timed: connections with the events
+# switch on against off (agent_load --events-cost).
 #
 # What bounds what: the generator is one thread making about two
 # BPF_PROG_TEST_RUN calls per event; on a 2-core machine shared with other
@@ -27,7 +30,10 @@ source scripts/testbed.sh
 secs=10
 warmup=1
 rate=${RATE:-100000}
-[ "${1:-}" = --quick ] && { secs=2; warmup=0.5; }
+error_runs=(0 5000)
+cost=20000
+# --quick: one short healthy run.
+[ "${1:-}" = --quick ] && { secs=2; warmup=0.5; error_runs=(0); cost=2000; }
 P=gsagt$$
 vip=$(tb_vip 4)
 pin=$(tb_pin_dir "$P")
@@ -52,20 +58,16 @@ cp "$TB_GRAYSPLIT" "$work/graysplit"
 TB_GRAYSPLIT=$work/graysplit
 
 tb_up "$P"
-tb_gs "$P" attach "$TB_IF_CLIENT" >/dev/null
-tb_gs "$P" service add "$vip"
-for b in "${TB_BACKENDS[@]}"; do
-	tb_gs "$P" backend add "$vip" "${TB_B4[$b]}" --group "${TB_GROUP[$b]}"
-done
-tb_gs "$P" split "$vip" 33.3333 >/dev/null
+tb_serve "$P" 33.3333 >/dev/null
 
-for errors in 0 5000; do
+for errors in "${error_runs[@]}"; do
 	"$TB_GRAYSPLIT" --pin-dir "$pin" agent >"$work/agent.out" 2>"$work/agent.err" &
 	agent_pid=$!
 	sleep 0.5
 	echo "bench-agent: agent $agent_pid, $rate events/s, error $errors ppm" >&2
 	"$load" --pin-dir "$pin" --vip "$TB_VIP4" --port "$TB_PORT" --agent-pid "$agent_pid" \
-		--rate "$rate" --seconds "$secs" --warmup "$warmup" --error-ppm "$errors" --offset $((errors * 4000))
+		--rate "$rate" --seconds "$secs" --warmup "$warmup" --error-ppm "$errors" \
+		--offset $((errors * 4000)) --events-cost $((errors ? 0 : cost))
 	if grep -q '"verdict":"\(hard_\)\{0,1\}fail"' "$work/agent.out"; then
 		echo "bench-agent: the agent failed the canary: $(grep -m1 fail "$work/agent.out")" >&2
 	fi

@@ -6,8 +6,8 @@
 # What it measures. On one bed (scripts/testbed.sh), the Python backends are
 # replaced by nginx-light (one worker each, `return 200`, no access log; its
 # config lives in a temp dir), and wrk (3 threads, one per backend in the
-# direct mode) runs each shape against each path, in interleaved rounds
-# whose order rotates:
+# direct mode) runs each shape against each path, in rounds: per round each
+# shape on every path back to back, the paths' order rotating by round:
 #   shapes  keep-alive (HTTP/1.1, connections reused)
 #           new connection per request (wrk -H "Connection: close")
 #   paths   direct   client -> backend address, plain kernel forwarding on the
@@ -21,28 +21,38 @@
 #           empty    client -> backend address as direct, with an empty XDP
 #                    program (XDP_PASS) and an empty tc egress program on
 #                    cli0 where graysplit attaches its own: what attaching
-#                    any XDP program to a veth costs (the kernel then runs
-#                    the veth's receive through NAPI and copies every skb it
-#                    cannot hand to XDP as is, e.g. TCP's cloned ones)
+#                    any XDP program to a veth costs by itself (the veth's
+#                    receive then goes through NAPI, and an skb XDP cannot
+#                    take as it is, e.g. a TCP clone, is copied first)
+#           passthrough client -> backend address as direct, with graysplit
+#                    attached as in its own path: its programs run on every
+#                    packet but rewrite none (not for a service)
 #   and, new connections only, graysplit with its events switch off
 #   (graysplit config events off): the ring buffer's cost.
 # Medians over the rounds; p50/p99 from wrk's latency histogram of the
 # round. Each path has its own client source address (10.77.1.2 graysplit,
-# .3 direct, .4 nft), so no path meets another's TIME_WAIT on a backend.
+# .3 direct and empty, .4 nft), so no VIP path meets another path's TIME_WAIT
+# on a backend (direct and empty reach it the same way, with the same
+# timestamps).
 #
 # What bounds what. Client (wrk), node (forwarding, XDP/tc or conntrack +
 # NAT) and three backends (nginx) share the machine's CPUs: with 2 cores
 # every rate here is bounded by total CPU, not by any one component, and a
-# path's cost shows as the share of CPU it takes from wrk and nginx. The
-# script prints, per path and shape, how busy the machine was (/proc/stat)
-# and where the time went: wrk, nginx, softirq (the network path). In full
-# mode one extra round measures the bed's own Python backends
-# (scripts/lib/httpd.py) directly, to show how far they would bound it.
+# path's cost shows as the CPU it takes from wrk and nginx. Per run the
+# script prints how busy the machine was (/proc/stat) and where the time
+# went: wrk, the servers, softirq and ksoftirqd (the network path), the
+# agent, and "other": whatever else the machine ran meanwhile. It also
+# prints the CPU time of everything but "other" per request, which is
+# steadier than the rates when other work shares the machine (a rate then
+# also measures the share of CPU the scheduler gave the bench). In full mode
+# one extra run measures the bed's own Python backends (scripts/lib/httpd.py)
+# directly: 0.13 to 0.27 of nginx's rate here, the Python servers taking
+# most of the bench's CPU, which is why they are not used here.
 #
 # Output: JSON lines on stdout (scripts/bench.sh's convention), progress on
 # stderr. Baseline of each ratio: direct; extra lines put graysplit next to
 # nft. A benchmark: it never fails on a figure.
-# --quick: one round of 1 s runs, no Python and no empty-program runs.
+# --quick: one round of 1 s runs, no Python, empty-program or pass-through runs.
 # Usage: scripts/bench-e2e.sh [--quick] [--rounds N] [--seconds S]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -146,44 +156,58 @@ EOF
 clang -O2 -g -target bpf -I"/usr/include/$(gcc -print-multiarch)" -c "$work/empty.bpf.c" \
 	-o "$work/empty.bpf.o"
 
-# cpu_sample: "user nice system idle iowait irq softirq" summed over CPUs.
-cpu_sample() { awk '$1 == "cpu" { print $2, $3, $4, $5, $6, $7, $8; exit }' /proc/stat; }
-# proc_cpu PID...: utime + stime of these processes, in ticks.
-proc_cpu() {
-	local pid t=0 s
-	for pid in "$@"; do
-		s=$(cut -d' ' -f14,15 "/proc/$pid/stat" 2>/dev/null) || continue
-		t=$((t + ${s% *} + ${s#* }))
-	done
-	echo "$t"
+# The samples around each run use builtins only: on a busy machine every
+# fork there costs tens of milliseconds.
+# cpu_sample VAR: "user nice system idle iowait irq softirq" summed over CPUs.
+cpu_sample() {
+	local -n cs_out_=$1
+	local cpu us ni sy id io irq si rest
+	read -r cpu us ni sy id io irq si rest </proc/stat
+	cs_out_="$us $ni $sy $id $io $irq $si"
 }
-nginx_pids=()
+# proc_cpu VAR PID...: utime + stime of these processes, in ticks.
+proc_cpu() {
+	local -n pc_total_=$1
+	local pid l f
+	shift
+	pc_total_=0
+	for pid in "$@"; do
+		read -r l 2>/dev/null <"/proc/$pid/stat" || continue
+		# After "pid (comm) ": state ppid ... utime is the 12th, stime the 13th.
+		read -ra f <<<"${l##*) }"
+		pc_total_=$((pc_total_ + f[11] + f[12]))
+	done
+}
+CLK_TCK=$(getconf CLK_TCK)
+# The HTTP servers (the Python ones, then nginx), the CPU they take.
+server_pids=()
 # The kernel's softirq threads: network work the kernel deferred to them is
 # ours too, and /proc/stat counts it as their system time, not as softirq.
 mapfile -t ksoftirqd_pids < <(grep -l '^ksoftirqd/' /proc/[0-9]*/comm 2>/dev/null | cut -d/ -f3)
 
 # run_wrk LABEL LUA SHAPE URL: one wrk run; appends a result line to
-# $work/results: label rps p50_us p99_us errors busy% wrk% nginx% softirq%
-# agent% ksoftirqd% other% (CPU shares in % of all CPUs over the run; other
-# is the rest of busy: whatever else the machine ran meanwhile).
+# $work/results: label rps p50_us p99_us errors busy% wrk% servers% softirq%
+# agent% ksoftirqd% other% us_per_req (CPU shares in % of all CPUs over the
+# run; other is the rest of busy: whatever else the machine ran meanwhile;
+# us_per_req is the CPU time of everything but other, per request).
 run_wrk() {
 	local label=$1 lua=$2 shape=$3 url=$4 out c0 c1 n0 n1 a0 a1 k0 k1 line hdr=()
 	[ "$shape" = close ] && hdr=(-H "Connection: close")
 	out="$work/wrk.out"
-	c0=$(cpu_sample)
-	n0=$(proc_cpu "${nginx_pids[@]}")
-	a0=$(proc_cpu ${agent_pid:+"$agent_pid"})
-	k0=$(proc_cpu "${ksoftirqd_pids[@]}")
+	cpu_sample c0
+	proc_cpu n0 "${server_pids[@]}"
+	proc_cpu a0 ${agent_pid:+"$agent_pid"}
+	proc_cpu k0 "${ksoftirqd_pids[@]}"
 	# bash -c reads its own cutime + cstime: wrk's CPU once it has exited.
 	tb_exec "$P" client bash -c 'wrk "$@"; read -r l </proc/$$/stat; echo "CPU $l"' wrk \
 		-t "$THREADS" -c "$CONNS" -d "${secs}s" --latency -s "$lua" "${hdr[@]}" "$url" >"$out" 2>&1 ||
 		{ log "wrk failed: $(tail -3 "$out")"; return 1; }
-	c1=$(cpu_sample)
-	n1=$(proc_cpu "${nginx_pids[@]}")
-	a1=$(proc_cpu ${agent_pid:+"$agent_pid"})
-	k1=$(proc_cpu "${ksoftirqd_pids[@]}")
+	cpu_sample c1
+	proc_cpu n1 "${server_pids[@]}"
+	proc_cpu a1 ${agent_pid:+"$agent_pid"}
+	proc_cpu k1 "${ksoftirqd_pids[@]}"
 	line=$(awk -v c0="$c0" -v c1="$c1" -v nd=$((n1 - n0)) -v ad=$((a1 - a0)) -v kd=$((k1 - k0)) \
-		-v label="$label" '
+		-v tck="$CLK_TCK" -v label="$label" '
 		$1 == "WRK" { req = $2; dur = $3; err = $4; p50 = $5; p99 = $6 }
 		$1 == "CPU" { sub(/^CPU [0-9]+ \(.*\) /, ""); split($0, f, " "); wc = f[14] + f[15] }
 		END {
@@ -191,21 +215,27 @@ run_wrk() {
 			for (i = 1; i <= 7; i++) { d[i] = b[i] - a[i]; tot += d[i] }
 			if (tot <= 0) tot = 1
 			busy = tot - d[4] - d[5]
-			printf "%s %.0f %d %d %d %.1f %.1f %.1f %.1f %.1f %.1f %.1f\n", label, req / (dur / 1e6),
-				p50, p99, err, 100 * busy / tot, 100 * wc / tot, 100 * nd / tot, 100 * d[7] / tot,
-				100 * ad / tot, 100 * kd / tot, 100 * (busy - wc - nd - d[7] - ad - kd) / tot
+			ours = wc + nd + d[7] + ad + kd
+			printf "%s %.0f %d %d %d %.1f %.1f %.1f %.1f %.1f %.1f %.1f %.1f\n", label,
+				req / (dur / 1e6), p50, p99, err, 100 * busy / tot, 100 * wc / tot, 100 * nd / tot,
+				100 * d[7] / tot, 100 * ad / tot, 100 * kd / tot, 100 * (busy - ours) / tot,
+				req ? ours * 1e6 / tck / req : 0
 		}' "$out")
 	echo "$line" >>"$work/results"
 	# shellcheck disable=SC2086
 	set -- $line
-	log "$(printf '  %-24s %6s req/s  p50 %5s us  p99 %6s us  err %s  busy %s%%: wrk %s%% nginx %s%% softirq %s%% agent %s%% ksoftirqd %s%% other %s%%' "$@")"
+	log "$(printf '  %-24s %6s req/s  p50 %5s us  p99 %6s us  err %s  busy %s%%: wrk %s%% servers %s%% softirq %s%% agent %s%% ksoftirqd %s%% other %s%%  %s us CPU/req' "$@")"
 }
 
 # Before nginx: how fast are the bed's Python backends, directly?
 if [ "$quick" = 0 ]; then
 	route_src 10.77.2.0/24 "$SRC_DIRECT"
+	for b in "${TB_BACKENDS[@]}"; do
+		mapfile -t -O "${#server_pids[@]}" server_pids < <(ip netns pids "$(tb_ns "$P" "$b")")
+	done
 	log "the bed's Python backends, direct, new connection per request"
 	run_wrk python-direct-close "$work/direct.lua" close "http://${TB_B4[b1]}/id"
+	server_pids=()
 	sleep 1
 fi
 
@@ -248,35 +278,30 @@ for b in "${TB_BACKENDS[@]}"; do
 done
 tb__wait_servers "$P"
 for b in "${TB_BACKENDS[@]}"; do
-	mapfile -t -O "${#nginx_pids[@]}" nginx_pids < <(ip netns pids "$(tb_ns "$P" "$b")")
+	mapfile -t -O "${#server_pids[@]}" server_pids < <(ip netns pids "$(tb_ns "$P" "$b")")
 	[ "$(tb_exec "$P" "$b" curl -s "http://127.0.0.1/")" = "$b" ] ||
 		{ log "nginx on $b does not answer"; exit 1; }
 done
 
 # graysplit: the service, its backends, a third each, and the agent.
-tb_gs "$P" attach "$TB_IF_CLIENT" >/dev/null
-tb_gs "$P" service add "$vip"
-for b in "${TB_BACKENDS[@]}"; do
-	tb_gs "$P" backend add "$vip" "${TB_B4[$b]}" --group "${TB_GROUP[$b]}"
-done
-tb_gs "$P" split "$vip" 33.3333 >/dev/null
+tb_serve "$P" 33.3333 >/dev/null
 "$TB_GRAYSPLIT" --netns "$(tb_ns "$P" node)" --pin-dir "$pin" agent >"$work/agent.out" \
 	2>"$work/agent.err" &
 agent_pid=$!
 
 # events on|off: the data path's events switch (config flag GS_CFG_NO_EVENTS).
-events() {
-	local b0=0
-	[ "$1" = off ] && b0=2
-	bpftool map update pinned "$pin/config" key 0 0 0 0 value "$b0" 0 0 0 0 0 0 0
-}
+events() { tb_gs "$P" config events "$1" >/dev/null; }
 
-gs_round() {
+# Each path: set it up, run one shape, take it down again, so the paths of a
+# shape run back to back (the machine's other load drifts over seconds).
+path_graysplit() {
+	local shape=$1
 	tb_gs "$P" attach "$TB_IF_CLIENT" >/dev/null
 	route_src 10.77.0.0/24 "$SRC_GS"
-	run_wrk graysplit-keepalive "$work/vip.lua" keepalive "http://$TB_VIP4/"
+	if [ "$shape" = keepalive ]; then
+		run_wrk graysplit-keepalive "$work/vip.lua" keepalive "http://$TB_VIP4/"
 	# Events on and off back to back, which first alternating by round.
-	if ((r % 2)); then
+	elif ((r % 2)); then
 		events off
 		run_wrk graysplit-noevents-close "$work/vip.lua" close "http://$TB_VIP4/"
 		events on
@@ -290,29 +315,29 @@ gs_round() {
 	tb_gs "$P" detach "$TB_IF_CLIENT" >/dev/null
 }
 
-direct_round() {
-	local shape
+path_direct() {
 	route_src 10.77.2.0/24 "$SRC_DIRECT"
-	for shape in keepalive close; do
-		run_wrk "direct-$shape" "$work/direct.lua" "$shape" "http://${TB_B4[b1]}/"
-	done
+	run_wrk "direct-$1" "$work/direct.lua" "$1" "http://${TB_B4[b1]}/"
 }
 
-empty_round() {
-	local shape
+path_empty() {
 	tb_exec "$P" node ip link set dev "$TB_IF_CLIENT" xdpdrv obj "$work/empty.bpf.o" sec xdp
 	tb_exec "$P" node tc qdisc add dev "$TB_IF_CLIENT" clsact
 	tb_exec "$P" node tc filter add dev "$TB_IF_CLIENT" egress bpf da obj "$work/empty.bpf.o" sec tc
 	route_src 10.77.2.0/24 "$SRC_DIRECT"
-	for shape in keepalive close; do
-		run_wrk "empty-$shape" "$work/direct.lua" "$shape" "http://${TB_B4[b1]}/"
-	done
+	run_wrk "empty-$1" "$work/direct.lua" "$1" "http://${TB_B4[b1]}/"
 	tb_exec "$P" node tc qdisc del dev "$TB_IF_CLIENT" clsact
 	tb_exec "$P" node ip link set dev "$TB_IF_CLIENT" xdpdrv off
 }
 
-nft_round() {
-	local shape
+path_passthrough() {
+	tb_gs "$P" attach "$TB_IF_CLIENT" >/dev/null
+	route_src 10.77.2.0/24 "$SRC_DIRECT"
+	run_wrk "passthrough-$1" "$work/direct.lua" "$1" "http://${TB_B4[b1]}/"
+	tb_gs "$P" detach "$TB_IF_CLIENT" >/dev/null
+}
+
+path_nft() {
 	tb_exec "$P" node nft -f - <<-EOF
 		table ip gs_bench_nat {
 			chain prerouting {
@@ -322,21 +347,22 @@ nft_round() {
 		}
 	EOF
 	route_src 10.77.0.0/24 "$SRC_NFT"
-	for shape in keepalive close; do
-		run_wrk "nft-$shape" "$work/vip.lua" "$shape" "http://$TB_VIP4/"
-	done
+	run_wrk "nft-$1" "$work/vip.lua" "$1" "http://$TB_VIP4/"
 	tb_exec "$P" node nft delete table ip gs_bench_nat
 }
 
 tb_gs "$P" detach "$TB_IF_CLIENT" >/dev/null
-order=(direct_round gs_round nft_round)
-# The empty programs only explain a gap: not in the smoke run.
-[ "$quick" = 0 ] && order+=(empty_round)
+paths=(path_direct path_graysplit path_nft)
+# The empty programs and the pass-through only explain a gap: not in the
+# smoke run.
+[ "$quick" = 0 ] && paths+=(path_empty path_passthrough)
 log "$rounds round(s) of ${secs}s per run, $THREADS threads, $CONNS connections"
 for ((r = 0; r < rounds; r++)); do
 	log "round $((r + 1))"
-	for ((k = 0; k < ${#order[@]}; k++)); do
-		"${order[(r + k) % ${#order[@]}]}"
+	for shape in keepalive close; do
+		for ((k = 0; k < ${#paths[@]}; k++)); do
+			"${paths[(r + k) % ${#paths[@]}]}" "$shape"
+		done
 	done
 done
 if grep -q '"verdict":"\(hard_\)\{0,1\}fail"' "$work/agent.out"; then
@@ -353,7 +379,7 @@ agent_pid=
 	    f = line.split()
 	    rows.setdefault(f[0], []).append([float(x) for x in f[1:]])
 	med = {k: [statistics.median(col) for col in zip(*v)] for k, v in rows.items()}
-	# columns: rps p50 p99 errors busy wrk nginx softirq agent ksoftirqd other
+	# columns: rps p50 p99 errors busy wrk servers softirq agent ksoftirqd other us_per_req
 	def out(figure, unit, value, base_name, base, target, ok):
 	    ratio = round(value / base, 3) if base else None
 	    print(json.dumps({"figure": figure, "value": round(value, 1), "unit": unit,
@@ -370,6 +396,11 @@ agent_pid=
 	        "nft numgen DNAT", n[0], ">= 1.1 x nft", lambda r: r >= 1.1)
 	    out(f"e2e {names[shape]} req/s via nft numgen DNAT", "req/s", n[0], "direct to backends",
 	        d[0], None, None)
+	    # What a request costs in CPU (client, node and servers together):
+	    # on a machine shared with other work, steadier than the rates.
+	    for path, v in (("graysplit", g), ("nft numgen DNAT", n)):
+	        out(f"e2e {names[shape]} CPU per request via {path}", "us", v[11],
+	            "direct to backends", d[11], None, None)
 	    for path, v in (("graysplit", g), ("nft numgen DNAT", n)):
 	        out(f"e2e {names[shape]} p50 latency via {path}", "us", v[1], "direct to backends", d[1],
 	            None, None)
@@ -382,12 +413,22 @@ agent_pid=
 	            "direct to backends", d[0], None, None)
 	        out(f"e2e {names[shape]} req/s via graysplit vs empty XDP + tc programs", "req/s",
 	            g[0], "empty XDP + tc programs on cli0", e[0], None, None)
+	        out(f"e2e {names[shape]} CPU per request direct, empty XDP + tc programs", "us", e[11],
+	            "direct to backends", d[11], None, None)
 	        paths.append(("empty progs", e))
+	    if "passthrough-" + shape in med:
+	        t = med["passthrough-" + shape]
+	        out(f"e2e {names[shape]} req/s direct, graysplit attached (pass-through)", "req/s",
+	            t[0], "direct to backends", d[0], None, None)
+	        out(f"e2e {names[shape]} CPU per request direct, graysplit attached (pass-through)",
+	            "us", t[11], "direct to backends", d[11], None, None)
+	        paths.append(("pass-through", t))
 	    for path, v in paths:
-	        out(f"e2e {names[shape]} CPU busy, {path} (wrk {v[5]:.0f}%, nginx {v[6]:.0f}%, "
-	            f"softirq {v[7]:.0f}%, agent {v[8]:.0f}%, ksoftirqd {v[9]:.0f}%, other {v[10]:.0f}%)",
-	            "% of all CPUs", v[4],
-	            None, None, None, None)
+	        # The machine is busy throughout; what matters is how much of it
+	        # the bench got, and where that went.
+	        out(f"e2e {names[shape]} CPU the bench got, {path} (wrk {v[5]:.0f}%, servers "
+	            f"{v[6]:.0f}%, softirq {v[7]:.0f}%, ksoftirqd {v[9]:.0f}%, agent {v[8]:.0f}%; "
+	            f"machine busy {v[4]:.0f}%)", "% of all CPUs", v[4] - v[10], None, None, None, None)
 	        if v[3]:
 	            out(f"e2e {names[shape]} errors per round, {path}", "errors", v[3], None, None,
 	                None, None)
@@ -395,8 +436,11 @@ agent_pid=
 	out("e2e new connection req/s, ring-buffer events on", "req/s", on[0],
 	    "events off (graysplit config events off)", off[0], "cost <= 5%: >= 0.95 x events off",
 	    lambda r: r >= 0.95)
+	out("e2e new connection CPU per request, ring-buffer events on", "us", on[11],
+	    "events off", off[11], None, None)
 	if "python-direct-close" in med:
-	    out("e2e new connection req/s direct, bed's Python backends", "req/s",
-	        med["python-direct-close"][0], "direct, nginx backends", med["direct-close"][0], None,
-	        None)
+	    py = med["python-direct-close"]
+	    out(f"e2e new connection req/s direct, bed's Python backends (Python {py[6]:.0f}% of all "
+	        f"CPUs, wrk {py[5]:.0f}%)", "req/s", py[0], "direct, nginx backends",
+	        med["direct-close"][0], None, None)
 EOF

@@ -23,9 +23,16 @@
  *
  * Usage: agent_load --pin-dir DIR --vip ADDR --port N --agent-pid PID
  *                   [--rate EV_PER_S] [--seconds S] [--warmup S] [--error-ppm N]
- *                   [--offset N] [--threads N (default 2)]
+ *                   [--offset N] [--threads N (default 2)] [--events-cost N]
  * --offset is the first connection's number: each connection's events come
  * once, so a second run on the same instance must use fresh 5-tuples.
+ *
+ * --events-cost N, after the load: the ring buffer's cost in the data path,
+ * kernel-timed. N connections with events on and N with the events switch
+ * off (config flag GS_CFG_NO_EVENTS; its other bits kept), in alternating
+ * blocks, unpaced, one thread; each connection's time is the sum of the
+ * kernel-reported run time (BPF_PROG_TEST_RUN, repeat = 1) of its four
+ * frames; the medians of both sides are printed.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -71,6 +78,7 @@ struct opts {
 	uint32_t error_ppm;
 	uint64_t offset;
 	int threads;
+	uint32_t events_cost; /* connections per side of the events on/off timing */
 };
 
 struct load {
@@ -87,6 +95,7 @@ struct gen {
 	pthread_t tid;
 	int index;
 	uint64_t conns, events, errors, run_failures;
+	uint64_t run_ns; /* kernel-reported run time of every frame so far */
 	uint32_t rng;
 };
 
@@ -201,6 +210,7 @@ static void run(struct gen *g, int fd, const struct pkt_spec *spec, uint8_t *out
 
 	if (bpf_prog_test_run_opts(fd, &opts))
 		g->run_failures++;
+	g->run_ns += opts.duration;
 	if (out_len)
 		*out_len = opts.data_size_out;
 }
@@ -310,7 +320,8 @@ static void usage(void)
 {
 	fprintf(stderr, "Usage: agent_load --pin-dir DIR --vip ADDR --port N --agent-pid PID\n"
 			"                  [--rate EV_PER_S] [--seconds S] [--warmup S] "
-			"[--error-ppm N] [--offset N] [--threads N]\n");
+			"[--error-ppm N] [--offset N] [--threads N]\n"
+			"                  [--events-cost N]\n");
 	exit(2);
 }
 
@@ -327,6 +338,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{"error-ppm", required_argument, NULL, 'e'},
 		{"offset", required_argument, NULL, 'o'},
 		{"threads", required_argument, NULL, 't'},
+		{"events-cost", required_argument, NULL, 'c'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -364,6 +376,9 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		case 't':
 			o->threads = (int)strtol(optarg, NULL, 10);
 			break;
+		case 'c':
+			o->events_cost = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
 		default:
 			usage();
 		}
@@ -390,6 +405,76 @@ static void print_figure(const char *figure, double value, const char *unit, con
 	else
 		printf("\"target\": null, ");
 	printf("\"pass\": %s}\n", pass < 0 ? "null" : pass ? "true" : "false");
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void config_events(int fd, bool on)
+{
+	struct gs_config cfg;
+	uint32_t key = 0;
+
+	if (bpf_map_lookup_elem(fd, &key, &cfg))
+		die("cannot read the config map");
+	if (on)
+		cfg.flags &= ~(uint32_t)GS_CFG_NO_EVENTS;
+	else
+		cfg.flags |= GS_CFG_NO_EVENTS;
+	if (bpf_map_update_elem(fd, &key, &cfg, BPF_ANY))
+		die("cannot write the config map");
+}
+
+/* The events on/off timing (see the top). Its connections are numbered as a
+ * generator's (index 0) from its connection count first on: past every
+ * number the generators used, so each is a fresh 5-tuple. */
+static void events_cost(struct load *l, uint64_t first)
+{
+	const uint32_t n = l->o.events_cost, block = 500;
+	uint64_t *side[2], med[2];
+	struct gen g = {.l = l, .rng = 0x2545f491u};
+	uint32_t done[2] = {0, 0};
+	int cfg_fd = open_pinned(l->o.pin_dir, GS_MAP_CONFIG);
+	int on = 1;
+
+	side[0] = calloc(n, sizeof(uint64_t));
+	side[1] = calloc(n, sizeof(uint64_t));
+	if (!side[0] || !side[1])
+		die("out of memory");
+	g.conns = first;
+	while (done[0] < n || done[1] < n) {
+		uint32_t i;
+
+		config_events(cfg_fd, on);
+		for (i = 0; i < block && done[on] < n; i++) {
+			uint64_t before = g.run_ns;
+
+			connection(&g);
+			side[on][done[on]++] = g.run_ns - before;
+		}
+		on = !on;
+	}
+	config_events(cfg_fd, true);
+	for (on = 0; on < 2; on++) {
+		qsort(side[on], n, sizeof(uint64_t), cmp_u64);
+		med[on] = side[on][n / 2];
+	}
+	fprintf(stderr,
+		"agent_load: events cost: %u connections each way, median %lu ns on, %lu off\n", n,
+		(unsigned long)med[1], (unsigned long)med[0]);
+	print_figure(
+		"data-path time per connection (4 frames, kernel-timed), ring-buffer events on",
+		(double)med[1], "ns", "events off", (double)med[0], NULL, -1);
+	if (g.run_failures)
+		fprintf(stderr, "agent_load: %lu BPF_PROG_TEST_RUN calls failed\n",
+			(unsigned long)g.run_failures);
+	free(side[0]);
+	free(side[1]);
+	close(cfg_fd);
 }
 
 /* This process's own CPU time (the generators), in seconds. */
@@ -551,6 +636,13 @@ int main(int argc, char **argv)
 		(unsigned long)((cons2 - cons0) / RECORD_BYTES), self1 - self0,
 		1e6 * (self1 - self0) /
 			(double)(wr1 - wr0 + dr1 - dr0 ? wr1 - wr0 + dr1 - dr0 : 1));
+	if (l.o.events_cost) {
+		uint64_t last = 0;
+
+		for (i = 0; i < l.o.threads; i++)
+			last = gens[i].conns > last ? gens[i].conns : last;
+		events_cost(&l, last + 1);
+	}
 	munmap(cp, (size_t)psz);
 	free(gens);
 	return 0;
