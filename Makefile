@@ -44,16 +44,21 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 BPFT_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(BPFT_SRCS))
 BPFT_LIB  := $(filter-out $(BPFT_SRCS),$(wildcard tests/bpf/*.c))
+# Benchmarks: optimised, no sanitizers (they time the kernel, but setting up a
+# million flows should not crawl); the crafted frames come from tests/bpf.
+BENCH_SRCS := $(wildcard tests/bench/*.c)
+BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+BENCH_LIB  := tests/bpf/fixture.c tests/bpf/packet.c
 
 .PHONY: all deps test test-unit test-bpf test-bats test-fuzz bench demo fmt lint clean install uninstall tests
-.PHONY: fuzz fuzz-packets fuzz-parsers fuzz-targets
+.PHONY: fuzz fuzz-packets fuzz-parsers fuzz-targets bench-bins bench-prog
 
 all: $(BUILD)/graysplit
 
 deps:
 	$(Q)bash scripts/deps.sh
 
-$(BUILD) $(BUILD)/user $(BUILD)/asan $(BUILD)/tests/unit $(BUILD)/tests/bpf:
+$(BUILD) $(BUILD)/user $(BUILD)/asan $(BUILD)/tests/unit $(BUILD)/tests/bpf $(BUILD)/bench:
 	$(Q)mkdir -p $@
 
 $(BUILD)/graysplit.tmp.o: $(BPF_SRC) $(BPF_HDRS) | $(BUILD)
@@ -98,6 +103,16 @@ $(BUILD)/tests/bpf/%: tests/bpf/%.c $(BPFT_LIB) $(wildcard tests/bpf/*.h) $(BUIL
 	$(call msg,CC-TEST,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/bpf $(SANITIZE) $< $(BPFT_LIB) $(BUILD)/libgraysplit-asan.a $(LDLIBS) -lcmocka -lm -o $@
 
+$(BUILD)/bench/%: tests/bench/%.c $(BENCH_LIB) $(wildcard tests/bpf/*.h) $(BUILD)/libgraysplit.a $(SKEL) | $(BUILD)/bench
+	$(call msg,CC-BENCH,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/bpf $< $(BENCH_LIB) $(BUILD)/libgraysplit.a $(LDLIBS) -lcmocka -lm -o $@
+
+bench-bins: $(BENCH_BINS)
+
+# Per-packet cost of the BPF programs alone (BENCH_ARGS=--quick for a smoke run).
+bench-prog: deps all bench-bins
+	$(Q)$(BUILD)/bench/prog_bench $(BENCH_ARGS)
+
 # libFuzzer targets (tests/fuzz/fuzz_*.c): clang, with the library built
 # again with coverage instrumentation so the fuzzer sees inside user/.
 FUZZ_CC     ?= clang
@@ -133,7 +148,7 @@ fuzz-parsers: deps
 
 fuzz: fuzz-parsers
 
-tests: $(BUILD)/graysplit $(UNIT_BINS) $(BPFT_BINS) $(FUZZ_BINS)
+tests: $(BUILD)/graysplit $(UNIT_BINS) $(BPFT_BINS) $(FUZZ_BINS) $(BENCH_BINS)
 
 # Every suite, one closing line "N passed, N failed"; non-zero on any failure.
 test: deps
@@ -157,14 +172,14 @@ fuzz-packets: deps
 	$(Q)CMOCKA_MESSAGE_OUTPUT=TAP $(BUILD)/tests/bpf/test_fuzz_packets \
 		--frames $(FUZZ_FRAMES) --seed $(FUZZ_SEED)
 
-bench: deps all
+bench: deps all bench-bins
 	$(Q)bash scripts/bench.sh
 
 demo: deps all
 	$(Q)bash scripts/demo.sh
 
 FMT_FILES := $(wildcard include/*.h bpf/*.c bpf/lib/*.h user/*.c user/*.h tests/unit/*.c tests/unit/*.h tests/bpf/*.c tests/bpf/*.h \
-	tests/fuzz/*.c tests/fuzz/*.h)
+	tests/fuzz/*.c tests/fuzz/*.h tests/bench/*.c)
 
 fmt:
 	$(Q)clang-format -i $(FMT_FILES)
