@@ -26,6 +26,7 @@
  *   --quick   ~10k calls a case, a 100k-flow working set, no 10M-flow part
  *   --only    only the figures whose name contains TEXT (development)
  *   --calls   calls per case and program (default 200k; --quick 10k)
+ *   --no-check  do not insist on the path (for experimental variants)
  */
 #include <errno.h>
 #include <libgen.h>
@@ -75,6 +76,7 @@
 
 static bool quick;
 static const char *only; /* --only TEXT: just the figures naming it */
+static bool no_check;	 /* --no-check: variants that cut a path short */
 static unsigned int rounds = 20;
 static unsigned int per_round = 10000;
 static const char *attach_mode = "not attached";
@@ -496,7 +498,7 @@ static void expect_delta(int stats_fd, enum gs_counter counter, uint64_t before,
 {
 	uint64_t got = stat_sum(stats_fd, counter) - before;
 
-	if (got != want)
+	if (got != want && !no_check)
 		die("%s: counter %d moved by %lu, want %lu: the case did not take its path", what,
 		    counter, (unsigned long)got, (unsigned long)want);
 }
@@ -556,21 +558,96 @@ static const char *xdp_baseline(void)
 	return text;
 }
 
-/* Fill the flow table with n established flows of clients 0..n-1. */
-static void fill_flows(int prog_fd, bool v6, uint32_t n)
+/* The address frame_client() gives client number idx. */
+static union gs_addr client_addr(bool v6, uint32_t idx)
 {
-	struct frame f;
-	double t0 = now_s();
-	uint32_t idx;
+	union gs_addr a = pkt_addr(v6 ? "fd0c::5" : "192.168.1.5");
 
-	frame_make(&f, v6, vip_of(v6), PKT_ACK);
-	for (idx = 0; idx < n; idx++) {
-		frame_client(&f, idx);
-		run_plain(prog_fd, &f);
-		if (idx && idx % 1000000 == 0)
-			note("  filled %u flows", idx);
+	a.w[3] = htonl(v6 ? idx + 1 : CLIENT4_BASE + idx);
+	return a;
+}
+
+#define FILL_BATCH 65536u
+
+/*
+ * Fill the flow table with n established connections of clients 0..n-1,
+ * both entries exactly as the data path writes them for a connection it
+ * picked up established, spread round-robin over the service's backends.
+ * From userspace in batches: through the program it took 15 us a flow here.
+ */
+static void fill_flows(struct gs_maps *m, bool v6, uint32_t n)
+{
+	struct gs_flow_key *keys = calloc(FILL_BATCH, sizeof(*keys));
+	struct gs_flow_key *rkeys = calloc(FILL_BATCH, sizeof(*rkeys));
+	struct gs_flow *flows = calloc(FILL_BATCH, sizeof(*flows));
+	struct gs_rev_flow *revs = calloc(FILL_BATCH, sizeof(*revs));
+	struct gs_backend *all = calloc(GS_MAX_BACKENDS, sizeof(*all));
+	uint32_t *ids = calloc(GS_MAX_BACKENDS, sizeof(*ids));
+	union gs_addr vip = pkt_addr(vip_of(v6));
+	struct gs_service_key svc_key;
+	struct gs_service svc;
+	uint32_t idx, nids = 0, id, i, count;
+	struct timespec ts;
+	double t0 = now_s();
+
+	if (!keys || !rkeys || !flows || !revs || !all || !ids)
+		die("out of memory");
+	gs_service_key_init(&svc_key, &vip, VPORT, IPPROTO_TCP);
+	ops_check(gs_service_lookup(m, &svc_key, &svc), "service lookup");
+	ops_check(gs_backends_read(m, all), "backends read");
+	for (id = 0; id < GS_MAX_BACKENDS; id++)
+		if (all[id].state == GS_BACKEND_ACTIVE && all[id].service_id == svc.id)
+			ids[nids++] = id;
+	if (!nids)
+		die("fill: the service has no backend");
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	for (idx = 0; idx < n; idx += count) {
+		count = n - idx < FILL_BATCH ? n - idx : FILL_BATCH;
+		for (i = 0; i < count; i++) {
+			const struct gs_backend *b = &all[ids[(idx + i) % nids]];
+
+			memset(&keys[i], 0, sizeof(keys[i]));
+			keys[i].src = client_addr(v6, idx + i);
+			keys[i].dst = vip;
+			keys[i].sport = htons(CLIENT_PORT);
+			keys[i].dport = htons(VPORT);
+			keys[i].proto = IPPROTO_TCP;
+			memset(&flows[i], 0, sizeof(flows[i]));
+			flows[i].created_ns =
+				(uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+			flows[i].backend_id = ids[(idx + i) % nids];
+			flows[i].service_id = svc.id;
+			flows[i].state = GS_FLOW_ESTABLISHED;
+			flows[i].group = b->group;
+			memset(&rkeys[i], 0, sizeof(rkeys[i]));
+			rkeys[i].src = b->addr;
+			rkeys[i].dst = keys[i].src;
+			rkeys[i].sport = b->port;
+			rkeys[i].dport = keys[i].sport;
+			rkeys[i].proto = IPPROTO_TCP;
+			memset(&revs[i], 0, sizeof(revs[i]));
+			revs[i].vip = vip;
+			revs[i].vport = keys[i].dport;
+			revs[i].flags = GS_REV_F_SYNACK | GS_REV_F_RESPONSE;
+			revs[i].group = b->group;
+			revs[i].backend_id = flows[i].backend_id;
+			revs[i].service_id = svc.id;
+			revs[i].syn_ns = flows[i].created_ns;
+		}
+		i = count;
+		if (bpf_map_update_batch(m->flows, keys, flows, &i, NULL))
+			die("fill flows: %s", strerror(errno));
+		i = count;
+		if (bpf_map_update_batch(m->rev_flows, rkeys, revs, &i, NULL))
+			die("fill rev_flows: %s", strerror(errno));
 	}
 	note("  filled %u flows in %.1f s", n, now_s() - t0);
+	free(keys);
+	free(rkeys);
+	free(flows);
+	free(revs);
+	free(all);
+	free(ids);
 }
 
 /* The five forward cases of one family, on a loaded graysplit. */
@@ -596,8 +673,9 @@ static void forward_cases(int prog_fd, int base_fd, struct gs_maps *m, bool v6)
 		 stat_sum(m->stats, GS_CNT_FLOW_RESELECT);
 	measure(&c, figure, &res);
 	if (stat_sum(m->stats, GS_CNT_FLOW_MISSING) + stat_sum(m->stats, GS_CNT_FLOW_NEW) +
-		    stat_sum(m->stats, GS_CNT_FLOW_RESELECT) !=
-	    before)
+			    stat_sum(m->stats, GS_CNT_FLOW_RESELECT) !=
+		    before &&
+	    !no_check)
 		die("established: a packet selected again");
 	emit_cost(figure, &res, xdp_baseline(), 80);
 
@@ -642,7 +720,7 @@ static void forward_cases(int prog_fd, int base_fd, struct gs_maps *m, bool v6)
 	map_clear(m->flows, sizeof(struct gs_flow));
 	map_clear(m->rev_flows, sizeof(struct gs_rev_flow));
 	if (wanted(figure))
-		fill_flows(prog_fd, v6, workset);
+		fill_flows(m, v6, workset);
 	frame_make(&c.frame, v6, vip_of(v6), PKT_ACK);
 	c.next = next_random_client;
 	c.workset = workset;
@@ -650,7 +728,7 @@ static void forward_cases(int prog_fd, int base_fd, struct gs_maps *m, bool v6)
 	before = stat_sum(m->stats, GS_CNT_FLOW_MISSING);
 	measure(&c, figure, &res);
 	missing = stat_sum(m->stats, GS_CNT_FLOW_MISSING) - before;
-	if (missing * 1000 > res.calls)
+	if (missing * 1000 > res.calls && !no_check)
 		die("working set: %lu of %lu hits missed the table", (unsigned long)missing,
 		    (unsigned long)res.calls);
 	emit_cost(figure, &res, xdp_baseline(), 300);
@@ -782,7 +860,7 @@ static void ten_million(int base_fd)
 	if (c.prog_fd < 0)
 		die("cannot open %s: %s", path, strerror(errno));
 	service_setup(&m, false);
-	fill_flows(c.prog_fd, false, BIG_FLOWS);
+	fill_flows(&m, false, BIG_FLOWS);
 	frame_make(&c.frame, false, vip_of(false), PKT_ACK);
 	c.workset = BIG_FLOWS;
 	c.rng = 0x2545f4914f6cdd1dull;
@@ -824,6 +902,8 @@ int main(int argc, char **argv)
 			quick = true;
 			rounds = 10;
 			per_round = 1000;
+		} else if (!strcmp(argv[i], "--no-check")) {
+			no_check = true;
 		} else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
 			only = argv[++i];
 		} else if (!strcmp(argv[i], "--calls") && i + 1 < argc) {
@@ -831,7 +911,9 @@ int main(int argc, char **argv)
 			if (!per_round)
 				per_round = 1;
 		} else {
-			fprintf(stderr, "usage: %s [--quick] [--only TEXT] [--calls N]\n", argv[0]);
+			fprintf(stderr,
+				"usage: %s [--quick] [--only TEXT] [--calls N] [--no-check]\n",
+				argv[0]);
 			return 2;
 		}
 	}
