@@ -44,21 +44,16 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 BPFT_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(BPFT_SRCS))
 BPFT_LIB  := $(filter-out $(BPFT_SRCS),$(wildcard tests/bpf/*.c))
-# Benchmarks: optimised, no sanitizers (they time the kernel, but setting up a
-# million flows should not crawl); the crafted frames come from tests/bpf.
-BENCH_SRCS := $(wildcard tests/bench/*.c)
-BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
-BENCH_LIB  := tests/bpf/fixture.c tests/bpf/packet.c
 
 .PHONY: all deps test test-unit test-bpf test-bats test-fuzz bench demo fmt lint clean install uninstall tests
-.PHONY: fuzz fuzz-packets fuzz-parsers fuzz-targets bench-bins bench-prog
+.PHONY: fuzz fuzz-packets fuzz-parsers fuzz-targets bench-bins bench-quick bench-prog soak
 
 all: $(BUILD)/graysplit
 
 deps:
 	$(Q)bash scripts/deps.sh
 
-$(BUILD) $(BUILD)/user $(BUILD)/asan $(BUILD)/tests/unit $(BUILD)/tests/bpf $(BUILD)/bench:
+$(BUILD) $(BUILD)/user $(BUILD)/asan $(BUILD)/tests/unit $(BUILD)/tests/bpf:
 	$(Q)mkdir -p $@
 
 $(BUILD)/graysplit.tmp.o: $(BPF_SRC) $(BPF_HDRS) | $(BUILD)
@@ -103,16 +98,6 @@ $(BUILD)/tests/bpf/%: tests/bpf/%.c $(BPFT_LIB) $(wildcard tests/bpf/*.h) $(BUIL
 	$(call msg,CC-TEST,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/bpf $(SANITIZE) $< $(BPFT_LIB) $(BUILD)/libgraysplit-asan.a $(LDLIBS) -lcmocka -lm -o $@
 
-$(BUILD)/bench/%: tests/bench/%.c $(BENCH_LIB) $(wildcard tests/bpf/*.h) $(BUILD)/libgraysplit.a $(SKEL) | $(BUILD)/bench
-	$(call msg,CC-BENCH,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/bpf $< $(BENCH_LIB) $(BUILD)/libgraysplit.a $(LDLIBS) -lcmocka -lm -o $@
-
-bench-bins: $(BENCH_BINS)
-
-# Per-packet cost of the BPF programs alone (BENCH_ARGS=--quick for a smoke run).
-bench-prog: deps all bench-bins
-	$(Q)$(BUILD)/bench/prog_bench $(BENCH_ARGS)
-
 # libFuzzer targets (tests/fuzz/fuzz_*.c): clang, with the library built
 # again with coverage instrumentation so the fuzzer sees inside user/.
 FUZZ_CC     ?= clang
@@ -148,7 +133,7 @@ fuzz-parsers: deps
 
 fuzz: fuzz-parsers
 
-tests: $(BUILD)/graysplit $(UNIT_BINS) $(BPFT_BINS) $(FUZZ_BINS) $(BENCH_BINS)
+tests: $(BUILD)/graysplit $(UNIT_BINS) $(BPFT_BINS) $(FUZZ_BINS) bench-bins
 
 # Every suite, one closing line "N passed, N failed"; non-zero on any failure.
 test: deps
@@ -172,11 +157,62 @@ fuzz-packets: deps
 	$(Q)CMOCKA_MESSAGE_OUTPUT=TAP $(BUILD)/tests/bpf/test_fuzz_packets \
 		--frames $(FUZZ_FRAMES) --seed $(FUZZ_SEED)
 
-bench: deps all bench-bins
+# Benchmark programs (tests/bench/); scripts/bench.sh runs them and the
+# e2e scripts and prints one table. bench-quick: smoke sizes, in make test.
+bench-bins: $(BUILD)/bench/agent_load
+
+# The forwarding-rate bench (scripts/bench-fwd.sh): its own two small XDP
+# programs (generator and sink, tests/bench/bpf/) and their driver.
+$(BUILD)/bench/bpf:
+	$(Q)mkdir -p $@
+
+$(BUILD)/bench/bpf/fwd_bench.bpf.o: tests/bench/bpf/fwd_bench.bpf.c | $(BUILD)/bench/bpf
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp && $(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
+
+$(BUILD)/bench/bpf/fwd_bench.skel.h: $(BUILD)/bench/bpf/fwd_bench.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name fwd_bench > $@
+
+$(BUILD)/bench/fwd_bench: tests/bench/fwd_bench.c $(BUILD)/bench/bpf/fwd_bench.skel.h
+	$(call msg,CC-BENCH,$@)
+	$(Q)$(CC) $(CFLAGS) -I$(BUILD)/bench/bpf $< -lbpf -lelf -lz -o $@
+
+bench-bins: $(BUILD)/bench/fwd_bench
+
+# Per-packet cost of both BPF programs over empty ones (BPF_PROG_TEST_RUN);
+# scripts/bench.sh's "prog" component. Optimised, no sanitizers: it sets up a
+# 10M-flow table. Crafted frames and test runs from tests/bpf.
+PROG_BENCH_LIB := tests/bpf/fixture.c tests/bpf/packet.c
+
+$(BUILD)/bench/prog_bench: tests/bench/prog_bench.c $(PROG_BENCH_LIB) $(wildcard tests/bpf/*.h) \
+		$(BUILD)/libgraysplit.a $(SKEL)
+	$(call msg,CC-BENCH,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Itests/bpf $< $(PROG_BENCH_LIB) $(BUILD)/libgraysplit.a $(LDLIBS) \
+		-lcmocka -lm -o $@
+
+bench-bins: $(BUILD)/bench/prog_bench
+
+# That one alone (BENCH_ARGS=--quick: smoke run).
+bench-prog: deps all $(BUILD)/bench/prog_bench
+	$(Q)$(BUILD)/bench/prog_bench $(BENCH_ARGS)
+
+bench: deps all
+	$(Q)$(MAKE) --no-print-directory bench-bins
 	$(Q)bash scripts/bench.sh
+
+bench-quick: deps all
+	$(Q)$(MAKE) --no-print-directory bench-bins
+	$(Q)bash scripts/bench.sh --quick
 
 demo: deps all
 	$(Q)bash scripts/demo.sh
+
+# Ten minutes (SOAK_SECONDS) of steady load, split changes and faults on a
+# test bed of its own; not part of `make test`. See scripts/soak.sh.
+soak: deps all
+	$(Q)bash scripts/soak.sh
 
 FMT_FILES := $(wildcard include/*.h bpf/*.c bpf/lib/*.h user/*.c user/*.h tests/unit/*.c tests/unit/*.h tests/bpf/*.c tests/bpf/*.h \
 	tests/fuzz/*.c tests/fuzz/*.h tests/bench/*.c)
@@ -210,3 +246,23 @@ uninstall:
 
 clean:
 	$(Q)rm -rf $(BUILD)
+
+# The agent's cost at a paced ring-buffer event rate, driven through a live
+# instance's pinned programs (scripts/bench-agent.sh runs it). Optimised, no
+# sanitizers: it must keep up with 100k events/s.
+AGENT_LOAD_LIB := tests/bpf/packet.c
+
+$(BUILD)/bench/agent_load: tests/bench/agent_load.c $(AGENT_LOAD_LIB) tests/bpf/packet.h \
+		$(BUILD)/libgraysplit.a
+	$(call msg,CC-BENCH,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Itests/bpf $< $(AGENT_LOAD_LIB) $(BUILD)/libgraysplit.a $(LDLIBS) \
+		-lpthread -o $@
+
+# The end-to-end and agent benchmarks alone (BENCH_ARGS=--quick: smoke run).
+.PHONY: bench-e2e bench-agent
+bench-e2e: deps all
+	$(Q)bash scripts/bench-e2e.sh $(BENCH_ARGS)
+
+bench-agent: deps all $(BUILD)/bench/agent_load
+	$(Q)bash scripts/bench-agent.sh $(BENCH_ARGS)

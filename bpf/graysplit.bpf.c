@@ -4,8 +4,10 @@
  * VIP to a stable or canary backend and DNATs it there; gs_tc_reply, at
  * clsact egress of the client-facing interface, SNATs the backend's replies
  * back to the VIP. Both only ever rewrite a fully parsed packet of a known
- * flow, and always let the packet go on: the kernel forwards it. On the way
- * they measure how each backend answers (lib/observe.h).
+ * flow, and always let the packet go on: the kernel forwards it, or for a
+ * DNATed frame whose next hop is known, the XDP fast path sends it straight
+ * out (lib/fastpath.h). On the way they measure how each backend answers
+ * (lib/observe.h).
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -21,6 +23,7 @@
 #include "lib/flow.h"
 #include "lib/nat.h"
 #include "lib/observe.h"
+#include "lib/fastpath.h"
 
 static __always_inline int gs_lookup_service(const struct gs_pkt *pkt, struct gs_service **svc)
 {
@@ -117,6 +120,9 @@ int gs_xdp_fwd(struct xdp_md *ctx)
 	ret = gs_parse(&pkt, data, data_end, bpf_xdp_get_buff_len(ctx));
 	if (ret == GS_OK)
 		ret = gs_lb_forward(&pkt, data_end);
+	/* Only a DNATed frame may skip the node's stack. */
+	if (ret == GS_OK)
+		return gs_fast_path(ctx, &pkt);
 	if (ret < 0)
 		gs_count(-ret);
 	return XDP_PASS;

@@ -185,6 +185,13 @@ enum gs_counter {
 	GS_CNT_REV_BAD_HEADER,	 /* reply path could not parse or rewrite */
 	GS_CNT_EVENTS,		 /* events written to the ring buffer */
 	GS_CNT_EVENTS_DROPPED,	 /* events lost: ring buffer full */
+	/* XDP fast path, one of these per DNATed packet: */
+	GS_CNT_FAST_REDIRECT,  /* sent straight to the next hop (XDP_REDIRECT) */
+	GS_CNT_FAST_NO_NEIGH,  /* next hop's MAC not known yet: passed to the kernel */
+	GS_CNT_FAST_NO_TXPORT, /* egress interface not in tx_ports: passed */
+	GS_CNT_FAST_PARTIAL,   /* L4 checksum left for offload (local veth sender): passed */
+	GS_CNT_FAST_KERNEL,    /* the kernel's to handle (no route, TTL, MTU, options) */
+	GS_CNT_FAST_OFF,       /* fast path switched off (GS_CFG_NO_FAST_PATH): passed */
 	GS_CNT_MAX,
 };
 
@@ -337,6 +344,14 @@ struct gs_iface {
 	__u32 ifindex;
 	__u32 xdp_flags;
 };
+
+/*
+ * tx_ports: DEVMAP_HASH, ifindex -> ifindex: the interfaces the fast path may
+ * redirect to. Userspace keeps in it the interfaces this instance has XDP
+ * attached to in native mode, and only while they all share one network
+ * namespace (an ifindex means nothing across namespaces).
+ */
+#define GS_MAX_TX_PORTS GS_MAX_IFACES
 
 /*
  * config: the data path's switches, one entry (key 0), written by the CLI

@@ -24,15 +24,37 @@
 # interval, per second of wall time; the event rate is the growth of the
 # kernel's per-backend counters that emit events.
 #
-# Usage: scripts/bench-failback.sh [RUNS] [SECONDS_PER_CPU_SAMPLE]
-#        RATES="200 550" to choose the CPU rates (default 200 550: about 1,000 events/s).
+# Usage: scripts/bench-failback.sh [--json] [RUNS] [SECONDS_PER_CPU_SAMPLE]
+#        RATES="200 550" to choose the CPU rates (default 200 550: about 1,000 events/s;
+#        empty: none); FAULTS="503 refused +300ms" to choose the faults (the default).
+#        --json: the figures as JSON lines on stdout (scripts/bench.sh reads
+#        them), the report on stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/testbed.sh
 
+json=false
+if [ "${1:-}" = --json ]; then
+	json=true
+	shift
+fi
+# fd 3 takes the JSON lines; without --json it is thrown away.
+if $json; then
+	exec 3>&1 1>&2
+else
+	exec 3>/dev/null
+fi
+# figure FIGURE VALUE UNIT TARGET PASS: one JSON line (no baseline).
+figure() {
+	jq -cn --arg f "$1" --arg v "$2" --arg u "$3" --arg t "$4" --arg p "$5" \
+		'{figure: $f, value: ($v | tonumber? // null), unit: $u, baseline: null,
+		  baseline_value: null, ratio: null, target: (if $t == "" then null else $t end),
+		  pass: (if $p == "" then null else ($p == "yes") end)}' >&3
+}
+
 runs=${1:-5}
 cpu_secs=${2:-10}
-rates=${RATES:-200 550}
+rates=${RATES-200 550}
 P=gsfb$$
 CANARY=b3
 vip=$(tb_vip 4)
@@ -59,11 +81,7 @@ trap 'exit 130' INT TERM
 cp "$TB_GRAYSPLIT" "$work/graysplit"
 TB_GRAYSPLIT=$work/graysplit
 tb_up "$P"
-tb_gs "$P" attach "$TB_IF_CLIENT" >/dev/null
-tb_gs "$P" service add "$vip"
-for b in "${TB_BACKENDS[@]}"; do
-	tb_gs "$P" backend add "$vip" "${TB_B4[$b]}" --group "${TB_GROUP[$b]}"
-done
+tb_serve "$P" 0
 
 agent_start() { # LOG
 	"$TB_GRAYSPLIT" --pin-dir "$pin" agent --log "$1" </dev/null >"$1.out" 2>&1 &
@@ -154,7 +172,7 @@ stats() {
 echo "bench-failback: $runs runs per fault, 200 new connections/s at split 20, agent defaults"
 printf '%-9s %4s  %-34s %-8s %-4s  %s\n' fault runs "first bad answer -> last canary request" target met \
 	"fault -> decision median/max"
-faults=(503 refused +300ms)
+read -r -a faults <<<"${FAULTS:-503 refused +300ms}"
 ((runs > 0)) || faults=()
 for fault in "${faults[@]}"; do
 	target=1
@@ -171,6 +189,10 @@ for fault in "${faults[@]}"; do
 	read -r dmed dmax _ < <(stats 1000 "${dec[@]}")
 	printf '%-9s %4d  median %7s s  max %7s s       <= %s s   %-4s  %s s / %s s\n' "$fault" "$runs" \
 		"$med" "$max" "$target" "$met" "$dmed" "$dmax"
+	# The worst run is the one held to the target.
+	figure "fail-back, canary $fault: first bad answer -> last request to it, worst of $runs" \
+		"$([ "$max" = never ] && echo null || echo "$max")" s "<= $target s" "$met"
+	figure "fail-back, canary $fault: fault -> agent decision, median of $runs" "$dmed" s "" ""
 	echo "          runs: ${fb[*]}" >&2
 done
 heal
@@ -201,9 +223,9 @@ for rate in $rates; do
 	jq -r 'select(.action != null) | "  (!) the agent failed the healthy canary back at \(.time): \(.reason)"' \
 		"$work/cpu.$rate.agent"
 	heal
-	awk -v r="$rate" -v e="$((e1 - e0))" -v c="$((c1 - c0))" -v hz="$hz" -v a="$t0" -v b="$t1" 'BEGIN {
-		s = b - a
-		printf "  %4d conn/s: %6.0f events/s, agent CPU %5.1f ms per second (%.2f%% of a core)\n",
-			r, e / s, 1000 * c / hz / s, 100 * c / hz / s }'
+	read -r eps pct < <(awk -v e="$((e1 - e0))" -v c="$((c1 - c0))" -v hz="$hz" -v a="$t0" -v b="$t1" \
+		'BEGIN { s = b - a; printf "%.0f %.2f\n", e / s, 100 * c / hz / s }')
+	printf '  %4d conn/s: %6d events/s, agent CPU %5.2f%% of a core\n' "$rate" "$eps" "$pct"
+	figure "agent CPU at $rate new connections/s ($eps events/s), % of a core" "$pct" % "" ""
 	echo "          load: $(cat "$work/cpu.$rate.load.summary")" >&2
 done

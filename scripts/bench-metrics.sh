@@ -43,12 +43,7 @@ trap 'exit 130' INT TERM
 cp "$TB_GRAYSPLIT" "$work/graysplit"
 TB_GRAYSPLIT=$work/graysplit
 tb_up "$P"
-tb_gs "$P" attach "$TB_IF_CLIENT" >/dev/null
-tb_gs "$P" service add "$vip"
-for b in "${TB_BACKENDS[@]}"; do
-	tb_gs "$P" backend add "$vip" "${TB_B4[$b]}" --group "${TB_GROUP[$b]}"
-done
-tb_gs "$P" split "$vip" 20
+tb_serve "$P" 20
 
 port=$("$TB_PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 url="http://127.0.0.1:$port/metrics"

@@ -1,79 +1,120 @@
 #!/usr/bin/env bash
-# What it measures, and only that: new TCP connections per second (one HTTP/1.0
-# GET each, 16 at a time from one curl) from the test bed's client, through
-# the VIP with graysplit attached (b1, b2 stable, b3 canary at 33.3333%, so
-# each backend takes a third), against the same client asking the three
-# backends directly in turn through the same node, in the same run. It
-# prints both rates and their ratio. Both paths cross the node's forwarding;
-# the VIP path adds the XDP and tc programs and their map updates. The Python
-# backends and the 16-way client bound both rates, so the ratio shows a gross
-# slowdown of the data path, not its cost per packet (per-packet timing of
-# the BPF programs is issue 6's business).
-# Usage: scripts/bench.sh [CONNECTIONS] [ROUNDS]
-set -euo pipefail
+# make bench / make bench-quick: every benchmark of graysplit, one table.
+#
+# Each component prints its figures as JSON lines (figure, value, unit,
+# baseline, baseline_value, ratio, target, pass) on stdout and its report on
+# stderr; this script runs them one after another, keeps their reports in
+# BENCH_LOG, and prints the table: each figure next to the baseline measured
+# in the same run, their ratio, the target and whether it is met. The
+# machines are shared and noisy, so ratios are the figures to compare
+# between machines, not the absolute values.
+#
+# Components, in order:
+#   prog      build/bench/prog_bench: per-packet cost of the XDP and tc
+#             programs over empty ones (BPF_PROG_TEST_RUN, repeat = 1)
+#   fwd       scripts/bench-fwd.sh: packets/s through the node, XDP fast path
+#             vs XDP_PASS vs plain kernel forwarding
+#   e2e       scripts/bench-e2e.sh: wrk through the VIP vs direct vs nft
+#             numgen; the ring buffer's cost
+#   agent     scripts/bench-agent.sh: the agent's CPU and memory at 100k
+#             ring-buffer events/s written by the instance's own programs
+#   failback  scripts/bench-failback.sh: how fast a broken canary is cut off
+#
+# Usage: scripts/bench.sh [--quick] [--only NAME[,NAME]] [--markdown FILE]
+#   --quick     smoke sizes (about a minute): the figures are rough
+#   --markdown  also write the table as Markdown (for the README)
+# Exit status: non-zero when a component fails to run or prints no figure;
+# a missed target is reported in the table, not in the exit status.
+set -uo pipefail
 cd "$(dirname "$0")/.."
-source scripts/testbed.sh
 
-conns=${1:-3000}
-rounds=${2:-3}
-P=gsbench$$
-# The direct rounds come from the bed's second client address, so they never
-# share a 4-tuple with a VIP connection still in TIME_WAIT on a backend.
-DIRECT_SRC=$TB_CLIENT4_ALT
-
-[ "$(id -u)" -eq 0 ] || { echo "bench: needs root (namespaces, BPF)" >&2; exit 1; }
-[ -x "$TB_GRAYSPLIT" ] || { echo "bench: $TB_GRAYSPLIT missing: run make" >&2; exit 1; }
-
-trap 'tb_down "$P"' EXIT
-trap 'exit 130' INT TERM
-tb_up "$P"
-vip=$(tb_vip 4)
-tb_gs "$P" attach "$TB_IF_CLIENT" >/dev/null
-tb_gs "$P" service add "$vip"
-for b in "${TB_BACKENDS[@]}"; do
-	tb_gs "$P" backend add "$vip" "${TB_B4[$b]}" --group "${TB_GROUP[$b]}"
-done
-tb_gs "$P" split "$vip" 33.3333
-
-# rate URL_LIST [curl options]: connections per second for the GETs listed
-# in a curl config file; fails unless every one was answered.
-rate() {
-	local list=$1 start end n
+quick=false
+only=
+markdown=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) quick=true ;;
+	--only)
+		only=${2:?--only needs a list}
+		shift
+		;;
+	--markdown)
+		markdown=${2:?--markdown needs a file}
+		shift
+		;;
+	*)
+		echo "bench: unknown argument '$1' (usage: scripts/bench.sh [--quick] [--only NAMES] [--markdown FILE])" >&2
+		exit 2
+		;;
+	esac
 	shift
-	start=$EPOCHREALTIME
-	n=$(tb_exec "$P" client curl -sS --no-progress-meter -Z --parallel-max 16 --max-time 10 \
-		"$@" -K "$list" | wc -l)
-	end=$EPOCHREALTIME
-	[ "$n" -eq "$conns" ] || { echo "bench: only $n of $conns answered ($list)" >&2; return 1; }
-	awk -v n="$n" -v a="$start" -v b="$end" 'BEGIN { printf "%.0f", n / (b - a) }'
-}
-
-vip_list=$(mktemp)
-direct_list=$(mktemp)
-trap 'rm -f "$vip_list" "$direct_list"; tb_down "$P"' EXIT
-for ((i = 0; i < conns; i++)); do
-	echo "url = \"http://$TB_VIP4/id?n=$i\""
-done >"$vip_list"
-# The direct GETs take the backends in turn, as the VIP spreads them.
-for ((i = 0; i < conns; i++)); do
-	echo "url = \"http://${TB_B4[${TB_BACKENDS[i % 3]}]}/id?n=$i\""
-done >"$direct_list"
-
-best_vip=0
-best_direct=0
-echo "bench: $rounds rounds of $conns new connections each way (best round counts)"
-for ((r = 1; r <= rounds; r++)); do
-	v=$(rate "$vip_list")
-	d=$(rate "$direct_list" --interface "$DIRECT_SRC")
-	printf '  round %d: via VIP %6d conn/s   direct %6d conn/s\n' "$r" "$v" "$d"
-	((v > best_vip)) && best_vip=$v
-	((d > best_direct)) && best_direct=$d
 done
-printf 'via VIP %d conn/s, direct %d conn/s, ratio %.3f\n' "$best_vip" "$best_direct" \
-	"$(awk -v v="$best_vip" -v d="$best_direct" 'BEGIN { print d ? v / d : 0 }')"
+[ "$(id -u)" -eq 0 ] || { echo "bench: needs root (namespaces, BPF)" >&2; exit 1; }
 
-# The fail-back agent's figures (fail-back time per fault, agent CPU), on a
-# bed of their own: scripts/bench-failback.sh.
-tb_down "$P"
+build=${BUILD:-build}
+q=()
+$quick && q=(--quick)
+components=(
+	"prog|$build/bench/prog_bench ${q[*]}"
+	"fwd|bash scripts/bench-fwd.sh ${q[*]}"
+	"e2e|bash scripts/bench-e2e.sh ${q[*]}"
+	"agent|bash scripts/bench-agent.sh ${q[*]}"
+	"failback|env RATES=$($quick || echo 550) FAULTS='$($quick && echo 503 || echo 503 refused +300ms)' bash scripts/bench-failback.sh --json $($quick && echo 1 || echo 3 10)"
+)
+
+results=$(mktemp)
+BENCH_LOG=${BENCH_LOG:-$(mktemp /tmp/graysplit-bench.XXXXXX.log)}
+trap 'rm -f "$results"' EXIT
+broken=()
+t_start=$EPOCHREALTIME
+for c in "${components[@]}"; do
+	name=${c%%|*}
+	cmd=${c#*|}
+	if [ -n "$only" ] && [[ ",$only," != *",$name,"* ]]; then
+		continue
+	fi
+	echo "bench: $name: $cmd" >&2
+	t0=$EPOCHREALTIME
+	out=$(eval "$cmd" 2> >(sed -u "s/^/  [$name] /" | tee -a "$BENCH_LOG" >&2))
+	rc=$?
+	lines=$(grep -c '^{' <<<"$out")
+	printf 'bench: %s: %d figures in %.0f s (exit %d)\n' "$name" "$lines" \
+		"$(awk -v a="$EPOCHREALTIME" -v b="$t0" 'BEGIN { print a - b }')" "$rc" >&2
+	grep '^{' <<<"$out" | jq -c --arg c "$name" '. + {component: $c}' >>"$results"
+	if [ "$rc" -ne 0 ] || [ "$lines" -eq 0 ]; then
+		broken+=("$name (exit $rc, $lines figures)")
+	fi
+done
+
+# The table: figure, value, baseline, ratio, target, result.
+table() { # FORMAT (text|markdown)
+	jq -r -s --arg fmt "$1" '
+		def num: if . == null then "-" elif (. | fabs) >= 100 then (. | round | tostring)
+			else (. * 100 | round / 100 | tostring) end;
+		def val($v; $u): if $v == null then "-" else ($v | num) + " " + $u end;
+		def res: if .pass == true then "pass" elif .pass == false then "MISS" else "info" end;
+		(if $fmt == "markdown" then
+			"| figure | value | baseline | ratio | target | result |",
+			"|---|---|---|---|---|---|"
+		else empty end),
+		(.[] | [.figure, val(.value; .unit),
+			(if .baseline == null then "-" else .baseline + " " + val(.baseline_value; .unit) end),
+			(.ratio | num), (.target // "-"), res] |
+		 if $fmt == "markdown" then "| " + join(" | ") + " |" else join("\t") end)
+	' "$results"
+}
 echo
-bash scripts/bench-failback.sh
+echo "graysplit bench$($quick && echo ' --quick') on $(uname -r), $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ)"
+{
+	printf 'figure\tvalue\tbaseline\tratio\ttarget\tresult\n'
+	table text
+} | column -t -s $'\t'
+[ -z "$markdown" ] || table markdown >"$markdown"
+met=$(jq -s '[.[] | select(.pass == true)] | length' "$results")
+missed=$(jq -s '[.[] | select(.pass == false)] | length' "$results")
+printf '%d targets met, %d missed; %d figures in %.0f s; reports in %s\n' "$met" "$missed" \
+	"$(wc -l <"$results")" "$(awk -v a="$EPOCHREALTIME" -v b="$t_start" 'BEGIN { print a - b }')" "$BENCH_LOG"
+for b in "${broken[@]}"; do
+	echo "bench: broken: $b" >&2
+done
+[ ${#broken[@]} -eq 0 ]

@@ -9,7 +9,8 @@ packages=(
 	iproute2 ethtool nftables curl python3 procps jq
 	clang-format clang-tidy cppcheck libclang-rt-14-dev
 	libmicrohttpd-dev prometheus
-	tmux groff man-db gnuplot-nox
+	tmux groff man-db gnuplot-nox valgrind
+	wrk nginx-light
 )
 
 missing=()

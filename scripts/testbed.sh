@@ -16,6 +16,11 @@
 # back as the source of the replies. Backends route only the client subnet
 # back via the node, so every reply crosses the node. One veth per backend
 # (no bridge) keeps every node interface a veth, where XDP runs natively.
+# Each backend's eth0 has GRO on, which a veth needs to take XDP_REDIRECTed
+# frames: graysplit's fast path redirects into nb1..nb3 once it is attached
+# there too (attach cli0 nb1 nb2 nb3). Redirected frames keep whatever
+# checksum they came with, so the fast path needs tx checksum offload off on
+# the client (--offload off), as it would behind a real NIC.
 #
 # Every namespace is named PREFIX-ROLE and the pin directory is
 # /sys/fs/bpf/PREFIX, so several beds can run side by side.
@@ -157,6 +162,10 @@ tb__build() {
 	for b in "${TB_BACKENDS[@]}"; do
 		ns=$(tb_ns "$p" "$b")
 		tb__veth "$node" "n$b" "$ns" eth0
+		# A veth takes XDP_REDIRECTed frames only when its peer runs
+		# NAPI (an XDP program there, or GRO); without it they vanish
+		# uncounted. graysplit's fast path redirects into n$b.
+		ip netns exec "$ns" ethtool -K eth0 gro on >/dev/null
 		ip -n "$node" addr add "$TB_NODE_B4/32" dev "n$b"
 		ip -n "$node" addr add "$TB_NODE_B6/128" dev "n$b" nodad
 		ip -n "$node" route add "${TB_B4[$b]}/32" dev "n$b" src "$TB_NODE_B4"
@@ -288,6 +297,20 @@ tb_up() {
 		tb_firewall "$p" || { tb_down "$p"; return 1; }
 	fi
 	return 0
+}
+
+# tb_serve PREFIX PERCENT: graysplit attached to the node's client-facing
+# interface, the IPv4 VIP served by b1, b2 (stable) and b3 (canary), the
+# canary's share PERCENT: what the benchmarks and the soak start from.
+tb_serve() {
+	local p=$1 vip b
+	vip=$(tb_vip 4)
+	tb_gs "$p" attach "$TB_IF_CLIENT" >/dev/null || return 1
+	tb_gs "$p" service add "$vip" || return 1
+	for b in "${TB_BACKENDS[@]}"; do
+		tb_gs "$p" backend add "$vip" "${TB_B4[$b]}" --group "${TB_GROUP[$b]}" || return 1
+	done
+	tb_gs "$p" split "$vip" "$2"
 }
 
 # tb_release_streams PREFIX: every /stream open now on any backend finishes

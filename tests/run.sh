@@ -2,31 +2,108 @@
 # Runs every test suite with TAP output and prints one closing line,
 # "N passed, N failed"; exits non-zero if anything failed or a suite crashed.
 # Usage: tests/run.sh [unit|bpf|fuzz|bats]...   (default: all four)
+#
+# Two lanes run side by side on a machine with two cores or more: suites whose
+# assertions involve time (an agent deciding within a window, rates, fail-back
+# delays) run one after another in the "timed" lane; suites that assert only
+# outcomes (unit, BPF and fuzz replay tests, and bats files marked with a line
+# "# test-lane: shared") run in the "shared" lane next to them. Each suite's
+# output is printed whole when it ends. GS_TEST_LANES=1 runs everything in one
+# lane, in order.
 set -u
 cd "$(dirname "$0")/.."
 build=${BUILD:-build}
 suites=("$@")
 [ ${#suites[@]} -eq 0 ] && suites=(unit bpf fuzz bats)
+lanes=${GS_TEST_LANES:-$(($(nproc) >= 2 ? 2 : 1))}
 
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# Each job: a line "lane<TAB>name<TAB>command..." (the command as words).
+jobs=()
+add_job() { # LANE NAME CMD...
+	local lane=$1 name=$2 w
+	shift 2
+	[ "$lanes" -ge 2 ] || lane=timed
+	w=$(printf '%q ' "$@")
+	jobs+=("$lane"$'\t'"$name"$'\t'"$w")
+}
+
+for suite in "${suites[@]}"; do
+	case $suite in
+	unit | bpf)
+		for t in "$build"/tests/"$suite"/test_*; do
+			[ -x "$t" ] || continue
+			add_job shared "$suite/$(basename "$t")" env CMOCKA_MESSAGE_OUTPUT=TAP "$t"
+		done
+		;;
+	fuzz)
+		# The fuzz targets replay their seeds and regression inputs once.
+		add_job shared fuzz bash tests/fuzz/replay.sh "$build"/fuzz/fuzz_*
+		;;
+	bats)
+		for t in tests/bats/*.bats; do
+			[ -e "$t" ] || continue
+			lane=timed
+			grep -qx '# test-lane: shared' "$t" && lane=shared
+			add_job "$lane" "bats/$(basename "$t")" bats --tap "$t"
+		done
+		;;
+	*)
+		echo "run.sh: unknown suite '$suite'" >&2
+		exit 2
+		;;
+	esac
+done
+
+# run_lane LANE: its jobs in order; each one's output into work/N.log, its
+# exit code into work/N.rc, then printed under a lock so suites never mix.
+run_lane() {
+	local lane=$1 i=0 job name cmd t0 rc
+	for job in "${jobs[@]}"; do
+		i=$((i + 1))
+		[ "${job%%$'\t'*}" = "$lane" ] || continue
+		name=${job#*$'\t'}
+		cmd=${name#*$'\t'}
+		name=${name%%$'\t'*}
+		t0=$EPOCHREALTIME
+		eval "$cmd" >"$work/$i.log" 2>&1 </dev/null
+		rc=$?
+		echo "$rc" >"$work/$i.rc"
+		echo "$name" >"$work/$i.name"
+		{
+			flock 9
+			echo "=== $name ($lane lane)"
+			cat "$work/$i.log"
+			echo "=== $name: $(awk -v a="$EPOCHREALTIME" -v b="$t0" 'BEGIN { printf "%.1f", a - b }') s"
+		} 9>>"$work/print.lock"
+	done
+}
+
+t_start=$EPOCHREALTIME
+run_lane shared &
+shared_pid=$!
+run_lane timed
+wait "$shared_pid"
+
+# Count TAP "ok" / "not ok" lines of each suite; a non-zero exit with no
+# failing line still counts as a failure (a crash must never look green), and
+# so does a suite that ran no test or never finished.
 passed=0
 failed=0
 broken=()
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-
-# Count TAP "ok" / "not ok" lines of one suite run; a non-zero exit with no
-# failing line still counts as a failure (a crash must never look green).
-run_suite() {
-	local name=$1
-	shift
-	local t0=$EPOCHREALTIME
-	echo "=== $name"
-	"$@" 2>&1 | tee "$log"
-	local rc=${PIPESTATUS[0]}
-	echo "=== $name: $(awk -v a="$EPOCHREALTIME" -v b="$t0" 'BEGIN { printf "%.1f", a - b }') s"
-	local ok notok
-	ok=$(grep -cE '^ok ' "$log")
-	notok=$(grep -cE '^not ok ' "$log")
+for ((i = 1; i <= ${#jobs[@]}; i++)); do
+	job=${jobs[i - 1]#*$'\t'}
+	name=${job%%$'\t'*}
+	if [ ! -e "$work/$i.rc" ]; then
+		failed=$((failed + 1))
+		broken+=("$name (did not finish)")
+		continue
+	fi
+	rc=$(cat "$work/$i.rc")
+	ok=$(grep -cE '^ok ' "$work/$i.log")
+	notok=$(grep -cE '^not ok ' "$work/$i.log")
 	passed=$((passed + ok))
 	failed=$((failed + notok))
 	if [ "$rc" -ne 0 ] && [ "$notok" -eq 0 ]; then
@@ -37,35 +114,11 @@ run_suite() {
 		failed=$((failed + 1))
 		broken+=("$name (ran no test)")
 	fi
-}
-
-for suite in "${suites[@]}"; do
-	case $suite in
-	unit | bpf)
-		for t in "$build"/tests/"$suite"/test_*; do
-			[ -x "$t" ] || continue
-			run_suite "$suite/$(basename "$t")" env CMOCKA_MESSAGE_OUTPUT=TAP "$t"
-		done
-		;;
-	fuzz)
-		# The fuzz targets replay their seeds and regression inputs once.
-		run_suite fuzz bash tests/fuzz/replay.sh "$build"/fuzz/fuzz_*
-		;;
-	bats)
-		for t in tests/bats/*.bats; do
-			[ -e "$t" ] || continue
-			run_suite "bats/$(basename "$t")" bats --tap "$t"
-		done
-		;;
-	*)
-		echo "run.sh: unknown suite '$suite'" >&2
-		exit 2
-		;;
-	esac
 done
 
 for b in "${broken[@]}"; do
 	echo "broken: $b"
 done
+echo "all suites: $(awk -v a="$EPOCHREALTIME" -v b="$t_start" 'BEGIN { printf "%.0f", a - b }') s in $lanes lane(s)"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

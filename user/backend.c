@@ -148,6 +148,21 @@ static int write_and_publish(struct gs_maps *m, uint32_t id, const struct gs_bac
 {
 	int err;
 
+	if (old->state == GS_BACKEND_ACTIVE && now->state != GS_BACKEND_ACTIVE) {
+		/* Leaving the group: the table without it first. The other
+		 * order leaves a moment when the old table names a backend
+		 * that is no longer active, and the data path hands the new
+		 * flows of its slots to the other group, the canary even at
+		 * a share of 0 (seen by scripts/soak.sh). */
+		err = gs_table_publish_without(m, now->service_id, group, id);
+		if (err)
+			return err;
+		if (!bpf_map_update_elem(m->backends, &id, now, BPF_ANY))
+			return 0;
+		err = gs_fail(errno, "cannot write the backends map: %s", strerror(errno));
+		gs_table_publish(m, now->service_id, group);
+		return err;
+	}
 	if (bpf_map_update_elem(m->backends, &id, now, BPF_ANY))
 		return gs_fail(errno, "cannot write the backends map: %s", strerror(errno));
 	err = gs_table_publish(m, now->service_id, group);

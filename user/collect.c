@@ -95,7 +95,8 @@ static int read_range(struct gs_collect *c, int fd, uint32_t lo, uint32_t n, siz
 		keys = malloc((size_t)n * sizeof(*keys));
 		if (!keys)
 			return -ENOMEM;
-		ret = bpf_map_lookup_batch(fd, lo ? &prev : NULL, &next, keys, out, &count, NULL);
+		ret = gs_lookup_batch(fd, lo ? &prev : NULL, &next, keys, sizeof(*keys), out,
+				      stride, &count);
 		free(keys);
 		if ((!ret || errno == ENOENT) && count == n)
 			return 0;

@@ -376,6 +376,72 @@ static const char *in_netns(const char *netns, char *buf, size_t len)
 
 static int unpin_all(const char *pin_dir);
 
+struct tx_scan {
+	const char *netns; /* the namespace we are in */
+	bool foreign;	   /* an interface is recorded in another namespace */
+	uint32_t ifindex[GS_MAX_IFACES];
+	int n;
+};
+
+static int scan_iface(const void *key, const void *value, void *ctx)
+{
+	const struct gs_iface_key *k = key;
+	const struct gs_iface *v = value;
+	struct tx_scan *s = ctx;
+	char ifname[sizeof(k->ifname) + 1];
+
+	if (strncmp(k->netns, s->netns, sizeof(k->netns)) != 0) {
+		s->foreign = true;
+		return 0;
+	}
+	snprintf(ifname, sizeof(ifname), "%.*s", (int)sizeof(k->ifname), k->ifname);
+	/* Generic-mode XDP says the driver may have no XDP transmit either. */
+	if ((v->xdp_flags & XDP_FLAGS_DRV_MODE) && if_nametoindex(ifname) == v->ifindex &&
+	    s->n < GS_MAX_IFACES)
+		s->ifindex[s->n++] = v->ifindex;
+	return 0;
+}
+
+static bool tx_wanted(const struct tx_scan *s, uint32_t ifindex)
+{
+	int i;
+
+	if (s->foreign)
+		return false;
+	for (i = 0; i < s->n; i++)
+		if (s->ifindex[i] == ifindex)
+			return true;
+	return false;
+}
+
+/*
+ * The fast path's redirect targets from the recorded interfaces: those with
+ * XDP in native mode (a driver that runs XDP can transmit XDP frames), and
+ * only while every recorded interface is in this namespace: an ifindex
+ * names different devices in two namespaces, and a redirect must never
+ * leave the one it came in. Best effort: an entry that cannot be written
+ * only sends packets the kernel's way, counted as fast_no_txport.
+ */
+static void tx_ports_sync(const struct gs_maps *maps, const char *netns)
+{
+	struct tx_scan scan = {.netns = netns ? netns : ""};
+	uint32_t keys[GS_MAX_TX_PORTS], key, *prev = NULL;
+	int i, n = 0;
+
+	if (gs_map_foreach(maps->ifaces, sizeof(struct gs_iface_key), sizeof(struct gs_iface),
+			   scan_iface, &scan) < 0)
+		scan.foreign = true;
+	while (n < GS_MAX_TX_PORTS && !bpf_map_get_next_key(maps->tx_ports, prev, &key)) {
+		keys[n] = key;
+		prev = &keys[n++];
+	}
+	for (i = 0; i < n; i++)
+		if (!tx_wanted(&scan, keys[i]))
+			bpf_map_delete_elem(maps->tx_ports, &keys[i]);
+	for (i = 0; i < scan.n && !scan.foreign; i++)
+		bpf_map_update_elem(maps->tx_ports, &scan.ifindex[i], &scan.ifindex[i], BPF_ANY);
+}
+
 int gs_attach(const char *pin_dir, const char *netns, const char *ifname, uint32_t flows)
 {
 	bool fresh, xdp_created = false, tc_created = false;
@@ -425,6 +491,7 @@ int gs_attach(const char *pin_dir, const char *netns, const char *ifname, uint32
 		err = gs_fail(errno, "cannot record interface %s: %s", ifname, strerror(errno));
 		goto undo_tc;
 	}
+	tx_ports_sync(&maps, netns);
 	goto out;
 undo_tc:
 	if (tc_created)
@@ -481,6 +548,7 @@ int gs_detach(const char *pin_dir, const char *netns, const char *ifname)
 	detach_iface(pin_dir, ifname);
 	if (bpf_map_delete_elem(maps.ifaces, &key) && errno != ENOENT)
 		err = gs_fail(errno, "cannot forget interface %s: %s", ifname, strerror(errno));
+	tx_ports_sync(&maps, netns);
 out:
 	gs_maps_close(&maps);
 	return err;

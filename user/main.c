@@ -23,6 +23,7 @@
 #include "apply.h"
 #include "cmdline.h"
 #include "clock.h"
+#include "config.h"
 #include "decisions.h"
 #include "error.h"
 #include "events.h"
@@ -218,16 +219,34 @@ static int check_ring_size(const char *pin_dir, uint32_t bytes)
 	return err;
 }
 
+/* attach --no-fast-path: the config switch, one 4-byte store. Under the lock. */
+static int fast_path_switch_off(const char *pin_dir)
+{
+	struct gs_config cfg;
+	struct gs_maps maps;
+	int err;
+
+	err = gs_maps_open(pin_dir, &maps);
+	if (err)
+		return err;
+	err = gs_config_read(&maps, &cfg);
+	if (!err && !(cfg.flags & GS_CFG_NO_FAST_PATH)) {
+		cfg.flags |= GS_CFG_NO_FAST_PATH;
+		err = gs_config_write(&maps, &cfg);
+	}
+	gs_maps_close(&maps);
+	return err;
+}
+
 static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 {
 	static const char *const names[] = {"IFACE"};
 	const char *flows_arg = NULL, *ring_arg = NULL;
-	bool reload = false;
-	const struct gs_opt opts[] = {{"--flows", NULL, &flows_arg, NULL},
-				      {"--ring-bytes", NULL, &ring_arg, NULL},
-				      {"--reload", NULL, NULL, &reload},
-				      {"--json", "-j", NULL, &ctx->json},
-				      {0}};
+	bool reload = false, no_fast_path = false;
+	const struct gs_opt opts[] = {
+		{"--flows", NULL, &flows_arg, NULL}, {"--ring-bytes", NULL, &ring_arg, NULL},
+		{"--reload", NULL, NULL, &reload},   {"--no-fast-path", NULL, NULL, &no_fast_path},
+		{"--json", "-j", NULL, &ctx->json},  {0}};
 	struct json_object *tree, *list;
 	uint32_t flows = GS_DEFAULT_FLOWS, ring = 0;
 	struct session s;
@@ -279,6 +298,8 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 	}
 	if (!err)
 		err = attach_all(ctx, argv, n, flows);
+	if (!err && no_fast_path)
+		err = fast_path_switch_off(ctx->pin_dir);
 	gs_lock_release(lock_fd);
 	if (err)
 		return err;
@@ -804,6 +825,64 @@ static int cmd_rollout_promote(struct gs_ctx *ctx, int argc, char **argv)
 	return rollout_op(ctx, argc, argv, GS_RO_OP_PROMOTE);
 }
 
+/*
+ * config [SWITCH on|off]...: with no pair, print the switches; else set
+ * them all in one store, after every pair has been checked.
+ */
+static int cmd_config(struct gs_ctx *ctx, int argc, char **argv)
+{
+	const struct gs_opt opts[] = {{"--json", "-j", NULL, &ctx->json}, {0}};
+	struct json_object *tree;
+	struct gs_config cfg, was;
+	struct session s;
+	uint32_t set = 0, clear = 0;
+	int err, n, i;
+
+	err = gs_args_parse(ctx->cmd, argc, argv, opts, NULL, 0, 2 * GS_MAX_SWITCH_ARGS, &n);
+	if (!err && n % 2)
+		err = gs_fail(EINVAL, "config: '%s' needs a value: on or off", argv[n - 1]);
+	for (i = 0; !err && i < n; i += 2) {
+		const struct gs_switch *sw = gs_switch_find(argv[i]);
+		bool on;
+
+		if (!sw)
+			return -EINVAL;
+		err = gs_parse_on_off(sw->name, argv[i + 1], &on);
+		if (!err && ((set | clear) & sw->flag))
+			err = gs_fail(EINVAL, "config: %s given twice", sw->name);
+		if (on)
+			clear |= sw->flag;
+		else
+			set |= sw->flag;
+	}
+	if (err)
+		return err;
+	if (!n) {
+		/* Read-only, like status: no lock. */
+		err = gs_maps_open(ctx->pin_dir, &s.maps);
+		if (err)
+			return err;
+		err = gs_config_read(&s.maps, &cfg);
+		gs_maps_close(&s.maps);
+	} else {
+		err = session_begin(ctx, &s);
+		if (err)
+			return err;
+		err = gs_config_read(&s.maps, &was);
+		cfg = was;
+		cfg.flags = (cfg.flags | set) & ~clear;
+		if (!err && cfg.flags != was.flags)
+			err = gs_config_write(&s.maps, &cfg);
+		err = session_end(&s, err);
+	}
+	if (err)
+		return err;
+	tree = gs_config_json(&cfg);
+	gs_output_print(stdout, tree, ctx->json, false);
+	json_object_put(tree);
+	return 0;
+}
+
 static int cmd_rollout_abort(struct gs_ctx *ctx, int argc, char **argv)
 {
 	return rollout_op(ctx, argc, argv, GS_RO_OP_ABORT);
@@ -873,7 +952,8 @@ static const struct gs_cmd rollout_cmds[] = {
 };
 
 static const struct gs_cmd commands[] = {
-	{"attach", cmd_attach, NULL, "IFACE [IFACE...] [--flows N] [--ring-bytes N] [--reload]",
+	{"attach", cmd_attach, NULL,
+	 "IFACE [IFACE...] [--flows N] [--ring-bytes N] [--reload] [--no-fast-path]",
 	 "Load graysplit's programs (once per instance, pinned under the pin directory)\n"
 	 "and attach the forward path (XDP, ingress) and the reply path (tc, egress) to\n"
 	 "each interface. Idempotent; all or nothing: when one interface fails, those\n"
@@ -884,6 +964,8 @@ static const struct gs_cmd commands[] = {
 	 "                         a page..1073741824 (default 4194304)\n"
 	 "  --reload               put this build's programs on every attached interface\n"
 	 "                         (after an upgrade)\n"
+	 "  --no-fast-path         switch the XDP fast path off (`config fast-path on`\n"
+	 "                         turns it on again)\n"
 	 "  -j, --json             JSON output\n"},
 	{"detach", cmd_detach, NULL, "IFACE... | --all",
 	 "Detach both paths from each interface. With --all: from every interface of\n"
@@ -953,6 +1035,17 @@ static const struct gs_cmd commands[] = {
 	 "terminal, frames follow one another as plain text. It only reads the maps.\n\n"
 	 "  -i, --interval S       seconds between frames, 0.1..3600 (default 1)\n"
 	 "  -n, --count N          draw N frames, then exit (default: until told to quit)\n"},
+	{"config", cmd_config, NULL, "[SWITCH on|off]... [--json]",
+	 "Show the data path's switches, or turn them on or off (all pairs in one\n"
+	 "store, taking effect at the next packet). Every switch is on in a new\n"
+	 "instance.\n\n"
+	 "  fast-path              after the rewrite, forward from XDP (fib lookup and\n"
+	 "                         redirect to an interface graysplit is attached to)\n"
+	 "                         instead of passing the packet to the kernel\n"
+	 "  events                 latency samples and errors to the agent through\n"
+	 "                         the ring buffer (off: the per-CPU counters and\n"
+	 "                         histograms still move; the agent decides on rates)\n"
+	 "  -j, --json             JSON output\n"},
 	{"help", cmd_help, NULL, "[COMMAND [SUBCOMMAND]]",
 	 "List the commands, or show one command's usage, description and options\n"
 	 "(the same as 'graysplit COMMAND --help').\n"},

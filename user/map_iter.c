@@ -16,6 +16,17 @@
 #define ENOTSUPP 524
 #endif
 
+int gs_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, size_t key_size,
+		    void *values, size_t value_size, uint32_t *count)
+{
+	/* Zeroed though the kernel writes what is read back: memcheck (3.19)
+	 * does not model BPF_MAP_LOOKUP_BATCH and would take every entry for
+	 * uninitialised memory (tests/bats/valgrind.bats). */
+	memset(keys, 0, (size_t)*count * key_size);
+	memset(values, 0, (size_t)*count * value_size);
+	return bpf_map_lookup_batch(fd, in_batch, out_batch, keys, values, count, NULL);
+}
+
 static int foreach_by_key(int fd, size_t key_size, size_t value_size, gs_map_entry_fn fn, void *ctx)
 {
 	void *key = calloc(1, key_size), *next = calloc(1, key_size);
@@ -72,8 +83,8 @@ int gs_map_foreach(int fd, size_t key_size, size_t value_size, gs_map_entry_fn f
 			}
 		}
 		count = cap;
-		ret = bpf_map_lookup_batch(fd, first ? NULL : batch_in, batch_out, keys, values,
-					   &count, NULL);
+		ret = gs_lookup_batch(fd, first ? NULL : batch_in, batch_out, keys, key_size,
+				      values, value_size, &count);
 		if (ret && errno == ENOSPC && count == 0 && cap < (1u << 20)) {
 			/* A hash bucket holds more entries than the batch. */
 			cap *= 4;

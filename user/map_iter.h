@@ -17,6 +17,11 @@ typedef int (*gs_map_entry_fn)(const void *key, const void *value, void *ctx);
  * walk. Returns 0, the callback's non-zero value, or a negative errno. */
 int gs_map_foreach(int fd, size_t key_size, size_t value_size, gs_map_entry_fn fn, void *ctx);
 
+/* bpf_map_lookup_batch with *count entries of keys and values zeroed
+ * first (value_size: one entry, all CPUs' copies for a per-CPU map). */
+int gs_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, size_t key_size,
+		    void *values, size_t value_size, uint32_t *count);
+
 /* Read a whole array map of n entries into values (n * value_size). */
 int gs_array_read(int fd, uint32_t n, size_t value_size, void *values);
 

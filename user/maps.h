@@ -28,6 +28,7 @@
 #define GS_MAP_ROLLOUTS	     "rollouts"
 #define GS_MAP_ROLLOUT_STATE "rollout_state"
 #define GS_MAP_CONFIG	     "config"
+#define GS_MAP_TX_PORTS	     "tx_ports"
 
 struct gs_maps {
 	int services;
@@ -46,10 +47,11 @@ struct gs_maps {
 	int rollouts;	   /* service id -> struct gs_rollout (CLI writes) */
 	int rollout_state; /* service id -> struct gs_rollout_state (agent writes) */
 	int config;	   /* key 0 -> struct gs_config (CLI writes) */
+	int tx_ports;	   /* DEVMAP_HASH ifindex -> ifindex (attach/detach write) */
 };
 
 /* Every map name above, in struct gs_maps order. */
-#define GS_MAP_COUNT 16
+#define GS_MAP_COUNT 17
 extern const char *const gs_map_names[GS_MAP_COUNT];
 
 /* Pinned programs: shared by every interface an instance is attached to. */

@@ -96,6 +96,12 @@ static const char *const datapath_help[GS_CNT_MAX] = {
 	[GS_CNT_REV_BAD_HEADER] = "Replies the reply path could not parse or rewrite.",
 	[GS_CNT_EVENTS] = "Events written to the ring buffer.",
 	[GS_CNT_EVENTS_DROPPED] = "Events lost: the ring buffer was full.",
+	[GS_CNT_FAST_REDIRECT] = "DNATed packets the XDP fast path sent straight to the next hop.",
+	[GS_CNT_FAST_NO_NEIGH] = "DNATed packets passed on: next hop's MAC not known yet.",
+	[GS_CNT_FAST_NO_TXPORT] = "DNATed packets passed on: egress interface not in tx_ports.",
+	[GS_CNT_FAST_PARTIAL] = "DNATed packets passed on: L4 checksum left to offload.",
+	[GS_CNT_FAST_KERNEL] = "DNATed packets passed on: no route, local, TTL, MTU, IP options.",
+	[GS_CNT_FAST_OFF] = "DNATed packets passed on: fast path switched off.",
 };
 
 static uint64_t stat_at(const struct gs_backend_stats *s, size_t off)

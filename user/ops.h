@@ -66,5 +66,8 @@ int gs_override_del(struct gs_maps *m, const struct gs_service_key *svc,
 /* Rebuild the Maglev table of (service, group) from the backends map and
  * publish it with one map-in-map slot update. */
 int gs_table_publish(struct gs_maps *m, uint32_t service_id, uint8_t group);
+/* The same, as if backend skip_id were not active (about to be drained). */
+int gs_table_publish_without(struct gs_maps *m, uint32_t service_id, uint8_t group,
+			     uint32_t skip_id);
 
 #endif

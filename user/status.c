@@ -9,6 +9,7 @@
 #include <bpf/bpf.h>
 
 #include "clock.h"
+#include "config.h"
 #include "error.h"
 #include "loader.h"
 #include "map_iter.h"
@@ -39,6 +40,12 @@ static const char *const counter_names[GS_CNT_MAX] = {
 	[GS_CNT_REV_BAD_HEADER] = "rev_bad_header",
 	[GS_CNT_EVENTS] = "events",
 	[GS_CNT_EVENTS_DROPPED] = "events_dropped",
+	[GS_CNT_FAST_REDIRECT] = "fast_redirect",
+	[GS_CNT_FAST_NO_NEIGH] = "fast_no_neigh",
+	[GS_CNT_FAST_NO_TXPORT] = "fast_no_txport",
+	[GS_CNT_FAST_PARTIAL] = "fast_partial_csum",
+	[GS_CNT_FAST_KERNEL] = "fast_kernel",
+	[GS_CNT_FAST_OFF] = "fast_off",
 };
 
 const char *gs_counter_name(unsigned int counter)
@@ -412,6 +419,7 @@ int gs_status_build(struct gs_maps *m, struct json_object **out)
 	struct service_list *services = calloc(1, sizeof(*services));
 	struct iface_list *ifaces = calloc(1, sizeof(*ifaces));
 	struct gs_backend *all = calloc(GS_MAX_BACKENDS, sizeof(*all));
+	struct gs_config cfg;
 	struct flow_census census = {
 		.live = calloc(GS_MAX_BACKENDS, sizeof(uint32_t)),
 	};
@@ -440,6 +448,8 @@ int gs_status_build(struct gs_maps *m, struct json_object **out)
 		goto out;
 	}
 	err = gs_backends_read(m, all);
+	if (!err)
+		err = gs_config_read(m, &cfg);
 	if (err)
 		goto out;
 	qsort(services->items, services->n, sizeof(services->items[0]), by_service_id);
@@ -454,6 +464,7 @@ int gs_status_build(struct gs_maps *m, struct json_object **out)
 			arr, describe_service(m, &services->items[i], all, &census, &overrides));
 	json_object_object_add(root, "services", arr);
 	json_object_object_add(root, "interfaces", describe_ifaces(ifaces));
+	json_object_object_add(root, "config", gs_config_json(&cfg));
 	json_object_object_add(root, "flow_table", describe_flow_table(m, &census));
 	json_object_object_add(root, "counters", describe_counters(m));
 	*out = root;

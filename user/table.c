@@ -78,6 +78,12 @@ static int table_map_create(int backends_fd, const uint32_t *table)
 
 int gs_table_publish(struct gs_maps *m, uint32_t service_id, uint8_t group)
 {
+	return gs_table_publish_without(m, service_id, group, GS_MAX_BACKENDS);
+}
+
+int gs_table_publish_without(struct gs_maps *m, uint32_t service_id, uint8_t group,
+			     uint32_t skip_id)
+{
 	struct maglev_backend *members = NULL;
 	struct gs_backend *all = NULL;
 	uint32_t *table = NULL, id, slot;
@@ -99,7 +105,7 @@ int gs_table_publish(struct gs_maps *m, uint32_t service_id, uint8_t group)
 	for (id = 0; id < GS_MAX_BACKENDS; id++) {
 		const struct gs_backend *b = &all[id];
 
-		if (b->state != GS_BACKEND_ACTIVE || b->service_id != service_id ||
+		if (id == skip_id || b->state != GS_BACKEND_ACTIVE || b->service_id != service_id ||
 		    b->group != group)
 			continue;
 		members[n].id = id;

@@ -150,4 +150,12 @@ struct {
 	__type(value, struct gs_config);
 } config SEC(".maps");
 
+/* ifindex -> ifindex: where the XDP fast path may redirect (see graysplit.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, GS_MAX_TX_PORTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} tx_ports SEC(".maps");
+
 #endif

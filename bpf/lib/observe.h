@@ -55,13 +55,31 @@ static __always_inline __u64 gs_event_wake_flags(int is_error)
 	return BPF_RB_NO_WAKEUP;
 }
 
-/* One event at now_ns; a full ring loses it, and counts the loss. */
+/*
+ * The events switch (GS_CFG_NO_EVENTS), read only where an event is about to
+ * be written: a connection's few edges, never an established packet. The
+ * verifier inlines a lookup in a one-entry ARRAY into a bounds check and a
+ * load, so this costs a few instructions, not a helper call.
+ */
+static __always_inline int gs_events_off(void)
+{
+	__u32 key = 0;
+	struct gs_config *cfg = bpf_map_lookup_elem(&config, &key);
+
+	return cfg && (cfg->flags & GS_CFG_NO_EVENTS);
+}
+
+/* One event at now_ns; a full ring loses it, and counts the loss. With
+ * events off nothing is written and nothing counted: the counters and
+ * histograms the callers update are the whole record then. */
 static __always_inline void gs_event_emit(__u8 type, __u64 now_ns, __u32 service_id,
 					  __u32 backend_id, __u8 group, __u32 value, __u32 value2,
 					  int is_error)
 {
 	struct gs_event *ev;
 
+	if (gs_events_off())
+		return;
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
 		gs_count(GS_CNT_EVENTS_DROPPED);

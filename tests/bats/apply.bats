@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# test-lane: shared
 # graysplit apply -f FILE on a real node: the example files become services,
 # backends, overrides, a rollouts entry and a split; applying again changes
 # nothing; an edited file changes exactly what was edited; a bad file is

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# test-lane: shared
 # The CLI against a real node: state set by one invocation is read back by
 # another, bad input is refused with one line and no change to the maps,
 # attach is idempotent, detach --all leaves nothing behind. Tests run in
@@ -21,7 +22,7 @@ teardown_file() {
 	gs attach "$TB_IF_CLIENT"
 	local pin m
 	pin=$(tb_pin_dir "$TB")
-	for m in services split backends maglev flows rev_flows overrides stats backend_stats ifaces latency events svc_status rollouts rollout_state config; do
+	for m in services split backends maglev flows rev_flows overrides stats backend_stats ifaces latency events svc_status rollouts rollout_state config tx_ports; do
 		[ -e "$pin/$m" ] || { echo "no pinned map $pin/$m; pinned: $(ls "$pin")" >&2; return 1; }
 	done
 	[ -n "$(xdp_of "$TB_IF_CLIENT")" ]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# test-lane: shared
 # End to end through the VIP with the veths' default offloads (tx checksum
 # offload on): reachability, the split's distribution, long-lived flows
 # across split changes, draining. Tests run in order and build on each other.

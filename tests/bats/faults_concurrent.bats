@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# test-lane: shared
 # Ten CLI invocations at once, while 200 new connections a second flow
 # through the IPv4 VIP: backend add and del, splits, overrides, and two
 # different rollout files for the same service applied at the same moment.

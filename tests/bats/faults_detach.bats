@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# test-lane: shared
 # Detach and re-attach while 200 new connections a second flow through the
 # IPv4 VIP. While detached the node has no route to the VIP, so requests
 # sent then fail: they are counted and reported, not required to be 0.

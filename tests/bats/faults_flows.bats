@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# test-lane: shared
 # A full flow table: `attach --flows 1024`, then about 5000 flows through it
 # at once: 1500 connections held open and idle (scripts/lib/hold.py) while
 # 300 new connections a second run for 12 s. New flows must still be

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# test-lane: shared
 # A node with a host firewall that drops what conntrack calls invalid, and
 # strict reverse-path filtering. The reply path rewrites at tc egress, after
 # routing and conntrack, so both must keep working. graysplit is attached to

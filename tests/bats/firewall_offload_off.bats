@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# test-lane: shared
 # The strictest node: the firewall of firewall.bats (ct state invalid drop,
 # rp_filter=1) and tx checksum offload off on every veth. With full
 # checksums conntrack verifies them, so a packet the splitter left with a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# test-lane: shared
 # Every command and subcommand `graysplit help` lists answers `--help`,
 # `-h` and `graysplit help CMD` with a usage line and a description, as an
 # unprivileged user, touching nothing.

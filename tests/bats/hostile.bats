@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# test-lane: shared
 # Hostile input, table-driven: every command and subcommand of the CLI with
 # wrong, missing, oversized (64 KiB) and hostile arguments: format
 # characters, embedded newlines and terminal escape sequences, interfaces

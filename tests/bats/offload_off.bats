@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# test-lane: shared
 # The same traffic with tx checksum offload off on every veth, as behind a
 # real NIC: senders fill in full checksums, so a wrong incremental checksum
 # update in the forward or reply path shows as lost packets and failed

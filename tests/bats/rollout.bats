@@ -203,18 +203,22 @@ decision_ns() { decisions_of "$1" | jq -r "select($2) | .unix_ns" | head -1; }
 @test "pause stops promotion (resume when not paused is refused); resume continues with the bake started again" {
 	local f t_resume t_step2
 	load_start load 4 200
-	f=$(rollout_file paused 5/2s 20/2s 100)
+	# The first bake is long enough for the pause to land within it even on
+	# a busy machine; the pause then has to hold past it.
+	f=$(rollout_file paused 5/5s 20/2s 100)
 	agent_start agent
 	gs apply -f "$f"
 	poll 10 "step 1 picked up" picked_up
+	local t_pickup=$EPOCHREALTIME
 	assert_rejected gs rollout resume "$VIP"
 	assert_regex "$stderr" 'not paused'
 	gs rollout pause "$VIP"
 	assert_equal "$(ro | jq -r .phase)" paused
+	is_step 1 || { echo "promoted before the pause landed ($(fsub "$EPOCHREALTIME" "$t_pickup") s after pick-up, bake 5 s)" >&2; return 1; }
 	assert_rejected gs rollout pause "$VIP"
-	# Well past the 2 s bake (and any extension): still step 1, paused.
+	# Well past the 5 s bake (and any extension): still step 1, paused.
 	local end
-	end=$(fadd "$EPOCHREALTIME" 4)
+	end=$(fadd "$t_pickup" 7)
 	while awk -v e="$end" -v n="$EPOCHREALTIME" 'BEGIN { exit !(n < e) }'; do
 		is_step 1 || { echo "promoted while paused: $(ro | jq -c .)" >&2; return 1; }
 		sleep 0.1
@@ -228,7 +232,7 @@ decision_ns() { decisions_of "$1" | jq -r "select($2) | .unix_ns" | head -1; }
 	poll 20 "completed" is_phase completed
 	load_stop
 	t_step2=$(decision_ns paused '.action == "promote" and .to_percent == 20')
-	note "resume -> step 2: $(fsub "$(awk -v n="$t_step2" 'BEGIN { printf "%.3f", n / 1e9 }')" "$t_resume") s (bake 2 s)"
+	note "resume -> step 2: $(fsub "$(awk -v n="$t_step2" 'BEGIN { printf "%.3f", n / 1e9 }')" "$t_resume") s (bake 5 s)"
 	note "agent: $(agent_walk paused)"
 	assert_equal "$(agent_walk paused)" "promote:5 pause:- resume:- promote:20 promote:100 complete:- "
 	# The bake restarted at the resume: the agent acted on it after the
@@ -239,7 +243,7 @@ decision_ns() { decisions_of "$1" | jq -r "select($2) | .unix_ns" | head -1; }
 	t_agent_resume=$(decision_ns paused '.actor == "agent" and .action == "resume"')
 	awk -v a="$t_agent_resume" -v r="$t_resume" 'BEGIN { exit !(a / 1e9 >= r) }' ||
 		{ echo "the agent resumed before the command ran" >&2; return 1; }
-	awk -v s="$t_step2" -v a="$t_agent_resume" 'BEGIN { exit !((s - a) / 1e9 >= 1.99) }' ||
+	awk -v s="$t_step2" -v a="$t_agent_resume" 'BEGIN { exit !((s - a) / 1e9 >= 4.99) }' ||
 		{ echo "step 2 came before a whole bake after the resume" >&2; return 1; }
 	# The CLI's own lines are in the log too.
 	assert_equal "$(decisions_of paused | jq -r 'select(.actor == "cli") | .action' | tr '\n' ' ')" "apply pause resume "

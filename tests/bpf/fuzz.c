@@ -20,6 +20,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "fibnet.h"
 #include "gs_hash.h"
 #include "packet.h"
 
@@ -157,6 +158,7 @@ struct fz_parse {
 struct fz_expect {
 	bool rewrite;
 	bool dst_side; /* DNAT (forward) or SNAT (reply) */
+	bool redirect; /* forward: the fast path sends it to the next hop */
 	union gs_addr addr;
 	uint16_t port; /* network order */
 	int64_t delta[GS_CNT_MAX];
@@ -164,6 +166,8 @@ struct fz_expect {
 
 struct fz {
 	struct fx *fx;
+	struct fibnet net; /* forward frames come in on its fnin */
+	bool fast_off;	   /* the config switch as last written */
 	struct fz_stats *st;
 	uint64_t seed;
 	uint64_t rng;
@@ -669,6 +673,76 @@ static void rev_write(struct fz *z, const struct fz_parse *p, const struct fz_fl
 #define TCP_RST 0x04
 #define TCP_ACK 0x10
 
+/* Equal as ones' complement numbers: 0x0000 and 0xffff are both zero. */
+static bool ones_equal(uint16_t a, uint16_t b)
+{
+	return a == b || ((a == 0 || a == 0xffff) && (b == 0 || b == 0xffff));
+}
+
+/* The L4 checksum field holds the folded pseudo-header sum alone, as a
+ * sender that leaves the rest to offload writes it (the fast path must not
+ * redirect such a frame: nobody would finish the sum). */
+static uint16_t pseudo_fold(const uint8_t *f, bool v4, uint8_t proto, size_t l4_len)
+{
+	uint8_t pseudo[40];
+
+	memset(pseudo, 0, sizeof(pseudo));
+	if (v4) {
+		memcpy(pseudo, f + ETH_LEN + 12, 8);
+		pseudo[9] = proto;
+		wr16(pseudo + 10, (uint16_t)l4_len);
+		return ofold(ocsum(pseudo, 12, 0));
+	}
+	memcpy(pseudo, f + ETH_LEN + 8, 32);
+	wr16(pseudo + 34, (uint16_t)l4_len);
+	pseudo[39] = proto;
+	return ofold(ocsum(pseudo, 40, 0));
+}
+
+static bool model_partial(const uint8_t *f, const struct fz_parse *p)
+{
+	uint16_t check = rd16(f + p->l4 + (p->proto == IPPROTO_TCP ? 16 : 6));
+
+	if (p->proto == IPPROTO_UDP && check == 0)
+		return false;
+	return ones_equal(check, pseudo_fold(f, p->v4, p->proto, p->l4_len));
+}
+
+/* Multicast, link-local or loopback: addresses the kernel's IPv6 FIB
+ * lookup for forwarding refuses (rt6_need_strict) as source or destination. */
+static bool v6_strict(const uint8_t *a)
+{
+	static const uint8_t loopback[16] = {[15] = 1};
+
+	return a[0] == 0xff || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) ||
+	       !memcmp(a, loopback, sizeof(loopback));
+}
+
+/* After a DNAT: which fast-path outcome, and whether the frame leaves as a
+ * redirect. Routing is tests/bpf/fibnet.h's: the backends of 10.1/16 and
+ * fd01::/16 sit behind fntx (tx_ports), those of 10.2/16 and fd02::/16
+ * behind fnoth; only the .1 addresses have a neighbour. */
+static void model_fast(struct fz *z, const struct fz_parse *p, struct fz_expect *e)
+{
+	const uint8_t *ip = z->in + ETH_LEN;
+	uint32_t outcome;
+
+	if (z->fast_off)
+		outcome = GS_CNT_FAST_OFF;
+	else if (model_partial(z->in, p))
+		outcome = GS_CNT_FAST_PARTIAL;
+	else if (p->v4 && ((ip[0] & 15) != 5 || ip[8] <= 1))
+		outcome = GS_CNT_FAST_KERNEL;
+	else if (!p->v4 && (ip[7] <= 1 || v6_strict(ip + 8) || v6_strict(e->addr.b)))
+		outcome = GS_CNT_FAST_KERNEL;
+	else if ((p->v4 ? rd16(ip + 2) : 40 + rd16(ip + 4)) > 1500)
+		outcome = GS_CNT_FAST_KERNEL; /* the MTU of fntx and fnoth */
+	else
+		outcome = fn_route_outcome(&e->addr);
+	e->delta[outcome] = 1;
+	e->redirect = outcome == GS_CNT_FAST_REDIRECT;
+}
+
 /* Forward: which backend the flow goes to, and how the shadow tables move. */
 static void model_forward(struct fz *z, const struct fz_parse *p, struct fz_expect *e)
 {
@@ -742,6 +816,7 @@ static void model_forward(struct fz *z, const struct fz_parse *p, struct fz_expe
 	e->dst_side = true;
 	e->addr = addr;
 	e->port = htons(be->port);
+	model_fast(z, p, e);
 }
 
 static void model_reply(struct fz *z, const struct fz_parse *p, struct fz_expect *e)
@@ -824,12 +899,22 @@ static void check_rewrite(struct fz *z, const struct fz_parse *p, const struct f
 	size_t csum_off = p->l4 + (p->proto == IPPROTO_TCP ? 16 : 6);
 	const uint8_t *want_addr = p->v4 ? &e->addr.b[12] : e->addr.b;
 	uint16_t in_check = rd16(z->in + csum_off), out_check = rd16(z->out + csum_off);
+	size_t ttl_off = ETH_LEN + (p->v4 ? 8 : 7);
 	size_t i;
 
+	if (e->redirect) {
+		if (memcmp(z->out, fn_nh_mac, 6) || memcmp(z->out + 6, fn_tx_mac, 6))
+			fz_fail(z, "redirected frame: MACs are not the next hop's and fntx's");
+		if (z->out[ttl_off] != (uint8_t)(z->in[ttl_off] - 1))
+			fz_fail(z, "redirected frame: TTL / hop limit %u, want %u", z->out[ttl_off],
+				z->in[ttl_off] - 1);
+	}
 	for (i = 0; i < z->in_len; i++) {
 		if (z->in[i] == z->out[i] || in_field(i, addr_off, addr_len) ||
 		    in_field(i, port_off, 2) || in_field(i, csum_off, 2) ||
 		    (p->v4 && in_field(i, ETH_LEN + 10, 2)))
+			continue;
+		if (e->redirect && (i < 12 || i == ttl_off))
 			continue;
 		fz_fail(z, "byte %zu changed (0x%02x -> 0x%02x) outside the rewritten fields", i,
 			z->in[i], z->out[i]);
@@ -887,14 +972,17 @@ static void run_and_check(struct fz *z)
 	struct fz_expect e;
 	struct fz_parse p;
 	uint64_t now[GS_CNT_MAX];
-	uint32_t ok_verdict = z->reply ? TC_ACT_OK : XDP_PASS;
+	uint32_t ok_verdict;
 	int c, err;
 
 	memset(&e, 0, sizeof(e));
 	memset(z->out, 0, sizeof(z->out));
 	z->out_len = 0;
-	err = fx_test_run(z->reply ? z->fx->tc_fd : z->fx->xdp_fd, z->in, z->in_len, z->out,
-			  &z->out_len, &z->verdict);
+	if (z->reply)
+		err = fx_test_run(z->fx->tc_fd, z->in, z->in_len, z->out, &z->out_len, &z->verdict);
+	else
+		err = fn_run_xdp(z->fx, &z->net, z->in, z->in_len, z->out, &z->out_len,
+				 &z->verdict);
 	if (err == -EINVAL && z->reply && tc_refuses(z->in, z->in_len)) {
 		z->st->refused++;
 		return;
@@ -908,6 +996,7 @@ static void run_and_check(struct fz *z)
 	else
 		model_forward(z, &p, &e);
 
+	ok_verdict = z->reply ? TC_ACT_OK : e.redirect ? XDP_REDIRECT : XDP_PASS;
 	if (z->verdict != ok_verdict) {
 		z->st->dropped++;
 		fz_fail(z, "verdict %u, want %u", z->verdict, ok_verdict);
@@ -1415,7 +1504,14 @@ static size_t mutate(struct fz *z, enum fz_class cls, size_t len)
 
 			if (v4 && which != 1)
 				set_checksum_field(z, ip + 10);
-			if (which != 0)
+			/* A third of them as a sender leaving the sum to
+			 * offload writes it (CHECKSUM_PARTIAL). */
+			if (which != 0 && chance(z, 33))
+				wr16(f + l4 + (tcp ? 16 : 6),
+				     pseudo_fold(f, v4, tcp ? IPPROTO_TCP : IPPROTO_UDP,
+						 v4 ? rd16(ip + 2) - (size_t)(ip[0] & 15) * 4
+						    : rd16(ip + 4)));
+			else if (which != 0)
 				set_checksum_field(z, f + l4 + (tcp ? 16 : 6));
 		}
 		return len;
@@ -1529,6 +1625,17 @@ static void maybe_evict(struct fz *z)
 	z->st->evictions++;
 }
 
+/* Now and then the fast path is switched off, or on again. */
+static void maybe_toggle_fast(struct fz *z)
+{
+	if (below(z, 1000) >= 2)
+		return;
+	z->fast_off = !z->fast_off;
+	fn_fast_path_set(z->fx, !z->fast_off);
+	if (z->fast_off)
+		z->st->fast_toggles++;
+}
+
 static void generate(struct fz *z)
 {
 	static const enum fz_class mutations[] = {
@@ -1594,11 +1701,13 @@ void fz_run(struct fx *fx, uint64_t seed, uint64_t frames, struct fz_stats *stat
 	for (k = 0; k < GS_CNT_MAX; k++)
 		z->cnt_keys[k] = k;
 	fz_world_setup(fx);
+	fn_setup(&z->net, fx);
 	counters_read(z, z->counters);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (z->index = 0; z->index < frames; z->index++) {
 		maybe_evict(z);
+		maybe_toggle_fast(z);
 		generate(z);
 		stats->per_class[z->cls]++;
 		if (z->reply)
@@ -1651,6 +1760,16 @@ void fz_print_stats(const struct fz_stats *st, uint64_t seed)
 	       (unsigned long long)st->counted[GS_CNT_REV_RESTORED],
 	       (unsigned long long)st->counted[GS_CNT_REV_REWRITTEN],
 	       (unsigned long long)st->counted[GS_CNT_REV_BAD_HEADER]);
+	printf("\n# fast path (counters as the model predicted them): redirected %llu, no "
+	       "neighbour %llu, not in tx_ports %llu, partial checksum %llu, kernel's %llu, off "
+	       "%llu (switched off %llu times)",
+	       (unsigned long long)st->counted[GS_CNT_FAST_REDIRECT],
+	       (unsigned long long)st->counted[GS_CNT_FAST_NO_NEIGH],
+	       (unsigned long long)st->counted[GS_CNT_FAST_NO_TXPORT],
+	       (unsigned long long)st->counted[GS_CNT_FAST_PARTIAL],
+	       (unsigned long long)st->counted[GS_CNT_FAST_KERNEL],
+	       (unsigned long long)st->counted[GS_CNT_FAST_OFF],
+	       (unsigned long long)st->fast_toggles);
 	printf("\n# per class:");
 	for (c = 0; c < FZ_CLASSES; c++)
 		printf(" %s %llu", class_names[c], (unsigned long long)st->per_class[c]);

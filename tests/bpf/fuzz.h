@@ -2,7 +2,9 @@
 /*
  * Seeded packet fuzzing of both programs on the real object: random and
  * mutated frames go through gs_xdp_fwd (forward) and gs_tc_reply (replies of
- * flows the forward path created), one BPF_PROG_TEST_RUN each, and every
+ * flows the forward path created), one BPF_PROG_TEST_RUN each (forward
+ * frames as received on tests/bpf/fibnet.h's fnin, so the fast path makes
+ * real FIB lookups and redirects), and every
  * output is checked against a reference model written here in plain C: its
  * own parser, its own shadow of the flow tables and its own checksums.
  */
@@ -51,6 +53,7 @@ struct fz_stats {
 	uint64_t counted[GS_CNT_MAX]; /* counter moves, each checked against the model */
 	uint64_t evictions;	      /* reverse entries deleted behind the forward path's back */
 	uint64_t table_checks;	      /* flow tables compared entry by entry and emptied */
+	uint64_t fast_toggles;	      /* times the fast path was switched off meanwhile */
 	double seconds;
 };
 
