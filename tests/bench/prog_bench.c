@@ -174,6 +174,41 @@ static void netns_up(void)
 	if (system("ip link add " IF_GS " type veth peer name " IF_BASE " && "
 		   "ip link add " IF_CLI " type veth peer name " IF_CLI "p"))
 		die("cannot create the veth pairs in the private namespace");
+	/*
+	 * Routes to the backends through IF_CLI with the next hop's MAC known,
+	 * and forwarding on: the FIB then resolves every DNATed frame, and the
+	 * fast path redirects it, as on a node whose neighbours are resolved.
+	 */
+	if (system("ip link set lo up && ip link set " IF_CLI " up && ip link set " IF_CLI
+		   "p up && "
+		   "sysctl -qw net.ipv4.conf.all.forwarding=1 net.ipv6.conf.all.forwarding=1 && "
+		   "ip addr add 10.99.0.1/24 dev " IF_CLI " && "
+		   "ip neigh add 10.99.0.2 lladdr 02:00:00:00:99:02 nud permanent dev " IF_CLI
+		   " && "
+		   "ip route add 10.1.0.0/16 via 10.99.0.2 && "
+		   "ip -6 addr add fd99::1/64 dev " IF_CLI " nodad && "
+		   "ip -6 neigh add fd99::2 lladdr 02:00:00:00:99:02 nud permanent dev " IF_CLI
+		   " && "
+		   "ip -6 route add fd01::/64 via fd99::2"))
+		die("cannot set up routes in the private namespace");
+}
+
+/* The fast path may redirect to IF_CLI (what attach does for its interfaces). */
+static void tx_port_add(int tx_ports_fd)
+{
+	uint32_t ifindex = if_nametoindex(IF_CLI);
+
+	if (!ifindex || bpf_map_update_elem(tx_ports_fd, &ifindex, &ifindex, BPF_ANY))
+		die("cannot add %s to tx_ports: %s", IF_CLI, strerror(errno));
+}
+
+static void fast_path_set(int config_fd, bool on)
+{
+	struct gs_config cfg = {.flags = on ? 0 : GS_CFG_NO_FAST_PATH};
+	uint32_t zero = 0;
+
+	if (bpf_map_update_elem(config_fd, &zero, &cfg, BPF_ANY))
+		die("cannot switch the fast path: %s", strerror(errno));
 }
 
 /* Native XDP on a veth: the program joins the kernel's XDP dispatcher. */
@@ -206,6 +241,7 @@ static void maps_of(struct graysplit_bpf *skel, struct gs_maps *m)
 	m->rollouts = bpf_map__fd(skel->maps.rollouts);
 	m->rollout_state = bpf_map__fd(skel->maps.rollout_state);
 	m->config = bpf_map__fd(skel->maps.config);
+	m->tx_ports = bpf_map__fd(skel->maps.tx_ports);
 }
 
 static const char *vip_of(bool v6)
@@ -656,9 +692,9 @@ static void fill_flows(struct gs_maps *m, bool v6, uint32_t n)
 static void forward_cases(int prog_fd, int base_fd, struct gs_maps *m, bool v6)
 {
 	struct bench_case c = {.prog_fd = prog_fd, .base_fd = base_fd, .flows_fd = m->flows};
+	uint64_t before, redirects;
 	struct result res;
 	char figure[128];
-	uint64_t before;
 
 	map_clear(m->flows, sizeof(struct gs_flow));
 	map_clear(m->rev_flows, sizeof(struct gs_rev_flow));
@@ -672,13 +708,26 @@ static void forward_cases(int prog_fd, int base_fd, struct gs_maps *m, bool v6)
 	snprintf(figure, sizeof(figure), "XDP established TCP (flow-table hit), %s", fam(v6));
 	before = stat_sum(m->stats, GS_CNT_FLOW_MISSING) + stat_sum(m->stats, GS_CNT_FLOW_NEW) +
 		 stat_sum(m->stats, GS_CNT_FLOW_RESELECT);
+	redirects = stat_sum(m->stats, GS_CNT_FAST_REDIRECT);
 	measure(&c, figure, &res);
 	if (stat_sum(m->stats, GS_CNT_FLOW_MISSING) + stat_sum(m->stats, GS_CNT_FLOW_NEW) +
 			    stat_sum(m->stats, GS_CNT_FLOW_RESELECT) !=
 		    before &&
 	    !no_check)
 		die("established: a packet selected again");
+	expect_delta(m->stats, GS_CNT_FAST_REDIRECT, redirects, res.calls,
+		     "established: fast path redirect");
 	emit_cost(figure, &res, xdp_baseline(), 80);
+
+	/* The same with the fast path switched off: the balancer alone. */
+	snprintf(figure, sizeof(figure),
+		 "XDP established TCP, fast path off (DNAT + XDP_PASS; no target), %s", fam(v6));
+	fast_path_set(m->config, false);
+	before = stat_sum(m->stats, GS_CNT_FAST_OFF);
+	measure(&c, figure, &res);
+	fast_path_set(m->config, true);
+	expect_delta(m->stats, GS_CNT_FAST_OFF, before, res.calls, "established, fast path off");
+	emit_cost(figure, &res, xdp_baseline(), -1);
 
 	/* SYN, same tuple: the connection before it closed, so the SYN
 	 * selects and writes both entries again (graysplit keeps a SYN on an
@@ -990,6 +1039,7 @@ int main(int argc, char **argv)
 	maps_of(skel, &m);
 	service_setup(&m, false);
 	service_setup(&m, true);
+	tx_port_add(m.tx_ports);
 
 	if (!strcmp(attach_mode, "both attached"))
 		dispatcher_check(empty_xdp);
