@@ -182,11 +182,12 @@ bench-bins: $(BUILD)/bench/fwd_bench
 
 # Per-packet cost of both BPF programs over empty ones (BPF_PROG_TEST_RUN);
 # scripts/bench.sh's "prog" component. Optimised, no sanitizers: it sets up a
-# 10M-flow table. Crafted frames and test runs from tests/bpf.
+# 10M-flow table. Crafted frames and test runs from tests/bpf. It runs
+# $(BUILD)/graysplit (attach --flows 10000000), which must match its maps.
 PROG_BENCH_LIB := tests/bpf/fixture.c tests/bpf/packet.c
 
 $(BUILD)/bench/prog_bench: tests/bench/prog_bench.c $(PROG_BENCH_LIB) $(wildcard tests/bpf/*.h) \
-		$(BUILD)/libgraysplit.a $(SKEL)
+		$(BUILD)/libgraysplit.a $(SKEL) $(BUILD)/graysplit
 	$(call msg,CC-BENCH,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -Itests/bpf $< $(PROG_BENCH_LIB) $(BUILD)/libgraysplit.a $(LDLIBS) \
