@@ -21,6 +21,13 @@
  * GS_MAGLEV_SIZE slots built by graysplit's own builder. Every case checks
  * the counters to prove the program took the path the figure names.
  *
+ * Reading the figures: every call enters the kernel afresh, and where the
+ * kernel flushes the TLB on each entry (PTI without PCID, as on the PVM guests
+ * this was written on) the first touch of each page costs a page walk. One
+ * per-CPU counter alone then measured 45 ns over the empty program, so the
+ * figures count pages touched more than instructions; the warm pass-through
+ * figure (many runs in one call) shows the difference.
+ *
  * Results: JSON lines on stdout (the bench convention); progress on stderr.
  * Usage: prog_bench [--quick] [--only TEXT] [--calls N]
  *   --quick   ~10k calls a case, a 100k-flow working set, no 10M-flow part
