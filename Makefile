@@ -48,7 +48,7 @@ BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(BPFT_SRCS))
 BPFT_LIB  := $(filter-out $(BPFT_SRCS),$(wildcard tests/bpf/*.c))
 
 .PHONY: all deps test test-unit test-bpf test-bats test-fuzz bench demo fmt lint clean install uninstall tests
-.PHONY: fuzz fuzz-packets fuzz-parsers fuzz-targets bench-bins bench-quick soak
+.PHONY: fuzz fuzz-packets fuzz-parsers fuzz-targets bench-bins bench-quick bench-prog soak
 
 all: $(BUILD)/graysplit
 
@@ -182,6 +182,25 @@ $(BUILD)/bench/fwd_bench: tests/bench/fwd_bench.c $(BUILD)/bench/bpf/fwd_bench.s
 
 bench-bins: $(BUILD)/bench/fwd_bench
 
+# Per-packet cost of both BPF programs over empty ones (BPF_PROG_TEST_RUN);
+# scripts/bench.sh's "prog" component. Optimised, no sanitizers: it sets up a
+# 10M-flow table. Crafted frames and test runs from tests/bpf. It runs
+# $(BUILD)/graysplit (attach --flows 10000000), which must match its maps.
+PROG_BENCH_LIB := tests/bpf/fixture.c tests/bpf/packet.c
+
+$(BUILD)/bench/prog_bench: tests/bench/prog_bench.c $(PROG_BENCH_LIB) $(wildcard tests/bpf/*.h) \
+		$(BUILD)/libgraysplit.a $(SKEL) $(BUILD)/graysplit
+	$(call msg,CC-BENCH,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Itests/bpf $< $(PROG_BENCH_LIB) $(BUILD)/libgraysplit.a $(LDLIBS) \
+		-lcmocka -lm -o $@
+
+bench-bins: $(BUILD)/bench/prog_bench
+
+# That one alone (BENCH_ARGS=--quick: smoke run).
+bench-prog: deps all $(BUILD)/bench/prog_bench
+	$(Q)$(BUILD)/bench/prog_bench $(BENCH_ARGS)
+
 bench: deps all
 	$(Q)$(MAKE) --no-print-directory bench-bins
 	$(Q)bash scripts/bench.sh
@@ -199,7 +218,7 @@ soak: deps all
 	$(Q)bash scripts/soak.sh
 
 FMT_FILES := $(wildcard include/*.h bpf/*.c bpf/lib/*.h user/*.c user/*.h tests/unit/*.c tests/unit/*.h tests/bpf/*.c tests/bpf/*.h \
-	tests/fuzz/*.c tests/fuzz/*.h)
+	tests/fuzz/*.c tests/fuzz/*.h tests/bench/*.c)
 
 fmt:
 	$(Q)clang-format -i $(FMT_FILES)

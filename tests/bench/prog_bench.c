@@ -1,0 +1,1075 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Per-packet cost of graysplit's BPF programs (issue 6), with
+ * BPF_PROG_TEST_RUN: each call runs one frame (repeat = 1: the kernel does
+ * not restore a rewritten frame between repetitions) and reports the time it
+ * took; a case is rounds of such calls, each graysplit call followed by the
+ * same frame through an empty program of the same type, so noise hits both.
+ * A figure is the median over rounds of (graysplit mean - empty mean), next
+ * to the median of the empty program's means.
+ *
+ * The kernel calls an XDP program attached to some interface directly (the
+ * XDP dispatcher) and any other through an indirect, retpolined call. Both
+ * XDP programs are therefore attached, each to one veth of a pair in a
+ * private network namespace this process creates with unshare(): it has no
+ * name and dies with the process, so nothing is left behind on any exit. A
+ * third, unattached empty program shows what the trap would have cost. tc
+ * has no dispatcher: both tc programs are called indirectly, attached or not.
+ *
+ * The service is set up with the real control-plane operations (user/ops.h):
+ * 100 backends (90 stable, 10 canary at a 10% share) and Maglev tables of
+ * GS_MAGLEV_SIZE slots built by graysplit's own builder. Every case checks
+ * the counters to prove the program took the path the figure names.
+ *
+ * Reading the figures: every call enters the kernel afresh, and where the
+ * kernel flushes the TLB on each entry (PTI without PCID, as on the PVM guests
+ * this was written on) the first touch of each page costs a page walk. One
+ * per-CPU counter alone then measured 45 ns over the empty program, so the
+ * figures count pages touched more than instructions; the warm pass-through
+ * figure (many runs in one call) shows the difference.
+ *
+ * Results: JSON lines on stdout (the bench convention); progress on stderr.
+ * Usage: prog_bench [--quick] [--only TEXT] [--calls N]
+ *   --quick   ~10k calls a case, a 100k-flow working set, no 10M-flow part
+ *   --only    only the figures whose name contains TEXT (development)
+ *   --calls   calls per case and program (default 200k; --quick 10k)
+ *   --no-check  do not insist on the path (for experimental variants)
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <netinet/in.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "error.h"
+#include "fixture.h"
+#include "graysplit.h"
+#include "loader.h"
+#include "map_iter.h"
+#include "maps.h"
+#include "ops.h"
+#include "packet.h"
+
+#define NBACKENDS     100
+#define NCANARY	      10
+#define CANARY_PPM    100000
+#define VPORT	      80
+#define BACKEND_PORT  8080
+#define CLIENT_PORT   40000
+#define BIG_FLOWS     10000000u
+#define WORKSET_FULL  1000000u
+#define WORKSET_QUICK 100000u
+#define WARM_REPEAT   100u
+#define IF_GS	      "gsubA"
+#define IF_BASE	      "gsubB"
+#define IF_CLI	      "gsubC"
+/* Client addresses of generated flows start here (10.32.0.0 + index). */
+#define CLIENT4_BASE 0x0a200000u
+
+static bool quick;
+static const char *only; /* --only TEXT: just the figures naming it */
+static bool no_check;	 /* --no-check: variants that cut a path short */
+static unsigned int rounds = 20;
+static unsigned int per_round = 10000;
+static const char *attach_mode = "not attached";
+static char cli_pin_dir[64];
+static char cli_path[PATH_MAX];
+
+__attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "prog_bench: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+	exit(1);
+}
+
+__attribute__((format(printf, 1, 2))) static void note(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "prog_bench: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- programs ---------------------------------------------------------- */
+
+/* "return ret": the empty program every figure is measured against. */
+static int empty_prog(enum bpf_prog_type type, int ret, const char *name)
+{
+	struct bpf_insn insns[2];
+	int fd;
+
+	memset(insns, 0, sizeof(insns));
+	insns[0].code = BPF_ALU64 | BPF_MOV | BPF_K;
+	insns[0].dst_reg = BPF_REG_0;
+	insns[0].imm = ret;
+	insns[1].code = BPF_JMP | BPF_EXIT;
+	fd = bpf_prog_load(type, name, "Dual BSD/GPL", insns, 2, NULL);
+	if (fd < 0)
+		die("cannot load the empty %s program: %s", name, strerror(errno));
+	return fd;
+}
+
+/* The kernel-reported time of one run of frame through prog_fd, ns. */
+static uint32_t run_timed(int prog_fd, const uint8_t *frame, size_t len, uint32_t repeat)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (uint32_t)len,
+		    .repeat = repeat ? repeat : 1);
+
+	if (bpf_prog_test_run_opts(prog_fd, &opts))
+		die("BPF_PROG_TEST_RUN: %s", strerror(errno));
+	return opts.duration;
+}
+
+/* ---- the private namespace and its veths -------------------------------- */
+
+static void cli_cleanup(void)
+{
+	char cmd[PATH_MAX + 256];
+
+	if (!cli_pin_dir[0])
+		return;
+	snprintf(cmd, sizeof(cmd), "'%s' --pin-dir %s detach --all >/dev/null 2>&1; rm -rf %s",
+		 cli_path, cli_pin_dir, cli_pin_dir);
+	if (system(cmd))
+		note("cleanup of %s reported an error", cli_pin_dir);
+	cli_pin_dir[0] = '\0';
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	/* exit() runs the atexit handler that removes the CLI's pins. */
+	exit(130);
+}
+
+static void netns_up(void)
+{
+	if (unshare(CLONE_NEWNET))
+		die("unshare(CLONE_NEWNET): %s (needs root)", strerror(errno));
+	if (system("ip link add " IF_GS " type veth peer name " IF_BASE " && "
+		   "ip link add " IF_CLI " type veth peer name " IF_CLI "p"))
+		die("cannot create the veth pairs in the private namespace");
+	/*
+	 * Routes to the backends through IF_CLI with the next hop's MAC known,
+	 * and forwarding on: the FIB then resolves every DNATed frame, and the
+	 * fast path redirects it, as on a node whose neighbours are resolved.
+	 */
+	if (system("ip link set lo up && ip link set " IF_CLI " up && ip link set " IF_CLI
+		   "p up && "
+		   "sysctl -qw net.ipv4.conf.all.forwarding=1 net.ipv6.conf.all.forwarding=1 && "
+		   "ip addr add 10.99.0.1/24 dev " IF_CLI " && "
+		   "ip neigh add 10.99.0.2 lladdr 02:00:00:00:99:02 nud permanent dev " IF_CLI
+		   " && "
+		   "ip route add 10.1.0.0/16 via 10.99.0.2 && "
+		   "ip -6 addr add fd99::1/64 dev " IF_CLI " nodad && "
+		   "ip -6 neigh add fd99::2 lladdr 02:00:00:00:99:02 nud permanent dev " IF_CLI
+		   " && "
+		   "ip -6 route add fd01::/64 via fd99::2"))
+		die("cannot set up routes in the private namespace");
+}
+
+/* The fast path may redirect to IF_CLI (what attach does for its interfaces). */
+static void tx_port_add(int tx_ports_fd)
+{
+	uint32_t ifindex = if_nametoindex(IF_CLI);
+
+	if (!ifindex || bpf_map_update_elem(tx_ports_fd, &ifindex, &ifindex, BPF_ANY))
+		die("cannot add %s to tx_ports: %s", IF_CLI, strerror(errno));
+}
+
+static void fast_path_set(int config_fd, bool on)
+{
+	struct gs_config cfg = {.flags = on ? 0 : GS_CFG_NO_FAST_PATH};
+	uint32_t zero = 0;
+
+	if (bpf_map_update_elem(config_fd, &zero, &cfg, BPF_ANY))
+		die("cannot switch the fast path: %s", strerror(errno));
+}
+
+/* Native XDP on a veth: the program joins the kernel's XDP dispatcher. */
+static int xdp_attach(const char *ifname, int prog_fd)
+{
+	int ifindex = (int)if_nametoindex(ifname);
+
+	if (!ifindex)
+		return -errno;
+	return bpf_xdp_attach(ifindex, prog_fd, XDP_FLAGS_DRV_MODE, NULL);
+}
+
+/* ---- setup through the control plane ------------------------------------ */
+
+static void maps_of(struct graysplit_bpf *skel, struct gs_maps *m)
+{
+	m->services = bpf_map__fd(skel->maps.services);
+	m->split = bpf_map__fd(skel->maps.split);
+	m->backends = bpf_map__fd(skel->maps.backends);
+	m->maglev = bpf_map__fd(skel->maps.maglev);
+	m->flows = bpf_map__fd(skel->maps.flows);
+	m->rev_flows = bpf_map__fd(skel->maps.rev_flows);
+	m->overrides = bpf_map__fd(skel->maps.overrides);
+	m->stats = bpf_map__fd(skel->maps.stats);
+	m->backend_stats = bpf_map__fd(skel->maps.backend_stats);
+	m->ifaces = bpf_map__fd(skel->maps.ifaces);
+	m->latency = bpf_map__fd(skel->maps.latency);
+	m->events = bpf_map__fd(skel->maps.events);
+	m->svc_status = bpf_map__fd(skel->maps.svc_status);
+	m->rollouts = bpf_map__fd(skel->maps.rollouts);
+	m->rollout_state = bpf_map__fd(skel->maps.rollout_state);
+	m->config = bpf_map__fd(skel->maps.config);
+	m->tx_ports = bpf_map__fd(skel->maps.tx_ports);
+}
+
+static const char *vip_of(bool v6)
+{
+	return v6 ? "fd00::10" : "10.0.0.10";
+}
+
+static void ops_check(int err, const char *what)
+{
+	if (err)
+		die("%s: %s", what, gs_last_error());
+}
+
+/* The service on VIP:80/tcp, NBACKENDS backends, NCANARY of them canary. */
+static void service_setup(struct gs_maps *m, bool v6)
+{
+	union gs_addr vip = pkt_addr(vip_of(v6)), addr;
+	struct gs_service_key key;
+	char text[64];
+	int i;
+
+	gs_service_key_init(&key, &vip, VPORT, IPPROTO_TCP);
+	ops_check(gs_service_add(m, &key, GS_HASH_FLOW), "service add");
+	for (i = 0; i < NBACKENDS; i++) {
+		if (v6)
+			snprintf(text, sizeof(text), "fd01::%x", i + 1);
+		else
+			snprintf(text, sizeof(text), "10.1.%d.%d", i / 200, i % 200 + 1);
+		addr = pkt_addr(text);
+		ops_check(gs_backend_add(
+				  m, &key, &addr, BACKEND_PORT,
+				  i < NBACKENDS - NCANARY ? GS_GROUP_STABLE : GS_GROUP_CANARY, 1),
+			  "backend add");
+	}
+	ops_check(gs_split_set(m, &key, CANARY_PPM), "split set");
+}
+
+static uint64_t stat_sum(int stats_fd, enum gs_counter counter)
+{
+	uint64_t sum = 0;
+
+	if (gs_percpu_sum(stats_fd, counter, &sum, 1))
+		die("cannot read counter %d", counter);
+	return sum;
+}
+
+struct key_list {
+	uint8_t *keys;
+	size_t n, cap, key_size;
+};
+
+static int collect_key(const void *key, const void *value, void *ctx)
+{
+	struct key_list *l = ctx;
+
+	(void)value;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 4096;
+		l->keys = realloc(l->keys, l->cap * l->key_size);
+		if (!l->keys)
+			die("out of memory");
+	}
+	memcpy(l->keys + l->n * l->key_size, key, l->key_size);
+	l->n++;
+	return 0;
+}
+
+/* Empty a flow table, so a case starts from nothing. */
+static void map_clear(int fd, size_t value_size)
+{
+	struct key_list l = {.key_size = sizeof(struct gs_flow_key)};
+	size_t i;
+
+	if (gs_map_foreach(fd, l.key_size, value_size, collect_key, &l))
+		die("cannot walk a flow table");
+	for (i = 0; i < l.n; i++)
+		bpf_map_delete_elem(fd, l.keys + i * l.key_size);
+	free(l.keys);
+}
+
+/* Memory the kernel charges for a map (fdinfo "memlock"), bytes. */
+static uint64_t map_memlock(int fd)
+{
+	char path[64], line[256];
+	uint64_t bytes = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		die("cannot read %s", path);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %lu", &bytes) == 1)
+			break;
+	fclose(f);
+	return bytes;
+}
+
+/* ---- frames ------------------------------------------------------------- */
+
+struct frame {
+	uint8_t buf[PKT_MAX];
+	size_t len;
+	bool v6;
+};
+
+static void frame_make(struct frame *f, bool v6, const char *dst, uint8_t flags)
+{
+	struct pkt_spec spec = {
+		.src = v6 ? "fd0c::5" : "192.168.1.5",
+		.dst = dst,
+		.sport = CLIENT_PORT,
+		.dport = VPORT,
+		.proto = IPPROTO_TCP,
+		.tcp_flags = flags,
+	};
+
+	f->len = pkt_build(&spec, f->buf);
+	f->v6 = v6;
+}
+
+/* The same frame from client number idx, checksums right again. */
+static void frame_client(struct frame *f, uint32_t idx)
+{
+	uint32_t be;
+
+	if (f->v6) {
+		be = htonl(idx + 1);
+		memcpy(f->buf + 14 + 8 + 12, &be, 4);
+	} else {
+		be = htonl(CLIENT4_BASE + idx);
+		memcpy(f->buf + 14 + 12, &be, 4);
+	}
+	pkt_fix_csums(f->buf, f->len);
+}
+
+static struct gs_flow_key frame_key(const struct frame *f)
+{
+	struct pkt_view view;
+
+	if (!pkt_parse(f->buf, f->len, &view))
+		die("crafted frame does not parse");
+	return pkt_flow_key(&view);
+}
+
+/* One untimed run that must leave the frame XDP_PASS. */
+static void run_plain(int prog_fd, const struct frame *f)
+{
+	uint8_t out[PKT_MAX];
+	uint32_t retval;
+	size_t out_len;
+
+	if (fx_test_run(prog_fd, f->buf, f->len, out, &out_len, &retval))
+		die("BPF_PROG_TEST_RUN: %s", strerror(errno));
+}
+
+/* ---- the measurement ----------------------------------------------------- */
+
+struct bench_case;
+/* Prepare the frame of call i (and any untimed state it needs). */
+typedef const struct frame *(*next_fn)(struct bench_case *c, uint64_t i);
+
+struct bench_case {
+	int prog_fd;
+	int base_fd;
+	next_fn next;
+	struct frame frame;
+	int flows_fd; /* for next functions that touch the flow table */
+	struct gs_flow_key key;
+	uint32_t workset; /* clients in play */
+	uint64_t rng;
+	uint32_t next_client;
+	uint32_t repeat; /* runs per call; 0 = 1. Only for frames left unchanged */
+};
+
+struct result {
+	double value;	 /* median over rounds of graysplit - empty, ns */
+	double baseline; /* median over rounds of the empty program, ns */
+	uint64_t calls;
+};
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, unsigned int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static bool wanted(const char *figure)
+{
+	return !only || strstr(figure, only);
+}
+
+static void measure(struct bench_case *c, const char *figure, struct result *res)
+{
+	double *diff = calloc(rounds, sizeof(*diff)), *base = calloc(rounds, sizeof(*base));
+	uint64_t i = 0;
+	unsigned int r, k;
+
+	if (!diff || !base)
+		die("out of memory");
+	memset(res, 0, sizeof(*res));
+	if (!wanted(figure)) {
+		free(diff);
+		free(base);
+		return;
+	}
+	for (r = 0; r < rounds; r++) {
+		uint64_t sum_gs = 0, sum_base = 0;
+
+		for (k = 0; k < per_round; k++, i++) {
+			const struct frame *f = c->next(c, i);
+
+			/* Alternate the order so neither always runs second. */
+			if (k & 1) {
+				sum_base += run_timed(c->base_fd, f->buf, f->len, c->repeat);
+				sum_gs += run_timed(c->prog_fd, f->buf, f->len, c->repeat);
+			} else {
+				sum_gs += run_timed(c->prog_fd, f->buf, f->len, c->repeat);
+				sum_base += run_timed(c->base_fd, f->buf, f->len, c->repeat);
+			}
+		}
+		diff[r] = ((double)sum_gs - (double)sum_base) / per_round;
+		base[r] = (double)sum_base / per_round;
+	}
+	res->value = median(diff, rounds);
+	res->baseline = median(base, rounds);
+	res->calls = i;
+	free(diff);
+	free(base);
+}
+
+static void json_escape_print(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			putchar('\\');
+		putchar(*s);
+	}
+	putchar('"');
+}
+
+/* One figure. target_ns < 0: no target (pass null). */
+static void emit(const char *figure, double value, const char *unit, const char *baseline,
+		 double baseline_value, double target, const char *target_text)
+{
+	printf("{\"figure\": ");
+	json_escape_print(figure);
+	printf(", \"value\": %.1f, \"unit\": ", value);
+	json_escape_print(unit);
+	printf(", \"baseline\": ");
+	if (baseline) {
+		json_escape_print(baseline);
+		printf(", \"baseline_value\": %.1f, \"ratio\": %.2f", baseline_value,
+		       baseline_value > 0 ? value / baseline_value : 0.0);
+	} else {
+		printf("null, \"baseline_value\": null, \"ratio\": null");
+	}
+	printf(", \"target\": ");
+	if (target_text)
+		json_escape_print(target_text);
+	else
+		printf("null");
+	printf(", \"pass\": %s}\n", target < 0 ? "null" : value <= target ? "true" : "false");
+	fflush(stdout);
+}
+
+static void emit_cost(const char *figure, const struct result *res, const char *baseline,
+		      double target)
+{
+	char target_text[64];
+
+	if (!res->calls)
+		return;
+	note("%-52s %7.1f ns over %5.1f ns (%lu calls)", figure, res->value, res->baseline,
+	     (unsigned long)res->calls);
+	snprintf(target_text, sizeof(target_text), "<= %.0f ns over baseline", target);
+	emit(figure, res->value, "ns", baseline, res->baseline, target,
+	     target >= 0 ? target_text : NULL);
+}
+
+/* The counter moved by exactly want over a case: the path was the one named. */
+static void expect_delta(int stats_fd, enum gs_counter counter, uint64_t before, uint64_t want,
+			 const char *what)
+{
+	uint64_t got = stat_sum(stats_fd, counter) - before;
+
+	if (got != want && !no_check)
+		die("%s: counter %d moved by %lu, want %lu: the case did not take its path", what,
+		    counter, (unsigned long)got, (unsigned long)want);
+}
+
+static const struct frame *next_same(struct bench_case *c, uint64_t i)
+{
+	(void)i;
+	return &c->frame;
+}
+
+/* A SYN that must select again: the previous connection on the tuple closed. */
+static const struct frame *next_syn_reselect(struct bench_case *c, uint64_t i)
+{
+	struct gs_flow flow;
+
+	(void)i;
+	if (bpf_map_lookup_elem(c->flows_fd, &c->key, &flow))
+		die("SYN same tuple: flow entry missing");
+	flow.state = GS_FLOW_CLOSING;
+	if (bpf_map_update_elem(c->flows_fd, &c->key, &flow, BPF_EXIST))
+		die("SYN same tuple: cannot close the flow: %s", strerror(errno));
+	return &c->frame;
+}
+
+static const struct frame *next_new_client(struct bench_case *c, uint64_t i)
+{
+	(void)i;
+	frame_client(&c->frame, c->next_client++);
+	return &c->frame;
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static const struct frame *next_random_client(struct bench_case *c, uint64_t i)
+{
+	(void)i;
+	frame_client(&c->frame, (uint32_t)(xorshift(&c->rng) % c->workset));
+	return &c->frame;
+}
+
+static const char *fam(bool v6)
+{
+	return v6 ? "IPv6" : "IPv4";
+}
+
+static const char *xdp_baseline(void)
+{
+	static char text[96];
+
+	snprintf(text, sizeof(text), "empty XDP program (%s)", attach_mode);
+	return text;
+}
+
+/* The address frame_client() gives client number idx. */
+static union gs_addr client_addr(bool v6, uint32_t idx)
+{
+	union gs_addr a = pkt_addr(v6 ? "fd0c::5" : "192.168.1.5");
+
+	a.w[3] = htonl(v6 ? idx + 1 : CLIENT4_BASE + idx);
+	return a;
+}
+
+#define FILL_BATCH 65536u
+
+/*
+ * Fill the flow table with n established connections of clients 0..n-1,
+ * both entries exactly as the data path writes them for a connection it
+ * picked up established, spread round-robin over the service's backends.
+ * From userspace in batches: through the program it took 15 us a flow here.
+ */
+static void fill_flows(struct gs_maps *m, bool v6, uint32_t n)
+{
+	struct gs_flow_key *keys = calloc(FILL_BATCH, sizeof(*keys));
+	struct gs_flow_key *rkeys = calloc(FILL_BATCH, sizeof(*rkeys));
+	struct gs_flow *flows = calloc(FILL_BATCH, sizeof(*flows));
+	struct gs_rev_flow *revs = calloc(FILL_BATCH, sizeof(*revs));
+	struct gs_backend *all = calloc(GS_MAX_BACKENDS, sizeof(*all));
+	uint32_t *ids = calloc(GS_MAX_BACKENDS, sizeof(*ids));
+	union gs_addr vip = pkt_addr(vip_of(v6));
+	struct gs_service_key svc_key;
+	struct gs_service svc;
+	uint32_t idx, nids = 0, id, i, count;
+	struct timespec ts;
+	double t0 = now_s();
+
+	if (!keys || !rkeys || !flows || !revs || !all || !ids)
+		die("out of memory");
+	gs_service_key_init(&svc_key, &vip, VPORT, IPPROTO_TCP);
+	ops_check(gs_service_lookup(m, &svc_key, &svc), "service lookup");
+	ops_check(gs_backends_read(m, all), "backends read");
+	for (id = 0; id < GS_MAX_BACKENDS; id++)
+		if (all[id].state == GS_BACKEND_ACTIVE && all[id].service_id == svc.id)
+			ids[nids++] = id;
+	if (!nids)
+		die("fill: the service has no backend");
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	for (idx = 0; idx < n; idx += count) {
+		count = n - idx < FILL_BATCH ? n - idx : FILL_BATCH;
+		for (i = 0; i < count; i++) {
+			const struct gs_backend *b = &all[ids[(idx + i) % nids]];
+
+			memset(&keys[i], 0, sizeof(keys[i]));
+			keys[i].src = client_addr(v6, idx + i);
+			keys[i].dst = vip;
+			keys[i].sport = htons(CLIENT_PORT);
+			keys[i].dport = htons(VPORT);
+			keys[i].proto = IPPROTO_TCP;
+			memset(&flows[i], 0, sizeof(flows[i]));
+			flows[i].created_ns =
+				(uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+			flows[i].backend_id = ids[(idx + i) % nids];
+			flows[i].service_id = svc.id;
+			flows[i].state = GS_FLOW_ESTABLISHED;
+			flows[i].group = b->group;
+			memset(&rkeys[i], 0, sizeof(rkeys[i]));
+			rkeys[i].src = b->addr;
+			rkeys[i].dst = keys[i].src;
+			rkeys[i].sport = b->port;
+			rkeys[i].dport = keys[i].sport;
+			rkeys[i].proto = IPPROTO_TCP;
+			memset(&revs[i], 0, sizeof(revs[i]));
+			revs[i].vip = vip;
+			revs[i].vport = keys[i].dport;
+			revs[i].flags = GS_REV_F_SYNACK | GS_REV_F_RESPONSE;
+			revs[i].group = b->group;
+			revs[i].backend_id = flows[i].backend_id;
+			revs[i].service_id = svc.id;
+			revs[i].syn_ns = flows[i].created_ns;
+		}
+		i = count;
+		if (bpf_map_update_batch(m->flows, keys, flows, &i, NULL))
+			die("fill flows: %s", strerror(errno));
+		i = count;
+		if (bpf_map_update_batch(m->rev_flows, rkeys, revs, &i, NULL))
+			die("fill rev_flows: %s", strerror(errno));
+	}
+	note("  filled %u flows in %.1f s", n, now_s() - t0);
+	free(keys);
+	free(rkeys);
+	free(flows);
+	free(revs);
+	free(all);
+	free(ids);
+}
+
+/* The forward cases of one family but the working set, on a loaded graysplit. */
+static void forward_cases(int prog_fd, int base_fd, struct gs_maps *m, bool v6)
+{
+	struct bench_case c = {.prog_fd = prog_fd, .base_fd = base_fd, .flows_fd = m->flows};
+	uint64_t before, redirects;
+	struct result res;
+	char figure[128];
+
+	map_clear(m->flows, sizeof(struct gs_flow));
+	map_clear(m->rev_flows, sizeof(struct gs_rev_flow));
+
+	/* Established: one connection, its handshake done, plain ACKs. */
+	frame_make(&c.frame, v6, vip_of(v6), PKT_SYN);
+	run_plain(prog_fd, &c.frame);
+	frame_make(&c.frame, v6, vip_of(v6), PKT_ACK);
+	run_plain(prog_fd, &c.frame);
+	c.next = next_same;
+	snprintf(figure, sizeof(figure), "XDP established TCP (flow-table hit), %s", fam(v6));
+	before = stat_sum(m->stats, GS_CNT_FLOW_MISSING) + stat_sum(m->stats, GS_CNT_FLOW_NEW) +
+		 stat_sum(m->stats, GS_CNT_FLOW_RESELECT);
+	redirects = stat_sum(m->stats, GS_CNT_FAST_REDIRECT);
+	measure(&c, figure, &res);
+	if (stat_sum(m->stats, GS_CNT_FLOW_MISSING) + stat_sum(m->stats, GS_CNT_FLOW_NEW) +
+			    stat_sum(m->stats, GS_CNT_FLOW_RESELECT) !=
+		    before &&
+	    !no_check)
+		die("established: a packet selected again");
+	expect_delta(m->stats, GS_CNT_FAST_REDIRECT, redirects, res.calls,
+		     "established: fast path redirect");
+	emit_cost(figure, &res, xdp_baseline(), 80);
+
+	/* The same with the fast path switched off: the balancer alone. */
+	snprintf(figure, sizeof(figure),
+		 "XDP established TCP, fast path off (DNAT + XDP_PASS; no target), %s", fam(v6));
+	fast_path_set(m->config, false);
+	before = stat_sum(m->stats, GS_CNT_FAST_OFF);
+	measure(&c, figure, &res);
+	fast_path_set(m->config, true);
+	expect_delta(m->stats, GS_CNT_FAST_OFF, before, res.calls, "established, fast path off");
+	emit_cost(figure, &res, xdp_baseline(), -1);
+
+	/* SYN, same tuple: the connection before it closed, so the SYN
+	 * selects and writes both entries again (graysplit keeps a SYN on an
+	 * open handshake as a retransmission, which would not select). */
+	frame_make(&c.frame, v6, vip_of(v6), PKT_SYN);
+	c.key = frame_key(&c.frame);
+	c.next = next_syn_reselect;
+	snprintf(figure, sizeof(figure), "XDP TCP SYN, same 5-tuple (select + flow write), %s",
+		 fam(v6));
+	before = stat_sum(m->stats, GS_CNT_FLOW_RESELECT);
+	measure(&c, figure, &res);
+	expect_delta(m->stats, GS_CNT_FLOW_RESELECT, before, res.calls, "SYN same tuple");
+	emit_cost(figure, &res, xdp_baseline(), 150);
+
+	/* Not for any service. */
+	frame_make(&c.frame, v6, v6 ? "fd00::99" : "10.0.0.99", PKT_ACK);
+	c.next = next_same;
+	snprintf(figure, sizeof(figure), "XDP not for any service (pass-through), %s", fam(v6));
+	before = stat_sum(m->stats, GS_CNT_PASS_NO_SERVICE);
+	measure(&c, figure, &res);
+	expect_delta(m->stats, GS_CNT_PASS_NO_SERVICE, before, res.calls, "pass-through");
+	emit_cost(figure, &res, xdp_baseline(), 15);
+
+	/*
+	 * The same, warm: many runs per call are valid here because the frame
+	 * is not rewritten. Each call enters the kernel afresh, and on a
+	 * machine that flushes the TLB on every kernel entry (PTI without
+	 * PCID) the first touch of each page a call makes costs a page walk;
+	 * this shows how much of the figure above is that.
+	 */
+	snprintf(figure, sizeof(figure),
+		 "XDP pass-through, warm (repeat=%u in one call; no target), %s", WARM_REPEAT,
+		 fam(v6));
+	c.repeat = WARM_REPEAT;
+	measure(&c, figure, &res);
+	c.repeat = 0;
+	emit_cost(figure, &res, xdp_baseline(), -1);
+
+	/* A new tuple every SYN, from an empty table. */
+	map_clear(m->flows, sizeof(struct gs_flow));
+	map_clear(m->rev_flows, sizeof(struct gs_rev_flow));
+	frame_make(&c.frame, v6, vip_of(v6), PKT_SYN);
+	c.next = next_new_client;
+	c.next_client = 0;
+	snprintf(figure, sizeof(figure), "XDP TCP SYN, new 5-tuple each packet, empty table, %s",
+		 fam(v6));
+	before = stat_sum(m->stats, GS_CNT_FLOW_NEW);
+	measure(&c, figure, &res);
+	expect_delta(m->stats, GS_CNT_FLOW_NEW, before, res.calls, "new tuple");
+	emit_cost(figure, &res, xdp_baseline(), 400);
+	map_clear(m->flows, sizeof(struct gs_flow));
+	map_clear(m->rev_flows, sizeof(struct gs_rev_flow));
+}
+
+/*
+ * Established, random flows of a large working set. Run after every family's
+ * new-tuple case, which starts from a table that never held a million
+ * flows: emptied after one, its free list is scattered over all its memory
+ * (IPv6 new tuples measured 2.8-3.3 us after a 1M fill, 2.1-2.6 us without).
+ */
+static void workset_case(int prog_fd, int base_fd, struct gs_maps *m, bool v6)
+{
+	struct bench_case c = {.prog_fd = prog_fd, .base_fd = base_fd, .flows_fd = m->flows};
+	uint32_t workset = quick ? WORKSET_QUICK : WORKSET_FULL;
+	struct result res;
+	char figure[128];
+	uint64_t before, missing;
+
+	snprintf(figure, sizeof(figure), "XDP established, %s-flow working set, %s",
+		 workset == WORKSET_FULL ? "1M" : "100k", fam(v6));
+	map_clear(m->flows, sizeof(struct gs_flow));
+	map_clear(m->rev_flows, sizeof(struct gs_rev_flow));
+	if (wanted(figure))
+		fill_flows(m, v6, workset);
+	frame_make(&c.frame, v6, vip_of(v6), PKT_ACK);
+	c.next = next_random_client;
+	c.workset = workset;
+	c.rng = 0x9e3779b97f4a7c15ull;
+	before = stat_sum(m->stats, GS_CNT_FLOW_MISSING);
+	measure(&c, figure, &res);
+	missing = stat_sum(m->stats, GS_CNT_FLOW_MISSING) - before;
+	if (missing * 1000 > res.calls && !no_check)
+		die("working set: %lu of %lu hits missed the table", (unsigned long)missing,
+		    (unsigned long)res.calls);
+	emit_cost(figure, &res, xdp_baseline(), 300);
+	map_clear(m->flows, sizeof(struct gs_flow));
+	map_clear(m->rev_flows, sizeof(struct gs_rev_flow));
+}
+
+/* The reply path: an established connection's plain ACK from the backend. */
+static void reply_case(struct graysplit_bpf *skel, int base_fd, struct gs_maps *m, bool v6)
+{
+	int xdp_fd = bpf_program__fd(skel->progs.gs_xdp_fwd);
+	struct bench_case c = {.prog_fd = bpf_program__fd(skel->progs.gs_tc_reply),
+			       .base_fd = base_fd,
+			       .next = next_same};
+	struct gs_flow_key key;
+	struct gs_flow flow;
+	struct gs_backend backend;
+	struct pkt_spec spec;
+	struct frame f;
+	char addr[64], figure[128];
+	struct result res;
+	uint64_t before;
+
+	frame_make(&f, v6, vip_of(v6), PKT_SYN);
+	run_plain(xdp_fd, &f);
+	key = frame_key(&f);
+	if (bpf_map_lookup_elem(m->flows, &key, &flow) ||
+	    bpf_map_lookup_elem(m->backends, &flow.backend_id, &backend))
+		die("reply: the SYN left no flow");
+	if (v6)
+		inet_ntop(AF_INET6, backend.addr.b, addr, sizeof(addr));
+	else
+		inet_ntop(AF_INET, &backend.addr.w[3], addr, sizeof(addr));
+	memset(&spec, 0, sizeof(spec));
+	spec.src = addr;
+	spec.dst = v6 ? "fd0c::5" : "192.168.1.5";
+	spec.sport = ntohs(backend.port);
+	spec.dport = CLIENT_PORT;
+	spec.proto = IPPROTO_TCP;
+	/* The handshake through both programs, then the backend's ACKs. */
+	spec.tcp_flags = PKT_SYN | PKT_ACK;
+	c.frame.len = pkt_build(&spec, c.frame.buf);
+	run_plain(c.prog_fd, &c.frame);
+	frame_make(&f, v6, vip_of(v6), PKT_ACK);
+	run_plain(xdp_fd, &f);
+	spec.tcp_flags = PKT_ACK;
+	c.frame.len = pkt_build(&spec, c.frame.buf);
+	snprintf(figure, sizeof(figure), "tc reply, established TCP, %s", fam(v6));
+	before = stat_sum(m->stats, GS_CNT_REV_REWRITTEN);
+	measure(&c, figure, &res);
+	expect_delta(m->stats, GS_CNT_REV_REWRITTEN, before, res.calls, "reply");
+	emit_cost(figure, &res, "empty tc program (SCHED_CLS; tc has no dispatcher)", 80);
+	map_clear(m->flows, sizeof(struct gs_flow));
+	map_clear(m->rev_flows, sizeof(struct gs_rev_flow));
+}
+
+#define DISPATCH_FIGURE "empty XDP program not attached (indirect call) vs attached (dispatcher)"
+
+/* What measuring one program attached and the other not would have cost. */
+static void dispatcher_check(int attached_fd)
+{
+	int loose_fd = empty_prog(BPF_PROG_TYPE_XDP, XDP_PASS, "gs_empty_loose");
+	struct bench_case c = {.prog_fd = loose_fd, .base_fd = attached_fd, .next = next_same};
+	struct result res;
+
+	frame_make(&c.frame, false, vip_of(false), PKT_ACK);
+	measure(&c, DISPATCH_FIGURE, &res);
+	if (!res.calls) {
+		close(loose_fd);
+		return;
+	}
+	note("%-52s %7.1f ns over %5.1f ns", "empty XDP, not attached vs attached", res.value,
+	     res.baseline);
+	emit(DISPATCH_FIGURE, res.value, "ns", xdp_baseline(), res.baseline, -1, NULL);
+	close(loose_fd);
+}
+
+/* Bytes per flow of a loaded instance: kernel memlock and struct sizes. */
+static void flow_memory(struct gs_maps *m, uint32_t max_entries, const char *label)
+{
+	uint64_t bytes = map_memlock(m->flows) + map_memlock(m->rev_flows);
+	char figure[160];
+
+	snprintf(figure, sizeof(figure),
+		 "flow table bytes per flow, kernel memlock of flows + rev_flows, %s", label);
+	emit(figure, (double)bytes / max_entries, "B", NULL, 0, -1, NULL);
+	snprintf(figure, sizeof(figure), "flow table memory, kernel memlock, %s", label);
+	emit(figure, (double)bytes / (1 << 20), "MiB", NULL, 0, -1, NULL);
+	note("%s: flows %lu + rev_flows %lu bytes for %u entries each", label,
+	     (unsigned long)map_memlock(m->flows), (unsigned long)map_memlock(m->rev_flows),
+	     max_entries);
+}
+
+#define BIG_FIGURE                                                                                 \
+	"XDP established, 10M-flow working set (10M-entry table attached by the CLI), IPv4"
+
+/*
+ * The 10M-flow table through the real CLI: does `attach --flows 10000000`
+ * load, what does it cost in memory, and an established hit among 10M flows.
+ */
+static void ten_million(int base_fd)
+{
+	char cmd[PATH_MAX + 256], path[PATH_MAX];
+	struct bench_case c = {.base_fd = base_fd, .next = next_random_client};
+	struct gs_maps m;
+	struct result res;
+	uint64_t before, missing;
+	double t0, load_s;
+	int rc;
+
+	snprintf(cli_pin_dir, sizeof(cli_pin_dir), "/sys/fs/bpf/gsub%d", (int)getpid());
+	snprintf(cmd, sizeof(cmd), "'%s' --pin-dir %s attach --flows %u " IF_CLI " >&2", cli_path,
+		 cli_pin_dir, BIG_FLOWS);
+	note("%s", cmd);
+	t0 = now_s();
+	rc = system(cmd);
+	load_s = now_s() - t0;
+	emit("attach --flows 10000000: loads (1) or not (0)", rc == 0, "bool", NULL, 0, -1, NULL);
+	if (rc) {
+		note("attach --flows %u failed: no 10M figures", BIG_FLOWS);
+		cli_cleanup();
+		return;
+	}
+	emit("attach --flows 10000000: time to attach", load_s, "s", NULL, 0, -1, NULL);
+	ops_check(gs_maps_open(cli_pin_dir, &m), "open the CLI's maps");
+	flow_memory(&m, BIG_FLOWS, "10M-entry tables (attach --flows 10000000)");
+	snprintf(path, sizeof(path), "%s/%s", cli_pin_dir, GS_PIN_PROG_XDP);
+	c.prog_fd = bpf_obj_get(path);
+	if (c.prog_fd < 0)
+		die("cannot open %s: %s", path, strerror(errno));
+	service_setup(&m, false);
+	fill_flows(&m, false, BIG_FLOWS);
+	frame_make(&c.frame, false, vip_of(false), PKT_ACK);
+	c.workset = BIG_FLOWS;
+	c.rng = 0x2545f4914f6cdd1dull;
+	before = stat_sum(m.stats, GS_CNT_FLOW_MISSING);
+	measure(&c, BIG_FIGURE, &res);
+	missing = stat_sum(m.stats, GS_CNT_FLOW_MISSING) - before;
+	emit_cost(BIG_FIGURE, &res, xdp_baseline(), -1);
+	/* A table filled to its size evicts a little early (per-CPU free lists). */
+	emit("10M flows into a 10M-entry table: share of random hits that missed",
+	     100.0 * (double)missing / (double)res.calls, "%", NULL, 0, -1, NULL);
+	close(c.prog_fd);
+	gs_maps_close(&m);
+	cli_cleanup();
+}
+
+static void pin_cpu(void)
+{
+	cpu_set_t set;
+	int cpu = sched_getcpu();
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu < 0 ? 0 : cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		note("cannot pin to CPU %d: %s", cpu, strerror(errno));
+}
+
+int main(int argc, char **argv)
+{
+	struct graysplit_bpf *skel;
+	int xdp_fd, empty_xdp, empty_tc;
+	struct gs_maps m;
+	char exe[PATH_MAX];
+	ssize_t n;
+	double t0 = now_s();
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--quick")) {
+			quick = true;
+			rounds = 10;
+			per_round = 1000;
+		} else if (!strcmp(argv[i], "--no-check")) {
+			no_check = true;
+		} else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
+			only = argv[++i];
+		} else if (!strcmp(argv[i], "--calls") && i + 1 < argc) {
+			per_round = (unsigned int)strtoul(argv[++i], NULL, 0) / rounds;
+			if (!per_round)
+				per_round = 1;
+		} else {
+			fprintf(stderr,
+				"usage: %s [--quick] [--only TEXT] [--calls N] [--no-check]\n",
+				argv[0]);
+			return 2;
+		}
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n < 0)
+		die("readlink /proc/self/exe: %s", strerror(errno));
+	exe[n] = '\0';
+	/* build/bench/prog_bench -> build/graysplit */
+	snprintf(cli_path, sizeof(cli_path), "%s/graysplit", dirname(dirname(exe)));
+	atexit(cli_cleanup);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+	pin_cpu();
+	netns_up();
+
+	skel = gs_skel_open();
+	if (!skel)
+		die("cannot open the BPF object");
+	/* As `attach` sizes them by default (GS_DEFAULT_FLOWS). */
+	bpf_map__set_max_entries(skel->maps.flows, GS_DEFAULT_FLOWS);
+	bpf_map__set_max_entries(skel->maps.rev_flows, GS_DEFAULT_FLOWS);
+	if (graysplit_bpf__load(skel))
+		die("cannot load the BPF object");
+	xdp_fd = bpf_program__fd(skel->progs.gs_xdp_fwd);
+	empty_xdp = empty_prog(BPF_PROG_TYPE_XDP, XDP_PASS, "gs_empty_xdp");
+	empty_tc = empty_prog(BPF_PROG_TYPE_SCHED_CLS, 0, "gs_empty_tc");
+	if (!xdp_attach(IF_GS, xdp_fd) && !xdp_attach(IF_BASE, empty_xdp)) {
+		attach_mode = "both attached";
+		note("XDP: graysplit and the empty program both attached (native XDP, one veth "
+		     "each, private netns): both called directly through the XDP dispatcher");
+	} else {
+		bpf_xdp_detach((int)if_nametoindex(IF_GS), XDP_FLAGS_DRV_MODE, NULL);
+		bpf_xdp_detach((int)if_nametoindex(IF_BASE), XDP_FLAGS_DRV_MODE, NULL);
+		note("XDP: could not attach to a veth; both programs measured NOT attached "
+		     "(both through the indirect call)");
+	}
+	note("%u rounds x %u calls per case and program%s", rounds, per_round,
+	     quick ? " (quick)" : "");
+
+	gs_maps_init(&m);
+	maps_of(skel, &m);
+	service_setup(&m, false);
+	service_setup(&m, true);
+	tx_port_add(m.tx_ports);
+
+	if (!strcmp(attach_mode, "both attached"))
+		dispatcher_check(empty_xdp);
+	forward_cases(xdp_fd, empty_xdp, &m, false);
+	forward_cases(xdp_fd, empty_xdp, &m, true);
+	workset_case(xdp_fd, empty_xdp, &m, false);
+	workset_case(xdp_fd, empty_xdp, &m, true);
+	reply_case(skel, empty_tc, &m, false);
+	reply_case(skel, empty_tc, &m, true);
+	emit("flow table bytes per flow, struct sizes (flows + rev_flows keys and values)",
+	     (double)(2 * sizeof(struct gs_flow_key) + sizeof(struct gs_flow) +
+		      sizeof(struct gs_rev_flow)),
+	     "B", NULL, 0, -1, NULL);
+	flow_memory(&m, GS_DEFAULT_FLOWS, "1M-entry tables (attach default)");
+	/* Free the 1M tables before the 10M ones exist. */
+	bpf_xdp_detach((int)if_nametoindex(IF_GS), XDP_FLAGS_DRV_MODE, NULL);
+	graysplit_bpf__destroy(skel);
+	if (quick)
+		note("quick: the 10M-flow part is left out");
+	else if (wanted(BIG_FIGURE))
+		ten_million(empty_xdp);
+	close(empty_xdp);
+	close(empty_tc);
+	note("done in %.0f s", now_s() - t0);
+	return 0;
+}
