@@ -105,7 +105,14 @@ log() { echo "bench-e2e: [$(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf
 cp "$TB_GRAYSPLIT" "$work/graysplit"
 TB_GRAYSPLIT=$work/graysplit
 
-log "bed $P up"
+# As behind a real NIC: full checksums (tx offload off on every veth), so
+# the XDP fast path may redirect (it leaves partial checksums to the kernel),
+# and graysplit attached to the backend-facing interfaces too, which puts
+# them in its tx_ports. E2E_OFFLOAD=on and E2E_GS_IFACES=cli0 measure the
+# kernel's path instead.
+export TB_OFFLOAD=${E2E_OFFLOAD:-off}
+read -r -a gs_ifaces <<<"${E2E_GS_IFACES:-$TB_IF_CLIENT nb1 nb2 nb3}"
+log "bed $P up (tx offload $TB_OFFLOAD; graysplit on ${gs_ifaces[*]})"
 tb_up "$P"
 tb_exec "$P" client ip addr add "$SRC_NFT/24" dev eth0
 # Many short connections from one address: the whole port range, and reuse
@@ -296,7 +303,7 @@ events() { tb_gs "$P" config events "$1" >/dev/null; }
 # shape run back to back (the machine's other load drifts over seconds).
 path_graysplit() {
 	local shape=$1
-	tb_gs "$P" attach "$TB_IF_CLIENT" >/dev/null
+	tb_gs "$P" attach "${gs_ifaces[@]}" >/dev/null
 	route_src 10.77.0.0/24 "$SRC_GS"
 	if [ "$shape" = keepalive ]; then
 		run_wrk graysplit-keepalive "$work/vip.lua" keepalive "http://$TB_VIP4/"
@@ -312,7 +319,7 @@ path_graysplit() {
 		run_wrk graysplit-noevents-close "$work/vip.lua" close "http://$TB_VIP4/"
 		events on
 	fi
-	tb_gs "$P" detach "$TB_IF_CLIENT" >/dev/null
+	tb_gs "$P" detach "${gs_ifaces[@]}" >/dev/null
 }
 
 path_direct() {
@@ -351,7 +358,8 @@ path_nft() {
 	tb_exec "$P" node nft delete table ip gs_bench_nat
 }
 
-tb_gs "$P" detach "$TB_IF_CLIENT" >/dev/null
+tb_gs "$P" attach "${gs_ifaces[@]}" >/dev/null
+tb_gs "$P" detach "${gs_ifaces[@]}" >/dev/null
 paths=(path_direct path_graysplit path_nft)
 # The empty programs and the pass-through only explain a gap: not in the
 # smoke run.
