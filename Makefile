@@ -176,9 +176,10 @@ $(BUILD)/bench/bpf/fwd_bench.skel.h: $(BUILD)/bench/bpf/fwd_bench.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name fwd_bench > $@
 
-$(BUILD)/bench/fwd_bench: tests/bench/fwd_bench.c $(BUILD)/bench/bpf/fwd_bench.skel.h
+$(BUILD)/bench/fwd_bench: tests/bench/fwd_bench.c tests/bpf/packet.c tests/bpf/packet.h \
+		$(BUILD)/bench/bpf/fwd_bench.skel.h
 	$(call msg,CC-BENCH,$@)
-	$(Q)$(CC) $(CFLAGS) -I$(BUILD)/bench/bpf $< -lbpf -lelf -lz -o $@
+	$(Q)$(CC) $(CFLAGS) -Itests/bpf -I$(BUILD)/bench/bpf $< tests/bpf/packet.c -lbpf -lelf -lz -o $@
 
 bench-bins: $(BUILD)/bench/fwd_bench
 

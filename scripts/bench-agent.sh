@@ -26,6 +26,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/testbed.sh
+source scripts/lib/bench-common.sh
 
 secs=10
 warmup=1
@@ -41,21 +42,9 @@ load=build/bench/agent_load
 work=$(mktemp -d)
 agent_pid=
 
-[ "$(id -u)" -eq 0 ] || { echo "bench-agent: needs root (namespaces, BPF)" >&2; exit 1; }
-[ -x "$TB_GRAYSPLIT" ] || { echo "bench-agent: $TB_GRAYSPLIT missing: run make" >&2; exit 1; }
 [ -x "$load" ] || { echo "bench-agent: $load missing: run make $load" >&2; exit 1; }
-
-cleanup() {
-	set +e
-	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
-	tb_down "$P"
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-cp "$TB_GRAYSPLIT" "$work/graysplit"
-TB_GRAYSPLIT=$work/graysplit
+bench_stop() { [ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null; }
+bench_begin bench-agent
 
 tb_up "$P"
 tb_serve "$P" 33.3333 >/dev/null

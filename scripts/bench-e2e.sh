@@ -57,6 +57,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/testbed.sh
+source scripts/lib/bench-common.sh
 
 rounds=5
 secs=3
@@ -83,27 +84,14 @@ pin=$(tb_pin_dir "$P")
 work=$(mktemp -d)
 agent_pid=
 
-[ "$(id -u)" -eq 0 ] || { echo "bench-e2e: needs root (namespaces, BPF)" >&2; exit 1; }
-[ -x "$TB_GRAYSPLIT" ] || { echo "bench-e2e: $TB_GRAYSPLIT missing: run make" >&2; exit 1; }
 for t in wrk nginx nft; do
 	command -v "$t" >/dev/null || { echo "bench-e2e: $t missing: run make deps" >&2; exit 1; }
 done
-
-cleanup() {
-	set +e
-	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
-	tb_down "$P"
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_stop() { [ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null; }
+bench_begin bench-e2e
 
 T0=$EPOCHREALTIME
 log() { echo "bench-e2e: [$(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%5.1f", b - a }')s] $*" >&2; }
-
-# A private copy of the binary: a rebuild meanwhile must not pull it away.
-cp "$TB_GRAYSPLIT" "$work/graysplit"
-TB_GRAYSPLIT=$work/graysplit
 
 # As behind a real NIC: full checksums (tx offload off on every veth), so
 # the XDP fast path may redirect (it leaves partial checksums to the kernel),

@@ -32,6 +32,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/testbed.sh
+source scripts/lib/bench-common.sh
 
 json=false
 if [ "${1:-}" = --json ]; then
@@ -63,23 +64,12 @@ work=$(mktemp -d)
 agent_pid=
 load_pid=
 
-[ "$(id -u)" -eq 0 ] || { echo "bench-failback: needs root (namespaces, BPF)" >&2; exit 1; }
-[ -x "$TB_GRAYSPLIT" ] || { echo "bench-failback: $TB_GRAYSPLIT missing: run make" >&2; exit 1; }
-
 # No bare `wait`: a backend restarted by a run is a child of this shell too.
-cleanup() {
-	set +e
+bench_stop() {
 	[ -n "$load_pid" ] && kill "$load_pid" 2>/dev/null
 	[ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
-	tb_down "$P"
-	rm -rf "$work"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# A private copy of the binary: a rebuild meanwhile must not pull it away.
-cp "$TB_GRAYSPLIT" "$work/graysplit"
-TB_GRAYSPLIT=$work/graysplit
+bench_begin bench-failback
 tb_up "$P"
 tb_serve "$P" 0
 

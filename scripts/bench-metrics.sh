@@ -16,6 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/testbed.sh
+source scripts/lib/bench-common.sh
 
 secs=${1:-20}
 rate=${2:-200}
@@ -27,21 +28,11 @@ work=$(mktemp -d)
 agent_pid=
 load_pid=
 
-[ "$(id -u)" -eq 0 ] || { echo "bench-metrics: needs root (namespaces, BPF)" >&2; exit 1; }
-[ -x "$TB_GRAYSPLIT" ] || { echo "bench-metrics: $TB_GRAYSPLIT missing: run make" >&2; exit 1; }
-
-cleanup() {
-	set +e
+bench_stop() {
 	[ -n "$load_pid" ] && kill "$load_pid" 2>/dev/null
 	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null
-	tb_down "$P"
-	rm -rf "$work"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-cp "$TB_GRAYSPLIT" "$work/graysplit"
-TB_GRAYSPLIT=$work/graysplit
+bench_begin bench-metrics
 tb_up "$P"
 tb_serve "$P" 20
 

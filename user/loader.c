@@ -61,21 +61,43 @@ static bool instance_absent(const char *pin_dir)
 	return true;
 }
 
-static int pinned_max_entries(const char *path, uint32_t *max_entries)
+static int pinned_info(const char *path, struct bpf_map_info *info)
 {
-	struct bpf_map_info info = {};
-	uint32_t len = sizeof(info);
+	uint32_t len = sizeof(*info);
 	int fd, err = 0;
 
+	memset(info, 0, sizeof(*info));
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return -errno;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+	if (bpf_obj_get_info_by_fd(fd, info, &len))
 		err = -errno;
-	else
-		*max_entries = info.max_entries;
 	close(fd);
 	return err;
+}
+
+static int pinned_max_entries(const char *path, uint32_t *max_entries)
+{
+	struct bpf_map_info info;
+	int err = pinned_info(path, &info);
+
+	if (!err)
+		*max_entries = info.max_entries;
+	return err;
+}
+
+/* The kernel makes every devmap read-only to programs (BPF_F_RDONLY_PROG)
+ * by itself but refuses the flag at creation: a pinned one shows a flag the
+ * object does not ask for, and libbpf would not reuse it. Ask for what the
+ * pin has. */
+static int match_devmap_flags(struct bpf_map *map)
+{
+	struct bpf_map_info info;
+
+	if (pinned_info(bpf_map__pin_path(map), &info) ||
+	    (info.map_flags & ~BPF_F_RDONLY_PROG) != bpf_map__map_flags(map))
+		return 0;
+	return bpf_map__set_map_flags(map, info.map_flags);
 }
 
 static int prog_id_of(int fd, uint32_t *id)
@@ -174,6 +196,8 @@ int gs_load(const char *pin_dir, uint32_t flows, struct graysplit_bpf **out)
 	/* The same rule for the ring: a pinned one keeps its size. */
 	if (!err && ring_bytes)
 		err = size_flow_table(skel->maps.events, ring_bytes);
+	if (!err)
+		err = match_devmap_flags(skel->maps.tx_ports);
 	if (err) {
 		gs_set_error("cannot size the flow tables or the ring buffer: %s", strerror(-err));
 		goto fail;
@@ -425,7 +449,9 @@ static bool tx_wanted(const struct tx_scan *s, uint32_t ifindex)
 static void tx_ports_sync(const struct gs_maps *maps, const char *netns)
 {
 	struct tx_scan scan = {.netns = netns ? netns : ""};
-	uint32_t keys[GS_MAX_TX_PORTS], key, *prev = NULL;
+	/* The walk starts from ifindex 0, which no device has: the same as
+	 * starting from NULL for a hash map, and every pointer is real. */
+	uint32_t keys[GS_MAX_TX_PORTS], key, none = 0, *prev = &none;
 	int i, n = 0;
 
 	if (gs_map_foreach(maps->ifaces, sizeof(struct gs_iface_key), sizeof(struct gs_iface),

@@ -1,5 +1,4 @@
 #!/usr/bin/env bats
-# test-lane: shared
 # kill -9 of the CLI in the middle of `apply`, with 200 new connections/s
 # flowing: the maps are seen mixed right after the kill (so the test can
 # tell), status alone leaves them so, and the next command that takes the

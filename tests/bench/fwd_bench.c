@@ -28,6 +28,7 @@
 #include <bpf/libbpf.h>
 
 #include "fwd_bench.skel.h"
+#include "packet.h"
 
 #define HDR_LEN	  42 /* eth + IPv4 + UDP */
 #define FRAME_MAX 1514
@@ -117,24 +118,6 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			  "[--size 60..1514]");
 }
 
-static uint32_t sum16(const uint8_t *p, size_t n, uint32_t sum)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < n; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (n & 1)
-		sum += (uint32_t)p[n - 1] << 8;
-	return sum;
-}
-
-static uint16_t fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 static void put16(uint8_t *p, uint16_t v)
 {
 	p[0] = (uint8_t)(v >> 8);
@@ -145,7 +128,7 @@ static void put16(uint8_t *p, uint16_t v)
  * checksums, as a NIC would deliver it. */
 static void build_frame(const struct opts *o, uint8_t *f)
 {
-	uint8_t *ip = f + 14, *udp = f + 34, pseudo[12];
+	uint8_t *ip = f + 14, *udp = f + 34;
 	size_t udp_len = o->size - 34;
 
 	memset(f, 0, o->size);
@@ -159,17 +142,10 @@ static void build_frame(const struct opts *o, uint8_t *f)
 	ip[9] = 17;
 	memcpy(ip + 12, &o->src, 4);
 	memcpy(ip + 16, &o->dst, 4);
-	put16(ip + 10, fold(sum16(ip, 20, 0)));
 	put16(udp, 40000);
 	put16(udp + 2, o->port);
 	put16(udp + 4, (uint16_t)udp_len);
-	memcpy(pseudo, ip + 12, 8);
-	pseudo[8] = 0;
-	pseudo[9] = 17;
-	put16(pseudo + 10, (uint16_t)udp_len);
-	put16(udp + 6, fold(sum16(udp, udp_len, sum16(pseudo, 12, 0))));
-	if (!udp[6] && !udp[7])
-		put16(udp + 6, 0xffff);
+	pkt_fix_csums(f, o->size);
 }
 
 static uint64_t rx_count(const struct fwd_bench *skel)
@@ -222,6 +198,8 @@ int main(int argc, char **argv)
 
 	parse_args(argc, argv, &o);
 	build_frame(&o, frame);
+	if (pkt_csum_error(frame, o.size))
+		die("the frame built is wrong: %s", pkt_csum_error(frame, o.size));
 
 	skel = fwd_bench__open();
 	if (!skel)
