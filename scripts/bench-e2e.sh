@@ -184,7 +184,11 @@ mapfile -t ksoftirqd_pids < <(grep -l '^ksoftirqd/' /proc/[0-9]*/comm 2>/dev/nul
 # $work/results: label rps p50_us p99_us errors busy% wrk% servers% softirq%
 # agent% ksoftirqd% other% us_per_req (CPU shares in % of all CPUs over the
 # run; other is the rest of busy: whatever else the machine ran meanwhile;
-# us_per_req is the CPU time of everything but other, per request).
+# us_per_req is the CPU time of everything but other, per request). The
+# kernel charges a softirq tick both to softirq and to the task it
+# interrupted (wrk, nginx), so softirq is counted twice where it interrupted
+# ours, other then goes below 0, and us_per_req overstates every path alike:
+# compare it between paths, not with other machines.
 run_wrk() {
 	local label=$1 lua=$2 shape=$3 url=$4 out c0 c1 n0 n1 a0 a1 k0 k1 line hdr=()
 	[ "$shape" = close ] && hdr=(-H "Connection: close")
