@@ -139,11 +139,11 @@ tests: $(BUILD)/graysplit $(UNIT_BINS) $(BPFT_BINS) $(FUZZ_BINS) bench-bins
 
 # Every suite, one closing line "N passed, N failed"; non-zero on any failure.
 test: deps
-	$(Q)$(MAKE) --no-print-directory tests
+	$(Q)$(MAKE) --no-print-directory -j$(shell nproc) tests
 	$(Q)bash tests/run.sh
 
 test-unit test-bpf test-bats test-fuzz: deps
-	$(Q)$(MAKE) --no-print-directory tests
+	$(Q)$(MAKE) --no-print-directory -j$(shell nproc) tests
 	$(Q)bash tests/run.sh $(patsubst test-%,%,$@)
 
 # Full-size fuzzing (the smoke slices run in `make test`).
