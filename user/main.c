@@ -178,9 +178,12 @@ static int attach_all(struct gs_ctx *ctx, char **ifnames, int n, uint32_t flows)
 	return err;
 }
 
-/* --flows sizes a new instance only: an existing flow table keeps its
- * size, and asking for another one is an error rather than ignored. */
-static int check_flow_table_size(const char *pin_dir, uint32_t flows)
+/*
+ * --flows and --ring-bytes size a new instance only: an existing flow table
+ * or ring buffer keeps its size, and asking it for another one is an error
+ * rather than ignored. Called under the lock.
+ */
+static int check_pinned_size(const char *pin_dir, bool ring, uint32_t want)
 {
 	struct bpf_map_info info = {};
 	uint32_t len = sizeof(info);
@@ -189,33 +192,13 @@ static int check_flow_table_size(const char *pin_dir, uint32_t flows)
 
 	if (gs_maps_open(pin_dir, &maps))
 		return 0;
-	if (!bpf_obj_get_info_by_fd(maps.flows, &info, &len) && info.max_entries != flows)
+	if (!bpf_obj_get_info_by_fd(ring ? maps.events : maps.flows, &info, &len) &&
+	    info.max_entries != want)
 		err = gs_fail(EEXIST,
-			      "the flow table at %s already has %u entries: --flows sizes a new "
-			      "instance only ('detach --all' first to resize)",
-			      pin_dir, info.max_entries);
-	gs_maps_close(&maps);
-	return err;
-}
-
-/* --ring-bytes: a power of two from a page to 1 GiB; like --flows, it sizes
- * a new instance only, and asking an existing one for another size is an
- * error. Called under the lock. */
-static int check_ring_size(const char *pin_dir, uint32_t bytes)
-{
-	struct bpf_map_info info = {};
-	uint32_t len = sizeof(info);
-	struct gs_maps maps;
-	int err = 0;
-
-	if (gs_maps_open(pin_dir, &maps))
-		return 0;
-	if (!bpf_obj_get_info_by_fd(maps.events, &info, &len) && info.max_entries != bytes)
-		err = gs_fail(
-			EEXIST,
-			"the ring buffer at %s already has %u bytes: --ring-bytes sizes a new "
-			"instance only ('detach --all' first to resize)",
-			pin_dir, info.max_entries);
+			      "the %s at %s already has %u %s: %s sizes a new instance only "
+			      "('detach --all' first to resize)",
+			      ring ? "ring buffer" : "flow table", pin_dir, info.max_entries,
+			      ring ? "bytes" : "entries", ring ? "--ring-bytes" : "--flows");
 	gs_maps_close(&maps);
 	return err;
 }
@@ -312,9 +295,9 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 		err = 0;
 	}
 	if (flows_arg)
-		err = check_flow_table_size(ctx->pin_dir, flows);
+		err = check_pinned_size(ctx->pin_dir, false, flows);
 	if (!err && ring_arg)
-		err = check_ring_size(ctx->pin_dir, ring);
+		err = check_pinned_size(ctx->pin_dir, true, ring);
 	gs_loader_set_ring_bytes(ring);
 	if (!err && reload && !gs_maps_open(ctx->pin_dir, &s.maps)) {
 		gs_maps_close(&s.maps);

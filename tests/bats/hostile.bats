@@ -136,6 +136,7 @@ rej() {
 	rej attach "$TB_IF_CLIENT" nosuch0 # all or nothing
 	rej attach nosuch0 "$TB_IF_CLIENT"
 	rej attach "$TB_IF_CLIENT" --flows 1024 # the table exists with another size
+	rej attach "$TB_IF_CLIENT" --ring-bytes 8192 # the ring exists with another size
 	for n in 15 -1 268435457 99999999999999999999 nan 1e6 0x400 "$LONG"; do
 		rej attach "$TB_IF_CLIENT" --flows "$n"
 	done
