@@ -59,6 +59,19 @@ int gs_config_write(const struct gs_maps *m, const struct gs_config *cfg)
 	return 0;
 }
 
+int gs_config_change(const struct gs_maps *m, uint32_t set, uint32_t clear, struct gs_config *now)
+{
+	struct gs_config was;
+	int err;
+
+	err = gs_config_read(m, &was);
+	if (err)
+		return err;
+	*now = was;
+	now->flags = (was.flags | set) & ~clear;
+	return now->flags == was.flags ? 0 : gs_config_write(m, now);
+}
+
 struct json_object *gs_config_json(const struct gs_config *cfg)
 {
 	struct json_object *o = json_object_new_object();

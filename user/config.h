@@ -37,6 +37,10 @@ int gs_parse_on_off(const char *what, const char *arg, bool *on);
 int gs_config_read(const struct gs_maps *m, struct gs_config *cfg);
 int gs_config_write(const struct gs_maps *m, const struct gs_config *cfg);
 
+/* Set the flags in set and clear those in clear, in one store, only if
+ * that changes anything; the switches as they then are into *now. */
+int gs_config_change(const struct gs_maps *m, uint32_t set, uint32_t clear, struct gs_config *now);
+
 /* {"fast_path": true, "events": true} */
 struct json_object *gs_config_json(const struct gs_config *cfg);
 

@@ -203,7 +203,8 @@ static int check_pinned_size(const char *pin_dir, bool ring, uint32_t want)
 	return err;
 }
 
-/* attach --no-fast-path: the config switch, one 4-byte store. Under the lock. */
+/* Switch the fast path off (attach --no-fast-path, or conntrack seen):
+ * one 4-byte store. Under the lock. */
 static int fast_path_switch_off(const char *pin_dir)
 {
 	struct gs_config cfg;
@@ -211,36 +212,11 @@ static int fast_path_switch_off(const char *pin_dir)
 	int err;
 
 	err = gs_maps_open(pin_dir, &maps);
-	if (err)
-		return err;
-	err = gs_config_read(&maps, &cfg);
-	if (!err && !(cfg.flags & GS_CFG_NO_FAST_PATH)) {
-		cfg.flags |= GS_CFG_NO_FAST_PATH;
-		err = gs_config_write(&maps, &cfg);
+	if (!err) {
+		err = gs_config_change(&maps, GS_CFG_NO_FAST_PATH, 0, &cfg);
+		gs_maps_close(&maps);
 	}
-	gs_maps_close(&maps);
 	return err;
-}
-
-/*
- * The fast path where it works: not where netfilter tracks connections
- * (conntrack would see only the replies and drop them as invalid). Checked
- * at every attach, in the interfaces' namespace; says what it found in
- * note. Under the lock.
- */
-static int fast_path_guard(const char *pin_dir, char *note, size_t len)
-{
-	char why[160];
-	int ret;
-
-	ret = gs_conntrack_in_use(why, sizeof(why));
-	if (ret == 1) {
-		snprintf(note, len, "off: %s", why);
-		return fast_path_switch_off(pin_dir);
-	}
-	/* No conntrack, or nothing known: the switch stays as the operator set it. */
-	snprintf(note, len, "%s", ret ? why : "");
-	return 0;
 }
 
 static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
@@ -254,7 +230,9 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 		{"--json", "-j", NULL, &ctx->json},  {0}};
 	struct json_object *tree, *list;
 	uint32_t flows = GS_DEFAULT_FLOWS, ring = 0;
-	char fast_note[200] = "";
+	/* The conntrack check: 1 seen (fast path off), 0 not, < 0 unknown. */
+	char ct_why[160] = "";
+	int ct = 0;
 	struct gs_config cfg = {};
 	struct session s;
 	int err, n, i, lock_fd;
@@ -305,10 +283,14 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 	}
 	if (!err)
 		err = attach_all(ctx, argv, n, flows);
-	if (!err && no_fast_path)
+	/* The fast path where it works: not where netfilter tracks
+	 * connections, as conntrack would see only the replies and drop them
+	 * as invalid. Checked at every attach, in the interfaces' namespace;
+	 * when nothing is known the switch stays as the operator set it. */
+	if (!err && !no_fast_path)
+		ct = gs_conntrack_in_use(ct_why, sizeof(ct_why));
+	if (!err && (no_fast_path || ct == 1))
 		err = fast_path_switch_off(ctx->pin_dir);
-	else if (!err)
-		err = fast_path_guard(ctx->pin_dir, fast_note, sizeof(fast_note));
 	gs_lock_release(lock_fd);
 	if (err)
 		return err;
@@ -335,15 +317,19 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 		gs_maps_close(&s.maps);
 	}
 	json_object_object_add(tree, "attached", list);
-	/* "on", "off", or "off: why" when this attach turned it off. */
-	if (!strncmp(fast_note, "off: ", 5))
-		json_object_object_add(tree, "fast_path", json_object_new_string(fast_note));
-	else
+	/* "on", "off", or "off: why" when conntrack turned it off. */
+	if (ct == 1) {
+		char note[sizeof(ct_why) + 8];
+
+		snprintf(note, sizeof(note), "off: %s", ct_why);
+		json_object_object_add(tree, "fast_path", json_object_new_string(note));
+	} else {
 		json_object_object_add(
 			tree, "fast_path",
 			json_object_new_string(cfg.flags & GS_CFG_NO_FAST_PATH ? "off" : "on"));
-	if (fast_note[0] && strncmp(fast_note, "off: ", 5) != 0)
-		json_object_object_add(tree, "fast_path_check", json_object_new_string(fast_note));
+	}
+	if (ct < 0)
+		json_object_object_add(tree, "fast_path_check", json_object_new_string(ct_why));
 	gs_output_print(stdout, tree, ctx->json, ctx->pretty);
 	json_object_put(tree);
 	return 0;
@@ -852,7 +838,7 @@ static int cmd_config(struct gs_ctx *ctx, int argc, char **argv)
 {
 	const struct gs_opt opts[] = {{"--json", "-j", NULL, &ctx->json}, {0}};
 	struct json_object *tree;
-	struct gs_config cfg, was;
+	struct gs_config cfg;
 	struct session s;
 	uint32_t set = 0, clear = 0;
 	int err, n, i;
@@ -862,7 +848,7 @@ static int cmd_config(struct gs_ctx *ctx, int argc, char **argv)
 		err = gs_fail(EINVAL, "config: '%s' needs a value: on or off", argv[n - 1]);
 	for (i = 0; !err && i < n; i += 2) {
 		const struct gs_switch *sw = gs_switch_find(argv[i]);
-		bool on;
+		bool on = false;
 
 		if (!sw)
 			return -EINVAL;
@@ -887,12 +873,7 @@ static int cmd_config(struct gs_ctx *ctx, int argc, char **argv)
 		err = session_begin(ctx, &s);
 		if (err)
 			return err;
-		err = gs_config_read(&s.maps, &was);
-		cfg = was;
-		cfg.flags = (cfg.flags | set) & ~clear;
-		if (!err && cfg.flags != was.flags)
-			err = gs_config_write(&s.maps, &cfg);
-		err = session_end(&s, err);
+		err = session_end(&s, gs_config_change(&s.maps, set, clear, &cfg));
 	}
 	if (err)
 		return err;

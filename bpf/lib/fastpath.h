@@ -35,14 +35,6 @@
 /* Traffic class and flow label: what an IPv6 route lookup may match on. */
 #define GS_IPV6_FLOWINFO_MASK 0x0fffffff
 
-static __always_inline int gs_fast_path_off(void)
-{
-	__u32 zero = 0;
-	struct gs_config *cfg = bpf_map_lookup_elem(&config, &zero);
-
-	return cfg && (cfg->flags & GS_CFG_NO_FAST_PATH);
-}
-
 /* Leave the frame to the kernel, counting why. */
 static __always_inline int gs_fast_pass(__u32 counter)
 {
@@ -200,7 +192,7 @@ static __always_inline int gs_fast_path(struct xdp_md *ctx, const struct gs_pkt 
 	__u32 why;
 	long rc;
 
-	if (gs_fast_path_off())
+	if (gs_switched_off(GS_CFG_NO_FAST_PATH))
 		return gs_fast_pass(GS_CNT_FAST_OFF);
 	/* The parser only makes offsets within its header stack; the bound
 	 * is for the verifier. */

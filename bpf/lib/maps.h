@@ -150,6 +150,19 @@ struct {
 	__type(value, struct gs_config);
 } config SEC(".maps");
 
+/*
+ * Whether a switch of the config map is off (its GS_CFG_* flag set). The
+ * verifier inlines a lookup in a one-entry ARRAY into a bounds check and a
+ * load: a few instructions, no helper call.
+ */
+static __always_inline int gs_switched_off(__u32 flag)
+{
+	__u32 key = 0;
+	struct gs_config *cfg = bpf_map_lookup_elem(&config, &key);
+
+	return cfg && (cfg->flags & flag);
+}
+
 /* ifindex -> ifindex: where the XDP fast path may redirect (see graysplit.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);

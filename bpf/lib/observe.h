@@ -55,20 +55,6 @@ static __always_inline __u64 gs_event_wake_flags(int is_error)
 	return BPF_RB_NO_WAKEUP;
 }
 
-/*
- * The events switch (GS_CFG_NO_EVENTS), read only where an event is about to
- * be written: a connection's few edges, never an established packet. The
- * verifier inlines a lookup in a one-entry ARRAY into a bounds check and a
- * load, so this costs a few instructions, not a helper call.
- */
-static __always_inline int gs_events_off(void)
-{
-	__u32 key = 0;
-	struct gs_config *cfg = bpf_map_lookup_elem(&config, &key);
-
-	return cfg && (cfg->flags & GS_CFG_NO_EVENTS);
-}
-
 /* One event at now_ns; a full ring loses it, and counts the loss. With
  * events off nothing is written and nothing counted: the counters and
  * histograms the callers update are the whole record then. */
@@ -78,7 +64,9 @@ static __always_inline void gs_event_emit(__u8 type, __u64 now_ns, __u32 service
 {
 	struct gs_event *ev;
 
-	if (gs_events_off())
+	/* The events switch, read only where an event is about to be
+	 * written: a connection's few edges, never an established packet. */
+	if (gs_switched_off(GS_CFG_NO_EVENTS))
 		return;
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
