@@ -147,7 +147,7 @@ def main():
         return cur
 
     out = {"requests": 0, "ok": 0, "expected_5xx": 0, "wrong": 0, "failed": 0,
-           "by_backend": {}, "failed_by_result": {}, "wrong_examples": [],
+           "by_backend": {b: 0 for b in names}, "failed_by_result": {}, "wrong_examples": [],
            "failed_examples": []}
     per_split = {}
     with open(args.log) as f:
