@@ -52,7 +52,7 @@ static __always_inline __u32 gs_selection_counter(enum gs_flow_action action)
  * (selecting one when the flow table has none that may serve), record it,
  * DNAT. One lookup per map for a packet of an established flow.
  */
-static __always_inline int gs_lb_forward(struct gs_pkt *pkt, void *data_end)
+static __always_inline int gs_lb_forward(struct xdp_md *ctx, struct gs_pkt *pkt, void *data_end)
 {
 	struct gs_backend *backend = 0;
 	enum gs_flow_action action;
@@ -95,7 +95,7 @@ static __always_inline int gs_lb_forward(struct gs_pkt *pkt, void *data_end)
 	if (!backend)
 		return GS_R_NO_BACKEND;
 
-	ret = gs_dnat_xdp(pkt, data_end, backend);
+	ret = gs_dnat_xdp(ctx, pkt, data_end, backend);
 	if (ret < 0)
 		return ret;
 	gs_count(GS_CNT_FWD_REWRITTEN);
@@ -119,7 +119,7 @@ int gs_xdp_fwd(struct xdp_md *ctx)
 	gs_count(GS_CNT_PKTS);
 	ret = gs_parse(&pkt, data, data_end, bpf_xdp_get_buff_len(ctx));
 	if (ret == GS_OK)
-		ret = gs_lb_forward(&pkt, data_end);
+		ret = gs_lb_forward(ctx, &pkt, data_end);
 	/* Only a DNATed frame may skip the node's stack. */
 	if (ret == GS_OK)
 		return gs_fast_path(ctx, &pkt);

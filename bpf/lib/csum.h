@@ -43,4 +43,32 @@ static __always_inline __u16 gs_csum_apply(__u16 check, __u32 diff)
 	return (__u16)~gs_csum_fold(gs_csum_add((__u16)~check, diff));
 }
 
+/*
+ * Apply it to a CHECKSUM_PARTIAL field instead: that holds the folded
+ * pseudo-header sum itself, not its complement, for the offload (or the
+ * kernel's skb_checksum_help) to finish over the segment later.
+ */
+static __always_inline __u16 gs_csum_apply_partial(__u16 seed, __u32 diff)
+{
+	return gs_csum_fold(gs_csum_add(seed, diff));
+}
+
+/* Equal as ones' complement numbers: 0x0000 and 0xffff are both zero. */
+static __always_inline int gs_csum_same(__u16 a, __u16 b)
+{
+	return a == b || ((a == 0 || a == 0xffff) && (b == 0 || b == 0xffff));
+}
+
+/* Fold a sum of 32-bit words, each added whole (no carry handling), to
+ * 16 bits. Free of branches: each carry test would double the paths the
+ * verifier walks. */
+static __always_inline __u16 gs_fold64(__u64 s)
+{
+	s = (s & 0xffffffff) + (s >> 32);
+	s = (s & 0xffffffff) + (s >> 32);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (__u16)s;
+}
+
 #endif

@@ -42,90 +42,6 @@ static __always_inline int gs_fast_pass(__u32 counter)
 	return XDP_PASS;
 }
 
-/* Equal as ones' complement numbers: 0x0000 and 0xffff are both zero. */
-static __always_inline int gs_csum_same(__u16 a, __u16 b)
-{
-	return a == b || ((a == 0 || a == 0xffff) && (b == 0 || b == 0xffff));
-}
-
-/* Fold a sum of 32-bit words, each added whole (no carry handling), to
- * 16 bits. Free of branches: each carry test would double the paths the
- * verifier walks. */
-static __always_inline __u16 gs_fold64(__u64 s)
-{
-	s = (s & 0xffffffff) + (s >> 32);
-	s = (s & 0xffffffff) + (s >> 32);
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (__u16)s;
-}
-
-/*
- * A local sender on a veth hands over CHECKSUM_PARTIAL frames: the L4
- * checksum field holds only the folded pseudo-header sum, for a NIC to
- * finish. XDP sees no skb and no flag saying so; a frame redirected that
- * way reaches the backend with a checksum nobody finishes, and is dropped
- * there. So recognise the pattern: the field is what the pseudo-header sum
- * of the original frame became under the DNAT update. A full checksum
- * matches by chance once in 65536 frames, which then takes the kernel's way.
- * pkt still holds the frame's original (VIP) destination; l3 and l4 the
- * rewritten headers.
- */
-static __always_inline int gs_csum_partial(const struct gs_pkt *pkt, void *l3, void *l4,
-					   void *data_end)
-{
-	__u32 l4_len = pkt->l3_len - (pkt->l4_off - pkt->l3_off);
-	__u64 sum = 0, diff = 0;
-	__u32 i;
-	__u16 check, *field;
-	__be16 *dport;
-
-	if (pkt->key.proto == IPPROTO_TCP) {
-		struct tcphdr *tcp = l4;
-
-		if ((void *)(tcp + 1) > data_end)
-			return 0;
-		field = &tcp->check;
-		dport = &tcp->dest;
-	} else {
-		struct udphdr *udp = l4;
-
-		if ((void *)(udp + 1) > data_end)
-			return 0;
-		/* No checksum (IPv4): nothing to finish. */
-		if (!udp->check)
-			return 0;
-		field = &udp->check;
-		dport = &udp->dest;
-	}
-	check = *field;
-	if (pkt->is_v4) {
-		struct iphdr *iph = l3;
-
-		if ((void *)(iph + 1) > data_end)
-			return 0;
-		sum = (__u64)pkt->key.src.w[3] + pkt->key.dst.w[3];
-		/* zero, protocol, length: one 32-bit word of the pseudo-header */
-		sum += bpf_htonl(((__u32)pkt->key.proto << 16) | l4_len);
-		diff = (__u64)(__u32)~pkt->key.dst.w[3] + iph->daddr;
-	} else {
-		struct ipv6hdr *ip6h = l3;
-		__u32 *daddr;
-
-		if ((void *)(ip6h + 1) > data_end)
-			return 0;
-		daddr = (__u32 *)&ip6h->daddr;
-		for (i = 0; i < 4; i++) {
-			sum += (__u64)pkt->key.src.w[i] + pkt->key.dst.w[i];
-			diff += (__u64)(__u32)~pkt->key.dst.w[i] + daddr[i];
-		}
-		sum += bpf_htonl(l4_len);
-		sum += bpf_htonl(pkt->key.proto);
-	}
-	diff += (__u16)~pkt->key.dport + *dport;
-	return gs_csum_same(check, gs_csum_apply(gs_fold64(sum), gs_fold64(diff)));
-}
-
 /* IPv4 half of the FIB question; 0, or the counter to pass the frame under. */
 static __always_inline __u32 gs_fib_v4(struct bpf_fib_lookup *fib, struct iphdr *iph,
 				       void *data_end)
@@ -203,7 +119,9 @@ static __always_inline int gs_fast_path(struct xdp_md *ctx, const struct gs_pkt 
 		return gs_fast_pass(GS_CNT_FAST_KERNEL);
 
 	l3 = eth + 1;
-	if (gs_csum_partial(pkt, l3, ports, data_end))
+	/* Redirected, the frame would leave without the skb that says its
+	 * checksum is still to be finished: the backend would drop it. */
+	if (pkt->csum_partial)
 		return gs_fast_pass(GS_CNT_FAST_PARTIAL);
 	__builtin_memset(&fib, 0, sizeof(fib));
 	why = pkt->is_v4 ? gs_fib_v4(&fib, l3, data_end) : gs_fib_v6(&fib, l3, data_end);

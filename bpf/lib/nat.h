@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * Address and port rewrites. Forward (XDP): DNAT to the backend with RFC 1624
- * incremental checksums computed here. Reply (tc): SNAT back to the VIP with
- * the kernel's checksum helpers, which also keep skb->csum and partial
- * checksums (CHECKSUM_PARTIAL from local senders and veths) right.
+ * incremental checksums computed here, for full checksums and for partial
+ * ones alike (see gs_l4_partial). Reply (tc): SNAT back to the VIP with the
+ * kernel's checksum helpers, which keep skb->csum and CHECKSUM_PARTIAL right
+ * themselves.
  */
 #ifndef GS_BPF_NAT_H
 #define GS_BPF_NAT_H
@@ -54,7 +55,11 @@ static __always_inline int lb6_dnat_l3(const struct gs_pkt *pkt, void *data_end,
 	return GS_OK;
 }
 
-/* New destination port, and the L4 checksum over port and pseudo-header. */
+/*
+ * New destination port, and the L4 checksum over port and pseudo-header. A
+ * partial checksum covers the pseudo-header only (the port is in the segment
+ * the offload sums later), and is stored uncomplemented.
+ */
 static __always_inline int gs_dnat_l4(const struct gs_pkt *pkt, void *data_end, __be16 port,
 				      __u32 diff)
 {
@@ -63,8 +68,11 @@ static __always_inline int gs_dnat_l4(const struct gs_pkt *pkt, void *data_end, 
 
 		if ((void *)(tcp + 1) > data_end)
 			return GS_R_BAD_HEADER;
-		diff = gs_csum_diff16(diff, tcp->dest, port);
-		tcp->check = gs_csum_apply(tcp->check, diff);
+		if (pkt->csum_partial)
+			tcp->check = gs_csum_apply_partial(tcp->check, diff);
+		else
+			tcp->check =
+				gs_csum_apply(tcp->check, gs_csum_diff16(diff, tcp->dest, port));
 		tcp->dest = port;
 	} else {
 		struct udphdr *udp = pkt->l4;
@@ -75,8 +83,11 @@ static __always_inline int gs_dnat_l4(const struct gs_pkt *pkt, void *data_end, 
 		/* 0 means "no checksum" (IPv4 only): it stays so; a computed 0
 		 * must then be sent as its other form, 0xffff. */
 		if (udp->check) {
-			diff = gs_csum_diff16(diff, udp->dest, port);
-			check = gs_csum_apply(udp->check, diff);
+			if (pkt->csum_partial)
+				check = gs_csum_apply_partial(udp->check, diff);
+			else
+				check = gs_csum_apply(udp->check,
+						      gs_csum_diff16(diff, udp->dest, port));
 			udp->check = check ? check : 0xffff;
 		}
 		udp->dest = port;
@@ -84,8 +95,136 @@ static __always_inline int gs_dnat_l4(const struct gs_pkt *pkt, void *data_end, 
 	return GS_OK;
 }
 
+/* Longest segment gs_frame_sum takes: a frame of an XDP program loaded
+ * without fragment support is one page at most. */
+#define GS_SEG_MAX   4096
+#define GS_SEG_BLOCK 512 /* what bpf_csum_diff takes in one call */
+
+/*
+ * Ones' complement sum of the len bytes at off in the frame, added to seed
+ * and folded; -1 when they are not all in the frame. Global, so that the
+ * verifier walks its branches once rather than once per path of the caller.
+ */
+__noinline int gs_frame_sum(struct xdp_md *ctx, __u32 off, __u32 len, __u32 seed)
+{
+	void *data_end = (void *)(long)ctx->data_end;
+	void *p = (void *)(long)ctx->data;
+	__u8 tail[4] = {0, 0, 0, 0};
+	__u32 sum = seed, i;
+	__u64 o = off;
+
+	if (off > GS_HDR_MAX || len > GS_SEG_MAX)
+		return -1;
+	/* The compiler tests a copy of off and would add the unbounded
+	 * original; a mask it cannot drop keeps the verifier's bound. */
+	asm volatile("%[o] &= 0x7f" : [o] "+r"(o));
+	p += o;
+	for (i = 0; i < GS_SEG_MAX / GS_SEG_BLOCK && len >= GS_SEG_BLOCK; i++) {
+		if (p + GS_SEG_BLOCK > data_end)
+			return -1;
+		sum = (__u32)bpf_csum_diff(0, 0, p, GS_SEG_BLOCK, sum);
+		p += GS_SEG_BLOCK;
+		len -= GS_SEG_BLOCK;
+	}
+	/* The rest in blocks of constant size, which the verifier can bound. */
+#define GS_SUM_STEP(n)                                                                             \
+	if (len & (n)) {                                                                           \
+		if (p + (n) > data_end)                                                            \
+			return -1;                                                                 \
+		sum = (__u32)bpf_csum_diff(0, 0, p, (n), sum);                                     \
+		p += (n);                                                                          \
+	}
+	GS_SUM_STEP(256)
+	GS_SUM_STEP(128)
+	GS_SUM_STEP(64)
+	GS_SUM_STEP(32)
+	GS_SUM_STEP(16)
+	GS_SUM_STEP(8)
+	GS_SUM_STEP(4)
+#undef GS_SUM_STEP
+	/* One to three bytes left: a last word padded with zeros. */
+	len &= 3;
+	if (len) {
+		if (p + 1 > data_end)
+			return -1;
+		tail[0] = *(__u8 *)p;
+	}
+	if (len > 1) {
+		if (p + 2 > data_end)
+			return -1;
+		tail[1] = *(__u8 *)(p + 1);
+	}
+	if (len > 2) {
+		if (p + 3 > data_end)
+			return -1;
+		tail[2] = *(__u8 *)(p + 2);
+	}
+	return gs_csum_fold(gs_csum_add(sum, *(__u32 *)tail));
+}
+
+/* Folded sum of the pseudo-header the frame arrived with (pkt->key). */
+static __always_inline __u16 gs_pseudo_fold(const struct gs_pkt *pkt, __u32 l4_len)
+{
+	__u64 sum = 0;
+	__u32 i;
+
+	if (pkt->is_v4) {
+		sum = (__u64)pkt->key.src.w[3] + pkt->key.dst.w[3];
+		/* zero, protocol, length: one 32-bit word of the pseudo-header */
+		sum += bpf_htonl(((__u32)pkt->key.proto << 16) | l4_len);
+		return gs_fold64(sum);
+	}
+	for (i = 0; i < 4; i++)
+		sum += (__u64)pkt->key.src.w[i] + pkt->key.dst.w[i];
+	sum += bpf_htonl(l4_len);
+	sum += bpf_htonl(pkt->key.proto);
+	return gs_fold64(sum);
+}
+
+/*
+ * Is the L4 checksum a partial one? A local sender on a veth hands its
+ * frames over CHECKSUM_PARTIAL: the field holds the folded pseudo-header
+ * sum alone, and the offload (or the kernel's skb_checksum_help on a device
+ * without one) finishes it over the segment later. XDP sees no skb flag
+ * saying so, so recognise the value. A full checksum has that value too,
+ * by chance once in 65536 frames: then the whole segment is summed, and a
+ * checksum that verifies is full. A partial one that also verifies (once in
+ * 65536 of them) is updated as full, the only wrong call left; it never
+ * touches a frame whose checksum was right.
+ */
+static __always_inline int gs_l4_partial(struct xdp_md *ctx, const struct gs_pkt *pkt,
+					 void *data_end)
+{
+	__u32 l4_len = pkt->l3_len - (pkt->l4_off - pkt->l3_off);
+	__u16 check, pseudo;
+	int sum;
+
+	if (pkt->key.proto == IPPROTO_TCP) {
+		struct tcphdr *tcp = pkt->l4;
+
+		if ((void *)(tcp + 1) > data_end)
+			return 0;
+		check = tcp->check;
+	} else {
+		struct udphdr *udp = pkt->l4;
+
+		if ((void *)(udp + 1) > data_end)
+			return 0;
+		/* No checksum (IPv4), or IP padding behind the datagram, which
+		 * no local sender makes: nothing to finish. */
+		if (!udp->check || bpf_ntohs(udp->len) != l4_len)
+			return 0;
+		check = udp->check;
+	}
+	pseudo = gs_pseudo_fold(pkt, l4_len);
+	if (!gs_csum_same(check, pseudo))
+		return 0;
+	sum = gs_frame_sum(ctx, pkt->l4_off, l4_len, pseudo);
+	return sum >= 0 && sum != 0xffff;
+}
+
 /* Forward DNAT in XDP: the packet's destination becomes the backend. */
-static __always_inline int gs_dnat_xdp(const struct gs_pkt *pkt, void *data_end,
+static __always_inline int gs_dnat_xdp(struct xdp_md *ctx, struct gs_pkt *pkt, void *data_end,
 				       const struct gs_backend *backend)
 {
 	__u32 diff = 0;
@@ -93,6 +232,7 @@ static __always_inline int gs_dnat_xdp(const struct gs_pkt *pkt, void *data_end,
 
 	if (pkt->is_v4 != gs_addr_is_v4(&backend->addr))
 		return GS_R_FAMILY_MISMATCH;
+	pkt->csum_partial = gs_l4_partial(ctx, pkt, data_end);
 	if (pkt->is_v4)
 		ret = lb4_dnat_l3(pkt, data_end, backend, &diff);
 	else

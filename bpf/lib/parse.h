@@ -49,7 +49,8 @@ struct gs_pkt {
 	__u32 payload_off; /* TCP payload: where it starts in the frame ... */
 	__u32 payload_len; /* ... and how long it is (0 for UDP: not observed) */
 	__u8 is_v4;
-	__u8 tcp_flags; /* 0 for UDP */
+	__u8 tcp_flags;	   /* 0 for UDP */
+	__u8 csum_partial; /* forward path: L4 checksum left to offload (nat.h) */
 };
 
 static __always_inline void gs_addr_from_v4(union gs_addr *a, __be32 v4)

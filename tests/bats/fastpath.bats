@@ -149,10 +149,9 @@ for e in json.load(sys.stdin):
 }
 
 # Offload on for the whole bed, as in the other bats files: the client's
-# frames carry CHECKSUM_PARTIAL, which XDP cannot see but the fast path
+# frames carry CHECKSUM_PARTIAL, which XDP cannot see but the forward path
 # recognises from the checksum field. (Offload on at the client only, off
-# on the node, fails with or without the fast path: the node completes the
-# checksum from a seed the DNAT updated as if it were a full one.)
+# on the node: offload_off.bats.)
 @test "partial checksums (tx offload on): left to the kernel, every request answered" {
 	tb_offload "$TB" on
 	traffic partial
