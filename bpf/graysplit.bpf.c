@@ -50,9 +50,11 @@ static __always_inline __u32 gs_selection_counter(enum gs_flow_action action)
 /*
  * Forward path after parsing: find the service and the flow's backend
  * (selecting one when the flow table has none that may serve), record it,
- * DNAT. One lookup per map for a packet of an established flow.
+ * DNAT. One lookup per map for a packet of an established flow, whose
+ * entry goes to *kept for the fast path (NULL for any other packet).
  */
-static __always_inline int gs_lb_forward(struct xdp_md *ctx, struct gs_pkt *pkt, void *data_end)
+static __always_inline int gs_lb_forward(struct xdp_md *ctx, struct gs_pkt *pkt, void *data_end,
+					 struct gs_flow **kept)
 {
 	struct gs_backend *backend = 0;
 	enum gs_flow_action action;
@@ -91,6 +93,7 @@ static __always_inline int gs_lb_forward(struct xdp_md *ctx, struct gs_pkt *pkt,
 
 		if (pkt->key.proto == IPPROTO_TCP)
 			gs_observe_forward(pkt, flow, rev);
+		*kept = flow;
 	}
 	if (!backend)
 		return GS_R_NO_BACKEND;
@@ -113,16 +116,17 @@ int gs_xdp_fwd(struct xdp_md *ctx)
 {
 	void *data_end = (void *)(long)ctx->data_end;
 	void *data = (void *)(long)ctx->data;
+	struct gs_flow *flow = 0;
 	struct gs_pkt pkt;
 	int ret;
 
 	gs_count(GS_CNT_PKTS);
 	ret = gs_parse(&pkt, data, data_end, bpf_xdp_get_buff_len(ctx));
 	if (ret == GS_OK)
-		ret = gs_lb_forward(ctx, &pkt, data_end);
+		ret = gs_lb_forward(ctx, &pkt, data_end, &flow);
 	/* Only a DNATed frame may skip the node's stack. */
 	if (ret == GS_OK)
-		return gs_fast_path(ctx, &pkt);
+		return gs_fast_path(ctx, &pkt, flow);
 	if (ret < 0)
 		gs_count(-ret);
 	return XDP_PASS;

@@ -117,6 +117,12 @@ struct gs_flow_key {
 	__u8 pad[3];
 };
 
+/*
+ * The fib_* fields are the XDP fast path's next hop for the flow (bpf/lib/
+ * fastpath.h): what bpf_fib_lookup answered for its DNATed frames, reused
+ * for GS_FIB_CACHE_TTL_NS by frames asking the same question (same ingress
+ * interface and DSCP / flow info, no longer than fib_len).
+ */
 struct gs_flow {
 	__u64 created_ns; /* bpf_ktime_get_ns() at selection */
 	__u32 backend_id;
@@ -124,8 +130,29 @@ struct gs_flow {
 	__u8 state; /* enum gs_flow_state */
 	__u8 group; /* enum gs_group, as selected */
 	__u8 flags; /* GS_FLOW_F_* */
-	__u8 pad[5];
+	__u8 pad;
+	__u32 fib_oif;	    /* egress interface */
+	__u64 fib_stamp_ns; /* bpf_ktime_get_coarse_ns() of the lookup; 0: none */
+	__u32 fib_iif;	    /* ingress interface the lookup was for */
+	__u32 fib_tos;	    /* its IPv4 TOS, or IPv6 flow info as sent; ECN bits cleared */
+	__u8 fib_dmac[6];   /* next hop's MAC */
+	__u8 fib_smac[6];   /* egress interface's MAC */
+	__u16 fib_len;	    /* IP length the lookup checked against the MTU */
+	__u16 pad2;
 };
+
+/*
+ * How long a cached next hop answers for the flow: a route or neighbour
+ * change reaches established flows within this time. The fast path reads
+ * the coarse clock (a few ns, against 60-100 for bpf_ktime_get_ns on a PVM
+ * guest), which lags by up to one tick, 10 ms at the lowest HZ: it stops
+ * taking an answer GS_FIB_CACHE_TICK_NS short of the TTL, so no answer it
+ * uses is older than the TTL. Long against a lookup (1 in thousands of a
+ * busy flow's frames pays for one), short against how fast routes and
+ * neighbours change.
+ */
+#define GS_FIB_CACHE_TTL_NS  (200ull * 1000 * 1000)
+#define GS_FIB_CACHE_TICK_NS (10ull * 1000 * 1000)
 
 /* The client retransmitted its SYN: counted once as a connect timeout. */
 #define GS_FLOW_F_SYN_RETRANSMIT 0x01
@@ -192,6 +219,8 @@ enum gs_counter {
 	GS_CNT_FAST_PARTIAL,   /* L4 checksum left for offload (local veth sender): passed */
 	GS_CNT_FAST_KERNEL,    /* the kernel's to handle (no route, TTL, MTU, options) */
 	GS_CNT_FAST_OFF,       /* fast path switched off (GS_CFG_NO_FAST_PATH): passed */
+	/* Of GS_CNT_FAST_REDIRECT: next hop from the flow's cache, no lookup. */
+	GS_CNT_FAST_CACHED,
 	GS_CNT_MAX,
 };
 

@@ -46,6 +46,7 @@ static const char *const counter_names[GS_CNT_MAX] = {
 	[GS_CNT_FAST_PARTIAL] = "fast_partial_csum",
 	[GS_CNT_FAST_KERNEL] = "fast_kernel",
 	[GS_CNT_FAST_OFF] = "fast_off",
+	[GS_CNT_FAST_CACHED] = "fast_cached",
 };
 
 const char *gs_counter_name(unsigned int counter)

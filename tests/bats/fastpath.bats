@@ -14,6 +14,8 @@
 load helpers
 load faults
 
+# Every DNATed frame has one of these outcomes (fast_cached counts those
+# of fast_redirect whose next hop came from the flow's cache).
 FAST=(fast_redirect fast_no_neigh fast_no_txport fast_partial_csum fast_kernel fast_off)
 
 setup_file() {
@@ -54,7 +56,7 @@ traffic() {
 	check_split 6 20 300 8
 	[ "${2:-}" != udp ] || check_split 4 20 300 8 udp
 	counters_now "$BATS_TEST_TMPDIR/$tag.after"
-	for c in fwd_rewritten rev_rewritten "${FAST[@]}"; do
+	for c in fwd_rewritten rev_rewritten "${FAST[@]}" fast_cached; do
 		line+="$c=+$(delta "$c" "$BATS_TEST_TMPDIR/$tag.before" "$BATS_TEST_TMPDIR/$tag.after") "
 	done
 	note "$tag: $line"
@@ -111,6 +113,12 @@ for e in json.load(sys.stdin):
 		{ echo "$redirected of $rewritten rewritten frames redirected, want >= 95%" >&2; return 1; }
 	assert_equal "$(fast fast_partial_csum on)" 0
 	assert_equal "$(fast fast_off on)" 0
+	# From each connection's third frame on, the next hop comes from the
+	# flow's cache (fast_cached counts those of fast_redirect).
+	local cached
+	cached=$(fast fast_cached on)
+	((cached > 0 && cached <= redirected)) ||
+		{ echo "fast_cached +$cached of $redirected redirects" >&2; return 1; }
 	(($(fast rev_rewritten on) >= 1500)) || { echo "replies SNATed: $(fast rev_rewritten on)" >&2; return 1; }
 }
 
@@ -159,6 +167,63 @@ for e in json.load(sys.stdin):
 	check_outcomes_add_up partial
 	assert_equal "$(fast fast_redirect partial)" 0
 	(($(fast fast_partial_csum partial) >= 1500))
+}
+
+# CLOCK_MONOTONIC in seconds, the clock udp_steady.py stamps its datagrams with.
+mono() { "$TB_PYTHON" -c 'import time; print("%.6f" % time.monotonic())'; }
+
+# The fast path caches a flow's next hop for GS_FIB_CACHE_TTL_NS (200 ms).
+# One UDP flow, a datagram every 50 ms; its backend's MAC changes, and the
+# node's neighbour entry with it (what a gratuitous ARP would do). Frames
+# the cache still addresses to the old MAC die at the backend (not its
+# address); once the cached answer is too old, the FIB is asked again and
+# the flow is answered again, redirected to the new MAC from the cache.
+# A cache that never expired would lose every datagram after the change;
+# none at all would leave fast_cached at 0.
+@test "next hop cache: an established flow follows its backend's new MAC within the TTL" {
+	local out="$BATS_TEST_TMPDIR/steady" pid b old new t0 t1 i rc=0
+	tb_exec "$TB" client "$TB_PYTHON" "$TB_ROOT/scripts/lib/udp_steady.py" \
+		"$TB_VIP4" "$TB_PORT" 5 50 >"$out" 2>"$out.err" 3>&- &
+	pid=$!
+	for ((i = 0; i < 50; i++)); do
+		(($(awk '$2 != "-"' "$out" | wc -l) >= 20)) && break
+		sleep 0.1
+	done
+	b=$(awk '$2 != "-" { print $2; exit }' "$out")
+	[[ "$b" =~ ^b[123]$ ]] || { echo "no answer from the flow: $(head -3 "$out") $(cat "$out.err")" >&2; return 1; }
+	old=$(tb_exec "$TB" "$b" cat /sys/class/net/eth0/address)
+	new=02:6e:68:00:00:1${b#b}
+	counters_now "$BATS_TEST_TMPDIR/mac.before"
+	# Both changes back to back (ip -n: no process in between), so what
+	# is lost after them is the cache's doing, not the kernel's.
+	t0=$(mono)
+	ip -n "$(tb_ns "$TB" "$b")" link set dev eth0 address "$new" &&
+		ip -n "$(tb_ns "$TB" node)" neigh replace "${TB_B4[$b]}" lladdr "$new" dev "n$b" nud reachable
+	t1=$(mono)
+	wait "$pid" || rc=$?
+	counters_now "$BATS_TEST_TMPDIR/mac.after"
+	# The bed as it was, before anything is asserted.
+	tb_exec "$TB" "$b" ip link set dev eth0 address "$old"
+	tb_exec "$TB" node ip neigh replace "${TB_B4[$b]}" lladdr "$old" dev "n$b" nud reachable
+	[ "$rc" -eq 0 ] || { echo "udp_steady.py failed ($rc): $(cat "$out.err")" >&2; return 1; }
+
+	local before lost late other outage cached
+	before=$(awk -v t="$t0" '$1 < t && $2 == "-"' "$out" | wc -l)
+	lost=$(awk -v t="$t0" '$1 >= t && $2 == "-"' "$out" | wc -l)
+	# Answers from 0.6 s after the change on: the TTL and ample slack.
+	late=$(awk -v t="$t1" -v b="$b" '$1 >= t + 0.6 && $2 == b' "$out" | wc -l)
+	other=$(awk -v t="$t1" '$1 >= t + 0.6 && $2 == "-"' "$out" | wc -l)
+	outage=$(awk -v t="$t1" '$1 >= t && $2 == "-" { last = $1 } END { printf "%d", last ? (last - t) * 1000 : 0 }' "$out")
+	cached=$(delta fast_cached "$BATS_TEST_TMPDIR/mac.before" "$BATS_TEST_TMPDIR/mac.after")
+	note "flow on $b; MAC $old -> $new took $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", (b - a) * 1000 }') ms;" \
+		"datagrams lost after it began: $lost, the last sent $outage ms after it ended;" \
+		"answered from 0.6 s after it: $late, lost: $other; fast_cached +$cached," \
+		"fast_redirect +$(delta fast_redirect "$BATS_TEST_TMPDIR/mac.before" "$BATS_TEST_TMPDIR/mac.after")"
+	assert_equal "$before" 0
+	assert_equal "$other" 0
+	((late >= 20)) || { echo "only $late datagrams answered after the change" >&2; return 1; }
+	assert_equal "$(awk '$2 != "-" { print $2 }' "$out" | sort -u)" "$b"
+	((cached * 2 >= late)) || { echo "fast_cached +$cached for $late answered datagrams" >&2; return 1; }
 }
 
 @test "detach nb1: it leaves tx_ports, b1's frames go the kernel's way (fast_no_txport)" {

@@ -568,6 +568,21 @@ static const struct frame *next_syn_reselect(struct bench_case *c, uint64_t i)
 	return &c->frame;
 }
 
+/* An established flow whose cached next hop has just expired: each frame
+ * asks the FIB and fills the cache again. */
+static const struct frame *next_uncached(struct bench_case *c, uint64_t i)
+{
+	struct gs_flow flow;
+
+	(void)i;
+	if (bpf_map_lookup_elem(c->flows_fd, &c->key, &flow))
+		die("established, not cached: flow entry missing");
+	flow.fib_stamp_ns = 0;
+	if (bpf_map_update_elem(c->flows_fd, &c->key, &flow, BPF_EXIST))
+		die("established, not cached: cannot expire the next hop: %s", strerror(errno));
+	return &c->frame;
+}
+
 static const struct frame *next_new_client(struct bench_case *c, uint64_t i)
 {
 	(void)i;
@@ -699,7 +714,7 @@ static void fill_flows(struct gs_maps *m, bool v6, uint32_t n)
 static void forward_cases(int prog_fd, int base_fd, struct gs_maps *m, bool v6)
 {
 	struct bench_case c = {.prog_fd = prog_fd, .base_fd = base_fd, .flows_fd = m->flows};
-	uint64_t before, redirects;
+	uint64_t before, redirects, cached;
 	struct result res;
 	char figure[128];
 
@@ -716,6 +731,7 @@ static void forward_cases(int prog_fd, int base_fd, struct gs_maps *m, bool v6)
 	before = stat_sum(m->stats, GS_CNT_FLOW_MISSING) + stat_sum(m->stats, GS_CNT_FLOW_NEW) +
 		 stat_sum(m->stats, GS_CNT_FLOW_RESELECT);
 	redirects = stat_sum(m->stats, GS_CNT_FAST_REDIRECT);
+	cached = stat_sum(m->stats, GS_CNT_FAST_CACHED);
 	measure(&c, figure, &res);
 	if (stat_sum(m->stats, GS_CNT_FLOW_MISSING) + stat_sum(m->stats, GS_CNT_FLOW_NEW) +
 			    stat_sum(m->stats, GS_CNT_FLOW_RESELECT) !=
@@ -724,7 +740,28 @@ static void forward_cases(int prog_fd, int base_fd, struct gs_maps *m, bool v6)
 		die("established: a packet selected again");
 	expect_delta(m->stats, GS_CNT_FAST_REDIRECT, redirects, res.calls,
 		     "established: fast path redirect");
+	/* The flow's cached next hop answers all but one frame per TTL
+	 * (GS_FIB_CACHE_TTL_NS), thousands of calls apart. */
+	cached = stat_sum(m->stats, GS_CNT_FAST_CACHED) - cached;
+	if (cached * 100 < res.calls * 99 && !no_check)
+		die("established: only %lu of %lu redirects had the next hop from the cache",
+		    (unsigned long)cached, (unsigned long)res.calls);
 	emit_cost(figure, &res, xdp_baseline(), 80);
+
+	/* The frame of the flow that pays for the cache: once per TTL, and the
+	 * first after the handshake. */
+	c.key = frame_key(&c.frame);
+	c.next = next_uncached;
+	snprintf(figure, sizeof(figure),
+		 "XDP established TCP, next hop not cached (FIB lookup; no target), %s", fam(v6));
+	redirects = stat_sum(m->stats, GS_CNT_FAST_REDIRECT);
+	cached = stat_sum(m->stats, GS_CNT_FAST_CACHED);
+	measure(&c, figure, &res);
+	expect_delta(m->stats, GS_CNT_FAST_REDIRECT, redirects, res.calls,
+		     "established, not cached: fast path redirect");
+	expect_delta(m->stats, GS_CNT_FAST_CACHED, cached, 0, "established, not cached");
+	emit_cost(figure, &res, xdp_baseline(), -1);
+	c.next = next_same;
 
 	/* The same with the fast path switched off: the balancer alone. */
 	snprintf(figure, sizeof(figure),

@@ -130,6 +130,11 @@ struct fz_flow {
 	uint32_t service_id;
 	uint8_t state;
 	uint8_t group;
+	/* The fast path's cached next hop, as the last lookup that filled it
+	 * asked: only a frame with this tos and no longer may take it. */
+	bool nh_cached;
+	uint32_t nh_tos; /* as struct gs_flow's fib_tos */
+	uint16_t nh_len;
 };
 
 struct fz_rev {
@@ -162,6 +167,15 @@ struct fz_expect {
 	union gs_addr addr;
 	uint16_t port; /* network order */
 	int64_t delta[GS_CNT_MAX];
+	/* A redirect of a kept flow may take its next hop from the flow's
+	 * cache (GS_CNT_FAST_CACHED) or ask the FIB and fill the cache; which
+	 * one depends on the clock (the TTL), so the model allows either
+	 * where the cache holds an answer to this frame's question, and
+	 * learns from the counter which it was. */
+	struct fz_flow *nh_flow; /* the kept flow of a redirect */
+	bool may_cache;
+	uint32_t nh_tos;
+	uint16_t nh_len;
 };
 
 struct fz {
@@ -728,7 +742,21 @@ static bool v6_strict(const uint8_t *a)
  * redirect. Routing is tests/bpf/fibnet.h's: the backends of 10.1/16 and
  * fd01::/16 sit behind fntx (tx_ports), those of 10.2/16 and fd02::/16
  * behind fnoth; only the .1 addresses have a neighbour. */
-static void model_fast(struct fz *z, const struct fz_parse *p, struct fz_expect *e)
+/* What the fast path's cache compares of the frame (lib/fastpath.h): its
+ * IPv4 TOS or IPv6 flow info without the ECN bits, and its IP length. */
+static void model_nh_question(const uint8_t *ip, bool v4, uint32_t *tos, uint16_t *len)
+{
+	if (v4) {
+		*tos = ip[1] & 0xfcu;
+		*len = rd16(ip + 2);
+		return;
+	}
+	*tos = htonl((uint32_t)(ip[0] << 24 | ip[1] << 16 | ip[2] << 8 | ip[3]) & 0x0fcfffff);
+	*len = (uint16_t)(40 + rd16(ip + 4));
+}
+
+static void model_fast(struct fz *z, const struct fz_parse *p, struct fz_expect *e,
+		       struct fz_flow *kept)
 {
 	const uint8_t *ip = z->in + ETH_LEN;
 	uint32_t outcome;
@@ -747,6 +775,47 @@ static void model_fast(struct fz *z, const struct fz_parse *p, struct fz_expect 
 		outcome = fn_route_outcome(&e->addr);
 	e->delta[outcome] = 1;
 	e->redirect = outcome == GS_CNT_FAST_REDIRECT;
+	if (!e->redirect || !kept)
+		return;
+	e->nh_flow = kept;
+	model_nh_question(ip, p->v4, &e->nh_tos, &e->nh_len);
+	e->may_cache = kept->nh_cached && kept->nh_tos == e->nh_tos && e->nh_len <= kept->nh_len;
+}
+
+/*
+ * After a frame ran: GS_CNT_FAST_CACHED moved by 1 only where the model
+ * allows the cache to answer; a redirect of a kept flow that asked the FIB
+ * must have left this frame's question and the FIB's answer in the
+ * kernel's flow entry.
+ */
+static void check_nh_cache(struct fz *z, struct fz_expect *e, int64_t got)
+{
+	int flows_fd = bpf_map__fd(z->fx->skel->maps.flows);
+	struct fz_flow *f = e->nh_flow;
+	struct gs_flow flow;
+
+	if (got < 0 || got > (e->may_cache ? 1 : 0))
+		fz_fail(z, "fast_cached moved by %lld, the model allows %d", (long long)got,
+			e->may_cache ? 1 : 0);
+	e->delta[GS_CNT_FAST_CACHED] = got;
+	if (!f || got)
+		return;
+	f->nh_cached = true;
+	f->nh_tos = e->nh_tos;
+	f->nh_len = e->nh_len;
+	if (bpf_map_lookup_elem(flows_fd, &f->key, &flow))
+		fz_fail(z, "flow entry of a redirected frame missing: %s", strerror(errno));
+	if (!flow.fib_stamp_ns || flow.fib_oif != z->net.tx_ifindex ||
+	    flow.fib_iif != z->net.in_ifindex || flow.fib_tos != f->nh_tos ||
+	    flow.fib_len != f->nh_len || memcmp(flow.fib_dmac, fn_nh_mac, 6) ||
+	    memcmp(flow.fib_smac, fn_tx_mac, 6))
+		fz_fail(z,
+			"cached next hop: oif %u iif %u tos %08x len %u stamp %llu, want oif %u "
+			"iif %u tos %08x len %u and the MACs of the neighbour and fntx",
+			flow.fib_oif, flow.fib_iif, flow.fib_tos, flow.fib_len,
+			(unsigned long long)flow.fib_stamp_ns, z->net.tx_ifindex, z->net.in_ifindex,
+			f->nh_tos, f->nh_len);
+	z->st->nh_checked++;
 }
 
 /* Forward: which backend the flow goes to, and how the shadow tables move. */
@@ -802,6 +871,7 @@ static void model_forward(struct fz *z, const struct fz_parse *p, struct fz_expe
 			return;
 		}
 		flow = flow_find(z, &p->key, true);
+		flow->nh_cached = false;
 		flow->backend_id = be->id;
 		flow->service_id = svc->id;
 		flow->group = group;
@@ -822,7 +892,7 @@ static void model_forward(struct fz *z, const struct fz_parse *p, struct fz_expe
 	e->dst_side = true;
 	e->addr = addr;
 	e->port = htons(be->port);
-	model_fast(z, p, e);
+	model_fast(z, p, e, action ? NULL : flow);
 }
 
 static void model_reply(struct fz *z, const struct fz_parse *p, struct fz_expect *e)
@@ -1040,6 +1110,10 @@ static void run_and_check(struct fz *z)
 
 		if (c == GS_CNT_EVENTS || c == GS_CNT_EVENTS_DROPPED)
 			continue;
+		if (c == GS_CNT_FAST_CACHED) {
+			check_nh_cache(z, &e, got);
+			continue;
+		}
 		if (got != e.delta[c])
 			fz_fail(z, "counter %d moved by %lld, model: %lld", c, (long long)got,
 				(long long)e.delta[c]);
@@ -1779,10 +1853,13 @@ void fz_print_stats(const struct fz_stats *st, uint64_t seed)
 	       (unsigned long long)st->counted[GS_CNT_REV_RESTORED],
 	       (unsigned long long)st->counted[GS_CNT_REV_REWRITTEN],
 	       (unsigned long long)st->counted[GS_CNT_REV_BAD_HEADER]);
-	printf("\n# fast path (counters as the model predicted them): redirected %llu, no "
+	printf("\n# fast path (counters as the model predicted them): redirected %llu (next hop "
+	       "from the flow's cache %llu, cache fills checked %llu), no "
 	       "neighbour %llu, not in tx_ports %llu, partial checksum %llu, kernel's %llu, off "
 	       "%llu (switched off %llu times)",
 	       (unsigned long long)st->counted[GS_CNT_FAST_REDIRECT],
+	       (unsigned long long)st->counted[GS_CNT_FAST_CACHED],
+	       (unsigned long long)st->nh_checked,
 	       (unsigned long long)st->counted[GS_CNT_FAST_NO_NEIGH],
 	       (unsigned long long)st->counted[GS_CNT_FAST_NO_TXPORT],
 	       (unsigned long long)st->counted[GS_CNT_FAST_PARTIAL],

@@ -55,6 +55,7 @@ struct fz_stats {
 	uint64_t evictions;	      /* reverse entries deleted behind the forward path's back */
 	uint64_t table_checks;	      /* flow tables compared entry by entry and emptied */
 	uint64_t fast_toggles;	      /* times the fast path was switched off meanwhile */
+	uint64_t nh_checked;	      /* cache fills compared with the kernel's flow entry */
 	double seconds;
 };
 
