@@ -186,11 +186,10 @@ bool pkt_parse(const uint8_t *frame, size_t len, struct pkt_view *v)
 	return true;
 }
 
-/* Sum of pseudo-header and the whole L4 segment, checksum field included. */
-static uint32_t l4_sum(const uint8_t *frame, const struct pkt_view *v)
+/* Sum of the pseudo-header alone. */
+static uint32_t pseudo_sum(const uint8_t *frame, const struct pkt_view *v)
 {
 	uint8_t pseudo[40];
-	uint32_t sum;
 
 	if (v->is_v4) {
 		memcpy(pseudo, frame + v->src_addr_off, 4);
@@ -198,17 +197,31 @@ static uint32_t l4_sum(const uint8_t *frame, const struct pkt_view *v)
 		pseudo[8] = 0;
 		pseudo[9] = v->proto;
 		put16(pseudo + 10, (uint16_t)v->l4_len);
-		sum = sum_words(pseudo, 12, 0);
-	} else {
-		memcpy(pseudo, frame + v->src_addr_off, 16);
-		memcpy(pseudo + 16, frame + v->dst_addr_off, 16);
-		put16(pseudo + 32, 0);
-		put16(pseudo + 34, (uint16_t)v->l4_len);
-		memset(pseudo + 36, 0, 3);
-		pseudo[39] = v->proto;
-		sum = sum_words(pseudo, 40, 0);
+		return sum_words(pseudo, 12, 0);
 	}
-	return sum_words(frame + v->l4_off, v->l4_len, sum);
+	memcpy(pseudo, frame + v->src_addr_off, 16);
+	memcpy(pseudo + 16, frame + v->dst_addr_off, 16);
+	put16(pseudo + 32, 0);
+	put16(pseudo + 34, (uint16_t)v->l4_len);
+	memset(pseudo + 36, 0, 3);
+	pseudo[39] = v->proto;
+	return sum_words(pseudo, 40, 0);
+}
+
+/* Sum of pseudo-header and the whole L4 segment, checksum field included. */
+static uint32_t l4_sum(const uint8_t *frame, const struct pkt_view *v)
+{
+	return sum_words(frame + v->l4_off, v->l4_len, pseudo_sum(frame, v));
+}
+
+uint16_t pkt_pseudo_fold(const uint8_t *frame, const struct pkt_view *v)
+{
+	return fold(pseudo_sum(frame, v));
+}
+
+uint16_t pkt_l4_residue(const uint8_t *frame, const struct pkt_view *v)
+{
+	return fold(l4_sum(frame, v));
 }
 
 uint16_t pkt_l4_csum(const uint8_t *frame, const struct pkt_view *v)

@@ -75,6 +75,14 @@ const char *pkt_csum_error(const uint8_t *frame, size_t len);
 /* The ones' complement checksum field value for the L4 part as it stands. */
 uint16_t pkt_l4_csum(const uint8_t *frame, const struct pkt_view *view);
 
+/* The folded pseudo-header sum: what a sender leaving the L4 checksum to
+ * offload (CHECKSUM_PARTIAL) puts in the field. */
+uint16_t pkt_pseudo_fold(const uint8_t *frame, const struct pkt_view *view);
+
+/* The folded sum of pseudo-header and segment, checksum included: 0xffff
+ * when the checksum is right. */
+uint16_t pkt_l4_residue(const uint8_t *frame, const struct pkt_view *view);
+
 /* The flow key the data path builds for this frame. */
 struct gs_flow_key pkt_flow_key(const struct pkt_view *view);
 

@@ -78,17 +78,10 @@ static void service_one(struct fx *fx, const struct fp_case *c, const char **vip
 static void make_partial(uint8_t *frame, size_t len)
 {
 	struct pkt_view v;
-	uint32_t sum = 0;
-	size_t i;
+	uint16_t sum;
 
 	CHECK_TRUE(pkt_parse(frame, len, &v), "frame parses");
-	for (i = 0; i < v.addr_len; i += 2) {
-		sum += (uint32_t)(frame[v.src_addr_off + i] << 8 | frame[v.src_addr_off + i + 1]);
-		sum += (uint32_t)(frame[v.dst_addr_off + i] << 8 | frame[v.dst_addr_off + i + 1]);
-	}
-	sum += v.proto + (uint32_t)v.l4_len;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
+	sum = pkt_pseudo_fold(frame, &v);
 	frame[v.l4_csum_off] = (uint8_t)(sum >> 8);
 	frame[v.l4_csum_off + 1] = (uint8_t)sum;
 }
