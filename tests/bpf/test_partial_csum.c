@@ -101,7 +101,8 @@ static void partial_case(struct fx *fx, bool v6, uint8_t proto)
 		if (get16(out + v.l4_csum_off) != pkt_pseudo_fold(out, &v))
 			fail_msg("payload %zu: partial checksum 0x%04x out, want the new "
 				 "pseudo-header's 0x%04x",
-				 payload_lens[i], get16(out + v.l4_csum_off), pkt_pseudo_fold(out, &v));
+				 payload_lens[i], get16(out + v.l4_csum_off),
+				 pkt_pseudo_fold(out, &v));
 	}
 	CHECK_EQ(fx_counter(fx, GS_CNT_FWD_REWRITTEN), N_LENS, "every frame DNATed");
 }
@@ -128,7 +129,8 @@ static void full_case(struct fx *fx, bool v6, uint8_t proto)
 		/* The payload's first word (at an even offset of the segment)
 		 * makes the whole sum verify. */
 		put16(in + v.l4_off + v.l4_len - payload_lens[i], 0);
-		put16(in + v.l4_off + v.l4_len - payload_lens[i], (uint16_t)~pkt_l4_residue(in, &v));
+		put16(in + v.l4_off + v.l4_len - payload_lens[i],
+		      (uint16_t)~pkt_l4_residue(in, &v));
 		CHECK_EQ(pkt_csum_error(in, len), NULL, "the crafted frame's checksum is right");
 		CHECK_EQ(get16(in + v.l4_csum_off), want, "and is the pseudo-header sum");
 
