@@ -554,17 +554,34 @@ static const struct frame *next_same(struct bench_case *c, uint64_t i)
 	return &c->frame;
 }
 
-/* A SYN that must select again: the previous connection on the tuple closed. */
-static const struct frame *next_syn_reselect(struct bench_case *c, uint64_t i)
+/* Read the case's flow entry, let edit change it, write it back: what makes
+ * the next frame take the path its case names. */
+static void edit_flow(struct bench_case *c, const char *what, void (*edit)(struct gs_flow *))
 {
 	struct gs_flow flow;
 
-	(void)i;
 	if (bpf_map_lookup_elem(c->flows_fd, &c->key, &flow))
-		die("SYN same tuple: flow entry missing");
-	flow.state = GS_FLOW_CLOSING;
+		die("%s: flow entry missing", what);
+	edit(&flow);
 	if (bpf_map_update_elem(c->flows_fd, &c->key, &flow, BPF_EXIST))
-		die("SYN same tuple: cannot close the flow: %s", strerror(errno));
+		die("%s: cannot update the flow entry: %s", what, strerror(errno));
+}
+
+static void close_flow(struct gs_flow *flow)
+{
+	flow->state = GS_FLOW_CLOSING;
+}
+
+static void expire_next_hop(struct gs_flow *flow)
+{
+	flow->fib_stamp_ns = 0;
+}
+
+/* A SYN that must select again: the previous connection on the tuple closed. */
+static const struct frame *next_syn_reselect(struct bench_case *c, uint64_t i)
+{
+	(void)i;
+	edit_flow(c, "SYN same tuple", close_flow);
 	return &c->frame;
 }
 
@@ -572,14 +589,8 @@ static const struct frame *next_syn_reselect(struct bench_case *c, uint64_t i)
  * asks the FIB and fills the cache again. */
 static const struct frame *next_uncached(struct bench_case *c, uint64_t i)
 {
-	struct gs_flow flow;
-
 	(void)i;
-	if (bpf_map_lookup_elem(c->flows_fd, &c->key, &flow))
-		die("established, not cached: flow entry missing");
-	flow.fib_stamp_ns = 0;
-	if (bpf_map_update_elem(c->flows_fd, &c->key, &flow, BPF_EXIST))
-		die("established, not cached: cannot expire the next hop: %s", strerror(errno));
+	edit_flow(c, "established, not cached", expire_next_hop);
 	return &c->frame;
 }
 
