@@ -30,6 +30,8 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 LDLIBS    += -lcyaml -lyaml
 # The fast path's check for conntrack in the node's nftables ruleset.
 LDLIBS    += -lnftables
+# Interface facts for the fast path's redirect targets: rtnetlink and the netdev family.
+LDLIBS    += -lmnl
 
 BPF_SRC   := bpf/graysplit.bpf.c
 BPF_HDRS  := $(wildcard bpf/lib/*.h) $(wildcard include/*.h)

@@ -7,7 +7,8 @@
  * flow, and always let the packet go on: the kernel forwards it, or for a
  * DNATed frame whose next hop is known, the XDP fast path sends it straight
  * out (lib/fastpath.h). On the way they measure how each backend answers
- * (lib/observe.h).
+ * (lib/observe.h). The watch programs (lib/watch.h) see from inside the
+ * kernel what happens to redirected frames after XDP has returned.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -24,6 +25,7 @@
 #include "lib/nat.h"
 #include "lib/observe.h"
 #include "lib/fastpath.h"
+#include "lib/watch.h"
 
 static __always_inline int gs_lookup_service(const struct gs_pkt *pkt, struct gs_service **svc)
 {

@@ -219,6 +219,8 @@ enum gs_counter {
 	GS_CNT_FAST_PARTIAL,   /* L4 checksum left for offload (local veth sender): passed */
 	GS_CNT_FAST_KERNEL,    /* the kernel's to handle (no route, TTL, MTU, options) */
 	GS_CNT_FAST_OFF,       /* fast path switched off (GS_CFG_NO_FAST_PATH): passed */
+	GS_CNT_FAST_CONNTRACK, /* netfilter tracks connections in the namespace: passed */
+	GS_CNT_FAST_PORT_FAILING, /* egress port refused redirected frames: passed */
 	/* Of GS_CNT_FAST_REDIRECT: next hop from the flow's cache, no lookup. */
 	GS_CNT_FAST_CACHED,
 	GS_CNT_MAX,
@@ -376,25 +378,64 @@ struct gs_iface {
 
 /*
  * tx_ports: DEVMAP_HASH, ifindex -> ifindex: the interfaces the fast path may
- * redirect to. Userspace keeps in it the interfaces this instance has XDP
- * attached to in native mode, and only while they all share one network
- * namespace (an ifindex means nothing across namespaces).
+ * redirect to. Userspace keeps in it the attached interfaces the kernel will
+ * transmit XDP frames on (user/link_facts.h says how that is known), and
+ * only while they all share one network namespace (an ifindex means nothing
+ * across namespaces). The kernel drops a devmap entry whose device goes.
  */
 #define GS_MAX_TX_PORTS GS_MAX_IFACES
 
 /*
+ * tx_health: ARRAY of GS_TX_SLOTS, what the kernel-side watch programs
+ * (bpf/lib/watch.h) saw go wrong after attach, so that the data path
+ * stops redirecting by itself, with no agent running:
+ *  - slot GS_TX_SLOT_NETNS: the instance's namespace; nf_dropped counts
+ *    replies of graysplit's flows that netfilter dropped (a conntrack
+ *    ruleset loaded after attach sees only the replies of redirected
+ *    connections): the fast path stays off while it differs from the
+ *    config's nf_dropped_ack, which attach sets;
+ *  - slot gs_tx_slot(ifindex) for a port of tx_ports: frames the device
+ *    refused (the whole batch, with an errno: a veth whose peer lost its
+ *    NAPI, a device gone down) or dropped one by one (a full ring).
+ * The watch programs only add, atomically; userspace only reads, and
+ * zeroes a port's slot when it makes the port a target again. Ports whose
+ * ifindexes share a slot: userspace admits only the first.
+ */
+#define GS_TX_SLOTS	 257
+#define GS_TX_SLOT_NETNS 0
+
+static inline __u32 gs_tx_slot(__u32 ifindex)
+{
+	return (ifindex & 255) + 1;
+}
+
+struct gs_tx_health {
+	__u64 refused;	  /* frames in batches the device refused */
+	__u64 dropped;	  /* frames the device dropped one by one */
+	__u64 refused_ns; /* bpf_ktime_get_ns() of the last refusal */
+	__u64 nf_dropped; /* slot GS_TX_SLOT_NETNS only */
+	__s32 last_err;	  /* the kernel's errno of the last refusal */
+	__u32 ifindex;	  /* the port of the last event */
+};
+
+/*
  * config: the data path's switches, one entry (key 0), written by the CLI
- * with one 4-byte store and read once per packet. All zero is the default:
+ * (the agent: GS_CFG_CONNTRACK) and read once per packet. All zero is the default:
  * every feature on.
  */
 enum gs_config_flag {
 	GS_CFG_NO_FAST_PATH = 1u << 0, /* XDP: never fib-lookup + redirect; XDP_PASS */
 	GS_CFG_NO_EVENTS = 1u << 1,    /* no ring-buffer events; counters stay */
+	/* Not an operator's switch: attach and the agent set it while the
+	 * namespace's ruleset uses conntrack, and clear it when it no longer
+	 * does. Fast path off meanwhile. */
+	GS_CFG_CONNTRACK = 1u << 2,
 };
 
 struct gs_config {
-	__u32 flags; /* enum gs_config_flag */
-	__u32 pad;
+	__u32 flags;	       /* enum gs_config_flag */
+	__u32 netns_ino;       /* inode of the instance's network namespace (attach) */
+	__u64 nf_dropped_ack;  /* tx_health's nf_dropped when attach last ran */
 };
 
 #endif /* GRAYSPLIT_H */

@@ -8,7 +8,7 @@ packages=(
 	libcmocka-dev libjson-c-dev libcyaml-dev libyaml-dev libnftables-dev bats bats-assert bats-support
 	iproute2 ethtool nftables curl python3 procps jq
 	clang-format clang-tidy cppcheck libclang-rt-14-dev
-	libmicrohttpd-dev prometheus
+	libmicrohttpd-dev libmnl-dev prometheus
 	tmux groff man-db gnuplot-nox valgrind
 	wrk nginx-light
 )

@@ -13,6 +13,7 @@
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
 
+#include "config.h"
 #include "error.h"
 #include "graysplit.h"
 #include "graysplit.skel.h"
@@ -21,6 +22,7 @@
 #include "maps.h"
 #include "netns.h"
 #include "tc.h"
+#include "txports.h"
 
 const char *gs_xdp_mode_name(uint32_t xdp_flags)
 {
@@ -158,6 +160,52 @@ static int mkdir_p(const char *dir)
 	return 0;
 }
 
+/*
+ * The watch programs (bpf/lib/watch.h) hooked and their links pinned next
+ * to the maps, replacing the links of an earlier load: from here on they
+ * guard the data path without any process of ours running. One whose hook
+ * this kernel lacks was not loaded (gs_skel_open) and is skipped; status
+ * says which are there.
+ */
+static int attach_watch(struct graysplit_bpf *skel, const char *pin_dir)
+{
+	struct bpf_program *progs[] = {
+		skel->progs.gs_watch_devmap_xmit,
+		skel->progs.gs_watch_redirect_err,
+		skel->progs.gs_watch_nf_drop,
+	};
+	char path[PATH_MAX], name[64];
+	struct bpf_link *link;
+	size_t i;
+	int err;
+
+	for (i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		snprintf(name, sizeof(name), GS_PIN_LINK_WATCH_PREFIX "%s",
+			 bpf_program__name(progs[i]) + strlen("gs_watch_"));
+		err = gs_pin_path(path, sizeof(path), pin_dir, name);
+		if (err)
+			return err;
+		if (!bpf_program__autoload(progs[i])) {
+			unlink(path);
+			continue;
+		}
+		link = bpf_program__attach(progs[i]);
+		err = libbpf_get_error(link);
+		if (err)
+			return gs_fail(-err, "cannot hook the watch program %s: %s",
+				       bpf_program__name(progs[i]), strerror(-err));
+		if (unlink(path) && errno != ENOENT)
+			err = -errno;
+		if (!err)
+			err = bpf_link__pin(link, path);
+		bpf_link__destroy(link);
+		if (err)
+			return gs_fail(-err, "cannot pin the watch link at %s: %s", path,
+				       strerror(-err));
+	}
+	return 0;
+}
+
 /* Ring-buffer size of a new instance, 0: the build's (GS_RINGBUF_SIZE). */
 static uint32_t ring_bytes;
 
@@ -213,6 +261,8 @@ int gs_load(const char *pin_dir, uint32_t flows, struct graysplit_bpf **out)
 	err = pin_program(skel->progs.gs_xdp_fwd, pin_dir, GS_PIN_PROG_XDP);
 	if (!err)
 		err = pin_program(skel->progs.gs_tc_reply, pin_dir, GS_PIN_PROG_TC);
+	if (!err)
+		err = attach_watch(skel, pin_dir);
 	if (err)
 		goto fail;
 	*out = skel;
@@ -400,72 +450,36 @@ static const char *in_netns(const char *netns, char *buf, size_t len)
 
 static int unpin_all(const char *pin_dir);
 
-struct tx_scan {
-	const char *netns; /* the namespace we are in */
-	bool foreign;	   /* an interface is recorded in another namespace */
-	uint32_t ifindex[GS_MAX_IFACES];
-	int n;
-};
-
-static int scan_iface(const void *key, const void *value, void *ctx)
-{
-	const struct gs_iface_key *k = key;
-	const struct gs_iface *v = value;
-	struct tx_scan *s = ctx;
-	char ifname[sizeof(k->ifname) + 1];
-
-	if (strncmp(k->netns, s->netns, sizeof(k->netns)) != 0) {
-		s->foreign = true;
-		return 0;
-	}
-	snprintf(ifname, sizeof(ifname), "%.*s", (int)sizeof(k->ifname), k->ifname);
-	/* Generic-mode XDP says the driver may have no XDP transmit either. */
-	if ((v->xdp_flags & XDP_FLAGS_DRV_MODE) && if_nametoindex(ifname) == v->ifindex &&
-	    s->n < GS_MAX_IFACES)
-		s->ifindex[s->n++] = v->ifindex;
-	return 0;
-}
-
-static bool tx_wanted(const struct tx_scan *s, uint32_t ifindex)
-{
-	int i;
-
-	if (s->foreign)
-		return false;
-	for (i = 0; i < s->n; i++)
-		if (s->ifindex[i] == ifindex)
-			return true;
-	return false;
-}
-
 /*
- * The fast path's redirect targets from the recorded interfaces: those with
- * XDP in native mode (a driver that runs XDP can transmit XDP frames), and
- * only while every recorded interface is in this namespace: an ifindex
- * names different devices in two namespaces, and a redirect must never
- * leave the one it came in. Best effort: an entry that cannot be written
- * only sends packets the kernel's way, counted as fast_no_txport.
+ * The fast path's redirect targets after a change of the recorded
+ * interfaces (txports.h says which). Best effort: a target that cannot be
+ * written only sends packets the kernel's way, counted as fast_no_txport.
  */
-static void tx_ports_sync(const struct gs_maps *maps, const char *netns)
+static void sync_ports(const struct gs_maps *maps, const char *netns, uint32_t forgive)
 {
-	struct tx_scan scan = {.netns = netns ? netns : ""};
-	/* The walk starts from ifindex 0, which no device has: the same as
-	 * starting from NULL for a hash map, and every pointer is real. */
-	uint32_t keys[GS_MAX_TX_PORTS], key, none = 0, *prev = &none;
-	int i, n = 0;
+	struct gs_ports *ports = calloc(1, sizeof(*ports));
 
-	if (gs_map_foreach(maps->ifaces, sizeof(struct gs_iface_key), sizeof(struct gs_iface),
-			   scan_iface, &scan) < 0)
-		scan.foreign = true;
-	while (n < GS_MAX_TX_PORTS && !bpf_map_get_next_key(maps->tx_ports, prev, &key)) {
-		keys[n] = key;
-		prev = &keys[n++];
-	}
-	for (i = 0; i < n; i++)
-		if (!tx_wanted(&scan, keys[i]))
-			bpf_map_delete_elem(maps->tx_ports, &keys[i]);
-	for (i = 0; i < scan.n && !scan.foreign; i++)
-		bpf_map_update_elem(maps->tx_ports, &scan.ifindex[i], &scan.ifindex[i], BPF_ANY);
+	if (ports && !gs_ports_read(maps, netns, ports))
+		gs_ports_apply(maps, ports, forgive);
+	free(ports);
+}
+
+/* Tell the watch programs which namespace is this instance's, and take
+ * note of the netfilter drops seen so far: attach checks the ruleset
+ * itself (conntrack_check.h), so the fast path may try again. */
+static int record_netns(const struct gs_maps *maps)
+{
+	uint32_t slot = GS_TX_SLOT_NETNS;
+	struct gs_tx_health h0 = {0};
+	struct gs_config cfg;
+	int err = gs_config_read(maps, &cfg);
+
+	if (err)
+		return err;
+	bpf_map_lookup_elem(maps->tx_health, &slot, &h0);
+	cfg.netns_ino = gs_netns_ino();
+	cfg.nf_dropped_ack = h0.nf_dropped;
+	return gs_config_write(maps, &cfg);
 }
 
 int gs_attach(const char *pin_dir, const char *netns, const char *ifname, uint32_t flows)
@@ -511,13 +525,18 @@ int gs_attach(const char *pin_dir, const char *netns, const char *ifname, uint32
 	err = gs_tc_attach(ifname, ifindex, tc_fd, &tc_created);
 	if (err)
 		goto undo_xdp;
+	err = record_netns(&maps);
+	if (err)
+		goto undo_tc;
 	iface_key(&key, netns, ifname);
 	value.ifindex = ifindex;
 	if (bpf_map_update_elem(maps.ifaces, &key, &value, BPF_ANY)) {
 		err = gs_fail(errno, "cannot record interface %s: %s", ifname, strerror(errno));
 		goto undo_tc;
 	}
-	tx_ports_sync(&maps, netns);
+	/* Naming an interface again is the operator's word that its past
+	 * redirect errors are dealt with. */
+	sync_ports(&maps, netns, ifindex);
 	goto out;
 undo_tc:
 	if (tc_created)
@@ -574,7 +593,7 @@ int gs_detach(const char *pin_dir, const char *netns, const char *ifname)
 	detach_iface(pin_dir, ifname);
 	if (bpf_map_delete_elem(maps.ifaces, &key) && errno != ENOENT)
 		err = gs_fail(errno, "cannot forget interface %s: %s", ifname, strerror(errno));
-	tx_ports_sync(&maps, netns);
+	sync_ports(&maps, netns, 0);
 out:
 	gs_maps_close(&maps);
 	return err;
@@ -600,6 +619,11 @@ static bool is_link_pin(const char *name)
 	return !strncmp(name, GS_PIN_LINK_XDP_PREFIX, sizeof(GS_PIN_LINK_XDP_PREFIX) - 1);
 }
 
+static bool is_watch_pin(const char *name)
+{
+	return !strncmp(name, GS_PIN_LINK_WATCH_PREFIX, sizeof(GS_PIN_LINK_WATCH_PREFIX) - 1);
+}
+
 /* Remove every pin this tool makes, then the directory. Links go first so
  * no interface keeps a program that is about to lose its maps' pins. */
 static int unpin_all(const char *pin_dir)
@@ -615,10 +639,14 @@ static int unpin_all(const char *pin_dir)
 		return errno == ENOENT
 			       ? 0
 			       : gs_fail(errno, "cannot open %s: %s", pin_dir, strerror(errno));
-	while ((de = readdir(dir)))
-		if (is_link_pin(de->d_name) &&
-		    !gs_pin_path(path, sizeof(path), pin_dir, de->d_name))
+	while ((de = readdir(dir))) {
+		if (gs_pin_path(path, sizeof(path), pin_dir, de->d_name))
+			continue;
+		if (is_link_pin(de->d_name))
 			xdp_unpin_link(path);
+		else if (is_watch_pin(de->d_name))
+			unlink(path);
+	}
 	closedir(dir);
 	for (i = 0; i < sizeof(progs) / sizeof(progs[0]); i++)
 		if (!gs_pin_path(path, sizeof(path), pin_dir, progs[i]))

@@ -667,7 +667,7 @@ static int cmd_status(struct gs_ctx *ctx, int argc, char **argv)
 	err = gs_maps_open(ctx->pin_dir, &maps);
 	if (err)
 		return err;
-	err = gs_status_build(&maps, &tree);
+	err = gs_status_build(&maps, ctx->pin_dir, ctx->netns, &tree);
 	gs_maps_close(&maps);
 	if (err)
 		return err;

@@ -29,6 +29,7 @@
 #define GS_MAP_ROLLOUT_STATE "rollout_state"
 #define GS_MAP_CONFIG	     "config"
 #define GS_MAP_TX_PORTS	     "tx_ports"
+#define GS_MAP_TX_HEALTH     "tx_health"
 
 struct gs_maps {
 	int services;
@@ -47,11 +48,12 @@ struct gs_maps {
 	int rollouts;	   /* service id -> struct gs_rollout (CLI writes) */
 	int rollout_state; /* service id -> struct gs_rollout_state (agent writes) */
 	int config;	   /* key 0 -> struct gs_config (CLI writes) */
-	int tx_ports;	   /* DEVMAP_HASH ifindex -> ifindex (attach/detach write) */
+	int tx_ports;	   /* DEVMAP_HASH ifindex -> ifindex (attach, detach, agent write) */
+	int tx_health;	   /* slot -> struct gs_tx_health (the kernel's watch writes) */
 };
 
 /* Every map name above, in struct gs_maps order. */
-#define GS_MAP_COUNT 17
+#define GS_MAP_COUNT 18
 extern const char *const gs_map_names[GS_MAP_COUNT];
 
 /* Pinned programs: shared by every interface an instance is attached to. */
@@ -59,6 +61,8 @@ extern const char *const gs_map_names[GS_MAP_COUNT];
 #define GS_PIN_PROG_TC	"prog_tc"
 /* Pinned XDP link of one interface: GS_PIN_LINK_XDP_PREFIX + ifname. */
 #define GS_PIN_LINK_XDP_PREFIX "link_xdp_"
+/* Pinned links of the kernel-side watch programs: this prefix + program. */
+#define GS_PIN_LINK_WATCH_PREFIX "link_watch_"
 
 /* "pin_dir/name" into buf; -ENAMETOOLONG (with message) if it does not fit. */
 int gs_pin_path(char *buf, size_t len, const char *pin_dir, const char *name);

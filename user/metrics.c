@@ -102,6 +102,10 @@ static const char *const datapath_help[GS_CNT_MAX] = {
 	[GS_CNT_FAST_PARTIAL] = "DNATed packets passed on: L4 checksum left to offload.",
 	[GS_CNT_FAST_KERNEL] = "DNATed packets passed on: no route, local, TTL, MTU, IP options.",
 	[GS_CNT_FAST_OFF] = "DNATed packets passed on: fast path switched off.",
+	[GS_CNT_FAST_CONNTRACK] =
+		"DNATed packets passed on: the namespace's netfilter tracks connections.",
+	[GS_CNT_FAST_PORT_FAILING] =
+		"DNATed packets passed on: the egress port refused redirected frames.",
 	[GS_CNT_FAST_CACHED] =
 		"Of the fast path's redirects: next hop from the flow's cache, no FIB lookup.",
 };

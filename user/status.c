@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <arpa/inet.h>
+#include <limits.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 
@@ -20,6 +22,7 @@
 #include "rollout_cli.h"
 #include "stats.h"
 #include "status.h"
+#include "txports.h"
 
 static const char *const counter_names[GS_CNT_MAX] = {
 	[GS_CNT_PKTS] = "pkts",
@@ -46,6 +49,8 @@ static const char *const counter_names[GS_CNT_MAX] = {
 	[GS_CNT_FAST_PARTIAL] = "fast_partial_csum",
 	[GS_CNT_FAST_KERNEL] = "fast_kernel",
 	[GS_CNT_FAST_OFF] = "fast_off",
+	[GS_CNT_FAST_CONNTRACK] = "fast_conntrack",
+	[GS_CNT_FAST_PORT_FAILING] = "fast_port_failing",
 	[GS_CNT_FAST_CACHED] = "fast_cached",
 };
 
@@ -357,26 +362,84 @@ static struct json_object *describe_service(struct gs_maps *m, const struct serv
 	return obj;
 }
 
-static struct json_object *describe_ifaces(const struct iface_list *l)
+/* One attached interface: where it is, its XDP mode, and whether the fast
+ * path redirects into it, with the reason when not (txports.h). */
+static struct json_object *describe_port(const struct gs_port *port, uint32_t xdp_flags)
 {
-	struct json_object *arr = json_object_new_array();
+	struct json_object *obj = json_object_new_object();
+	char device[160];
+
+	add_string(obj, "ifname", port->ifname);
+	add_string(obj, "netns", port->netns);
+	add_int(obj, "ifindex", port->ifindex);
+	add_string(obj, "xdp_mode", gs_xdp_mode_name(xdp_flags));
+	add_string(obj, "fast_path", gs_port_why(port));
+	json_object_object_add(obj, "in_tx_ports", json_object_new_boolean(port->in_tx_ports));
+	if (port->facts_read) {
+		gs_link_facts_describe(&port->facts, device, sizeof(device));
+		add_string(obj, "device", device);
+	}
+	add_uint(obj, "redirect_refused", port->health.refused);
+	add_uint(obj, "redirect_dropped", port->health.dropped);
+	if (port->health.refused)
+		add_int(obj, "redirect_last_errno", port->health.last_err);
+	return obj;
+}
+
+static uint32_t xdp_flags_of(const struct iface_list *l, const struct gs_port *port)
+{
 	size_t i;
 
-	for (i = 0; i < l->n; i++) {
-		const struct iface_entry *e = &l->items[i];
-		struct json_object *obj = json_object_new_object();
-		char netns[sizeof(e->key.netns) + 1];
-		char ifname[sizeof(e->key.ifname) + 1];
+	for (i = 0; i < l->n; i++)
+		if (!strncmp(l->items[i].key.ifname, port->ifname, sizeof(l->items[i].key.ifname)) &&
+		    !strncmp(l->items[i].key.netns, port->netns, sizeof(l->items[i].key.netns)))
+			return l->items[i].value.xdp_flags;
+	return 0;
+}
 
-		snprintf(netns, sizeof(netns), "%.*s", (int)sizeof(e->key.netns), e->key.netns);
-		snprintf(ifname, sizeof(ifname), "%.*s", (int)sizeof(e->key.ifname), e->key.ifname);
-		add_string(obj, "ifname", ifname);
-		add_string(obj, "netns", netns);
-		add_int(obj, "ifindex", e->value.ifindex);
-		add_string(obj, "xdp_mode", gs_xdp_mode_name(e->value.xdp_flags));
-		json_object_array_add(arr, obj);
-	}
+static struct json_object *describe_ifaces(struct gs_maps *m, const struct iface_list *l,
+					   const char *netns)
+{
+	struct json_object *arr = json_object_new_array();
+	struct gs_ports *ports = calloc(1, sizeof(*ports));
+	int i;
+
+	if (ports && !gs_ports_read(m, netns, ports))
+		for (i = 0; i < ports->n; i++)
+			json_object_array_add(arr, describe_port(&ports->port[i],
+								 xdp_flags_of(l, &ports->port[i])));
+	free(ports);
 	return arr;
+}
+
+/* The namespace-wide part of the fast path's state: conntrack, and which
+ * kernel-side watch programs guard it (their links pinned by attach). */
+static struct json_object *describe_fast_path(struct gs_maps *m, const char *pin_dir)
+{
+	static const char *const watches[] = {"devmap_xmit", "redirect_err", "nf_drop"};
+	struct json_object *obj = json_object_new_object(), *w = json_object_new_object();
+	struct gs_tx_health h0 = {0};
+	uint32_t key = GS_TX_SLOT_NETNS;
+	struct gs_config cfg = {0};
+	char name[64], path[PATH_MAX];
+	size_t i;
+
+	gs_config_read(m, &cfg);
+	bpf_map_lookup_elem(m->tx_health, &key, &h0);
+	json_object_object_add(obj, "switched_on",
+			       json_object_new_boolean(!(cfg.flags & GS_CFG_NO_FAST_PATH)));
+	json_object_object_add(obj, "conntrack_in_ruleset",
+			       json_object_new_boolean(cfg.flags & GS_CFG_CONNTRACK));
+	add_uint(obj, "nf_dropped_replies", h0.nf_dropped - cfg.nf_dropped_ack);
+	for (i = 0; i < sizeof(watches) / sizeof(watches[0]); i++) {
+		snprintf(name, sizeof(name), GS_PIN_LINK_WATCH_PREFIX "%s", watches[i]);
+		json_object_object_add(w, watches[i],
+				       json_object_new_boolean(
+					       pin_dir && !gs_pin_path(path, sizeof(path), pin_dir, name) &&
+					       !access(path, F_OK)));
+	}
+	json_object_object_add(obj, "watch", w);
+	return obj;
 }
 
 static struct json_object *describe_counters(struct gs_maps *m)
@@ -415,7 +478,8 @@ static struct json_object *describe_flow_table(struct gs_maps *m, const struct f
 	return obj;
 }
 
-int gs_status_build(struct gs_maps *m, struct json_object **out)
+int gs_status_build(struct gs_maps *m, const char *pin_dir, const char *netns,
+		     struct json_object **out)
 {
 	struct service_list *services = calloc(1, sizeof(*services));
 	struct iface_list *ifaces = calloc(1, sizeof(*ifaces));
@@ -464,7 +528,8 @@ int gs_status_build(struct gs_maps *m, struct json_object **out)
 		json_object_array_add(
 			arr, describe_service(m, &services->items[i], all, &census, &overrides));
 	json_object_object_add(root, "services", arr);
-	json_object_object_add(root, "interfaces", describe_ifaces(ifaces));
+	json_object_object_add(root, "interfaces", describe_ifaces(m, ifaces, netns));
+	json_object_object_add(root, "fast_path", describe_fast_path(m, pin_dir));
 	json_object_object_add(root, "config", gs_config_json(&cfg));
 	json_object_object_add(root, "flow_table", describe_flow_table(m, &census));
 	json_object_object_add(root, "counters", describe_counters(m));

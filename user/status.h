@@ -16,6 +16,8 @@
 const char *gs_counter_name(unsigned int counter);
 
 /* The caller puts *out. */
-int gs_status_build(struct gs_maps *m, struct json_object **out);
+/* pin_dir: for the watch links; netns: the one we are in ("" or NULL: ours). */
+int gs_status_build(struct gs_maps *m, const char *pin_dir, const char *netns,
+		     struct json_object **out);
 
 #endif

@@ -149,6 +149,25 @@ static __always_inline void gs_nh_put(struct gs_flow *flow, const struct bpf_fib
 	*(volatile __u64 *)&flow->fib_stamp_ns = now;
 }
 
+/* Whether netfilter dropped replies of our flows since attach last looked
+ * (lib/watch.h): a ruleset that tracks connections came in. */
+static __always_inline int gs_nf_dropping(const struct gs_config *cfg)
+{
+	__u32 slot = GS_TX_SLOT_NETNS;
+	struct gs_tx_health *h = bpf_map_lookup_elem(&tx_health, &slot);
+
+	return h && h->nf_dropped != cfg->nf_dropped_ack;
+}
+
+/* Whether the device behind ifindex refused redirected frames (lib/watch.h). */
+static __always_inline int gs_port_failing(__u32 ifindex)
+{
+	__u32 slot = gs_tx_slot(ifindex);
+	struct gs_tx_health *h = bpf_map_lookup_elem(&tx_health, &slot);
+
+	return h && h->refused;
+}
+
 /* What the kernel's ip_forward / ip6_forward would do to the header. */
 static __always_inline void gs_hop_down(void *l3, int is_v4)
 {
@@ -186,13 +205,20 @@ static __always_inline int gs_fast_path(struct xdp_md *ctx, const struct gs_pkt 
 	int cached = 0;
 	__be16 *ports;
 	__u64 now = 0;
+	struct gs_config *cfg;
+	__u32 cfg_key = 0;
 	__u32 tos;
 	void *l3;
 	__u32 why;
 	long rc;
 
-	if (gs_switched_off(GS_CFG_NO_FAST_PATH))
+	cfg = bpf_map_lookup_elem(&config, &cfg_key);
+	if (!cfg)
+		return gs_fast_pass(GS_CNT_FAST_KERNEL);
+	if (cfg->flags & GS_CFG_NO_FAST_PATH)
 		return gs_fast_pass(GS_CNT_FAST_OFF);
+	if ((cfg->flags & GS_CFG_CONNTRACK) || gs_nf_dropping(cfg))
+		return gs_fast_pass(GS_CNT_FAST_CONNTRACK);
 	/* The parser only makes offsets within its header stack; the bound
 	 * is for the verifier. */
 	if ((void *)(eth + 1) > data_end || l4_off > GS_HDR_MAX)
@@ -230,6 +256,10 @@ static __always_inline int gs_fast_path(struct xdp_md *ctx, const struct gs_pkt 
 		if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 			return gs_fast_pass(GS_CNT_FAST_KERNEL);
 	}
+	/* A port whose device refused frames since it was admitted: pass
+	 * (the cache's answers too: they name the port). */
+	if (gs_port_failing(fib.ifindex))
+		return gs_fast_pass(GS_CNT_FAST_PORT_FAILING);
 	/* An interface without an entry may not take XDP frames: pass. The
 	 * redirect itself happens after the program returns, so the frame
 	 * is only changed once it is certain to go. */

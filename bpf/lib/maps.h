@@ -171,4 +171,14 @@ struct {
 	__type(value, __u32);
 } tx_ports SEC(".maps");
 
+/* Slot -> what the watch programs saw go wrong (see graysplit.h). An ARRAY:
+ * the verifier inlines its lookup, so the fast path's check costs a few
+ * instructions. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, GS_TX_SLOTS);
+	__type(key, __u32);
+	__type(value, struct gs_tx_health);
+} tx_health SEC(".maps");
+
 #endif

@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "loader.h"
 #include "packet.h"
 
 /* A setup step that fails makes the test fail, with what failed. */
@@ -31,7 +32,7 @@ static int fx_open(void **state, uint32_t ring_size)
 
 	if (!fx)
 		return -1;
-	fx->skel = graysplit_bpf__open();
+	fx->skel = gs_skel_open();
 	if (!fx->skel) {
 		free(fx);
 		return -1;
