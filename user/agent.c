@@ -43,6 +43,7 @@
 #include "maps.h"
 #include "metrics.h"
 #include "ops.h"
+#include "port_guard.h"
 #include "parse.h"
 #include "journal.h"
 #include "rollout.h"
@@ -91,6 +92,7 @@ struct agent {
 	bool has_rollout[GS_MAX_SERVICES];     /* ... which ids have one */
 	bool failed_back_now[GS_MAX_SERVICES]; /* cut off since the last walk */
 	struct gs_metrics *metrics;	       /* NULL without --metrics */
+	struct gs_port_guard ports;	       /* the fast path's redirect targets */
 	struct gs_metrics_agent counts;
 };
 
@@ -679,6 +681,7 @@ static int tick(struct agent *a)
 	}
 	if (!busy)
 		walk_rollouts(a);
+	gs_port_guard_tick(&a->ports, &a->maps, gs_monotonic_ns());
 	a->ticks++;
 	if (a->metrics)
 		gs_metrics_tick(a->metrics);
@@ -848,7 +851,7 @@ static void teardown(struct agent *a)
 	free(a->rollouts);
 }
 
-int gs_agent_run(const char *pin_dir, const struct gs_agent_opts *opts)
+int gs_agent_run(const char *pin_dir, const char *netns, const struct gs_agent_opts *opts)
 {
 	struct agent *a = calloc(1, sizeof(*a));
 	int lock_fd, err;
@@ -857,6 +860,7 @@ int gs_agent_run(const char *pin_dir, const struct gs_agent_opts *opts)
 		return gs_fail(ENOMEM, "out of memory");
 	a->pin_dir = pin_dir;
 	a->opts = opts;
+	gs_port_guard_init(&a->ports, pin_dir, netns);
 	gs_maps_init(&a->maps);
 	lock_fd = gs_lock_consumer(pin_dir, "agent");
 	if (lock_fd < 0) {

@@ -43,6 +43,6 @@ int gs_agent_parse(const char *cmd, int argc, char **argv, struct gs_agent_opts 
 void gs_agent_help(FILE *out);
 
 /* Runs until SIGINT or SIGTERM (0), or a fatal error (negative errno). */
-int gs_agent_run(const char *pin_dir, const struct gs_agent_opts *opts);
+int gs_agent_run(const char *pin_dir, const char *netns, const struct gs_agent_opts *opts);
 
 #endif

@@ -203,9 +203,9 @@ static int check_pinned_size(const char *pin_dir, bool ring, uint32_t want)
 	return err;
 }
 
-/* Switch the fast path off (attach --no-fast-path, or conntrack seen):
- * one 4-byte store. Under the lock. */
-static int fast_path_switch_off(const char *pin_dir)
+/* Set and clear config flags (attach --no-fast-path; what the conntrack
+ * check found). Under the lock. */
+static int config_flags(const char *pin_dir, uint32_t set, uint32_t clear)
 {
 	struct gs_config cfg;
 	struct gs_maps maps;
@@ -213,7 +213,7 @@ static int fast_path_switch_off(const char *pin_dir)
 
 	err = gs_maps_open(pin_dir, &maps);
 	if (!err) {
-		err = gs_config_change(&maps, GS_CFG_NO_FAST_PATH, 0, &cfg);
+		err = gs_config_change(&maps, set, clear, &cfg);
 		gs_maps_close(&maps);
 	}
 	return err;
@@ -289,8 +289,11 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 	 * when nothing is known the switch stays as the operator set it. */
 	if (!err && !no_fast_path)
 		ct = gs_conntrack_in_use(ct_why, sizeof(ct_why));
-	if (!err && (no_fast_path || ct == 1))
-		err = fast_path_switch_off(ctx->pin_dir);
+	if (!err && no_fast_path)
+		err = config_flags(ctx->pin_dir, GS_CFG_NO_FAST_PATH, 0);
+	if (!err && !no_fast_path && ct >= 0)
+		err = config_flags(ctx->pin_dir, ct == 1 ? GS_CFG_CONNTRACK : 0,
+				   ct == 1 ? 0 : GS_CFG_CONNTRACK);
 	gs_lock_release(lock_fd);
 	if (err)
 		return err;
@@ -684,7 +687,7 @@ static int cmd_agent(struct gs_ctx *ctx, int argc, char **argv)
 	err = gs_agent_parse(ctx->cmd, argc, argv, &opts);
 	if (err)
 		return err;
-	return gs_agent_run(ctx->pin_dir, &opts);
+	return gs_agent_run(ctx->pin_dir, ctx->netns, &opts);
 }
 
 static int cmd_trace(struct gs_ctx *ctx, int argc, char **argv)

@@ -105,6 +105,7 @@ int gs_ports_read(const struct gs_maps *m, const char *netns, struct gs_ports *p
 			continue;
 		}
 		bpf_map_lookup_elem(m->tx_health, &slot, &port->health);
+		port->refused_seen = port->health.refused;
 		judge_device(port);
 		port->why = port->device_why;
 		if (port->why == GS_TX_TARGET && port->health.refused)
@@ -137,15 +138,12 @@ static int zero_slot(const struct gs_maps *m, uint32_t slot)
 	return 0;
 }
 
-/* The port that owns slot after the apply: a target, or one kept out for
- * its refusals (their record stays for status). */
-static bool slot_owned(const struct gs_ports *p, uint32_t slot)
+static bool slot_taken(const struct gs_ports *p, uint32_t slot)
 {
 	int i;
 
 	for (i = 0; i < p->n; i++)
-		if (p->port[i].here && gs_tx_slot(p->port[i].ifindex) == slot &&
-		    (p->port[i].target || p->port[i].device_why == GS_TX_TARGET))
+		if (p->port[i].target && gs_tx_slot(p->port[i].ifindex) == slot)
 			return true;
 	return false;
 }
@@ -187,15 +185,19 @@ int gs_ports_apply(const struct gs_maps *m, struct gs_ports *p, uint32_t forgive
 	for (i = 0; i < p->n; i++)
 		if (!p->port[i].target)
 			p->port[i].in_tx_ports = false;
-	/* Stale refusals go before any port takes their slot. */
-	for (slot = 1; slot < GS_TX_SLOTS; slot++) {
-		struct gs_tx_health h;
+	/* Refusals the facts explain are forgotten, so the port comes back
+	 * once it can take frames; unexplained ones stay (and keep it out).
+	 * A slot some other target owns is left alone. */
+	for (i = 0; i < p->n; i++) {
+		struct gs_port *port = &p->port[i];
 
-		if (slot_owned(p, slot) || bpf_map_lookup_elem(m->tx_health, &slot, &h) ||
-		    (!h.refused && !h.dropped))
+		if (!port->here || port->device_why == GS_TX_TARGET || !port->health.refused ||
+		    slot_taken(p, gs_tx_slot(port->ifindex)))
 			continue;
-		err = zero_slot(m, slot);
+		err = zero_slot(m, gs_tx_slot(port->ifindex));
 		first = first ? first : err;
+		if (!err)
+			memset(&port->health, 0, sizeof(port->health));
 	}
 	for (i = 0; i < p->n; i++) {
 		struct gs_port *port = &p->port[i];

@@ -39,6 +39,7 @@ struct gs_port {
 	bool target;		   /* belongs in tx_ports */
 	bool in_tx_ports;	   /* is in tx_ports (after gs_ports_apply: == target) */
 	struct gs_tx_health health;
+	uint64_t refused_seen;	   /* health.refused as read, before any apply */
 };
 
 struct gs_ports {

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "config.h"
+#include "conntrack_check.h"
+#include "decisions.h"
+#include "error.h"
+#include "lock.h"
+#include "port_guard.h"
+
+/* Decision-log lines about the node, not a service, name this service. */
+#define GS_NODE_SERVICE "node"
+
+void gs_port_guard_init(struct gs_port_guard *g, const char *pin_dir, const char *netns)
+{
+	memset(g, 0, sizeof(*g));
+	g->pin_dir = pin_dir;
+	g->netns = netns ? netns : "";
+}
+
+static void log_line(struct gs_port_guard *g, struct json_object *entry, const char *text)
+{
+	fprintf(stderr, "graysplit agent: %s\n", text);
+	if (gs_decision_append_at(g->pin_dir, gs_realtime_ns(), entry))
+		fprintf(stderr, "graysplit agent: %s\n", gs_last_error());
+	json_object_put(entry);
+	g->changes++;
+}
+
+static const struct gs_port *find(const struct gs_ports *p, const struct gs_port *port)
+{
+	int i;
+
+	for (i = 0; i < p->n; i++)
+		if (!strcmp(p->port[i].ifname, port->ifname) && !strcmp(p->port[i].netns, port->netns))
+			return &p->port[i];
+	return NULL;
+}
+
+/* One line per interface whose state changed since the last look. */
+static void report_ports(struct gs_port_guard *g, const struct gs_ports *now)
+{
+	char text[256], reason[128];
+	int i;
+
+	for (i = 0; i < now->n; i++) {
+		const struct gs_port *port = &now->port[i];
+		const struct gs_port *was = g->have_last ? find(&g->last, port) : NULL;
+		const char *from = was ? gs_port_why(was) : "unknown";
+		struct json_object *e;
+
+		if (was && was->why == port->why && was->in_tx_ports == port->in_tx_ports)
+			continue;
+		if (!was && !g->have_last)
+			from = "agent start";
+		e = gs_decision_new("agent", GS_NODE_SERVICE,
+				    port->in_tx_ports ? "fast_path_port_in" : "fast_path_port_out");
+		json_object_object_add(e, "interface", json_object_new_string(port->ifname));
+		json_object_object_add(e, "from", json_object_new_string(from));
+		snprintf(reason, sizeof(reason), "%s: %s", port->ifname, gs_port_why(port));
+		json_object_object_add(e, "reason", json_object_new_string(reason));
+		json_object_object_add(e, "redirect_refused",
+				       json_object_new_uint64(port->refused_seen));
+		snprintf(text, sizeof(text), "fast path %s %s: %s (was: %s; refused frames: %llu)",
+			 port->in_tx_ports ? "redirects into" : "does not redirect into",
+			 port->ifname, gs_port_why(port), from,
+			 (unsigned long long)port->refused_seen);
+		log_line(g, e, text);
+	}
+}
+
+static void check_ports(struct gs_port_guard *g, const struct gs_maps *m)
+{
+	struct gs_ports *now = calloc(1, sizeof(*now));
+	int lock;
+
+	if (!now)
+		return;
+	/* attach and detach apply under the lock too: one writer at a time. */
+	lock = gs_lock_try(g->pin_dir);
+	if (lock < 0)
+		goto out;
+	if (!gs_ports_read(m, g->netns, now) && !gs_ports_apply(m, now, 0)) {
+		report_ports(g, now);
+		g->last = *now;
+		g->have_last = true;
+	}
+	gs_lock_release(lock);
+out:
+	free(now);
+}
+
+static void check_conntrack(struct gs_port_guard *g, const struct gs_maps *m)
+{
+	struct gs_config cfg, now;
+	struct json_object *e;
+	char why[160] = "", text[256];
+	int ct, lock, err;
+
+	ct = gs_conntrack_in_use(why, sizeof(why));
+	if (ct < 0 || gs_config_read(m, &cfg) || !!(cfg.flags & GS_CFG_CONNTRACK) == ct)
+		return;
+	lock = gs_lock_try(g->pin_dir);
+	if (lock < 0)
+		return;
+	err = gs_config_change(m, ct ? GS_CFG_CONNTRACK : 0, ct ? 0 : GS_CFG_CONNTRACK, &now);
+	gs_lock_release(lock);
+	if (err) {
+		fprintf(stderr, "graysplit agent: %s\n", gs_last_error());
+		return;
+	}
+	e = gs_decision_new("agent", GS_NODE_SERVICE,
+			    ct ? "fast_path_conntrack_on" : "fast_path_conntrack_off");
+	json_object_object_add(e, "reason", json_object_new_string(ct ? why : "no rule uses conntrack"));
+	snprintf(text, sizeof(text), "fast path %s: %s", ct ? "off" : "back on",
+		 ct ? why : "the ruleset no longer uses conntrack");
+	log_line(g, e, text);
+}
+
+void gs_port_guard_tick(struct gs_port_guard *g, const struct gs_maps *m, uint64_t now_ns)
+{
+	if (now_ns >= g->conntrack_due_ns) {
+		g->conntrack_due_ns = now_ns + GS_CONNTRACK_CHECK_MS * 1000000ull;
+		check_conntrack(g, m);
+	}
+	if (now_ns >= g->ports_due_ns) {
+		g->ports_due_ns = now_ns + GS_PORT_GUARD_MS * 1000000ull;
+		check_ports(g, m);
+	}
+}
