@@ -313,6 +313,7 @@ static void fill_input(struct gs_policy_input *in, const struct gs_group_window 
 	in->canary_fail_streak = w->streak;
 	in->stable_span_connects = w->streak ? w->span_ok : 0;
 	in->stable_span_failures = w->streak ? w->span_failed : 0;
+	in->stable_now = NULL;
 }
 
 static bool failed(enum gs_verdict v)
@@ -370,6 +371,9 @@ static void decide(struct agent *a, uint32_t id, const struct gs_group_window *p
 		w->decided_streak = w->streak;
 	fill_input(a->input_other, &w->total[GS_GROUP_CANARY], &w->total[GS_GROUP_STABLE], partial,
 		   w);
+	/* Stable's health is judged on the window: an outage long past must
+	 * not turn the totals' fails into both_failing. */
+	a->input_other->stable_now = &w->win[GS_GROUP_STABLE].sum;
 	gs_policy_decide(&cfg, a->input_other, &since_split);
 	fill_input(a->input, &w->win[GS_GROUP_CANARY].sum, &w->win[GS_GROUP_STABLE].sum, partial,
 		   w);

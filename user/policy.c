@@ -367,21 +367,30 @@ static bool streak_verdict(const struct gs_policy_cfg *cfg, const struct gs_poli
 	return true;
 }
 
+/* Stable's own rate of an error test's kind, over g. */
+static double own_rate(enum gs_signal signal, const struct gs_group_window *g)
+{
+	if (signal == GS_SIGNAL_HTTP_5XX)
+		return ratio(g->http_5xx, g->responses);
+	return ratio(g->conn_refused + g->conn_timeouts + g->resets, g->new_flows);
+}
+
 /*
  * A failed test blames the canary only if stable is healthy: over the
- * window at least min_stable_attempts stable connects, min_stable_success of
- * them ok, none of that span's evidence (the streak's) saying stable fails,
- * and for an error test stable's own rate of that kind under
- * max_stable_error_rate. Stable failing: both_failing (why in out). Too few
- * stable attempts to tell: inconclusive.
+ * window (stable_now if given) at least min_stable_attempts stable
+ * connects, min_stable_success of them ok, none of the streak's span
+ * saying stable fails, and for an error test stable's own rate of that
+ * kind under max_stable_error_rate. Stable failing: both_failing (why in
+ * out). Too few stable attempts to tell: inconclusive.
  */
 static enum gs_verdict fail_verdict(const struct gs_policy_cfg *cfg,
 				    const struct gs_policy_input *in, const struct test_eval *t,
 				    char *why, size_t len)
 {
-	const struct gs_group_window *s = &in->stable;
+	const struct gs_group_window *s = in->stable_now ? in->stable_now : &in->stable;
 	enum health w = window_health(cfg, s), sp = span_health(cfg, in);
 	uint64_t att = s->connects + connect_failures(s);
+	double rate = own_rate(t->signal, s);
 	char rs[16];
 
 	if (sp == HEALTH_FAILING) {
@@ -398,8 +407,8 @@ static enum gs_verdict fail_verdict(const struct gs_policy_cfg *cfg,
 			 connect_failures(s), att);
 		return GS_VERDICT_BOTH_FAILING;
 	}
-	if (!t->latency && t->rate_s >= cfg->max_stable_error_rate) {
-		format_rate(rs, sizeof(rs), t->rate_s);
+	if (!t->latency && rate >= cfg->max_stable_error_rate) {
+		format_rate(rs, sizeof(rs), rate);
 		snprintf(why, len, "stable's own rate %s >= %.0f%%", rs,
 			 100.0 * cfg->max_stable_error_rate);
 		return GS_VERDICT_BOTH_FAILING;
@@ -524,7 +533,9 @@ void gs_policy_decide(const struct gs_policy_cfg *cfg, const struct gs_policy_in
 		if (t[i].enough && (!closest || t[i].log_bf > closest->log_bf))
 			closest = &t[i];
 	}
-	if (both_over_bound(cfg, c, s, out)) {
+	/* Totals since the split are no picture of now: only a window says
+	 * both groups fail on their own. */
+	if (!in->stable_now && both_over_bound(cfg, c, s, out)) {
 		out->verdict = GS_VERDICT_BOTH_FAILING;
 		return;
 	}

@@ -52,6 +52,10 @@ struct gs_policy_input {
 	 * first failure, from the same event stream (0 and 0 without one). */
 	uint32_t stable_span_connects; /* handshakes done */
 	uint32_t stable_span_failures; /* refused or timed out */
+	/* Stable's recent counts, to judge its health now when the windows
+	 * above are the totals since the split (a past outage in them must
+	 * not hold a fail for long); NULL: judge on stable above. */
+	const struct gs_group_window *stable_now;
 };
 
 enum gs_verdict {

@@ -427,6 +427,44 @@ static void test_policy_decision_figures(void **state)
 	free(in);
 }
 
+/* On the totals since the split, stable's health is judged on stable_now
+ * (the agent's window): a past outage in the totals does not hold a fail,
+ * and an outage now is both_failing though the totals look healthy. */
+static void test_policy_totals_judge_stable_health_now(void **state)
+{
+	static const struct spec c503 = {2000, 0, 0, 0, 2000, 400, 2000, 1.0, 5.0};
+	static const struct spec s_past_outage = {8000, 2000, 0, 0, 6000, 0, 6000, 1.0, 5.0};
+	static const struct spec s_ok = {800, 0, 0, 0, 800, 0, 800, 1.0, 5.0};
+	static const struct spec s_down = {800, 790, 0, 0, 10, 0, 10, 1.0, 5.0};
+	struct gs_group_window now;
+	struct gs_policy_cfg cfg;
+	struct gs_policy_input *in = calloc(1, sizeof(*in));
+	struct gs_decision d;
+
+	(void)state;
+	assert_non_null(in);
+	gs_policy_defaults(&cfg);
+	build(&c503, &in->canary);
+	build(&s_past_outage, &in->stable);
+	gs_policy_decide(&cfg, in, &d);
+	assert_int_equal(d.verdict, GS_VERDICT_BOTH_FAILING);
+	build(&s_ok, &now);
+	in->stable_now = &now;
+	gs_policy_decide(&cfg, in, &d);
+	print_message("# totals, stable healthy now: %s: %s\n", gs_verdict_name(d.verdict),
+		      d.reason);
+	assert_int_equal(d.verdict, GS_VERDICT_FAIL);
+	assert_int_equal(d.signal, GS_SIGNAL_HTTP_5XX);
+
+	build(&s_ok, &in->stable);
+	build(&s_down, &now);
+	gs_policy_decide(&cfg, in, &d);
+	print_message("# totals, stable down now: %s: %s\n", gs_verdict_name(d.verdict), d.reason);
+	assert_int_equal(d.verdict, GS_VERDICT_BOTH_FAILING);
+	assert_non_null(strstr(d.reason, "stable 790/800 connects failed"));
+	free(in);
+}
+
 /* Huge counts and an enormous Bayes factor still fit one reason line. */
 static void test_policy_reason_fits_with_huge_figures(void **state)
 {
@@ -684,6 +722,7 @@ static bool sim_decide(struct sim *s, const struct scheme *sc, struct gs_decisio
 	if (sc->alpha_cumulative > 0) {
 		cfg.alpha = sc->alpha_cumulative;
 		sim_span(s, &s->cumulative.sum);
+		s->cumulative.sum.stable_now = sc->slots ? &s->sliding.sum.stable : NULL;
 		gs_policy_decide(&cfg, &s->cumulative.sum, d);
 		if (failed(d->verdict))
 			return true;
@@ -927,6 +966,7 @@ int main(void)
 		cmocka_unit_test(test_policy_decision_table),
 		cmocka_unit_test(test_policy_decision_figures),
 		cmocka_unit_test(test_policy_reason_fits_with_huge_figures),
+		cmocka_unit_test(test_policy_totals_judge_stable_health_now),
 		cmocka_unit_test(test_policy_defaults_and_names),
 		cmocka_unit_test(test_policy_aa_latency_lognormal_false_fails_at_most_1pct),
 		cmocka_unit_test(test_policy_aa_errors_and_latency_false_fails_at_most_1pct),
