@@ -61,6 +61,8 @@ struct watch {
 	struct gs_group_window *total; /* GS_GROUPS: every count since the share was set */
 	uint32_t streak;	       /* canary connect failures in a row */
 	uint32_t decided_streak;       /* ... when the last verdict was reached */
+	uint32_t span_ok, span_failed; /* stable's connects since the streak began */
+	bool holding;		       /* the last look said both_failing */
 	bool urgent;		       /* an error event came since the last look */
 	int last_verdict;	       /* -1: nothing printed yet */
 	uint64_t last_look_ns;
@@ -172,6 +174,9 @@ static void watch_restart(struct watch *w, uint32_t ppm)
 	memset(w->total, 0, GS_GROUPS * sizeof(*w->total));
 	w->ppm = ppm;
 	w->streak = 0;
+	w->span_ok = 0;
+	w->span_failed = 0;
+	w->holding = false;
 	w->last_verdict = -1;
 	w->since_ns = gs_monotonic_ns();
 }
@@ -188,10 +193,20 @@ static int handle_event(void *ctx, void *data, size_t size)
 	if (!w->on)
 		return 0;
 	if (ev->group == GS_GROUP_CANARY) {
-		if (ev->type == GS_EV_REFUSED || ev->type == GS_EV_TIMEOUT)
+		if (ev->type == GS_EV_REFUSED || ev->type == GS_EV_TIMEOUT) {
+			/* A new streak: stable's span starts with it. */
+			if (w->streak == 0)
+				w->span_ok = w->span_failed = 0;
 			w->streak++;
-		else if (ev->type == GS_EV_CONNECT)
+		} else if (ev->type == GS_EV_CONNECT) {
 			w->streak = 0;
+		}
+	} else if (w->streak > 0) {
+		/* Stable over the streak's span, in the order the ring gives. */
+		if (ev->type == GS_EV_CONNECT)
+			w->span_ok++;
+		else if (ev->type == GS_EV_REFUSED || ev->type == GS_EV_TIMEOUT)
+			w->span_failed++;
 	}
 	if (gs_event_is_error(ev)) {
 		w->urgent = true;
@@ -289,7 +304,7 @@ static void fail_back(struct agent *a, uint32_t id, uint64_t when)
 /* The policy's input: window (sliding sums or totals) plus a partial interval. */
 static void fill_input(struct gs_policy_input *in, const struct gs_group_window *canary,
 		       const struct gs_group_window *stable, const struct gs_group_window *partial,
-		       uint32_t streak)
+		       const struct watch *w)
 {
 	in->canary = *canary;
 	in->stable = *stable;
@@ -297,7 +312,10 @@ static void fill_input(struct gs_policy_input *in, const struct gs_group_window 
 		gs_group_window_merge(&in->canary, &partial[GS_GROUP_CANARY], 1);
 		gs_group_window_merge(&in->stable, &partial[GS_GROUP_STABLE], 1);
 	}
-	in->canary_fail_streak = streak;
+	in->canary_fail_streak = w->streak;
+	in->stable_span_connects = w->streak ? w->span_ok : 0;
+	in->stable_span_failures = w->streak ? w->span_failed : 0;
+	in->stable_now = NULL;
 }
 
 static bool failed(enum gs_verdict v)
@@ -314,6 +332,20 @@ static void prefix_reason(struct gs_decision *d, const char *prefix)
 	/* Cut to fit: the reason's numbers come first, the prefix is short. */
 	memcpy(d->reason, reason, GS_REASON_LEN - 1);
 	d->reason[GS_REASON_LEN - 1] = '\0';
+}
+
+/* "; share left at 20%" after a both_failing reason: the agent alone knows
+ * the share it did not touch. */
+static void note_share_kept(struct gs_decision *d, uint32_t ppm)
+{
+	char note[48];
+	size_t n = strlen(d->reason), k;
+
+	k = (size_t)snprintf(note, sizeof(note), "; share left at %g%%", gs_ppm_to_percent(ppm));
+	/* The note must show: it replaces the reason's tail if need be. */
+	if (n + k >= GS_REASON_LEN)
+		n = GS_REASON_LEN - 1 - k;
+	memcpy(d->reason + n, note, k + 1);
 }
 
 /*
@@ -340,15 +372,21 @@ static void decide(struct agent *a, uint32_t id, const struct gs_group_window *p
 	if (!partial)
 		w->decided_streak = w->streak;
 	fill_input(a->input_other, &w->total[GS_GROUP_CANARY], &w->total[GS_GROUP_STABLE], partial,
-		   w->streak);
+		   w);
+	/* Stable's health is judged on the window: an outage long past must
+	 * not turn the totals' fails into both_failing. */
+	a->input_other->stable_now = &w->win[GS_GROUP_STABLE].sum;
 	gs_policy_decide(&cfg, a->input_other, &since_split);
 	fill_input(a->input, &w->win[GS_GROUP_CANARY].sum, &w->win[GS_GROUP_STABLE].sum, partial,
-		   w->streak);
+		   w);
 	gs_policy_decide(&cfg, a->input, &a->decision);
 	snprintf(prefix, sizeof(prefix), "window %.1f s", a->slots * a->opts->interval_ms / 1000.0);
-	if (!failed(a->decision.verdict) &&
-	    (failed(since_split.verdict) || (a->decision.verdict == GS_VERDICT_INCONCLUSIVE &&
-					     since_split.verdict == GS_VERDICT_PASS))) {
+	/* The window's both_failing stands: stable fails now, and its healthy
+	 * past must not make the counts since the split blame the canary. */
+	if (!failed(a->decision.verdict) && a->decision.verdict != GS_VERDICT_BOTH_FAILING &&
+	    (failed(since_split.verdict) || since_split.verdict == GS_VERDICT_BOTH_FAILING ||
+	     (a->decision.verdict == GS_VERDICT_INCONCLUSIVE &&
+	      since_split.verdict == GS_VERDICT_PASS))) {
 		struct gs_policy_input *in = a->input;
 
 		a->decision = since_split;
@@ -359,7 +397,10 @@ static void decide(struct agent *a, uint32_t id, const struct gs_group_window *p
 	prefix_reason(&a->decision, prefix);
 	when = gs_realtime_ns();
 	v = a->decision.verdict;
-	if ((unsigned int)v <= GS_VERDICT_HARD_FAIL)
+	if (v == GS_VERDICT_BOTH_FAILING)
+		note_share_kept(&a->decision, w->ppm);
+	w->holding = v == GS_VERDICT_BOTH_FAILING;
+	if ((unsigned int)v <= GS_VERDICT_LAST)
 		a->counts.decisions[v]++;
 	w->last_look_ns = gs_monotonic_ns();
 	if (failed(v)) {
@@ -377,7 +418,8 @@ static void decide(struct agent *a, uint32_t id, const struct gs_group_window *p
 }
 
 /* Looks between ticks, per service, at most one per this long (bounded work
- * under an error storm); a streak long enough for a hard fail never waits. */
+ * under an error storm); a streak long enough for a hard fail never waits,
+ * unless the last look held it as both_failing (an outage is an error storm). */
 #define GS_LOOK_SPACING_NS 10000000ull
 
 /* Error events: look at those services now, with the interval so far. */
@@ -398,7 +440,8 @@ static int look_at_urgent(struct agent *a)
 		policy_for(a, id, &cfg);
 		hard = cfg.hard_fail_connects;
 		/* A deferred look waits for the next error event or tick. */
-		if (now - w->last_look_ns < GS_LOOK_SPACING_NS && !(hard && w->streak >= hard))
+		if (now - w->last_look_ns < GS_LOOK_SPACING_NS &&
+		    !(hard && w->streak >= hard && !w->holding))
 			continue;
 		w->urgent = false;
 		one[id] = true;

@@ -226,6 +226,11 @@ struct json_object *gs_audit_json(uint64_t unix_ns, const char *service,
 	json_object_object_add(obj, "canary_p95_ms", json_ms(d->canary_p95_us));
 	json_object_object_add(obj, "stable_p95_ms", json_ms(d->stable_p95_us));
 	json_object_object_add(obj, "fail_streak", json_object_new_uint64(in->canary_fail_streak));
+	/* Stable over the streak's span: what hard_fail and both_failing weigh. */
+	json_object_object_add(obj, "stable_span_connects",
+			       json_object_new_uint64(in->stable_span_connects));
+	json_object_object_add(obj, "stable_span_failures",
+			       json_object_new_uint64(in->stable_span_failures));
 	json_object_object_add(obj, "action", action ? json_object_new_string(action) : NULL);
 	return obj;
 }

@@ -251,7 +251,7 @@ static void render_agent(const struct gs_metrics_agent *ag, struct gs_prom_buf *
 
 	gs_prom_header(out, "graysplit_agent_decisions_total", "counter",
 		       "Analyses of a canary against stable by this agent, by verdict.");
-	for (v = GS_VERDICT_INCONCLUSIVE; v <= GS_VERDICT_HARD_FAIL; v++)
+	for (v = GS_VERDICT_INCONCLUSIVE; v <= GS_VERDICT_LAST; v++)
 		gs_prom_printf(out, "graysplit_agent_decisions_total{verdict=\"%s\"} %" PRIu64 "\n",
 			       gs_verdict_name(v), ag->decisions[v]);
 	gs_prom_header(out, "graysplit_agent_fail_backs_total", "counter",

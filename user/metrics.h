@@ -18,8 +18,8 @@
 
 /* What only the agent knows, counted since it started. */
 struct gs_metrics_agent {
-	uint64_t decisions[GS_VERDICT_HARD_FAIL + 1]; /* by enum gs_verdict */
-	uint64_t fail_backs;			      /* canary shares cut to 0 */
+	uint64_t decisions[GS_VERDICT_LAST + 1]; /* by enum gs_verdict */
+	uint64_t fail_backs;			 /* canary shares cut to 0 */
 };
 
 /*

@@ -59,6 +59,12 @@
  *   never fails on +50 ms (ratio); a +300 ms fault is 6x the margin.
  * hard_fail_connects 5: ~125 ms of canary connects at 40/s; a healthy backend
  *   with 1% connect failures gives 5 in a row with probability 1e-10.
+ * min_stable_success 90% of min_stable_attempts 10, max_stable_error_rate
+ *   10%: the bound on stable's health a fail or hard fail needs. A healthy
+ *   stable (1% failures) falls under 90% of 10 with probability 0.4%, and
+ *   then only holds the verdict until more of its attempts come in; a
+ *   platform outage takes stable to ~0%. 10 attempts are what stable makes
+ *   in the span of a 5-connect canary streak at a 20% split (~20 expected).
  */
 void gs_policy_defaults(struct gs_policy_cfg *cfg)
 {
@@ -69,6 +75,9 @@ void gs_policy_defaults(struct gs_policy_cfg *cfg)
 	cfg->max_latency_ratio = 1.5;
 	cfg->latency_margin_us = 50000;
 	cfg->hard_fail_connects = 5;
+	cfg->min_stable_success = 0.90;
+	cfg->min_stable_attempts = 10;
+	cfg->max_stable_error_rate = 0.10;
 }
 
 const char *gs_verdict_name(enum gs_verdict v)
@@ -82,6 +91,8 @@ const char *gs_verdict_name(enum gs_verdict v)
 		return "fail";
 	case GS_VERDICT_HARD_FAIL:
 		return "hard_fail";
+	case GS_VERDICT_BOTH_FAILING:
+		return "both_failing";
 	}
 	return "unknown";
 }
@@ -260,54 +271,220 @@ static void fill_figures(const struct test_eval *t, struct gs_decision *out)
 	}
 }
 
+/* Whether a group's connects meet the bound on health, from counts. */
+enum health {
+	HEALTH_UNKNOWN, /* fewer attempts than min_stable_attempts */
+	HEALTH_OK,
+	HEALTH_FAILING,
+};
+
+static enum health connect_health(const struct gs_policy_cfg *cfg, uint64_t ok, uint64_t failed)
+{
+	uint64_t n = ok + failed;
+
+	if (n == 0 || n < cfg->min_stable_attempts)
+		return HEALTH_UNKNOWN;
+	/* The slack keeps 9 of 10 at a 90% bound on the healthy side. */
+	return (double)ok / (double)n >= cfg->min_stable_success - 1e-12 ? HEALTH_OK
+									 : HEALTH_FAILING;
+}
+
+static uint64_t connect_failures(const struct gs_group_window *g)
+{
+	return g->conn_refused + g->conn_timeouts;
+}
+
+static enum health window_health(const struct gs_policy_cfg *cfg, const struct gs_group_window *g)
+{
+	return connect_health(cfg, g->connects, connect_failures(g));
+}
+
+static enum health span_health(const struct gs_policy_cfg *cfg, const struct gs_policy_input *in)
+{
+	return connect_health(cfg, in->stable_span_connects, in->stable_span_failures);
+}
+
+static double ratio(uint64_t x, uint64_t n)
+{
+	return n ? (double)x / (double)n : 0.0;
+}
+
 /*
- * A hard fail needs stable to be connecting while the canary is not: with
- * stable connects in the window the fault is the canary's, and failing back
- * helps. If stable has flows but not one connect, the path or the clients
- * are broken for both and failing back would not help: no hard fail (the
- * error tests still see it). If stable has no flows at all (the canary
- * alone, e.g. a 100% split or no stable backends up), there is nothing to
- * compare with and the streak alone decides: a canary that refuses every
- * connect is not to keep traffic.
+ * The connect streak. A hard fail needs stable healthy over the same span:
+ * since the streak's first failure, at least min_stable_attempts stable
+ * connects resolved and min_stable_success of them succeeded. Stable
+ * failing as badly over that span is a platform fault (the node dropping
+ * forwarded traffic, every backend down): both_failing, and cutting the
+ * canary off would not help. Too few stable attempts yet: no verdict from
+ * the streak (it grows, and so does the span). If stable has no traffic at
+ * all (the canary alone, e.g. a 100% split or no stable backend up), there
+ * is nothing to compare with and the streak alone decides: a canary that
+ * refuses every connect is not to keep traffic.
  */
-static bool hard_fail(const struct gs_policy_cfg *cfg, const struct gs_policy_input *in,
-		      struct gs_decision *out)
+static bool streak_verdict(const struct gs_policy_cfg *cfg, const struct gs_policy_input *in,
+			   struct gs_decision *out)
 {
 	const struct gs_group_window *s = &in->stable;
+	uint64_t span = (uint64_t)in->stable_span_connects + in->stable_span_failures;
+	uint32_t streak = in->canary_fail_streak;
+	enum health h;
 
-	if (cfg->hard_fail_connects == 0 || in->canary_fail_streak < cfg->hard_fail_connects)
+	if (cfg->hard_fail_connects == 0 || streak < cfg->hard_fail_connects)
 		return false;
-	if (s->connects == 0 && s->new_flows > 0)
+	h = span_health(cfg, in);
+	if (s->new_flows == 0 && span == 0) {
+		h = HEALTH_OK;
+	} else if (h == HEALTH_UNKNOWN) {
 		return false;
-	out->verdict = GS_VERDICT_HARD_FAIL;
+	}
 	out->signal = GS_SIGNAL_CONNECT_STREAK;
-	out->canary_samples = in->canary_fail_streak;
-	out->stable_samples = s->connects;
-	if (s->new_flows == 0)
+	out->canary_samples = streak;
+	out->stable_samples = span;
+	out->canary_error_rate = 1.0;
+	out->stable_error_rate = ratio(in->stable_span_failures, span);
+	if (h == HEALTH_FAILING) {
+		out->verdict = GS_VERDICT_BOTH_FAILING;
+		snprintf(out->reason, sizeof(out->reason),
+			 "both_failing: canary %" PRIu32 "/%" PRIu32
+			 " connects failed, stable %" PRIu32 "/%" PRIu64
+			 " failed over the same span (a canary fault needs stable >= %.0f%% ok of "
+			 ">= %" PRIu32 "): not the canary's fault",
+			 streak, streak, in->stable_span_failures, span,
+			 100.0 * cfg->min_stable_success, cfg->min_stable_attempts);
+		return true;
+	}
+	out->verdict = GS_VERDICT_HARD_FAIL;
+	if (span == 0)
 		snprintf(out->reason, sizeof(out->reason),
 			 "connect failures: %" PRIu32 " consecutive canary connects refused or "
 			 "timed out; no stable traffic to compare",
-			 in->canary_fail_streak);
+			 streak);
 	else
 		snprintf(out->reason, sizeof(out->reason),
 			 "connect failures: %" PRIu32 " consecutive canary connects refused or "
-			 "timed out; stable %" PRIu64 " ok",
-			 in->canary_fail_streak, s->connects);
+			 "timed out; stable %" PRIu32 "/%" PRIu64 " ok over the same span",
+			 streak, in->stable_span_connects, span);
 	return true;
+}
+
+/* Stable's own rate of an error test's kind, over g. */
+static double own_rate(enum gs_signal signal, const struct gs_group_window *g)
+{
+	if (signal == GS_SIGNAL_HTTP_5XX)
+		return ratio(g->http_5xx, g->responses);
+	return ratio(g->conn_refused + g->conn_timeouts + g->resets, g->new_flows);
+}
+
+/*
+ * A failed test blames the canary only if stable is healthy: over the
+ * window (stable_now if given) at least min_stable_attempts stable
+ * connects, min_stable_success of them ok, none of the streak's span
+ * saying stable fails, and for an error test stable's own rate of that
+ * kind under max_stable_error_rate. Stable failing: both_failing (why in
+ * out). Too few stable attempts to tell: inconclusive.
+ */
+static enum gs_verdict fail_verdict(const struct gs_policy_cfg *cfg,
+				    const struct gs_policy_input *in, const struct test_eval *t,
+				    char *why, size_t len)
+{
+	const struct gs_group_window *s = in->stable_now ? in->stable_now : &in->stable;
+	enum health w = window_health(cfg, s), sp = span_health(cfg, in);
+	uint64_t att = s->connects + connect_failures(s);
+	double rate = own_rate(t->signal, s);
+	char rs[16];
+
+	if (sp == HEALTH_FAILING) {
+		snprintf(why, len,
+			 "stable %" PRIu32 "/%" PRIu64
+			 " connects failed since the canary's %" PRIu32 " in a row began",
+			 in->stable_span_failures,
+			 (uint64_t)in->stable_span_connects + in->stable_span_failures,
+			 in->canary_fail_streak);
+		return GS_VERDICT_BOTH_FAILING;
+	}
+	if (w == HEALTH_FAILING) {
+		snprintf(why, len, "stable %" PRIu64 "/%" PRIu64 " connects failed",
+			 connect_failures(s), att);
+		return GS_VERDICT_BOTH_FAILING;
+	}
+	if (!t->latency && rate >= cfg->max_stable_error_rate) {
+		format_rate(rs, sizeof(rs), rate);
+		snprintf(why, len, "stable's own rate %s >= %.0f%%", rs,
+			 100.0 * cfg->max_stable_error_rate);
+		return GS_VERDICT_BOTH_FAILING;
+	}
+	if (w == HEALTH_UNKNOWN) {
+		snprintf(why, len,
+			 "but stable made %" PRIu64 " connect attempts (need %" PRIu32
+			 ") to tell a canary fault from the platform's",
+			 att, cfg->min_stable_attempts);
+		return GS_VERDICT_INCONCLUSIVE;
+	}
+	return GS_VERDICT_FAIL;
+}
+
+/* Both groups over the bound on their own, though no test blames the canary
+ * (equally bad is not worse): connects, then 5xx. */
+static bool both_over_bound(const struct gs_policy_cfg *cfg, const struct gs_group_window *c,
+			    const struct gs_group_window *s, struct gs_decision *out)
+{
+	uint64_t fc = connect_failures(c), fs = connect_failures(s);
+	uint64_t nc = c->connects + fc, ns = s->connects + fs;
+
+	if (window_health(cfg, c) == HEALTH_FAILING && window_health(cfg, s) == HEALTH_FAILING) {
+		out->signal = GS_SIGNAL_CONNECT_ERRORS;
+		out->canary_error_rate = ratio(fc, nc);
+		out->stable_error_rate = ratio(fs, ns);
+		out->canary_samples = nc;
+		out->stable_samples = ns;
+		snprintf(out->reason, sizeof(out->reason),
+			 "both_failing: canary %" PRIu64 "/%" PRIu64
+			 " connects failed, stable %" PRIu64 "/%" PRIu64
+			 " failed (each needs >= %.0f%% ok of >= %" PRIu32
+			 "): not the canary's fault",
+			 fc, nc, fs, ns, 100.0 * cfg->min_stable_success, cfg->min_stable_attempts);
+		return true;
+	}
+	if (c->responses >= cfg->min_samples && s->responses >= cfg->min_stable_attempts &&
+	    ratio(c->http_5xx, c->responses) >= cfg->max_stable_error_rate &&
+	    ratio(s->http_5xx, s->responses) >= cfg->max_stable_error_rate) {
+		out->signal = GS_SIGNAL_HTTP_5XX;
+		out->canary_error_rate = ratio(c->http_5xx, c->responses);
+		out->stable_error_rate = ratio(s->http_5xx, s->responses);
+		out->canary_samples = c->responses;
+		out->stable_samples = s->responses;
+		snprintf(out->reason, sizeof(out->reason),
+			 "both_failing: canary %" PRIu64 "/%" PRIu64 " answers 5xx, stable %" PRIu64
+			 "/%" PRIu64 " (each >= %.0f%%): not the canary's fault",
+			 c->http_5xx, c->responses, s->http_5xx, s->responses,
+			 100.0 * cfg->max_stable_error_rate);
+		return true;
+	}
+	return false;
 }
 
 /*
  * Verdicts:
- *   hard_fail     the connect streak above (checked first);
+ *   hard_fail     the connect streak above (checked first), stable healthy
+ *                 over the same span;
  *   fail          the first of connect errors, 5xx, connect latency, ttfb
  *                 whose floors are met and whose Bayes factor exceeds
- *                 GS_TESTS / alpha;
+ *                 GS_TESTS / alpha, stable healthy over the window;
+ *   both_failing  the streak or a test would blame the canary, but stable
+ *                 fails as badly over the same span, or both groups are over
+ *                 the bound on their own. Stable healthy means: at least
+ *                 min_stable_attempts (10) connect attempts, at least
+ *                 min_stable_success (90%) of them ok, and for an error test
+ *                 stable's own rate of that kind under max_stable_error_rate
+ *                 (10%). A platform outage is not the canary's fault: the
+ *                 agent leaves the share alone and a rollout holds;
  *   pass          nothing fails, the connect-error test has its samples,
  *                 and so has the 5xx test unless the window holds no
  *                 responses at all (a service without response tracking,
  *                 e.g. UDP); latency tests count when they have samples but
  *                 are not required (a window can be short of them);
- *   inconclusive  otherwise: too few samples to say.
+ *   inconclusive  otherwise: too few samples to say, or a test fails but
+ *                 stable made too few connect attempts to judge its health.
  * For pass and inconclusive, the figures and reason are those of the test
  * closest to failing (largest Bayes factor among those with samples).
  */
@@ -317,14 +494,15 @@ void gs_policy_decide(const struct gs_policy_cfg *cfg, const struct gs_policy_in
 	const struct gs_group_window *c = &in->canary, *s = &in->stable;
 	struct test_eval t[GS_TESTS];
 	const struct test_eval *closest = NULL;
-	char what[GS_REASON_LEN];
+	char what[GS_REASON_LEN], why[160];
+	enum gs_verdict v;
 	bool no_responses;
 	int i;
 
 	memset(out, 0, sizeof(*out));
 	out->canary_p95_us = NAN;
 	out->stable_p95_us = NAN;
-	if (hard_fail(cfg, in, out))
+	if (streak_verdict(cfg, in, out))
 		return;
 
 	error_test(cfg, GS_SIGNAL_CONNECT_ERRORS, c->conn_refused + c->conn_timeouts + c->resets,
@@ -337,13 +515,29 @@ void gs_policy_decide(const struct gs_policy_cfg *cfg, const struct gs_policy_in
 
 	for (i = 0; i < GS_TESTS; i++) {
 		if (t[i].fail) {
-			out->verdict = GS_VERDICT_FAIL;
+			v = fail_verdict(cfg, in, &t[i], why, sizeof(why));
 			fill_figures(&t[i], out);
-			describe(cfg, &t[i], out->reason, sizeof(out->reason));
+			describe(cfg, &t[i], what, sizeof(what));
+			out->verdict = v;
+			if (v == GS_VERDICT_FAIL)
+				snprintf(out->reason, sizeof(out->reason), "%s", what);
+			else if (v == GS_VERDICT_BOTH_FAILING)
+				snprintf(out->reason, sizeof(out->reason),
+					 "both_failing: %s: not the canary's fault; %s", why, what);
+			else
+				snprintf(out->reason, sizeof(out->reason), "%s; %s", why, what);
+			if (v == GS_VERDICT_INCONCLUSIVE)
+				out->signal = GS_SIGNAL_NONE;
 			return;
 		}
 		if (t[i].enough && (!closest || t[i].log_bf > closest->log_bf))
 			closest = &t[i];
+	}
+	/* Totals since the split are no picture of now: only a window says
+	 * both groups fail on their own. */
+	if (!in->stable_now && both_over_bound(cfg, c, s, out)) {
+		out->verdict = GS_VERDICT_BOTH_FAILING;
+		return;
 	}
 
 	no_responses = c->responses == 0 && s->responses == 0;

@@ -21,6 +21,10 @@ struct gs_policy_cfg {
 	double max_latency_ratio;    /* canary p95 must exceed stable p95 * this ... */
 	uint64_t latency_margin_us;  /* ... and stable p95 + this */
 	uint32_t hard_fail_connects; /* consecutive canary connect failures */
+	/* Stable must be healthy for the canary to be blamed (policy.c): */
+	double min_stable_success;    /* stable connects that succeed, at least */
+	uint32_t min_stable_attempts; /* ... of at least this many attempts */
+	double max_stable_error_rate; /* stable's rate of the deciding kind, below */
 };
 
 void gs_policy_defaults(struct gs_policy_cfg *cfg);
@@ -44,6 +48,14 @@ struct gs_policy_input {
 	/* Canary connect failures (refused or timed out) since its last
 	 * successful connect, from the event stream, in order. */
 	uint32_t canary_fail_streak;
+	/* Stable's connect outcomes over the same span: since the streak's
+	 * first failure, from the same event stream (0 and 0 without one). */
+	uint32_t stable_span_connects; /* handshakes done */
+	uint32_t stable_span_failures; /* refused or timed out */
+	/* Stable's recent counts, to judge its health now when the windows
+	 * above are the totals since the split (a past outage in them must
+	 * not hold a fail for long); NULL: judge on stable above. */
+	const struct gs_group_window *stable_now;
 };
 
 enum gs_verdict {
@@ -51,7 +63,12 @@ enum gs_verdict {
 	GS_VERDICT_PASS = 1,
 	GS_VERDICT_FAIL = 2,	  /* a sequential test says canary is worse */
 	GS_VERDICT_HARD_FAIL = 3, /* the canary does not take connections */
+	/* The canary fails, but stable fails as badly over the same span: a
+	 * platform fault, not the canary's; no fail-back, no promotion. */
+	GS_VERDICT_BOTH_FAILING = 4,
 };
+
+#define GS_VERDICT_LAST GS_VERDICT_BOTH_FAILING
 
 /* Which signal decided, for the reason and the metrics. */
 enum gs_signal {

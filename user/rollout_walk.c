@@ -4,7 +4,9 @@
  * starts at step 1; the operator's abort; a failed canary; the operator's
  * promote, resume and pause; a share that is not the step's (set again);
  * then the bake: over and analysis passed -> the next step, inconclusive ->
- * a longer bake up to max_extension, then a pause that says why.
+ * a longer bake up to max_extension, then a pause that says why. Both
+ * versions failing (a platform fault) is no verdict on the canary: it holds
+ * the walk as inconclusive does, and neither promotes nor fails it.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -119,6 +121,11 @@ static void bake(const struct gs_rollout_view *view, const struct gs_walk_input 
 	uint64_t bake_ms = spec->steps[step].bake_ms, needed = bake_ms + st->extended_ms;
 	uint64_t elapsed = 0, ext, max_ext = gs_walk_max_extension_ms(spec, step);
 	char why[GS_REASON_LEN];
+	bool both = in->verdict == GS_VERDICT_BOTH_FAILING;
+	const char *what = both ? "canary and stable both failing (not the canary's fault)"
+				: "analysis inconclusive";
+	const char *still =
+		both ? "canary and stable still both failing" : "analysis still inconclusive";
 
 	if (in->now_unix_ns > st->step_started_unix_ns)
 		elapsed = (in->now_unix_ns - st->step_started_unix_ns) / 1000000ull;
@@ -161,18 +168,18 @@ static void bake(const struct gs_rollout_view *view, const struct gs_walk_input 
 		change(out, GS_WALK_EXTEND, GS_RO_PROGRESSING, in->now_unix_ns);
 		st->extended_ms += (uint32_t)ext;
 		say(out,
-		    "analysis inconclusive after %.1f s at %g%% (%llu of %u canary samples): bake "
+		    "%s after %.1f s at %g%% (%llu of %u canary samples): bake "
 		    "of step %u/%u extended by %.1f s (%.1f of at most %.1f s)",
-		    secs(elapsed), pct(ppm), (unsigned long long)in->canary_samples,
+		    what, secs(elapsed), pct(ppm), (unsigned long long)in->canary_samples,
 		    in->min_samples, step + 1, spec->nsteps, secs(ext), secs(st->extended_ms),
 		    secs(max_ext));
 		return;
 	}
 	change(out, GS_WALK_PAUSE, GS_RO_PAUSED, in->now_unix_ns);
 	say(out,
-	    "analysis still inconclusive after %.1f s at %g%% (%llu of %u canary samples) and the "
+	    "%s after %.1f s at %g%% (%llu of %u canary samples) and the "
 	    "bake's extension of %.1f s is used up: paused at step %u/%u (resume or promote)",
-	    secs(elapsed), pct(ppm), (unsigned long long)in->canary_samples, in->min_samples,
+	    still, secs(elapsed), pct(ppm), (unsigned long long)in->canary_samples, in->min_samples,
 	    secs(max_ext), step + 1, spec->nsteps);
 }
 

@@ -64,6 +64,8 @@ struct table_row {
 	 * < 0: must not */
 	int bf_over_bound;
 	const char *reason_has[4];
+	/* stable's connects ok and failed since the canary's streak began */
+	uint32_t span_ok, span_failed;
 };
 
 /* A healthy 5 s window at 200 connections/s and a 20% split. */
@@ -84,7 +86,9 @@ static const struct table_row table[] = {
 	 GS_VERDICT_INCONCLUSIVE,
 	 GS_SIGNAL_NONE,
 	 0,
-	 {"too few samples (need 20)", "canary 10 flows", "stable 40 flows"}},
+	 {"too few samples (need 20)", "canary 10 flows", "stable 40 flows"},
+	 0,
+	 0},
 	{"few samples of a broken canary: inconclusive",
 	 {10, 0, 0, 0, 10, 10, 10, 300.0, 300.0},
 	 {40, 0, 0, 0, 40, 0, 40, 1.0, 5.0},
@@ -92,7 +96,9 @@ static const struct table_row table[] = {
 	 GS_VERDICT_INCONCLUSIVE,
 	 GS_SIGNAL_NONE,
 	 0,
-	 {"too few samples"}},
+	 {"too few samples"},
+	 0,
+	 0},
 	{"identical groups: pass",
 	 HEALTHY_C,
 	 HEALTHY_S,
@@ -100,7 +106,9 @@ static const struct table_row table[] = {
 	 GS_VERDICT_PASS,
 	 GS_SIGNAL_NONE,
 	 -1,
-	 {"<= 400"}},
+	 {"<= 400"},
+	 0,
+	 0},
 	{"canary 100% 503: fail on 5xx",
 	 {200, 0, 0, 0, 200, 200, 200, 1.0, 5.0},
 	 {800, 0, 0, 0, 812, 0, 800, 1.0, 5.0},
@@ -109,7 +117,9 @@ static const struct table_row table[] = {
 	 GS_SIGNAL_HTTP_5XX,
 	 1,
 	 {"http 5xx: canary 100.0% (200/200 responses)", "stable 0.0% (0/812)", "rho 0.198",
-	  "> 400"}},
+	  "> 400"},
+	 0,
+	 0},
 	{"canary refuses half: fail on connect errors",
 	 {200, 100, 0, 0, 100, 0, 100, 1.0, 5.0},
 	 {800, 1, 0, 0, 799, 0, 799, 1.0, 5.0},
@@ -118,7 +128,9 @@ static const struct table_row table[] = {
 	 GS_SIGNAL_CONNECT_ERRORS,
 	 1,
 	 {"connect errors: canary 50.0% (100/200 flows)", "stable 0.12% (1/800)", "rho 0.200",
-	  "> 400"}},
+	  "> 400"},
+	 0,
+	 0},
 	{"canary 0.1% vs stable 0.0%: under the 1% floor, pass",
 	 {10000, 0, 0, 10, 10000, 0, 200, 1.0, 5.0},
 	 {40000, 0, 0, 0, 40000, 0, 800, 1.0, 5.0},
@@ -126,7 +138,9 @@ static const struct table_row table[] = {
 	 GS_VERDICT_PASS,
 	 GS_SIGNAL_NONE,
 	 1,
-	 {"canary 0.10% (10/10000 flows)", "under the floors"}},
+	 {"canary 0.10% (10/10000 flows)", "under the floors"},
+	 0,
+	 0},
 	{"canary 3% vs stable 2%: over 1% but under 2x stable, pass",
 	 {10000, 0, 0, 300, 10000, 0, 200, 1.0, 5.0},
 	 {40000, 0, 0, 800, 40000, 0, 800, 1.0, 5.0},
@@ -134,7 +148,9 @@ static const struct table_row table[] = {
 	 GS_VERDICT_PASS,
 	 GS_SIGNAL_NONE,
 	 0,
-	 {"<= 400"}},
+	 {"<= 400"},
+	 0,
+	 0},
 	{"5 consecutive refused, stable connects: hard fail",
 	 {5, 5, 0, 0, 0, 0, 0, 1.0, 5.0},
 	 {40, 0, 0, 0, 40, 0, 40, 1.0, 5.0},
@@ -142,7 +158,10 @@ static const struct table_row table[] = {
 	 GS_VERDICT_HARD_FAIL,
 	 GS_SIGNAL_CONNECT_STREAK,
 	 0,
-	 {"connect failures: 5 consecutive canary connects refused or timed out", "stable 40 ok"}},
+	 {"connect failures: 5 consecutive canary connects refused or timed out",
+	  "stable 20/20 ok over the same span"},
+	 20,
+	 0},
 	{"4 consecutive refused: no hard fail yet",
 	 {4, 4, 0, 0, 0, 0, 0, 1.0, 5.0},
 	 {40, 0, 0, 0, 40, 0, 40, 1.0, 5.0},
@@ -150,7 +169,9 @@ static const struct table_row table[] = {
 	 GS_VERDICT_INCONCLUSIVE,
 	 GS_SIGNAL_NONE,
 	 0,
-	 {"too few samples"}},
+	 {"too few samples"},
+	 0,
+	 0},
 	{"5 consecutive timeouts, no stable traffic: hard fail",
 	 {5, 0, 5, 0, 0, 0, 0, 1.0, 5.0},
 	 {0, 0, 0, 0, 0, 0, 0, 1.0, 5.0},
@@ -158,15 +179,133 @@ static const struct table_row table[] = {
 	 GS_VERDICT_HARD_FAIL,
 	 GS_SIGNAL_CONNECT_STREAK,
 	 0,
-	 {"5 consecutive", "no stable traffic to compare"}},
-	{"5 consecutive refused, stable not connecting either: no hard fail",
+	 {"5 consecutive", "no stable traffic to compare"},
+	 0,
+	 0},
+	{"5 consecutive refused, stable not connecting either: both failing, no hard fail",
 	 {5, 5, 0, 0, 0, 0, 0, 1.0, 5.0},
 	 {30, 0, 30, 0, 0, 0, 0, 1.0, 5.0},
+	 5,
+	 GS_VERDICT_BOTH_FAILING,
+	 GS_SIGNAL_CONNECT_STREAK,
+	 0,
+	 {"both_failing: canary 5/5 connects failed, stable 30/30 failed over the same span",
+	  "not the canary's fault"},
+	 0,
+	 30},
+	/* The report's outage: the window still holds stable's healthy past
+	 * (94% ok), but over the streak's span stable failed 49 of 51. */
+	{"platform outage: canary 5/5, stable 49/51 failed over the span: both failing",
+	 {40, 0, 5, 0, 35, 0, 35, 1.0, 5.0},
+	 {800, 0, 49, 0, 751, 0, 751, 1.0, 5.0},
+	 5,
+	 GS_VERDICT_BOTH_FAILING,
+	 GS_SIGNAL_CONNECT_STREAK,
+	 0,
+	 {"canary 5/5 connects failed, stable 49/51 failed", "not the canary's fault"},
+	 2,
+	 49},
+	{"streak, stable 9/10 ok over the span (the 90% edge): hard fail",
+	 {5, 5, 0, 0, 0, 0, 0, 1.0, 5.0},
+	 {40, 1, 0, 0, 39, 0, 39, 1.0, 5.0},
+	 5,
+	 GS_VERDICT_HARD_FAIL,
+	 GS_SIGNAL_CONNECT_STREAK,
+	 0,
+	 {"stable 9/10 ok over the same span"},
+	 9,
+	 1},
+	{"streak, stable 17/19 ok over the span (89.5%): both failing",
+	 {5, 5, 0, 0, 0, 0, 0, 1.0, 5.0},
+	 {40, 2, 0, 0, 38, 0, 38, 1.0, 5.0},
+	 5,
+	 GS_VERDICT_BOTH_FAILING,
+	 GS_SIGNAL_CONNECT_STREAK,
+	 0,
+	 {"stable 2/19 failed over the same span"},
+	 17,
+	 2},
+	{"streak, stable only 9 attempts over the span (need 10): no verdict from the streak yet",
+	 {5, 5, 0, 0, 0, 0, 0, 1.0, 5.0},
+	 {40, 0, 0, 0, 40, 0, 40, 1.0, 5.0},
 	 5,
 	 GS_VERDICT_INCONCLUSIVE,
 	 GS_SIGNAL_NONE,
 	 0,
-	 {"too few samples"}},
+	 {"too few samples"},
+	 9,
+	 0},
+	{"stable at exactly 90% of connects ok in the window: canary 503s still fail",
+	 {200, 0, 0, 0, 200, 200, 200, 1.0, 5.0},
+	 {800, 80, 0, 0, 720, 0, 720, 1.0, 5.0},
+	 0,
+	 GS_VERDICT_FAIL,
+	 GS_SIGNAL_HTTP_5XX,
+	 1,
+	 {"http 5xx: canary 100.0% (200/200 responses)"},
+	 0,
+	 0},
+	{"stable at 89.9% of connects ok in the window: canary 503s are both failing",
+	 {200, 0, 0, 0, 200, 200, 200, 1.0, 5.0},
+	 {800, 81, 0, 0, 719, 0, 719, 1.0, 5.0},
+	 0,
+	 GS_VERDICT_BOTH_FAILING,
+	 GS_SIGNAL_HTTP_5XX,
+	 1,
+	 {"both_failing: stable 81/800 connects failed", "not the canary's fault",
+	  "http 5xx: canary 100.0% (200/200 responses)"},
+	 0,
+	 0},
+	{"stable's own 5xx at 9.9%: canary 100% 503 still fails",
+	 {200, 0, 0, 0, 200, 200, 200, 1.0, 5.0},
+	 {800, 0, 0, 0, 800, 79, 800, 1.0, 5.0},
+	 0,
+	 GS_VERDICT_FAIL,
+	 GS_SIGNAL_HTTP_5XX,
+	 1,
+	 {"stable 9.9% (79/800)"},
+	 0,
+	 0},
+	{"stable's own 5xx at 10%: both failing",
+	 {200, 0, 0, 0, 200, 200, 200, 1.0, 5.0},
+	 {800, 0, 0, 0, 800, 80, 800, 1.0, 5.0},
+	 0,
+	 GS_VERDICT_BOTH_FAILING,
+	 GS_SIGNAL_HTTP_5XX,
+	 1,
+	 {"both_failing: stable's own rate 10.0% >= 10%"},
+	 0,
+	 0},
+	{"ttfb +300 ms but stable made 9 connect attempts: inconclusive",
+	 {200, 0, 0, 0, 200, 0, 200, 1.0, 305.0},
+	 {9, 0, 0, 0, 9, 0, 800, 1.0, 5.0},
+	 0,
+	 GS_VERDICT_INCONCLUSIVE,
+	 GS_SIGNAL_NONE,
+	 1,
+	 {"stable made 9 connect attempts (need 10)"},
+	 0,
+	 0},
+	{"ttfb +300 ms, stable made 10 connect attempts: fail",
+	 {200, 0, 0, 0, 200, 0, 200, 1.0, 305.0},
+	 {10, 0, 0, 0, 10, 0, 800, 1.0, 5.0},
+	 0,
+	 GS_VERDICT_FAIL,
+	 GS_SIGNAL_TTFB,
+	 1,
+	 {"ttfb p95"},
+	 0,
+	 0},
+	{"both refuse 90%, streak broken: both failing on their own",
+	 {200, 180, 0, 0, 20, 0, 20, 1.0, 5.0},
+	 {800, 720, 0, 0, 80, 0, 80, 1.0, 5.0},
+	 0,
+	 GS_VERDICT_BOTH_FAILING,
+	 GS_SIGNAL_CONNECT_ERRORS,
+	 0,
+	 {"both_failing: canary 180/200 connects failed, stable 720/800 failed"},
+	 0,
+	 0},
 	{"streak and 503s: hard fail first",
 	 {200, 5, 0, 0, 195, 195, 195, 1.0, 5.0},
 	 HEALTHY_S,
@@ -174,7 +313,9 @@ static const struct table_row table[] = {
 	 GS_VERDICT_HARD_FAIL,
 	 GS_SIGNAL_CONNECT_STREAK,
 	 0,
-	 {"stable 800 ok"}},
+	 {"stable 20/20 ok"},
+	 20,
+	 0},
 	{"ttfb +300 ms: fail on ttfb",
 	 {200, 0, 0, 0, 200, 0, 200, 1.0, 305.0},
 	 HEALTHY_S,
@@ -182,7 +323,9 @@ static const struct table_row table[] = {
 	 GS_VERDICT_FAIL,
 	 GS_SIGNAL_TTFB,
 	 1,
-	 {"ttfb p95: canary 335.9 ms vs stable 5.5 ms", "200/200 samples above 55.5 ms", "> 400"}},
+	 {"ttfb p95: canary 335.9 ms vs stable 5.5 ms", "200/200 samples above 55.5 ms", "> 400"},
+	 0,
+	 0},
 	{"connect +300 ms: fail on connect latency",
 	 {200, 0, 0, 0, 200, 0, 200, 301.0, 5.0},
 	 HEALTHY_S,
@@ -191,7 +334,9 @@ static const struct table_row table[] = {
 	 GS_SIGNAL_CONNECT_LATENCY,
 	 1,
 	 {"connect latency p95: canary 335.9 ms vs stable 1.1 ms", "(x 299.9, +334.8 ms)",
-	  "200/200 samples above 51.1 ms", "> 400"}},
+	  "200/200 samples above 51.1 ms", "> 400"},
+	 0,
+	 0},
 	{"ttfb 21 ms vs 1 ms: over the ratio, under the 50 ms margin, pass",
 	 {200, 0, 0, 0, 200, 0, 200, 1.0, 21.0},
 	 {800, 0, 0, 0, 800, 0, 800, 1.0, 1.0},
@@ -199,7 +344,9 @@ static const struct table_row table[] = {
 	 GS_VERDICT_PASS,
 	 GS_SIGNAL_NONE,
 	 -1,
-	 {"<= 400"}},
+	 {"<= 400"},
+	 0,
+	 0},
 	{"ttfb 2.8 s vs 2 s: over the margin, under the 1.5 ratio, pass",
 	 {200, 0, 0, 0, 200, 0, 200, 1.0, 2800.0},
 	 {800, 0, 0, 0, 800, 0, 800, 1.0, 2000.0},
@@ -207,7 +354,9 @@ static const struct table_row table[] = {
 	 GS_VERDICT_PASS,
 	 GS_SIGNAL_NONE,
 	 -1,
-	 {"<= 400"}},
+	 {"<= 400"},
+	 0,
+	 0},
 };
 
 static void test_policy_decision_table(void **state)
@@ -226,6 +375,8 @@ static void test_policy_decision_table(void **state)
 		build(&row->canary, &in->canary);
 		build(&row->stable, &in->stable);
 		in->canary_fail_streak = row->streak;
+		in->stable_span_connects = row->span_ok;
+		in->stable_span_failures = row->span_failed;
 		gs_policy_decide(&cfg, in, &d);
 		print_message("# %s -> %s (%s): %s\n", row->name, gs_verdict_name(d.verdict),
 			      gs_signal_name(d.signal), d.reason);
@@ -276,6 +427,44 @@ static void test_policy_decision_figures(void **state)
 	free(in);
 }
 
+/* On the totals since the split, stable's health is judged on stable_now
+ * (the agent's window): a past outage in the totals does not hold a fail,
+ * and an outage now is both_failing though the totals look healthy. */
+static void test_policy_totals_judge_stable_health_now(void **state)
+{
+	static const struct spec c503 = {2000, 0, 0, 0, 2000, 400, 2000, 1.0, 5.0};
+	static const struct spec s_past_outage = {8000, 2000, 0, 0, 6000, 0, 6000, 1.0, 5.0};
+	static const struct spec s_ok = {800, 0, 0, 0, 800, 0, 800, 1.0, 5.0};
+	static const struct spec s_down = {800, 790, 0, 0, 10, 0, 10, 1.0, 5.0};
+	struct gs_group_window now;
+	struct gs_policy_cfg cfg;
+	struct gs_policy_input *in = calloc(1, sizeof(*in));
+	struct gs_decision d;
+
+	(void)state;
+	assert_non_null(in);
+	gs_policy_defaults(&cfg);
+	build(&c503, &in->canary);
+	build(&s_past_outage, &in->stable);
+	gs_policy_decide(&cfg, in, &d);
+	assert_int_equal(d.verdict, GS_VERDICT_BOTH_FAILING);
+	build(&s_ok, &now);
+	in->stable_now = &now;
+	gs_policy_decide(&cfg, in, &d);
+	print_message("# totals, stable healthy now: %s: %s\n", gs_verdict_name(d.verdict),
+		      d.reason);
+	assert_int_equal(d.verdict, GS_VERDICT_FAIL);
+	assert_int_equal(d.signal, GS_SIGNAL_HTTP_5XX);
+
+	build(&s_ok, &in->stable);
+	build(&s_down, &now);
+	gs_policy_decide(&cfg, in, &d);
+	print_message("# totals, stable down now: %s: %s\n", gs_verdict_name(d.verdict), d.reason);
+	assert_int_equal(d.verdict, GS_VERDICT_BOTH_FAILING);
+	assert_non_null(strstr(d.reason, "stable 790/800 connects failed"));
+	free(in);
+}
+
 /* Huge counts and an enormous Bayes factor still fit one reason line. */
 static void test_policy_reason_fits_with_huge_figures(void **state)
 {
@@ -315,6 +504,13 @@ static void test_policy_defaults_and_names(void **state)
 	assert_int_equal(cfg.hard_fail_connects, 5);
 	assert_string_equal(gs_verdict_name(GS_VERDICT_HARD_FAIL), "hard_fail");
 	assert_string_equal(gs_verdict_name(GS_VERDICT_INCONCLUSIVE), "inconclusive");
+	assert_string_equal(gs_verdict_name(GS_VERDICT_BOTH_FAILING), "both_failing");
+	/* Numbers are stored in rollout_state: the old ones must not move. */
+	assert_int_equal(GS_VERDICT_HARD_FAIL, 3);
+	assert_int_equal(GS_VERDICT_BOTH_FAILING, 4);
+	assert_float_equal(cfg.min_stable_success, 0.90, 0);
+	assert_int_equal(cfg.min_stable_attempts, 10);
+	assert_float_equal(cfg.max_stable_error_rate, 0.10, 0);
 	assert_string_equal(gs_signal_name(GS_SIGNAL_HTTP_5XX), "http_5xx");
 	assert_string_equal(gs_signal_name(GS_SIGNAL_CONNECT_STREAK), "connect_streak");
 }
@@ -361,6 +557,7 @@ struct sim {
 	uint64_t rng;
 	uint64_t t; /* intervals so far */
 	uint32_t streak;
+	uint32_t span_ok, span_failed; /* stable's connects since the streak began */
 	/* per group, counts landing in each coming interval (answers come late) */
 	struct gs_group_window pending[PENDING][2];
 	struct sim_window sliding, cumulative;
@@ -455,11 +652,16 @@ static void sim_interval(struct sim *s, const struct profile *canary, const stru
 		now->new_flows++;
 		if (rng_unit(&s->rng) < p->refuse) {
 			now->conn_refused++;
-			s->streak += grp == 0;
+			if (grp == 0 && s->streak++ == 0)
+				s->span_ok = s->span_failed = 0;
+			else if (grp == 1 && s->streak)
+				s->span_failed++;
 			continue;
 		}
 		if (grp == 0)
 			s->streak = 0;
+		else if (s->streak)
+			s->span_ok++;
 		conn = lognormal_us(&s->rng, p->connect_median_us, p->connect_sigma);
 		late(s, grp, conn)->connects++;
 		gs_hist64_record(&late(s, grp, conn)->connect, conn);
@@ -493,7 +695,15 @@ static bool failed(enum gs_verdict v)
 	return v == GS_VERDICT_FAIL || v == GS_VERDICT_HARD_FAIL;
 }
 
-/* The decision the agent would take now: true on a fail (d says which). */
+static void sim_span(struct sim *s, struct gs_policy_input *in)
+{
+	in->canary_fail_streak = s->streak;
+	in->stable_span_connects = s->streak ? s->span_ok : 0;
+	in->stable_span_failures = s->streak ? s->span_failed : 0;
+}
+
+/* The decision the agent would take now: true on a fail (d says which).
+ * As in the agent, the window's both_failing is not overruled. */
 static bool sim_decide(struct sim *s, const struct scheme *sc, struct gs_decision *d)
 {
 	struct gs_policy_cfg cfg;
@@ -502,14 +712,17 @@ static bool sim_decide(struct sim *s, const struct scheme *sc, struct gs_decisio
 	cfg.hard_fail_connects = sc->hard_fail_connects;
 	if (sc->slots) {
 		cfg.alpha = sc->alpha_sliding;
-		s->sliding.sum.canary_fail_streak = s->streak;
+		sim_span(s, &s->sliding.sum);
 		gs_policy_decide(&cfg, &s->sliding.sum, d);
 		if (failed(d->verdict))
 			return true;
+		if (d->verdict == GS_VERDICT_BOTH_FAILING)
+			return false;
 	}
 	if (sc->alpha_cumulative > 0) {
 		cfg.alpha = sc->alpha_cumulative;
-		s->cumulative.sum.canary_fail_streak = s->streak;
+		sim_span(s, &s->cumulative.sum);
+		s->cumulative.sum.stable_now = sc->slots ? &s->sliding.sum.stable : NULL;
 		gs_policy_decide(&cfg, &s->cumulative.sum, d);
 		if (failed(d->verdict))
 			return true;
@@ -702,18 +915,65 @@ static void test_policy_5pct_vs_0_5pct_caught_by_cumulative_window(void **state)
 	assert_true(p99 == INT32_MAX);
 }
 
+/*
+ * A platform outage after two healthy minutes: every connect of both groups
+ * refused (a node dropping everything, all backends down). The canary must
+ * never be failed back, and the agent must say both_failing within a second;
+ * the same fault on the canary alone is cut off as before.
+ */
+static void test_policy_platform_outage_is_both_failing_never_fail(void **state)
+{
+	struct profile down = healthy;
+	struct sim *s = sim_new(recommended.slots);
+	struct gs_decision d;
+	int run, i, fails = 0, both_late = 0;
+
+	(void)state;
+	down.refuse = 1.0;
+	for (run = 0; run < BREAK_RUNS; run++) {
+		int first_both = -1;
+
+		sim_start(s, 4242 + run);
+		for (i = 0; i < HEALTHY_FIRST; i++)
+			sim_interval(s, &healthy, &healthy);
+		for (i = 1; i <= 100; i++) {
+			sim_interval(s, &down, &down);
+			if (sim_decide(s, &recommended, &d)) {
+				print_message("# outage run %d failed back at +%d ms: %s\n", run,
+					      i * INTERVAL_US / 1000, d.reason);
+				fails++;
+				break;
+			}
+			if (first_both < 0 && d.verdict == GS_VERDICT_BOTH_FAILING)
+				first_both = i;
+		}
+		if (first_both < 0 || first_both * INTERVAL_US > 1000000)
+			both_late++;
+	}
+	sim_free(s);
+	print_message("# platform outage after %d s healthy: %d/%d runs failed back, %d without "
+		      "both_failing within 1 s\n",
+		      HEALTHY_FIRST / 10, fails, BREAK_RUNS, both_late);
+	assert_int_equal(fails, 0);
+	assert_int_equal(both_late, 0);
+	assert_true(time_to_fail("refused, stable healthy", &down, &healthy, &recommended,
+				 HEALTHY_FIRST) <= 1000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_policy_decision_table),
 		cmocka_unit_test(test_policy_decision_figures),
 		cmocka_unit_test(test_policy_reason_fits_with_huge_figures),
+		cmocka_unit_test(test_policy_totals_judge_stable_health_now),
 		cmocka_unit_test(test_policy_defaults_and_names),
 		cmocka_unit_test(test_policy_aa_latency_lognormal_false_fails_at_most_1pct),
 		cmocka_unit_test(test_policy_aa_errors_and_latency_false_fails_at_most_1pct),
 		cmocka_unit_test(test_policy_canary_breaking_after_healthy_cut_off_fast),
 		cmocka_unit_test(test_policy_cumulative_window_alone_too_slow_after_healthy),
 		cmocka_unit_test(test_policy_5pct_vs_0_5pct_caught_by_cumulative_window),
+		cmocka_unit_test(test_policy_platform_outage_is_both_failing_never_fail),
 	};
 
 	return cmocka_run_group_tests_name("policy", tests, NULL, NULL);

@@ -290,6 +290,39 @@ static void test_walk_fail_verdict_fails_even_mid_bake_and_when_paused(void **st
 	assert_false(r.set_share);
 }
 
+/* A platform outage is no verdict on the canary: mid-bake nothing happens,
+ * at the bake's end it extends (then pauses) like inconclusive, and it never
+ * fails the rollout nor cuts the share. */
+static void test_walk_both_failing_holds_without_fail_or_promotion(void **state)
+{
+	struct gs_rollout_state st = at(1, GS_RO_PROGRESSING, T0);
+	struct gs_walk_input in = input(GS_VERDICT_BOTH_FAILING, T0 + 500 * MS, 200000);
+	struct gs_walk_result r;
+
+	(void)state;
+	walk(&st, &in, &r);
+	assert_int_equal(r.action, GS_WALK_NONE);
+	assert_false(r.set_share);
+	assert_int_equal(r.state.last_verdict, GS_VERDICT_BOTH_FAILING);
+
+	in.now_unix_ns = T0 + 2000 * MS;
+	walk(&st, &in, &r);
+	assert_int_equal(r.action, GS_WALK_EXTEND);
+	assert_false(r.set_share);
+	assert_int_equal(r.state.phase, GS_RO_PROGRESSING);
+	assert_int_equal(r.state.step, 1);
+	assert_non_null(strstr(r.state.reason, "both failing"));
+
+	/* The extension used up: paused, still not failed, share untouched. */
+	st.extended_ms = 2000;
+	in.now_unix_ns = T0 + 4000 * MS;
+	walk(&st, &in, &r);
+	assert_int_equal(r.action, GS_WALK_PAUSE);
+	assert_int_equal(r.state.phase, GS_RO_PAUSED);
+	assert_false(r.set_share);
+	assert_non_null(strstr(r.state.reason, "still both failing"));
+}
+
 static void test_walk_operator_pause_stops_promotion_and_resume_restarts_bake(void **state)
 {
 	struct gs_rollout_state st = at(1, GS_RO_PROGRESSING, T0);
@@ -529,6 +562,8 @@ int main(void)
 			test_walk_operator_pause_stops_promotion_and_resume_restarts_bake,
 			make_spec),
 		cmocka_unit_test_setup(test_walk_resume_after_inconclusive_pause, make_spec),
+		cmocka_unit_test_setup(test_walk_both_failing_holds_without_fail_or_promotion,
+				       make_spec),
 		cmocka_unit_test_setup(test_walk_operator_promote_skips_bake_and_analysis,
 				       make_spec),
 		cmocka_unit_test_setup(test_walk_abort_cuts_share_and_stops, make_spec),
