@@ -23,6 +23,10 @@
 # Figures: JSON lines on stdout (see scripts/bench.sh), each the median of
 # the rounds; progress on stderr.
 # Usage: scripts/bench-fwd.sh [--quick]   (quick: 1 round of 0.5 s per mode)
+# Exit status 77, with "cannot run here: REASON" on stdout, when the
+# environment refuses what the generator needs (fwd_bench exits 77: e.g.
+# BPF_PROG_RUN in live-frames mode not permitted); non-zero on any other
+# failure.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 # shellcheck source=scripts/testbed.sh
@@ -69,7 +73,8 @@ bed_up() {
 		ip netns exec "$node" ethtool -K "$TB_IF_CLIENT" gro on >/dev/null
 }
 
-trap 'tb_down "$P"' EXIT
+P_TMP=$(mktemp -d)
+trap 'tb_down "$P"; rm -rf "$P_TMP"' EXIT
 bed_up || { echo "bench-fwd: cannot set up the namespaces" >&2; exit 1; }
 cli_mac=$(tb_exec "$P" node ip -j link show "$TB_IF_CLIENT" | jq -r '.[0].address')
 eth_mac=$(tb_exec "$P" client ip -j link show eth0 | jq -r '.[0].address')
@@ -87,8 +92,14 @@ measure() {
 declare -A runs=([plain]="" [fast]="" [pass]="")
 # run MODE DST: measure, log, keep the received rate.
 run() {
-	local mode=$1 out
-	out=$(measure "$2") || { echo "bench-fwd: $mode: the generator failed" >&2; exit 1; }
+	local mode=$1 out rc=0 err=$P_TMP/fwd_bench.err
+	out=$(measure "$2" 2>"$err") || rc=$?
+	cat "$err" >&2
+	if [ "$rc" -eq 77 ]; then
+		echo "cannot run here: $(sed -n 's/^fwd_bench: cannot run here: //p' "$err" | head -1)"
+		exit 77
+	fi
+	[ "$rc" -eq 0 ] || { echo "bench-fwd: $mode: the generator failed (exit $rc)" >&2; exit 1; }
 	echo "bench-fwd: round $r $mode: $out" >&2
 	runs[$mode]+="$(jq .pps <<<"$out") "
 }

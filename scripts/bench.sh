@@ -24,7 +24,9 @@
 #   --quick     smoke sizes (about a minute): the figures are rough
 #   --markdown  also write the table as Markdown (for the README)
 # Exit status: non-zero when a component fails to run or prints no figure;
-# a missed target is reported in the table, not in the exit status.
+# a missed target is reported in the table, not in the exit status. A
+# component that exits 77 with "cannot run here: REASON" on stdout cannot
+# run in this environment: it is reported as "skipped: REASON", not failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -66,6 +68,7 @@ results=$(mktemp)
 BENCH_LOG=${BENCH_LOG:-$(mktemp /tmp/graysplit-bench.XXXXXX.log)}
 trap 'rm -f "$results"' EXIT
 broken=()
+skipped=()
 t_start=$EPOCHREALTIME
 for c in "${components[@]}"; do
 	name=${c%%|*}
@@ -81,7 +84,11 @@ for c in "${components[@]}"; do
 	printf 'bench: %s: %d figures in %.0f s (exit %d)\n' "$name" "$lines" \
 		"$(awk -v a="$EPOCHREALTIME" -v b="$t0" 'BEGIN { print a - b }')" "$rc" >&2
 	grep '^{' <<<"$out" | jq -c --arg c "$name" '. + {component: $c}' >>"$results"
-	if [ "$rc" -ne 0 ] || [ "$lines" -eq 0 ]; then
+	if [ "$rc" -eq 77 ] && [ "$lines" -eq 0 ]; then
+		reason=$(sed -n 's/^cannot run here: //p' <<<"$out" | head -1)
+		echo "bench: $name: skipped: ${reason:-no reason given}" >&2
+		skipped+=("$name: ${reason:-no reason given}")
+	elif [ "$rc" -ne 0 ] || [ "$lines" -eq 0 ]; then
 		broken+=("$name (exit $rc, $lines figures)")
 	fi
 done
@@ -114,6 +121,9 @@ met=$(jq -s '[.[] | select(.pass == true)] | length' "$results")
 missed=$(jq -s '[.[] | select(.pass == false)] | length' "$results")
 printf '%d targets met, %d missed; %d figures in %.0f s; reports in %s\n' "$met" "$missed" \
 	"$(wc -l <"$results")" "$(awk -v a="$EPOCHREALTIME" -v b="$t_start" 'BEGIN { print a - b }')" "$BENCH_LOG"
+for b in "${skipped[@]}"; do
+	echo "bench: skipped: $b" >&2
+done
 for b in "${broken[@]}"; do
 	echo "bench: broken: $b" >&2
 done

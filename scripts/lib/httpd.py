@@ -18,7 +18,9 @@ request a client makes is one new TCP connection through the splitter.
                                   it has checked what it wanted meanwhile.
   GET /anything-else           -> that file under --root (e.g. /big)
 
-The same port also answers UDP: every datagram gets "NAME\n" back.
+The same port also answers UDP: every datagram gets "NAME\n" back; one
+that starts with "seq " gets "NAME\n" followed by the datagram itself, so a
+client can tell which of its datagrams an answer is for.
 
 Fault modes, switched at run time without a restart: with --fault-file
 PATH, every HTTP request first looks at PATH (one stat; the file is read
@@ -188,8 +190,8 @@ def serve_udp(name, port):
     sock.bind(("::", port))
     answer = (name + "\n").encode()
     while True:
-        _, peer = sock.recvfrom(2048)
-        sock.sendto(answer, peer)
+        data, peer = sock.recvfrom(2048)
+        sock.sendto(answer + data if data.startswith(b"seq ") else answer, peer)
 
 
 def main():

@@ -74,17 +74,11 @@ teardown() {
 	note "before detach --all: programs $(echo $prog_ids), links $(echo $link_ids)"
 	[ -n "$(echo $prog_ids)" ]
 	gs detach --all
-	for id in $prog_ids; do
-		if bpftool prog show id "$id" >/dev/null 2>&1; then
-			echo "program $id still loaded: $(bpftool prog show id "$id")" >&2
-			return 1
-		fi
-	done
 	for id in $link_ids; do
-		if bpftool link show id "$id" >/dev/null 2>&1; then
-			echo "link $id still there: $(bpftool link show id "$id")" >&2
-			return 1
-		fi
+		bpf_gone link "$id"
+	done
+	for id in $prog_ids; do
+		bpf_gone prog "$id"
 	done
 	after=$(tb_exec "$TB" node bpftool -j net show)
 	note "bpftool net in the node after detach --all: $after"

@@ -425,6 +425,23 @@ check_detach_all() {
 	note "detach --all: $pin $( [ -d "$pin" ] && echo empty || echo removed ), nothing on $*"
 }
 
+# bpf_gone KIND ID [SECONDS]: the kernel object KIND (prog, link, map) with
+# id ID is gone, or goes within SECONDS (default 10). The kernel frees a
+# program or link after its last reference asynchronously (RCU, a work
+# queue), so "still there" right after a detach is not yet a leak; fails
+# with what bpftool still shows once the bound has passed.
+bpf_gone() {
+	local kind=$1 id=$2 secs=${3:-10} end
+	end=$(awk -v s="$secs" -v n="$EPOCHREALTIME" 'BEGIN { printf "%.3f", n + s }')
+	while bpftool "$kind" show id "$id" >/dev/null 2>&1; do
+		if awk -v e="$end" -v n="$EPOCHREALTIME" 'BEGIN { exit !(n > e) }'; then
+			echo "$kind $id still there $secs s after it was released: $(bpftool "$kind" show id "$id" 2>&1)" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
 # The fail-back agent and the steady client (tests/bats/agent*.bats).
 
 # agent_start NAME [AGENT FLAGS...]: `graysplit agent` on this bed's pins in

@@ -10,6 +10,10 @@
  *   fwd_bench --gen-ns NS --gen-if IF --src-mac MAC --dst-mac MAC
  *             --src IPV4 --dst IPV4 --port N --sink-ns NS --sink-if IF
  *             [--seconds S] [--size BYTES]
+ *
+ * Exit status 77 (EXIT_CANNOT_RUN), with "cannot run here: REASON" on
+ * stderr, when the kernel refuses live-frames mode itself (a sandbox or a
+ * kernel without it); 1 on any other error.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,6 +38,12 @@
 #define FRAME_MAX 1514
 /* Frames per BPF_PROG_RUN call; the kernel sends them in batches of 64. */
 #define CHUNK (1u << 16)
+/* The exit status for "this environment cannot run the measurement", as
+ * automake's test drivers use it, so callers can skip rather than fail. */
+#define EXIT_CANNOT_RUN 77
+#ifndef ENOTSUPP
+#define ENOTSUPP 524 /* the kernel's internal "not supported", seen by user space */
+#endif
 
 struct opts {
 	const char *gen_ns, *gen_if, *sink_ns, *sink_if;
@@ -172,16 +182,25 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* n frames out of the generator's interface; returns how many went. */
+/* n frames out of the generator's interface; returns how many went. The
+ * first call is the probe: if the kernel refuses live-frames mode there
+ * (not permitted or not supported), the environment cannot run this. */
 static uint64_t send_frames(int prog_fd, uint32_t ifindex, const uint8_t *frame, unsigned int size,
-			    uint32_t n)
+			    uint32_t n, int probe)
 {
 	struct xdp_md ctx = {.data_end = size, .ingress_ifindex = ifindex};
 	LIBBPF_OPTS(bpf_test_run_opts, run, .data_in = frame, .data_size_in = size, .ctx_in = &ctx,
 		    .ctx_size_in = sizeof(ctx), .repeat = n, .flags = BPF_F_TEST_XDP_LIVE_FRAMES);
 
-	if (bpf_prog_test_run_opts(prog_fd, &run))
+	if (bpf_prog_test_run_opts(prog_fd, &run)) {
+		if (probe && (errno == EPERM || errno == EOPNOTSUPP || errno == ENOTSUPP)) {
+			fprintf(stderr,
+				"fwd_bench: cannot run here: BPF_PROG_RUN (live frames): %s\n",
+				strerror(errno));
+			exit(EXIT_CANNOT_RUN);
+		}
 		die("BPF_PROG_RUN (live frames): %s", strerror(errno));
+	}
 	return n;
 }
 
@@ -224,14 +243,14 @@ int main(int argc, char **argv)
 		die("no interface %s in the generator's namespace", o.gen_if);
 
 	/* A few frames first: the node resolves the backend's MAC. */
-	send_frames(bpf_program__fd(skel->progs.fb_gen), gen_ifindex, frame, o.size, 64);
+	send_frames(bpf_program__fd(skel->progs.fb_gen), gen_ifindex, frame, o.size, 64, 1);
 	usleep(100000);
 
 	rx0 = rx_count(skel);
 	t0 = now();
 	do {
 		sent += send_frames(bpf_program__fd(skel->progs.fb_gen), gen_ifindex, frame, o.size,
-				    CHUNK);
+				    CHUNK, 0);
 		t1 = now();
 	} while (t1 - t0 < o.seconds);
 	/* What is still in flight arrives within microseconds. */
