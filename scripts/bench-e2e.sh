@@ -99,6 +99,8 @@ log() { echo "bench-e2e: [$(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf
 # them in its tx_ports. E2E_OFFLOAD=on and E2E_GS_IFACES=cli0 measure the
 # kernel's path instead.
 export TB_OFFLOAD=${E2E_OFFLOAD:-off}
+# The backends' veths take redirected frames only with GRO on (NAPI).
+export TB_BACKEND_GRO=on
 read -r -a gs_ifaces <<<"${E2E_GS_IFACES:-$TB_IF_CLIENT nb1 nb2 nb3}"
 log "bed $P up (tx offload $TB_OFFLOAD; graysplit on ${gs_ifaces[*]})"
 tb_up "$P"

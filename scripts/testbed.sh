@@ -16,9 +16,12 @@
 # back as the source of the replies. Backends route only the client subnet
 # back via the node, so every reply crosses the node. One veth per backend
 # (no bridge) keeps every node interface a veth, where XDP runs natively.
-# Each backend's eth0 has GRO on, which a veth needs to take XDP_REDIRECTed
-# frames: graysplit's fast path redirects into nb1..nb3 once it is attached
-# there too (attach cli0 nb1 nb2 nb3). Redirected frames keep whatever
+# Every veth keeps the kernel's defaults: GRO off, so a backend's eth0
+# takes no XDP_REDIRECTed frames and graysplit's fast path leaves nb1..nb3
+# to the kernel (status says "veth peer without NAPI"). TB_BACKEND_GRO=on
+# (or up --backend-gro on) turns GRO on in the backends, as the fast-path
+# tests and benchmarks want: then the fast path redirects into nb1..nb3
+# once it is attached there too (attach cli0 nb1 nb2 nb3). Redirected frames keep whatever
 # checksum they came with, so the fast path needs tx checksum offload off on
 # the client (--offload off), as it would behind a real NIC.
 #
@@ -28,7 +31,7 @@
 # Sourced: tb_up, tb_down, tb_offload, tb_firewall, tb_gs, tb_ns, tb_exec,
 # tb_backend_fault, tb_backend_stop, tb_backend_start ...
 # Standalone:
-#   scripts/testbed.sh up PREFIX [--offload on|off] [--firewall]
+#   scripts/testbed.sh up PREFIX [--offload on|off] [--backend-gro on|off] [--firewall]
 #   scripts/testbed.sh down PREFIX
 #   scripts/testbed.sh fault PREFIX BACKEND normal|503|"delay MS"
 #   scripts/testbed.sh stop PREFIX BACKEND      (its port refuses connections)
@@ -163,9 +166,11 @@ tb__build() {
 		ns=$(tb_ns "$p" "$b")
 		tb__veth "$node" "n$b" "$ns" eth0
 		# A veth takes XDP_REDIRECTed frames only when its peer runs
-		# NAPI (an XDP program there, or GRO); without it they vanish
-		# uncounted. graysplit's fast path redirects into n$b.
-		ip netns exec "$ns" ethtool -K eth0 gro on >/dev/null
+		# NAPI (an XDP program there, or GRO). Off is the kernel's
+		# default, and graysplit must find that out by itself.
+		if [ "${TB_BACKEND_GRO:-off}" = on ]; then
+			ip netns exec "$ns" ethtool -K eth0 gro on >/dev/null
+		fi
 		ip -n "$node" addr add "$TB_NODE_B4/32" dev "n$b"
 		ip -n "$node" addr add "$TB_NODE_B6/128" dev "n$b" nodad
 		ip -n "$node" route add "${TB_B4[$b]}/32" dev "n$b" src "$TB_NODE_B4"
@@ -435,6 +440,7 @@ tb_main() {
 		while [ $# -gt 0 ]; do
 			case $1 in
 			--offload) TB_OFFLOAD=$2; shift ;;
+			--backend-gro) TB_BACKEND_GRO=$2; shift ;;
 			--firewall) TB_FIREWALL=1 ;;
 			*) echo "testbed: unknown option $1" >&2; return 2 ;;
 			esac

@@ -123,7 +123,7 @@ int gs_ports_read(const struct gs_maps *m, const char *netns, struct gs_ports *p
 			port->why = GS_TX_OTHER_NS;
 		else if (p->switched_off)
 			port->why = GS_TX_SWITCHED_OFF;
-		else if (p->conntrack && port->why == GS_TX_TARGET)
+		else if (p->conntrack)
 			port->why = GS_TX_CONNTRACK;
 	}
 	return 0;

@@ -46,7 +46,13 @@ teardown_file() {
 	note "attach: $(jq -c '{fast_path}' <<<"$output")"
 	assert_equal "$(jq -r .fast_path <<<"$output")" \
 		"off: nftables table inet gs_testbed chain forward uses conntrack"
-	assert_equal "$(gs config --json | jq -c .)" '{"fast_path":false,"events":true}'
+	# Not the operator's switch: its own flag, which status shows and the
+	# agent clears once the ruleset no longer tracks connections.
+	assert_equal "$(gs config --json | jq -c .)" '{"fast_path":true,"events":true}'
+	assert_equal "$(gs status --json | jq -c '.fast_path.conntrack_in_ruleset')" true
+	assert_equal "$(gs status --json | jq -r '[.interfaces[].fast_path] | unique | join(",")')" \
+		"conntrack in the ruleset"
+	assert_equal "$(gs status --json | jq '.counters.fast_conntrack')" "$(gs status --json | jq '.counters.fwd_rewritten')"
 	# Nothing was redirected past conntrack: every forward packet took the
 	# kernel's way (the requests above all succeeded).
 	assert_equal "$(gs status --json | jq '.counters.fast_redirect')" 0
