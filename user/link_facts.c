@@ -365,7 +365,7 @@ out:
 		close(here);
 }
 
-int gs_link_facts_read(uint32_t ifindex, struct gs_link_facts *f)
+int gs_link_facts_read(uint32_t ifindex, struct gs_link_facts *f, bool peer)
 {
 	struct link_answer ans = {.f = f};
 	struct mnl_socket *nl;
@@ -384,7 +384,9 @@ int gs_link_facts_read(uint32_t ifindex, struct gs_link_facts *f)
 		mnl_socket_close(nl);
 		return gs_fail(-err, "cannot read interface %u: %s", ifindex, strerror(-err));
 	}
-	if (!strcmp(f->kind, "veth") && f->peer_ifindex > 0) {
+	get_xdp_features(ifindex, f);
+	/* The peer is the rule's only where the kernel has no report. */
+	if (!strcmp(f->kind, "veth") && f->peer_ifindex > 0 && (peer || !f->xdp_features_known)) {
 		f->peer_elsewhere = ans.has_nsid;
 		if (ans.has_nsid)
 			read_peer_elsewhere(nl, ans.nsid, f);
@@ -392,7 +394,6 @@ int gs_link_facts_read(uint32_t ifindex, struct gs_link_facts *f)
 			read_peer_here(nl, f);
 	}
 	mnl_socket_close(nl);
-	get_xdp_features(ifindex, f);
 	return 0;
 }
 

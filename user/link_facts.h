@@ -86,11 +86,12 @@ const char *gs_tx_why_text(enum gs_tx_why why);
  * conntrack, errors, switch) are the caller's. */
 enum gs_tx_why gs_tx_judge(const struct gs_link_facts *f);
 
-/* Read the facts of ifindex in the current network namespace, the veth
- * peer's too where it can be found. -ENODEV when there is no such device;
- * other errors with a message. Fields the kernel does not report keep
- * their "unknown" value. */
-int gs_link_facts_read(uint32_t ifindex, struct gs_link_facts *f);
+/* Read the facts of ifindex in the current network namespace; a veth
+ * peer's too where it can be found, when peer is set or the kernel gives
+ * no XDP feature report (the search visits every named namespace).
+ * -ENODEV when there is no such device; other errors with a message.
+ * Fields the kernel does not report keep their "unknown" value. */
+int gs_link_facts_read(uint32_t ifindex, struct gs_link_facts *f, bool peer);
 
 /* One line for status: "veth, peer eth0 in netns x: GRO off, no XDP". */
 void gs_link_facts_describe(const struct gs_link_facts *f, char *buf, size_t len);

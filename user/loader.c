@@ -459,7 +459,7 @@ static void sync_ports(const struct gs_maps *maps, const char *netns, uint32_t f
 {
 	struct gs_ports *ports = calloc(1, sizeof(*ports));
 
-	if (ports && !gs_ports_read(maps, netns, ports))
+	if (ports && !gs_ports_read(maps, netns, false, ports))
 		gs_ports_apply(maps, ports, forgive);
 	free(ports);
 }

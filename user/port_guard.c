@@ -83,7 +83,7 @@ static void check_ports(struct gs_port_guard *g, const struct gs_maps *m)
 	lock = gs_lock_try(g->pin_dir);
 	if (lock < 0)
 		goto out;
-	if (!gs_ports_read(m, g->netns, now) && !gs_ports_apply(m, now, 0)) {
+	if (!gs_ports_read(m, g->netns, false, now) && !gs_ports_apply(m, now, 0)) {
 		report_ports(g, now);
 		g->last = *now;
 		g->have_last = true;

@@ -404,7 +404,7 @@ static struct json_object *describe_ifaces(struct gs_maps *m, const struct iface
 	struct gs_ports *ports = calloc(1, sizeof(*ports));
 	int i;
 
-	if (ports && !gs_ports_read(m, netns, ports))
+	if (ports && !gs_ports_read(m, netns, true, ports))
 		for (i = 0; i < ports->n; i++)
 			json_object_array_add(arr, describe_port(&ports->port[i],
 								 xdp_flags_of(l, &ports->port[i])));

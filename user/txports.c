@@ -52,9 +52,9 @@ static int by_name(const void *a, const void *b)
 	return d ? d : strcmp(x->ifname, y->ifname);
 }
 
-static void judge_device(struct gs_port *port)
+static void judge_device(struct gs_port *port, bool describe)
 {
-	int err = gs_link_facts_read(port->ifindex, &port->facts);
+	int err = gs_link_facts_read(port->ifindex, &port->facts, describe);
 
 	if (err == -ENODEV) {
 		port->device_why = GS_TX_GONE;
@@ -74,7 +74,7 @@ static void judge_device(struct gs_port *port)
 	port->device_why = gs_tx_judge(&port->facts);
 }
 
-int gs_ports_read(const struct gs_maps *m, const char *netns, struct gs_ports *p)
+int gs_ports_read(const struct gs_maps *m, const char *netns, bool describe, struct gs_ports *p)
 {
 	struct collect c = {.p = p, .netns = netns ? netns : ""};
 	struct gs_config cfg = {0};
@@ -106,7 +106,7 @@ int gs_ports_read(const struct gs_maps *m, const char *netns, struct gs_ports *p
 		}
 		bpf_map_lookup_elem(m->tx_health, &slot, &port->health);
 		port->refused_seen = port->health.refused;
-		judge_device(port);
+		judge_device(port, describe);
 		port->why = port->device_why;
 		if (port->why == GS_TX_TARGET && port->health.refused)
 			port->why = GS_TX_REDIRECT_ERRORS;

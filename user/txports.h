@@ -52,8 +52,9 @@ struct gs_ports {
 };
 
 /* Read every recorded interface and judge it, in the namespace netns
- * (NULL or "" the caller's) we are in. Changes nothing. */
-int gs_ports_read(const struct gs_maps *m, const char *netns, struct gs_ports *p);
+ * (NULL or "" the caller's) we are in; describe: find each veth's peer for
+ * status even where the rule does not need it. Changes nothing. */
+int gs_ports_read(const struct gs_maps *m, const char *netns, bool describe, struct gs_ports *p);
 
 /*
  * Make tx_ports hold exactly the targets of p (read just before), and
