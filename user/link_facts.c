@@ -43,6 +43,7 @@ static const char *const why_text[GS_TX_WHY_MAX] = {
 	[GS_TX_RENAMED] = "interface renamed or replaced",
 	[GS_TX_OTHER_NS] = "other namespace",
 	[GS_TX_CONNTRACK] = "conntrack in the ruleset",
+	[GS_TX_NF_DROPS] = "netfilter dropped replies",
 	[GS_TX_REDIRECT_ERRORS] = "redirect errors",
 	[GS_TX_SWITCHED_OFF] = "fast path switched off",
 	[GS_TX_SLOT_SHARED] = "health slot shared with another port",

@@ -73,6 +73,7 @@ enum gs_tx_why {
 	GS_TX_RENAMED,	       /* the recorded name now names another device */
 	GS_TX_OTHER_NS,	       /* the instance spans network namespaces */
 	GS_TX_CONNTRACK,       /* netfilter tracks connections in the namespace */
+	GS_TX_NF_DROPS,	       /* netfilter dropped replies of our flows since attach */
 	GS_TX_REDIRECT_ERRORS, /* the kernel refused frames redirected there */
 	GS_TX_SWITCHED_OFF,    /* config fast-path off */
 	GS_TX_SLOT_SHARED,     /* its tx_health slot belongs to another target */

@@ -9,6 +9,7 @@
 #include "decisions.h"
 #include "error.h"
 #include "lock.h"
+#include "netns.h"
 #include "port_guard.h"
 
 /* Decision-log lines about the node, not a service, name this service. */
@@ -100,7 +101,14 @@ static void check_conntrack(struct gs_port_guard *g, const struct gs_maps *m)
 	char why[160] = "", text[256];
 	int ct, lock, err;
 
+	char ns[48];
+
+	/* The ruleset that matters is the one of the interfaces' namespace. */
+	if (gs_ports_netns(m, ns, sizeof(ns)) || (strcmp(ns, g->netns) && gs_netns_enter(ns)))
+		return;
 	ct = gs_conntrack_in_use(why, sizeof(why));
+	if (strcmp(ns, g->netns) && gs_netns_enter(g->netns))
+		fprintf(stderr, "graysplit agent: %s\n", gs_last_error());
 	if (ct < 0 || gs_config_read(m, &cfg) || !!(cfg.flags & GS_CFG_CONNTRACK) == ct)
 		return;
 	lock = gs_lock_try(g->pin_dir);

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "error.h"
 #include "map_iter.h"
+#include "netns.h"
 #include "txports.h"
 
 uint32_t gs_netns_ino(void)
@@ -19,28 +20,20 @@ uint32_t gs_netns_ino(void)
 	return stat("/proc/self/ns/net", &st) ? 0 : (uint32_t)st.st_ino;
 }
 
-struct collect {
-	struct gs_ports *p;
-	const char *netns;
-};
-
 static int collect_port(const void *key, const void *value, void *ctx)
 {
 	const struct gs_iface_key *k = key;
 	const struct gs_iface *v = value;
-	struct collect *c = ctx;
+	struct gs_ports *p = ctx;
 	struct gs_port *port;
 
-	if (c->p->n >= GS_MAX_IFACES)
+	if (p->n >= GS_MAX_IFACES)
 		return 0;
-	port = &c->p->port[c->p->n++];
+	port = &p->port[p->n++];
 	memset(port, 0, sizeof(*port));
 	snprintf(port->netns, sizeof(port->netns), "%.*s", (int)sizeof(k->netns), k->netns);
 	snprintf(port->ifname, sizeof(port->ifname), "%.*s", (int)sizeof(k->ifname), k->ifname);
 	port->ifindex = v->ifindex;
-	port->here = !strcmp(port->netns, c->netns);
-	if (!port->here)
-		c->p->other_ns = true;
 	return 0;
 }
 
@@ -76,34 +69,47 @@ static void judge_device(struct gs_port *port, bool describe)
 
 int gs_ports_read(const struct gs_maps *m, const char *netns, bool describe, struct gs_ports *p)
 {
-	struct collect c = {.p = p, .netns = netns ? netns : ""};
+	const char *here = netns ? netns : "";
 	struct gs_config cfg = {0};
 	struct gs_tx_health h0 = {0};
 	uint32_t key = GS_TX_SLOT_NETNS;
+	bool entered = false;
 	int err, i, j;
 
 	memset(p, 0, sizeof(*p));
 	err = gs_map_foreach(m->ifaces, sizeof(struct gs_iface_key), sizeof(struct gs_iface),
-			     collect_port, &c);
+			     collect_port, p);
 	if (err < 0)
 		return gs_fail(-err, "cannot read the attached interfaces: %s", strerror(-err));
 	qsort(p->port, (size_t)p->n, sizeof(p->port[0]), by_name);
+	for (i = 1; i < p->n; i++)
+		if (strcmp(p->port[i].netns, p->port[0].netns))
+			p->other_ns = true;
+	/* The devices are judged in their namespace, wherever the caller is
+	 * (an agent started without --netns, say); the maps are the same. */
+	if (!p->other_ns && p->n && strcmp(p->port[0].netns, here)) {
+		err = gs_netns_enter(p->port[0].netns);
+		if (err)
+			return err;
+		entered = true;
+	}
 	gs_config_read(m, &cfg);
 	bpf_map_lookup_elem(m->tx_health, &key, &h0);
 	p->switched_off = cfg.flags & GS_CFG_NO_FAST_PATH;
 	p->nf_dropped = h0.nf_dropped - cfg.nf_dropped_ack;
-	p->conntrack = (cfg.flags & GS_CFG_CONNTRACK) || p->nf_dropped;
+	p->conntrack = cfg.flags & GS_CFG_CONNTRACK;
 
 	for (i = 0; i < p->n; i++) {
 		struct gs_port *port = &p->port[i];
 		uint32_t in, slot = gs_tx_slot(port->ifindex);
 
 		port->in_tx_ports = !bpf_map_lookup_elem(m->tx_ports, &port->ifindex, &in);
-		if (!port->here) {
+		if (p->other_ns) {
 			port->device_why = GS_TX_OTHER_NS;
 			port->why = GS_TX_OTHER_NS;
 			continue;
 		}
+		port->here = true;
 		bpf_map_lookup_elem(m->tx_health, &slot, &port->health);
 		port->refused_seen = port->health.refused;
 		judge_device(port, describe);
@@ -125,8 +131,32 @@ int gs_ports_read(const struct gs_maps *m, const char *netns, bool describe, str
 			port->why = GS_TX_SWITCHED_OFF;
 		else if (p->conntrack)
 			port->why = GS_TX_CONNTRACK;
+		else if (p->nf_dropped)
+			port->why = GS_TX_NF_DROPS;
 	}
-	return 0;
+	return entered ? gs_netns_enter(here) : 0;
+}
+
+int gs_ports_netns(const struct gs_maps *m, char *buf, size_t len)
+{
+	struct gs_ports *p = calloc(1, sizeof(*p));
+	int err, i;
+
+	if (!p)
+		return gs_fail(ENOMEM, "out of memory");
+	err = gs_map_foreach(m->ifaces, sizeof(struct gs_iface_key), sizeof(struct gs_iface),
+			     collect_port, p);
+	if (err < 0)
+		err = gs_fail(-err, "cannot read the attached interfaces: %s", strerror(-err));
+	else if (!p->n)
+		err = -ENOENT;
+	for (i = 1; !err && i < p->n; i++)
+		if (strcmp(p->port[i].netns, p->port[0].netns))
+			err = -EXDEV;
+	if (!err)
+		snprintf(buf, len, "%s", p->port[0].netns);
+	free(p);
+	return err;
 }
 
 static int zero_slot(const struct gs_maps *m, uint32_t slot)

@@ -21,6 +21,7 @@
 #define GS_TXPORTS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "graysplit.h"
@@ -31,7 +32,7 @@ struct gs_port {
 	char netns[48];
 	char ifname[16];
 	uint32_t ifindex;	   /* as recorded at attach */
-	bool here;		   /* recorded in the namespace we are in */
+	bool here;		   /* judged (false: the instance spans namespaces) */
 	bool facts_read;	   /* facts hold the device's state */
 	struct gs_link_facts facts;
 	enum gs_tx_why device_why; /* the device alone; GS_TX_TARGET when able */
@@ -47,12 +48,13 @@ struct gs_ports {
 	int n;
 	bool other_ns;		 /* the recorded interfaces span namespaces */
 	bool switched_off;	 /* config fast-path off */
-	bool conntrack;		 /* GS_CFG_CONNTRACK, or netfilter dropping our replies */
+	bool conntrack;		 /* GS_CFG_CONNTRACK: the ruleset uses conntrack */
 	uint64_t nf_dropped;	 /* replies of our flows netfilter dropped, since attach */
 };
 
-/* Read every recorded interface and judge it, in the namespace netns
- * (NULL or "" the caller's) we are in; describe: find each veth's peer for
+/* Read every recorded interface and judge it, in the namespace they were
+ * attached in (entered and left again for the caller's, netns: NULL or ""
+ * the one the process started in); describe: find each veth's peer for
  * status even where the rule does not need it. Changes nothing. */
 int gs_ports_read(const struct gs_maps *m, const char *netns, bool describe, struct gs_ports *p);
 
@@ -65,6 +67,10 @@ int gs_ports_read(const struct gs_maps *m, const char *netns, bool describe, str
  * Returns 0 or the first error (with message); every step is tried.
  */
 int gs_ports_apply(const struct gs_maps *m, struct gs_ports *p, uint32_t forgive);
+
+/* The one namespace every recorded interface is in, into buf: 0, -ENOENT
+ * when none is recorded, -EXDEV when they span namespaces. */
+int gs_ports_netns(const struct gs_maps *m, char *buf, size_t len);
 
 /* "redirect", or the reason text of why not. */
 const char *gs_port_why(const struct gs_port *port);

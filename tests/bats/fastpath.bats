@@ -16,7 +16,7 @@ load faults
 
 # Every DNATed frame has one of these outcomes (fast_cached counts those
 # of fast_redirect whose next hop came from the flow's cache).
-FAST=(fast_redirect fast_no_neigh fast_no_txport fast_partial_csum fast_kernel fast_off)
+FAST=(fast_redirect fast_no_neigh fast_no_txport fast_partial_csum fast_kernel fast_off fast_conntrack fast_port_failing)
 
 setup_file() {
 	export TB_OFFLOAD=off
