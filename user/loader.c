@@ -458,9 +458,14 @@ static int unpin_all(const char *pin_dir);
 static void sync_ports(const struct gs_maps *maps, const char *netns, uint32_t forgive)
 {
 	struct gs_ports *ports = calloc(1, sizeof(*ports));
+	int i;
 
-	if (ports && !gs_ports_read(maps, netns, false, ports))
-		gs_ports_apply(maps, ports, forgive);
+	if (!ports || gs_ports_read(maps, netns, false, ports))
+		goto out;
+	for (i = 0; i < ports->n; i++)
+		ports->port[i].forgive = forgive && ports->port[i].ifindex == forgive;
+	gs_ports_apply(maps, ports);
+out:
 	free(ports);
 }
 

@@ -73,7 +73,51 @@ static void report_ports(struct gs_port_guard *g, const struct gs_ports *now)
 	}
 }
 
-static void check_ports(struct gs_port_guard *g, const struct gs_maps *m)
+static struct gs_port_strikes *strikes_of(struct gs_port_guard *g, const char *ifname)
+{
+	struct gs_port_strikes *free_slot = NULL;
+	int i;
+
+	for (i = 0; i < GS_MAX_IFACES; i++) {
+		if (!strcmp(g->strikes[i].ifname, ifname))
+			return &g->strikes[i];
+		if (!free_slot && !g->strikes[i].ifname[0])
+			free_slot = &g->strikes[i];
+	}
+	if (free_slot)
+		snprintf(free_slot->ifname, sizeof(free_slot->ifname), "%s", ifname);
+	return free_slot;
+}
+
+/* Mark for forgiving the ports whose hold-down is over (GS_PORT_HOLD_*). */
+static void hold_down(struct gs_port_guard *g, struct gs_ports *p, uint64_t now_ns)
+{
+	int i;
+
+	for (i = 0; i < p->n; i++) {
+		struct gs_port *port = &p->port[i];
+		struct gs_port_strikes *s = strikes_of(g, port->ifname);
+		uint64_t hold_ms;
+
+		if (!s)
+			continue;
+		if (port->why == GS_TX_TARGET && s->strikes &&
+		    now_ns - s->refused_ns >= GS_PORT_STRIKES_RESET_MS * 1000000ull)
+			s->strikes = 0;
+		if (port->device_why != GS_TX_TARGET || !port->health.refused)
+			continue;
+		if (port->health.refused_ns != s->refused_ns) {
+			s->refused_ns = port->health.refused_ns;
+			s->strikes++;
+		}
+		hold_ms = GS_PORT_HOLD_MIN_MS << (s->strikes > 7 ? 6 : s->strikes - 1);
+		if (hold_ms > GS_PORT_HOLD_MAX_MS)
+			hold_ms = GS_PORT_HOLD_MAX_MS;
+		port->forgive = now_ns - s->refused_ns >= hold_ms * 1000000ull;
+	}
+}
+
+static void check_ports(struct gs_port_guard *g, const struct gs_maps *m, uint64_t now_ns)
 {
 	struct gs_ports *now = calloc(1, sizeof(*now));
 	int lock;
@@ -84,7 +128,9 @@ static void check_ports(struct gs_port_guard *g, const struct gs_maps *m)
 	lock = gs_lock_try(g->pin_dir);
 	if (lock < 0)
 		goto out;
-	if (!gs_ports_read(m, g->netns, false, now) && !gs_ports_apply(m, now, 0)) {
+	if (!gs_ports_read(m, g->netns, false, now)) {
+		hold_down(g, now, now_ns);
+		gs_ports_apply(m, now);
 		report_ports(g, now);
 		g->last = *now;
 		g->have_last = true;
@@ -136,6 +182,6 @@ void gs_port_guard_tick(struct gs_port_guard *g, const struct gs_maps *m, uint64
 	}
 	if (now_ns >= g->ports_due_ns) {
 		g->ports_due_ns = now_ns + GS_PORT_GUARD_MS * 1000000ull;
-		check_ports(g, m);
+		check_ports(g, m, now_ns);
 	}
 }

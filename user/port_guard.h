@@ -5,7 +5,8 @@
  * makes tx_ports match, so a veth peer that lost GRO, a device that went
  * down, was moved or replaced, or one the kernel's watch saw refusing
  * frames leaves tx_ports, and one that can take frames again comes back;
- * every GS_CONNTRACK_CHECK_MS it reads the namespace's ruleset for
+ * a port kept out for unexplained refusals is tried again after a
+ * hold-down (below); every GS_CONNTRACK_CHECK_MS it reads the namespace's ruleset for
  * conntrack (conntrack_check.h) and sets or clears GS_CFG_CONNTRACK. Each
  * change is a decision-log line and a line on stderr.
  *
@@ -25,6 +26,21 @@
 #define GS_PORT_GUARD_MS      250
 #define GS_CONNTRACK_CHECK_MS 1000
 
+/* A port the kernel saw refuse frames although its device looks able is
+ * tried again after a hold-down: 5 s after its last refusal, doubling with
+ * each new refusal up to 5 minutes; a port that has not refused for 10
+ * minutes starts again at 5 s. What a retry can cost is one batch of
+ * frames, which the watch stops at once. */
+#define GS_PORT_HOLD_MIN_MS   5000
+#define GS_PORT_HOLD_MAX_MS   300000
+#define GS_PORT_STRIKES_RESET_MS 600000
+
+struct gs_port_strikes {
+	char ifname[16];
+	uint32_t strikes;     /* refusal episodes, each doubling the hold */
+	uint64_t refused_ns;  /* the last one's time (the kernel's monotonic clock) */
+};
+
 struct gs_port_guard {
 	const char *pin_dir;
 	const char *netns;
@@ -32,6 +48,7 @@ struct gs_port_guard {
 	uint64_t conntrack_due_ns;
 	bool have_last;
 	struct gs_ports last; /* as of the last look, after applying */
+	struct gs_port_strikes strikes[GS_MAX_IFACES];
 	uint64_t changes;     /* decision lines written */
 };
 

@@ -178,7 +178,7 @@ static bool slot_taken(const struct gs_ports *p, uint32_t slot)
 	return false;
 }
 
-int gs_ports_apply(const struct gs_maps *m, struct gs_ports *p, uint32_t forgive)
+int gs_ports_apply(const struct gs_maps *m, struct gs_ports *p)
 {
 	uint32_t keys[GS_MAX_TX_PORTS], key, none = 0, *prev = &none, slot;
 	int i, k, n = 0, err, first = 0;
@@ -186,7 +186,7 @@ int gs_ports_apply(const struct gs_maps *m, struct gs_ports *p, uint32_t forgive
 	for (i = 0; i < p->n; i++) {
 		struct gs_port *port = &p->port[i];
 
-		if (!port->here || port->ifindex != forgive || port->device_why != GS_TX_TARGET ||
+		if (!port->here || !port->forgive || port->device_why != GS_TX_TARGET ||
 		    p->other_ns)
 			continue;
 		memset(&port->health, 0, sizeof(port->health));

@@ -41,6 +41,7 @@ struct gs_port {
 	bool in_tx_ports;	   /* is in tx_ports (after gs_ports_apply: == target) */
 	struct gs_tx_health health;
 	uint64_t refused_seen;	   /* health.refused as read, before any apply */
+	bool forgive;		   /* gs_ports_apply forgets its refusals */
 };
 
 struct gs_ports {
@@ -59,14 +60,13 @@ struct gs_ports {
 int gs_ports_read(const struct gs_maps *m, const char *netns, bool describe, struct gs_ports *p);
 
 /*
- * Make tx_ports hold exactly the targets of p (read just before), and
- * tx_health's port slots belong only to ports in it: a newly admitted
- * port's slot is zeroed before it goes in; the refusals of a port the facts
- * explain, or of no port, are zeroed too. forgive: the ifindex whose
- * refusals are forgotten anyway (attach of that interface), 0 for none.
+ * Make tx_ports hold exactly the targets of p (read just before), a newly
+ * admitted port's tx_health slot zeroed before it goes in. Refusals the
+ * facts explain are zeroed too, and so are those of a port the caller
+ * marked forgive (attach of that interface; the agent after a hold-down).
  * Returns 0 or the first error (with message); every step is tried.
  */
-int gs_ports_apply(const struct gs_maps *m, struct gs_ports *p, uint32_t forgive);
+int gs_ports_apply(const struct gs_maps *m, struct gs_ports *p);
 
 /* The one namespace every recorded interface is in, into buf: 0, -ENOENT
  * when none is recorded, -EXDEV when they span namespaces. */
