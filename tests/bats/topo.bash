@@ -250,7 +250,7 @@ topo_vxlan() {
 # node has the client-side and the backend-side addresses on lb0 and
 # forwards back out of the interface the frames came in on.
 topo_one_arm() {
-	local node client sw
+	local node client sw role
 	topo_ns client node
 	topo_switch
 	node=$(tb_ns "$TB" node)
@@ -276,6 +276,15 @@ topo_one_arm() {
 	tb__sysctl "$node" net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
 		net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.lb0.send_redirects=0
 	topo_backends sw br0
+	# The node's IPv6 always sends a redirect when it forwards out of the
+	# interface a packet came in on (IPv4 has send_redirects, above): a
+	# backend that took it would answer the client directly, past the SNAT.
+	# One-arm NAT needs hosts that ignore redirects.
+	for role in client "${TB_BACKENDS[@]}"; do
+		tb__sysctl "$(tb_ns "$TB" "$role")" net.ipv4.conf.all.accept_redirects=0 \
+			net.ipv6.conf.all.accept_redirects=0 net.ipv6.conf.eth0.accept_redirects=0 \
+			net.ipv4.conf.eth0.accept_redirects=0
+	done
 	tb__wait_servers "$TB"
 }
 
