@@ -373,3 +373,42 @@ load_all_answered() {
 		return 1
 	}
 }
+
+# loads_start RATE [LOADGEN FLAGS...]: loadgen (scripts/lib/loadgen.py,
+# python's http.client) over IPv4 and over IPv6 at once, RATE new
+# connections per second each, until loads_stop. A connect timeout of 8 s:
+# a SYN or SYN-ACK lost while the row changes the node is recovered by the
+# client's retransmit (1 s, then 2 s later).
+loads_start() {
+	local rate=$1
+	shift
+	load_start "load4" 4 "$rate" --connect-timeout 8 --timeout 8 "$@"
+	LOAD4_PID=$LOAD_PID LOAD4_LOG=$LOAD_LOG
+	load_start "load6" 6 "$rate" --connect-timeout 8 --timeout 8 "$@"
+	LOAD6_PID=$LOAD_PID LOAD6_LOG=$LOAD_LOG
+}
+
+# loads_stop: stop both; every request of both answered, >= MIN (default
+# 100) requests each.
+loads_stop() {
+	local rc=0
+	LOAD_PID=$LOAD4_PID LOAD_LOG=$LOAD4_LOG load_stop || rc=1
+	LOAD_PID=$LOAD6_PID LOAD_LOG=$LOAD6_LOG load_stop || rc=1
+	load_all_answered "$LOAD4_LOG" || rc=1
+	load_all_answered "$LOAD6_LOG" || rc=1
+	return $rc
+}
+
+# The reported topology plus lb2, a second backend-facing veth (GRO on at
+# its peer, so a redirect target) to a namespace "spare" that carries no
+# route the VIP's traffic needs (10.77.4.0/24).
+topo_spare_port() {
+	local node spare
+	topo_ns spare
+	node=$(tb_ns "$TB" node)
+	spare=$(tb_ns "$TB" spare)
+	tb__veth "$node" lb2 "$spare" eth0
+	gro spare eth0 on
+	ip -n "$node" addr add 10.77.4.1/24 dev lb2
+	ip -n "$spare" addr add 10.77.4.2/24 dev eth0
+}
