@@ -89,14 +89,14 @@ topo_down() {
 topo_down_all() {
 	local p left
 	[ -f "$BATS_FILE_TMPDIR/prefixes" ] || return 0
-	for p in $(sort -u "$BATS_FILE_TMPDIR/prefixes"); do
+	while read -r p; do
 		topo_down "$p"
-	done
+	done < <(sort -u "$BATS_FILE_TMPDIR/prefixes")
 	left=$(ip netns list | awk '{ print $1 }' | grep -xFf <(sort -u "$BATS_FILE_TMPDIR/namespaces" 2>/dev/null) || true)
-	for p in $(sort -u "$BATS_FILE_TMPDIR/prefixes"); do
+	while read -r p; do
 		[ -e "$(tb_pin_dir "$p")" ] && left+=" $(tb_pin_dir "$p")"
 		[ -e "$(tb_pin_dir "$p")-peer" ] && left+=" $(tb_pin_dir "$p")-peer"
-	done
+	done < <(sort -u "$BATS_FILE_TMPDIR/prefixes")
 	if [ -n "${left// /}" ]; then
 		echo "# teardown left behind: $left" >&3
 		return 1
@@ -383,6 +383,7 @@ loads_start() {
 	local rate=$1
 	shift
 	load_start "load4" 4 "$rate" --connect-timeout 8 --timeout 8 "$@"
+	# shellcheck disable=SC2153 # LOAD_PID, LOAD_LOG: set by load_start
 	LOAD4_PID=$LOAD_PID LOAD4_LOG=$LOAD_LOG
 	load_start "load6" 6 "$rate" --connect-timeout 8 --timeout 8 "$@"
 	LOAD6_PID=$LOAD_PID LOAD6_LOG=$LOAD_LOG

@@ -177,8 +177,11 @@ teardown_file() {
 	note_fast r9
 	note "status --json .fast_path: $(gs status --json | jq -c .fast_path)"
 	note "nft drops (ct state invalid): $(tb_exec "$TB" node nft list table inet gs_topo | grep -o 'packets [0-9]*')"
+	note_iface lb1
 	(($(fast r9 fast_redirect) > 0))
 	(($(fast r9 fast_conntrack) > 0))
+	# The kernel-side watch saw netfilter drop a reply of ours.
+	(($(gs status --json | jq .fast_path.nf_dropped_replies) > 0))
 	traffic r9after
 	assert_equal "$(fast r9after fast_redirect)" 0
 	(($(fast r9after fast_conntrack) > 0))
