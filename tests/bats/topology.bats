@@ -62,10 +62,14 @@ teardown_file() {
 @test "4. attached on a bridge in the node and on one of its ports: the bridge is generic XDP, not a target; all answered" {
 	topo_begin 4
 	topo_node_bridge
-	# The ports before the bridge: the kernel refuses XDP on a device
-	# whose upper device (br0) already has a program, so "attach cli0
-	# br0 pb1" fails (with graysplit saying "another XDP program is
-	# already attached to pb1", which is not what happened).
+	# The kernel refuses XDP on a device whose upper device already has a
+	# program: the bridge first fails, says why, and leaves nothing
+	# behind; the ports before the bridge works.
+	run gs attach "$TB_IF_CLIENT" br0 pb1
+	note "attach cli0 br0 pb1: exit $status: $output"
+	assert_failure
+	assert_output --partial "its upper device br0 has an XDP program"
+	[ ! -e "$(tb_pin_dir "$TB")" ] || { echo "a failed first attach left $(tb_pin_dir "$TB")" >&2; return 1; }
 	serve "$TB_IF_CLIENT" pb1 br0
 	note_iface br0
 	note_iface pb1
