@@ -166,6 +166,10 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
 			if (!mnl_attr_validate(a, MNL_TYPE_U32))
 				f->peer_ifindex = (int32_t)mnl_attr_get_u32(a);
 			break;
+		case IFLA_MASTER:
+			if (!mnl_attr_validate(a, MNL_TYPE_U32))
+				f->master = mnl_attr_get_u32(a);
+			break;
 		case IFLA_LINK_NETNSID:
 			if (!mnl_attr_validate(a, MNL_TYPE_U32)) {
 				ans->has_nsid = true;

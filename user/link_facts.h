@@ -48,6 +48,7 @@ struct gs_link_facts {
 	char kind[16]; /* rtnetlink's link kind: "veth", "bridge", "" for a NIC */
 	bool up;       /* administratively up and carrier (or no carrier notion) */
 	uint32_t mtu;
+	uint32_t master;	 /* its upper device (a bridge, a bond); 0: none */
 	uint8_t xdp;		 /* enum gs_xdp_attach */
 	bool xdp_features_known; /* the kernel reported xdp_features */
 	uint64_t xdp_features;	 /* GS_XDP_ACT_* */

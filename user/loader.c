@@ -17,6 +17,7 @@
 #include "error.h"
 #include "graysplit.h"
 #include "graysplit.skel.h"
+#include "link_facts.h"
 #include "loader.h"
 #include "map_iter.h"
 #include "maps.h"
@@ -343,6 +344,20 @@ static uint32_t xdp_current_flags(int ifindex, uint32_t fallback)
 	return fallback;
 }
 
+/* The kernel refuses XDP on a device whose upper device (the bridge of a
+ * port, the bond of a slave) has an XDP program, with EEXIST, as if the
+ * device had one itself. Say so, naming the upper device. */
+static bool upper_has_xdp(int ifindex, char *upper, size_t len)
+{
+	struct gs_link_facts f, u;
+
+	if (gs_link_facts_read((uint32_t)ifindex, &f) || !f.master ||
+	    gs_link_facts_read(f.master, &u) || u.xdp == GS_XDP_NONE)
+		return false;
+	snprintf(upper, len, "%s", u.name);
+	return true;
+}
+
 /*
  * XDP through a bpf_link pinned next to the maps: the link, not this
  * process, keeps the program attached. Native mode first; generic (skb)
@@ -355,7 +370,7 @@ static int attach_xdp(const char *pin_dir, const char *ifname, int ifindex, int 
 	struct bpf_link_create_opts opts = {.sz = sizeof(struct bpf_link_create_opts)};
 	struct bpf_link_info info = {};
 	uint32_t len = sizeof(info), prog_id = 0;
-	char path[PATH_MAX];
+	char path[PATH_MAX], upper[IFNAMSIZ];
 	int fd, err, native_err = 0;
 	size_t i;
 
@@ -396,6 +411,12 @@ static int attach_xdp(const char *pin_dir, const char *ifname, int ifindex, int 
 	}
 	if (fd < 0) {
 		err = native_err;
+		if (err == EEXIST && upper_has_xdp(ifindex, upper, sizeof(upper)))
+			return gs_fail(err,
+				       "cannot attach XDP to %s: its upper device %s has an XDP "
+				       "program, and the kernel allows none below it (attach %s "
+				       "before %s)",
+				       ifname, upper, ifname, upper);
 		if (err == EBUSY || err == EEXIST)
 			return gs_fail(err, "another XDP program is already attached to %s",
 				       ifname);
