@@ -213,13 +213,13 @@ enum gs_counter {
 	GS_CNT_EVENTS,		 /* events written to the ring buffer */
 	GS_CNT_EVENTS_DROPPED,	 /* events lost: ring buffer full */
 	/* XDP fast path, one of these per DNATed packet: */
-	GS_CNT_FAST_REDIRECT,  /* sent straight to the next hop (XDP_REDIRECT) */
-	GS_CNT_FAST_NO_NEIGH,  /* next hop's MAC not known yet: passed to the kernel */
-	GS_CNT_FAST_NO_TXPORT, /* egress interface not in tx_ports: passed */
-	GS_CNT_FAST_PARTIAL,   /* L4 checksum left for offload (local veth sender): passed */
-	GS_CNT_FAST_KERNEL,    /* the kernel's to handle (no route, TTL, MTU, options) */
-	GS_CNT_FAST_OFF,       /* fast path switched off (GS_CFG_NO_FAST_PATH): passed */
-	GS_CNT_FAST_CONNTRACK, /* netfilter tracks connections in the namespace: passed */
+	GS_CNT_FAST_REDIRECT,	  /* sent straight to the next hop (XDP_REDIRECT) */
+	GS_CNT_FAST_NO_NEIGH,	  /* next hop's MAC not known yet: passed to the kernel */
+	GS_CNT_FAST_NO_TXPORT,	  /* egress interface not in tx_ports: passed */
+	GS_CNT_FAST_PARTIAL,	  /* L4 checksum left for offload (local veth sender): passed */
+	GS_CNT_FAST_KERNEL,	  /* the kernel's to handle (no route, TTL, MTU, options) */
+	GS_CNT_FAST_OFF,	  /* fast path switched off (GS_CFG_NO_FAST_PATH): passed */
+	GS_CNT_FAST_CONNTRACK,	  /* netfilter tracks connections in the namespace: passed */
 	GS_CNT_FAST_PORT_FAILING, /* egress port refused redirected frames: passed */
 	/* Of GS_CNT_FAST_REDIRECT: next hop from the flow's cache, no lookup. */
 	GS_CNT_FAST_CACHED,
@@ -433,9 +433,9 @@ enum gs_config_flag {
 };
 
 struct gs_config {
-	__u32 flags;	       /* enum gs_config_flag */
-	__u32 netns_ino;       /* inode of the instance's network namespace (attach) */
-	__u64 nf_dropped_ack;  /* tx_health's nf_dropped when attach last ran */
+	__u32 flags;	      /* enum gs_config_flag */
+	__u32 netns_ino;      /* inode of the instance's network namespace (attach) */
+	__u64 nf_dropped_ack; /* tx_health's nf_dropped when attach last ran */
 };
 
 #endif /* GRAYSPLIT_H */

@@ -23,9 +23,9 @@
 
 /* The netdev generic netlink family (linux/netdev.h of Linux 6.3+; the
  * build host's headers may predate it). */
-#define GS_NETDEV_FAMILY	    "netdev"
-#define GS_NETDEV_CMD_DEV_GET	    1
-#define GS_NETDEV_A_DEV_IFINDEX	    1
+#define GS_NETDEV_FAMILY	     "netdev"
+#define GS_NETDEV_CMD_DEV_GET	     1
+#define GS_NETDEV_A_DEV_IFINDEX	     1
 #define GS_NETDEV_A_DEV_XDP_FEATURES 3
 
 /* IFLA_OPERSTATE values (RFC 2863; linux/if.h clashes with net/if.h). */
@@ -114,10 +114,9 @@ static int link_info_kind(const struct nlattr *info, struct gs_link_facts *f)
 {
 	const struct nlattr *a;
 
-	mnl_attr_for_each_nested(a, info)
-		if (mnl_attr_get_type(a) == IFLA_INFO_KIND &&
-		    !mnl_attr_validate(a, MNL_TYPE_NUL_STRING))
-			snprintf(f->kind, sizeof(f->kind), "%s", mnl_attr_get_str(a));
+	mnl_attr_for_each_nested(a, info) if (mnl_attr_get_type(a) == IFLA_INFO_KIND &&
+					      !mnl_attr_validate(a, MNL_TYPE_NUL_STRING))
+		snprintf(f->kind, sizeof(f->kind), "%s", mnl_attr_get_str(a));
 	return 0;
 }
 
@@ -125,10 +124,9 @@ static void link_xdp(const struct nlattr *xdp, struct gs_link_facts *f)
 {
 	const struct nlattr *a;
 
-	mnl_attr_for_each_nested(a, xdp)
-		if (mnl_attr_get_type(a) == IFLA_XDP_ATTACHED &&
-		    !mnl_attr_validate(a, MNL_TYPE_U8))
-			f->xdp = mnl_attr_get_u8(a);
+	mnl_attr_for_each_nested(a, xdp) if (mnl_attr_get_type(a) == IFLA_XDP_ATTACHED &&
+					     !mnl_attr_validate(a, MNL_TYPE_U8)) f->xdp =
+		mnl_attr_get_u8(a);
 }
 
 struct link_answer {
@@ -148,7 +146,8 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
 	if (nlh->nlmsg_type != RTM_NEWLINK)
 		return MNL_CB_OK;
 	f->ifindex = ifi->ifi_index;
-	mnl_attr_for_each(a, nlh, sizeof(*ifi)) {
+	mnl_attr_for_each(a, nlh, sizeof(*ifi))
+	{
 		switch (mnl_attr_get_type(a)) {
 		case IFLA_IFNAME:
 			if (!mnl_attr_validate(a, MNL_TYPE_NUL_STRING))
@@ -209,10 +208,11 @@ static int family_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct nlattr *a;
 
-	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr))
-		if (mnl_attr_get_type(a) == CTRL_ATTR_FAMILY_ID &&
-		    !mnl_attr_validate(a, MNL_TYPE_U16))
-			*(uint16_t *)data = mnl_attr_get_u16(a);
+	mnl_attr_for_each(a, nlh,
+			  sizeof(struct genlmsghdr)) if (mnl_attr_get_type(a) ==
+								 CTRL_ATTR_FAMILY_ID &&
+							 !mnl_attr_validate(a, MNL_TYPE_U16)) *
+		(uint16_t *)data = mnl_attr_get_u16(a);
 	return MNL_CB_OK;
 }
 
@@ -221,12 +221,14 @@ static int features_cb(const struct nlmsghdr *nlh, void *data)
 	struct gs_link_facts *f = data;
 	const struct nlattr *a;
 
-	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr))
-		if (mnl_attr_get_type(a) == GS_NETDEV_A_DEV_XDP_FEATURES &&
-		    !mnl_attr_validate(a, MNL_TYPE_U64)) {
-			f->xdp_features = mnl_attr_get_u64(a);
-			f->xdp_features_known = true;
-		}
+	mnl_attr_for_each(a, nlh,
+			  sizeof(struct genlmsghdr)) if (mnl_attr_get_type(a) ==
+								 GS_NETDEV_A_DEV_XDP_FEATURES &&
+							 !mnl_attr_validate(a, MNL_TYPE_U64))
+	{
+		f->xdp_features = mnl_attr_get_u64(a);
+		f->xdp_features_known = true;
+	}
 	return MNL_CB_OK;
 }
 
@@ -300,9 +302,10 @@ static int nsid_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct nlattr *a;
 
-	mnl_attr_for_each(a, nlh, sizeof(struct rtgenmsg))
-		if (mnl_attr_get_type(a) == NETNSA_NSID && !mnl_attr_validate(a, MNL_TYPE_U32))
-			*(int32_t *)data = (int32_t)mnl_attr_get_u32(a);
+	mnl_attr_for_each(a, nlh,
+			  sizeof(struct rtgenmsg)) if (mnl_attr_get_type(a) == NETNSA_NSID &&
+						       !mnl_attr_validate(a, MNL_TYPE_U32)) *
+		(int32_t *)data = (int32_t)mnl_attr_get_u32(a);
 	return MNL_CB_OK;
 }
 
@@ -357,7 +360,8 @@ static void read_peer_elsewhere(struct mnl_socket *nl, int32_t nsid, struct gs_l
 			read_peer_here(there, f);
 			mnl_socket_close(there);
 		}
-		snprintf(f->peer_netns, sizeof(f->peer_netns), "%.*s", (int)sizeof(f->peer_netns) - 1, de->d_name);
+		snprintf(f->peer_netns, sizeof(f->peer_netns), "%.*s",
+			 (int)sizeof(f->peer_netns) - 1, de->d_name);
 		/* Back home; failing that, nothing else here is right. */
 		if (setns(here, CLONE_NEWNET))
 			f->peer_known = false;
@@ -411,7 +415,8 @@ void gs_link_facts_describe(const struct gs_link_facts *f, char *buf, size_t len
 		return;
 	}
 	if (!f->peer_known) {
-		snprintf(buf, len, "veth, peer %s", f->peer_elsewhere ? "in an unnamed namespace" : "unknown");
+		snprintf(buf, len, "veth, peer %s",
+			 f->peer_elsewhere ? "in an unnamed namespace" : "unknown");
 		return;
 	}
 	snprintf(buf, len, "veth, peer %s%s%s: GRO %s, %s", f->peer_name,

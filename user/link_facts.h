@@ -53,13 +53,13 @@ struct gs_link_facts {
 	bool xdp_features_known; /* the kernel reported xdp_features */
 	uint64_t xdp_features;	 /* GS_XDP_ACT_* */
 	/* A veth's peer. */
-	int32_t peer_ifindex;  /* 0: none reported */
-	bool peer_elsewhere;   /* in another network namespace */
-	char peer_netns[48];   /* its name under /run/netns, when found */
-	bool peer_known;       /* the facts below were read */
+	int32_t peer_ifindex; /* 0: none reported */
+	bool peer_elsewhere;  /* in another network namespace */
+	char peer_netns[48];  /* its name under /run/netns, when found */
+	bool peer_known;      /* the facts below were read */
 	char peer_name[IFNAMSIZ];
-	bool peer_xdp;	       /* an XDP program on the peer */
-	bool peer_gro;	       /* GRO on at the peer */
+	bool peer_xdp; /* an XDP program on the peer */
+	bool peer_gro; /* GRO on at the peer */
 };
 
 /* Why an interface is or is not a fast-path redirect target. */

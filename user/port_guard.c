@@ -36,7 +36,8 @@ static const struct gs_port *find(const struct gs_ports *p, const struct gs_port
 	int i;
 
 	for (i = 0; i < p->n; i++)
-		if (!strcmp(p->port[i].ifname, port->ifname) && !strcmp(p->port[i].netns, port->netns))
+		if (!strcmp(p->port[i].ifname, port->ifname) &&
+		    !strcmp(p->port[i].netns, port->netns))
 			return &p->port[i];
 	return NULL;
 }
@@ -168,7 +169,8 @@ static void check_conntrack(struct gs_port_guard *g, const struct gs_maps *m)
 	}
 	e = gs_decision_new("agent", GS_NODE_SERVICE,
 			    ct ? "fast_path_conntrack_on" : "fast_path_conntrack_off");
-	json_object_object_add(e, "reason", json_object_new_string(ct ? why : "no rule uses conntrack"));
+	json_object_object_add(e, "reason",
+			       json_object_new_string(ct ? why : "no rule uses conntrack"));
 	snprintf(text, sizeof(text), "fast path %s: %s", ct ? "off" : "back on",
 		 ct ? why : "the ruleset no longer uses conntrack");
 	log_line(g, e, text);

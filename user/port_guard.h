@@ -31,14 +31,14 @@
  * each new refusal up to 5 minutes; a port that has not refused for 10
  * minutes starts again at 5 s. What a retry can cost is one batch of
  * frames, which the watch stops at once. */
-#define GS_PORT_HOLD_MIN_MS   5000
-#define GS_PORT_HOLD_MAX_MS   300000
+#define GS_PORT_HOLD_MIN_MS	 5000
+#define GS_PORT_HOLD_MAX_MS	 300000
 #define GS_PORT_STRIKES_RESET_MS 600000
 
 struct gs_port_strikes {
 	char ifname[16];
-	uint32_t strikes;     /* refusal episodes, each doubling the hold */
-	uint64_t refused_ns;  /* the last one's time (the kernel's monotonic clock) */
+	uint32_t strikes;    /* refusal episodes, each doubling the hold */
+	uint64_t refused_ns; /* the last one's time (the kernel's monotonic clock) */
 };
 
 struct gs_port_guard {
@@ -49,7 +49,7 @@ struct gs_port_guard {
 	bool have_last;
 	struct gs_ports last; /* as of the last look, after applying */
 	struct gs_port_strikes strikes[GS_MAX_IFACES];
-	uint64_t changes;     /* decision lines written */
+	uint64_t changes; /* decision lines written */
 };
 
 void gs_port_guard_init(struct gs_port_guard *g, const char *pin_dir, const char *netns);

@@ -23,8 +23,10 @@ struct graysplit_bpf *gs_skel_open(void)
 		const char *target;
 		enum bpf_attach_type type;
 	} watch[] = {
-		{skel ? skel->progs.gs_watch_devmap_xmit : NULL, "xdp_devmap_xmit", BPF_TRACE_RAW_TP},
-		{skel ? skel->progs.gs_watch_redirect_err : NULL, "xdp_redirect_err", BPF_TRACE_RAW_TP},
+		{skel ? skel->progs.gs_watch_devmap_xmit : NULL, "xdp_devmap_xmit",
+		 BPF_TRACE_RAW_TP},
+		{skel ? skel->progs.gs_watch_redirect_err : NULL, "xdp_redirect_err",
+		 BPF_TRACE_RAW_TP},
 		{skel ? skel->progs.gs_watch_nf_drop : NULL, "kfree_skb", BPF_TRACE_RAW_TP},
 	};
 	size_t i;

@@ -391,7 +391,8 @@ static uint32_t xdp_flags_of(const struct iface_list *l, const struct gs_port *p
 	size_t i;
 
 	for (i = 0; i < l->n; i++)
-		if (!strncmp(l->items[i].key.ifname, port->ifname, sizeof(l->items[i].key.ifname)) &&
+		if (!strncmp(l->items[i].key.ifname, port->ifname,
+			     sizeof(l->items[i].key.ifname)) &&
 		    !strncmp(l->items[i].key.netns, port->netns, sizeof(l->items[i].key.netns)))
 			return l->items[i].value.xdp_flags;
 	return 0;
@@ -433,10 +434,11 @@ static struct json_object *describe_fast_path(struct gs_maps *m, const char *pin
 	add_uint(obj, "nf_dropped_replies", h0.nf_dropped - cfg.nf_dropped_ack);
 	for (i = 0; i < sizeof(watches) / sizeof(watches[0]); i++) {
 		snprintf(name, sizeof(name), GS_PIN_LINK_WATCH_PREFIX "%s", watches[i]);
-		json_object_object_add(w, watches[i],
-				       json_object_new_boolean(
-					       pin_dir && !gs_pin_path(path, sizeof(path), pin_dir, name) &&
-					       !access(path, F_OK)));
+		json_object_object_add(
+			w, watches[i],
+			json_object_new_boolean(pin_dir &&
+						!gs_pin_path(path, sizeof(path), pin_dir, name) &&
+						!access(path, F_OK)));
 	}
 	json_object_object_add(obj, "watch", w);
 	return obj;
@@ -479,7 +481,7 @@ static struct json_object *describe_flow_table(struct gs_maps *m, const struct f
 }
 
 int gs_status_build(struct gs_maps *m, const char *pin_dir, const char *netns,
-		     struct json_object **out)
+		    struct json_object **out)
 {
 	struct service_list *services = calloc(1, sizeof(*services));
 	struct iface_list *ifaces = calloc(1, sizeof(*ifaces));

@@ -208,9 +208,10 @@ int gs_ports_apply(const struct gs_maps *m, struct gs_ports *p)
 		for (i = 0; i < p->n; i++)
 			if (p->port[i].target && p->port[i].ifindex == keys[k])
 				keep = true;
-		if (!keep && bpf_map_delete_elem(m->tx_ports, &keys[k]) && errno != ENOENT && !first)
-			first = gs_fail(errno, "cannot remove ifindex %u from tx_ports: %s", keys[k],
-					strerror(errno));
+		if (!keep && bpf_map_delete_elem(m->tx_ports, &keys[k]) && errno != ENOENT &&
+		    !first)
+			first = gs_fail(errno, "cannot remove ifindex %u from tx_ports: %s",
+					keys[k], strerror(errno));
 	}
 	for (i = 0; i < p->n; i++)
 		if (!p->port[i].target)
@@ -236,8 +237,8 @@ int gs_ports_apply(const struct gs_maps *m, struct gs_ports *p)
 			continue;
 		slot = gs_tx_slot(port->ifindex);
 		err = zero_slot(m, slot);
-		if (!err && bpf_map_update_elem(m->tx_ports, &port->ifindex, &port->ifindex,
-						BPF_ANY))
+		if (!err &&
+		    bpf_map_update_elem(m->tx_ports, &port->ifindex, &port->ifindex, BPF_ANY))
 			err = gs_fail(errno, "cannot add %s to tx_ports: %s", port->ifname,
 				      strerror(errno));
 		if (err) {

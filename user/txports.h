@@ -31,26 +31,26 @@
 struct gs_port {
 	char netns[48];
 	char ifname[16];
-	uint32_t ifindex;	   /* as recorded at attach */
-	bool here;		   /* judged (false: the instance spans namespaces) */
-	bool facts_read;	   /* facts hold the device's state */
+	uint32_t ifindex; /* as recorded at attach */
+	bool here;	  /* judged (false: the instance spans namespaces) */
+	bool facts_read;  /* facts hold the device's state */
 	struct gs_link_facts facts;
 	enum gs_tx_why device_why; /* the device alone; GS_TX_TARGET when able */
 	enum gs_tx_why why;	   /* GS_TX_TARGET: frames are redirected there */
 	bool target;		   /* belongs in tx_ports */
 	bool in_tx_ports;	   /* is in tx_ports (after gs_ports_apply: == target) */
 	struct gs_tx_health health;
-	uint64_t refused_seen;	   /* health.refused as read, before any apply */
-	bool forgive;		   /* gs_ports_apply forgets its refusals */
+	uint64_t refused_seen; /* health.refused as read, before any apply */
+	bool forgive;	       /* gs_ports_apply forgets its refusals */
 };
 
 struct gs_ports {
 	struct gs_port port[GS_MAX_IFACES];
 	int n;
-	bool other_ns;		 /* the recorded interfaces span namespaces */
-	bool switched_off;	 /* config fast-path off */
-	bool conntrack;		 /* GS_CFG_CONNTRACK: the ruleset uses conntrack */
-	uint64_t nf_dropped;	 /* replies of our flows netfilter dropped, since attach */
+	bool other_ns;	     /* the recorded interfaces span namespaces */
+	bool switched_off;   /* config fast-path off */
+	bool conntrack;	     /* GS_CFG_CONNTRACK: the ruleset uses conntrack */
+	uint64_t nf_dropped; /* replies of our flows netfilter dropped, since attach */
 };
 
 /* Read every recorded interface and judge it, in the namespace they were

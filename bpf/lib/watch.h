@@ -199,8 +199,8 @@ int BPF_PROG(gs_watch_nf_drop, struct sk_buff___gs *skb, void *location, int rea
 	unsigned char *head;
 	__u16 nh;
 
-	if (reason != bpf_core_enum_value(enum skb_drop_reason___gs,
-					  SKB_DROP_REASON_NETFILTER_DROP___gs))
+	if (reason !=
+	    bpf_core_enum_value(enum skb_drop_reason___gs, SKB_DROP_REASON_NETFILTER_DROP___gs))
 		return 0;
 	if (!gs_our_netns(BPF_CORE_READ(skb, dev, nd_net.net)))
 		return 0;
