@@ -351,8 +351,8 @@ static bool upper_has_xdp(int ifindex, char *upper, size_t len)
 {
 	struct gs_link_facts f, u;
 
-	if (gs_link_facts_read((uint32_t)ifindex, &f) || !f.master ||
-	    gs_link_facts_read(f.master, &u) || u.xdp == GS_XDP_NONE)
+	if (gs_link_facts_read((uint32_t)ifindex, &f, false) || !f.master ||
+	    gs_link_facts_read(f.master, &u, false) || u.xdp == GS_XDP_NONE)
 		return false;
 	snprintf(upper, len, "%s", u.name);
 	return true;
