@@ -77,6 +77,7 @@ int gs_ports_read(const struct gs_maps *m, const char *netns, bool describe, str
 	int err, i, j;
 
 	memset(p, 0, sizeof(*p));
+	snprintf(p->caller_netns, sizeof(p->caller_netns), "%s", here);
 	err = gs_map_foreach(m->ifaces, sizeof(struct gs_iface_key), sizeof(struct gs_iface),
 			     collect_port, p);
 	if (err < 0)
@@ -178,7 +179,9 @@ static bool slot_taken(const struct gs_ports *p, uint32_t slot)
 	return false;
 }
 
-int gs_ports_apply(const struct gs_maps *m, struct gs_ports *p)
+/* gs_ports_apply in the interfaces' namespace: a devmap update takes the
+ * ifindex in the namespace of the process that writes it. */
+static int apply_here(const struct gs_maps *m, struct gs_ports *p)
 {
 	uint32_t keys[GS_MAX_TX_PORTS], key, none = 0, *prev = &none, slot;
 	int i, k, n = 0, err, first = 0;
@@ -251,6 +254,19 @@ int gs_ports_apply(const struct gs_maps *m, struct gs_ports *p)
 		port->in_tx_ports = true;
 	}
 	return first;
+}
+
+int gs_ports_apply(const struct gs_maps *m, struct gs_ports *p)
+{
+	bool away = !p->other_ns && p->n && strcmp(p->port[0].netns, p->caller_netns);
+	int err = away ? gs_netns_enter(p->port[0].netns) : 0;
+
+	if (err)
+		return err;
+	err = apply_here(m, p);
+	if (away && gs_netns_enter(p->caller_netns) && !err)
+		err = -EIO;
+	return err;
 }
 
 const char *gs_port_why(const struct gs_port *port)

@@ -51,6 +51,7 @@ struct gs_ports {
 	bool switched_off;   /* config fast-path off */
 	bool conntrack;	     /* GS_CFG_CONNTRACK: the ruleset uses conntrack */
 	uint64_t nf_dropped; /* replies of our flows netfilter dropped, since attach */
+	char caller_netns[48]; /* the namespace gs_ports_read was called in */
 };
 
 /* Read every recorded interface and judge it, in the namespace they were
@@ -60,7 +61,9 @@ struct gs_ports {
 int gs_ports_read(const struct gs_maps *m, const char *netns, bool describe, struct gs_ports *p);
 
 /*
- * Make tx_ports hold exactly the targets of p (read just before), a newly
+ * Make tx_ports hold exactly the targets of p (read just before; written
+ * from the interfaces' namespace, as a devmap resolves an ifindex in the
+ * writer's namespace), a newly
  * admitted port's tx_health slot zeroed before it goes in. Refusals the
  * facts explain are zeroed too, and so are those of a port the caller
  * marked forgive (attach of that interface; the agent after a hold-down).
