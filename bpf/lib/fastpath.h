@@ -2,7 +2,9 @@
 /*
  * XDP fast path for a packet the forward path has just DNATed: ask the
  * kernel's FIB where the backend is and, when it names an egress interface
- * that takes XDP frames (tx_ports) and already knows the next hop's MAC, do
+ * that takes XDP frames (tx_ports: userspace admits only devices the kernel
+ * says transmit them, user/txports.h) and has not refused any since
+ * (tx_health, written by lib/watch.h), and already knows the next hop's MAC, do
  * what IP forwarding would do (TTL or hop limit down, new MACs) and redirect
  * the frame there, past the node's stack. Everything else goes up the stack
  * exactly as before, so the kernel answers ICMP, resolves the neighbour
