@@ -761,6 +761,10 @@ static void model_fast(struct fz *z, const struct fz_parse *p, struct fz_expect 
 	const uint8_t *ip = z->in + ETH_LEN;
 	uint32_t outcome;
 
+	/* The fuzzer writes only the config's GS_CFG_NO_FAST_PATH (nf_dropped_ack
+	 * 0) and never tx_health, which nothing fills here (the watch programs
+	 * are not attached): GS_CNT_FAST_CONNTRACK and GS_CNT_FAST_PORT_FAILING
+	 * must not move, and run_and_check holds every counter to the model. */
 	if (z->fast_off)
 		outcome = GS_CNT_FAST_OFF;
 	else if (model_partial(z->in, p))
