@@ -18,7 +18,10 @@
 # off, the node's forwarding included), and an XDP program on b1's eth0
 # that counts and drops them. What is measured is frames received at b1 per
 # second. cli0 gets GRO on, so that it takes the generator's frames (a veth
-# needs NAPI on the receiving side) also when no XDP program is attached.
+# needs NAPI on the receiving side) also when no XDP program is attached;
+# b1's eth0 too, so that graysplit's attach finds nb1 able to take
+# redirected frames (the sink's program, which would do the same, is there
+# only while a measurement runs).
 #
 # Figures: JSON lines on stdout (see scripts/bench.sh), each the median of
 # the rounds; progress on stderr.
@@ -70,7 +73,8 @@ bed_up() {
 		ip -n "$node" route add "${TB_B4[b1]}/32" dev nb1 src "$TB_NODE_B4" &&
 		ip -n "$b1" addr add "${TB_B4[b1]}/24" dev eth0 &&
 		ip netns exec "$node" sysctl -qw net.ipv4.ip_forward=1 &&
-		ip netns exec "$node" ethtool -K "$TB_IF_CLIENT" gro on >/dev/null
+		ip netns exec "$node" ethtool -K "$TB_IF_CLIENT" gro on >/dev/null &&
+		ip netns exec "$b1" ethtool -K eth0 gro on >/dev/null
 }
 
 P_TMP=$(mktemp -d)
