@@ -101,6 +101,9 @@ log() { echo "bench-e2e: [$(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf
 export TB_OFFLOAD=${E2E_OFFLOAD:-off}
 # The backends' veths take redirected frames only with GRO on (NAPI).
 export TB_BACKEND_GRO=on
+# The Python run saturates the bed's own servers: as normal tasks, not at
+# the bed's SCHED_RR, or they would take the CPU from wrk and the network.
+export TB_BACKEND_SCHED=other
 read -r -a gs_ifaces <<<"${E2E_GS_IFACES:-$TB_IF_CLIENT nb1 nb2 nb3}"
 log "bed $P up (tx offload $TB_OFFLOAD; graysplit on ${gs_ifaces[*]})"
 tb_up "$P"

@@ -24,6 +24,8 @@
 # once it is attached there too (attach cli0 nb1 nb2 nb3). Redirected frames keep whatever
 # checksum they came with, so the fast path needs tx checksum offload off on
 # the client (--offload off), as it would behind a real NIC.
+# The backends' servers run at SCHED_RR 1, all alike (TB_BACKEND_SCHED,
+# up --backend-sched: rr or other; see tb__sched_prefix for why).
 #
 # Every namespace is named PREFIX-ROLE and the pin directory is
 # /sys/fs/bpf/PREFIX, so several beds can run side by side.
@@ -31,7 +33,8 @@
 # Sourced: tb_up, tb_down, tb_offload, tb_firewall, tb_gs, tb_ns, tb_exec,
 # tb_backend_fault, tb_backend_stop, tb_backend_start ...
 # Standalone:
-#   scripts/testbed.sh up PREFIX [--offload on|off] [--backend-gro on|off] [--firewall]
+#   scripts/testbed.sh up PREFIX [--offload on|off] [--backend-gro on|off]
+#                                [--backend-sched rr|other] [--firewall]
 #   scripts/testbed.sh down PREFIX
 #   scripts/testbed.sh fault PREFIX BACKEND normal|503|"delay MS"
 #   scripts/testbed.sh stop PREFIX BACKEND      (its port refuses connections)
@@ -190,13 +193,53 @@ tb__build() {
 	tb__wait_servers "$p"
 }
 
+# tb__sched_prefix: the command that puts a backend's server in the
+# scheduling class TB_BACKEND_SCHED asks for (printed one word a line;
+# nothing for "other"). "rr", the default: SCHED_RR priority 1 (chrt -r 1),
+# the same for every backend, so a busy machine (other jobs, a CPU hog)
+# never makes one backend slower than another. Measured on this 2-core
+# machine under two busy loops and other tests' load (load average ~10),
+# 200 connections/s at split 20: as normal tasks the three Python servers
+# waited 100 to 150 ms/s each on the run queue and any one of them, stable
+# or canary, now and then stalled alone for 150 to 360 ms (every request
+# to it slow, the others fast; once 850 ms without the busy loops), the
+# one serving a paced /stream no more often than the others -- enough for the agent to see a canary p95
+# time to first byte of 300 ms against stable's 12 ms in its first window
+# and fail a healthy canary back; at SCHED_RR 1 they waited ~1 ms/s, the
+# kernel's p95 time to first byte was ~1 ms for both groups and no backend
+# stalled. nice alone does nothing here: each server is its own session
+# (setsid), so autogroup shares the CPU between sessions whatever a task's
+# nice. The servers block on their sockets and use ~30 ms/s of CPU at
+# 200/s; the kernel's RT throttling (95%) bounds them anyway. "other":
+# normal tasks (scripts/bench-e2e.sh, which saturates the Python servers on
+# purpose). A machine that refuses SCHED_RR (no CAP_SYS_NICE, an RT-less
+# cgroup) gets normal tasks and a warning.
+tb__sched_prefix() {
+	case ${TB_BACKEND_SCHED:-rr} in
+	other) ;;
+	rr)
+		if chrt -r 1 true 2>/dev/null; then
+			printf '%s\n' chrt -r 1
+		else
+			echo "testbed: SCHED_RR refused (chrt -r 1 true failed): backends run as normal tasks" >&2
+		fi
+		;;
+	*) echo "testbed: TB_BACKEND_SCHED is rr or other, not '$TB_BACKEND_SCHED'" >&2; return 1 ;;
+	esac
+}
+
 # tb__start_server PREFIX NAME: start backend NAME's HTTP server in its
-# namespace; its pid goes to the bed's list (tb_down, tb_release_streams)
-# and to pid.NAME (tb_backend_stop). Its fault mode is read from fault.NAME.
+# namespace, in the class tb__sched_prefix says (every backend the same,
+# also one restarted by tb_backend_start); its pid goes to the bed's list
+# (tb_down, tb_release_streams) and to pid.NAME (tb_backend_stop). Its
+# fault mode is read from fault.NAME.
 tb__start_server() {
-	local p=$1 b=$2 st
+	local p=$1 b=$2 st sched
 	st=$(tb_state_dir "$p")
-	setsid ip netns exec "$(tb_ns "$p" "$b")" "$TB_PYTHON" "$TB_ROOT/scripts/lib/httpd.py" --name "$b" \
+	sched=$(tb__sched_prefix) || return 1
+	# setsid, ip netns exec and chrt each exec the next: $! is the server.
+	# shellcheck disable=SC2086 # the prefix is words
+	setsid ip netns exec "$(tb_ns "$p" "$b")" $sched "$TB_PYTHON" "$TB_ROOT/scripts/lib/httpd.py" --name "$b" \
 		--port "$TB_PORT" --root "$st/www/$b" --fault-file "$st/fault.$b" \
 		</dev/null >/dev/null 2>"$st/httpd.$b.err" 3>&- &
 	# Out of the job table: a test that kills it hears no "Killed" from bash.
@@ -441,6 +484,7 @@ tb_main() {
 			case $1 in
 			--offload) TB_OFFLOAD=$2; shift ;;
 			--backend-gro) TB_BACKEND_GRO=$2; shift ;;
+			--backend-sched) TB_BACKEND_SCHED=$2; shift ;;
 			--firewall) TB_FIREWALL=1 ;;
 			*) echo "testbed: unknown option $1" >&2; return 2 ;;
 			esac
