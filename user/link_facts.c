@@ -192,7 +192,7 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
 static int get_link(struct mnl_socket *nl, uint32_t ifindex, struct link_answer *ans)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(memset(buf, 0, sizeof(buf)));
 	struct ifinfomsg *ifi;
 
 	nlh->nlmsg_type = RTM_GETLINK;
@@ -232,9 +232,11 @@ static int features_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+/* Requests are built in a zeroed buffer: attribute padding goes out as it
+ * is there. */
 static struct nlmsghdr *genl_header(char *buf, uint16_t type, uint8_t cmd)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(memset(buf, 0, MNL_SOCKET_BUFFER_SIZE));
 	struct genlmsghdr *g;
 
 	nlh->nlmsg_type = type;
@@ -313,7 +315,7 @@ static int nsid_cb(const struct nlmsghdr *nlh, void *data)
 static int32_t nsid_of(struct mnl_socket *nl, int fd)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(memset(buf, 0, sizeof(buf)));
 	struct rtgenmsg *rt;
 	int32_t nsid = -1;
 

@@ -47,10 +47,10 @@ struct gs_port {
 struct gs_ports {
 	struct gs_port port[GS_MAX_IFACES];
 	int n;
-	bool other_ns;	     /* the recorded interfaces span namespaces */
-	bool switched_off;   /* config fast-path off */
-	bool conntrack;	     /* GS_CFG_CONNTRACK: the ruleset uses conntrack */
-	uint64_t nf_dropped; /* replies of our flows netfilter dropped, since attach */
+	bool other_ns;	       /* the recorded interfaces span namespaces */
+	bool switched_off;     /* config fast-path off */
+	bool conntrack;	       /* GS_CFG_CONNTRACK: the ruleset uses conntrack */
+	uint64_t nf_dropped;   /* replies of our flows netfilter dropped, since attach */
 	char caller_netns[48]; /* the namespace gs_ports_read was called in */
 };
 
