@@ -77,6 +77,15 @@ tb_ns() { echo "$1-$2"; }
 tb_pin_dir() { echo "/sys/fs/bpf/$1"; }
 tb_state_dir() { echo "$TB_STATE_BASE/graysplit-testbed-$1"; }
 
+# tb_state_clean PIN_DIR: the files graysplit keeps for that instance in
+# its state directory (decision log, locks, journal), named after the pin
+# directory as user/lock.c's gs_state_path names them. detach --all keeps
+# the decision log, as an operator would want; a test bed leaves nothing.
+tb_state_clean() {
+	local name=${1//[^a-zA-Z0-9.-]/_}
+	rm -f "/run/graysplit/$name".*
+}
+
 # tb_exec PREFIX ROLE CMD...: run CMD inside that namespace.
 tb_exec() {
 	local p=$1 role=$2
@@ -433,6 +442,7 @@ tb_down() {
 		[ -x "$TB_GRAYSPLIT" ] && "$TB_GRAYSPLIT" --pin-dir "$pin" detach --all >/dev/null 2>&1
 		rm -rf "$pin"
 	fi
+	tb_state_clean "$pin"
 	# Servers we started, then anything else still running in our namespaces
 	# (a background curl of a failed test).
 	local pids=()

@@ -77,7 +77,11 @@ static int session_begin(struct gs_ctx *ctx, struct session *s)
 		else
 			err = 0;
 	}
-	if (err)
+	/* No instance there (a mistyped --pin-dir, say): leave no lock file
+	 * behind for it in the state directory. */
+	if (err == -ENOENT)
+		gs_lock_remove(ctx->pin_dir, s->lock_fd);
+	else if (err)
 		gs_lock_release(s->lock_fd);
 	return err;
 }

@@ -57,9 +57,11 @@ topo_ns() {
 topo_down() {
 	local p=$1 pin ns pid pids=() nss=()
 	for pin in "$(tb_pin_dir "$p")" "$(tb_pin_dir "$p")-peer"; do
-		[ -d "$pin" ] || continue
-		"$TB_GRAYSPLIT" --pin-dir "$pin" detach --all >/dev/null 2>&1
-		rm -rf "$pin"
+		if [ -d "$pin" ]; then
+			"$TB_GRAYSPLIT" --pin-dir "$pin" detach --all >/dev/null 2>&1
+			rm -rf "$pin"
+		fi
+		tb_state_clean "$pin"
 	done
 	mapfile -t nss < <(ip netns list | awk -v p="$p-" 'index($1, p) == 1 { print $1 }')
 	for ns in "${nss[@]}"; do
