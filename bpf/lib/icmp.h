@@ -12,6 +12,10 @@
  * updated incrementally (RFC 1624). The outer header does not change: the
  * ICMPv6 pseudo-header stays the same, so the same update is right there.
  *
+ * Stores go without BPF_F_RECOMPUTE_CSUM: every checksum covering a changed
+ * word is updated to keep its sum, so the ones' complement sum of the whole
+ * ICMP message (and with it a CHECKSUM_COMPLETE skb->csum) does not change.
+ *
  * Everything is read and written with bpf_skb_load_bytes/store_bytes: an
  * error may sit partly in paged data, and a helper checks its offsets at
  * run time, so the verifier only sees constant lengths.

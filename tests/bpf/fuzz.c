@@ -1564,7 +1564,11 @@ static size_t mut_icmp(struct fz *z, uint8_t *f, size_t len)
 	qlen = l4 - ETH_LEN + 8;
 	if (chance(z, 50))
 		qlen += below(z, (uint32_t)(len - l4 - 8 + 1));
+	else if (chance(z, 10)) /* too short to hold the ports */
+		qlen -= 1 + below(z, 8);
 	memcpy(quote, ip, qlen);
+	if (v4 && chance(z, 5)) /* a quoted first fragment (MF) */
+		quote[6] |= 0x20;
 	/* A reply's flow as the forward path sent it (client -> backend,
 	 * DNATed): the error the client must see about the VIP instead. The
 	 * swap keeps every checksum of the quote right. */
