@@ -3,7 +3,8 @@
  * graysplit data path. gs_xdp_fwd, at ingress, sends each connection to a
  * VIP to a stable or canary backend and DNATs it there; gs_tc_reply, at
  * clsact egress of the client-facing interface, SNATs the backend's replies
- * back to the VIP. Both only ever rewrite a fully parsed packet of a known
+ * back to the VIP, and puts the VIP back in the quote of an ICMP error about
+ * a DNATed packet (lib/icmp.h). Both only ever rewrite a fully parsed packet of a known
  * flow, and always let the packet go on: the kernel forwards it, or for a
  * DNATed frame whose next hop is known, the XDP fast path sends it straight
  * out (lib/fastpath.h). On the way they measure how each backend answers
@@ -23,6 +24,7 @@
 #include "lib/select.h"
 #include "lib/flow.h"
 #include "lib/nat.h"
+#include "lib/icmp.h"
 #include "lib/observe.h"
 #include "lib/fastpath.h"
 #include "lib/watch.h"
@@ -173,6 +175,14 @@ int gs_tc_reply(struct __sk_buff *skb)
 			       skb->len);
 	if (ret == GS_OK)
 		ret = gs_lb_reply(skb, &pkt);
+	/* ICMP errors about a DNATed packet go back to the VIP (lib/icmp.h). */
+	if (ret == GS_R_NOT_L4) {
+		__u16 eth_proto;
+
+		if (!bpf_skb_load_bytes(skb, offsetof(struct ethhdr, h_proto), &eth_proto,
+					sizeof(eth_proto)))
+			gs_icmp_reply(skb, &pkt, eth_proto);
+	}
 	/* Everything else at egress is simply not ours: no counter. */
 	if (ret == GS_R_BAD_HEADER)
 		gs_count(GS_CNT_REV_BAD_HEADER);

@@ -223,6 +223,11 @@ enum gs_counter {
 	GS_CNT_FAST_PORT_FAILING, /* egress port refused redirected frames: passed */
 	/* Of GS_CNT_FAST_REDIRECT: next hop from the flow's cache, no lookup. */
 	GS_CNT_FAST_CACHED,
+	/* ICMP / ICMPv6 errors at the reply path (tc egress), about a packet
+	 * the forward path DNATed (lib/icmp.h): */
+	GS_CNT_ICMP_TRANSLATED, /* quote put back to VIP:port, checksums fixed */
+	GS_CNT_ICMP_NOT_OURS,	/* quote of no known flow (or not TCP/UDP): untouched */
+	GS_CNT_ICMP_BAD_QUOTE,	/* quote truncated, a fragment, malformed: untouched */
 	GS_CNT_MAX,
 };
 

@@ -108,6 +108,12 @@ static const char *const datapath_help[GS_CNT_MAX] = {
 		"DNATed packets passed on: the egress port refused redirected frames.",
 	[GS_CNT_FAST_CACHED] =
 		"Of the fast path's redirects: next hop from the flow's cache, no FIB lookup.",
+	[GS_CNT_ICMP_TRANSLATED] =
+		"ICMP errors to a client about a DNATed packet, put back to the VIP.",
+	[GS_CNT_ICMP_NOT_OURS] =
+		"ICMP errors at the reply path quoting no known flow, passed on untouched.",
+	[GS_CNT_ICMP_BAD_QUOTE] =
+		"ICMP errors at the reply path with a truncated or fragment quote, untouched.",
 };
 
 static uint64_t stat_at(const struct gs_backend_stats *s, size_t off)

@@ -52,6 +52,9 @@ static const char *const counter_names[GS_CNT_MAX] = {
 	[GS_CNT_FAST_CONNTRACK] = "fast_conntrack",
 	[GS_CNT_FAST_PORT_FAILING] = "fast_port_failing",
 	[GS_CNT_FAST_CACHED] = "fast_cached",
+	[GS_CNT_ICMP_TRANSLATED] = "icmp_translated",
+	[GS_CNT_ICMP_NOT_OURS] = "icmp_not_ours",
+	[GS_CNT_ICMP_BAD_QUOTE] = "icmp_bad_quote",
 };
 
 const char *gs_counter_name(unsigned int counter)

@@ -17,6 +17,7 @@ request a client makes is one new TCP connection through the splitter.
                                   can ask for a long stream and end it once
                                   it has checked what it wanted meanwhile.
   GET /anything-else           -> that file under --root (e.g. /big)
+  POST|PUT /anything           -> "NAME BYTES\n": the body read and counted
 
 The same port also answers UDP: every datagram gets "NAME\n" back; one
 that starts with "seq " gets "NAME\n" followed by the datagram itself, so a
@@ -180,6 +181,28 @@ def make_handler(name, fault):
                     super().do_GET()
             except (BrokenPipeError, ConnectionResetError):
                 pass
+        def do_POST(self):
+            # /upload: read the body (Content-Length) and answer with how
+            # many bytes arrived and which backend took them.
+            try:
+                want = int(self.headers.get("Content-Length", "0"))
+                got = 0
+                while got < want:
+                    data = self.rfile.read(min(65536, want - got))
+                    if not data:
+                        break
+                    got += len(data)
+                body = ("%s %d\n" % (name, got)).encode()
+                self.send_response(200 if got == want else 400)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("X-Backend", name)
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        do_PUT = do_POST
 
     return Handler
 

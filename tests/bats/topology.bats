@@ -191,10 +191,9 @@ teardown_file() {
 	(($(fast r9after fast_conntrack) > 0))
 }
 
-# Uploads bigger than the backend side's MTU through the VIP are a separate
-# open issue (the ICMP "fragmentation needed" / "packet too big" the node
-# sends would have to be translated back to the VIP): this row tests
-# downloads, whose segments the backends size for their own MTU.
+# Downloads, whose segments the backends size for their own MTU. Uploads
+# bigger than the backend side's MTU (the node's "fragmentation needed" /
+# "packet too big" translated back to the VIP): icmp_pmtu.bats.
 @test "10. backend side MTU 1400, client side 1500: requests and 200 KB downloads through the VIP complete" {
 	topo_begin 10
 	topo_bridge_ns 1400

@@ -176,6 +176,16 @@ struct fz_expect {
 	bool may_cache;
 	uint32_t nh_tos;
 	uint16_t nh_len;
+	/* reply: an ICMP error whose quote goes back to the VIP (addr, port) */
+	bool icmp;
+	struct fz_icmp {
+		bool v4;
+		uint8_t proto;
+		size_t csum; /* the ICMP checksum */
+		size_t ip;   /* the quoted IP header */
+		size_t l4;   /* the quoted L4 header */
+		size_t end;  /* end of the quote (of the outer datagram) */
+	} q;
 };
 
 struct fz {
@@ -899,6 +909,8 @@ static void model_forward(struct fz *z, const struct fz_parse *p, struct fz_expe
 	model_fast(z, p, e, action ? NULL : flow);
 }
 
+static void model_icmp(struct fz *z, const uint8_t *f, size_t len, struct fz_expect *e);
+
 static void model_reply(struct fz *z, const struct fz_parse *p, struct fz_expect *e)
 {
 	struct gs_flow_key fk;
@@ -909,6 +921,8 @@ static void model_reply(struct fz *z, const struct fz_parse *p, struct fz_expect
 		e->delta[GS_CNT_REV_BAD_HEADER] = 1;
 		return;
 	}
+	if (p->reason == GS_CNT_PASS_NOT_L4)
+		model_icmp(z, z->in, z->in_len, e);
 	if (p->reason)
 		return;
 	rev = rev_find(z, &p->key, false);
@@ -931,6 +945,96 @@ static void model_reply(struct fz *z, const struct fz_parse *p, struct fz_expect
 	flow = flow_find(z, &fk, false);
 	if (flow)
 		flow->state = GS_FLOW_CLOSING;
+}
+
+static bool icmp_error_type(bool v4, uint8_t type)
+{
+	if (v4)
+		return type == 3 || type == 11 || type == 12;
+	return type >= 1 && type <= 4;
+}
+
+/*
+ * A frame the reply path's parser left as not TCP/UDP: an ICMP or ICMPv6
+ * error (RFC 792 / 4443 types) whose quote is a TCP/UDP packet from a client
+ * to a backend the reverse table knows (reversed) goes back to the VIP;
+ * any other error is counted untouched. Anything not an error: nothing.
+ */
+static void model_icmp(struct fz *z, const uint8_t *f, size_t len, struct fz_expect *e)
+{
+	struct fz_icmp q = {0};
+	struct gs_flow_key key;
+	const uint8_t *ip = f + ETH_LEN, *qip;
+	struct fz_rev *rev;
+
+	(void)len;
+	memset(&key, 0, sizeof(key));
+	q.v4 = rd16(f + 12) == 0x0800;
+	if (q.v4) {
+		if (ip[9] != IPPROTO_ICMP)
+			return;
+		q.csum = ETH_LEN + (size_t)(ip[0] & 15) * 4 + 2;
+		q.end = ETH_LEN + rd16(ip + 2);
+	} else {
+		if (ip[6] != 58)
+			return;
+		q.csum = ETH_LEN + 40 + 2;
+		q.end = ETH_LEN + 40 + rd16(ip + 4);
+	}
+	if (q.csum + 6 > q.end || !icmp_error_type(q.v4, f[q.csum - 2]))
+		return;
+	q.ip = q.csum + 6;
+	qip = f + q.ip;
+	if (q.v4) {
+		if (q.ip + 20 > q.end || qip[0] >> 4 != 4 || (qip[0] & 15) < 5 ||
+		    rd16(qip + 6) & 0x3fff) {
+			e->delta[GS_CNT_ICMP_BAD_QUOTE] = 1;
+			return;
+		}
+		if (qip[9] != IPPROTO_TCP && qip[9] != IPPROTO_UDP) {
+			e->delta[GS_CNT_ICMP_NOT_OURS] = 1;
+			return;
+		}
+		q.proto = qip[9];
+		map_v4(&key.src, qip + 16);
+		map_v4(&key.dst, qip + 12);
+		q.l4 = q.ip + (size_t)(qip[0] & 15) * 4;
+	} else {
+		if (q.ip + 40 > q.end || qip[0] >> 4 != 6) {
+			e->delta[GS_CNT_ICMP_BAD_QUOTE] = 1;
+			return;
+		}
+		if (qip[6] != IPPROTO_TCP && qip[6] != IPPROTO_UDP) {
+			e->delta[GS_CNT_ICMP_NOT_OURS] = 1;
+			return;
+		}
+		q.proto = qip[6];
+		memcpy(key.src.b, qip + 24, 16);
+		memcpy(key.dst.b, qip + 8, 16);
+		if (gs_addr_is_v4(&key.src) || gs_addr_is_v4(&key.dst)) {
+			e->delta[GS_CNT_ICMP_NOT_OURS] = 1;
+			return;
+		}
+		q.l4 = q.ip + 40;
+	}
+	if (q.l4 + 8 > q.end) {
+		e->delta[GS_CNT_ICMP_BAD_QUOTE] = 1;
+		return;
+	}
+	memcpy(&key.sport, f + q.l4 + 2, 2);
+	memcpy(&key.dport, f + q.l4, 2);
+	key.proto = q.proto;
+	rev = rev_find(z, &key, false);
+	if (!rev || gs_addr_is_v4(&rev->vip) != q.v4) {
+		e->delta[GS_CNT_ICMP_NOT_OURS] = 1;
+		return;
+	}
+	e->delta[GS_CNT_ICMP_TRANSLATED] = 1;
+	e->rewrite = true;
+	e->icmp = true;
+	e->addr = rev->vip;
+	e->port = rev->vport;
+	e->q = q;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1046,6 +1150,74 @@ static void check_rewrite(struct fz *z, const struct fz_parse *p, const struct f
 			l4_residue(z->in, p) == 0xffff ? " (was right)" : "");
 }
 
+/* Folded, with 0 and 0xffff the same number. */
+static uint16_t onorm(uint32_t sum)
+{
+	uint16_t r = ofold(sum);
+
+	return r ? r : 0xffff;
+}
+
+/*
+ * A translated ICMP error: only the quoted destination address and port and
+ * the checksums covering them changed, the address and port are the VIP's,
+ * and every checksum is exactly as right (or as wrong) as it was: the ICMP
+ * checksum over the message (and ICMPv6 pseudo-header, which stays), the
+ * quoted IPv4 header's, and the quoted L4 one where the quote holds it
+ * (summed over the words that change: pseudo-header address, port, field).
+ */
+static void check_icmp_rewrite(struct fz *z, const struct fz_expect *e)
+{
+	const struct fz_icmp *q = &e->q;
+	size_t alen = q->v4 ? 4 : 16, daddr = q->ip + (q->v4 ? 16 : 24);
+	size_t l4c = q->l4 + (q->proto == IPPROTO_TCP ? 16 : 6), i;
+	bool has_l4c = l4c + 2 <= q->end;
+	uint32_t in_sum, out_sum;
+
+	for (i = 0; i < z->in_len; i++) {
+		if (z->in[i] == z->out[i] || in_field(i, daddr, alen) ||
+		    in_field(i, q->l4 + 2, 2) || in_field(i, q->csum, 2) ||
+		    (q->v4 && in_field(i, q->ip + 10, 2)) || (has_l4c && in_field(i, l4c, 2)))
+			continue;
+		fz_fail(z,
+			"ICMP error: byte %zu changed (0x%02x -> 0x%02x) outside the quote's "
+			"destination and checksums",
+			i, z->in[i], z->out[i]);
+	}
+	if (memcmp(z->out + daddr, q->v4 ? &e->addr.b[12] : e->addr.b, alen))
+		fz_fail(z, "ICMP error: quoted destination is not the VIP");
+	if (memcmp(z->out + q->l4 + 2, &e->port, 2))
+		fz_fail(z, "ICMP error: quoted dst port %u, want %u", rd16(z->out + q->l4 + 2),
+			ntohs(e->port));
+	/* ICMP checksum: the message from its type on (plus the pseudo-header,
+	 * the same in and out, for ICMPv6). */
+	in_sum = ocsum(z->in + q->csum - 2, q->end - q->csum + 2, 0);
+	out_sum = ocsum(z->out + q->csum - 2, q->end - q->csum + 2, 0);
+	if (onorm(in_sum) != onorm(out_sum))
+		fz_fail(z, "ICMP checksum: residue 0x%04x in, 0x%04x out", onorm(in_sum),
+			onorm(out_sum));
+	if (q->v4) {
+		size_t hl = (size_t)(z->in[q->ip] & 15) * 4;
+
+		if (onorm(ocsum(z->in + q->ip, hl, 0)) != onorm(ocsum(z->out + q->ip, hl, 0)))
+			fz_fail(z, "quoted IPv4 header checksum: residue changed");
+	}
+	if (!has_l4c)
+		return;
+	if (q->proto == IPPROTO_UDP && !rd16(z->in + l4c)) {
+		if (rd16(z->out + l4c))
+			fz_fail(z, "quoted UDP checksum 0 became 0x%04x", rd16(z->out + l4c));
+		return;
+	}
+	if (q->proto == IPPROTO_UDP && !rd16(z->out + l4c))
+		fz_fail(z, "quoted UDP checksum came out 0");
+	in_sum = ocsum(z->in + daddr, alen, ocsum(z->in + q->l4 + 2, 2, ocsum(z->in + l4c, 2, 0)));
+	out_sum = ocsum(z->out + daddr, alen,
+			ocsum(z->out + q->l4 + 2, 2, ocsum(z->out + l4c, 2, 0)));
+	if (onorm(in_sum) != onorm(out_sum))
+		fz_fail(z, "quoted L4 checksum not updated with address and port");
+}
+
 /*
  * The skb test run refuses an IPv4 or IPv6 frame shorter than the fixed IP
  * header (EINVAL): such a frame never reaches tc egress from the stack. The
@@ -1094,7 +1266,10 @@ static void run_and_check(struct fz *z)
 	}
 	if (z->out_len != z->in_len)
 		fz_fail(z, "length %zu out, %zu in", z->out_len, z->in_len);
-	if (e.rewrite) {
+	if (e.icmp) {
+		check_icmp_rewrite(z, &e);
+		z->st->icmp_translated++;
+	} else if (e.rewrite) {
 		check_rewrite(z, &p, &e);
 		z->st->rewritten++;
 	} else {
@@ -1385,8 +1560,31 @@ static size_t mut_icmp(struct fz *z, uint8_t *f, size_t len)
 
 	if (!l4)
 		return len;
+	/* RFC 792 quotes 8 bytes of L4; RFC 1812 routers and ICMPv6 more. */
 	qlen = l4 - ETH_LEN + 8;
+	if (chance(z, 50))
+		qlen += below(z, (uint32_t)(len - l4 - 8 + 1));
+	else if (chance(z, 10)) /* too short to hold the ports */
+		qlen -= 1 + below(z, 8);
 	memcpy(quote, ip, qlen);
+	if (v4 && chance(z, 5)) /* a quoted first fragment (MF) */
+		quote[6] |= 0x20;
+	/* A reply's flow as the forward path sent it (client -> backend,
+	 * DNATed): the error the client must see about the VIP instead. The
+	 * swap keeps every checksum of the quote right. */
+	if (z->reply && chance(z, 60)) {
+		size_t alen = v4 ? 4 : 16, a = v4 ? 12 : 8, q4 = l4 - ETH_LEN;
+		uint8_t tmp[16];
+
+		memcpy(tmp, quote + a, alen);
+		memcpy(quote + a, quote + a + alen, alen);
+		memcpy(quote + a + alen, tmp, alen);
+		memcpy(tmp, quote + q4, 2);
+		memcpy(quote + q4, quote + q4 + 2, 2);
+		memcpy(quote + q4 + 2, tmp, 2);
+		if (chance(z, 10)) /* a forged one: another client port */
+			wr16(quote + q4, (uint16_t)(rd16(quote + q4) + 1));
+	}
 	if (v4) {
 		static const uint8_t types[][2] = {{3, 1}, {3, 3}, {3, 4}, {11, 0}, {12, 0}};
 		const uint8_t *t = types[below(z, 5)];
@@ -1846,6 +2044,10 @@ void fz_print_stats(const struct fz_stats *st, uint64_t seed)
 	for (c = 0; c < GS_CNT_MAX; c++)
 		if (reasons[c])
 			printf(" %s %llu", reasons[c], (unsigned long long)st->reason[c]);
+	printf("\n# ICMP errors at the reply path: translated %llu, not ours %llu, bad quote %llu",
+	       (unsigned long long)st->counted[GS_CNT_ICMP_TRANSLATED],
+	       (unsigned long long)st->counted[GS_CNT_ICMP_NOT_OURS],
+	       (unsigned long long)st->counted[GS_CNT_ICMP_BAD_QUOTE]);
 	printf("\n# flows: new %llu, re-selected %llu, picked up mid-stream %llu; reverse entries "
 	       "evicted %llu, put back %llu; reply rewritten %llu, reply bad header %llu (counters "
 	       "as the "
