@@ -540,7 +540,7 @@ static void map_v4(union gs_addr *a, const uint8_t *v4)
 	memcpy(&a->b[12], v4, 4);
 }
 
-/* The packet as RFC 791/8200/793/768 and DESIGN.md's parsing rules read it. */
+/* The packet as RFC 791/8200/793/768 and bpf/lib/parse.h's rules read it. */
 static int model_parse_inner(const uint8_t *f, size_t len, struct fz_parse *p)
 {
 	uint16_t ethertype;
@@ -621,7 +621,7 @@ static bool in_prefix(const union gs_addr *a, const union gs_addr *prefix, uint3
 	return true;
 }
 
-/* Selection as DESIGN.md describes it: override, else split by hash, then the
+/* Selection as bpf/lib/select.h describes it: override, else split by hash, then the
  * group's table; a group without a usable backend gives way to the other. */
 static const struct fz_backend *model_select(const struct fz_service *svc,
 					     const struct gs_flow_key *key, bool v4,

@@ -41,7 +41,7 @@ static uint16_t get16(const uint8_t *p)
 }
 
 /* RFC 1071 sum of big-endian 16-bit words, odd byte padded with zero. */
-static uint32_t sum_words(const uint8_t *p, size_t n, uint32_t sum)
+uint32_t pkt_sum_words(const uint8_t *p, size_t n, uint32_t sum)
 {
 	size_t i;
 
@@ -52,7 +52,7 @@ static uint32_t sum_words(const uint8_t *p, size_t n, uint32_t sum)
 	return sum;
 }
 
-static uint16_t fold(uint32_t sum)
+uint16_t pkt_fold(uint32_t sum)
 {
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
@@ -197,7 +197,7 @@ static uint32_t pseudo_sum(const uint8_t *frame, const struct pkt_view *v)
 		pseudo[8] = 0;
 		pseudo[9] = v->proto;
 		put16(pseudo + 10, (uint16_t)v->l4_len);
-		return sum_words(pseudo, 12, 0);
+		return pkt_sum_words(pseudo, 12, 0);
 	}
 	memcpy(pseudo, frame + v->src_addr_off, 16);
 	memcpy(pseudo + 16, frame + v->dst_addr_off, 16);
@@ -205,23 +205,23 @@ static uint32_t pseudo_sum(const uint8_t *frame, const struct pkt_view *v)
 	put16(pseudo + 34, (uint16_t)v->l4_len);
 	memset(pseudo + 36, 0, 3);
 	pseudo[39] = v->proto;
-	return sum_words(pseudo, 40, 0);
+	return pkt_sum_words(pseudo, 40, 0);
 }
 
 /* Sum of pseudo-header and the whole L4 segment, checksum field included. */
 static uint32_t l4_sum(const uint8_t *frame, const struct pkt_view *v)
 {
-	return sum_words(frame + v->l4_off, v->l4_len, pseudo_sum(frame, v));
+	return pkt_sum_words(frame + v->l4_off, v->l4_len, pseudo_sum(frame, v));
 }
 
 uint16_t pkt_pseudo_fold(const uint8_t *frame, const struct pkt_view *v)
 {
-	return fold(pseudo_sum(frame, v));
+	return pkt_fold(pseudo_sum(frame, v));
 }
 
 uint16_t pkt_l4_residue(const uint8_t *frame, const struct pkt_view *v)
 {
-	return fold(l4_sum(frame, v));
+	return pkt_fold(l4_sum(frame, v));
 }
 
 uint16_t pkt_l4_csum(const uint8_t *frame, const struct pkt_view *v)
@@ -231,7 +231,7 @@ uint16_t pkt_l4_csum(const uint8_t *frame, const struct pkt_view *v)
 
 	memcpy(copy, frame, len);
 	put16(copy + v->l4_csum_off, 0);
-	return (uint16_t)~fold(l4_sum(copy, v));
+	return (uint16_t)~pkt_fold(l4_sum(copy, v));
 }
 
 void pkt_fix_csums(uint8_t *frame, size_t len)
@@ -244,7 +244,7 @@ void pkt_fix_csums(uint8_t *frame, size_t len)
 	if (v.is_v4) {
 		put16(frame + v.ip_csum_off, 0);
 		put16(frame + v.ip_csum_off,
-		      (uint16_t)~fold(sum_words(frame + v.l3_off, v.l4_off - v.l3_off, 0)));
+		      (uint16_t)~pkt_fold(pkt_sum_words(frame + v.l3_off, v.l4_off - v.l3_off, 0)));
 	}
 	check = pkt_l4_csum(frame, &v);
 	if (v.proto == IPPROTO_UDP && check == 0)
@@ -258,11 +258,11 @@ const char *pkt_csum_error(const uint8_t *frame, size_t len)
 
 	if (!pkt_parse(frame, len, &v))
 		return "frame does not parse";
-	if (v.is_v4 && fold(sum_words(frame + v.l3_off, v.l4_off - v.l3_off, 0)) != 0xffff)
+	if (v.is_v4 && pkt_fold(pkt_sum_words(frame + v.l3_off, v.l4_off - v.l3_off, 0)) != 0xffff)
 		return "IPv4 header checksum wrong";
 	if (v.proto == IPPROTO_UDP && get16(frame + v.l4_csum_off) == 0)
 		return v.is_v4 ? NULL : "IPv6 UDP checksum is zero";
-	if (fold(l4_sum(frame, &v)) != 0xffff)
+	if (pkt_fold(l4_sum(frame, &v)) != 0xffff)
 		return v.proto == IPPROTO_TCP ? "TCP checksum wrong" : "UDP checksum wrong";
 	return NULL;
 }

@@ -65,6 +65,11 @@ bool pkt_parse(const uint8_t *frame, size_t len, struct pkt_view *view);
 /* Recompute IPv4 header and L4 checksums of a frame in place. */
 void pkt_fix_csums(uint8_t *frame, size_t len);
 
+/* RFC 1071 sum of big-endian 16-bit words (an odd byte padded with zero),
+ * added to sum; and a sum folded to 16 bits, not complemented. */
+uint32_t pkt_sum_words(const uint8_t *p, size_t n, uint32_t sum);
+uint16_t pkt_fold(uint32_t sum);
+
 /*
  * Verify the IPv4 header checksum and the TCP/UDP checksum over the
  * pseudo-header from scratch. Returns NULL when both are right, else what

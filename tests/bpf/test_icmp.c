@@ -20,33 +20,10 @@
 
 #define ETH_LEN 14
 
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
 static void put16(uint8_t *p, uint16_t v)
 {
 	p[0] = v >> 8;
 	p[1] = v & 0xff;
-}
-
-static uint32_t sum16(const uint8_t *p, size_t n, uint32_t sum)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < n; i += 2)
-		sum += get16(p + i);
-	if (n & 1)
-		sum += (uint32_t)p[n - 1] << 8;
-	return sum;
-}
-
-static uint16_t fold16(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
 }
 
 /* The ICMPv6 pseudo-header sum of an outer IPv6 header at ip. */
@@ -57,7 +34,7 @@ static uint32_t icmp6_pseudo(const uint8_t *ip, size_t icmp_len)
 	memcpy(pseudo, ip + 8, 32);
 	put16(pseudo + 34, (uint16_t)icmp_len);
 	pseudo[39] = 58;
-	return sum16(pseudo, 40, 0);
+	return pkt_sum_words(pseudo, 40, 0);
 }
 
 /*
@@ -81,7 +58,7 @@ static size_t icmp_build(uint8_t *out, bool v4, uint8_t type, uint8_t code, uint
 		ip[9] = IPPROTO_ICMP;
 		memcpy(ip + 12, &src.w[3], 4);
 		memcpy(ip + 16, &dst.w[3], 4);
-		put16(ip + 10, (uint16_t)~fold16(sum16(ip, 20, 0)));
+		put16(ip + 10, (uint16_t)~pkt_fold(pkt_sum_words(ip, 20, 0)));
 	} else {
 		ip[0] = 0x60;
 		put16(ip + 4, (uint16_t)(len - icmp));
@@ -94,8 +71,9 @@ static size_t icmp_build(uint8_t *out, bool v4, uint8_t type, uint8_t code, uint
 	out[icmp + 1] = code;
 	put16(out + icmp + 6, mtu);
 	memcpy(out + icmp + 8, frame + ETH_LEN, qlen);
-	put16(out + icmp + 2, (uint16_t)~fold16(sum16(out + icmp, len - icmp,
-						      v4 ? 0 : icmp6_pseudo(ip, len - icmp))));
+	put16(out + icmp + 2,
+	      (uint16_t)~pkt_fold(pkt_sum_words(out + icmp, len - icmp,
+						v4 ? 0 : icmp6_pseudo(ip, len - icmp))));
 	return len;
 }
 
@@ -109,14 +87,15 @@ static void check_icmp_csums(const uint8_t *f, size_t len, bool v4, bool whole, 
 
 	if (v4) {
 		snprintf(msg, sizeof(msg), "%s: outer IPv4 header checksum", what);
-		CHECK_EQ(fold16(sum16(f + ETH_LEN, 20, 0)), 0xffff, msg);
+		CHECK_EQ(pkt_fold(pkt_sum_words(f + ETH_LEN, 20, 0)), 0xffff, msg);
 		snprintf(msg, sizeof(msg), "%s: quoted IPv4 header checksum", what);
-		CHECK_EQ(fold16(sum16(f + quote, (size_t)(f[quote] & 15) * 4, 0)), 0xffff, msg);
+		CHECK_EQ(pkt_fold(pkt_sum_words(f + quote, (size_t)(f[quote] & 15) * 4, 0)), 0xffff,
+			 msg);
 	}
 	snprintf(msg, sizeof(msg), "%s: ICMP checksum", what);
-	CHECK_EQ(
-		fold16(sum16(f + icmp, len - icmp, v4 ? 0 : icmp6_pseudo(f + ETH_LEN, len - icmp))),
-		0xffff, msg);
+	CHECK_EQ(pkt_fold(pkt_sum_words(f + icmp, len - icmp,
+					v4 ? 0 : icmp6_pseudo(f + ETH_LEN, len - icmp))),
+		 0xffff, msg);
 	if (whole) {
 		uint8_t inner[PKT_MAX];
 		const char *error;
@@ -186,9 +165,9 @@ static void check_translated(struct fx *fx, const struct icmp_case *t, const cha
 		want[half] = in[half];
 		put16(want + icmp + 2, 0);
 		put16(want + icmp + 2,
-		      (uint16_t)~fold16(
-			      sum16(want + icmp, wlen - icmp,
-				    t->v6 ? icmp6_pseudo(want + ETH_LEN, wlen - icmp) : 0)));
+		      (uint16_t)~pkt_fold(pkt_sum_words(
+			      want + icmp, wlen - icmp,
+			      t->v6 ? icmp6_pseudo(want + ETH_LEN, wlen - icmp) : 0)));
 	}
 	CHECK_EQ(fx_run_tc(fx, in, len, out, &out_len), TC_ACT_OK, "verdict TC_ACT_OK");
 	CHECK_EQ(out_len, len, "length unchanged");
@@ -337,7 +316,7 @@ static void check_untouched(struct fx *fx, bool v6, enum untouched_how how, enum
 	if (how == U_FRAGMENT) {
 		put16(nat + ETH_LEN + 6, 0x2000); /* MF, offset 0: the first */
 		put16(nat + ETH_LEN + 10, 0);
-		put16(nat + ETH_LEN + 10, (uint16_t)~fold16(sum16(nat + ETH_LEN, 20, 0)));
+		put16(nat + ETH_LEN + 10, (uint16_t)~pkt_fold(pkt_sum_words(nat + ETH_LEN, 20, 0)));
 	}
 	if (how == U_V6_EXT)
 		nat[ETH_LEN + 6] = 44;
