@@ -316,7 +316,7 @@ tb_backend_start() {
 
 # Wait until every backend listens on its port (checked inside its own
 # namespace: a client that talked to a backend directly must not then use
-# the VIP within a minute, see DESIGN.md).
+# the VIP within a minute: PAWS on the backend, see TB_CLIENT4_ALT above).
 tb__wait_servers() {
 	local p=$1 b i
 	for b in "${TB_BACKENDS[@]}"; do

@@ -4,7 +4,7 @@
  * concurrent stable baseline (connect errors, HTTP 5xx, connect latency,
  * time to first byte), each gated by floors on sample counts and effect
  * size, and a hard fail on consecutive refused connects that needs no
- * statistics. See DESIGN.md, "Deciding from counts".
+ * statistics. README.md, "Fail-back", says how each test reads.
  *
  * The window is the caller's. Measured in tests/unit/test_policy.c (200
  * connections/s, 20% canary, a check every 100 ms): decide on a 2 s sliding
@@ -49,7 +49,7 @@
  *   flows/s, so a 5 s window holds ~200 and a canary that starts failing
  *   has 20 units in the window at once; 20 is also the least for which a
  *   p95 is an order statistic of its own (the 19th) rather than the maximum.
- * max_error_rate 1%: healthy backends send the odd RST (DESIGN.md); below
+ * max_error_rate 1%: healthy backends send the odd RST; below
  *   1% an error rate is noise for a canary decision, and 0.1% vs 0.0% must
  *   never fail.
  * min_error_ratio 2: the canary must be clearly worse, not equally bad

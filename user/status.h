@@ -2,7 +2,7 @@
 /*
  * What `graysplit status` shows, built once as a json-c tree from the pinned
  * maps: services with their share, backends and overrides, the interfaces,
- * the flow table and the global counters. DESIGN.md's `status --json` is the
+ * the flow table and the global counters. The README's `status --json` is the
  * contract for the services part.
  */
 #ifndef GS_STATUS_H
