@@ -10,12 +10,20 @@
 # "# test-lane: shared") run in the "shared" lane next to them. Each suite's
 # output is printed whole when it ends. GS_TEST_LANES=1 runs everything in one
 # lane, in order.
+#
+# No suite may hold the run hostage: each one that runs longer than
+# GS_SUITE_TIMEOUT seconds (default 900; the slowest takes about 2 minutes on
+# a quiet machine) is stopped, its output so far is printed (the test after
+# its last "ok" line is the one that hung) and it counts as failed.
 set -u
 cd "$(dirname "$0")/.."
 build=${BUILD:-build}
 suites=("$@")
 [ ${#suites[@]} -eq 0 ] && suites=(unit bpf fuzz bats)
 lanes=${GS_TEST_LANES:-$(($(nproc) >= 2 ? 2 : 1))}
+suite_timeout=${GS_SUITE_TIMEOUT:-900}
+[[ "$suite_timeout" =~ ^[1-9][0-9]*$ ]] ||
+	{ echo "run.sh: invalid GS_SUITE_TIMEOUT '$suite_timeout': expected seconds" >&2; exit 2; }
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -68,8 +76,14 @@ run_lane() {
 		cmd=${name#*$'\t'}
 		name=${name%%$'\t'*}
 		t0=$EPOCHREALTIME
-		eval "$cmd" >"$work/$i.log" 2>&1 </dev/null
+		# timeout(1) runs the suite in a process group of its own and
+		# signals all of it: TERM, then KILL 20 s later.
+		eval "timeout -k 20 $suite_timeout $cmd" >"$work/$i.log" 2>&1 </dev/null
 		rc=$?
+		if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+			echo "run.sh: stopped after $suite_timeout s (GS_SUITE_TIMEOUT)" >>"$work/$i.log"
+			echo "timeout" >"$work/$i.timeout"
+		fi
 		echo "$rc" >"$work/$i.rc"
 		echo "$name" >"$work/$i.name"
 		{
@@ -106,6 +120,11 @@ for ((i = 1; i <= ${#jobs[@]}; i++)); do
 	notok=$(grep -cE '^not ok ' "$work/$i.log")
 	passed=$((passed + ok))
 	failed=$((failed + notok))
+	if [ -e "$work/$i.timeout" ]; then
+		failed=$((failed + 1))
+		broken+=("$name (stopped after $suite_timeout s)")
+		continue
+	fi
 	if [ "$rc" -ne 0 ] && [ "$notok" -eq 0 ]; then
 		failed=$((failed + 1))
 		broken+=("$name (exit $rc)")
