@@ -24,8 +24,8 @@
 #include "lib/select.h"
 #include "lib/flow.h"
 #include "lib/nat.h"
-#include "lib/icmp.h"
 #include "lib/observe.h"
+#include "lib/icmp.h"
 #include "lib/fastpath.h"
 #include "lib/watch.h"
 
@@ -67,6 +67,7 @@ static __always_inline int gs_lb_forward(struct xdp_md *ctx, struct gs_pkt *pkt,
 	struct gs_flow *flow;
 	__u32 backend_id = 0;
 	int opens_flow, ret;
+	__u64 created_ns = 0;
 
 	ret = gs_lookup_service(pkt, &svc);
 	if (ret < 0)
@@ -90,7 +91,7 @@ static __always_inline int gs_lb_forward(struct xdp_md *ctx, struct gs_pkt *pkt,
 			return ret;
 		backend = choice.backend;
 		backend_id = choice.backend_id;
-		gs_flow_record(pkt, &choice, svc->id);
+		created_ns = gs_flow_record(pkt, &choice, svc->id);
 		gs_count(gs_selection_counter(action));
 	} else if (backend && flow) {
 		struct gs_rev_flow *rev = gs_rev_refresh(pkt, flow, backend);
@@ -112,6 +113,8 @@ static __always_inline int gs_lb_forward(struct xdp_md *ctx, struct gs_pkt *pkt,
 	opens_flow = action != GS_FLOW_KEEP && action != GS_FLOW_MISSING &&
 		     (pkt->key.proto != IPPROTO_TCP || gs_tcp_is_syn(pkt->tcp_flags));
 	gs_count_backend_fwd(backend_id, pkt->l3_len, opens_flow);
+	if (opens_flow && pkt->key.proto == IPPROTO_UDP)
+		gs_observe_udp_start(backend_id, created_ns);
 	return GS_OK;
 }
 
@@ -154,6 +157,8 @@ static __always_inline int gs_lb_reply(struct __sk_buff *skb, const struct gs_pk
 	bs = gs_count_backend_reply(rev->backend_id, pkt->l3_len);
 	if (pkt->key.proto == IPPROTO_TCP)
 		gs_observe_reply(skb, pkt, rev, bs);
+	else
+		gs_observe_udp_reply(skb, pkt, rev, bs);
 	/* Only FIN and RST pay for the forward lookup. */
 	if (pkt->tcp_flags & (GS_TCP_FIN | GS_TCP_RST))
 		gs_flow_close_from_reply(pkt, rev);

@@ -176,6 +176,7 @@ struct gs_rev_flow {
 #define GS_REV_F_SYNACK	  0x01 /* SYN-ACK seen: connect latency recorded */
 #define GS_REV_F_RESPONSE 0x02 /* first response payload seen: TTFB and status recorded */
 #define GS_REV_F_RST	  0x04 /* backend RST seen: refused or reset recorded */
+#define GS_REV_F_UNREACH  0x08 /* UDP: ICMP unreachable about the flow recorded */
 
 /*
  * overrides: LPM trie over (service id, client prefix). prefixlen counts the
@@ -251,6 +252,39 @@ struct gs_backend_stats {
 	__u64 http_3xx;
 	__u64 http_4xx;
 	__u64 http_5xx;
+	/* DNS (services on port 53, UDP or TCP): answers whose header was
+	 * read, and of them the server failures, the DNS analogue of 5xx. */
+	__u64 dns_answers;
+	__u64 dns_servfail; /* RCODE 2 */
+	__u64 dns_refused;  /* RCODE 5 */
+};
+
+/*
+ * UDP has no handshake, so "connect" means: the flow's first datagram got
+ * its first answer. backend_stats counts UDP as follows: new_flows are
+ * flows started, connects flows answered, conn_refused flows the backend's
+ * side answered with an ICMP destination unreachable (not "fragmentation
+ * needed"), responses the answers again (TTFB = time to answer).
+ *
+ * A flow that is never answered leaves no packet to count it by. The data
+ * path counts flows started and flows answered per time slot of the
+ * flow's start (udp_slots, per CPU, per backend); the agent, once a slot
+ * is older than the service's answer bound, takes started - answered as
+ * flows unanswered (user/collect.c) and adds them to the backend's
+ * total in the unanswered map, which only the agent writes.
+ */
+#define GS_UDP_SLOT_SHIFT 26 /* a slot is 2^26 ns = 67.1 ms of flow starts */
+#define GS_UDP_SLOTS	  64 /* 4.3 s of history: answer bounds up to 3 s */
+#define GS_UDP_SLOT_NS	  (1ull << GS_UDP_SLOT_SHIFT)
+
+struct gs_udp_slot {
+	__u32 epoch;	/* start time >> GS_UDP_SLOT_SHIFT (low 32 bits) of these counts */
+	__u32 started;	/* flows whose first datagram went out in this slot */
+	__u32 answered; /* ... and of them, those answered (any time later) */
+};
+
+struct gs_udp_slots {
+	struct gs_udp_slot slot[GS_UDP_SLOTS]; /* index: epoch % GS_UDP_SLOTS */
 };
 
 /*
@@ -284,6 +318,11 @@ enum gs_event_type {
 	GS_EV_RESET = 4,    /* RST on an accepted connection */
 	GS_EV_RESPONSE = 5, /* first response bytes; value = HTTP status or 0,
 			       value2 = time to first byte, us */
+	GS_EV_ANSWER = 6,   /* a UDP flow's first answer, or a DNS answer on TCP:
+			       value = time to answer, us; value2 = DNS RCODE + 1,
+			       or 0 when no DNS header was read */
+	GS_EV_UNREACH = 7,  /* ICMP destination unreachable about a UDP flow,
+			       from the backend's side: the UDP "refused" */
 };
 
 struct gs_event {

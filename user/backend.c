@@ -28,16 +28,22 @@ static bool same_backend(const struct gs_backend *b, uint32_t service_id, const 
 	       !memcmp(&b->addr, addr, sizeof(*addr)) && b->port == port;
 }
 
-/* Zero a slot's per-CPU counters, so a new backend starts from nothing. */
+/* Zero a slot's counters (per-CPU ones, the UDP start slots, the agent's
+ * unanswered count), so a new backend starts from nothing. */
 static int reset_backend_stats(struct gs_maps *m, uint32_t id)
 {
-	size_t size = (size_t)gs_ncpus() * sizeof(struct gs_backend_stats);
+	size_t size = (size_t)gs_ncpus() * sizeof(struct gs_udp_slots);
 	void *zero = calloc(1, size);
+	uint64_t none = 0;
 	int err = 0;
 
+	_Static_assert(sizeof(struct gs_udp_slots) >= sizeof(struct gs_backend_stats),
+		       "one zeroed buffer serves both per-CPU maps");
 	if (!zero)
 		return -ENOMEM;
-	if (bpf_map_update_elem(m->backend_stats, &id, zero, BPF_ANY))
+	if (bpf_map_update_elem(m->backend_stats, &id, zero, BPF_ANY) ||
+	    bpf_map_update_elem(m->udp_slots, &id, zero, BPF_ANY) ||
+	    bpf_map_update_elem(m->unanswered, &id, &none, BPF_ANY))
 		err = -errno;
 	free(zero);
 	return err;

@@ -19,7 +19,7 @@ const char *const gs_map_names[GS_MAP_COUNT] = {
 	GS_MAP_FLOWS,	      GS_MAP_REV_FLOWS, GS_MAP_OVERRIDES,     GS_MAP_STATS,
 	GS_MAP_BACKEND_STATS, GS_MAP_IFACES,	GS_MAP_LATENCY,	      GS_MAP_EVENTS,
 	GS_MAP_SVC_STATUS,    GS_MAP_ROLLOUTS,	GS_MAP_ROLLOUT_STATE, GS_MAP_CONFIG,
-	GS_MAP_TX_PORTS,      GS_MAP_TX_HEALTH,
+	GS_MAP_TX_PORTS,      GS_MAP_TX_HEALTH, GS_MAP_UDP_SLOTS,     GS_MAP_UNANSWERED,
 };
 
 /* struct gs_maps is GS_MAP_COUNT ints in gs_map_names order. */
@@ -48,6 +48,8 @@ static const struct {
 	{BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct gs_config)},
 	{BPF_MAP_TYPE_DEVMAP_HASH, sizeof(__u32), sizeof(__u32)},
 	{BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct gs_tx_health)},
+	{BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct gs_udp_slots)},
+	{BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(__u64)},
 };
 
 /* A map pinned by an older or newer build would be read with the wrong

@@ -30,6 +30,8 @@
 #define GS_MAP_CONFIG	     "config"
 #define GS_MAP_TX_PORTS	     "tx_ports"
 #define GS_MAP_TX_HEALTH     "tx_health"
+#define GS_MAP_UDP_SLOTS     "udp_slots"
+#define GS_MAP_UNANSWERED    "unanswered"
 
 struct gs_maps {
 	int services;
@@ -50,10 +52,12 @@ struct gs_maps {
 	int config;	   /* key 0 -> struct gs_config (CLI writes) */
 	int tx_ports;	   /* DEVMAP_HASH ifindex -> ifindex (attach, detach, agent write) */
 	int tx_health;	   /* slot -> struct gs_tx_health (the kernel's watch writes) */
+	int udp_slots;	   /* PERCPU_ARRAY backend id -> struct gs_udp_slots */
+	int unanswered;	   /* backend id -> UDP flows unanswered (agent writes) */
 };
 
 /* Every map name above, in struct gs_maps order. */
-#define GS_MAP_COUNT 18
+#define GS_MAP_COUNT 20
 extern const char *const gs_map_names[GS_MAP_COUNT];
 
 /* Pinned programs: shared by every interface an instance is attached to. */

@@ -83,7 +83,7 @@ static __always_inline void gs_rev_key(struct gs_flow_key *rev_key, const struct
 
 /*
  * What the reply path is still to observe on a flow entering this state: a
- * connection from its SYN on (and UDP, which it does not observe) starts
+ * connection from its SYN on (and a new UDP flow) starts
  * with nothing seen. One picked up mid-stream (its entry evicted, its
  * backend gone) had its handshake and first response unseen, so they are
  * marked seen rather than measured from the middle; one picked up closing
@@ -98,9 +98,10 @@ static __always_inline __u8 gs_rev_initial_flags(__u8 flow_state)
 	return GS_REV_F_SYNACK | GS_REV_F_RESPONSE | GS_REV_F_RST;
 }
 
-/* The reverse entry of flow: where replies go back to, and whose they are. */
+/* The reverse entry of flow: where replies go back to, and whose they are.
+ * restored: the entry of a live flow, put back after the LRU evicted it. */
 static __always_inline int gs_rev_write(const struct gs_flow_key *rev_key, const struct gs_pkt *pkt,
-					const struct gs_flow *flow)
+					const struct gs_flow *flow, int restored)
 {
 	struct gs_rev_flow rev;
 
@@ -108,6 +109,10 @@ static __always_inline int gs_rev_write(const struct gs_flow_key *rev_key, const
 	rev.vip = pkt->key.dst;
 	rev.vport = pkt->key.dport;
 	rev.flags = gs_rev_initial_flags(flow->state);
+	/* A UDP flow's answer is timed from its start, and its start slot
+	 * was judged long ago: one restored mid-stream is not measured. */
+	if (restored && flow->state == GS_FLOW_UDP)
+		rev.flags |= GS_REV_F_RESPONSE | GS_REV_F_UNREACH;
 	rev.group = flow->group;
 	rev.backend_id = flow->backend_id;
 	rev.service_id = flow->service_id;
@@ -118,8 +123,8 @@ static __always_inline int gs_rev_write(const struct gs_flow_key *rev_key, const
 }
 
 /* Write both entries of a new selection. */
-static __always_inline void gs_flow_record(const struct gs_pkt *pkt, const struct gs_choice *choice,
-					   __u32 service_id)
+static __always_inline __u64 gs_flow_record(const struct gs_pkt *pkt,
+					    const struct gs_choice *choice, __u32 service_id)
 {
 	struct gs_flow_key rev_key;
 	struct gs_flow flow;
@@ -134,8 +139,9 @@ static __always_inline void gs_flow_record(const struct gs_pkt *pkt, const struc
 		gs_count(GS_CNT_FLOW_INSERT_FAIL);
 
 	gs_rev_key(&rev_key, pkt, choice->backend);
-	if (gs_rev_write(&rev_key, pkt, &flow))
+	if (gs_rev_write(&rev_key, pkt, &flow, 0))
 		gs_count(GS_CNT_FLOW_INSERT_FAIL);
+	return flow.created_ns;
 }
 
 /*
@@ -156,7 +162,7 @@ static __always_inline struct gs_rev_flow *gs_rev_refresh(const struct gs_pkt *p
 	rev = bpf_map_lookup_elem(&rev_flows, &rev_key);
 	if (rev)
 		return rev;
-	if (gs_rev_write(&rev_key, pkt, flow))
+	if (gs_rev_write(&rev_key, pkt, flow, 1))
 		gs_count(GS_CNT_FLOW_INSERT_FAIL);
 	else
 		gs_count(GS_CNT_REV_RESTORED);

@@ -32,6 +32,7 @@
 #include "lib/counters.h"
 #include "lib/csum.h"
 #include "lib/maps.h"
+#include "lib/observe.h"
 #include "lib/parse.h"
 
 /* The error types (linux/icmp.h pulls in libc headers a BPF build lacks). */
@@ -55,6 +56,8 @@ struct gs_icmp_quote {
 	__u32 l4_off;	 /* the quoted L4 header */
 	__u32 quote_end; /* end of the quote (the outer IP datagram's end) */
 	__u8 is_v4;
+	__u8 type; /* the error's ICMP type and code */
+	__u8 code;
 };
 
 static __always_inline int gs_icmp4_is_error(__u8 type)
@@ -69,12 +72,22 @@ static __always_inline int gs_icmp6_is_error(__u8 type)
 	       type == GS_ICMPV6_TIME_EXCEED || type == GS_ICMPV6_PARAMPROB;
 }
 
+/* Destination unreachable, except "fragmentation needed" (a path MTU,
+ * not a dead end). */
+#define GS_ICMP_FRAG_NEEDED 4
+static __always_inline int gs_icmp_is_unreach(const struct gs_icmp_quote *q)
+{
+	if (q->is_v4)
+		return q->type == GS_ICMP_DEST_UNREACH && q->code != GS_ICMP_FRAG_NEEDED;
+	return q->type == GS_ICMPV6_DEST_UNREACH;
+}
+
 /* 0 and the outer layout filled if the frame is an ICMP(v6) error; else
  * -1 (not counted: everything else at egress is not ours). */
 static __always_inline int gs_icmp_outer(struct __sk_buff *skb, const struct gs_pkt *pkt,
 					 __u16 eth_proto, struct gs_icmp_quote *q)
 {
-	__u8 type;
+	__u8 tc[2];
 
 	if (eth_proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr iph;
@@ -104,9 +117,11 @@ static __always_inline int gs_icmp_outer(struct __sk_buff *skb, const struct gs_
 	}
 	if (q->csum_off - 2 + GS_ICMP_HDR_LEN > q->quote_end)
 		return -1;
-	if (bpf_skb_load_bytes(skb, q->csum_off - 2, &type, sizeof(type)))
+	if (bpf_skb_load_bytes(skb, q->csum_off - 2, tc, sizeof(tc)))
 		return -1;
-	if (q->is_v4 ? !gs_icmp4_is_error(type) : !gs_icmp6_is_error(type))
+	q->type = tc[0];
+	q->code = tc[1];
+	if (q->is_v4 ? !gs_icmp4_is_error(q->type) : !gs_icmp6_is_error(q->type))
 		return -1;
 	q->ip_off = q->csum_off - 2 + GS_ICMP_HDR_LEN;
 	return 0;
@@ -276,6 +291,11 @@ static __always_inline void gs_icmp_reply(struct __sk_buff *skb, const struct gs
 		key.dport = *(__u16 *)&l4[0];
 		rev = bpf_map_lookup_elem(&rev_flows, &key);
 		ret = rev ? gs_icmp_rewrite(skb, &q, &key, rev) : GS_CNT_ICMP_NOT_OURS;
+		/* The backend's side says a UDP flow's destination cannot be
+		 * reached: the UDP analogue of a refused connect. */
+		if (ret == GS_CNT_ICMP_TRANSLATED && key.proto == IPPROTO_UDP &&
+		    gs_icmp_is_unreach(&q))
+			gs_observe_udp_unreach(rev);
 	}
 	gs_count(ret);
 }

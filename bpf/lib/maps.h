@@ -97,6 +97,23 @@ struct {
 	__type(value, struct gs_backend_stats);
 } backend_stats SEC(".maps");
 
+/* backend id -> per-CPU UDP flows started / answered by start slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, GS_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct gs_udp_slots);
+} udp_slots SEC(".maps");
+
+/* backend id -> UDP flows left unanswered, as the agent judged them from
+ * udp_slots; written by the agent only, read by status. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, GS_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} unanswered SEC(".maps");
+
 /* (backend id * GS_HIST_KINDS + kind) -> per-CPU latency histogram. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -26,6 +26,7 @@
 #include "graysplit.h"
 #include "gs_hist.h"
 #include "lib/counters.h"
+#include "lib/dns.h"
 #include "lib/flow.h"
 #include "lib/http.h"
 #include "lib/maps.h"
@@ -175,14 +176,45 @@ static __always_inline void gs_count_http_class(struct gs_backend_stats *bs, __u
 	}
 }
 
-/* The first response payload: time to first byte and the HTTP status. */
+/* A DNS answer's class, from its RCODE + 1 (0: no DNS header read). */
+static __always_inline void gs_count_dns(struct gs_backend_stats *bs, __u32 rcode1)
+{
+	if (!rcode1)
+		return;
+	bs->dns_answers += 1;
+	if (rcode1 - 1 == GS_DNS_RCODE_SERVFAIL)
+		bs->dns_servfail += 1;
+	else if (rcode1 - 1 == GS_DNS_RCODE_REFUSED)
+		bs->dns_refused += 1;
+}
+
+static __always_inline int gs_dns_event_is_error(__u32 rcode1)
+{
+	return rcode1 && gs_dns_rcode_fails(rcode1 - 1);
+}
+
+/* The first response payload: time to first byte and the HTTP status, or
+ * on a DNS service the answer's RCODE. */
 static __always_inline void gs_observe_response(struct __sk_buff *skb, const struct gs_pkt *pkt,
 						const struct gs_rev_flow *rev,
 						struct gs_backend_stats *bs)
 {
 	__u64 now = bpf_ktime_get_ns();
 	__u64 us = gs_elapsed_us(rev->req_ns, now);
-	__u32 status = gs_http_status(skb, pkt->payload_off, pkt->payload_len);
+	__u32 status, rcode1;
+
+	if (gs_dns_port(rev->vport)) {
+		rcode1 = gs_dns_rcode1(skb, pkt->payload_off, pkt->payload_len, 1);
+		if (bs) {
+			bs->responses += 1;
+			gs_count_dns(bs, rcode1);
+		}
+		gs_hist_add(rev->backend_id, GS_HIST_TTFB, us);
+		gs_event_rev(GS_EV_ANSWER, now, rev, gs_clamp_u32(us), rcode1,
+			     gs_dns_event_is_error(rcode1));
+		return;
+	}
+	status = gs_http_status(skb, pkt->payload_off, pkt->payload_len);
 
 	if (bs) {
 		bs->responses += 1;
@@ -218,6 +250,105 @@ static __always_inline void gs_observe_reply(struct __sk_buff *skb, const struct
 	}
 	if (seen != rev->flags)
 		rev->flags = seen;
+}
+
+/*
+ * The slot of a UDP flow that started at start_ns in the backend's
+ * udp_slots (this CPU's copy), moved on to that slot's epoch if it held an
+ * older one; NULL if it already holds a newer one (the start is more than
+ * GS_UDP_SLOTS slots back: the agent has judged it).
+ */
+static __always_inline struct gs_udp_slot *gs_udp_slot_at(__u32 backend_id, __u64 start_ns)
+{
+	__u32 epoch = (__u32)(start_ns >> GS_UDP_SLOT_SHIFT);
+	struct gs_udp_slots *slots;
+	struct gs_udp_slot *s;
+
+	slots = bpf_map_lookup_elem(&udp_slots, &backend_id);
+	if (!slots)
+		return 0;
+	s = &slots->slot[epoch % GS_UDP_SLOTS];
+	if (s->epoch != epoch) {
+		if ((__s32)(s->epoch - epoch) > 0)
+			return 0;
+		s->epoch = epoch;
+		s->started = 0;
+		s->answered = 0;
+	}
+	return s;
+}
+
+/* Forward path: a new UDP flow's first datagram went out at start_ns (the
+ * time its reverse entry holds as syn_ns). */
+static __always_inline void gs_observe_udp_start(__u32 backend_id, __u64 start_ns)
+{
+	struct gs_udp_slot *s = gs_udp_slot_at(backend_id, start_ns);
+
+	if (s)
+		s->started += 1;
+}
+
+/* The flow is resolved, answered or refused: its start slot says so, once. */
+static __always_inline void gs_udp_resolved(const struct gs_rev_flow *rev)
+{
+	struct gs_udp_slot *s;
+
+	if (rev->flags & (GS_REV_F_RESPONSE | GS_REV_F_UNREACH))
+		return;
+	s = gs_udp_slot_at(rev->backend_id, rev->syn_ns);
+	if (s)
+		s->answered += 1;
+}
+
+/*
+ * Reply path, a UDP reply of a known flow: its first one is the flow's
+ * answer (a "connect", and a response with the time from the flow's first
+ * datagram), with the RCODE if the service is DNS. Later datagrams of the
+ * flow test one flag bit.
+ */
+static __always_inline void gs_observe_udp_reply(struct __sk_buff *skb, const struct gs_pkt *pkt,
+						 struct gs_rev_flow *rev,
+						 struct gs_backend_stats *bs)
+{
+	__u32 rcode1 = 0;
+	__u64 now, us;
+
+	if (rev->flags & GS_REV_F_RESPONSE)
+		return;
+	gs_udp_resolved(rev);
+	rev->flags |= GS_REV_F_RESPONSE;
+	now = bpf_ktime_get_ns();
+	us = gs_elapsed_us(rev->syn_ns, now);
+	if (gs_dns_port(rev->vport))
+		rcode1 = gs_dns_rcode1(skb, pkt->payload_off, pkt->payload_len, 0);
+	if (bs) {
+		bs->connects += 1;
+		bs->responses += 1;
+		gs_count_dns(bs, rcode1);
+	}
+	gs_hist_add(rev->backend_id, GS_HIST_TTFB, us);
+	gs_event_rev(GS_EV_ANSWER, now, rev, gs_clamp_u32(us), rcode1,
+		     gs_dns_event_is_error(rcode1));
+}
+
+/*
+ * An ICMP destination unreachable about a UDP flow, from the backend or a
+ * router on its side (lib/icmp.h found the flow): UDP's "connection
+ * refused". Once per flow.
+ */
+static __always_inline void gs_observe_udp_unreach(struct gs_rev_flow *rev)
+{
+	struct gs_backend_stats *bs;
+	__u32 backend_id = rev->backend_id;
+
+	if (rev->flags & GS_REV_F_UNREACH)
+		return;
+	gs_udp_resolved(rev);
+	rev->flags |= GS_REV_F_UNREACH;
+	bs = bpf_map_lookup_elem(&backend_stats, &backend_id);
+	if (bs)
+		bs->conn_refused += 1;
+	gs_event_rev(GS_EV_UNREACH, bpf_ktime_get_ns(), rev, 0, 0, 1);
 }
 
 /*

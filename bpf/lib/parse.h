@@ -46,8 +46,8 @@ struct gs_pkt {
 	__u32 l3_off;
 	__u32 l4_off;
 	__u32 l3_len;	   /* IP total length: what per-backend bytes count */
-	__u32 payload_off; /* TCP payload: where it starts in the frame ... */
-	__u32 payload_len; /* ... and how long it is (0 for UDP: not observed) */
+	__u32 payload_off; /* L4 payload: where it starts in the frame ... */
+	__u32 payload_len; /* ... and how long it is (UDP: as its header says) */
 	__u8 is_v4;
 	__u8 tcp_flags;	   /* 0 for UDP */
 	__u8 csum_partial; /* forward path: L4 checksum left to offload (nat.h) */
@@ -95,6 +95,8 @@ static __always_inline int gs_parse_l4(struct gs_pkt *pkt, void *l4, void *data_
 		pkt->key.sport = udp->source;
 		pkt->key.dport = udp->dest;
 		pkt->tcp_flags = 0;
+		pkt->payload_off = pkt->l4_off + sizeof(*udp);
+		pkt->payload_len = udp_len - sizeof(*udp);
 	}
 	pkt->l4 = l4;
 	return GS_OK;

@@ -243,6 +243,35 @@ struct gs_backend_stats fx_backend_stats(struct fx *fx, uint32_t id)
 		sum.http_3xx += values[cpu].http_3xx;
 		sum.http_4xx += values[cpu].http_4xx;
 		sum.http_5xx += values[cpu].http_5xx;
+		sum.dns_answers += values[cpu].dns_answers;
+		sum.dns_servfail += values[cpu].dns_servfail;
+		sum.dns_refused += values[cpu].dns_refused;
+	}
+	free(values);
+	return sum;
+}
+
+struct gs_udp_slot fx_udp_slot(struct fx *fx, uint32_t backend_id, uint64_t start_ns)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	uint32_t epoch = (uint32_t)(start_ns >> GS_UDP_SLOT_SHIFT);
+	struct gs_udp_slots *values;
+	struct gs_udp_slot sum = {.epoch = epoch};
+	int cpu;
+
+	values = calloc((size_t)ncpus, sizeof(*values));
+	if (!values)
+		fail_msg("fixture: out of memory");
+	FX_TRY(bpf_map__lookup_elem(fx->skel->maps.udp_slots, &backend_id, sizeof(backend_id),
+				    values, sizeof(*values) * (size_t)ncpus, 0),
+	       "udp_slots lookup");
+	for (cpu = 0; cpu < ncpus; cpu++) {
+		const struct gs_udp_slot *s = &values[cpu].slot[epoch % GS_UDP_SLOTS];
+
+		if (s->epoch != epoch)
+			continue;
+		sum.started += s->started;
+		sum.answered += s->answered;
 	}
 	free(values);
 	return sum;

@@ -50,6 +50,9 @@ void fx_override_add(struct fx *fx, uint32_t service_id, const char *prefix, uin
 
 uint64_t fx_counter(struct fx *fx, enum gs_counter counter);
 struct gs_backend_stats fx_backend_stats(struct fx *fx, uint32_t id);
+/* The UDP flows started at start_ns's slot on a backend and how many of
+ * them were answered, summed over the CPUs whose copy holds that slot. */
+struct gs_udp_slot fx_udp_slot(struct fx *fx, uint32_t backend_id, uint64_t start_ns);
 /* One backend's histogram of a kind, summed over CPUs, and its sample count. */
 struct gs_hist fx_hist(struct fx *fx, uint32_t backend_id, enum gs_hist_kind kind);
 uint64_t fx_hist_total(const struct gs_hist *hist);

@@ -16,6 +16,12 @@ static const char *const canary_v6 = "fd02::1";
 
 void sc_setup(struct scenario *sc, struct fx *fx, bool v6, uint8_t proto, uint8_t hash_mode)
 {
+	sc_setup_port(sc, fx, v6, proto, hash_mode, 80);
+}
+
+void sc_setup_port(struct scenario *sc, struct fx *fx, bool v6, uint8_t proto, uint8_t hash_mode,
+		   uint16_t vport)
+{
 	memset(sc, 0, sizeof(*sc));
 	sc->fx = fx;
 	sc->service_id = 7;
@@ -23,7 +29,7 @@ void sc_setup(struct scenario *sc, struct fx *fx, bool v6, uint8_t proto, uint8_
 	sc->proto = proto;
 	sc->hash_mode = hash_mode;
 	sc->vip = v6 ? "fd00::10" : "10.0.0.10";
-	sc->vport = 80;
+	sc->vport = vport;
 	sc->client = v6 ? "fd0c::5" : "192.168.1.5";
 	sc->stable[0] = 10;
 	sc->stable[1] = 11;

@@ -28,6 +28,9 @@ struct scenario {
 
 /* Service 7 with backends 10, 11 (stable) and 20 (canary), split 0. */
 void sc_setup(struct scenario *sc, struct fx *fx, bool v6, uint8_t proto, uint8_t hash_mode);
+/* The same service on another port (53: a DNS service). */
+void sc_setup_port(struct scenario *sc, struct fx *fx, bool v6, uint8_t proto, uint8_t hash_mode,
+		   uint16_t vport);
 
 /* A client packet to the VIP from the default client. */
 struct pkt_spec sc_client_pkt(const struct scenario *sc, uint16_t sport, uint8_t tcp_flags);

@@ -131,6 +131,39 @@ struct icmp_case {
 	uint8_t ip_opt_len;
 };
 
+/*
+ * A destination unreachable about a UDP flow (not "fragmentation needed")
+ * is the flow's refusal: conn_refused once, an unreach event, the flow
+ * resolved in its start slot. Any other translated error signals nothing.
+ */
+static void check_unreach_signal(struct fx *fx, const struct icmp_case *t, uint32_t id,
+				 const struct pkt_spec *client, const char *what)
+{
+	bool unreach =
+		t->proto == IPPROTO_UDP && (t->v6 ? t->type == 1 : t->type == 3 && t->code != 4);
+	struct gs_event ev[4];
+	struct pkt_spec reply;
+	struct gs_flow_key key;
+	struct gs_rev_flow rev;
+	char msg[160];
+	size_t n;
+
+	snprintf(msg, sizeof(msg), "%s: conn_refused", what);
+	CHECK_EQ(fx_backend_stats(fx, id).conn_refused, unreach ? 1 : 0, msg);
+	n = fx_events_drain(fx, ev, 4);
+	snprintf(msg, sizeof(msg), "%s: one unreach event", what);
+	CHECK_EQ(n, unreach ? 1 : 0, msg);
+	if (!unreach)
+		return;
+	CHECK_EQ(ev[0].type, GS_EV_UNREACH, "event type");
+	CHECK_EQ(ev[0].backend_id, id, "event backend");
+	reply = sc_reply_pkt(&(struct scenario){.fx = fx}, id, client, 0);
+	key = sc_flow_key(&reply);
+	CHECK_EQ(fx_rev_get(fx, &key, &rev), 0, "reverse entry");
+	CHECK_TRUE(rev.flags & GS_REV_F_UNREACH, "flow marked unreachable");
+	CHECK_EQ(fx_udp_slot(fx, id, rev.syn_ns).answered, 1, "flow resolved in its slot");
+}
+
 static void check_translated(struct fx *fx, const struct icmp_case *t, const char *what)
 {
 	uint8_t orig[PKT_MAX], nat[PKT_MAX], in[PKT_MAX], want[PKT_MAX], out[PKT_MAX];
@@ -189,6 +222,7 @@ static void check_translated(struct fx *fx, const struct icmp_case *t, const cha
 	CHECK_EQ(fx_counter(fx, GS_CNT_ICMP_BAD_QUOTE), 0, "GS_CNT_ICMP_BAD_QUOTE");
 	CHECK_EQ(fx_counter(fx, GS_CNT_REV_REWRITTEN), 0, "no reply counted");
 	CHECK_EQ(fx_counter(fx, GS_CNT_REV_BAD_HEADER), 0, "no bad header counted");
+	check_unreach_signal(fx, t, id, &syn, what);
 }
 
 static void v4_tcp_frag_needed_translated(void **state)
@@ -231,6 +265,13 @@ static void v4_udp_port_unreachable_translated(void **state)
 	struct icmp_case t = {false, IPPROTO_UDP, 3, 3, 0, 0, false, 0};
 
 	check_translated(*state, &t, "v4 UDP port unreachable");
+}
+
+static void v6_udp_port_unreachable_translated(void **state)
+{
+	struct icmp_case t = {true, IPPROTO_UDP, 1, 4, 0, 0, false, 0};
+
+	check_translated(*state, &t, "v6 UDP port unreachable");
 }
 
 static void v4_udp_zero_checksum_stays_zero(void **state)
@@ -391,6 +432,7 @@ int main(void)
 		FX_TEST(v4_tcp_time_exceeded_translated),
 		FX_TEST(v6_tcp_time_exceeded_translated),
 		FX_TEST(v4_udp_port_unreachable_translated),
+		FX_TEST(v6_udp_port_unreachable_translated),
 		FX_TEST(v4_udp_zero_checksum_stays_zero),
 		FX_TEST(v6_udp_packet_too_big_translated),
 		FX_TEST(v4_tcp_truncated_quote_ports_only),

@@ -504,9 +504,25 @@ static void signals_flow_recovered_mid_stream_measures_nothing(void **state)
 	one_event(&sc, GS_EV_RESET, id);
 }
 
-static void signals_udp_counts_flows_no_events(void **state)
+/* The events of a sequence, all of one type: how many. */
+static size_t events_of(struct fx *fx, uint8_t type, struct gs_event *events)
 {
+	size_t n = fx_events_drain(fx, events, MAX_EVENTS), i;
+
+	for (i = 0; i < n; i++)
+		CHECK_EQ(events[i].type, type, "event type");
+	return n;
+}
+
+/* A UDP flow's first answer is its "connect" and its response, timed from
+ * its first datagram; a non-DNS answer has no class; later datagrams of
+ * the flow observe nothing more. */
+static void signals_udp_first_answer_is_one_connect(void **state)
+{
+	struct gs_event events[MAX_EVENTS];
 	struct gs_backend_stats bs;
+	struct gs_udp_slot slot;
+	struct gs_rev_flow rev;
 	struct fx *fx = *state;
 	struct pkt_spec req;
 	struct scenario sc;
@@ -516,13 +532,205 @@ static void signals_udp_counts_flows_no_events(void **state)
 	req = sc_client_pkt(&sc, 40000, 0);
 	id = sc_forward(&sc, &req);
 	sc_forward(&sc, &req);
+	rev = rev_of(&sc, id, &req);
+	CHECK_EQ(rev.flags, 0, "a new UDP flow has nothing seen");
+	send_reply(&sc, id, &req, 0, http_503);
 	send_reply(&sc, id, &req, 0, http_503);
 	bs = fx_backend_stats(fx, id);
 	CHECK_EQ(bs.new_flows, 1, "UDP new flow");
 	CHECK_EQ(bs.packets, 2, "UDP packets");
-	CHECK_EQ(bs.rx_packets, 1, "UDP reply packets");
-	CHECK_EQ(bs.responses + bs.http_5xx + bs.connects, 0, "UDP payload is not parsed");
-	check_no_event(fx, "no UDP events");
+	CHECK_EQ(bs.rx_packets, 2, "UDP reply packets");
+	CHECK_EQ(bs.connects, 1, "the first answer is the flow's connect");
+	CHECK_EQ(bs.responses, 1, "... and its one response");
+	CHECK_EQ(bs.http_5xx + bs.dns_answers, 0, "UDP on port 80 has no answer class");
+	CHECK_EQ(hist_total(fx, id, GS_HIST_TTFB), 1, "one time-to-answer sample");
+	CHECK_EQ(hist_total(fx, id, GS_HIST_CONNECT), 0, "no handshake to time");
+	CHECK_EQ(events_of(fx, GS_EV_ANSWER, events), 1, "one answer event");
+	CHECK_EQ(events[0].value2, 0, "no DNS header read");
+	CHECK_EQ(events[0].backend_id, id, "event backend");
+	slot = fx_udp_slot(fx, id, rev.syn_ns);
+	CHECK_EQ(slot.started, 1, "one flow started in its slot");
+	CHECK_EQ(slot.answered, 1, "... and answered");
+}
+
+/* Flows that get no answer stay started and unanswered in their slot:
+ * what the agent counts once the slot is older than the answer bound. */
+static void signals_udp_unanswered_flows_stay_in_their_slot(void **state)
+{
+	uint64_t epochs[4], started = 0, answered = 0;
+	struct pkt_spec req[4];
+	struct fx *fx = *state;
+	struct gs_udp_slot slot;
+	struct scenario sc;
+	uint32_t id[4];
+	int i, j, n = 0;
+
+	sc_setup(&sc, fx, false, IPPROTO_UDP, GS_HASH_FLOW);
+	/* All on one backend: the canary alone (100%). */
+	fx_split_set(fx, sc.service_id, GS_PPM_MAX);
+	for (i = 0; i < 4; i++) {
+		req[i] = sc_client_pkt(&sc, (uint16_t)(41000 + i), 0);
+		id[i] = sc_forward(&sc, &req[i]);
+		CHECK_EQ(id[i], sc.canary[0], "all to the canary");
+	}
+	send_reply(&sc, id[0], &req[0], 0, "pong");
+	/* Each distinct start slot once (a slot edge may fall between). */
+	for (i = 0; i < 4; i++) {
+		uint64_t e = rev_of(&sc, id[i], &req[i]).syn_ns >> GS_UDP_SLOT_SHIFT;
+
+		for (j = 0; j < n && epochs[j] != e; j++)
+			;
+		if (j == n)
+			epochs[n++] = e;
+	}
+	for (j = 0; j < n; j++) {
+		slot = fx_udp_slot(fx, sc.canary[0], epochs[j] << GS_UDP_SLOT_SHIFT);
+		started += slot.started;
+		answered += slot.answered;
+	}
+	CHECK_EQ(started, 4, "four flows started");
+	CHECK_EQ(answered, 1, "one answered, three left for the agent to judge");
+	CHECK_EQ(fx_backend_stats(fx, sc.canary[0]).conn_timeouts, 0,
+		 "the data path itself counts no UDP timeout");
+}
+
+/* A DNS header (RFC 1035 4.1.1) as a server answers: QR set, this RCODE,
+ * one question of "a." type A. Over TCP with its two-byte length first. */
+static size_t dns_answer(uint8_t *buf, uint8_t rcode, bool query, bool tcp)
+{
+	static const uint8_t question[] = {1, 'a', 0, 0, 1, 0, 1};
+	size_t off = tcp ? 2 : 0, len = 12 + sizeof(question);
+
+	memset(buf, 0, off + len);
+	buf[off + 0] = 0x12;
+	buf[off + 1] = 0x34;
+	buf[off + 2] = query ? 0x01 : 0x81;	/* QR, RD */
+	buf[off + 3] = (uint8_t)(0x80 | rcode); /* RA, RCODE */
+	buf[off + 5] = 1;			/* QDCOUNT */
+	memcpy(buf + off + 12, question, sizeof(question));
+	if (tcp) {
+		buf[0] = 0;
+		buf[1] = (uint8_t)len;
+	}
+	return off + len;
+}
+
+static void send_reply_bytes(const struct scenario *sc, uint32_t backend_id,
+			     const struct pkt_spec *client, uint8_t tcp_flags,
+			     const uint8_t *payload, size_t payload_len)
+{
+	uint8_t in[PKT_MAX], out[PKT_MAX];
+	struct pkt_spec reply = sc_reply_pkt(sc, backend_id, client, tcp_flags);
+	size_t len, out_len;
+
+	reply.payload = payload;
+	reply.payload_len = payload_len;
+	len = pkt_build(&reply, in);
+	CHECK_EQ(fx_run_tc(sc->fx, in, len, out, &out_len), TC_ACT_OK, "reply verdict TC_ACT_OK");
+}
+
+/* DNS on UDP port 53: every answer's RCODE is read; SERVFAIL and REFUSED
+ * are counted apart, NXDOMAIN is an ordinary answer. */
+static void check_dns_udp_rcodes(struct fx *fx, bool v6)
+{
+	static const uint8_t rcodes[] = {0, 2, 5, 3, 2};
+	struct gs_event events[MAX_EVENTS];
+	struct gs_backend_stats bs = {0}, one;
+	uint8_t payload[64];
+	struct pkt_spec req;
+	struct scenario sc;
+	size_t i, n;
+	uint32_t id;
+
+	sc_setup_port(&sc, fx, v6, IPPROTO_UDP, GS_HASH_FLOW, 53);
+	for (i = 0; i < sizeof(rcodes); i++) {
+		req = sc_client_pkt(&sc, (uint16_t)(42000 + i), 0);
+		id = sc_forward(&sc, &req);
+		send_reply_bytes(&sc, id, &req, 0, payload,
+				 dns_answer(payload, rcodes[i], false, false));
+	}
+	for (id = 0; id < 32; id++) {
+		if (id != sc.stable[0] && id != sc.stable[1] && id != sc.canary[0])
+			continue;
+		one = fx_backend_stats(fx, id);
+		bs.responses += one.responses;
+		bs.dns_answers += one.dns_answers;
+		bs.dns_servfail += one.dns_servfail;
+		bs.dns_refused += one.dns_refused;
+		bs.http_5xx += one.http_5xx;
+	}
+	CHECK_EQ(bs.responses, 5, "five answers");
+	CHECK_EQ(bs.dns_answers, 5, "five DNS headers read");
+	CHECK_EQ(bs.dns_servfail, 2, "two SERVFAIL");
+	CHECK_EQ(bs.dns_refused, 1, "one REFUSED");
+	CHECK_EQ(bs.http_5xx, 0, "no HTTP class");
+	n = events_of(fx, GS_EV_ANSWER, events);
+	CHECK_EQ(n, 5, "an answer event each");
+	for (i = 0; i < n; i++)
+		CHECK_EQ(events[i].value2, (uint32_t)rcodes[i] + 1, "event carries RCODE + 1");
+}
+
+static void signals_dns_udp_rcodes_v4(void **state)
+{
+	check_dns_udp_rcodes(*state, false);
+}
+
+static void signals_dns_udp_rcodes_v6(void **state)
+{
+	check_dns_udp_rcodes(*state, true);
+}
+
+/* A datagram without QR, or shorter than the fixed header, from a DNS
+ * port is an answer without a DNS class. */
+static void signals_dns_not_an_answer_has_no_class(void **state)
+{
+	struct gs_backend_stats bs;
+	struct fx *fx = *state;
+	uint8_t payload[64];
+	struct pkt_spec req;
+	struct scenario sc;
+	uint32_t id;
+
+	sc_setup_port(&sc, fx, false, IPPROTO_UDP, GS_HASH_FLOW, 53);
+	fx_split_set(fx, sc.service_id, GS_PPM_MAX);
+	req = sc_client_pkt(&sc, 43000, 0);
+	id = sc_forward(&sc, &req);
+	send_reply_bytes(&sc, id, &req, 0, payload, dns_answer(payload, 2, true, false));
+	req = sc_client_pkt(&sc, 43001, 0);
+	id = sc_forward(&sc, &req);
+	dns_answer(payload, 2, false, false);
+	send_reply_bytes(&sc, id, &req, 0, payload, 11);
+	bs = fx_backend_stats(fx, id);
+	CHECK_EQ(bs.responses, 2, "two answers");
+	CHECK_EQ(bs.dns_answers + bs.dns_servfail, 0, "neither is a DNS answer");
+}
+
+/* DNS over TCP: the RCODE after the two-byte length; the response is no
+ * HTTP response. */
+static void signals_dns_tcp_refused(void **state)
+{
+	struct gs_backend_stats bs;
+	struct fx *fx = *state;
+	struct pkt_spec syn;
+	uint8_t payload[64];
+	struct scenario sc;
+	struct gs_event ev;
+	uint32_t id;
+
+	sc_setup_port(&sc, fx, false, IPPROTO_TCP, GS_HASH_FLOW, 53);
+	syn = sc_client_pkt(&sc, 44000, PKT_SYN);
+	id = handshake(&sc, 44000);
+	discard_events(fx);
+	send_client(&sc, 44000, PKT_PSH | PKT_ACK);
+	send_reply_bytes(&sc, id, &syn, PKT_PSH | PKT_ACK, payload,
+			 dns_answer(payload, 5, false, true));
+	bs = fx_backend_stats(fx, id);
+	CHECK_EQ(bs.responses, 1, "one response");
+	CHECK_EQ(bs.dns_answers, 1, "a DNS answer");
+	CHECK_EQ(bs.dns_refused, 1, "REFUSED");
+	CHECK_EQ(bs.http_5xx, 0, "not HTTP");
+	ev = one_event(&sc, GS_EV_ANSWER, id);
+	CHECK_EQ(ev.value2, 6, "RCODE 5 + 1");
 }
 
 /* A status line cut short is no status, even when the frame's padding
@@ -738,7 +946,12 @@ int main(void)
 		FX_TEST(signals_status_not_read_past_payload),
 		FX_TEST(signals_reply_payload_before_request_no_ttfb),
 		FX_TEST(signals_flow_recovered_mid_stream_measures_nothing),
-		FX_TEST(signals_udp_counts_flows_no_events),
+		FX_TEST(signals_udp_first_answer_is_one_connect),
+		FX_TEST(signals_udp_unanswered_flows_stay_in_their_slot),
+		FX_TEST(signals_dns_udp_rcodes_v4),
+		FX_TEST(signals_dns_udp_rcodes_v6),
+		FX_TEST(signals_dns_not_an_answer_has_no_class),
+		FX_TEST(signals_dns_tcp_refused),
 		FX_TEST(signals_counted_per_backend),
 		FX_TEST_SMALL(signals_full_ring_counts_drops_keeps_counters),
 		FX_TEST_SMALL(signals_samples_do_not_wake_errors_and_fill_do),
