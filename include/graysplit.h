@@ -368,6 +368,8 @@ struct gs_rollout_analysis {
 	__u32 latency_margin_us;       /* ... and stable p95 + this */
 	__u32 hard_fail_connects;      /* canary connect failures in a row */
 	__u32 max_extension_ms;	       /* inconclusive extends a bake by at most this */
+	__u32 udp_answer_ms;	       /* UDP: a flow unanswered this long failed */
+	__u32 pad;
 };
 
 struct gs_rollout {

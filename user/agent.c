@@ -19,6 +19,7 @@
  * decision log and the audit line. Its wall-clock times in rollout_state are
  * what lets a restarted agent carry on where the killed one was.
  */
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,9 +106,13 @@ static void policy_for(const struct agent *a, uint32_t id, struct gs_policy_cfg 
 	const struct gs_rollout_analysis *an;
 
 	*cfg = a->opts->policy;
+	cfg->udp =
+		a->collect.services[id].present && a->collect.services[id].key.proto == IPPROTO_UDP;
 	if (!a->has_rollout[id])
 		return;
 	an = &a->rollouts[id].analysis;
+	if (an->udp_answer_ms)
+		cfg->udp_answer_ms = an->udp_answer_ms;
 	if (an->alpha_ppm)
 		cfg->alpha = an->alpha_ppm / 1e6;
 	if (an->min_samples)
@@ -181,6 +186,45 @@ static void watch_restart(struct watch *w, uint32_t ppm)
 	w->since_ns = gs_monotonic_ns();
 }
 
+/* A connect's outcome, from an event: a TCP handshake, or a UDP flow's
+ * first answer (a DNS answer on TCP comes after its handshake: no news). */
+static bool connect_ok(const struct gs_event *ev)
+{
+	return ev->type == GS_EV_CONNECT || ev->type == GS_EV_ANSWER;
+}
+
+static bool connect_failed(const struct gs_event *ev)
+{
+	return ev->type == GS_EV_REFUSED || ev->type == GS_EV_TIMEOUT || ev->type == GS_EV_UNREACH;
+}
+
+/*
+ * The canary's streak of failed connects, and stable's outcomes over the
+ * same span, in the order they are learnt: events as the ring gives them,
+ * UDP flows found unanswered as each tick judges them.
+ */
+static void streak_failures(struct watch *w, uint8_t group, uint64_t n)
+{
+	if (!n)
+		return;
+	if (group == GS_GROUP_CANARY) {
+		/* A new streak: stable's span starts with it. */
+		if (w->streak == 0)
+			w->span_ok = w->span_failed = 0;
+		w->streak += (uint32_t)(n > UINT32_MAX - w->streak ? UINT32_MAX - w->streak : n);
+	} else if (w->streak > 0) {
+		w->span_failed += (uint32_t)n;
+	}
+}
+
+static void streak_ok(struct watch *w, uint8_t group)
+{
+	if (group == GS_GROUP_CANARY)
+		w->streak = 0;
+	else if (w->streak > 0)
+		w->span_ok++;
+}
+
 static int handle_event(void *ctx, void *data, size_t size)
 {
 	const struct gs_event *ev = data;
@@ -192,22 +236,10 @@ static int handle_event(void *ctx, void *data, size_t size)
 	w = &a->watch[ev->service_id];
 	if (!w->on)
 		return 0;
-	if (ev->group == GS_GROUP_CANARY) {
-		if (ev->type == GS_EV_REFUSED || ev->type == GS_EV_TIMEOUT) {
-			/* A new streak: stable's span starts with it. */
-			if (w->streak == 0)
-				w->span_ok = w->span_failed = 0;
-			w->streak++;
-		} else if (ev->type == GS_EV_CONNECT) {
-			w->streak = 0;
-		}
-	} else if (w->streak > 0) {
-		/* Stable over the streak's span, in the order the ring gives. */
-		if (ev->type == GS_EV_CONNECT)
-			w->span_ok++;
-		else if (ev->type == GS_EV_REFUSED || ev->type == GS_EV_TIMEOUT)
-			w->span_failed++;
-	}
+	if (connect_failed(ev))
+		streak_failures(w, ev->group, 1);
+	else if (connect_ok(ev))
+		streak_ok(w, ev->group);
 	if (gs_event_is_error(ev)) {
 		w->urgent = true;
 		a->events_changed = true;
@@ -701,6 +733,14 @@ static int tick(struct agent *a)
 		if (err)
 			return err;
 	}
+	for (id = 0; id < GS_MAX_SERVICES; id++) {
+		struct gs_policy_cfg cfg;
+
+		if (!a->watch[id].on)
+			continue;
+		policy_for(a, id, &cfg);
+		a->collect.udp_wait_ns[id] = cfg.udp ? (uint64_t)cfg.udp_answer_ms * 1000000ull : 0;
+	}
 	err = gs_collect_read(&a->collect, a->want, true, a->delta);
 	if (err)
 		return err;
@@ -709,6 +749,14 @@ static int tick(struct agent *a)
 
 		if (!w->on)
 			continue;
+		/* A UDP service's conn_timeouts are its flows this tick found
+		 * unanswered (user/collect.c): failures for the streak. */
+		if (a->collect.udp_wait_ns[id]) {
+			streak_failures(w, GS_GROUP_CANARY,
+					a->delta[id][GS_GROUP_CANARY].conn_timeouts);
+			streak_failures(w, GS_GROUP_STABLE,
+					a->delta[id][GS_GROUP_STABLE].conn_timeouts);
+		}
 		changed = false;
 		for (g = 0; g < GS_GROUPS; g++) {
 			if (gs_window_push(&w->win[g], &a->delta[id][g])) {
@@ -863,6 +911,8 @@ static int setup(struct agent *a)
 	err = gs_collect_init(&a->collect, &a->maps);
 	if (err)
 		return err;
+	/* The agent alone judges UDP flows unanswered (and counts them). */
+	a->collect.judge_udp = true;
 	a->rb = ring_buffer__new(a->maps.events, handle_event, a, NULL);
 	if (!a->rb)
 		return gs_fail(errno, "cannot open the events ring buffer: %s", strerror(errno));

@@ -73,7 +73,7 @@ int gs_agent_parse(const char *cmd, int argc, char **argv, struct gs_agent_opts 
 	const char *interval = NULL, *window = NULL, *alpha = NULL, *min_samples = NULL;
 	const char *max_error_rate = NULL, *min_error_ratio = NULL, *max_latency_ratio = NULL;
 	const char *latency_margin = NULL, *hard_fail = NULL, *on_fail = NULL, *log = NULL;
-	const char *metrics = NULL;
+	const char *metrics = NULL, *udp_answer = NULL;
 	bool once = false;
 	const struct gs_opt flags[] = {
 		{"--interval-ms", NULL, &interval, NULL},
@@ -85,6 +85,7 @@ int gs_agent_parse(const char *cmd, int argc, char **argv, struct gs_agent_opts 
 		{"--max-latency-ratio", NULL, &max_latency_ratio, NULL},
 		{"--latency-margin-ms", NULL, &latency_margin, NULL},
 		{"--hard-fail-connects", NULL, &hard_fail, NULL},
+		{"--udp-answer-ms", NULL, &udp_answer, NULL},
 		{"--on-fail", NULL, &on_fail, NULL},
 		{"--log", NULL, &log, NULL},
 		{"--metrics", NULL, &metrics, NULL},
@@ -134,6 +135,9 @@ int gs_agent_parse(const char *cmd, int argc, char **argv, struct gs_agent_opts 
 	if (!err && hard_fail)
 		err = parse_u32_flag("--hard-fail-connects", hard_fail, 0, 1000000,
 				     &o.policy.hard_fail_connects);
+	if (!err && udp_answer)
+		err = parse_u32_flag("--udp-answer-ms", udp_answer, 1, GS_UDP_ANSWER_MS_MAX,
+				     &o.policy.udp_answer_ms);
 	if (!err && on_fail) {
 		if (!strcmp(on_fail, "finish"))
 			o.on_fail = GS_ON_FAIL_FINISH;
@@ -191,6 +195,10 @@ void gs_agent_help(FILE *out)
 		"  --hard-fail-connects N   fail at once after N consecutive refused or timed\n"
 		"                           out canary connects while stable connects; 0: off\n"
 		"                           (default %u)\n"
+		"  --udp-answer-ms N        UDP services: a flow whose first datagram has no\n"
+		"                           answer after N ms (1..%u) is unanswered, a failed\n"
+		"                           connect (default %u; a rollout's\n"
+		"                           analysis.udp_answer_timeout sets it per service)\n"
 		"  --on-fail finish|reset   canary connections open at the cut-off: finish on\n"
 		"                           the canary (default), or reset: their flow entries\n"
 		"                           are removed, so the next packet the client sends on\n"
@@ -217,5 +225,5 @@ void gs_agent_help(FILE *out)
 		d.interval_ms, d.window_ms, d.policy.alpha, d.policy.min_samples,
 		d.policy.max_error_rate * 100.0, d.policy.min_error_ratio,
 		d.policy.max_latency_ratio, (double)d.policy.latency_margin_us / 1000.0,
-		d.policy.hard_fail_connects);
+		d.policy.hard_fail_connects, GS_UDP_ANSWER_MS_MAX, d.policy.udp_answer_ms);
 }

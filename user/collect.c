@@ -9,12 +9,15 @@
  * taken modulo 2^32 and differenced modulo 2^32, which is exact as long as
  * one bucket gains fewer than 2^32 samples in one interval.
  */
+#include <errno.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <bpf/bpf.h>
 
+#include "clock.h"
 #include "collect.h"
 #include "error.h"
 #include "map_iter.h"
@@ -31,6 +34,8 @@ struct gs_backend_base {
 	struct gs_backend who; /* the backend the slot held then */
 	uint64_t stats[STAT_FIELDS];
 	uint32_t hist[GS_HIST_KINDS][GS_HIST_BUCKETS]; /* sum over CPUs, mod 2^32 */
+	uint32_t udp_judged;			       /* UDP start slots judged up to */
+	uint64_t unanswered;			       /* the unanswered map then */
 };
 
 /* The kernel's "operation not supported" for an unimplemented map op. */
@@ -75,6 +80,7 @@ void gs_collect_free(struct gs_collect *c)
 	free(c->backends);
 	free(c->stats_raw);
 	free(c->hist_raw);
+	free(c->slots_raw);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -221,6 +227,105 @@ void gs_hist_add_delta(struct gs_hist64 *h, const uint32_t *now, const uint32_t 
 	}
 }
 
+/*
+ * UDP flows of backend id started in slots judged_from+1 .. due and never
+ * answered: per slot, the flows started minus those answered, summed over
+ * the CPUs whose copy holds that slot (a copy holding another epoch counted
+ * nothing for it).
+ */
+uint64_t gs_udp_unanswered(const struct gs_udp_slots *per_cpu, int ncpus, uint32_t judged_from,
+			   uint32_t due)
+{
+	uint64_t total = 0;
+	uint32_t e;
+	int cpu;
+
+	/* Never further back than the ring holds. */
+	if ((int32_t)(due - judged_from) > GS_UDP_SLOTS)
+		judged_from = due - GS_UDP_SLOTS;
+	for (e = judged_from + 1; (int32_t)(due - e) >= 0; e++) {
+		uint64_t started = 0, answered = 0;
+
+		for (cpu = 0; cpu < ncpus; cpu++) {
+			const struct gs_udp_slot *s = &per_cpu[cpu].slot[e % GS_UDP_SLOTS];
+
+			if (s->epoch != e)
+				continue;
+			started += s->started;
+			answered += s->answered;
+		}
+		if (started > answered)
+			total += started - answered;
+	}
+	return total;
+}
+
+/* The newest start slot whose flows have all had wait_ns to be answered:
+ * it ended at or before now - wait_ns. */
+static uint32_t udp_due(uint64_t now_ns, uint64_t wait_ns)
+{
+	return (uint32_t)((now_ns - wait_ns) >> GS_UDP_SLOT_SHIFT) - 1;
+}
+
+/*
+ * A UDP backend's unanswered flows for this committed reading, into
+ * g->conn_timeouts: judged from its slots by the agent (judge_udp), else
+ * read as the growth of the agent's count. A backend seen for the first
+ * time only sets where judging starts: flows from before the agent looked
+ * are not judged.
+ */
+static int take_udp(struct gs_collect *c, uint32_t id, bool valid, struct gs_backend_base *base,
+		    struct gs_group_window *g)
+{
+	uint64_t now_ns = gs_monotonic_ns(), wait_ns = c->udp_wait_ns[c->backends[id].service_id];
+	uint32_t due;
+	uint64_t n, total = 0;
+
+	if (!c->judge_udp) {
+		if (bpf_map_lookup_elem(c->maps->unanswered, &id, &total))
+			return -errno;
+		if (valid && total >= base->unanswered)
+			g->conn_timeouts += total - base->unanswered;
+		base->unanswered = total;
+		return 0;
+	}
+	if (!wait_ns || now_ns <= wait_ns + 2 * GS_UDP_SLOT_NS)
+		return 0;
+	due = udp_due(now_ns, wait_ns);
+	if (!valid) {
+		base->udp_judged = due;
+		return 0;
+	}
+	if (base->udp_judged == due)
+		return 0;
+	if (!c->slots_raw) {
+		c->slots_raw = calloc((size_t)c->ncpus, sizeof(struct gs_udp_slots));
+		if (!c->slots_raw)
+			return -ENOMEM;
+	}
+	if (bpf_map_lookup_elem(c->maps->udp_slots, &id, c->slots_raw))
+		return -errno;
+	n = gs_udp_unanswered(c->slots_raw, c->ncpus, base->udp_judged, due);
+	base->udp_judged = due;
+	if (!n)
+		return 0;
+	g->conn_timeouts += n;
+	if (bpf_map_lookup_elem(c->maps->unanswered, &id, &total))
+		return -errno;
+	total += n;
+	if (bpf_map_update_elem(c->maps->unanswered, &id, &total, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+static bool is_udp_backend(const struct gs_collect *c, uint32_t id)
+{
+	uint32_t svc = c->backends[id].service_id;
+
+	return svc < GS_MAX_SERVICES && c->services[svc].present &&
+	       c->services[svc].key.proto == IPPROTO_UDP;
+}
+
 /* One backend's raw per-CPU reads -> its interval counts added to g. */
 static int take_backend(struct gs_collect *c, uint32_t id, const char *stats_raw,
 			const char *hist_raw, bool commit, struct gs_group_window *g)
@@ -258,6 +363,8 @@ static int take_backend(struct gs_collect *c, uint32_t id, const char *stats_raw
 		g->resets += now[FIELD(resets)] - base->stats[FIELD(resets)];
 		g->responses += now[FIELD(responses)] - base->stats[FIELD(responses)];
 		g->http_5xx += now[FIELD(http_5xx)] - base->stats[FIELD(http_5xx)];
+		g->dns_fail += now[FIELD(dns_servfail)] - base->stats[FIELD(dns_servfail)] +
+			       now[FIELD(dns_refused)] - base->stats[FIELD(dns_refused)];
 		gs_hist_add_delta(&g->connect, hist[GS_HIST_CONNECT], base->hist[GS_HIST_CONNECT]);
 		gs_hist_add_delta(&g->ttfb, hist[GS_HIST_TTFB], base->hist[GS_HIST_TTFB]);
 	}
@@ -268,6 +375,12 @@ static int take_backend(struct gs_collect *c, uint32_t id, const char *stats_raw
 		if (!base)
 			return -ENOMEM;
 		c->base[id] = base;
+	}
+	if (is_udp_backend(c, id)) {
+		int err = take_udp(c, id, valid, base, g);
+
+		if (err)
+			return err;
 	}
 	base->who = *who;
 	memcpy(base->stats, now, sizeof(now));
@@ -422,5 +535,11 @@ int gs_collect_totals(struct gs_collect *c, uint32_t lo, uint32_t n, struct gs_b
 			}
 		}
 	}
+	/* The agent's own count: a plain array, one entry per backend. */
+	err = read_range(c, c->maps->unanswered, lo, n, sizeof(uint64_t), c->stats_raw);
+	if (err)
+		return gs_fail(-err, "cannot read the unanswered counts: %s", strerror(-err));
+	for (i = 0; i < n; i++)
+		out[i].unanswered = ((const uint64_t *)c->stats_raw)[i];
 	return 0;
 }

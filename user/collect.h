@@ -25,6 +25,17 @@ struct gs_collect_service {
 
 struct gs_collect {
 	struct gs_maps *maps;
+	/*
+	 * UDP flows nobody answered (graysplit.h, udp_slots). The agent sets
+	 * judge_udp: a committed reading then takes every start slot of a UDP
+	 * service's backend that ended udp_wait_ns[service] ago or more and
+	 * had flows started but not answered, counts them as conn_timeouts and
+	 * adds them to the unanswered map. Other readers (top) take that
+	 * map's growth as conn_timeouts instead, and write nothing.
+	 */
+	bool judge_udp;
+	uint64_t udp_wait_ns[GS_MAX_SERVICES];
+	void *slots_raw; /* one backend's per-CPU udp_slots */
 	int ncpus;
 	struct gs_collect_service services[GS_MAX_SERVICES]; /* by service id */
 	struct gs_backend *backends;			     /* GS_MAX_BACKENDS */
@@ -66,6 +77,7 @@ void gs_collect_forget(struct gs_collect *c, uint32_t service_id);
  * summed over CPUs (what a metrics scrape exposes). */
 struct gs_backend_totals {
 	struct gs_backend_stats stats;
+	uint64_t unanswered; /* UDP flows the agent found unanswered */
 	uint64_t hist[GS_HIST_KINDS][GS_HIST_BUCKETS];
 };
 
@@ -81,6 +93,10 @@ int gs_collect_totals(struct gs_collect *c, uint32_t lo, uint32_t n, struct gs_b
  * not a CPU's 32-bit counter wrapped in between.
  */
 void gs_hist_sum_cpus(const void *raw, int ncpus, uint32_t *sum);
+/* UDP flows started in slot epochs judged_from+1 .. due (at most the
+ * GS_UDP_SLOTS before due) and not answered: per_cpu is ncpus copies. */
+uint64_t gs_udp_unanswered(const struct gs_udp_slots *per_cpu, int ncpus, uint32_t judged_from,
+			   uint32_t due);
 void gs_hist_add_delta(struct gs_hist64 *h, const uint32_t *now, const uint32_t *before);
 
 #endif

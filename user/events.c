@@ -21,6 +21,17 @@
 #include "ops.h"
 #include "parse.h"
 
+/* RFC 1035 and RFC 6895's names of the RCODEs a header's 4 bits hold. */
+const char *gs_dns_rcode_name(uint8_t rcode)
+{
+	static const char *const names[16] = {
+		"NOERROR",  "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",  "REFUSED",
+		"YXDOMAIN", "YXRRSET", "NXRRSET",  "NOTAUTH",  "NOTZONE", "DSOTYPENI",
+	};
+
+	return rcode < 16 && names[rcode] ? names[rcode] : "RCODE?";
+}
+
 const char *gs_event_type_name(uint8_t type)
 {
 	switch (type) {
@@ -34,6 +45,10 @@ const char *gs_event_type_name(uint8_t type)
 		return "reset";
 	case GS_EV_RESPONSE:
 		return "response";
+	case GS_EV_ANSWER:
+		return "answer";
+	case GS_EV_UNREACH:
+		return "unreachable";
 	default:
 		return NULL;
 	}
@@ -46,8 +61,12 @@ bool gs_event_is_error(const struct gs_event *ev)
 	case GS_EV_TIMEOUT:
 	case GS_EV_RESET:
 		return true;
+	case GS_EV_UNREACH:
+		return true;
 	case GS_EV_RESPONSE:
 		return ev->value >= 500 && ev->value <= 599;
+	case GS_EV_ANSWER: /* value2: DNS RCODE + 1; SERVFAIL, REFUSED */
+		return ev->value2 == 3 || ev->value2 == 6;
 	default:
 		return false;
 	}
@@ -122,6 +141,15 @@ static int print_event(void *ctx, void *data, size_t size)
 		json_object_object_add(obj, "status",
 				       ev->value ? json_object_new_int64(ev->value) : NULL);
 		json_object_object_add(obj, "ttfb_us", json_object_new_int64(ev->value2));
+		break;
+	case GS_EV_ANSWER:
+		json_object_object_add(obj, "answer_us", json_object_new_int64(ev->value));
+		json_object_object_add(obj, "dns_rcode",
+				       ev->value2 ? json_object_new_string(gs_dns_rcode_name(
+							    (uint8_t)(ev->value2 - 1)))
+						  : NULL);
+		break;
+	case GS_EV_UNREACH:
 		break;
 	default:
 		json_object_object_add(obj, "value", json_object_new_int64(ev->value));

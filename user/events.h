@@ -16,6 +16,8 @@
 
 /* "connect", "refused", "timeout", "reset", "response"; NULL if unknown. */
 const char *gs_event_type_name(uint8_t type);
+/* "NOERROR", "SERVFAIL", ... for a DNS RCODE. */
+const char *gs_dns_rcode_name(uint8_t rcode);
 
 /* Refused, timed-out or reset connects, and 5xx answers. */
 bool gs_event_is_error(const struct gs_event *ev);

@@ -192,6 +192,7 @@ static struct json_object *describe_group(const struct gs_group_window *g, doubl
 	json_object_object_add(obj, "resets", json_object_new_uint64(g->resets));
 	json_object_object_add(obj, "responses", json_object_new_uint64(g->responses));
 	json_object_object_add(obj, "http_5xx", json_object_new_uint64(g->http_5xx));
+	json_object_object_add(obj, "dns_fail", json_object_new_uint64(g->dns_fail));
 	json_object_object_add(obj, "p95_connect_ms",
 			       json_ms(gs_hist64_quantile(&g->connect, 0.95)));
 	json_object_object_add(obj, "p95_ttfb_ms", json_ms(gs_hist64_quantile(&g->ttfb, 0.95)));

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -92,18 +93,25 @@ static int nl_talk(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb, voi
 	for (;;) {
 		ret = mnl_socket_recvfrom(nl, buf, sizeof(buf));
 		if (ret < 0)
-			return -errno;
+			return errno == EAGAIN ? -ETIMEDOUT : -errno;
 		ret = mnl_cb_run(buf, ret, seq, portid, cb, data);
 		if (ret <= MNL_CB_STOP)
 			return ret < 0 ? -errno : 0;
 	}
 }
 
+/* The kernel answers a request at once; a reply that never comes (a lost
+ * message, a device going away mid-request) must end in an error, never
+ * in a command that hangs holding the instance's lock. */
+#define GS_NETLINK_WAIT_S 5
+
 static struct mnl_socket *nl_open(int bus)
 {
 	struct mnl_socket *nl = mnl_socket_open2(bus, SOCK_CLOEXEC);
+	struct timeval tv = {.tv_sec = GS_NETLINK_WAIT_S};
 
-	if (nl && mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+	if (nl && (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
+		   setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))) {
 		mnl_socket_close(nl);
 		return NULL;
 	}

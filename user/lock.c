@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "error.h"
 #include "lock.h"
 
@@ -59,8 +60,15 @@ static bool still_linked(int fd, const char *path)
 	       held.st_ino == named.st_ino;
 }
 
+/* How long a command waits for another one's lock, and how often it
+ * looks. Every command is done in well under a second, attach and apply
+ * included; 30 s is a stuck one. */
+#define GS_LOCK_WAIT_S	30
+#define GS_LOCK_POLL_US 5000
+
 static int lock_take(const char *pin_dir, int how)
 {
+	uint64_t deadline = gs_monotonic_ns() + GS_LOCK_WAIT_S * 1000000000ull;
 	char path[PATH_MAX];
 	int fd, err;
 
@@ -72,13 +80,26 @@ static int lock_take(const char *pin_dir, int how)
 		if (fd < 0)
 			return gs_fail(errno, "cannot open lock file %s: %s", path,
 				       strerror(errno));
-		while (flock(fd, how)) {
-			if (errno == EINTR)
-				continue;
+		while (flock(fd, how | LOCK_NB)) {
 			err = errno;
+			if (err == EINTR)
+				continue;
+			/* Waiting: a bounded while, for a command that is
+			 * working, never forever behind one that is stuck. */
+			if (err == EWOULDBLOCK && !(how & LOCK_NB) &&
+			    gs_monotonic_ns() < deadline) {
+				usleep(GS_LOCK_POLL_US);
+				continue;
+			}
 			close(fd);
-			if (err == EWOULDBLOCK)
+			if (err == EWOULDBLOCK && (how & LOCK_NB))
 				return -EWOULDBLOCK;
+			if (err == EWOULDBLOCK)
+				return gs_fail(
+					ETIMEDOUT,
+					"another graysplit command has held %s for %d s: "
+					"try again once it ends (the lock file names no owner)",
+					path, GS_LOCK_WAIT_S);
 			return gs_fail(err, "cannot lock %s: %s", path, strerror(err));
 		}
 		if (still_linked(fd, path))

@@ -60,13 +60,19 @@ static const struct {
 	{"graysplit_backend_connects_total", OFF(connects),
 	 "Handshakes the backend accepted (SYN-ACKs seen)."},
 	{"graysplit_backend_refused_total", OFF(conn_refused),
-	 "Connections the backend refused (RST answering a SYN)."},
+	 "Connections the backend refused (RST answering a SYN; UDP: ICMP unreachable)."},
 	{"graysplit_backend_timeouts_total", OFF(conn_timeouts),
 	 "Connects the client retried without a SYN-ACK (each counted once)."},
 	{"graysplit_backend_resets_total", OFF(resets),
 	 "RSTs from the backend on accepted connections."},
 	{"graysplit_backend_responses_total", OFF(responses),
-	 "First response payloads seen (one per connection)."},
+	 "First response payloads seen (one per connection; UDP: a flow's first answer)."},
+	{"graysplit_backend_dns_answers_total", OFF(dns_answers),
+	 "DNS answers read (services on port 53, UDP or TCP)."},
+	{"graysplit_backend_dns_servfail_total", OFF(dns_servfail),
+	 "DNS answers with RCODE SERVFAIL."},
+	{"graysplit_backend_dns_refused_total", OFF(dns_refused),
+	 "DNS answers with RCODE REFUSED."},
 };
 
 static const struct {
@@ -164,6 +170,12 @@ static void render_backends(struct gs_prom_buf *out, const struct backend_row *r
 				       rows[i].labels,
 				       stat_at(&t[rows[i].id].stats, backend_counters[k].off));
 	}
+	gs_prom_header(out, "graysplit_backend_udp_unanswered_total", "counter",
+		       "UDP flows whose first datagram got no answer within the service's "
+		       "answer bound, as the agent judged them.");
+	for (i = 0; i < n; i++)
+		gs_prom_printf(out, "graysplit_backend_udp_unanswered_total{%s} %" PRIu64 "\n",
+			       rows[i].labels, t[rows[i].id].unanswered);
 	gs_prom_header(out, "graysplit_backend_http_responses_total", "counter",
 		       "First responses that began with an HTTP/1.x status line, by status class.");
 	for (i = 0; i < n; i++)

@@ -78,6 +78,8 @@ void gs_policy_defaults(struct gs_policy_cfg *cfg)
 	cfg->min_stable_success = 0.90;
 	cfg->min_stable_attempts = 10;
 	cfg->max_stable_error_rate = 0.10;
+	cfg->udp = false;
+	cfg->udp_answer_ms = GS_UDP_ANSWER_MS_DEFAULT;
 }
 
 const char *gs_verdict_name(enum gs_verdict v)
@@ -112,6 +114,8 @@ const char *gs_signal_name(enum gs_signal s)
 		return "ttfb";
 	case GS_SIGNAL_CONNECT_STREAK:
 		return "connect_streak";
+	case GS_SIGNAL_DNS_ERRORS:
+		return "dns_errors";
 	}
 	return "unknown";
 }
@@ -224,6 +228,23 @@ static void format_rate(char *buf, size_t len, double rate)
 		snprintf(buf, len, "%.2f%%", 100.0 * rate);
 }
 
+/* What an error test counts, in its reason line. */
+static const char *error_label(const struct gs_policy_cfg *cfg, enum gs_signal signal)
+{
+	if (signal == GS_SIGNAL_HTTP_5XX)
+		return "http 5xx";
+	if (signal == GS_SIGNAL_DNS_ERRORS)
+		return "dns servfail/refused";
+	return cfg->udp ? "unanswered or unreachable" : "connect errors";
+}
+
+static const char *error_unit(enum gs_signal signal)
+{
+	if (signal == GS_SIGNAL_HTTP_5XX)
+		return "responses";
+	return signal == GS_SIGNAL_DNS_ERRORS ? "answers" : "flows";
+}
+
 static void describe(const struct gs_policy_cfg *cfg, const struct test_eval *t, char *out,
 		     size_t len)
 {
@@ -248,9 +269,8 @@ static void describe(const struct gs_policy_cfg *cfg, const struct test_eval *t,
 	snprintf(out, len,
 		 "%s: canary %s (%" PRIu64 "/%" PRIu64 " %s) vs stable %s (%" PRIu64 "/%" PRIu64
 		 "), rho %.3f, p0 %.3f, BF %s %s %.0f%s",
-		 t->signal == GS_SIGNAL_HTTP_5XX ? "http 5xx" : "connect errors", rc, t->x_c,
-		 t->units_c, t->signal == GS_SIGNAL_HTTP_5XX ? "responses" : "flows", rs, t->x_s,
-		 t->units_s, t->rho, t->p0, bf, cmp, bound, floor_note);
+		 error_label(cfg, t->signal), rc, t->x_c, t->units_c, error_unit(t->signal), rs,
+		 t->x_s, t->units_s, t->rho, t->p0, bf, cmp, bound, floor_note);
 }
 
 static void fill_figures(const struct test_eval *t, struct gs_decision *out)
@@ -309,6 +329,16 @@ static double ratio(uint64_t x, uint64_t n)
 	return n ? (double)x / (double)n : 0.0;
 }
 
+static const char *streak_what(const struct gs_policy_cfg *cfg)
+{
+	return cfg->udp ? "no answers" : "connect failures";
+}
+
+static const char *streak_how(const struct gs_policy_cfg *cfg)
+{
+	return cfg->udp ? "flows unanswered or unreachable" : "connects refused or timed out";
+}
+
 /*
  * The connect streak. A hard fail needs stable healthy over the same span:
  * since the streak's first failure, at least min_stable_attempts stable
@@ -356,22 +386,27 @@ static bool streak_verdict(const struct gs_policy_cfg *cfg, const struct gs_poli
 	out->verdict = GS_VERDICT_HARD_FAIL;
 	if (span == 0)
 		snprintf(out->reason, sizeof(out->reason),
-			 "connect failures: %" PRIu32 " consecutive canary connects refused or "
-			 "timed out; no stable traffic to compare",
-			 streak);
+			 "%s: %" PRIu32 " consecutive canary %s; no stable traffic to compare",
+			 streak_what(cfg), streak, streak_how(cfg));
 	else
 		snprintf(out->reason, sizeof(out->reason),
-			 "connect failures: %" PRIu32 " consecutive canary connects refused or "
-			 "timed out; stable %" PRIu32 "/%" PRIu64 " ok over the same span",
-			 streak, in->stable_span_connects, span);
+			 "%s: %" PRIu32 " consecutive canary %s; stable %" PRIu32 "/%" PRIu64
+			 " ok over the same span",
+			 streak_what(cfg), streak, streak_how(cfg), in->stable_span_connects, span);
 	return true;
+}
+
+/* Answers that are the server failing: HTTP 5xx, DNS SERVFAIL / REFUSED. */
+static uint64_t answer_errors(const struct gs_group_window *g)
+{
+	return g->http_5xx + g->dns_fail;
 }
 
 /* Stable's own rate of an error test's kind, over g. */
 static double own_rate(enum gs_signal signal, const struct gs_group_window *g)
 {
-	if (signal == GS_SIGNAL_HTTP_5XX)
-		return ratio(g->http_5xx, g->responses);
+	if (signal == GS_SIGNAL_HTTP_5XX || signal == GS_SIGNAL_DNS_ERRORS)
+		return ratio(answer_errors(g), g->responses);
 	return ratio(g->conn_refused + g->conn_timeouts + g->resets, g->new_flows);
 }
 
@@ -446,18 +481,20 @@ static bool both_over_bound(const struct gs_policy_cfg *cfg, const struct gs_gro
 		return true;
 	}
 	if (c->responses >= cfg->min_samples && s->responses >= cfg->min_stable_attempts &&
-	    ratio(c->http_5xx, c->responses) >= cfg->max_stable_error_rate &&
-	    ratio(s->http_5xx, s->responses) >= cfg->max_stable_error_rate) {
-		out->signal = GS_SIGNAL_HTTP_5XX;
-		out->canary_error_rate = ratio(c->http_5xx, c->responses);
-		out->stable_error_rate = ratio(s->http_5xx, s->responses);
+	    ratio(answer_errors(c), c->responses) >= cfg->max_stable_error_rate &&
+	    ratio(answer_errors(s), s->responses) >= cfg->max_stable_error_rate) {
+		bool dns = c->dns_fail + s->dns_fail > c->http_5xx + s->http_5xx;
+
+		out->signal = dns ? GS_SIGNAL_DNS_ERRORS : GS_SIGNAL_HTTP_5XX;
+		out->canary_error_rate = ratio(answer_errors(c), c->responses);
+		out->stable_error_rate = ratio(answer_errors(s), s->responses);
 		out->canary_samples = c->responses;
 		out->stable_samples = s->responses;
 		snprintf(out->reason, sizeof(out->reason),
-			 "both_failing: canary %" PRIu64 "/%" PRIu64 " answers 5xx, stable %" PRIu64
+			 "both_failing: canary %" PRIu64 "/%" PRIu64 " answers %s, stable %" PRIu64
 			 "/%" PRIu64 " (each >= %.0f%%): not the canary's fault",
-			 c->http_5xx, c->responses, s->http_5xx, s->responses,
-			 100.0 * cfg->max_stable_error_rate);
+			 answer_errors(c), c->responses, dns ? "SERVFAIL/REFUSED" : "5xx",
+			 answer_errors(s), s->responses, 100.0 * cfg->max_stable_error_rate);
 		return true;
 	}
 	return false;
@@ -508,8 +545,12 @@ void gs_policy_decide(const struct gs_policy_cfg *cfg, const struct gs_policy_in
 	error_test(cfg, GS_SIGNAL_CONNECT_ERRORS, c->conn_refused + c->conn_timeouts + c->resets,
 		   c->new_flows, s->conn_refused + s->conn_timeouts + s->resets, s->new_flows,
 		   &t[0]);
-	error_test(cfg, GS_SIGNAL_HTTP_5XX, c->http_5xx, c->responses, s->http_5xx, s->responses,
-		   &t[1]);
+	/* One test for answers that are server failures: a service speaks
+	 * HTTP or DNS, and its reason says which it counted. */
+	error_test(cfg,
+		   c->dns_fail + s->dns_fail > c->http_5xx + s->http_5xx ? GS_SIGNAL_DNS_ERRORS
+									 : GS_SIGNAL_HTTP_5XX,
+		   answer_errors(c), c->responses, answer_errors(s), s->responses, &t[1]);
 	latency_test(cfg, GS_SIGNAL_CONNECT_LATENCY, &c->connect, &s->connect, &t[2]);
 	latency_test(cfg, GS_SIGNAL_TTFB, &c->ttfb, &s->ttfb, &t[3]);
 

@@ -13,6 +13,17 @@
 #include "graysplit.h"
 #include "stats.h"
 
+/*
+ * How long a UDP flow's first datagram may wait for its answer before the
+ * flow counts as unanswered: far above a healthy answer (DNS on a LAN: a
+ * millisecond; a resolver's cache miss: tens to a few hundred), well under
+ * a stub resolver's own timeout (1-5 s), and short enough that a canary
+ * answering nothing is judged within a second. At most 3000 (the slots the
+ * data path keeps: graysplit.h).
+ */
+#define GS_UDP_ANSWER_MS_DEFAULT 500
+#define GS_UDP_ANSWER_MS_MAX	 3000
+
 struct gs_policy_cfg {
 	double alpha;		     /* fail when a Bayes factor exceeds 1/alpha */
 	uint32_t min_samples;	     /* units (flows, responses) the canary needs first */
@@ -25,6 +36,11 @@ struct gs_policy_cfg {
 	double min_stable_success;    /* stable connects that succeed, at least */
 	uint32_t min_stable_attempts; /* ... of at least this many attempts */
 	double max_stable_error_rate; /* stable's rate of the deciding kind, below */
+	/* UDP services: a flow's first datagram unanswered this long is a
+	 * failed "connect" (user/collect.c); it and an ICMP unreachable are
+	 * what the connect tests and the streak count there. */
+	bool udp;
+	uint32_t udp_answer_ms;
 };
 
 void gs_policy_defaults(struct gs_policy_cfg *cfg);
@@ -38,6 +54,7 @@ struct gs_group_window {
 	uint64_t resets;
 	uint64_t responses;
 	uint64_t http_5xx;
+	uint64_t dns_fail;	  /* DNS answers SERVFAIL or REFUSED */
 	struct gs_hist64 connect; /* connect latency, us */
 	struct gs_hist64 ttfb;	  /* time to first byte, us */
 };
@@ -78,6 +95,7 @@ enum gs_signal {
 	GS_SIGNAL_CONNECT_LATENCY,
 	GS_SIGNAL_TTFB,
 	GS_SIGNAL_CONNECT_STREAK,
+	GS_SIGNAL_DNS_ERRORS, /* SERVFAIL + REFUSED, per answer (the 5xx test on DNS) */
 };
 
 struct gs_decision {

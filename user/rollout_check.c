@@ -15,6 +15,7 @@
 #include "error.h"
 #include "ops.h"
 #include "parse.h"
+#include "policy.h"
 #include "rollout_doc.h"
 
 struct check {
@@ -233,6 +234,12 @@ static int check_analysis(struct check *c, const struct doc_analysis *a,
 		err = reword(
 			c, gs_parse_duration_ms(a->max_extension, WEEK_MS, &out->max_extension_ms));
 		err = nonzero(c, err, out->max_extension_ms);
+	}
+	if (!err && a->udp_answer_timeout) {
+		at(c, "analysis.udp_answer_timeout");
+		err = reword(c, gs_parse_duration_ms(a->udp_answer_timeout, GS_UDP_ANSWER_MS_MAX,
+						     &out->udp_answer_ms));
+		err = nonzero(c, err, out->udp_answer_ms);
 	}
 	return err;
 }

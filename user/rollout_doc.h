@@ -20,7 +20,7 @@ struct doc_override {
 
 struct doc_analysis {
 	char *alpha, *min_samples, *max_error_rate, *min_error_ratio, *max_latency_ratio;
-	char *latency_margin, *hard_fail_connects, *max_extension;
+	char *latency_margin, *hard_fail_connects, *max_extension, *udp_answer_timeout;
 };
 
 struct doc_step {

@@ -49,6 +49,7 @@ static const cyaml_schema_field_t analysis_fields[] = {
 	STR("latency_margin", OPT, struct doc_analysis, latency_margin),
 	STR("hard_fail_connects", OPT, struct doc_analysis, hard_fail_connects),
 	STR("max_extension", OPT, struct doc_analysis, max_extension),
+	STR("udp_answer_timeout", OPT, struct doc_analysis, udp_answer_timeout),
 	CYAML_FIELD_END,
 };
 

@@ -262,11 +262,14 @@ static struct json_object *describe_backend(struct gs_maps *m, uint32_t id,
 					    const struct gs_backend *b,
 					    const struct flow_census *census)
 {
-	struct json_object *obj = json_object_new_object(), *http;
+	struct json_object *obj = json_object_new_object(), *http, *dns;
 	char ip[GS_ADDR_STRLEN];
 	uint64_t sums[sizeof(struct gs_backend_stats) / sizeof(uint64_t)] = {0};
+	uint64_t unanswered = 0;
 
 	gs_percpu_sum(m->backend_stats, id, sums, sizeof(sums) / sizeof(sums[0]));
+	/* UDP flows left unanswered: the agent's count (0 without one). */
+	bpf_map_lookup_elem(m->unanswered, &id, &unanswered);
 	gs_format_addr(&b->addr, ip, sizeof(ip));
 	add_string(obj, "ip", ip);
 	add_int(obj, "port", ntohs(b->port));
@@ -277,11 +280,13 @@ static struct json_object *describe_backend(struct gs_maps *m, uint32_t id,
 	add_uint(obj, "new_flows", STAT(sums, new_flows));
 	add_uint(obj, "errors",
 		 STAT(sums, conn_refused) + STAT(sums, conn_timeouts) + STAT(sums, resets) +
-			 STAT(sums, http_5xx));
+			 STAT(sums, http_5xx) + unanswered + STAT(sums, dns_servfail) +
+			 STAT(sums, dns_refused));
 	add_uint(obj, "connects", STAT(sums, connects));
 	add_uint(obj, "refused", STAT(sums, conn_refused));
 	add_uint(obj, "timeouts", STAT(sums, conn_timeouts));
 	add_uint(obj, "resets", STAT(sums, resets));
+	add_uint(obj, "unanswered", unanswered);
 	add_uint(obj, "responses", STAT(sums, responses));
 	http = json_object_new_object();
 	add_uint(http, "1xx", STAT(sums, http_1xx));
@@ -290,6 +295,11 @@ static struct json_object *describe_backend(struct gs_maps *m, uint32_t id,
 	add_uint(http, "4xx", STAT(sums, http_4xx));
 	add_uint(http, "5xx", STAT(sums, http_5xx));
 	json_object_object_add(obj, "http", http);
+	dns = json_object_new_object();
+	add_uint(dns, "answers", STAT(sums, dns_answers));
+	add_uint(dns, "servfail", STAT(sums, dns_servfail));
+	add_uint(dns, "refused", STAT(sums, dns_refused));
+	json_object_object_add(obj, "dns", dns);
 	json_object_object_add(obj, "p95_connect_ms", backend_p95_ms(m, id, GS_HIST_CONNECT));
 	json_object_object_add(obj, "p95_ttfb_ms", backend_p95_ms(m, id, GS_HIST_TTFB));
 	return obj;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <linux/netlink.h>
+#include <sys/time.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 #include <stdint.h>
@@ -97,7 +98,10 @@ static int count_filters(int ifindex, uint32_t parent)
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	if (fd < 0)
 		return -errno;
-	if (send(fd, &req, req.nh.nlmsg_len, 0) < 0) {
+	/* A dump the kernel never finishes is an error, not a hang. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){.tv_sec = 5},
+		       sizeof(struct timeval)) ||
+	    send(fd, &req, req.nh.nlmsg_len, 0) < 0) {
 		count = -errno;
 		goto out;
 	}
@@ -106,7 +110,7 @@ static int count_filters(int ifindex, uint32_t parent)
 		struct nlmsghdr *nh;
 
 		if (len < 0) {
-			count = -errno;
+			count = errno == EAGAIN ? -ETIMEDOUT : -errno;
 			break;
 		}
 		if (len == 0)

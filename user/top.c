@@ -335,7 +335,9 @@ static void draw_backends(struct top *t, uint32_t sid)
 		gs_format_endpoint(&b->addr, ntohs(b->port), ep, sizeof(ep));
 		format_ratio(w->conn_refused + w->conn_timeouts + w->resets, w->new_flows, err,
 			     sizeof(err));
-		format_ratio(w->http_5xx, w->responses, http, sizeof(http));
+		/* Server failures per answer: HTTP 5xx, or on a DNS service
+		 * SERVFAIL and REFUSED; a UDP flow unanswered is an ERR/FLOW. */
+		format_ratio(w->http_5xx + w->dns_fail, w->responses, http, sizeof(http));
 		format_latency(gs_hist64_quantile(&w->connect, 0.95), conn, sizeof(conn));
 		format_latency(gs_hist64_quantile(&w->ttfb, 0.95), ttfb, sizeof(ttfb));
 		if (t->elapsed_s > 0)

@@ -22,6 +22,7 @@ void gs_group_window_merge(struct gs_group_window *dst, const struct gs_group_wi
 		dst->resets -= src->resets;
 		dst->responses -= src->responses;
 		dst->http_5xx -= src->http_5xx;
+		dst->dns_fail -= src->dns_fail;
 	} else {
 		dst->new_flows += src->new_flows;
 		dst->connects += src->connects;
@@ -30,6 +31,7 @@ void gs_group_window_merge(struct gs_group_window *dst, const struct gs_group_wi
 		dst->resets += src->resets;
 		dst->responses += src->responses;
 		dst->http_5xx += src->http_5xx;
+		dst->dns_fail += src->dns_fail;
 	}
 	gs_hist64_merge(&dst->connect, &src->connect, sign);
 	gs_hist64_merge(&dst->ttfb, &src->ttfb, sign);
@@ -72,7 +74,7 @@ void gs_window_reset(struct gs_window *w)
 static bool group_empty(const struct gs_group_window *g)
 {
 	return !(g->new_flows | g->connects | g->conn_refused | g->conn_timeouts | g->resets |
-		 g->responses | g->http_5xx | g->connect.count | g->ttfb.count);
+		 g->responses | g->http_5xx | g->dns_fail | g->connect.count | g->ttfb.count);
 }
 
 bool gs_window_push(struct gs_window *w, const struct gs_group_window *interval)

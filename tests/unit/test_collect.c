@@ -78,11 +78,67 @@ static void test_collect_no_change_is_zero(void **state)
 	assert_int_equal(h.count, 0);
 }
 
+static struct gs_udp_slots slots[NCPUS];
+
+static void slot_set(int cpu, uint32_t epoch, uint32_t started, uint32_t answered)
+{
+	struct gs_udp_slot *s = &slots[cpu].slot[epoch % GS_UDP_SLOTS];
+
+	s->epoch = epoch;
+	s->started = started;
+	s->answered = answered;
+}
+
+/*
+ * A flow starts on one CPU and is answered on another: a slot's counts are
+ * summed over every CPU whose copy holds that epoch, and a copy holding an
+ * older epoch in the same ring position counts nothing for it.
+ */
+static void test_udp_unanswered_per_slot_over_cpus(void **state)
+{
+	(void)state;
+	memset(slots, 0, sizeof(slots));
+	/* epoch 1000: 5 started on CPU 0, 3 answered on CPU 1, 1 on CPU 2. */
+	slot_set(0, 1000, 5, 0);
+	slot_set(1, 1000, 0, 3);
+	slot_set(2, 1000, 0, 1);
+	/* CPU 3 still holds the slot's previous lap: not epoch 1000's. */
+	slot_set(3, 1000 - GS_UDP_SLOTS, 9, 0);
+	/* epoch 1001: all answered; epoch 1002: 2 unanswered. */
+	slot_set(0, 1001, 4, 4);
+	slot_set(1, 1002, 2, 0);
+	/* Answers counted before their starts were (another CPU's copy read
+	 * first): never a negative count. */
+	slot_set(2, 1003, 0, 2);
+	assert_int_equal(gs_udp_unanswered(slots, NCPUS, 999, 1000), 1);
+	assert_int_equal(gs_udp_unanswered(slots, NCPUS, 1000, 1001), 0);
+	assert_int_equal(gs_udp_unanswered(slots, NCPUS, 999, 1003), 3);
+	/* Nothing judged twice: from the last judged slot on. */
+	assert_int_equal(gs_udp_unanswered(slots, NCPUS, 1002, 1003), 0);
+	assert_int_equal(gs_udp_unanswered(slots, NCPUS, 1003, 1003), 0);
+}
+
+/* An agent that looks after a long pause judges the ring it has, no lap
+ * twice. */
+static void test_udp_unanswered_bounded_by_the_ring(void **state)
+{
+	uint32_t e;
+
+	(void)state;
+	memset(slots, 0, sizeof(slots));
+	for (e = 5000; e < 5000 + GS_UDP_SLOTS; e++)
+		slot_set(0, e, 1, 0);
+	/* Judged last at 100, due now at 5000 + 63: only the ring's 64. */
+	assert_int_equal(gs_udp_unanswered(slots, 1, 100, 5000 + GS_UDP_SLOTS - 1), GS_UDP_SLOTS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_collect_interval_exact_across_32bit_wraps),
 		cmocka_unit_test(test_collect_no_change_is_zero),
+		cmocka_unit_test(test_udp_unanswered_per_slot_over_cpus),
+		cmocka_unit_test(test_udp_unanswered_bounded_by_the_ring),
 	};
 
 	return cmocka_run_group_tests_name("collect", tests, NULL, NULL);
