@@ -11,6 +11,7 @@ packages=(
 	libmicrohttpd-dev libmnl-dev prometheus
 	tmux groff man-db gnuplot-nox valgrind
 	wrk nginx-light
+	dnsmasq-base bind9-dnsutils python3-dnspython
 )
 
 missing=()

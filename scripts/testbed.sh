@@ -314,6 +314,96 @@ tb_backend_start() {
 	return 1
 }
 
+# DNS on the backends (tests/bats/dns.bats): dnsmasq, as a real DNS server,
+# in backend NAME's namespace on port 53, UDP and TCP, IPv4 and IPv6,
+# answering "id.test TXT" with NAME (so a client sees who answered) and
+# nothing else it does not know. Its pids go to the bed's list (tb_down) and
+# to dns.NAME.pids (tb_dns_stop).
+#
+# tb_dns_start PREFIX NAME [normal|servfail]. servfail: what a canary with a
+# broken DNSSEC setup does: the server on port 53 validates with the root's
+# trust anchor and forwards to a second dnsmasq (127.0.0.1#5353, holding
+# the record) that answers unsigned, so every answer fails validation and
+# the client gets SERVFAIL, at once.
+tb_dns_start() {
+	local p=$1 b=$2 mode=${3:-normal} st ns i
+	local common=(--keep-in-foreground --no-resolv --no-hosts --bind-interfaces --user=root
+		--no-negcache --log-facility=/dev/null)
+	st=$(tb_state_dir "$p")
+	ns=$(tb_ns "$p" "$b")
+	: >"$st/dns.$b.pids"
+	case $mode in
+	normal)
+		setsid ip netns exec "$ns" dnsmasq "${common[@]}" --port=53 \
+			--listen-address="${TB_B4[$b]},${TB_B6[$b]}" --txt-record="id.test,$b" \
+			--pid-file="$st/dns.$b.pid" </dev/null >/dev/null 2>"$st/dns.$b.err" 3>&- &
+		disown "$!"
+		echo "$!" >>"$st/dns.$b.pids"
+		;;
+	servfail)
+		setsid ip netns exec "$ns" dnsmasq "${common[@]}" --port=5353 \
+			--listen-address=127.0.0.1 --txt-record="id.test,$b" \
+			--pid-file="$st/dns.$b.up.pid" </dev/null >/dev/null 2>"$st/dns.$b.up.err" 3>&- &
+		disown "$!"
+		echo "$!" >>"$st/dns.$b.pids"
+		setsid ip netns exec "$ns" dnsmasq "${common[@]}" --port=53 \
+			--listen-address="${TB_B4[$b]},${TB_B6[$b]}" --server=127.0.0.1#5353 \
+			--dnssec --dnssec-check-unsigned \
+			--trust-anchor=.,20326,8,2,E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D \
+			--pid-file="$st/dns.$b.pid" </dev/null >/dev/null 2>"$st/dns.$b.err" 3>&- &
+		disown "$!"
+		echo "$!" >>"$st/dns.$b.pids"
+		;;
+	*) echo "testbed: DNS mode normal or servfail, not '$mode'" >&2; return 1 ;;
+	esac
+	cat "$st/dns.$b.pids" >>"$st/pids"
+	for ((i = 0; i < 100; i++)); do
+		tb__dns_listening "$p" "$b" && return 0
+		sleep 0.05
+	done
+	echo "testbed: dnsmasq in $b does not listen: $(cat "$st/dns.$b.err")" >&2
+	return 1
+}
+
+tb__dns_listening() {
+	[ -n "$(ip netns exec "$(tb_ns "$1" "$2")" ss -Hlun "sport = :53")" ]
+}
+
+# tb_dns_stop PREFIX NAME: kill backend NAME's DNS servers (SIGKILL) and
+# wait until nothing listens on port 53 there: its kernel then answers a
+# query with ICMP port unreachable.
+tb_dns_stop() {
+	local p=$1 b=$2 st pid i
+	st=$(tb_state_dir "$p")
+	[ -f "$st/dns.$b.pids" ] || return 0
+	while read -r pid; do
+		kill -9 "$pid" 2>/dev/null
+	done <"$st/dns.$b.pids"
+	for ((i = 0; i < 100; i++)); do
+		tb__dns_listening "$p" "$b" || break
+		sleep 0.05
+	done
+	if tb__dns_listening "$p" "$b"; then
+		echo "testbed: DNS of $b still listens after kill -9" >&2
+		return 1
+	fi
+	grep -vxFf "$st/dns.$b.pids" "$st/pids" >"$st/pids.tmp" || true
+	mv -f "$st/pids.tmp" "$st/pids"
+	rm -f "$st/dns.$b.pids"
+}
+
+# tb_dns_hang PREFIX NAME / tb_dns_resume: SIGSTOP / SIGCONT backend NAME's
+# DNS server: it still holds port 53 (no ICMP), it just answers nothing.
+tb_dns_hang() { tb__dns_signal "$1" "$2" STOP; }
+tb_dns_resume() { tb__dns_signal "$1" "$2" CONT; }
+tb__dns_signal() {
+	local st pid
+	st=$(tb_state_dir "$1")
+	while read -r pid; do
+		kill "-$3" "$pid" 2>/dev/null
+	done <"$st/dns.$2.pids"
+}
+
 # Wait until every backend listens on its port (checked inside its own
 # namespace: a client that talked to a backend directly must not then use
 # the VIP within a minute: PAWS on the backend, see TB_CLIENT4_ALT above).

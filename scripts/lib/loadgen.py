@@ -35,8 +35,16 @@ finished:
 
 Lines beginning with "#" are comments (the header).
 
+With --dns NAME each request is instead one DNS query for NAME's TXT record
+(dnspython), over UDP (or TCP with --dns-tcp), from a new socket each time:
+a new flow through the VIP. RESULT is then ok (NOERROR; BACKEND: the TXT
+string, the test bed's backends name themselves), dns (another RCODE, in
+STATUS: SERVFAIL, REFUSED, ...), timeout (no answer within --timeout),
+refused (ICMP port unreachable seen by the socket) or error.
+
 Usage: loadgen.py HOST [--port 80] [--path /id] [--rate 200] [--duration S]
                   [--out FILE] [--source ADDR] [--workers N]
+                  [--dns NAME [--dns-tcp]]
 """
 import argparse
 import http.client
@@ -114,13 +122,53 @@ def one_request(args, host):
         conn.close()
 
 
+def one_query(args, host):
+    """(t_sent, t_done, result, backend, status) of one DNS query, new socket."""
+    import dns.exception
+    import dns.message
+    import dns.query
+    import dns.rcode
+    import dns.rdatatype
+
+    q = dns.message.make_query(args.dns, dns.rdatatype.TXT)
+    t_sent = now()
+    try:
+        if args.dns_tcp:
+            r = dns.query.tcp(q, host, port=args.port, timeout=args.timeout,
+                              source=args.source)
+        else:
+            r = dns.query.udp(q, host, port=args.port, timeout=args.timeout,
+                              source=args.source)
+    except dns.exception.Timeout:
+        return t_sent, now(), "timeout", "-", "-"
+    except ConnectionRefusedError:
+        return t_sent, now(), "refused", "-", "-"
+    except ConnectionResetError:
+        return t_sent, now(), "reset", "-", "-"
+    except (OSError, dns.exception.DNSException) as e:
+        return t_sent, now(), "error", type(e).__name__, "-"
+    t_done = now()
+    rcode = dns.rcode.to_text(r.rcode())
+    if r.rcode() != dns.rcode.NOERROR:
+        return t_sent, t_done, "dns", "-", rcode
+    backend = "-"
+    for rrset in r.answer:
+        for rd in rrset:
+            if rd.rdtype == dns.rdatatype.TXT and rd.strings:
+                backend = rd.strings[0].decode(errors="replace")
+    return t_sent, t_done, "ok", backend, rcode
+
+
 def worker(args, host, jobs, log):
     while True:
         job = jobs.get()
         if job is None:
             return
         seq, t_sched = job
-        t_sent, t_done, result, backend, status = one_request(args, host)
+        if args.dns:
+            t_sent, t_done, result, backend, status = one_query(args, host)
+        else:
+            t_sent, t_done, result, backend, status = one_request(args, host)
         log.write(seq, t_sched, t_sent, t_done, result, backend, status)
 
 
@@ -138,6 +186,9 @@ def main():
     ap.add_argument("--connect-timeout", type=float, default=3.0)
     ap.add_argument("--timeout", type=float, default=5.0,
                     help="seconds for the answer once connected")
+    ap.add_argument("--dns", default=None, metavar="NAME",
+                    help="DNS queries for NAME's TXT record instead of HTTP GETs")
+    ap.add_argument("--dns-tcp", action="store_true", help="the DNS queries over TCP")
     args = ap.parse_args()
     if args.rate <= 0:
         ap.error("--rate must be positive")
