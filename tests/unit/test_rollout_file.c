@@ -51,6 +51,7 @@ static const char full_v4[] = "# a comment\n"
 			      "  latency_margin: 5ms\n"
 			      "  hard_fail_connects: 5\n"
 			      "  max_extension: 2m\n"
+			      "  udp_answer_timeout: 750ms\n"
 			      "steps:\n"
 			      "  - percent: 1\n"
 			      "    bake: 30s\n"
@@ -95,6 +96,7 @@ static void test_full_file(void **state)
 	assert_int_equal(rf.spec.analysis.latency_margin_us, 5000);
 	assert_int_equal(rf.spec.analysis.hard_fail_connects, 5);
 	assert_int_equal(rf.spec.analysis.max_extension_ms, 120000);
+	assert_int_equal(rf.spec.analysis.udp_answer_ms, 750);
 
 	assert_int_equal(rf.spec.nsteps, 3);
 	assert_int_equal(rf.spec.steps[0].canary_ppm, 10000);
@@ -217,6 +219,8 @@ static const struct bad_case bad_cases[] = {
 	{NULL, "analysis:\n  max_error_rate: 0\n" S,
 	 "r.yaml:10: analysis.max_error_rate: must be above 0 (leave the field out for the "
 	 "agent's setting)"},
+	{NULL, "analysis:\n  udp_answer_timeout: 4s\n" S,
+	 "r.yaml:10: analysis.udp_answer_timeout: invalid duration '4s': at most 3000 ms"},
 	{NULL, "analysis:\n  latency_margin: 5\n" S,
 	 "r.yaml:10: analysis.latency_margin: invalid duration '5': expected a whole number and "
 	 "a unit: 500ms, 30s, 2m, 1h (or 0)"},
