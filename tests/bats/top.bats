@@ -146,11 +146,11 @@ pane_flags() { tmux display-message -p -t "$TMUX_SESSION" '#{alternate_on} #{cur
 			import struct, sys, time
 			steps = [(100000, 30000), (200000, 60000), (1000000, 0)]
 			b = struct.pack('<QQIIIIBB6x', 1, time.time_ns(), len(steps), 0, 0, 0, 0, 0)
-			b += bytes(32)  # analysis: the agent's own settings
+			b += bytes(40)  # analysis: the agent's own settings
 			for ppm, bake in steps + [(0, 0)] * (16 - len(steps)):
 			    b += struct.pack('<II', ppm, bake)
 			b += sys.argv[1].encode().ljust(64, b'\0')
-			assert len(b) == 264
+			assert len(b) == 272
 			print(' '.join(str(x) for x in b))
 		EOF
 		)
