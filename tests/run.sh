@@ -65,6 +65,38 @@ for suite in "${suites[@]}"; do
 	esac
 done
 
+# run_suite BASE CMD: CMD in a session of its own, output to BASE.log. A
+# watchdog stops it after $suite_timeout s: first it writes what every
+# process of the session is doing (the one that hangs, and on what) into
+# the log, then TERM to the session, KILL 20 s later, and BASE.timeout.
+run_suite() {
+	local base=$1 cmd=$2 pid dog rc nap
+	setsid bash -c "$cmd" >"$base.log" 2>&1 </dev/null &
+	pid=$!
+	(
+		trap 'kill "$nap" 2>/dev/null; exit 0' TERM
+		sleep "$suite_timeout" &
+		nap=$!
+		wait "$nap"
+		{
+			echo "run.sh: stopped after $suite_timeout s (GS_SUITE_TIMEOUT); its processes:"
+			ps -o pid,ppid,etimes,stat,wchan:24,args --forest -s "$pid"
+		} >>"$base.log" 2>&1
+		echo timeout >"$base.timeout"
+		kill -TERM -- "-$pid" 2>/dev/null
+		sleep 20 &
+		nap=$!
+		wait "$nap"
+		kill -KILL -- "-$pid" 2>/dev/null
+	) &
+	dog=$!
+	wait "$pid"
+	rc=$?
+	kill "$dog" 2>/dev/null
+	wait "$dog" 2>/dev/null
+	return "$rc"
+}
+
 # run_lane LANE: its jobs in order; each one's output into work/N.log, its
 # exit code into work/N.rc, then printed under a lock so suites never mix.
 run_lane() {
@@ -76,14 +108,8 @@ run_lane() {
 		cmd=${name#*$'\t'}
 		name=${name%%$'\t'*}
 		t0=$EPOCHREALTIME
-		# timeout(1) runs the suite in a process group of its own and
-		# signals all of it: TERM, then KILL 20 s later.
-		eval "timeout -k 20 $suite_timeout $cmd" >"$work/$i.log" 2>&1 </dev/null
+		run_suite "$work/$i" "$cmd"
 		rc=$?
-		if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-			echo "run.sh: stopped after $suite_timeout s (GS_SUITE_TIMEOUT)" >>"$work/$i.log"
-			echo "timeout" >"$work/$i.timeout"
-		fi
 		echo "$rc" >"$work/$i.rc"
 		echo "$name" >"$work/$i.name"
 		{
