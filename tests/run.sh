@@ -55,7 +55,10 @@ for suite in "${suites[@]}"; do
 			[ -e "$t" ] || continue
 			lane=timed
 			grep -qx '# test-lane: shared' "$t" && lane=shared
-			add_job "$lane" "bats/$(basename "$t")" bats --tap "$t"
+			# A test that hangs fails alone, after BATS_TEST_TIMEOUT
+			# (the longest takes about a minute), and its file goes on.
+			add_job "$lane" "bats/$(basename "$t")" env \
+				BATS_TEST_TIMEOUT="${BATS_TEST_TIMEOUT:-300}" bats --tap "$t"
 		done
 		;;
 	*)

@@ -230,25 +230,17 @@ static int xdp_attach(const char *ifname, int prog_fd)
 
 /* ---- setup through the control plane ------------------------------------ */
 
+/* Every map of the control plane's set, by the names it pins them under:
+ * a map added to the object cannot be left out here. */
 static void maps_of(struct graysplit_bpf *skel, struct gs_maps *m)
 {
-	m->services = bpf_map__fd(skel->maps.services);
-	m->split = bpf_map__fd(skel->maps.split);
-	m->backends = bpf_map__fd(skel->maps.backends);
-	m->maglev = bpf_map__fd(skel->maps.maglev);
-	m->flows = bpf_map__fd(skel->maps.flows);
-	m->rev_flows = bpf_map__fd(skel->maps.rev_flows);
-	m->overrides = bpf_map__fd(skel->maps.overrides);
-	m->stats = bpf_map__fd(skel->maps.stats);
-	m->backend_stats = bpf_map__fd(skel->maps.backend_stats);
-	m->ifaces = bpf_map__fd(skel->maps.ifaces);
-	m->latency = bpf_map__fd(skel->maps.latency);
-	m->events = bpf_map__fd(skel->maps.events);
-	m->svc_status = bpf_map__fd(skel->maps.svc_status);
-	m->rollouts = bpf_map__fd(skel->maps.rollouts);
-	m->rollout_state = bpf_map__fd(skel->maps.rollout_state);
-	m->config = bpf_map__fd(skel->maps.config);
-	m->tx_ports = bpf_map__fd(skel->maps.tx_ports);
+	int i;
+
+	for (i = 0; i < GS_MAP_COUNT; i++) {
+		((int *)m)[i] = bpf_object__find_map_fd_by_name(skel->obj, gs_map_names[i]);
+		if (((int *)m)[i] < 0)
+			die("map %s: not in the object", gs_map_names[i]);
+	}
 }
 
 static const char *vip_of(bool v6)
