@@ -326,27 +326,32 @@ tb_backend_start() {
 # the record) that answers unsigned, so every answer fails validation and
 # the client gets SERVFAIL, at once.
 tb_dns_start() {
-	local p=$1 b=$2 mode=${3:-normal} st ns i
+	local p=$1 b=$2 mode=${3:-normal} st ns i sched
 	local common=(--keep-in-foreground --no-resolv --no-hosts --bind-interfaces --user=root
 		--no-negcache --log-facility=/dev/null)
 	st=$(tb_state_dir "$p")
 	ns=$(tb_ns "$p" "$b")
+	# Scheduled as the HTTP servers are (tb__sched_prefix says why).
+	sched=$(tb__sched_prefix) || return 1
 	: >"$st/dns.$b.pids"
 	case $mode in
 	normal)
-		setsid ip netns exec "$ns" dnsmasq "${common[@]}" --port=53 \
+		# shellcheck disable=SC2086 # the prefix is words
+		setsid ip netns exec "$ns" $sched dnsmasq "${common[@]}" --port=53 \
 			--listen-address="${TB_B4[$b]},${TB_B6[$b]}" --txt-record="id.test,$b" \
 			--pid-file="$st/dns.$b.pid" </dev/null >/dev/null 2>"$st/dns.$b.err" 3>&- &
 		disown "$!"
 		echo "$!" >>"$st/dns.$b.pids"
 		;;
 	servfail)
-		setsid ip netns exec "$ns" dnsmasq "${common[@]}" --port=5353 \
+		# shellcheck disable=SC2086 # the prefix is words
+		setsid ip netns exec "$ns" $sched dnsmasq "${common[@]}" --port=5353 \
 			--listen-address=127.0.0.1 --txt-record="id.test,$b" \
 			--pid-file="$st/dns.$b.up.pid" </dev/null >/dev/null 2>"$st/dns.$b.up.err" 3>&- &
 		disown "$!"
 		echo "$!" >>"$st/dns.$b.pids"
-		setsid ip netns exec "$ns" dnsmasq "${common[@]}" --port=53 \
+		# shellcheck disable=SC2086 # the prefix is words
+		setsid ip netns exec "$ns" $sched dnsmasq "${common[@]}" --port=53 \
 			--listen-address="${TB_B4[$b]},${TB_B6[$b]}" --server=127.0.0.1#5353 \
 			--dnssec --dnssec-check-unsigned \
 			--trust-anchor=.,20326,8,2,E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D \
