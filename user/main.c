@@ -1030,15 +1030,16 @@ static const struct gs_cmd commands[] = {
 	 "  -j, --json             the log's JSON lines as they are\n"},
 	{"trace", cmd_trace, NULL, "[--follow]",
 	 "Print the data path's ring-buffer events (connects, refusals, timeouts,\n"
-	 "resets, first responses) as JSON lines. The ring buffer has one reader: not\n"
-	 "while an agent runs.\n\n"
+	 "resets, first responses, UDP answers and unreachables) as JSON lines. The\n"
+	 "ring buffer has one reader: not while an agent runs.\n\n"
 	 "  -f, --follow           keep printing until SIGINT or SIGTERM (default: print\n"
 	 "                         what is pending, then exit)\n"},
 	{"top", cmd_top, NULL, "[--interval S] [--count N]",
 	 "A live view of the instance, redrawn every interval: per service its VIP,\n"
 	 "canary share, state, rollout (name, phase, step k of n) and last decision;\n"
 	 "per backend its group, weight, state, new flows per second, errors (refused,\n"
-	 "timed-out and reset connections per new flow; 5xx per response), p95 connect\n"
+	 "timed-out and reset connections per new flow, for UDP unreachable and\n"
+	 "unanswered flows; 5xx, or DNS SERVFAIL and REFUSED, per response), p95 connect\n"
 	 "and first-byte latency over the last interval, and open flows. On a terminal\n"
 	 "it draws in the alternate screen; q, ^C or SIGTERM quits. When stdout is not a\n"
 	 "terminal, frames follow one another as plain text. It only reads the maps.\n\n"
