@@ -28,23 +28,38 @@ static bool same_backend(const struct gs_backend *b, uint32_t service_id, const 
 	       !memcmp(&b->addr, addr, sizeof(*addr)) && b->port == port;
 }
 
-/* Zero a slot's counters (per-CPU ones, the UDP start slots, the agent's
- * unanswered count), so a new backend starts from nothing. */
+/* Zero a slot's counters (per-CPU ones, latency histograms, the UDP start
+ * slots, the agent's unanswered count), so a new backend starts from
+ * nothing. */
 static int reset_backend_stats(struct gs_maps *m, uint32_t id)
 {
-	size_t size = (size_t)gs_ncpus() * sizeof(struct gs_udp_slots);
-	void *zero = calloc(1, size);
+	size_t one = sizeof(struct gs_hist), size;
 	uint64_t none = 0;
+	uint32_t kind;
+	void *zero;
 	int err = 0;
 
-	_Static_assert(sizeof(struct gs_udp_slots) >= sizeof(struct gs_backend_stats),
-		       "one zeroed buffer serves both per-CPU maps");
+	/* One zeroed buffer, as large as the largest per-CPU value. */
+	if (one < sizeof(struct gs_udp_slots))
+		one = sizeof(struct gs_udp_slots);
+	if (one < sizeof(struct gs_backend_stats))
+		one = sizeof(struct gs_backend_stats);
+	size = (size_t)gs_ncpus() * ((one + 7) & ~(size_t)7);
+	zero = calloc(1, size);
 	if (!zero)
 		return -ENOMEM;
 	if (bpf_map_update_elem(m->backend_stats, &id, zero, BPF_ANY) ||
 	    bpf_map_update_elem(m->udp_slots, &id, zero, BPF_ANY) ||
 	    bpf_map_update_elem(m->unanswered, &id, &none, BPF_ANY))
 		err = -errno;
+	/* Its latency histograms too: a reused slot's p95 and /metrics
+	 * buckets would hold the previous backend's samples. */
+	for (kind = 0; !err && kind < GS_HIST_KINDS; kind++) {
+		uint32_t key = id * GS_HIST_KINDS + kind;
+
+		if (bpf_map_update_elem(m->latency, &key, zero, BPF_ANY))
+			err = -errno;
+	}
 	free(zero);
 	return err;
 }
