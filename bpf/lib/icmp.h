@@ -39,7 +39,9 @@
  * ICMP error is not counted here; each error is counted once: put back
  * (icmp_translated, icmp_to_backend), or passed on untouched because it
  * quotes no flow (icmp_not_ours) or its quote is too short, of a fragment
- * or malformed (icmp_bad_quote).
+ * or malformed (icmp_bad_quote). An error of the other direction, which a
+ * program meets where graysplit is attached on both sides of the node, is
+ * left to the other program (see gs_icmp_about_reply).
  *
  * At tc every byte is read and written with bpf_skb_load_bytes/store_bytes:
  * an error may sit partly in paged data, and a helper checks its offsets at
@@ -213,6 +215,31 @@ static __always_inline void gs_icmp_quote_ports(struct gs_flow_key *key, const _
 	key->dport = ports[0];
 }
 
+/*
+ * Each program also meets errors that are the other one's: with graysplit
+ * on the backend-facing interfaces too, an error the forward path sent on
+ * to a backend leaves through tc egress there, and a backend's error about
+ * a DNATed packet comes in through XDP there before the reply path puts it
+ * back on its way out to the client. Such an error quotes a flow of the
+ * other direction's table; it is left to the other program, which counts
+ * it, rather than counted a second time as not ours.
+ */
+
+/* At egress: is the quote (key reversed) a backend's reply as the backend
+ * sent it, so the error is on its way to that backend? */
+static __always_inline int gs_icmp_about_reply(const struct gs_flow_key *key)
+{
+	struct gs_flow_key reply;
+
+	__builtin_memset(&reply, 0, sizeof(reply));
+	reply.src = key->dst;
+	reply.dst = key->src;
+	reply.sport = key->dport;
+	reply.dport = key->sport;
+	reply.proto = key->proto;
+	return bpf_map_lookup_elem(&rev_flows, &reply) != 0;
+}
+
 /* ---- Towards the client: tc egress ---- */
 
 /* 0 and the outer layout filled if the frame is an ICMP(v6) error; else
@@ -377,7 +404,12 @@ static __always_inline void gs_icmp_reply(struct __sk_buff *skb, const struct gs
 	ret = gs_icmp_quote_skb(skb, &q, &key);
 	if (ret == GS_OK) {
 		rev = bpf_map_lookup_elem(&rev_flows, &key);
-		ret = rev ? gs_icmp_rewrite(skb, &q, &key, rev) : GS_CNT_ICMP_NOT_OURS;
+		if (rev)
+			ret = gs_icmp_rewrite(skb, &q, &key, rev);
+		else if (gs_icmp_about_reply(&key))
+			return;
+		else
+			ret = GS_CNT_ICMP_NOT_OURS;
 		/* The backend's side says a UDP flow's destination cannot be
 		 * reached: the UDP analogue of a refused connect. */
 		if (ret == GS_CNT_ICMP_TRANSLATED && key.proto == IPPROTO_UDP &&
@@ -506,8 +538,9 @@ static __always_inline int gs_icmp_to_backend(void *data, void *data_end,
 /*
  * A frame at XDP ingress the parser found no TCP/UDP in: if it is an ICMP
  * error about a reply the reply path SNATed, send it on to the flow's
- * backend. Returns 0 if it is no ICMP error (left to the caller to count);
- * otherwise it counts what became of the error and returns 1. Either way
+ * backend. Returns 0 if it is no ICMP error, or one about a DNATed packet
+ * (the reply path's, on its way out): the caller counts it as not L4.
+ * Otherwise it counts what became of the error and returns 1. Either way
  * the frame goes on to the node's stack.
  */
 static __always_inline int gs_icmp_fwd(struct xdp_md *ctx)
@@ -573,8 +606,12 @@ static __always_inline int gs_icmp_fwd(struct xdp_md *ctx)
 		if (to.w[0] == key.dst.w[0] && to.w[1] == key.dst.w[1] && to.w[2] == key.dst.w[2] &&
 		    to.w[3] == key.dst.w[3])
 			backend = gs_icmp_flow_backend(&key, q.is_v4);
-		ret = backend ? gs_icmp_to_backend(data, data_end, &q, key.proto, backend)
-			      : GS_CNT_ICMP_NOT_OURS;
+		if (backend)
+			ret = gs_icmp_to_backend(data, data_end, &q, key.proto, backend);
+		else if (bpf_map_lookup_elem(&rev_flows, &key))
+			return 0; /* about a DNATed packet: the reply path's */
+		else
+			ret = GS_CNT_ICMP_NOT_OURS;
 	}
 	gs_count(ret);
 	return 1;

@@ -984,6 +984,9 @@ static const struct fz_service *service_of_backend(uint32_t id)
  *    quote, a reply from VIP:port to a client, whose reversed quote is a
  *    flow whose backend the forward path would still use goes on to that
  *    backend;
+ *  - an error of the other direction (the quote, as it stands at the reply
+ *    path or reversed at the forward path, a reverse entry) is the other
+ *    program's: no counter at the reply path, "not L4" at the forward path;
  *  - any other error passes untouched: quote too short, of a fragment or
  *    malformed (icmp_bad_quote), or of nothing ours (icmp_not_ours).
  */
@@ -1054,7 +1057,18 @@ static bool model_icmp(struct fz *z, const uint8_t *f, bool to_backend, struct f
 	e->q = q;
 	if (!to_backend) {
 		struct fz_rev *rev = rev_find(z, &key, false);
+		struct gs_flow_key reply = key;
 
+		/* The quote as it stands a reverse entry: a backend's reply, the
+		 * error on its way to the backend, the forward path's. */
+		reply.src = key.dst;
+		reply.dst = key.src;
+		reply.sport = key.dport;
+		reply.dport = key.sport;
+		if (!rev && rev_find(z, &reply, false)) {
+			z->st->icmp_other_way++;
+			return true;
+		}
 		if (!rev || gs_addr_is_v4(&rev->vip) != q.v4) {
 			e->delta[GS_CNT_ICMP_NOT_OURS] = 1;
 			return true;
@@ -1076,6 +1090,12 @@ static bool model_icmp(struct fz *z, const uint8_t *f, bool to_backend, struct f
 		if (be)
 			addr = pkt_addr(be->addr);
 		if (!be || gs_addr_is_v4(&addr) != q.v4) {
+			/* About a DNATed packet: the reply path's, and passed
+			 * here as not L4. */
+			if (rev_find(z, &key, false)) {
+				z->st->icmp_other_way++;
+				return false;
+			}
 			e->delta[GS_CNT_ICMP_NOT_OURS] = 1;
 			return true;
 		}
@@ -1752,6 +1772,10 @@ static size_t mut_icmp(struct fz *z, uint8_t *f, size_t len)
 		quote[6] |= 0x20;
 	if (kind == DNATED || (kind == SNATED && !z->reply))
 		swap_quote(quote, v4, q4);
+	/* A backend's error about the DNATed packet, coming in where
+	 * graysplit is attached on the backend side: the reply path's. */
+	if (kind == DNATED && chance(z, 30))
+		z->reply = false;
 	/* Forged: another client port, ... */
 	if (kind != AS_IS && chance(z, 10))
 		wr16(quote + q4 + (kind == DNATED ? 0 : 2),
@@ -2238,12 +2262,13 @@ void fz_print_stats(const struct fz_stats *st, uint64_t seed)
 			printf(" %s %llu", reasons[c], (unsigned long long)st->reason[c]);
 	printf("\n# ICMP errors (counters as the model predicted them): put back to the VIP at "
 	       "the reply path %llu, sent on to the backend at the forward path %llu, not ours "
-	       "%llu, bad quote %llu; rewrites checked %llu, %llu of them against the whole "
-	       "quoted segment",
+	       "%llu, bad quote %llu, of the other path %llu; rewrites checked %llu, %llu of them "
+	       "against the whole quoted segment",
 	       (unsigned long long)st->counted[GS_CNT_ICMP_TRANSLATED],
 	       (unsigned long long)st->counted[GS_CNT_ICMP_TO_BACKEND],
 	       (unsigned long long)st->counted[GS_CNT_ICMP_NOT_OURS],
 	       (unsigned long long)st->counted[GS_CNT_ICMP_BAD_QUOTE],
+	       (unsigned long long)st->icmp_other_way,
 	       (unsigned long long)(st->icmp_translated + st->icmp_to_backend),
 	       (unsigned long long)st->icmp_whole_quotes);
 	printf("\n# flows: new %llu, re-selected %llu, picked up mid-stream %llu; reverse entries "

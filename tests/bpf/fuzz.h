@@ -47,6 +47,7 @@ struct fz_stats {
 	uint64_t icmp_translated;   /* of them: ICMP errors with the quote put back to the VIP */
 	uint64_t icmp_to_backend;   /* ... sent on to the backend of the flow they quote */
 	uint64_t icmp_whole_quotes; /* ... whose quoted segment was there whole to verify */
+	uint64_t icmp_other_way;    /* ICMP errors left to the program of the other direction */
 	uint64_t csum_right;	    /* rewritten from a frame with right checksums */
 	uint64_t csum_fuzzed;	    /* rewritten from a frame with a wrong checksum */
 	uint64_t csum_partial;	    /* DNATed with a partial checksum, kept partial */

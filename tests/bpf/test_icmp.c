@@ -335,6 +335,7 @@ enum untouched_how {
 	U_FRAGMENT,	/* the quoted packet is a fragment (v4) */
 	U_V6_EXT,	/* the quoted packet has a fragment header (v6) */
 	U_ECHO_REPLY,	/* not an error type */
+	U_ABOUT_REPLY,	/* about the backend's reply, on its way to the backend */
 };
 
 static void check_untouched(struct fx *fx, bool v6, enum untouched_how how, enum gs_counter counter)
@@ -353,6 +354,8 @@ static void check_untouched(struct fx *fx, bool v6, enum untouched_how how, enum
 	id = how == U_NO_FLOW ? sc.stable[0] : sc_forward(&sc, &syn);
 	pkt = sc_client_pkt(&sc, 40000, PKT_ACK | PKT_PSH);
 	fwd = dnated(&sc, id, &pkt);
+	if (how == U_ABOUT_REPLY) /* as the forward path sends it to the backend */
+		fwd = sc_reply_pkt(&sc, id, &pkt, PKT_ACK | PKT_PSH);
 	if (how == U_OTHER_CPORT)
 		fwd.sport = 40000 + 1;
 	if (how == U_OTHER_CLIENT)
@@ -428,6 +431,19 @@ static void v4_echo_reply_untouched_not_counted(void **state)
 static void v6_echo_reply_untouched_not_counted(void **state)
 {
 	check_untouched(*state, true, U_ECHO_REPLY, GS_CNT_MAX);
+}
+
+/* Where graysplit is also on the backend side, an error the forward path
+ * sent on to a backend leaves through tc there: the forward path's,
+ * counted there (icmp_to_backend), not here again. */
+static void v4_error_on_its_way_to_the_backend_untouched_not_counted(void **state)
+{
+	check_untouched(*state, false, U_ABOUT_REPLY, GS_CNT_MAX);
+}
+
+static void v6_error_on_its_way_to_the_backend_untouched_not_counted(void **state)
+{
+	check_untouched(*state, true, U_ABOUT_REPLY, GS_CNT_MAX);
 }
 
 /* ---- Towards the backend: gs_xdp_fwd ---- */
@@ -734,6 +750,7 @@ enum fwd_untouched_how {
 	F_V6_EXT,	  /* the quoted reply has a fragment header (v6) */
 	F_FAMILY,	  /* an IPv4 error quoting an IPv6 packet */
 	F_ECHO_REQUEST,	  /* not an error at all */
+	F_ABOUT_DNATED,	  /* a backend's, about the DNATed packet: the reply path's */
 };
 
 /* An error about the reply of a flow, made wrong as how says: passed on
@@ -768,6 +785,8 @@ static void check_fwd_untouched(struct fx *fx, bool v6, enum fwd_untouched_how h
 	sent = sc_reply_pkt(&sc, id, &syn, PKT_ACK | PKT_PSH);
 	sent.src = sc.vip;
 	sent.sport = sc.vport;
+	if (how == F_ABOUT_DNATED)
+		sent = dnated(&sc, id, &syn);
 	if (how == F_OTHER_CPORT)
 		sent.dport = 40000 + 1;
 	if (how == F_OTHER_CLIENT)
@@ -795,6 +814,8 @@ static void check_fwd_untouched(struct fx *fx, bool v6, enum fwd_untouched_how h
 	if (how == F_V6_EXT)
 		snat[ETH_LEN + 6] = 44;
 	to = how == F_NOT_TO_VIP ? (v6 ? "fd00::11" : "10.0.0.11") : sc.vip;
+	if (how == F_ABOUT_DNATED)
+		to = sc.client;
 	len = icmp_build(in, !v6, how == F_ECHO_REQUEST ? (v6 ? 128 : 8) : (v6 ? 2 : 3), v6 ? 0 : 4,
 			 1400, ROUTER(v6), to, snat, qlen);
 	fwd_counters_read(fx, before);
@@ -927,6 +948,21 @@ static void v6_echo_request_to_vip_is_not_l4(void **state)
 			    "v6 echo request to the VIP");
 }
 
+/* A backend's error about a DNATed packet, coming in where graysplit is
+ * also on the backend side: the reply path puts it back on its way out and
+ * counts it; here it is only a packet that is not TCP or UDP. */
+static void v4_error_for_the_reply_path_is_not_l4(void **state)
+{
+	check_fwd_untouched(*state, false, F_ABOUT_DNATED, GS_CNT_PASS_NOT_L4,
+			    "v4 error about a DNATed packet, to the client");
+}
+
+static void v6_error_for_the_reply_path_is_not_l4(void **state)
+{
+	check_fwd_untouched(*state, true, F_ABOUT_DNATED, GS_CNT_PASS_NOT_L4,
+			    "v6 error about a DNATed packet, to the client");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -953,6 +989,8 @@ int main(void)
 		FX_TEST(v6_quote_with_extension_header_untouched),
 		FX_TEST(v4_echo_reply_untouched_not_counted),
 		FX_TEST(v6_echo_reply_untouched_not_counted),
+		FX_TEST(v4_error_on_its_way_to_the_backend_untouched_not_counted),
+		FX_TEST(v6_error_on_its_way_to_the_backend_untouched_not_counted),
 		FX_TEST(v4_tcp_frag_needed_to_backend),
 		FX_TEST(v4_tcp_frag_needed_to_backend_quote_with_ip_options),
 		FX_TEST(v6_tcp_packet_too_big_to_backend),
@@ -991,6 +1029,8 @@ int main(void)
 		FX_TEST(v4_error_quoting_v6_reply_untouched),
 		FX_TEST(v4_echo_request_to_vip_is_not_l4),
 		FX_TEST(v6_echo_request_to_vip_is_not_l4),
+		FX_TEST(v4_error_for_the_reply_path_is_not_l4),
+		FX_TEST(v6_error_for_the_reply_path_is_not_l4),
 	};
 
 	return cmocka_run_group_tests_name("bpf_icmp", tests, NULL, NULL);
