@@ -3,9 +3,10 @@
  * graysplit data path. gs_xdp_fwd, at ingress, sends each connection to a
  * VIP to a stable or canary backend and DNATs it there; gs_tc_reply, at
  * clsact egress of the client-facing interface, SNATs the backend's replies
- * back to the VIP, and puts the VIP back in the quote of an ICMP error about
- * a DNATed packet (lib/icmp.h). Both only ever rewrite a fully parsed packet of a known
- * flow, and always let the packet go on: the kernel forwards it, or for a
+ * back to the VIP. ICMP errors about either get their quote put back
+ * (lib/icmp.h): at egress towards the client, at ingress towards the
+ * backend. Both only ever rewrite a fully parsed packet of a known flow,
+ * and always let the packet go on: the kernel forwards it, or for a
  * DNATed frame whose next hop is known, the XDP fast path sends it straight
  * out (lib/fastpath.h). On the way they measure how each backend answers
  * (lib/observe.h). The watch programs (lib/watch.h) see from inside the
@@ -134,6 +135,10 @@ int gs_xdp_fwd(struct xdp_md *ctx)
 	/* Only a DNATed frame may skip the node's stack. */
 	if (ret == GS_OK)
 		return gs_fast_path(ctx, &pkt, flow);
+	/* An ICMP error about an SNATed reply goes on to its backend
+	 * (lib/icmp.h), which counts every error it looks at. */
+	if (ret == GS_R_NOT_L4 && gs_icmp_fwd(ctx))
+		return XDP_PASS;
 	if (ret < 0)
 		gs_count(-ret);
 	return XDP_PASS;

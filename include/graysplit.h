@@ -229,6 +229,9 @@ enum gs_counter {
 	GS_CNT_ICMP_TRANSLATED, /* quote put back to VIP:port, checksums fixed */
 	GS_CNT_ICMP_NOT_OURS,	/* quote of no known flow (or not TCP/UDP): untouched */
 	GS_CNT_ICMP_BAD_QUOTE,	/* quote truncated, a fragment, malformed: untouched */
+	/* At the forward path (XDP ingress), about a reply the reply path
+	 * SNATed; its errors of no flow and bad quotes count as the two above. */
+	GS_CNT_ICMP_TO_BACKEND, /* sent on to the flow's backend, checksums fixed */
 	GS_CNT_MAX,
 };
 

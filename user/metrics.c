@@ -117,9 +117,11 @@ static const char *const datapath_help[GS_CNT_MAX] = {
 	[GS_CNT_ICMP_TRANSLATED] =
 		"ICMP errors to a client about a DNATed packet, put back to the VIP.",
 	[GS_CNT_ICMP_NOT_OURS] =
-		"ICMP errors at the reply path quoting no known flow, passed on untouched.",
+		"ICMP errors (either path) quoting no flow they may be sent on for, untouched.",
 	[GS_CNT_ICMP_BAD_QUOTE] =
-		"ICMP errors at the reply path with a truncated or fragment quote, untouched.",
+		"ICMP errors (either path) with a short, malformed or fragment quote: untouched.",
+	[GS_CNT_ICMP_TO_BACKEND] =
+		"ICMP errors to a VIP about an SNATed reply, sent on to the flow's backend.",
 };
 
 static uint64_t stat_at(const struct gs_backend_stats *s, size_t off)

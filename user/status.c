@@ -55,6 +55,7 @@ static const char *const counter_names[GS_CNT_MAX] = {
 	[GS_CNT_ICMP_TRANSLATED] = "icmp_translated",
 	[GS_CNT_ICMP_NOT_OURS] = "icmp_not_ours",
 	[GS_CNT_ICMP_BAD_QUOTE] = "icmp_bad_quote",
+	[GS_CNT_ICMP_TO_BACKEND] = "icmp_to_backend",
 };
 
 const char *gs_counter_name(unsigned int counter)

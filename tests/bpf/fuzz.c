@@ -176,10 +176,13 @@ struct fz_expect {
 	bool may_cache;
 	uint32_t nh_tos;
 	uint16_t nh_len;
-	/* reply: an ICMP error whose quote goes back to the VIP (addr, port) */
+	/* An ICMP error put back: at the reply path its quote's destination
+	 * goes back to the VIP (addr, port); at the forward path (to_backend)
+	 * its destination and its quote's source go to the backend. */
 	bool icmp;
 	struct fz_icmp {
 		bool v4;
+		bool to_backend;
 		uint8_t proto;
 		size_t csum; /* the ICMP checksum */
 		size_t ip;   /* the quoted IP header */
@@ -208,6 +211,7 @@ struct fz {
 	/* the frame under test */
 	enum fz_class cls;
 	bool reply;
+	const struct fz_rev *base_rev; /* the reverse entry a reply base was made from */
 	uint8_t in[PKT_MAX];
 	size_t in_len;
 	uint8_t out[PKT_MAX];
@@ -832,6 +836,8 @@ static void check_nh_cache(struct fz *z, struct fz_expect *e, int64_t got)
 	z->st->nh_checked++;
 }
 
+static bool model_icmp(struct fz *z, const uint8_t *f, bool to_backend, struct fz_expect *e);
+
 /* Forward: which backend the flow goes to, and how the shadow tables move. */
 static void model_forward(struct fz *z, const struct fz_parse *p, struct fz_expect *e)
 {
@@ -845,6 +851,9 @@ static void model_forward(struct fz *z, const struct fz_parse *p, struct fz_expe
 	uint8_t group = 0;
 
 	e->delta[GS_CNT_PKTS] = 1;
+	/* An ICMP error is counted by what became of it, not as "not L4". */
+	if (p->reason == GS_CNT_PASS_NOT_L4 && model_icmp(z, z->in, true, e))
+		return;
 	if (p->reason) {
 		e->delta[p->reason] = 1;
 		return;
@@ -909,8 +918,6 @@ static void model_forward(struct fz *z, const struct fz_parse *p, struct fz_expe
 	model_fast(z, p, e, action ? NULL : flow);
 }
 
-static void model_icmp(struct fz *z, const uint8_t *f, size_t len, struct fz_expect *e);
-
 static void model_reply(struct fz *z, const struct fz_parse *p, struct fz_expect *e)
 {
 	struct gs_flow_key fk;
@@ -922,7 +929,7 @@ static void model_reply(struct fz *z, const struct fz_parse *p, struct fz_expect
 		return;
 	}
 	if (p->reason == GS_CNT_PASS_NOT_L4)
-		model_icmp(z, z->in, z->in_len, e);
+		model_icmp(z, z->in, false, e);
 	if (p->reason)
 		return;
 	rev = rev_find(z, &p->key, false);
@@ -954,46 +961,69 @@ static bool icmp_error_type(bool v4, uint8_t type)
 	return type >= 1 && type <= 4;
 }
 
+/* The service a backend belongs to in the world. */
+static const struct fz_service *service_of_backend(uint32_t id)
+{
+	size_t s, b;
+
+	for (s = 0; s < FZ_NSERVICES; s++)
+		for (b = 0; b < world[s].nbackends; b++)
+			if (world[s].backends[b].id == id)
+				return &world[s];
+	return NULL;
+}
+
 /*
- * A frame the reply path's parser left as not TCP/UDP: an ICMP or ICMPv6
- * error (RFC 792 / 4443 types) whose quote is a TCP/UDP packet from a client
- * to a backend the reverse table knows (reversed) goes back to the VIP;
- * any other error is counted untouched. Anything not an error: nothing.
+ * A frame a parser left as not TCP/UDP: is it an ICMP or ICMPv6 error (RFC
+ * 792 / 4443 types)? If not, false and nothing expected of it here. If so,
+ * true, and the one counter it must move:
+ *  - at the reply path, an error whose quote is a TCP/UDP packet from a
+ *    client to a backend the reverse table knows (reversed) goes back to
+ *    the VIP;
+ *  - at the forward path (to_backend), an error sent to the source of its
+ *    quote, a reply from VIP:port to a client, whose reversed quote is a
+ *    flow whose backend the forward path would still use goes on to that
+ *    backend;
+ *  - an error of the other direction (the quote, as it stands at the reply
+ *    path or reversed at the forward path, a reverse entry) is the other
+ *    program's: no counter at the reply path, "not L4" at the forward path;
+ *  - any other error passes untouched: quote too short, of a fragment or
+ *    malformed (icmp_bad_quote), or of nothing ours (icmp_not_ours).
  */
-static void model_icmp(struct fz *z, const uint8_t *f, size_t len, struct fz_expect *e)
+static bool model_icmp(struct fz *z, const uint8_t *f, bool to_backend, struct fz_expect *e)
 {
 	struct fz_icmp q = {0};
 	struct gs_flow_key key;
-	const uint8_t *ip = f + ETH_LEN, *qip;
-	struct fz_rev *rev;
+	const uint8_t *ip = f + ETH_LEN, *qip, *to;
+	size_t alen;
 
-	(void)len;
 	memset(&key, 0, sizeof(key));
 	q.v4 = rd16(f + 12) == 0x0800;
+	q.to_backend = to_backend;
 	if (q.v4) {
 		if (ip[9] != IPPROTO_ICMP)
-			return;
+			return false;
 		q.csum = ETH_LEN + (size_t)(ip[0] & 15) * 4 + 2;
 		q.end = ETH_LEN + rd16(ip + 2);
 	} else {
 		if (ip[6] != 58)
-			return;
+			return false;
 		q.csum = ETH_LEN + 40 + 2;
 		q.end = ETH_LEN + 40 + rd16(ip + 4);
 	}
 	if (q.csum + 6 > q.end || !icmp_error_type(q.v4, f[q.csum - 2]))
-		return;
+		return false;
 	q.ip = q.csum + 6;
 	qip = f + q.ip;
 	if (q.v4) {
 		if (q.ip + 20 > q.end || qip[0] >> 4 != 4 || (qip[0] & 15) < 5 ||
 		    rd16(qip + 6) & 0x3fff) {
 			e->delta[GS_CNT_ICMP_BAD_QUOTE] = 1;
-			return;
+			return true;
 		}
 		if (qip[9] != IPPROTO_TCP && qip[9] != IPPROTO_UDP) {
 			e->delta[GS_CNT_ICMP_NOT_OURS] = 1;
-			return;
+			return true;
 		}
 		q.proto = qip[9];
 		map_v4(&key.src, qip + 16);
@@ -1002,39 +1032,80 @@ static void model_icmp(struct fz *z, const uint8_t *f, size_t len, struct fz_exp
 	} else {
 		if (q.ip + 40 > q.end || qip[0] >> 4 != 6) {
 			e->delta[GS_CNT_ICMP_BAD_QUOTE] = 1;
-			return;
+			return true;
 		}
 		if (qip[6] != IPPROTO_TCP && qip[6] != IPPROTO_UDP) {
 			e->delta[GS_CNT_ICMP_NOT_OURS] = 1;
-			return;
+			return true;
 		}
 		q.proto = qip[6];
 		memcpy(key.src.b, qip + 24, 16);
 		memcpy(key.dst.b, qip + 8, 16);
 		if (gs_addr_is_v4(&key.src) || gs_addr_is_v4(&key.dst)) {
 			e->delta[GS_CNT_ICMP_NOT_OURS] = 1;
-			return;
+			return true;
 		}
 		q.l4 = q.ip + 40;
 	}
 	if (q.l4 + 8 > q.end) {
 		e->delta[GS_CNT_ICMP_BAD_QUOTE] = 1;
-		return;
+		return true;
 	}
 	memcpy(&key.sport, f + q.l4 + 2, 2);
 	memcpy(&key.dport, f + q.l4, 2);
 	key.proto = q.proto;
-	rev = rev_find(z, &key, false);
-	if (!rev || gs_addr_is_v4(&rev->vip) != q.v4) {
-		e->delta[GS_CNT_ICMP_NOT_OURS] = 1;
-		return;
+	e->q = q;
+	if (!to_backend) {
+		struct fz_rev *rev = rev_find(z, &key, false);
+		struct gs_flow_key reply = key;
+
+		/* The quote as it stands a reverse entry: a backend's reply, the
+		 * error on its way to the backend, the forward path's. */
+		reply.src = key.dst;
+		reply.dst = key.src;
+		reply.sport = key.dport;
+		reply.dport = key.sport;
+		if (!rev && rev_find(z, &reply, false)) {
+			z->st->icmp_other_way++;
+			return true;
+		}
+		if (!rev || gs_addr_is_v4(&rev->vip) != q.v4) {
+			e->delta[GS_CNT_ICMP_NOT_OURS] = 1;
+			return true;
+		}
+		e->delta[GS_CNT_ICMP_TRANSLATED] = 1;
+		e->addr = rev->vip;
+		e->port = rev->vport;
+	} else {
+		const struct fz_flow *flow;
+		const struct fz_backend *be = NULL;
+		union gs_addr addr;
+
+		/* The outer destination must be the quote's source. */
+		alen = q.v4 ? 4 : 16;
+		to = ip + (q.v4 ? 16 : 24);
+		flow = memcmp(to, qip + (q.v4 ? 12 : 8), alen) ? NULL : flow_find(z, &key, false);
+		if (flow && service_of_backend(flow->backend_id) == service_of(&key))
+			be = backend_by_id(flow->backend_id);
+		if (be)
+			addr = pkt_addr(be->addr);
+		if (!be || gs_addr_is_v4(&addr) != q.v4) {
+			/* About a DNATed packet: the reply path's, and passed
+			 * here as not L4. */
+			if (rev_find(z, &key, false)) {
+				z->st->icmp_other_way++;
+				return false;
+			}
+			e->delta[GS_CNT_ICMP_NOT_OURS] = 1;
+			return true;
+		}
+		e->delta[GS_CNT_ICMP_TO_BACKEND] = 1;
+		e->addr = addr;
+		e->port = htons(be->port);
 	}
-	e->delta[GS_CNT_ICMP_TRANSLATED] = 1;
 	e->rewrite = true;
 	e->icmp = true;
-	e->addr = rev->vip;
-	e->port = rev->vport;
-	e->q = q;
+	return true;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1158,44 +1229,113 @@ static uint16_t onorm(uint32_t sum)
 	return r ? r : 0xffff;
 }
 
+/* The ICMP message's sum from its type on, with the ICMPv6 pseudo-header
+ * of the frame's own outer header: 0xffff when the checksum is right. */
+static uint16_t icmp_residue(const uint8_t *f, const struct fz_icmp *q)
+{
+	uint32_t sum = 0;
+	size_t len = q->end - (q->csum - 2);
+
+	if (!q->v4) {
+		uint8_t pseudo[40];
+
+		memset(pseudo, 0, sizeof(pseudo));
+		memcpy(pseudo, f + ETH_LEN + 8, 32);
+		wr16(pseudo + 34, (uint16_t)len);
+		pseudo[39] = 58;
+		sum = ocsum(pseudo, 40, 0);
+	}
+	return onorm(ocsum(f + q->csum - 2, len, sum));
+}
+
 /*
- * A translated ICMP error: only the quoted destination address and port and
- * the checksums covering them changed, the address and port are the VIP's,
- * and every checksum is exactly as right (or as wrong) as it was: the ICMP
- * checksum over the message (and ICMPv6 pseudo-header, which stays), the
- * quoted IPv4 header's, and the quoted L4 one where the quote holds it
- * (summed over the words that change: pseudo-header address, port, field).
+ * The quoted packet's L4 residue (its pseudo-header and whole segment, the
+ * checksum included) when the quote holds all of it as its IP header says;
+ * false when it does not (then only the words that changed are summed).
+ */
+static bool quoted_l4_residue(const uint8_t *f, const struct fz_icmp *q, uint16_t *residue)
+{
+	const uint8_t *qip = f + q->ip;
+	uint8_t pseudo[40];
+	size_t seg, total;
+	uint32_t sum;
+
+	memset(pseudo, 0, sizeof(pseudo));
+	if (q->v4) {
+		total = rd16(qip + 2);
+		if (total < (size_t)(qip[0] & 15) * 4)
+			return false;
+		seg = total - (size_t)(qip[0] & 15) * 4;
+		memcpy(pseudo, qip + 12, 8);
+		pseudo[9] = q->proto;
+		wr16(pseudo + 10, (uint16_t)seg);
+		sum = ocsum(pseudo, 12, 0);
+	} else {
+		seg = rd16(qip + 4);
+		memcpy(pseudo, qip + 8, 32);
+		wr16(pseudo + 34, (uint16_t)seg);
+		pseudo[39] = q->proto;
+		sum = ocsum(pseudo, 40, 0);
+	}
+	if (q->l4 + seg > q->end)
+		return false;
+	*residue = onorm(ocsum(f + q->l4, seg, sum));
+	return true;
+}
+
+/*
+ * An ICMP error put back: only the fields the model names changed (towards
+ * the client the quote's destination address and port; towards the backend
+ * the outer destination and the quote's source address and port) and the
+ * checksums covering them; those fields hold the VIP's or the backend's
+ * address and port; and every checksum, summed here from scratch, is
+ * exactly as right (or as wrong) as it was: the ICMP checksum over the
+ * message and the ICMPv6 pseudo-header, the outer and the quoted IPv4
+ * headers', and the quoted L4 one where the quote holds it (over the whole
+ * quoted segment when it is all there, else over the words that change:
+ * pseudo-header address, port, field).
  */
 static void check_icmp_rewrite(struct fz *z, const struct fz_expect *e)
 {
 	const struct fz_icmp *q = &e->q;
-	size_t alen = q->v4 ? 4 : 16, daddr = q->ip + (q->v4 ? 16 : 24);
+	bool back = q->to_backend;
+	size_t alen = q->v4 ? 4 : 16;
+	/* the quote's address and port that change, and the outer one */
+	size_t qaddr = q->ip + (q->v4 ? (back ? 12 : 16) : (back ? 8 : 24));
+	size_t qport = q->l4 + (back ? 0 : 2);
+	size_t oaddr = ETH_LEN + (q->v4 ? 16 : 24);
 	size_t l4c = q->l4 + (q->proto == IPPROTO_TCP ? 16 : 6), i;
 	bool has_l4c = l4c + 2 <= q->end;
+	const uint8_t *want = q->v4 ? &e->addr.b[12] : e->addr.b;
+	uint16_t in_res, out_res;
 	uint32_t in_sum, out_sum;
 
 	for (i = 0; i < z->in_len; i++) {
-		if (z->in[i] == z->out[i] || in_field(i, daddr, alen) ||
-		    in_field(i, q->l4 + 2, 2) || in_field(i, q->csum, 2) ||
-		    (q->v4 && in_field(i, q->ip + 10, 2)) || (has_l4c && in_field(i, l4c, 2)))
+		if (z->in[i] == z->out[i] || in_field(i, qaddr, alen) || in_field(i, qport, 2) ||
+		    in_field(i, q->csum, 2) || (q->v4 && in_field(i, q->ip + 10, 2)) ||
+		    (has_l4c && in_field(i, l4c, 2)))
+			continue;
+		if (back && (in_field(i, oaddr, alen) || (q->v4 && in_field(i, ETH_LEN + 10, 2))))
 			continue;
 		fz_fail(z,
-			"ICMP error: byte %zu changed (0x%02x -> 0x%02x) outside the quote's "
-			"destination and checksums",
+			"ICMP error: byte %zu changed (0x%02x -> 0x%02x) outside the fields put "
+			"back and their checksums",
 			i, z->in[i], z->out[i]);
 	}
-	if (memcmp(z->out + daddr, q->v4 ? &e->addr.b[12] : e->addr.b, alen))
-		fz_fail(z, "ICMP error: quoted destination is not the VIP");
-	if (memcmp(z->out + q->l4 + 2, &e->port, 2))
-		fz_fail(z, "ICMP error: quoted dst port %u, want %u", rd16(z->out + q->l4 + 2),
-			ntohs(e->port));
-	/* ICMP checksum: the message from its type on (plus the pseudo-header,
-	 * the same in and out, for ICMPv6). */
-	in_sum = ocsum(z->in + q->csum - 2, q->end - q->csum + 2, 0);
-	out_sum = ocsum(z->out + q->csum - 2, q->end - q->csum + 2, 0);
-	if (onorm(in_sum) != onorm(out_sum))
-		fz_fail(z, "ICMP checksum: residue 0x%04x in, 0x%04x out", onorm(in_sum),
-			onorm(out_sum));
+	if (memcmp(z->out + qaddr, want, alen))
+		fz_fail(z, "ICMP error: quoted %s is not the %s", back ? "source" : "destination",
+			back ? "backend's" : "VIP");
+	if (memcmp(z->out + qport, &e->port, 2))
+		fz_fail(z, "ICMP error: quoted %s port %u, want %u", back ? "source" : "dst",
+			rd16(z->out + qport), ntohs(e->port));
+	if (back && memcmp(z->out + oaddr, want, alen))
+		fz_fail(z, "ICMP error: destination is not the backend's address");
+	if (icmp_residue(z->in, q) != icmp_residue(z->out, q))
+		fz_fail(z, "ICMP checksum: residue 0x%04x in, 0x%04x out", icmp_residue(z->in, q),
+			icmp_residue(z->out, q));
+	if (q->v4 && ip_residue(z->in) != ip_residue(z->out))
+		fz_fail(z, "outer IPv4 header checksum: residue 0x%04x in, 0x%04x out",
+			ip_residue(z->in), ip_residue(z->out));
 	if (q->v4) {
 		size_t hl = (size_t)(z->in[q->ip] & 15) * 4;
 
@@ -1211,9 +1351,15 @@ static void check_icmp_rewrite(struct fz *z, const struct fz_expect *e)
 	}
 	if (q->proto == IPPROTO_UDP && !rd16(z->out + l4c))
 		fz_fail(z, "quoted UDP checksum came out 0");
-	in_sum = ocsum(z->in + daddr, alen, ocsum(z->in + q->l4 + 2, 2, ocsum(z->in + l4c, 2, 0)));
-	out_sum = ocsum(z->out + daddr, alen,
-			ocsum(z->out + q->l4 + 2, 2, ocsum(z->out + l4c, 2, 0)));
+	if (quoted_l4_residue(z->in, q, &in_res)) {
+		if (!quoted_l4_residue(z->out, q, &out_res) || in_res != out_res)
+			fz_fail(z, "quoted packet's L4 checksum: residue 0x%04x in, 0x%04x out%s",
+				in_res, out_res, in_res == 0xffff ? " (was right)" : "");
+		z->st->icmp_whole_quotes++;
+		return;
+	}
+	in_sum = ocsum(z->in + qaddr, alen, ocsum(z->in + qport, 2, ocsum(z->in + l4c, 2, 0)));
+	out_sum = ocsum(z->out + qaddr, alen, ocsum(z->out + qport, 2, ocsum(z->out + l4c, 2, 0)));
 	if (onorm(in_sum) != onorm(out_sum))
 		fz_fail(z, "quoted L4 checksum not updated with address and port");
 }
@@ -1268,7 +1414,10 @@ static void run_and_check(struct fz *z)
 		fz_fail(z, "length %zu out, %zu in", z->out_len, z->in_len);
 	if (e.icmp) {
 		check_icmp_rewrite(z, &e);
-		z->st->icmp_translated++;
+		if (e.q.to_backend)
+			z->st->icmp_to_backend++;
+		else
+			z->st->icmp_translated++;
 	} else if (e.rewrite) {
 		check_rewrite(z, &p, &e);
 		z->st->rewritten++;
@@ -1449,6 +1598,7 @@ static size_t gen_reply(struct fz *z, uint8_t *f)
 	if (!z->nrevs)
 		return 0;
 	rev = &z->revs[z->rev_slots[below(z, (uint32_t)z->nrevs)]];
+	z->base_rev = rev;
 	/* an evicted entry: its backend's reply now goes out untouched */
 	addr_text(&rev->key.src, src, sizeof(src));
 	addr_text(&rev->key.dst, dst, sizeof(dst));
@@ -1475,6 +1625,7 @@ static size_t gen_base(struct fz *z)
 	size_t len = 0;
 
 	z->reply = chance(z, 40);
+	z->base_rev = NULL;
 	if (z->reply)
 		len = gen_reply(z, z->in);
 	if (!len) {
@@ -1549,52 +1700,115 @@ static size_t mut_v6ext(struct fz *z, uint8_t *f, size_t len)
 	return len;
 }
 
-/* An ICMP error about the base frame's flow, sent toward the base's sender
- * side (a router answering it) or toward its destination. */
+/* Swap the quote's addresses and ports: the packet of the other direction
+ * (the swap keeps every checksum of the quote right). */
+static void swap_quote(uint8_t *quote, bool v4, size_t q4)
+{
+	size_t alen = v4 ? 4 : 16, a = v4 ? 12 : 8;
+	uint8_t tmp[16];
+
+	memcpy(tmp, quote + a, alen);
+	memcpy(quote + a, quote + a + alen, alen);
+	memcpy(quote + a + alen, tmp, alen);
+	memcpy(tmp, quote + q4, 2);
+	memcpy(quote + q4, quote + q4 + 2, 2);
+	memcpy(quote + q4 + 2, tmp, 2);
+}
+
+/* A reply base made into the reply as the reply path sent it on: from the
+ * VIP and its port, checksums right (a UDP checksum of 0 kept). */
+static void snat_base(const struct fz_rev *rev, uint8_t *f, size_t len, bool v4, size_t l4)
+{
+	uint8_t proto = v4 ? f[ETH_LEN + 9] : f[ETH_LEN + 6];
+	size_t check = l4 + (proto == IPPROTO_TCP ? 16 : 6);
+	bool no_csum = proto == IPPROTO_UDP && !rd16(f + check);
+
+	memcpy(f + ETH_LEN + (v4 ? 12 : 8), v4 ? &rev->vip.b[12] : rev->vip.b, v4 ? 4 : 16);
+	memcpy(f + l4, &rev->vport, 2);
+	pkt_fix_csums(f, len);
+	if (no_csum)
+		wr16(f + check, 0);
+}
+
+/*
+ * An ICMP error about the base frame's flow, sent toward the base's sender
+ * side (a router answering it) or toward its destination. Of a reply base,
+ * also the errors graysplit puts back: about the DNATed forward packet
+ * (client -> backend, into the reply path: the client must see VIP:port in
+ * the quote), or about the SNATed reply (VIP -> client, to the VIP, into
+ * the forward path: the backend must get it); now and then a forged one,
+ * of another port or address. A forward base's quote turned around is such
+ * a reply too, of a flow that may or may not exist.
+ */
 static size_t mut_icmp(struct fz *z, uint8_t *f, size_t len)
 {
+	enum { AS_IS, DNATED, SNATED } kind = AS_IS;
 	uint8_t quote[PKT_MAX], *ip = f + ETH_LEN;
-	size_t l4 = base_l4(f, len), qlen, icmp;
-	bool v4 = is_v4(f);
-	uint32_t sum;
+	size_t l4 = base_l4(f, len), qlen, icmp, q4;
+	bool v4 = is_v4(f), to_src;
+	uint32_t sum, pick = below(z, 100);
 
 	if (!l4)
 		return len;
+	q4 = l4 - ETH_LEN;
+	if (z->reply && pick < 35)
+		kind = DNATED;
+	else if (z->reply && pick < 75 && z->base_rev)
+		kind = SNATED;
+	else if (!z->reply && pick < 50)
+		kind = SNATED;
+	if (kind == SNATED && z->reply)
+		snat_base(z->base_rev, f, len, v4, l4);
 	/* RFC 792 quotes 8 bytes of L4; RFC 1812 routers and ICMPv6 more. */
-	qlen = l4 - ETH_LEN + 8;
-	if (chance(z, 50))
+	qlen = q4 + 8;
+	if (chance(z, 25)) /* the whole packet, as ICMPv6 quotes a small one */
+		qlen = v4 ? rd16(ip + 2) : 40 + (size_t)rd16(ip + 4);
+	else if (chance(z, 50))
 		qlen += below(z, (uint32_t)(len - l4 - 8 + 1));
 	else if (chance(z, 10)) /* too short to hold the ports */
 		qlen -= 1 + below(z, 8);
 	memcpy(quote, ip, qlen);
 	if (v4 && chance(z, 5)) /* a quoted first fragment (MF) */
 		quote[6] |= 0x20;
-	/* A reply's flow as the forward path sent it (client -> backend,
-	 * DNATed): the error the client must see about the VIP instead. The
-	 * swap keeps every checksum of the quote right. */
-	if (z->reply && chance(z, 60)) {
-		size_t alen = v4 ? 4 : 16, a = v4 ? 12 : 8, q4 = l4 - ETH_LEN;
-		uint8_t tmp[16];
+	if (kind == DNATED || (kind == SNATED && !z->reply))
+		swap_quote(quote, v4, q4);
+	/* A backend's error about the DNATed packet, coming in where
+	 * graysplit is attached on the backend side: the reply path's. */
+	if (kind == DNATED && chance(z, 30))
+		z->reply = false;
+	/* Forged: another client port, ... */
+	if (kind != AS_IS && chance(z, 10))
+		wr16(quote + q4 + (kind == DNATED ? 0 : 2),
+		     (uint16_t)(rd16(quote + q4 + (kind == DNATED ? 0 : 2)) + 1));
+	if (kind == SNATED) {
+		uint32_t forge = below(z, 100);
 
-		memcpy(tmp, quote + a, alen);
-		memcpy(quote + a, quote + a + alen, alen);
-		memcpy(quote + a + alen, tmp, alen);
-		memcpy(tmp, quote + q4, 2);
-		memcpy(quote + q4, quote + q4 + 2, 2);
-		memcpy(quote + q4 + 2, tmp, 2);
-		if (chance(z, 10)) /* a forged one: another client port */
+		if (forge < 4) /* ... client address, */
+			quote[(v4 ? 16 : 24) + (v4 ? 3 : 15)] ^= 1;
+		else if (forge < 8) /* VIP port, */
 			wr16(quote + q4, (uint16_t)(rd16(quote + q4) + 1));
+		else if (forge < 12) /* VIP address */
+			quote[(v4 ? 12 : 8) + (v4 ? 3 : 15)] ^= 1;
+		/* The quote's checksums as a sender may have left them wrong:
+		 * the update must carry the error exactly. */
+		if (chance(z, 8) && qlen >= q4 + 18)
+			set_checksum_field(z, quote + q4 +
+						      (quote[v4 ? 9 : 6] == IPPROTO_TCP ? 16 : 6));
+		if (v4 && chance(z, 5))
+			set_checksum_field(z, quote + 10);
+		z->reply = false; /* sent to the VIP: it arrives at the forward path */
 	}
+	/* To the quoted source (the VIP, for an error about a reply); now and
+	 * then, or for the other kinds half the time, to its destination. */
+	to_src = kind == SNATED ? !chance(z, 15) : chance(z, 50);
 	if (v4) {
 		static const uint8_t types[][2] = {{3, 1}, {3, 3}, {3, 4}, {11, 0}, {12, 0}};
 		const uint8_t *t = types[below(z, 5)];
 
-		/* outer: 20-byte header from a router, to the quoted source */
+		/* outer: 20-byte header from a router */
 		ip[0] = 0x45;
-		memcpy(ip + 16, quote + 12, 4);
+		memcpy(ip + 16, quote + (to_src ? 12 : 16), 4);
 		memcpy(ip + 12, "\x0a\x63\x00\x01", 4);
-		if (chance(z, 50)) /* or to the quoted destination (the VIP) */
-			memcpy(ip + 16, quote + 16, 4);
 		ip[6] = 0;
 		ip[7] = 0;
 		ip[9] = IPPROTO_ICMP;
@@ -1616,10 +1830,7 @@ static size_t mut_icmp(struct fz *z, uint8_t *f, size_t len)
 		const uint8_t *t = types[below(z, 5)];
 		uint8_t pseudo[40];
 
-		if (chance(z, 50)) /* to the quoted source, else its destination */
-			memcpy(ip + 24, quote + 8, 16);
-		else
-			memcpy(ip + 24, quote + 24, 16);
+		memcpy(ip + 24, quote + (to_src ? 8 : 24), 16);
 		memcpy(ip + 8, "\xfd\x63\0\0\0\0\0\0\0\0\0\0\0\0\0\x01", 16);
 		ip[6] = 58;
 		icmp = ETH_LEN + 40;
@@ -1638,6 +1849,11 @@ static size_t mut_icmp(struct fz *z, uint8_t *f, size_t len)
 		sum = ocsum(f + icmp, len - icmp, ocsum(pseudo, 40, 0));
 		wr16(f + icmp + 2, (uint16_t)~ofold(sum));
 	}
+	/* A wrong ICMP checksum (or outer IPv4 one) must stay exactly as wrong. */
+	if (chance(z, 4))
+		set_checksum_field(z, f + icmp + 2);
+	if (v4 && chance(z, 3))
+		set_checksum_field(z, ip + 10);
 	return len;
 }
 
@@ -2044,10 +2260,17 @@ void fz_print_stats(const struct fz_stats *st, uint64_t seed)
 	for (c = 0; c < GS_CNT_MAX; c++)
 		if (reasons[c])
 			printf(" %s %llu", reasons[c], (unsigned long long)st->reason[c]);
-	printf("\n# ICMP errors at the reply path: translated %llu, not ours %llu, bad quote %llu",
+	printf("\n# ICMP errors (counters as the model predicted them): put back to the VIP at "
+	       "the reply path %llu, sent on to the backend at the forward path %llu, not ours "
+	       "%llu, bad quote %llu, of the other path %llu; rewrites checked %llu, %llu of them "
+	       "against the whole quoted segment",
 	       (unsigned long long)st->counted[GS_CNT_ICMP_TRANSLATED],
+	       (unsigned long long)st->counted[GS_CNT_ICMP_TO_BACKEND],
 	       (unsigned long long)st->counted[GS_CNT_ICMP_NOT_OURS],
-	       (unsigned long long)st->counted[GS_CNT_ICMP_BAD_QUOTE]);
+	       (unsigned long long)st->counted[GS_CNT_ICMP_BAD_QUOTE],
+	       (unsigned long long)st->icmp_other_way,
+	       (unsigned long long)(st->icmp_translated + st->icmp_to_backend),
+	       (unsigned long long)st->icmp_whole_quotes);
 	printf("\n# flows: new %llu, re-selected %llu, picked up mid-stream %llu; reverse entries "
 	       "evicted %llu, put back %llu; reply rewritten %llu, reply bad header %llu (counters "
 	       "as the "

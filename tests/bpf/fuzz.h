@@ -41,14 +41,17 @@ enum fz_class {
 struct fz_stats {
 	uint64_t frames;
 	uint64_t per_class[FZ_CLASSES];
-	uint64_t fwd;		  /* frames into gs_xdp_fwd */
-	uint64_t reply;		  /* frames into gs_tc_reply */
-	uint64_t rewritten;	  /* came out rewritten, as the model said */
-	uint64_t icmp_translated; /* of them: ICMP errors with the quote put back to the VIP */
-	uint64_t csum_right;	  /* rewritten from a frame with right checksums */
-	uint64_t csum_fuzzed;	  /* rewritten from a frame with a wrong checksum */
-	uint64_t csum_partial;	  /* DNATed with a partial checksum, kept partial */
-	uint64_t untouched;	  /* came out byte-for-byte unchanged, as the model said */
+	uint64_t fwd;		    /* frames into gs_xdp_fwd */
+	uint64_t reply;		    /* frames into gs_tc_reply */
+	uint64_t rewritten;	    /* came out rewritten, as the model said */
+	uint64_t icmp_translated;   /* of them: ICMP errors with the quote put back to the VIP */
+	uint64_t icmp_to_backend;   /* ... sent on to the backend of the flow they quote */
+	uint64_t icmp_whole_quotes; /* ... whose quoted segment was there whole to verify */
+	uint64_t icmp_other_way;    /* ICMP errors left to the program of the other direction */
+	uint64_t csum_right;	    /* rewritten from a frame with right checksums */
+	uint64_t csum_fuzzed;	    /* rewritten from a frame with a wrong checksum */
+	uint64_t csum_partial;	    /* DNATed with a partial checksum, kept partial */
+	uint64_t untouched;	    /* came out byte-for-byte unchanged, as the model said */
 	uint64_t dropped; /* verdict other than XDP_PASS / TC_ACT_OK (the model allows none) */
 	uint64_t refused; /* tc: IP frame shorter than its IP header, refused by the kernel */
 	uint64_t reason[GS_CNT_MAX];  /* forward: the counter an untouched frame went to */

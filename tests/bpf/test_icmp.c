@@ -1,11 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * ICMP errors towards the client (issue 11): an error about a packet the
- * forward path DNATed quotes client:cport -> backend:bport; gs_tc_reply
- * must put VIP:port back in the quote, with every checksum right. The
- * expected frame is built from scratch here: the same error quoting the
- * client's packet as the client sent it (to the VIP), checksums computed
- * by this file, not by the data path's arithmetic.
+ * ICMP errors about graysplit's flows (issue 11), both directions, each
+ * compared byte for byte with the frame it must become, built from scratch
+ * here with checksums this file computes, not the data path's arithmetic.
+ *
+ * Towards the client: an error about a packet the forward path DNATed
+ * quotes client:cport -> backend:bport; gs_tc_reply must put VIP:port back
+ * in the quote: the same error as if it were about the client's packet as
+ * the client sent it (to the VIP).
+ *
+ * Towards the backend: an error a router sends to the VIP about a reply the
+ * reply path SNATed quotes VIP:vport -> client:cport; gs_xdp_fwd must send
+ * it on to the flow's backend: the same error as if the router had sent it
+ * to the backend about the backend's reply as the backend sent it.
  */
 #include "check.h"
 #include "fixture.h"
@@ -328,6 +335,7 @@ enum untouched_how {
 	U_FRAGMENT,	/* the quoted packet is a fragment (v4) */
 	U_V6_EXT,	/* the quoted packet has a fragment header (v6) */
 	U_ECHO_REPLY,	/* not an error type */
+	U_ABOUT_REPLY,	/* about the backend's reply, on its way to the backend */
 };
 
 static void check_untouched(struct fx *fx, bool v6, enum untouched_how how, enum gs_counter counter)
@@ -346,6 +354,8 @@ static void check_untouched(struct fx *fx, bool v6, enum untouched_how how, enum
 	id = how == U_NO_FLOW ? sc.stable[0] : sc_forward(&sc, &syn);
 	pkt = sc_client_pkt(&sc, 40000, PKT_ACK | PKT_PSH);
 	fwd = dnated(&sc, id, &pkt);
+	if (how == U_ABOUT_REPLY) /* as the forward path sends it to the backend */
+		fwd = sc_reply_pkt(&sc, id, &pkt, PKT_ACK | PKT_PSH);
 	if (how == U_OTHER_CPORT)
 		fwd.sport = 40000 + 1;
 	if (how == U_OTHER_CLIENT)
@@ -423,6 +433,536 @@ static void v6_echo_reply_untouched_not_counted(void **state)
 	check_untouched(*state, true, U_ECHO_REPLY, GS_CNT_MAX);
 }
 
+/* Where graysplit is also on the backend side, an error the forward path
+ * sent on to a backend leaves through tc there: the forward path's,
+ * counted there (icmp_to_backend), not here again. */
+static void v4_error_on_its_way_to_the_backend_untouched_not_counted(void **state)
+{
+	check_untouched(*state, false, U_ABOUT_REPLY, GS_CNT_MAX);
+}
+
+static void v6_error_on_its_way_to_the_backend_untouched_not_counted(void **state)
+{
+	check_untouched(*state, true, U_ABOUT_REPLY, GS_CNT_MAX);
+}
+
+/* ---- Towards the backend: gs_xdp_fwd ---- */
+
+/* The test's counters of the forward path's ICMP outcomes. */
+static const enum gs_counter fwd_counters[] = {
+	GS_CNT_ICMP_TO_BACKEND, GS_CNT_ICMP_NOT_OURS, GS_CNT_ICMP_BAD_QUOTE, GS_CNT_ICMP_TRANSLATED,
+	GS_CNT_PASS_NOT_L4,	GS_CNT_FWD_REWRITTEN, GS_CNT_BAD_HEADER,
+};
+#define FWD_COUNTERS (sizeof(fwd_counters) / sizeof(fwd_counters[0]))
+
+static const char *fwd_counter_name(enum gs_counter c)
+{
+	switch (c) {
+	case GS_CNT_ICMP_TO_BACKEND:
+		return "icmp_to_backend";
+	case GS_CNT_ICMP_NOT_OURS:
+		return "icmp_not_ours";
+	case GS_CNT_ICMP_BAD_QUOTE:
+		return "icmp_bad_quote";
+	case GS_CNT_ICMP_TRANSLATED:
+		return "icmp_translated";
+	case GS_CNT_PASS_NOT_L4:
+		return "pass_not_l4";
+	case GS_CNT_FWD_REWRITTEN:
+		return "fwd_rewritten";
+	default:
+		return "bad_header";
+	}
+}
+
+static void fwd_counters_read(struct fx *fx, uint64_t *v)
+{
+	size_t i;
+
+	for (i = 0; i < FWD_COUNTERS; i++)
+		v[i] = fx_counter(fx, fwd_counters[i]);
+}
+
+/* Exactly one of the counters moved, by one: counter (GS_CNT_MAX: none). */
+static void fwd_counters_check(struct fx *fx, const uint64_t *before, enum gs_counter counter)
+{
+	uint64_t now[FWD_COUNTERS];
+	size_t i;
+
+	fwd_counters_read(fx, now);
+	for (i = 0; i < FWD_COUNTERS; i++)
+		CHECK_EQ(now[i] - before[i], fwd_counters[i] == counter,
+			 fwd_counter_name(fwd_counters[i]));
+}
+
+struct to_backend_case {
+	bool v6;
+	uint8_t proto;
+	uint8_t type, code;
+	uint16_t info;	  /* the low half of the type's 4 bytes: MTU, pointer */
+	size_t l4_quoted; /* bytes of L4 quoted; 0: the whole packet */
+	bool udp_no_csum;
+	uint8_t ip_opt_len;
+	bool draining; /* the flow's backend drains (it keeps its flows) */
+	bool udp_ffff; /* the backend's UDP checksum sums to 0: sent as 0xffff */
+};
+
+#define ROUTER(v6) ((v6) ? "fd09::1" : "10.9.0.1")
+
+/*
+ * A flow through the VIP, its backend's reply, and a router's error about
+ * that reply as the reply path sent it on (VIP:vport -> client:cport), to
+ * the VIP: out comes the error the router would have sent the backend
+ * about its reply as the backend sent it, to the backend.
+ */
+static void check_to_backend(struct fx *fx, const struct to_backend_case *t, const char *what)
+{
+	uint8_t orig[PKT_MAX], snat[PKT_MAX], in[PKT_MAX], want[PKT_MAX], out[PKT_MAX];
+	uint8_t payload[128];
+	uint64_t before[FWD_COUNTERS];
+	struct pkt_spec syn, reply, sent;
+	char backend[64], msg[160];
+	struct scenario sc;
+	size_t olen, slen, qlen, len, wlen, out_len;
+	uint32_t id;
+
+	sc_setup(&sc, fx, t->v6, t->proto, GS_HASH_FLOW);
+	syn = sc_client_pkt(&sc, 40000, PKT_SYN);
+	id = sc_forward(&sc, &syn);
+	if (t->draining)
+		fx_backend_set_state(fx, id, GS_BACKEND_DRAINING);
+	reply = sc_reply_pkt(&sc, id, &syn, PKT_ACK | PKT_PSH);
+	snprintf(backend, sizeof(backend), "%s", reply.src);
+	reply.src = backend;
+	reply.udp_no_csum = t->udp_no_csum;
+	reply.ip_opt_len = t->ip_opt_len;
+	if (t->udp_ffff) {
+		/* Two more payload bytes (at an even offset) that take the
+		 * checksum's sum to 0, which UDP sends as 0xffff (0: none). */
+		size_t n = reply.payload_len, check = ETH_LEN + 20 + 6;
+
+		memcpy(payload, reply.payload, n);
+		payload[n] = payload[n + 1] = 0;
+		reply.payload = payload;
+		reply.payload_len = n + 2;
+		pkt_build(&reply, orig);
+		memcpy(payload + n, orig + check, 2);
+		pkt_build(&reply, orig);
+		CHECK_EQ(orig[check] << 8 | orig[check + 1], 0xffff,
+			 "the backend's UDP checksum is 0xffff");
+	}
+	sent = reply; /* as the reply path SNATed it */
+	sent.src = sc.vip;
+	sent.sport = sc.vport;
+	olen = pkt_build(&reply, orig);
+	slen = pkt_build(&sent, snat);
+	CHECK_EQ(olen, slen, "same length before and after SNAT");
+	qlen = t->l4_quoted ? (size_t)(t->v6 ? 40 : 20 + t->ip_opt_len) + t->l4_quoted
+			    : olen - ETH_LEN;
+	len = icmp_build(in, !t->v6, t->type, t->code, t->info, ROUTER(t->v6), sc.vip, snat, qlen);
+	wlen = icmp_build(want, !t->v6, t->type, t->code, t->info, ROUTER(t->v6), backend, orig,
+			  qlen);
+
+	/* Half a TCP checksum quoted is no checksum: it stays as it was. */
+	if (t->proto == IPPROTO_TCP && t->l4_quoted == 17) {
+		size_t icmp = ETH_LEN + (t->v6 ? 40 : 20), half = len - 1;
+
+		want[half] = in[half];
+		put16(want + icmp + 2, 0);
+		put16(want + icmp + 2,
+		      (uint16_t)~pkt_fold(pkt_sum_words(
+			      want + icmp, wlen - icmp,
+			      t->v6 ? icmp6_pseudo(want + ETH_LEN, wlen - icmp) : 0)));
+	}
+	fwd_counters_read(fx, before);
+	CHECK_EQ(fx_run_xdp(fx, in, len, out, &out_len), XDP_PASS, "verdict XDP_PASS");
+	CHECK_EQ(out_len, len, "length unchanged");
+	check_icmp_csums(in, len, !t->v6, !t->l4_quoted, "input (test's own)");
+	check_icmp_csums(out, out_len, !t->v6, !t->l4_quoted, what);
+	snprintf(msg, sizeof(msg), "%s: the error as if sent to the backend about its own reply",
+		 what);
+	CHECK_EQ(wlen, out_len, msg);
+	if (memcmp(out, want, wlen)) {
+		size_t i;
+
+		for (i = 0; i < wlen && out[i] == want[i]; i++)
+			;
+		fail_msg("%s: byte %zu is 0x%02x, want 0x%02x (input 0x%02x)", msg, i, out[i],
+			 want[i], in[i]);
+	}
+	fwd_counters_check(fx, before, GS_CNT_ICMP_TO_BACKEND);
+}
+
+static void v4_tcp_frag_needed_to_backend(void **state)
+{
+	struct to_backend_case t = {.proto = IPPROTO_TCP, .type = 3, .code = 4, .info = 1400};
+
+	check_to_backend(*state, &t, "v4 TCP frag needed to the backend");
+}
+
+static void v4_tcp_frag_needed_to_backend_quote_with_ip_options(void **state)
+{
+	struct to_backend_case t = {
+		.proto = IPPROTO_TCP, .type = 3, .code = 4, .info = 1400, .ip_opt_len = 8};
+
+	check_to_backend(*state, &t, "v4 TCP frag needed to the backend, IP options quoted");
+}
+
+static void v6_tcp_packet_too_big_to_backend(void **state)
+{
+	struct to_backend_case t = {
+		.v6 = true, .proto = IPPROTO_TCP, .type = 2, .code = 0, .info = 1400};
+
+	check_to_backend(*state, &t, "v6 TCP packet too big to the backend");
+}
+
+static void v4_tcp_time_exceeded_to_backend(void **state)
+{
+	struct to_backend_case t = {.proto = IPPROTO_TCP, .type = 11, .code = 0};
+
+	check_to_backend(*state, &t, "v4 TCP time exceeded to the backend");
+}
+
+static void v6_tcp_time_exceeded_to_backend(void **state)
+{
+	struct to_backend_case t = {.v6 = true, .proto = IPPROTO_TCP, .type = 3, .code = 0};
+
+	check_to_backend(*state, &t, "v6 TCP time exceeded to the backend");
+}
+
+static void v4_tcp_parameter_problem_to_backend(void **state)
+{
+	struct to_backend_case t = {.proto = IPPROTO_TCP, .type = 12, .code = 0};
+
+	check_to_backend(*state, &t, "v4 TCP parameter problem to the backend");
+}
+
+static void v6_tcp_parameter_problem_to_backend(void **state)
+{
+	struct to_backend_case t = {
+		.v6 = true, .proto = IPPROTO_TCP, .type = 4, .code = 0, .info = 6};
+
+	check_to_backend(*state, &t, "v6 TCP parameter problem to the backend");
+}
+
+static void v4_udp_port_unreachable_to_backend(void **state)
+{
+	struct to_backend_case t = {.proto = IPPROTO_UDP, .type = 3, .code = 3};
+
+	check_to_backend(*state, &t, "v4 UDP port unreachable (the client's) to the backend");
+}
+
+static void v4_udp_frag_needed_checksum_zero_to_backend(void **state)
+{
+	struct to_backend_case t = {
+		.proto = IPPROTO_UDP, .type = 3, .code = 4, .info = 1400, .udp_no_csum = true};
+
+	/* Compared byte for byte with a quote whose checksum is 0. */
+	check_to_backend(*state, &t, "v4 UDP checksum 0 to the backend");
+}
+
+/* The backend's checksum is 0xffff: the update must not make it 0. */
+static void v4_udp_checksum_ffff_to_backend(void **state)
+{
+	struct to_backend_case t = {
+		.proto = IPPROTO_UDP, .type = 3, .code = 4, .info = 1400, .udp_ffff = true};
+
+	check_to_backend(*state, &t, "v4 UDP checksum 0xffff to the backend");
+}
+
+static void v6_udp_packet_too_big_to_backend(void **state)
+{
+	struct to_backend_case t = {
+		.v6 = true, .proto = IPPROTO_UDP, .type = 2, .code = 0, .info = 1400};
+
+	check_to_backend(*state, &t, "v6 UDP packet too big to the backend");
+}
+
+static void v6_udp_port_unreachable_to_backend(void **state)
+{
+	struct to_backend_case t = {.v6 = true, .proto = IPPROTO_UDP, .type = 1, .code = 4};
+
+	check_to_backend(*state, &t, "v6 UDP port unreachable to the backend");
+}
+
+static void v4_tcp_quote_of_8_l4_bytes_to_backend(void **state)
+{
+	struct to_backend_case t = {
+		.proto = IPPROTO_TCP, .type = 3, .code = 4, .info = 1400, .l4_quoted = 8};
+
+	check_to_backend(*state, &t, "v4 TCP quote of 8 L4 bytes to the backend");
+}
+
+static void v6_tcp_quote_of_8_l4_bytes_to_backend(void **state)
+{
+	struct to_backend_case t = {.v6 = true,
+				    .proto = IPPROTO_TCP,
+				    .type = 2,
+				    .code = 0,
+				    .info = 1400,
+				    .l4_quoted = 8};
+
+	check_to_backend(*state, &t, "v6 TCP quote of 8 L4 bytes to the backend");
+}
+
+/* The quote ends in the middle of the TCP checksum (the half is left
+ * alone), and just past it (then it is updated). */
+static void v4_tcp_quote_ends_before_checksum_to_backend(void **state)
+{
+	struct to_backend_case t = {
+		.proto = IPPROTO_TCP, .type = 3, .code = 4, .info = 1400, .l4_quoted = 17};
+
+	check_to_backend(*state, &t, "v4 TCP quote of 17 L4 bytes to the backend");
+}
+
+static void v6_tcp_quote_ends_after_checksum_to_backend(void **state)
+{
+	struct to_backend_case t = {.v6 = true,
+				    .proto = IPPROTO_TCP,
+				    .type = 2,
+				    .code = 0,
+				    .info = 1400,
+				    .l4_quoted = 18};
+
+	check_to_backend(*state, &t, "v6 TCP quote of 18 L4 bytes to the backend");
+}
+
+/* A draining backend keeps its flows, and so the errors about them. */
+static void v4_tcp_frag_needed_to_draining_backend(void **state)
+{
+	struct to_backend_case t = {
+		.proto = IPPROTO_TCP, .type = 3, .code = 4, .info = 1400, .draining = true};
+
+	check_to_backend(*state, &t, "v4 TCP frag needed to a draining backend");
+}
+
+enum fwd_untouched_how {
+	F_NO_FLOW,	  /* the quoted flow has no entry */
+	F_OTHER_CPORT,	  /* forged: another client port */
+	F_OTHER_CLIENT,	  /* forged: another client address */
+	F_OTHER_VPORT,	  /* forged: another port of the VIP */
+	F_NOT_TO_VIP,	  /* a flow's quote, but sent to another address */
+	F_BACKEND_FREE,	  /* the flow's backend slot was freed since */
+	F_BACKEND_REUSED, /* ... and reused by another service */
+	F_SHORT,	  /* only 4 bytes of L4 quoted */
+	F_IP_CUT,	  /* the quoted IP header cut short */
+	F_FRAGMENT,	  /* the quoted reply is a fragment (v4) */
+	F_V6_EXT,	  /* the quoted reply has a fragment header (v6) */
+	F_FAMILY,	  /* an IPv4 error quoting an IPv6 packet */
+	F_ECHO_REQUEST,	  /* not an error at all */
+	F_ABOUT_DNATED,	  /* a backend's, about the DNATed packet: the reply path's */
+};
+
+/* An error about the reply of a flow, made wrong as how says: passed on
+ * byte for byte, counted under counter alone. */
+static void check_fwd_untouched(struct fx *fx, bool v6, enum fwd_untouched_how how,
+				enum gs_counter counter, const char *what)
+{
+	uint8_t snat[PKT_MAX], in[PKT_MAX], out[PKT_MAX];
+	uint64_t before[FWD_COUNTERS];
+	struct pkt_spec syn, sent;
+	struct scenario sc;
+	size_t slen, qlen, len, out_len;
+	size_t ihl = v6 ? 40 : 20;
+	const char *to;
+	uint32_t id;
+
+	sc_setup(&sc, fx, v6, IPPROTO_TCP, GS_HASH_FLOW);
+	syn = sc_client_pkt(&sc, 40000, PKT_SYN);
+	/* No flow: the client never sent anything through the VIP. */
+	id = how == F_NO_FLOW ? sc.stable[0] : sc_forward(&sc, &syn);
+	if (how == F_BACKEND_FREE)
+		fx_backend_set_state(fx, id, GS_BACKEND_FREE);
+	if (how == F_BACKEND_REUSED) {
+		struct gs_backend be = fx_backend_get(fx, id);
+		char addr[64];
+
+		inet_ntop(v6 ? AF_INET6 : AF_INET, v6 ? (void *)be.addr.b : (void *)&be.addr.w[3],
+			  addr, sizeof(addr));
+		fx_service_add(fx, 8, sc.vip, 81, IPPROTO_TCP, GS_HASH_FLOW);
+		fx_backend_add(fx, id, 8, addr, ntohs(be.port), GS_GROUP_STABLE);
+	}
+	sent = sc_reply_pkt(&sc, id, &syn, PKT_ACK | PKT_PSH);
+	sent.src = sc.vip;
+	sent.sport = sc.vport;
+	if (how == F_ABOUT_DNATED)
+		sent = dnated(&sc, id, &syn);
+	if (how == F_OTHER_CPORT)
+		sent.dport = 40000 + 1;
+	if (how == F_OTHER_CLIENT)
+		sent.dst = v6 ? "fd0c::6" : "192.168.1.6";
+	if (how == F_OTHER_VPORT)
+		sent.sport = 81;
+	if (how == F_FAMILY) {
+		/* An IPv6 reply from a VIP to the client's port, inside an
+		 * IPv4 error to the IPv4 flow's VIP. */
+		sent.src = "fd00::10";
+		sent.dst = "fd0c::5";
+	}
+	slen = pkt_build(&sent, snat);
+	qlen = slen - ETH_LEN;
+	if (how == F_SHORT)
+		qlen = ihl + 4;
+	if (how == F_IP_CUT)
+		qlen = ihl - 4;
+	if (how == F_FRAGMENT) {
+		put16(snat + ETH_LEN + 6, 0x2000); /* MF, offset 0: the first */
+		put16(snat + ETH_LEN + 10, 0);
+		put16(snat + ETH_LEN + 10,
+		      (uint16_t)~pkt_fold(pkt_sum_words(snat + ETH_LEN, 20, 0)));
+	}
+	if (how == F_V6_EXT)
+		snat[ETH_LEN + 6] = 44;
+	to = how == F_NOT_TO_VIP ? (v6 ? "fd00::11" : "10.0.0.11") : sc.vip;
+	if (how == F_ABOUT_DNATED)
+		to = sc.client;
+	len = icmp_build(in, !v6, how == F_ECHO_REQUEST ? (v6 ? 128 : 8) : (v6 ? 2 : 3), v6 ? 0 : 4,
+			 1400, ROUTER(v6), to, snat, qlen);
+	fwd_counters_read(fx, before);
+	CHECK_EQ(fx_run_xdp(fx, in, len, out, &out_len), XDP_PASS, "verdict XDP_PASS");
+	check_unchanged(in, len, out, out_len, what);
+	fwd_counters_check(fx, before, counter);
+}
+
+static void v4_to_backend_no_flow_untouched(void **state)
+{
+	check_fwd_untouched(*state, false, F_NO_FLOW, GS_CNT_ICMP_NOT_OURS, "v4, no flow");
+}
+
+static void v6_to_backend_no_flow_untouched(void **state)
+{
+	check_fwd_untouched(*state, true, F_NO_FLOW, GS_CNT_ICMP_NOT_OURS, "v6, no flow");
+}
+
+static void v4_to_backend_forged_client_port_untouched(void **state)
+{
+	check_fwd_untouched(*state, false, F_OTHER_CPORT, GS_CNT_ICMP_NOT_OURS,
+			    "v4, another client port");
+}
+
+static void v6_to_backend_forged_client_port_untouched(void **state)
+{
+	check_fwd_untouched(*state, true, F_OTHER_CPORT, GS_CNT_ICMP_NOT_OURS,
+			    "v6, another client port");
+}
+
+static void v4_to_backend_forged_client_address_untouched(void **state)
+{
+	check_fwd_untouched(*state, false, F_OTHER_CLIENT, GS_CNT_ICMP_NOT_OURS,
+			    "v4, another client address");
+}
+
+static void v6_to_backend_forged_client_address_untouched(void **state)
+{
+	check_fwd_untouched(*state, true, F_OTHER_CLIENT, GS_CNT_ICMP_NOT_OURS,
+			    "v6, another client address");
+}
+
+static void v4_to_backend_forged_vip_port_untouched(void **state)
+{
+	check_fwd_untouched(*state, false, F_OTHER_VPORT, GS_CNT_ICMP_NOT_OURS,
+			    "v4, another VIP port");
+}
+
+static void v6_to_backend_forged_vip_port_untouched(void **state)
+{
+	check_fwd_untouched(*state, true, F_OTHER_VPORT, GS_CNT_ICMP_NOT_OURS,
+			    "v6, another VIP port");
+}
+
+static void v4_to_backend_not_sent_to_the_vip_untouched(void **state)
+{
+	check_fwd_untouched(*state, false, F_NOT_TO_VIP, GS_CNT_ICMP_NOT_OURS,
+			    "v4, sent to another address than the quote's source");
+}
+
+static void v6_to_backend_not_sent_to_the_vip_untouched(void **state)
+{
+	check_fwd_untouched(*state, true, F_NOT_TO_VIP, GS_CNT_ICMP_NOT_OURS,
+			    "v6, sent to another address than the quote's source");
+}
+
+static void v4_to_backend_backend_freed_untouched(void **state)
+{
+	check_fwd_untouched(*state, false, F_BACKEND_FREE, GS_CNT_ICMP_NOT_OURS,
+			    "v4, the flow's backend freed");
+}
+
+static void v6_to_backend_backend_reused_untouched(void **state)
+{
+	check_fwd_untouched(*state, true, F_BACKEND_REUSED, GS_CNT_ICMP_NOT_OURS,
+			    "v6, the flow's backend slot reused by another service");
+}
+
+static void v4_to_backend_quote_of_4_l4_bytes_untouched(void **state)
+{
+	check_fwd_untouched(*state, false, F_SHORT, GS_CNT_ICMP_BAD_QUOTE,
+			    "v4, 4 bytes of L4 quoted");
+}
+
+static void v6_to_backend_quote_of_4_l4_bytes_untouched(void **state)
+{
+	check_fwd_untouched(*state, true, F_SHORT, GS_CNT_ICMP_BAD_QUOTE,
+			    "v6, 4 bytes of L4 quoted");
+}
+
+static void v4_to_backend_quoted_ip_header_cut_untouched(void **state)
+{
+	check_fwd_untouched(*state, false, F_IP_CUT, GS_CNT_ICMP_BAD_QUOTE,
+			    "v4, quoted IP header cut short");
+}
+
+static void v6_to_backend_quoted_ip_header_cut_untouched(void **state)
+{
+	check_fwd_untouched(*state, true, F_IP_CUT, GS_CNT_ICMP_BAD_QUOTE,
+			    "v6, quoted IP header cut short");
+}
+
+static void v4_to_backend_quoted_fragment_untouched(void **state)
+{
+	check_fwd_untouched(*state, false, F_FRAGMENT, GS_CNT_ICMP_BAD_QUOTE,
+			    "v4, quoted fragment");
+}
+
+static void v6_to_backend_quote_with_extension_header_untouched(void **state)
+{
+	check_fwd_untouched(*state, true, F_V6_EXT, GS_CNT_ICMP_NOT_OURS,
+			    "v6, quoted extension header");
+}
+
+static void v4_error_quoting_v6_reply_untouched(void **state)
+{
+	check_fwd_untouched(*state, false, F_FAMILY, GS_CNT_ICMP_BAD_QUOTE,
+			    "IPv4 error quoting an IPv6 reply");
+}
+
+static void v4_echo_request_to_vip_is_not_l4(void **state)
+{
+	check_fwd_untouched(*state, false, F_ECHO_REQUEST, GS_CNT_PASS_NOT_L4,
+			    "v4 echo request to the VIP");
+}
+
+static void v6_echo_request_to_vip_is_not_l4(void **state)
+{
+	check_fwd_untouched(*state, true, F_ECHO_REQUEST, GS_CNT_PASS_NOT_L4,
+			    "v6 echo request to the VIP");
+}
+
+/* A backend's error about a DNATed packet, coming in where graysplit is
+ * also on the backend side: the reply path puts it back on its way out and
+ * counts it; here it is only a packet that is not TCP or UDP. */
+static void v4_error_for_the_reply_path_is_not_l4(void **state)
+{
+	check_fwd_untouched(*state, false, F_ABOUT_DNATED, GS_CNT_PASS_NOT_L4,
+			    "v4 error about a DNATed packet, to the client");
+}
+
+static void v6_error_for_the_reply_path_is_not_l4(void **state)
+{
+	check_fwd_untouched(*state, true, F_ABOUT_DNATED, GS_CNT_PASS_NOT_L4,
+			    "v6 error about a DNATed packet, to the client");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -449,6 +989,48 @@ int main(void)
 		FX_TEST(v6_quote_with_extension_header_untouched),
 		FX_TEST(v4_echo_reply_untouched_not_counted),
 		FX_TEST(v6_echo_reply_untouched_not_counted),
+		FX_TEST(v4_error_on_its_way_to_the_backend_untouched_not_counted),
+		FX_TEST(v6_error_on_its_way_to_the_backend_untouched_not_counted),
+		FX_TEST(v4_tcp_frag_needed_to_backend),
+		FX_TEST(v4_tcp_frag_needed_to_backend_quote_with_ip_options),
+		FX_TEST(v6_tcp_packet_too_big_to_backend),
+		FX_TEST(v4_tcp_time_exceeded_to_backend),
+		FX_TEST(v6_tcp_time_exceeded_to_backend),
+		FX_TEST(v4_tcp_parameter_problem_to_backend),
+		FX_TEST(v6_tcp_parameter_problem_to_backend),
+		FX_TEST(v4_udp_port_unreachable_to_backend),
+		FX_TEST(v4_udp_frag_needed_checksum_zero_to_backend),
+		FX_TEST(v4_udp_checksum_ffff_to_backend),
+		FX_TEST(v6_udp_packet_too_big_to_backend),
+		FX_TEST(v6_udp_port_unreachable_to_backend),
+		FX_TEST(v4_tcp_quote_of_8_l4_bytes_to_backend),
+		FX_TEST(v6_tcp_quote_of_8_l4_bytes_to_backend),
+		FX_TEST(v4_tcp_quote_ends_before_checksum_to_backend),
+		FX_TEST(v6_tcp_quote_ends_after_checksum_to_backend),
+		FX_TEST(v4_tcp_frag_needed_to_draining_backend),
+		FX_TEST(v4_to_backend_no_flow_untouched),
+		FX_TEST(v6_to_backend_no_flow_untouched),
+		FX_TEST(v4_to_backend_forged_client_port_untouched),
+		FX_TEST(v6_to_backend_forged_client_port_untouched),
+		FX_TEST(v4_to_backend_forged_client_address_untouched),
+		FX_TEST(v6_to_backend_forged_client_address_untouched),
+		FX_TEST(v4_to_backend_forged_vip_port_untouched),
+		FX_TEST(v6_to_backend_forged_vip_port_untouched),
+		FX_TEST(v4_to_backend_not_sent_to_the_vip_untouched),
+		FX_TEST(v6_to_backend_not_sent_to_the_vip_untouched),
+		FX_TEST(v4_to_backend_backend_freed_untouched),
+		FX_TEST(v6_to_backend_backend_reused_untouched),
+		FX_TEST(v4_to_backend_quote_of_4_l4_bytes_untouched),
+		FX_TEST(v6_to_backend_quote_of_4_l4_bytes_untouched),
+		FX_TEST(v4_to_backend_quoted_ip_header_cut_untouched),
+		FX_TEST(v6_to_backend_quoted_ip_header_cut_untouched),
+		FX_TEST(v4_to_backend_quoted_fragment_untouched),
+		FX_TEST(v6_to_backend_quote_with_extension_header_untouched),
+		FX_TEST(v4_error_quoting_v6_reply_untouched),
+		FX_TEST(v4_echo_request_to_vip_is_not_l4),
+		FX_TEST(v6_echo_request_to_vip_is_not_l4),
+		FX_TEST(v4_error_for_the_reply_path_is_not_l4),
+		FX_TEST(v6_error_for_the_reply_path_is_not_l4),
 	};
 
 	return cmocka_run_group_tests_name("bpf_icmp", tests, NULL, NULL);
