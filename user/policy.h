@@ -21,8 +21,8 @@
  * answering nothing is judged within a second. At most 3000 (the slots the
  * data path keeps: graysplit.h).
  */
-#define GS_UDP_ANSWER_MS_DEFAULT 500
-#define GS_UDP_ANSWER_MS_MAX	 3000
+#define GS_UDP_ANSWER_MS_DEFAULT 500u
+#define GS_UDP_ANSWER_MS_MAX	 3000u
 
 struct gs_policy_cfg {
 	double alpha;		     /* fail when a Bayes factor exceeds 1/alpha */
