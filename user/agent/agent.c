@@ -750,7 +750,7 @@ static int tick(struct agent *a)
 		if (!w->on)
 			continue;
 		/* A UDP service's conn_timeouts are its flows this tick found
-		 * unanswered (user/collect.c): failures for the streak. */
+		 * unanswered (user/core/collect.c): failures for the streak. */
 		if (a->collect.udp_wait_ns[id]) {
 			streak_failures(w, GS_GROUP_CANARY,
 					a->delta[id][GS_GROUP_CANARY].conn_timeouts);

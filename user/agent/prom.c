@@ -146,7 +146,7 @@ static void format_seconds(uint64_t us, char *buf, size_t len)
 
 /*
  * A bucket's upper edge in us. The last one also holds everything past
- * 2^GS_HIST_MAX_LOG us; as in user/stats.c it is given the width of a
+ * 2^GS_HIST_MAX_LOG us; as in user/core/stats.c it is given the width of a
  * regular bucket at its scale, so its midpoint is a finite estimate.
  */
 static double bucket_high(uint32_t i)

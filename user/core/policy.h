@@ -37,7 +37,7 @@ struct gs_policy_cfg {
 	uint32_t min_stable_attempts; /* ... of at least this many attempts */
 	double max_stable_error_rate; /* stable's rate of the deciding kind, below */
 	/* UDP services: a flow's first datagram unanswered this long is a
-	 * failed "connect" (user/collect.c); it and an ICMP unreachable are
+	 * failed "connect" (user/core/collect.c); it and an ICMP unreachable are
 	 * what the connect tests and the streak count there. */
 	bool udp;
 	uint32_t udp_answer_ms;
