@@ -13,7 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "agent.h"
+#include "agent_flags.h"
 #include "error.h"
 
 #define MAX_ARGS 32

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent.h"
+#include "agent_flags.h"
 #include "cmdline.h"
 #include "error.h"
 #include "parse.h"

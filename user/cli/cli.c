@@ -20,6 +20,7 @@
 #include <json-c/json.h>
 
 #include "agent.h"
+#include "agent_flags.h"
 #include "apply.h"
 #include "cmdline.h"
 #include "clock.h"
