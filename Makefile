@@ -54,7 +54,7 @@ INC_main  := $(INC_core)
 # "core/maps", or "main").
 layer_inc = $(INC_$(firstword $(subst /, ,$*)))
 
-LIB_SRCS  := $(filter-out user/cli/cli.c,$(foreach l,$(LAYERS),$(wildcard user/$(l)/*.c)))
+LIB_SRCS  := $(foreach l,$(LAYERS),$(wildcard user/$(l)/*.c))
 LIB_OBJS  := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRCS))
 ASAN_OBJS := $(patsubst user/%.c,$(BUILD)/asan/%.o,$(LIB_SRCS))
 USER_HDRS := $(foreach l,$(LAYERS),$(wildcard user/$(l)/*.h)) $(wildcard include/*.h)
@@ -111,7 +111,7 @@ $(BUILD)/libgraysplit-asan.a: $(ASAN_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/graysplit: $(BUILD)/user/cli/cli.o $(BUILD)/libgraysplit.a
+$(BUILD)/graysplit: $(BUILD)/user/main.o $(BUILD)/libgraysplit.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(BUILD)/libgraysplit.a $(LDLIBS) -o $@
 
@@ -142,7 +142,7 @@ $(BUILD)/fuzz/obj/%.o: user/%.c
 # exists: the objects whose sources include it wait for it by name.
 $(foreach d,user asan fuzz/obj,$(patsubst user/%.c,$(BUILD)/$(d)/%.o,$(SKEL_SRCS))): $(SKEL)
 
--include $(patsubst %.o,%.d,$(LIB_OBJS) $(ASAN_OBJS) $(FUZZ_OBJS) $(BUILD)/user/cli/cli.o)
+-include $(patsubst %.o,%.d,$(LIB_OBJS) $(ASAN_OBJS) $(FUZZ_OBJS) $(BUILD)/user/main.o)
 
 $(BUILD)/libgraysplit-fuzz.a: $(FUZZ_OBJS)
 	$(call msg,AR,$@)
@@ -259,7 +259,7 @@ lint: $(SKEL)
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 		--inline-suppr --suppress=missingIncludeSystem $(INC_main) user/
 	$(Q)$(foreach l,$(LAYERS),clang-tidy --quiet $(filter-out %/skel.c,$(wildcard user/$(l)/*.c)) \
-		-- $(CFLAGS) $(INC_$(l)) && ) true
+		-- $(CFLAGS) $(INC_$(l)) && ) clang-tidy --quiet user/main.c -- $(CFLAGS) $(INC_main)
 
 SBINDIR  := $(PREFIX)/sbin
 MAN8DIR  := $(PREFIX)/share/man/man8

@@ -19,9 +19,9 @@
 #include <bpf/libbpf.h>
 #include <json-c/json.h>
 
-#include "agent.h"
 #include "agent_flags.h"
 #include "apply.h"
+#include "cli.h"
 #include "cmdline.h"
 #include "clock.h"
 #include "config.h"
@@ -684,6 +684,9 @@ static int cmd_status(struct gs_ctx *ctx, int argc, char **argv)
 	return 0;
 }
 
+/* The agent's entry point, from gs_cli_main's caller. */
+static gs_agent_entry agent_entry;
+
 static int cmd_agent(struct gs_ctx *ctx, int argc, char **argv)
 {
 	struct gs_agent_opts opts;
@@ -692,7 +695,9 @@ static int cmd_agent(struct gs_ctx *ctx, int argc, char **argv)
 	err = gs_agent_parse(ctx->cmd, argc, argv, &opts);
 	if (err)
 		return err;
-	return gs_agent_run(ctx->pin_dir, ctx->netns, &opts);
+	if (!agent_entry)
+		return gs_fail(ENOSYS, "agent: not in this program");
+	return agent_entry(ctx->pin_dir, ctx->netns, &opts);
 }
 
 static int cmd_trace(struct gs_ctx *ctx, int argc, char **argv)
@@ -1353,10 +1358,11 @@ static int run(int argc, char **argv)
 	return cmd->run(&ctx, argc - first - 1, argv + first + 1);
 }
 
-int main(int argc, char **argv)
+int gs_cli_main(int argc, char **argv, gs_agent_entry agent)
 {
 	int err;
 
+	agent_entry = agent;
 	libbpf_set_print(libbpf_log);
 	debug_log = getenv("GRAYSPLIT_DEBUG") != NULL;
 	err = run(argc, argv);
