@@ -23,10 +23,10 @@
 #include "error.h"
 #include "map_iter.h"
 #include "metrics.h"
+#include "names.h"
 #include "ops.h"
 #include "parse.h"
 #include "rollout.h"
-#include "status.h"
 
 /* Scrapers are few; more connections than this wait in the backlog. */
 #define GS_METRICS_MAX_CONNS 16

@@ -18,59 +18,9 @@
 #include "lock.h"
 #include "map_iter.h"
 #include "maps.h"
+#include "names.h"
 #include "ops.h"
 #include "parse.h"
-
-/* RFC 1035 and RFC 6895's names of the RCODEs a header's 4 bits hold. */
-const char *gs_dns_rcode_name(uint8_t rcode)
-{
-	static const char *const names[16] = {
-		"NOERROR",  "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",  "REFUSED",
-		"YXDOMAIN", "YXRRSET", "NXRRSET",  "NOTAUTH",  "NOTZONE", "DSOTYPENI",
-	};
-
-	return rcode < 16 && names[rcode] ? names[rcode] : "RCODE?";
-}
-
-const char *gs_event_type_name(uint8_t type)
-{
-	switch (type) {
-	case GS_EV_CONNECT:
-		return "connect";
-	case GS_EV_REFUSED:
-		return "refused";
-	case GS_EV_TIMEOUT:
-		return "timeout";
-	case GS_EV_RESET:
-		return "reset";
-	case GS_EV_RESPONSE:
-		return "response";
-	case GS_EV_ANSWER:
-		return "answer";
-	case GS_EV_UNREACH:
-		return "unreachable";
-	default:
-		return NULL;
-	}
-}
-
-bool gs_event_is_error(const struct gs_event *ev)
-{
-	switch (ev->type) {
-	case GS_EV_REFUSED:
-	case GS_EV_TIMEOUT:
-	case GS_EV_RESET:
-		return true;
-	case GS_EV_UNREACH:
-		return true;
-	case GS_EV_RESPONSE:
-		return ev->value >= 500 && ev->value <= 599;
-	case GS_EV_ANSWER: /* value2: DNS RCODE + 1; SERVFAIL, REFUSED */
-		return ev->value2 == 3 || ev->value2 == 6;
-	default:
-		return false;
-	}
-}
 
 struct dump {
 	struct gs_maps maps;

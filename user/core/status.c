@@ -15,6 +15,7 @@
 #include "error.h"
 #include "loader.h"
 #include "map_iter.h"
+#include "names.h"
 #include "ops.h"
 #include "output.h"
 #include "parse.h"
@@ -23,45 +24,6 @@
 #include "stats.h"
 #include "status.h"
 #include "txports.h"
-
-static const char *const counter_names[GS_CNT_MAX] = {
-	[GS_CNT_PKTS] = "pkts",
-	[GS_CNT_PASS_NOT_IP] = "pass_not_ip",
-	[GS_CNT_PASS_VLAN] = "pass_vlan",
-	[GS_CNT_PASS_FRAGMENT] = "pass_fragment",
-	[GS_CNT_PASS_NOT_L4] = "pass_not_l4",
-	[GS_CNT_PASS_NO_SERVICE] = "pass_no_service",
-	[GS_CNT_BAD_HEADER] = "bad_header",
-	[GS_CNT_NO_BACKEND] = "no_backend",
-	[GS_CNT_FLOW_NEW] = "flow_new",
-	[GS_CNT_FLOW_RESELECT] = "flow_reselect",
-	[GS_CNT_FLOW_MISSING] = "flow_missing",
-	[GS_CNT_FLOW_INSERT_FAIL] = "flow_insert_fail",
-	[GS_CNT_REV_RESTORED] = "rev_restored",
-	[GS_CNT_FWD_REWRITTEN] = "fwd_rewritten",
-	[GS_CNT_REV_REWRITTEN] = "rev_rewritten",
-	[GS_CNT_REV_BAD_HEADER] = "rev_bad_header",
-	[GS_CNT_EVENTS] = "events",
-	[GS_CNT_EVENTS_DROPPED] = "events_dropped",
-	[GS_CNT_FAST_REDIRECT] = "fast_redirect",
-	[GS_CNT_FAST_NO_NEIGH] = "fast_no_neigh",
-	[GS_CNT_FAST_NO_TXPORT] = "fast_no_txport",
-	[GS_CNT_FAST_PARTIAL] = "fast_partial_csum",
-	[GS_CNT_FAST_KERNEL] = "fast_kernel",
-	[GS_CNT_FAST_OFF] = "fast_off",
-	[GS_CNT_FAST_CONNTRACK] = "fast_conntrack",
-	[GS_CNT_FAST_PORT_FAILING] = "fast_port_failing",
-	[GS_CNT_FAST_CACHED] = "fast_cached",
-	[GS_CNT_ICMP_TRANSLATED] = "icmp_translated",
-	[GS_CNT_ICMP_NOT_OURS] = "icmp_not_ours",
-	[GS_CNT_ICMP_BAD_QUOTE] = "icmp_bad_quote",
-	[GS_CNT_ICMP_TO_BACKEND] = "icmp_to_backend",
-};
-
-const char *gs_counter_name(unsigned int counter)
-{
-	return counter < GS_CNT_MAX ? counter_names[counter] : NULL;
-}
 
 struct service_entry {
 	struct gs_service_key key;

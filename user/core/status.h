@@ -12,9 +12,6 @@
 
 #include "maps.h"
 
-/* Name of a global counter (enum gs_counter) in lower snake case. */
-const char *gs_counter_name(unsigned int counter);
-
 /* The caller puts *out. */
 /* pin_dir: for the watch links; netns: the one we are in ("" or NULL: ours). */
 int gs_status_build(struct gs_maps *m, const char *pin_dir, const char *netns,
