@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * The operator's side of a rollout: how it is shown (status, rollout
- * status) and the commands that steer it. The commands change only the
+ * The operator's side of a rollout: the commands that steer it (how it is
+ * shown is gs_rollout_describe, in rollout.h). They change only the
  * CLI-owned rollouts map (pause, resume, promote, abort), under the CLI's
  * lock, which the caller holds; the agent acts on them at its next tick.
  * abort also cuts the share to 0 itself, so it works with no agent running.
@@ -9,20 +9,11 @@
 #ifndef GS_ROLLOUT_CLI_H
 #define GS_ROLLOUT_CLI_H
 
-#include <stdbool.h>
 #include <stdint.h>
-
-#include <json-c/json.h>
 
 #include "graysplit.h"
 #include "maps.h"
 #include "rollout.h"
-
-/* status --json's per-service "rollout": {name, phase, step, steps,
- * step_percent, bake_elapsed_s, bake_s, reason}; NULL (JSON null) if none.
- * With full: also the last verdict, the operator's flags and every step. */
-struct json_object *gs_rollout_describe(const struct gs_rollout_view *v, uint64_t now_unix_ns,
-					bool full);
 
 enum gs_rollout_op {
 	GS_RO_OP_PAUSE,

@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <json-c/json.h>
+
 #include "graysplit.h"
 #include "maps.h"
 
@@ -36,5 +38,11 @@ void gs_rollout_view_make(const struct gs_rollout *spec, const struct gs_rollout
 
 /* Reads both maps for service_id; out->present false when none applied. */
 int gs_rollout_view_read(struct gs_maps *m, uint32_t service_id, struct gs_rollout_view *out);
+
+/* status --json's per-service "rollout": {name, phase, step, steps,
+ * step_percent, bake_elapsed_s, bake_s, reason}; NULL (JSON null) if none.
+ * With full: also the last verdict, the operator's flags and every step. */
+struct json_object *gs_rollout_describe(const struct gs_rollout_view *v, uint64_t now_unix_ns,
+					bool full);
 
 #endif

@@ -20,7 +20,6 @@
 #include "output.h"
 #include "parse.h"
 #include "rollout.h"
-#include "rollout_cli.h"
 #include "stats.h"
 #include "status.h"
 #include "txports.h"
