@@ -27,6 +27,7 @@
 #include "config.h"
 #include "conntrack_check.h"
 #include "decisions.h"
+#include "decisions_print.h"
 #include "error.h"
 #include "events.h"
 #include "journal.h"

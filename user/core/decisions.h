@@ -37,14 +37,7 @@ void gs_decision_add_share(struct json_object *entry, uint32_t from_ppm, uint32_
  * share change, verdict, reason. */
 void gs_decision_format(struct json_object *entry, char *buf, size_t len);
 
-struct gs_decisions_query {
-	const char *service; /* "10.77.0.10:80/tcp" or NULL: all */
-	long last;	     /* the last N entries (before following); < 0: all */
-	bool follow;	     /* then wait for new ones until SIGINT/SIGTERM */
-	bool json;	     /* the JSON lines as written, not the readable form */
-};
-
-/* `graysplit events`: the log (rotated part first) to stdout. */
-int gs_decisions_print(const char *pin_dir, const struct gs_decisions_query *q);
+/* A field of an entry as a string (numbers as written); NULL if absent. */
+const char *gs_decision_field(struct json_object *entry, const char *key);
 
 #endif
