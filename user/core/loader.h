@@ -8,11 +8,6 @@
 
 #include <stdint.h>
 
-/* The tc egress filter every attached interface carries: ours is the one
- * with this handle and priority (`tc filter show dev IFACE egress`). */
-#define GS_TC_HANDLE   0x4753 /* "GS" */
-#define GS_TC_PRIORITY 1
-
 struct graysplit_bpf;
 
 /*

@@ -17,6 +17,7 @@
 #include "parse.h"
 #include "policy.h"
 #include "rollout_doc.h"
+#include "rollout_file.h"
 
 struct check {
 	const char *name;

@@ -7,8 +7,11 @@
 #ifndef GS_ROLLOUT_DOC_H
 #define GS_ROLLOUT_DOC_H
 
-#include "rollout_file.h"
 #include "yaml_lines.h"
+
+/* rollout_file.h's; named only, so that this header does not close a loop
+ * with rollout_file.c, which includes it. */
+struct gs_rollout_file;
 
 struct doc_backend {
 	char *address, *group, *weight;

@@ -21,6 +21,7 @@
 
 #include "error.h"
 #include "rollout_doc.h"
+#include "rollout_file.h"
 #include "yaml_lines.h"
 #define REQ CYAML_FLAG_POINTER
 #define OPT (CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL)

@@ -12,7 +12,6 @@
 #include <bpf/libbpf.h>
 
 #include "error.h"
-#include "loader.h"
 #include "tc.h"
 
 static int prog_id_of(int fd, uint32_t *id)
