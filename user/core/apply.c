@@ -10,7 +10,7 @@
 #include "clock.h"
 #include "decisions.h"
 #include "error.h"
-#include "journal.h"
+#include "journal_pause.h"
 #include "ops.h"
 #include "output.h"
 #include "parse.h"

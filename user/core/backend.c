@@ -7,19 +7,13 @@
 
 #include <bpf/bpf.h>
 
+#include "backend.h"
+#include "backends_read.h"
 #include "error.h"
 #include "map_iter.h"
-#include "ops.h"
 #include "parse.h"
-
-int gs_backends_read(struct gs_maps *m, struct gs_backend *all)
-{
-	int err = gs_array_read(m->backends, GS_MAX_BACKENDS, sizeof(*all), all);
-
-	if (err)
-		return gs_fail(-err, "cannot read the backends map: %s", strerror(-err));
-	return 0;
-}
+#include "service.h"
+#include "table.h"
 
 static bool same_backend(const struct gs_backend *b, uint32_t service_id, const union gs_addr *addr,
 			 uint16_t port)

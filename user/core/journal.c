@@ -11,13 +11,15 @@
 #include <bpf/bpf.h>
 #include <json-c/json.h>
 
+#include "backends_read.h"
 #include "clock.h"
 #include "decisions.h"
 #include "error.h"
 #include "journal.h"
 #include "lock.h"
 #include "map_iter.h"
-#include "ops.h"
+#include "service.h"
+#include "table.h"
 
 static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
 {
@@ -454,24 +456,4 @@ int gs_journal_check(const char *pin_dir, struct gs_maps *m)
 	err = gs_journal_recover(pin_dir, m, "agent");
 	gs_lock_release(fd);
 	return err < 0 ? err : 0;
-}
-
-void gs_journal_test_pause(void)
-{
-	static long delay_ms = -1;
-	struct timespec ts;
-	const char *env;
-
-	if (delay_ms < 0) {
-		env = getenv("GRAYSPLIT_TEST_WRITE_DELAY_MS");
-		delay_ms = env ? strtol(env, NULL, 10) : 0;
-		if (delay_ms < 0 || delay_ms > 60000)
-			delay_ms = 0;
-	}
-	if (!delay_ms)
-		return;
-	ts.tv_sec = delay_ms / 1000;
-	ts.tv_nsec = (delay_ms % 1000) * 1000000;
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
 }

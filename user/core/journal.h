@@ -90,9 +90,4 @@ int gs_journal_recover(const char *pin_dir, struct gs_maps *m, const char *actor
  * writing right now (its changes are not all in yet), or a negative errno. */
 int gs_journal_check(const char *pin_dir, struct gs_maps *m);
 
-/* Test only: sleeps GRAYSPLIT_TEST_WRITE_DELAY_MS (read once; unset = 0)
- * between the steps of a multi-write command, so a test can kill -9 it
- * between two writes. Never on the data path or in the agent. */
-void gs_journal_test_pause(void);
-
 #endif

@@ -6,8 +6,9 @@
 #include <bpf/bpf.h>
 
 #include "error.h"
-#include "ops.h"
+#include "override.h"
 #include "parse.h"
+#include "service.h"
 
 void gs_format_cidr(const union gs_addr *client, uint32_t prefixlen128, char *buf, size_t len)
 {

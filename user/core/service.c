@@ -7,11 +7,12 @@
 
 #include <bpf/bpf.h>
 
+#include "backends_read.h"
 #include "error.h"
-#include "journal.h"
+#include "journal_pause.h"
 #include "map_iter.h"
-#include "ops.h"
 #include "parse.h"
+#include "service.h"
 
 void gs_service_key_init(struct gs_service_key *key, const union gs_addr *vip, uint16_t port_host,
 			 uint8_t proto)

@@ -4,7 +4,8 @@
 #include <bpf/bpf.h>
 
 #include "error.h"
-#include "ops.h"
+#include "service.h"
+#include "split.h"
 
 int gs_split_set(struct gs_maps *m, const struct gs_service_key *svc, uint32_t canary_ppm)
 {

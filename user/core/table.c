@@ -5,9 +5,10 @@
 
 #include <bpf/bpf.h>
 
+#include "backends_read.h"
 #include "error.h"
 #include "maglev.h"
-#include "ops.h"
+#include "table.h"
 
 /* The bytes that seed a backend's Maglev permutation: address then port,
  * adjacent in struct gs_backend, so a backend keeps its preferences
