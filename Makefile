@@ -46,10 +46,10 @@ SKEL      := $(BUILD)/graysplit.skel.h
 # core sees core; cli sees core and cli; agent sees core and agent; only
 # main.c sees all three. tests/lint/includes.sh checks the same on the files.
 LAYERS    := core cli agent
-INC_core  := -Iinclude -Iuser/core -Iuser/cli -Iuser/agent -I$(BUILD)
-INC_cli   := $(INC_core)
-INC_agent := $(INC_core)
-INC_main  := $(INC_core)
+INC_core  := -Iinclude -Iuser/core -I$(BUILD)
+INC_cli   := $(INC_core) -Iuser/cli
+INC_agent := $(INC_core) -Iuser/agent
+INC_main  := $(INC_core) -Iuser/cli -Iuser/agent
 # The include path of the folder of the source being compiled ($* is
 # "core/maps", or "main").
 layer_inc = $(INC_$(firstword $(subst /, ,$*)))
@@ -60,7 +60,7 @@ ASAN_OBJS := $(patsubst user/%.c,$(BUILD)/asan/%.o,$(LIB_SRCS))
 USER_HDRS := $(foreach l,$(LAYERS),$(wildcard user/$(l)/*.h)) $(wildcard include/*.h)
 # The sources that include the skeleton: only their objects wait for it.
 SKEL_SRCS := $(shell grep -l '^\#include "graysplit.skel.h"' $(LIB_SRCS))
-# Tests see core; a test of a CLI or agent part adds that folder (below).
+# Tests see core; a test of a CLI or an agent part sees that folder too.
 TEST_INC  := $(INC_core)
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -116,6 +116,9 @@ $(BUILD)/graysplit: $(BUILD)/user/main.o $(BUILD)/libgraysplit.a
 	$(Q)$(CC) $(CFLAGS) $< $(BUILD)/libgraysplit.a $(LDLIBS) -o $@
 
 # Tests are built with ASan and UBSan.
+$(BUILD)/tests/unit/test_agent_opts $(BUILD)/fuzz/fuzz_agent_opts: TEST_INC += -Iuser/cli
+$(BUILD)/tests/unit/test_prom: TEST_INC += -Iuser/agent
+
 $(BUILD)/tests/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libgraysplit-asan.a $(USER_HDRS) | $(BUILD)/tests/unit
 	$(call msg,CC-TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $(TEST_INC) $(SANITIZE) $< $(BUILD)/libgraysplit-asan.a $(LDLIBS) -lcmocka -lm -o $@
@@ -253,8 +256,11 @@ FMT_FILES := $(wildcard include/*.h bpf/*.c bpf/lib/*.h user/*.c user/*/*.c user
 fmt:
 	$(Q)clang-format -i $(FMT_FILES)
 
-# Format, cppcheck, and clang-tidy with each folder's own include path.
+# The include graph of user/ (no loop, no include across the folders'
+# rule: tests/lint/includes.sh), then format, cppcheck, and clang-tidy
+# with each folder's own include path.
 lint: $(SKEL)
+	$(Q)bash tests/lint/includes.sh
 	$(Q)clang-format --dry-run -Werror $(FMT_FILES)
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 		--inline-suppr --suppress=missingIncludeSystem $(INC_main) user/
