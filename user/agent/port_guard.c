@@ -151,10 +151,10 @@ static void check_conntrack(struct gs_port_guard *g, const struct gs_maps *m)
 	char ns[48];
 
 	/* The ruleset that matters is the one of the interfaces' namespace. */
-	if (gs_ports_netns(m, ns, sizeof(ns)) || (strcmp(ns, g->netns) && gs_netns_enter(ns)))
+	if (gs_ports_netns(m, ns, sizeof(ns)) || (strcmp(ns, g->netns) != 0 && gs_netns_enter(ns)))
 		return;
 	ct = gs_conntrack_in_use(why, sizeof(why));
-	if (strcmp(ns, g->netns) && gs_netns_enter(g->netns))
+	if (strcmp(ns, g->netns) != 0 && gs_netns_enter(g->netns))
 		fprintf(stderr, "graysplit agent: %s\n", gs_last_error());
 	if (ct < 0 || gs_config_read(m, &cfg) || !!(cfg.flags & GS_CFG_CONNTRACK) == ct)
 		return;

@@ -225,5 +225,6 @@ void gs_agent_help(FILE *out)
 		d.interval_ms, d.window_ms, d.policy.alpha, d.policy.min_samples,
 		d.policy.max_error_rate * 100.0, d.policy.min_error_ratio,
 		d.policy.max_latency_ratio, (double)d.policy.latency_margin_us / 1000.0,
-		d.policy.hard_fail_connects, GS_UDP_ANSWER_MS_MAX, d.policy.udp_answer_ms);
+		d.policy.hard_fail_connects, (unsigned int)GS_UDP_ANSWER_MS_MAX,
+		d.policy.udp_answer_ms);
 }

@@ -420,7 +420,7 @@ void gs_link_facts_describe(const struct gs_link_facts *f, char *buf, size_t len
 {
 	const char *kind = f->kind[0] ? f->kind : "device";
 
-	if (strcmp(f->kind, "veth")) {
+	if (strcmp(f->kind, "veth") != 0) {
 		snprintf(buf, len, "%s", kind);
 		return;
 	}

@@ -84,7 +84,6 @@ bool gs_event_is_error(const struct gs_event *ev)
 	case GS_EV_REFUSED:
 	case GS_EV_TIMEOUT:
 	case GS_EV_RESET:
-		return true;
 	case GS_EV_UNREACH:
 		return true;
 	case GS_EV_RESPONSE:

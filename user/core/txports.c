@@ -60,7 +60,7 @@ static void judge_device(struct gs_port *port, bool describe)
 	port->facts_read = true;
 	/* The ifindex now names another device: what was attached is gone
 	 * (or renamed, and the record no longer finds it by name). */
-	if (strcmp(port->facts.name, port->ifname)) {
+	if (strcmp(port->facts.name, port->ifname) != 0) {
 		port->device_why = GS_TX_RENAMED;
 		return;
 	}
@@ -84,11 +84,11 @@ int gs_ports_read(const struct gs_maps *m, const char *netns, bool describe, str
 		return gs_fail(-err, "cannot read the attached interfaces: %s", strerror(-err));
 	qsort(p->port, (size_t)p->n, sizeof(p->port[0]), by_name);
 	for (i = 1; i < p->n; i++)
-		if (strcmp(p->port[i].netns, p->port[0].netns))
+		if (strcmp(p->port[i].netns, p->port[0].netns) != 0)
 			p->other_ns = true;
 	/* The devices are judged in their namespace, wherever the caller is
 	 * (an agent started without --netns, say); the maps are the same. */
-	if (!p->other_ns && p->n && strcmp(p->port[0].netns, here)) {
+	if (!p->other_ns && p->n && strcmp(p->port[0].netns, here) != 0) {
 		err = gs_netns_enter(p->port[0].netns);
 		if (err)
 			return err;
@@ -152,7 +152,7 @@ int gs_ports_netns(const struct gs_maps *m, char *buf, size_t len)
 	else if (!p->n)
 		err = -ENOENT;
 	for (i = 1; !err && i < p->n; i++)
-		if (strcmp(p->port[i].netns, p->port[0].netns))
+		if (strcmp(p->port[i].netns, p->port[0].netns) != 0)
 			err = -EXDEV;
 	if (!err)
 		snprintf(buf, len, "%s", p->port[0].netns);
@@ -258,7 +258,7 @@ static int apply_here(const struct gs_maps *m, struct gs_ports *p)
 
 int gs_ports_apply(const struct gs_maps *m, struct gs_ports *p)
 {
-	bool away = !p->other_ns && p->n && strcmp(p->port[0].netns, p->caller_netns);
+	bool away = !p->other_ns && p->n && strcmp(p->port[0].netns, p->caller_netns) != 0;
 	int err = away ? gs_netns_enter(p->port[0].netns) : 0;
 
 	if (err)
