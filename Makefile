@@ -19,9 +19,10 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-INCLUDES  := -Iinclude -Iuser -I$(BUILD)
 CFLAGS    ?= -g -O2
-CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE $(INCLUDES)
+CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE
+# Each object's header dependencies, written by the compiler (build/**/*.d).
+DEPFLAGS  := -MMD -MP
 LDLIBS    := -lbpf -lelf -lz -ljson-c -lmicrohttpd -lm
 SANITIZE  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
@@ -38,10 +39,29 @@ BPF_HDRS  := $(wildcard bpf/lib/*.h) $(wildcard include/*.h)
 BPF_OBJ   := $(BUILD)/graysplit.bpf.o
 SKEL      := $(BUILD)/graysplit.skel.h
 
-LIB_SRCS  := $(filter-out user/main.c,$(wildcard user/*.c))
+# user/ by role: core/ (maps, attach machinery, control-plane operations,
+# policy, status: no argv, no stdout), cli/ (the command line), agent/ (the
+# daemon), and main.c, which hands the CLI the agent's entry point. Headers
+# are included by bare name, so the include path of each folder is its rule:
+# core sees core; cli sees core and cli; agent sees core and agent; only
+# main.c sees all three. tests/lint/includes.sh checks the same on the files.
+LAYERS    := core cli agent
+INC_core  := -Iinclude -Iuser/core -I$(BUILD)
+INC_cli   := $(INC_core) -Iuser/cli
+INC_agent := $(INC_core) -Iuser/agent
+INC_main  := $(INC_core) -Iuser/cli -Iuser/agent
+# The include path of the folder of the source being compiled ($* is
+# "core/maps", or "main").
+layer_inc = $(INC_$(firstword $(subst /, ,$*)))
+
+LIB_SRCS  := $(foreach l,$(LAYERS),$(wildcard user/$(l)/*.c))
 LIB_OBJS  := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRCS))
 ASAN_OBJS := $(patsubst user/%.c,$(BUILD)/asan/%.o,$(LIB_SRCS))
-USER_HDRS := $(wildcard user/*.h) $(wildcard include/*.h)
+USER_HDRS := $(foreach l,$(LAYERS),$(wildcard user/$(l)/*.h)) $(wildcard include/*.h)
+# The sources that include the skeleton: only their objects wait for it.
+SKEL_SRCS := $(shell grep -l '^\#include "graysplit.skel.h"' $(LIB_SRCS))
+# Tests see core; a test of a CLI or an agent part sees that folder too.
+TEST_INC  := $(INC_core)
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
@@ -57,7 +77,7 @@ all: $(BUILD)/graysplit
 deps:
 	$(Q)bash scripts/deps.sh
 
-$(BUILD) $(BUILD)/user $(BUILD)/asan $(BUILD)/tests/unit $(BUILD)/tests/bpf:
+$(BUILD) $(BUILD)/tests/unit $(BUILD)/tests/bpf:
 	$(Q)mkdir -p $@
 
 $(BUILD)/graysplit.tmp.o: $(BPF_SRC) $(BPF_HDRS) | $(BUILD)
@@ -73,13 +93,15 @@ $(SKEL): $(BPF_OBJ)
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name graysplit_bpf > $@
 
-$(BUILD)/user/%.o: user/%.c $(USER_HDRS) $(SKEL) | $(BUILD)/user
+$(BUILD)/user/%.o: user/%.c
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) $(layer_inc) -c $< -o $@
 
-$(BUILD)/asan/%.o: user/%.c $(USER_HDRS) $(SKEL) | $(BUILD)/asan
+$(BUILD)/asan/%.o: user/%.c
 	$(call msg,CC-ASAN,$@)
-	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -c $< -o $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) $(layer_inc) $(SANITIZE) -c $< -o $@
 
 $(BUILD)/libgraysplit.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -89,18 +111,21 @@ $(BUILD)/libgraysplit-asan.a: $(ASAN_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/graysplit: user/main.c $(BUILD)/libgraysplit.a $(USER_HDRS)
+$(BUILD)/graysplit: $(BUILD)/user/main.o $(BUILD)/libgraysplit.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(BUILD)/libgraysplit.a $(LDLIBS) -o $@
 
 # Tests are built with ASan and UBSan.
+$(BUILD)/tests/unit/test_agent_opts $(BUILD)/fuzz/fuzz_agent_opts: TEST_INC += -Iuser/cli
+$(BUILD)/tests/unit/test_prom: TEST_INC += -Iuser/agent
+
 $(BUILD)/tests/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libgraysplit-asan.a $(USER_HDRS) | $(BUILD)/tests/unit
 	$(call msg,CC-TEST,$@)
-	$(Q)$(CC) $(CFLAGS) $(SANITIZE) $< $(BUILD)/libgraysplit-asan.a $(LDLIBS) -lcmocka -lm -o $@
+	$(Q)$(CC) $(CFLAGS) $(TEST_INC) $(SANITIZE) $< $(BUILD)/libgraysplit-asan.a $(LDLIBS) -lcmocka -lm -o $@
 
-$(BUILD)/tests/bpf/%: tests/bpf/%.c $(BPFT_LIB) $(wildcard tests/bpf/*.h) $(BUILD)/libgraysplit-asan.a $(SKEL) | $(BUILD)/tests/bpf
+$(BUILD)/tests/bpf/%: tests/bpf/%.c $(BPFT_LIB) $(wildcard tests/bpf/*.h) $(BUILD)/libgraysplit-asan.a $(SKEL) $(USER_HDRS) | $(BUILD)/tests/bpf
 	$(call msg,CC-TEST,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/bpf $(SANITIZE) $< $(BPFT_LIB) $(BUILD)/libgraysplit-asan.a $(LDLIBS) -lcmocka -lm -o $@
+	$(Q)$(CC) $(CFLAGS) $(TEST_INC) -Itests/bpf $(SANITIZE) $< $(BPFT_LIB) $(BUILD)/libgraysplit-asan.a $(LDLIBS) -lcmocka -lm -o $@
 
 # libFuzzer targets (tests/fuzz/fuzz_*.c): clang, with the library built
 # again with coverage instrumentation so the fuzzer sees inside user/.
@@ -111,12 +136,16 @@ FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_OBJS   := $(patsubst user/%.c,$(BUILD)/fuzz/obj/%.o,$(LIB_SRCS))
 
-$(BUILD)/fuzz/obj:
-	$(Q)mkdir -p $@
-
-$(BUILD)/fuzz/obj/%.o: user/%.c $(USER_HDRS) $(SKEL) | $(BUILD)/fuzz/obj
+$(BUILD)/fuzz/obj/%.o: user/%.c
 	$(call msg,CC-FUZZ,$@)
-	$(Q)$(FUZZ_CC) $(CFLAGS) $(FUZZ_SANITIZE) -fsanitize=fuzzer-no-link -c $< -o $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(CFLAGS) $(DEPFLAGS) $(layer_inc) $(FUZZ_SANITIZE) -fsanitize=fuzzer-no-link -c $< -o $@
+
+# The generated skeleton is no dependency the compiler can report before it
+# exists: the objects whose sources include it wait for it by name.
+$(foreach d,user asan fuzz/obj,$(patsubst user/%.c,$(BUILD)/$(d)/%.o,$(SKEL_SRCS))): $(SKEL)
+
+-include $(patsubst %.o,%.d,$(LIB_OBJS) $(ASAN_OBJS) $(FUZZ_OBJS) $(BUILD)/user/main.o)
 
 $(BUILD)/libgraysplit-fuzz.a: $(FUZZ_OBJS)
 	$(call msg,AR,$@)
@@ -124,7 +153,7 @@ $(BUILD)/libgraysplit-fuzz.a: $(FUZZ_OBJS)
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(BUILD)/libgraysplit-fuzz.a $(USER_HDRS)
 	$(call msg,CC-FUZZ,$@)
-	$(Q)$(FUZZ_CC) $(CFLAGS) -Itests/fuzz $(FUZZ_SANITIZE) -fsanitize=fuzzer $< \
+	$(Q)$(FUZZ_CC) $(CFLAGS) $(TEST_INC) -Itests/fuzz $(FUZZ_SANITIZE) -fsanitize=fuzzer $< \
 		$(BUILD)/libgraysplit-fuzz.a $(LDLIBS) -o $@
 
 fuzz-targets: $(FUZZ_BINS)
@@ -181,7 +210,7 @@ $(BUILD)/bench/bpf/fwd_bench.skel.h: $(BUILD)/bench/bpf/fwd_bench.bpf.o
 $(BUILD)/bench/fwd_bench: tests/bench/fwd_bench.c tests/bpf/packet.c tests/bpf/packet.h \
 		$(BUILD)/bench/bpf/fwd_bench.skel.h
 	$(call msg,CC-BENCH,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/bpf -I$(BUILD)/bench/bpf $< tests/bpf/packet.c -lbpf -lelf -lz -o $@
+	$(Q)$(CC) $(CFLAGS) -Iinclude -Itests/bpf -I$(BUILD)/bench/bpf $< tests/bpf/packet.c -lbpf -lelf -lz -o $@
 
 bench-bins: $(BUILD)/bench/fwd_bench
 
@@ -195,7 +224,7 @@ $(BUILD)/bench/prog_bench: tests/bench/prog_bench.c $(PROG_BENCH_LIB) $(wildcard
 		$(BUILD)/libgraysplit.a $(SKEL) $(BUILD)/graysplit
 	$(call msg,CC-BENCH,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -Itests/bpf $< $(PROG_BENCH_LIB) $(BUILD)/libgraysplit.a $(LDLIBS) \
+	$(Q)$(CC) $(CFLAGS) $(TEST_INC) -Itests/bpf $< $(PROG_BENCH_LIB) $(BUILD)/libgraysplit.a $(LDLIBS) \
 		-lcmocka -lm -o $@
 
 bench-bins: $(BUILD)/bench/prog_bench
@@ -220,17 +249,23 @@ demo: deps all
 soak: deps all
 	$(Q)bash scripts/soak.sh
 
-FMT_FILES := $(wildcard include/*.h bpf/*.c bpf/lib/*.h user/*.c user/*.h tests/unit/*.c tests/unit/*.h tests/bpf/*.c tests/bpf/*.h \
+FMT_FILES := $(wildcard include/*.h bpf/*.c bpf/lib/*.h user/*.c user/*/*.c user/*/*.h \
+	tests/unit/*.c tests/unit/*.h tests/bpf/*.c tests/bpf/*.h \
 	tests/fuzz/*.c tests/fuzz/*.h tests/bench/*.c)
 
 fmt:
 	$(Q)clang-format -i $(FMT_FILES)
 
+# The include graph of user/ (no loop, no include across the folders'
+# rule: tests/lint/includes.sh), then format, cppcheck, and clang-tidy
+# with each folder's own include path.
 lint: $(SKEL)
+	$(Q)bash tests/lint/includes.sh
 	$(Q)clang-format --dry-run -Werror $(FMT_FILES)
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
-		--inline-suppr --suppress=missingIncludeSystem $(INCLUDES) user/
-	$(Q)clang-tidy --quiet $(filter-out user/skel.c,$(LIB_SRCS)) user/main.c -- $(CFLAGS)
+		--inline-suppr --suppress=missingIncludeSystem $(INC_main) user/
+	$(Q)$(foreach l,$(LAYERS),clang-tidy --quiet $(filter-out %/skel.c,$(wildcard user/$(l)/*.c)) \
+		-- $(CFLAGS) $(INC_$(l)) && ) clang-tidy --quiet user/main.c -- $(CFLAGS) $(INC_main)
 
 SBINDIR  := $(PREFIX)/sbin
 MAN8DIR  := $(PREFIX)/share/man/man8
@@ -262,7 +297,7 @@ $(BUILD)/bench/agent_load: tests/bench/agent_load.c $(AGENT_LOAD_LIB) tests/bpf/
 		$(BUILD)/libgraysplit.a
 	$(call msg,CC-BENCH,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -Itests/bpf $< $(AGENT_LOAD_LIB) $(BUILD)/libgraysplit.a $(LDLIBS) \
+	$(Q)$(CC) $(CFLAGS) $(TEST_INC) -Itests/bpf $< $(AGENT_LOAD_LIB) $(BUILD)/libgraysplit.a $(LDLIBS) \
 		-lpthread -o $@
 
 # The end-to-end and agent benchmarks alone (BENCH_ARGS=--quick: smoke run).

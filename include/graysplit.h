@@ -273,7 +273,7 @@ struct gs_backend_stats {
  * path counts flows started and flows answered per time slot of the
  * flow's start (udp_slots, per CPU, per backend); the agent, once a slot
  * is older than the service's answer bound, takes started - answered as
- * flows unanswered (user/collect.c) and adds them to the backend's
+ * flows unanswered (user/core/collect.c) and adds them to the backend's
  * total in the unanswered map, which only the agent writes.
  */
 #define GS_UDP_SLOT_SHIFT 26 /* a slot is 2^26 ns = 67.1 ms of flow starts */
@@ -428,7 +428,7 @@ struct gs_iface {
 /*
  * tx_ports: DEVMAP_HASH, ifindex -> ifindex: the interfaces the fast path may
  * redirect to. Userspace keeps in it the attached interfaces the kernel will
- * transmit XDP frames on (user/link_facts.h says how that is known), and
+ * transmit XDP frames on (user/core/link_facts.h says how that is known), and
  * only while they all share one network namespace (an ifindex means nothing
  * across namespaces). The kernel drops a devmap entry whose device goes.
  */

@@ -79,7 +79,7 @@ tb_state_dir() { echo "$TB_STATE_BASE/graysplit-testbed-$1"; }
 
 # tb_state_clean PIN_DIR: the files graysplit keeps for that instance in
 # its state directory (decision log, locks, journal), named after the pin
-# directory as user/lock.c's gs_state_path names them. detach --all keeps
+# directory as user/core/lock.c's gs_state_path names them. detach --all keeps
 # the decision log, as an operator would want; a test bed leaves nothing.
 tb_state_clean() {
 	local name=${1//[^a-zA-Z0-9.-]/_}

@@ -3,7 +3,7 @@
  * XDP fast path for a packet the forward path has just DNATed: ask the
  * kernel's FIB where the backend is and, when it names an egress interface
  * that takes XDP frames (tx_ports: userspace admits only devices the kernel
- * says transmit them, user/txports.h) and has not refused any since
+ * says transmit them, user/core/txports.h) and has not refused any since
  * (tx_health, written by lib/watch.h), and already knows the next hop's MAC, do
  * what IP forwarding would do (TTL or hop limit down, new MACs) and redirect
  * the frame there, past the node's stack. Everything else goes up the stack

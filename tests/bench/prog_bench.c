@@ -16,7 +16,7 @@
  * third, unattached empty program shows what the trap would have cost. tc
  * has no dispatcher: both tc programs are called indirectly, attached or not.
  *
- * The service is set up with the real control-plane operations (user/ops.h):
+ * The service is set up with the real control-plane operations (user/core/ops.h):
  * 100 backends (90 stable, 10 canary at a 10% share) and Maglev tables of
  * GS_MAGLEV_SIZE slots built by graysplit's own builder. Every case checks
  * the counters to prove the program took the path the figure names.

@@ -16,7 +16,7 @@
 #include "check.h"
 #include "fibnet.h"
 #include "fixture.h"
-#include "status.h"
+#include "names.h"
 
 #include <linux/bpf.h>
 #include <net/if.h>

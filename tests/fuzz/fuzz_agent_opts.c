@@ -9,7 +9,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "agent.h"
+#include "agent_flags.h"
 #include "fuzz.h"
 #include "parse.h"
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The agent's flags (user/agent_opts.c): defaults from the policy, every
+ * The agent's flags (user/cli/agent_flags.c): defaults from the policy, every
  * flag reaching its field in the right unit, and every bad value refused
  * with a one-line message naming the flag, the options left untouched.
  */
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "agent.h"
+#include "agent_flags.h"
 #include "error.h"
 
 #define MAX_ARGS 32

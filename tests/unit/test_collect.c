@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * The agent's reading of the kernel's 32-bit per-CPU histogram buckets
- * (user/collect.c): summed over CPUs and differenced modulo 2^32, an
+ * (user/core/collect.c): summed over CPUs and differenced modulo 2^32, an
  * interval's count is exact even when a CPU's counter wrapped in between.
  */
 #include <setjmp.h>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * The fast path's rule for redirect targets (gs_tx_judge in
- * user/link_facts.c) on facts as the kernel reports them for kinds of
+ * user/core/link_facts.c) on facts as the kernel reports them for kinds of
  * device, most of which the test machine cannot create: VLAN, bond,
  * ipvlan, Geneve, physical NICs with and without XDP transmit, veths on
  * kernels with and without the netdev family's xdp-features report, and a

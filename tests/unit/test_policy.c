@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The fail-back policy (user/policy.c): a decision table over hand-made
+ * The fail-back policy (user/core/policy.c): a decision table over hand-made
  * windows (fail, hard fail, inconclusive, pass, and the floors that keep
  * small effects from failing), then simulated traffic checked every 100 ms:
  * identical canaries (A/A) must almost never fail, and a canary that breaks

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The Prometheus text rendering (user/prom.c): label and HELP escaping, and
+ * The Prometheus text rendering (user/agent/prom.c): label and HELP escaping, and
  * histograms from the kernel's log-linear buckets, whose every `le` count
  * must equal the number of samples below that bound, counted independently
  * from the samples themselves.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The mixture sequential test (user/sprt.c): the incomplete beta function
+ * The mixture sequential test (user/core/sprt.c): the incomplete beta function
  * against binomial tails summed term by term, the Bayes factor against
  * direct numerical integration, its shape (monotone, 0 without data, finite
  * at 1e7), and simulated canaries checked every 100 ms for 60 s: identical

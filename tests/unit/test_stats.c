@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * Latency histograms (user/stats.c on include/gs_hist.h): percentiles read
+ * Latency histograms (user/core/stats.c on include/gs_hist.h): percentiles read
  * back from the buckets against the exact percentiles of the same samples,
  * merging and un-merging windows, the conservative count above a threshold,
  * and the bucket function against its own bucket bounds.

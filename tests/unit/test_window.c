@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The agent's sliding windows (user/window.c): after every push the running
+ * The agent's sliding windows (user/core/window.c): after every push the running
  * sum equals the sum of the last N intervals recomputed from scratch, field
  * by field and bucket by bucket; reset forgets everything; bad sizes fail.
  */

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Loading the BPF object with its maps pinned under a pin directory, and
+ * attaching / detaching its two programs on interfaces.
+ */
+#ifndef GS_LOADER_H
+#define GS_LOADER_H
+
+#include <stdint.h>
+
+struct graysplit_bpf;
+
+/*
+ * Open and load the object with every map pinned in pin_dir (reusing maps
+ * already pinned there, so state survives re-loading). flows sizes the flow
+ * tables when they are created. The caller owns *skel.
+ */
+/* graysplit_bpf__open(), out of line (see skel.c). */
+struct graysplit_bpf *gs_skel_open(void);
+
+int gs_load(const char *pin_dir, uint32_t flows, struct graysplit_bpf **skel);
+
+/*
+ * The events ring buffer's size in bytes (a power of two, at least a page)
+ * for instances created after this call; 0 (the default) keeps the build's
+ * GS_RINGBUF_SIZE. A pinned ring keeps the size it has.
+ */
+void gs_loader_set_ring_bytes(uint32_t bytes);
+
+/* netns is the --netns name or NULL; the caller has already entered it. */
+int gs_attach(const char *pin_dir, const char *netns, const char *ifname, uint32_t flows);
+int gs_detach(const char *pin_dir, const char *netns, const char *ifname);
+/*
+ * Load this build's programs, pin them in place of the old ones and move
+ * every recorded interface onto them (after an upgrade: attach reuses the
+ * pinned programs otherwise). netns is the namespace to return to.
+ */
+int gs_reload(const char *pin_dir, const char *netns, uint32_t flows);
+
+/* "native" or "generic" for the xdp_flags recorded in struct gs_iface. */
+const char *gs_xdp_mode_name(uint32_t xdp_flags);
+
+/* Detach every recorded interface (entering each one's netns) and unpin all. */
+int gs_detach_all(const char *pin_dir);
+
+#endif
