@@ -111,7 +111,11 @@ static void hold_down(struct gs_port_guard *g, struct gs_ports *p, uint64_t now_
 			s->refused_ns = port->health.refused_ns;
 			s->strikes++;
 		}
-		hold_ms = GS_PORT_HOLD_MIN_MS << (s->strikes > 7 ? 6 : s->strikes - 1);
+		/* Strikes 0 (reset after a quiet spell, the same old refusal
+		 * seen again) holds as the first: long over by then. */
+		hold_ms = GS_PORT_HOLD_MIN_MS << (s->strikes > 7   ? 6
+						  : s->strikes > 1 ? s->strikes - 1
+								   : 0);
 		if (hold_ms > GS_PORT_HOLD_MAX_MS)
 			hold_ms = GS_PORT_HOLD_MAX_MS;
 		port->forgive = now_ns - s->refused_ns >= hold_ms * 1000000ull;
