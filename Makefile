@@ -69,7 +69,7 @@ BPFT_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(BPFT_SRCS))
 BPFT_LIB  := $(filter-out $(BPFT_SRCS),$(wildcard tests/bpf/*.c))
 
-.PHONY: all deps test test-unit test-bpf test-bats test-fuzz bench demo fmt lint clean install uninstall tests
+.PHONY: all deps check test test-unit test-bpf test-bats test-fuzz bench demo fmt lint clean install uninstall tests
 .PHONY: fuzz fuzz-packets fuzz-parsers fuzz-targets bench-bins bench-quick bench-prog soak
 
 all: $(BUILD)/graysplit
@@ -172,6 +172,12 @@ tests: $(BUILD)/graysplit $(UNIT_BINS) $(BPFT_BINS) $(FUZZ_BINS) bench-bins
 test: deps
 	$(Q)$(MAKE) --no-print-directory -j$(shell nproc) tests
 	$(Q)bash tests/run.sh
+
+# The quick tier, for every change: unit, BPF and fuzz replay tests and the
+# end-to-end smoke (tests/bats/smoke.bats), in a minute or two.
+check: deps
+	$(Q)$(MAKE) --no-print-directory -j$(shell nproc) $(BUILD)/graysplit $(UNIT_BINS) $(BPFT_BINS) $(FUZZ_BINS)
+	$(Q)bash tests/run.sh unit bpf fuzz smoke
 
 test-unit test-bpf test-bats test-fuzz: deps
 	$(Q)$(MAKE) --no-print-directory -j$(shell nproc) tests

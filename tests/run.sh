@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test suite with TAP output and prints one closing line,
 # "N passed, N failed"; exits non-zero if anything failed or a suite crashed.
-# Usage: tests/run.sh [unit|bpf|fuzz|bats]...   (default: all four)
+# Usage: tests/run.sh [unit|bpf|fuzz|bats|smoke]...   (default: the first four;
+# smoke is the bats files marked "# test-tier: smoke", for make check)
 #
 # Two lanes run side by side on a machine with two cores or more: suites whose
 # assertions involve time (an agent deciding within a window, rates, fail-back
@@ -49,6 +50,14 @@ for suite in "${suites[@]}"; do
 	fuzz)
 		# The fuzz targets replay their seeds and regression inputs once.
 		add_job shared fuzz bash tests/fuzz/replay.sh "$build"/fuzz/fuzz_*
+		;;
+	smoke)
+		# make check's end-to-end part: the files marked "# test-tier: smoke".
+		for t in tests/bats/*.bats; do
+			grep -qx '# test-tier: smoke' "$t" || continue
+			add_job shared "bats/$(basename "$t")" env \
+				BATS_TEST_TIMEOUT="${BATS_TEST_TIMEOUT:-300}" bats --tap "$t"
+		done
 		;;
 	bats)
 		for t in tests/bats/*.bats; do
