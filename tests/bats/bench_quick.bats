@@ -5,6 +5,8 @@
 # the file; each component is its own test, so a component the environment
 # cannot run (bench.sh says "skipped: REASON") is skipped alone, with the
 # reason, and any other failure of it still fails.
+# Outcomes only: the shared lane.
+# test-lane: shared
 
 setup_file() {
 	REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)

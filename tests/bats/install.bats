@@ -3,6 +3,8 @@
 # systemd unit's verification, and the agent run with exactly the unit's
 # capabilities against a test bed.
 
+# Outcomes only (the capped agent gets 20 s to fail back): the shared lane.
+# test-lane: shared
 load helpers
 
 setup_file() {
