@@ -111,3 +111,11 @@ dns_heal() {
 		tb_dns_start "$TB" "$b"
 	done
 }
+
+# assert_answered LINES: every line names a backend (b1, b2 or b3).
+assert_answered() {
+	if grep -qvE '^b[123]$' <<<"$1"; then
+		echo "not every query answered by a backend: $(sort <<<"$1" | uniq -c | tr -s ' \n' ' ')" >&2
+		return 1
+	fi
+}

@@ -155,11 +155,31 @@ static void check_conntrack(struct gs_port_guard *g, const struct gs_maps *m)
 	char ns[48];
 
 	/* The ruleset that matters is the one of the interfaces' namespace. */
-	if (gs_ports_netns(m, ns, sizeof(ns)) || (strcmp(ns, g->netns) != 0 && gs_netns_enter(ns)))
+	if (gs_ports_netns(m, ns, sizeof(ns)))
 		return;
-	ct = gs_conntrack_in_use(why, sizeof(why));
-	if (strcmp(ns, g->netns) != 0 && gs_netns_enter(g->netns))
-		fprintf(stderr, "graysplit agent: %s\n", gs_last_error());
+	if (strcmp(ns, g->netns) != 0 && gs_netns_enter(ns)) {
+		snprintf(why, sizeof(why), "%s", gs_last_error());
+		ct = -1;
+	} else {
+		ct = gs_conntrack_in_use(why, sizeof(why));
+		if (strcmp(ns, g->netns) != 0 && gs_netns_enter(g->netns))
+			fprintf(stderr, "graysplit agent: %s\n", gs_last_error());
+	}
+	/* Blind is said, once, not silently lived with: the kernel-side
+	 * watch of netfilter drops is then the only line left. */
+	if ((ct < 0) != g->conntrack_blind) {
+		g->conntrack_blind = ct < 0;
+		if (ct < 0)
+			fprintf(stderr,
+				"graysplit agent: cannot check the nftables ruleset for conntrack "
+				"(%s; it needs CAP_NET_ADMIN, and CAP_SYS_ADMIN in another "
+				"namespace): netfilter dropping replies still "
+				"turns the fast path off\n",
+				why);
+		else
+			fprintf(stderr,
+				"graysplit agent: the nftables ruleset can be read again\n");
+	}
 	if (ct < 0 || gs_config_read(m, &cfg) || !!(cfg.flags & GS_CFG_CONNTRACK) == ct)
 		return;
 	lock = gs_lock_try(g->pin_dir);

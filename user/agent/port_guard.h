@@ -49,7 +49,8 @@ struct gs_port_guard {
 	bool have_last;
 	struct gs_ports last; /* as of the last look, after applying */
 	struct gs_port_strikes strikes[GS_MAX_IFACES];
-	uint64_t changes; /* decision lines written */
+	uint64_t changes;     /* decision lines written */
+	bool conntrack_blind; /* the last ruleset check failed (said once) */
 };
 
 void gs_port_guard_init(struct gs_port_guard *g, const char *pin_dir, const char *netns);
