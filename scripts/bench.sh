@@ -22,7 +22,7 @@
 #
 # Usage: scripts/bench.sh [--quick] [--only NAME[,NAME]] [--markdown FILE]
 #   --quick     smoke sizes (about a minute): the figures are rough
-#   --markdown  also write the table as Markdown (for the README)
+#   --markdown  also write the table as Markdown (for docs/performance.md)
 # Exit status: non-zero when a component fails to run or prints no figure;
 # a missed target is reported in the table, not in the exit status. A
 # component that exits 77 with "cannot run here: REASON" on stdout cannot

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * Watching every backend from the data path (README.md, "What it is"): connect
+ * Watching every backend from the data path (docs/design.md, Signals): connect
  * latency, refused and timed-out connects, resets, time to first byte and the
  * HTTP status of the first response. Each is a per-CPU backend_stats counter
  * (the ground truth), a sample in the backend's latency histogram where it

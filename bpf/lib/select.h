@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * Choosing a backend for a new flow, in two independent levels (README.md,
- * "What it is"): the group from a client override or the hash-threshold
+ * Choosing a backend for a new flow, in two independent levels (docs/design.md,
+ * Selection): the group from a client override or the hash-threshold
  * split, then the backend from that group's Maglev table. The hashes are
  * those of include/gs_hash.h, so userspace can predict every choice.
  */

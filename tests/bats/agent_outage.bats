@@ -123,8 +123,8 @@ agent_line_after() {
 	note "fail-back: decision $(fsub "$t_dec" "$t_fault") s after the fault;" \
 		"first bad answer -> last canary request $(jq -r .failback_s <<<"$stat") s;" \
 		"after the decision: $(jq -c .after_decision <<<"$stat")"
-	# README's target for a refusing canary: the last request reaches it
-	# within 1 s of the first bad answer the client saw.
+	# The target for a refusing canary (docs/agent.md, How fast it acts): the
+	# last request reaches it within 1 s of the first bad answer the client saw.
 	awk -v s="$(jq -r '.failback_s // 99' <<<"$stat")" 'BEGIN { exit !(s <= 1.0) }' ||
 		{ echo "fail-back took $(jq -r .failback_s <<<"$stat") s, target 1 s" >&2; return 1; }
 	[ "$(jq .after_decision.requests <<<"$stat")" -ge 100 ] ||

@@ -4,7 +4,8 @@
  * concurrent stable baseline (connect errors, HTTP 5xx, connect latency,
  * time to first byte), each gated by floors on sample counts and effect
  * size, and a hard fail on consecutive refused connects that needs no
- * statistics. README.md, "Fail-back", says how each test reads.
+ * statistics. docs/agent.md, "What it decides on", says how each test reads;
+ * docs/design.md, The policy, how they are built.
  *
  * The window is the caller's. Measured in tests/unit/test_policy.c (200
  * connections/s, 20% canary, a check every 100 ms): decide on a 2 s sliding

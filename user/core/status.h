@@ -2,8 +2,8 @@
 /*
  * What `graysplit status` shows, built once as a json-c tree from the pinned
  * maps: services with their share, backends and overrides, the interfaces,
- * the flow table and the global counters. The README's `status --json` is the
- * contract for the services part.
+ * the flow table and the global counters. docs/observability.md, "`status
+ * --json`", is the contract for the services part.
  */
 #ifndef GS_STATUS_H
 #define GS_STATUS_H
