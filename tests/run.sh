@@ -4,13 +4,14 @@
 # Usage: tests/run.sh [unit|bpf|fuzz|bats|smoke]...   (default: the first four;
 # smoke is the bats files marked "# test-tier: smoke", for make check)
 #
-# Two lanes run side by side on a machine with two cores or more: suites whose
+# Lanes run side by side on a machine with two cores or more: suites whose
 # assertions involve time (an agent deciding within a window, rates, fail-back
 # delays) run one after another in the "timed" lane; suites that assert only
 # outcomes (unit, BPF and fuzz replay tests, and bats files marked with a line
 # "# test-lane: shared") run in the "shared" lane next to them. Each suite's
-# output is printed whole when it ends. GS_TEST_LANES=1 runs everything in one
-# lane, in order.
+# output is printed whole when it ends. GS_TEST_LANES=N (default 2 on two
+# cores or more) runs one timed worker and N-1 shared ones; GS_TEST_LANES=1
+# runs everything in one lane, in order.
 #
 # No suite may hold the run hostage: each one that runs longer than
 # GS_SUITE_TIMEOUT seconds (default 900; the slowest takes about 2 minutes on
@@ -109,13 +110,17 @@ run_suite() {
 	return "$rc"
 }
 
-# run_lane LANE: its jobs in order; each one's output into work/N.log, its
-# exit code into work/N.rc, then printed under a lock so suites never mix.
+# run_lane LANE: a worker of that lane: it takes the lane's jobs in order,
+# each one not yet claimed by another worker of the lane (a claim is a
+# file made with noclobber: one maker wins); each job's output into
+# work/N.log, its exit code into work/N.rc, then printed under a lock so
+# suites never mix.
 run_lane() {
 	local lane=$1 i=0 job name cmd t0 rc
 	for job in "${jobs[@]}"; do
 		i=$((i + 1))
 		[ "${job%%$'\t'*}" = "$lane" ] || continue
+		(set -o noclobber && : >"$work/$i.claim") 2>/dev/null || continue
 		name=${job#*$'\t'}
 		cmd=${name#*$'\t'}
 		name=${name%%$'\t'*}
@@ -133,11 +138,18 @@ run_lane() {
 	done
 }
 
+# One worker for the timed lane (its suites never overlap one another);
+# the rest of the lanes are workers of the shared lane.
 t_start=$EPOCHREALTIME
-run_lane shared &
-shared_pid=$!
+workers=()
+for ((w = 1; w < lanes; w++)); do
+	run_lane shared &
+	workers+=("$!")
+done
 run_lane timed
-wait "$shared_pid"
+for w in "${workers[@]}"; do
+	wait "$w"
+done
 
 # Count TAP "ok" / "not ok" lines of each suite; a non-zero exit with no
 # failing line still counts as a failure (a crash must never look green), and

@@ -38,8 +38,9 @@
  * ICMP checksum (over the ICMPv6 pseudo-header too). A frame that is no
  * ICMP error is not counted here; each error is counted once: put back
  * (icmp_translated, icmp_to_backend), or passed on untouched because it
- * quotes no flow (icmp_not_ours) or its quote is too short, of a fragment
- * or malformed (icmp_bad_quote). An error of the other direction, which a
+ * quotes no flow (icmp_not_ours; so does an IPv6 quote with an extension
+ * header, a fragment header among them) or its quote is too short, of an
+ * IPv4 fragment or malformed (icmp_bad_quote). An error of the other direction, which a
  * program meets where graysplit is attached on both sides of the node, is
  * left to the other program (see gs_icmp_about_reply).
  *

@@ -219,7 +219,7 @@ void gs_agent_help(FILE *out)
 		"canary fails but stable fails too (under 90%% of >= 10 connects succeed, or\n"
 		"its error rate of the failing kind is 10%% or more): the share is left alone.\n"
 		"The agent reads the events ring buffer: one agent per instance (a second one,\n"
-		"or 'graysplit events', refuses to start). It may be killed at any moment,\n"
+		"or 'graysplit trace', refuses to start). It may be killed at any moment,\n"
 		"even with kill -9: traffic keeps the last shares, and a new agent starts\n"
 		"from the pinned maps with fresh windows. SIGINT or SIGTERM: exit 0.\n",
 		d.interval_ms, d.window_ms, d.policy.alpha, d.policy.min_samples,
