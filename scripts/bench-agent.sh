@@ -3,7 +3,7 @@
 # core, memory flat), with the events written by the kernel through a live
 # instance's own programs.
 #
-# A test bed (scripts/testbed.sh) gets graysplit attached and the VIP service
+# A test bed (tests/bed/testbed.sh) gets graysplit attached and the VIP service
 # (b1, b2 stable, b3 canary at 33.3333%, so every backend's events are
 # watched), and a real `graysplit agent` with its defaults. Then
 # build/bench/agent_load runs the instance's pinned XDP and tc programs with
@@ -25,7 +25,7 @@
 # Usage: scripts/bench-agent.sh [--quick]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/testbed.sh
+source tests/bed/testbed.sh
 source scripts/lib/bench-common.sh
 
 secs=10

@@ -3,7 +3,7 @@
 # nginx backends on the test bed, next to the same client asking the backends
 # directly and next to an nftables numgen DNAT split of the same VIP.
 #
-# What it measures. On one bed (scripts/testbed.sh), the Python backends are
+# What it measures. On one bed (tests/bed/testbed.sh), the Python backends are
 # replaced by nginx-light (one worker each, `return 200`, no access log; its
 # config lives in a temp dir), and wrk (3 threads, one per backend in the
 # direct mode) runs each shape against each path, in rounds: per round each
@@ -45,7 +45,7 @@
 # prints the CPU time of everything but "other" per request, which is
 # steadier than the rates when other work shares the machine (a rate then
 # also measures the share of CPU the scheduler gave the bench). In full mode
-# one extra run measures the bed's own Python backends (scripts/lib/httpd.py)
+# one extra run measures the bed's own Python backends (tests/bed/httpd.py)
 # directly: 0.13 to 0.27 of nginx's rate here, the Python servers taking
 # most of the bench's CPU, which is why they are not used here.
 #
@@ -56,7 +56,7 @@
 # Usage: scripts/bench-e2e.sh [--quick] [--rounds N] [--seconds S]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/testbed.sh
+source tests/bed/testbed.sh
 source scripts/lib/bench-common.sh
 
 rounds=5

@@ -5,7 +5,7 @@
 #
 # Fail-back time. On the test bed (b1, b2 stable, b3 canary, split 20), a
 # client makes 200 new connections a second through the VIP, one GET each
-# (scripts/lib/loadgen.py), while a fresh agent runs with its defaults. After
+# (tests/bed/loadgen.py), while a fresh agent runs with its defaults. After
 # 2 s of healthy traffic the canary breaks one way:
 #   503      every answer is "HTTP/1.0 503 Service Unavailable"
 #   refused  its server is killed: connections are refused
@@ -13,7 +13,7 @@
 # and the time from the first bad answer the client saw (a non-2xx answer,
 # a refused or reset connection; for +300 ms the first canary answer that
 # took >= 250 ms) to the moment the last request that reached the canary
-# was sent is taken from the client's log (scripts/lib/loadstat.py). It
+# was sent is taken from the client's log (tests/bed/loadstat.py). It
 # can be below 0 when the requests in flight when the canary broke are the
 # first to fail and nothing is sent to it afterwards. Also shown: the delay
 # from breaking the canary to the agent's decision (its JSON "time").
@@ -31,7 +31,7 @@
 #        them), the report on stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/testbed.sh
+source tests/bed/testbed.sh
 source scripts/lib/bench-common.sh
 
 json=false
@@ -90,7 +90,7 @@ agent_end() {
 	agent_pid=
 }
 load_start() { # LOG RATE
-	ip netns exec "$(tb_ns "$P" client)" "$TB_PYTHON" scripts/lib/loadgen.py "$TB_VIP4" \
+	ip netns exec "$(tb_ns "$P" client)" "$TB_PYTHON" tests/bed/loadgen.py "$TB_VIP4" \
 		--rate "$2" --out "$1" </dev/null 2>"$1.summary" &
 	load_pid=$!
 }
@@ -137,7 +137,7 @@ one_run() {
 		return 0
 	fi
 	t_dec=$(date -u -d "$(jq -r .time <<<"$line")" +%s.%N)
-	"$TB_PYTHON" scripts/lib/loadstat.py "$log.load" --canary "$CANARY" --since "$t_fault" \
+	"$TB_PYTHON" tests/bed/loadstat.py "$log.load" --canary "$CANARY" --since "$t_fault" \
 		--failed-is-canary "${slow[@]}" |
 		jq -r --argjson f "$t_fault" --argjson d "$t_dec" \
 			'"\(.failback_s // "none") \($d - $f)"' >"$work/result"

@@ -10,7 +10,7 @@
 #   pass   the same with `config fast-path off`: DNAT, XDP_PASS, the kernel
 #          forwards
 #
-# The namespaces are the test bed's client, node and b1 (scripts/testbed.sh
+# The namespaces are the test bed's client, node and b1 (tests/bed/testbed.sh
 # names and addresses), without HTTP servers. The generator is
 # build/bench/fwd_bench: BPF_PROG_RUN in live-frames mode
 # in the client's namespace (frames leave the client's veth as fast as the
@@ -32,8 +32,8 @@
 # failure.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
-# shellcheck source=scripts/testbed.sh
-source scripts/testbed.sh
+# shellcheck source=tests/bed/testbed.sh
+source tests/bed/testbed.sh
 
 secs=3
 rounds=3

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What it measures: what `graysplit agent --metrics` costs. On the test bed
 # (b1, b2 stable, b3 canary, split 20), a client makes RATE new connections a
-# second through the VIP (scripts/lib/loadgen.py) while an agent with
+# second through the VIP (tests/bed/loadgen.py) while an agent with
 # --metrics 127.0.0.1:PORT runs. Then, SECONDS each:
 #   1. no scrapes: the agent's CPU (utime + stime from /proc/PID/stat) per
 #      second of wall time;
@@ -15,7 +15,7 @@
 # Usage: scripts/bench-metrics.sh [SECONDS] [RATE] [EXTRA]   (default 20 200 200)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/testbed.sh
+source tests/bed/testbed.sh
 source scripts/lib/bench-common.sh
 
 secs=${1:-20}
@@ -44,7 +44,7 @@ for ((i = 0; i < 100; i++)); do
 	curl -sf -o /dev/null "$url" && break
 	sleep 0.05
 done
-ip netns exec "$(tb_ns "$P" client)" "$TB_PYTHON" scripts/lib/loadgen.py "$TB_VIP4" \
+ip netns exec "$(tb_ns "$P" client)" "$TB_PYTHON" tests/bed/loadgen.py "$TB_VIP4" \
 	--rate "$rate" --out "$work/load.log" </dev/null 2>"$work/load.summary" &
 load_pid=$!
 sleep 2

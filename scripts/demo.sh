@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # graysplit's story in about a minute, on a test bed of network namespaces
-# (scripts/testbed.sh): client -> node (graysplit) -> b1, b2 (stable) and
+# (tests/bed/testbed.sh): client -> node (graysplit) -> b1, b2 (stable) and
 # b3 (canary), real HTTP servers, 200 new connections a second from the
-# client (scripts/lib/loadgen.py).
+# client (tests/bed/loadgen.py).
 #
 #   1. apply a rollout file (examples/canary-basic.yaml): 5% -> 25% -> 50%
 #      -> 100%, each step baked and analysed by the agent before the next;
@@ -16,7 +16,7 @@
 # Usage: scripts/demo.sh [--plot FILE] [--rollout FILE] [--rate N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/testbed.sh
+source tests/bed/testbed.sh
 
 plot=build/demo.png
 rollout=examples/canary-basic.yaml
@@ -66,7 +66,7 @@ gs() {
 	step "graysplit $*"
 	tb_gs "$P" "$@"
 }
-stat() { "$TB_PYTHON" scripts/lib/loadstat.py "$tmp/load.log" --canary b3 "$@"; }
+stat() { "$TB_PYTHON" tests/bed/loadstat.py "$tmp/load.log" --canary b3 "$@"; }
 fsub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
 svc_json() { tb_gs "$P" status --json | jq -c '.services[0]'; }
 # Wait up to $1 s for a jq condition on the service's status to hold.
@@ -100,7 +100,7 @@ step "graysplit agent --log $tmp/agent.jsonl &"
 agent_pid=$!
 
 step "loadgen.py $TB_VIP4 --rate $rate &   # in $P-client: a new connection per GET /id"
-ip netns exec "$(tb_ns "$P" client)" "$TB_PYTHON" scripts/lib/loadgen.py "$TB_VIP4" \
+ip netns exec "$(tb_ns "$P" client)" "$TB_PYTHON" tests/bed/loadgen.py "$TB_VIP4" \
 	--port "$TB_PORT" --rate "$rate" --out "$tmp/load.log" \
 	</dev/null 2>"$tmp/load.summary" &
 load_pid=$!
@@ -142,7 +142,7 @@ svc_json | jq -e '.rollout.step_percent >= 50' >/dev/null || {
 }
 
 say "Break the canary: b3 answers every request with 503"
-step "scripts/testbed.sh fault $P b3 503"
+step "tests/bed/testbed.sh fault $P b3 503"
 t_fault=$EPOCHREALTIME
 tb_backend_fault "$P" b3 503
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make soak: graysplit at steady load for SOAK_SECONDS (default 600) on its
-# own test bed (scripts/testbed.sh), with the canary share changed every
+# own test bed (tests/bed/testbed.sh), with the canary share changed every
 # SOAK_SPLIT_EVERY seconds (default 10) and a fault every SOAK_FAULT_EVERY
 # seconds (default 60), taken in turn from SOAK_FAULTS:
 #
@@ -8,13 +8,13 @@
 #   apply  the rollout file applied at the start applied again: unchanged
 #   drain  a stable backend drained (backend del), added back after a while
 #   burst  SOAK_BURST (2000) extra connections held open SOAK_BURST_HOLD (3) s
-#          (scripts/lib/hold.py), then each used: all must be answered
+#          (tests/bed/hold.py), then each used: all must be answered
 #   503    the canary answers 503; the agent must fail it back; then healed
 #          and the share set again
 #   kill   kill -9 the agent, start a new one
 #
 # Load: SOAK_RATE (default 200) new connections a second through the IPv4
-# VIP, one GET each, the whole time (scripts/lib/loadgen.py). The agent's
+# VIP, one GET each, the whole time (tests/bed/loadgen.py). The agent's
 # VmRSS is sampled every SOAK_RSS_EVERY seconds (default 10).
 #
 # The figures (requests, failed, per backend, flow table, agent RSS) are
@@ -43,7 +43,7 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=testbed.sh
-source "$ROOT/scripts/testbed.sh"
+source "$ROOT/tests/bed/testbed.sh"
 
 SOAK_SECONDS=${SOAK_SECONDS:-600}
 SOAK_SPLIT_EVERY=${SOAK_SPLIT_EVERY:-10}
@@ -249,7 +249,7 @@ BURST_BROKEN=0
 fault_burst() {
 	local out="$D/burst.$1" entries res opened answered
 	# ip netns exec execs hold.py: $! is its pid, for the signal below.
-	ip netns exec "$(tb_ns "$P" client)" "$TB_PYTHON" "$ROOT/scripts/lib/hold.py" "$TB_VIP4" \
+	ip netns exec "$(tb_ns "$P" client)" "$TB_PYTHON" "$ROOT/tests/bed/hold.py" "$TB_VIP4" \
 		--count "$SOAK_BURST" --source "$TB_CLIENT4_ALT" --batch 500 \
 		</dev/null >"$out" 2>"$out.err" &
 	BURST_PID=$!
@@ -363,7 +363,7 @@ set_split "${SPLITS[0]}"
 
 rss_sampler </dev/null >/dev/null 2>&1 &
 SAMPLER_PID=$!
-ip netns exec "$(tb_ns "$P" client)" "$TB_PYTHON" "$ROOT/scripts/lib/loadgen.py" "$TB_VIP4" \
+ip netns exec "$(tb_ns "$P" client)" "$TB_PYTHON" "$ROOT/tests/bed/loadgen.py" "$TB_VIP4" \
 	--port "$TB_PORT" --rate "$SOAK_RATE" --out "$LOAD_LOG" </dev/null 2>"$D/load.summary" &
 LOAD_PID=$!
 T0=$(now)

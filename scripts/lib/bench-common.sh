@@ -1,4 +1,4 @@
-# Sourced by the benchmark scripts, after scripts/testbed.sh: what each of
+# Sourced by the benchmark scripts, after tests/bed/testbed.sh: what each of
 # them needs before its bed comes up.
 #
 # bench_begin NAME: root and the binary are there; $work (made by the

@@ -76,10 +76,10 @@ journal() { echo "/run/graysplit/$(tb_pin_dir "$TB" | tr -c 'a-zA-Z0-9.\n-' '_')
 decision_log() { echo "/run/graysplit/$(tb_pin_dir "$TB" | tr -c 'a-zA-Z0-9.\n-' '_').decisions.jsonl"; }
 
 # dump FILE [FILE_BY_ADDRESS]: the maps a command writes, canonical (see
-# scripts/lib/mapdump.py): Maglev tables by content, not by inner map id;
+# tests/bed/mapdump.py): Maglev tables by content, not by inner map id;
 # the second file as another history reaching the same state writes it.
 dump() {
-	"$TB_PYTHON" "$TB_ROOT/scripts/lib/mapdump.py" "$(tb_pin_dir "$TB")" "$@"
+	"$TB_PYTHON" "$TB_ROOT/tests/bed/mapdump.py" "$(tb_pin_dir "$TB")" "$@"
 	[ -s "$1" ]
 }
 

@@ -1,5 +1,5 @@
 # DNS through the VIP, shared by dns.bats and dns_outage.bats (on top of
-# helpers.bash): a real DNS server (dnsmasq, scripts/testbed.sh
+# helpers.bash): a real DNS server (dnsmasq, tests/bed/testbed.sh
 # tb_dns_start) in every backend namespace, b1 b2 stable and b3 canary,
 # on UDP port 53 of the VIP over IPv4 and IPv6 and TCP port 53 over IPv4.
 

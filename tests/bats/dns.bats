@@ -6,7 +6,7 @@
 # RCODE of a DNS answer) must let the agent cut off a canary that answers
 # nothing, or answers SERVFAIL, within a second, and leave a healthy one
 # (or one that fails no worse than stable) alone. The load: 200 DNS
-# queries a second (scripts/lib/loadgen.py --dns, dnspython), each from a
+# queries a second (tests/bed/loadgen.py --dns, dnspython), each from a
 # new socket, so each is a new flow through the VIP, split 20.
 
 load helpers

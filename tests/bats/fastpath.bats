@@ -192,7 +192,7 @@ mono() { "$TB_PYTHON" -c 'import time; print("%.6f" % time.monotonic())'; }
 	# A datagram every 50 ms, each tried up to 3 times 50 ms apart and its
 	# answer awaited 1 s after the last try: on a busy machine an answer
 	# comes late rather than never, and the probe tells which try it is for.
-	tb_exec "$TB" client "$TB_PYTHON" "$TB_ROOT/scripts/lib/udp_steady.py" \
+	tb_exec "$TB" client "$TB_PYTHON" "$TB_ROOT/tests/bed/udp_steady.py" \
 		"$TB_VIP4" "$TB_PORT" 5 50 3 1000 >"$out" 2>"$out.err" 3>&- &
 	pid=$!
 	for ((i = 0; i < 50; i++)); do

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # test-lane: shared
 # A full flow table: `attach --flows 1024`, then about 5000 flows through it
-# at once: 1500 connections held open and idle (scripts/lib/hold.py) while
+# at once: 1500 connections held open and idle (tests/bed/hold.py) while
 # 300 new connections a second run for 12 s. New flows must still be
 # served (0 failed requests); the flow table stays at its size while the
 # data path counts what eviction did (status counters: flow_new, entries,
@@ -45,7 +45,7 @@ teardown() {
 	local out="$BATS_TEST_TMPDIR/hold" c0 c1 i st held max
 	c0=$(gs status --json | jq -c '.counters')
 	assert_equal "$(gs status --json | jq .flow_table.max_entries)" 1024
-	ip netns exec "$(tb_ns "$TB" client)" "$TB_PYTHON" "$TB_ROOT/scripts/lib/hold.py" "$TB_VIP4" \
+	ip netns exec "$(tb_ns "$TB" client)" "$TB_PYTHON" "$TB_ROOT/tests/bed/hold.py" "$TB_VIP4" \
 		--count "$HELD" --batch 100 </dev/null >"$out" 2>"$out.err" 3>&- &
 	HOLD_PID=$!
 	for ((i = 0; i < 200; i++)); do

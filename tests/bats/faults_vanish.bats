@@ -40,7 +40,7 @@ teardown() {
 	gs split "$(tb_vip 4)" 20
 	# The second address is stable's only, for the whole test.
 	gs override add "$(tb_vip 4)" "$TB_CLIENT4_ALT/32" --group stable
-	ip netns exec "$(tb_ns "$TB" client)" "$TB_PYTHON" "$TB_ROOT/scripts/lib/loadgen.py" "$TB_VIP4" \
+	ip netns exec "$(tb_ns "$TB" client)" "$TB_PYTHON" "$TB_ROOT/tests/bed/loadgen.py" "$TB_VIP4" \
 		--port "$TB_PORT" --rate 100 --source "$TB_CLIENT4_ALT" --out "$stable_log" \
 		</dev/null 2>"$stable_log.summary" 3>&- &
 	echo "$!" >>"$BATS_FILE_TMPDIR/load.pids"

@@ -1,13 +1,13 @@
 # Shared by every tests/bats/*.bats file: one fresh test bed per file (see
-# scripts/testbed.sh), the CLI bound to it, and the measurements the tests
+# tests/bed/testbed.sh), the CLI bound to it, and the measurements the tests
 # assert on. Figures a reviewer should see go to fd 3 as "# ..." lines.
 
 bats_require_minimum_version 1.5.0
 bats_load_library bats-support
 bats_load_library bats-assert
 
-# shellcheck source=../../scripts/testbed.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/testbed.sh"
+# shellcheck source=../bed/testbed.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../bed/testbed.sh"
 
 # How long a background download may take at most, whatever happens.
 E2E_MAX_TIME=60
@@ -100,11 +100,11 @@ curl_vip() { # FAMILY PATH [curl options]
 # fetch_many FAMILY N OUT [PROTO]: N GETs of /id through the VIP, each its
 # own TCP connection (the backends speak HTTP/1.0 and close), 16 at a time
 # from one curl process; or, for udp, one datagram from each of N sockets
-# (scripts/lib/udp_probe.py). OUT gets one backend name per answer.
+# (tests/bed/udp_probe.py). OUT gets one backend name per answer.
 fetch_many() {
 	local fam=$1 n=$2 out=$3 proto=${4:-tcp}
 	if [ "$proto" = udp ]; then
-		tb_exec "$TB" client "$TB_PYTHON" "$TB_ROOT/scripts/lib/udp_probe.py" \
+		tb_exec "$TB" client "$TB_PYTHON" "$TB_ROOT/tests/bed/udp_probe.py" \
 			"$(vip_ip "$fam")" "$TB_PORT" "$n" >"$out" 2>"$out.err" || true
 		return 0
 	fi
@@ -511,14 +511,14 @@ now_epoch() { echo "$EPOCHREALTIME"; }
 # load_start NAME FAMILY [RATE] [LOADGEN FLAGS...]: new connections through
 # the VIP at RATE per second (default 200), one GET /id each, from the
 # client, in the background until load_stop; the log is
-# $BATS_TEST_TMPDIR/NAME.load (see scripts/lib/loadgen.py), its summary
+# $BATS_TEST_TMPDIR/NAME.load (see tests/bed/loadgen.py), its summary
 # NAME.load.summary. Returns once the first requests are logged.
 load_start() {
 	local name=$1 fam=$2 rate=${3:-200} i n
 	shift 3 || shift $#
 	LOAD_LOG=$BATS_TEST_TMPDIR/$name.load
 	# ip netns exec execs the generator: $! is its pid, for load_stop's signal.
-	ip netns exec "$(tb_ns "$TB" client)" "$TB_PYTHON" "$TB_ROOT/scripts/lib/loadgen.py" "$(vip_ip "$fam")" \
+	ip netns exec "$(tb_ns "$TB" client)" "$TB_PYTHON" "$TB_ROOT/tests/bed/loadgen.py" "$(vip_ip "$fam")" \
 		--port "$TB_PORT" --rate "$rate" --out "$LOAD_LOG" "$@" \
 		</dev/null 2>"$LOAD_LOG.summary" 3>&- &
 	LOAD_PID=$!
@@ -560,7 +560,7 @@ load_stop_all() {
 
 # load_stat [loadstat.py FLAGS...]: figures of the current load log as JSON.
 load_stat() {
-	"$TB_PYTHON" "$TB_ROOT/scripts/lib/loadstat.py" "$LOAD_LOG" --canary b3 "$@"
+	"$TB_PYTHON" "$TB_ROOT/tests/bed/loadstat.py" "$LOAD_LOG" --canary b3 "$@"
 }
 
 # service_json FAMILY: the TCP service's object from status --json.
@@ -707,7 +707,7 @@ scenario_failback() {
 	# The decision came after the fault, not before: nothing the test did
 	# made the canary worse, so any fail-back here is a false one (the bed
 	# runs every backend alike, at SCHED_RR, so a busy machine does not
-	# make one of them slower: scripts/testbed.sh tb__sched_prefix).
+	# make one of them slower: tests/bed/testbed.sh tb__sched_prefix).
 	awk -v d="$t_dec" -v f="$t_fault" 'BEGIN { exit !(d > f) }' || {
 		echo "the agent failed the canary back before the fault: $(jq -r .reason <<<"$line")" >&2
 		echo "client latency per backend before the fault: $(backend_latency "$LOAD_LOG" "$t_fault")" >&2

@@ -22,7 +22,7 @@
 # lowers its path MTU to the client. Without that the download stalls.
 #
 # Time exceeded: a UDP probe to the VIP with TTL 1, 2, 3, 4 from a socket
-# connected to VIP:port, one hop at a time (scripts/lib/ttl_probe.py): the
+# connected to VIP:port, one hop at a time (tests/bed/ttl_probe.py): the
 # node's own "time exceeded" for hop 3 quotes the DNATed datagram and
 # reaches the socket only with the VIP put back.
 
@@ -215,7 +215,7 @@ downloads() {
 # service, in $PROBE (the test skips where the socket options are missing).
 probe() {
 	local rc=0
-	tb_exec "$TB" client "$TB_PYTHON" "$TB_ROOT/scripts/lib/ttl_probe.py" \
+	tb_exec "$TB" client "$TB_PYTHON" "$TB_ROOT/tests/bed/ttl_probe.py" \
 		"$(vip_ip "$1")" "$TB_PORT" "$2" 2 >"$BATS_TEST_TMPDIR/probe" || rc=$?
 	[ "$rc" -eq 77 ] && skip "ttl_probe.py: no IP_RECVERR / IPV6_RECVERR here"
 	[ "$rc" -eq 0 ] || { echo "ttl_probe.py exited $rc" >&2; return 1; }

@@ -1,5 +1,5 @@
 # Topology beds for tests/bats/topology.bats (on top of helpers.bash): the
-# test bed's client, node and backends (scripts/testbed.sh: addresses, VIPs,
+# test bed's client, node and backends (tests/bed/testbed.sh: addresses, VIPs,
 # servers, tb_exec, tb_gs), but with the backend side built in the shapes
 # graysplit meets on real nodes: behind a bridge in another namespace, a
 # bridge in the node, a macvlan, a VXLAN tunnel, one arm, a smaller MTU.
@@ -376,7 +376,7 @@ load_all_answered() {
 	}
 }
 
-# loads_start RATE [LOADGEN FLAGS...]: loadgen (scripts/lib/loadgen.py,
+# loads_start RATE [LOADGEN FLAGS...]: loadgen (tests/bed/loadgen.py,
 # python's http.client) over IPv4 and over IPv6 at once, RATE new
 # connections per second each, until loads_stop. A connect timeout of 8 s:
 # a SYN or SYN-ACK lost while the row changes the node is recovered by the

@@ -33,17 +33,17 @@
 # Sourced: tb_up, tb_down, tb_offload, tb_firewall, tb_gs, tb_ns, tb_exec,
 # tb_backend_fault, tb_backend_stop, tb_backend_start ...
 # Standalone:
-#   scripts/testbed.sh up PREFIX [--offload on|off] [--backend-gro on|off]
+#   tests/bed/testbed.sh up PREFIX [--offload on|off] [--backend-gro on|off]
 #                                [--backend-sched rr|other] [--firewall]
-#   scripts/testbed.sh down PREFIX
-#   scripts/testbed.sh fault PREFIX BACKEND normal|503|"delay MS"
-#   scripts/testbed.sh stop PREFIX BACKEND      (its port refuses connections)
-#   scripts/testbed.sh start PREFIX BACKEND
-#   scripts/testbed.sh offload PREFIX on|off
-#   scripts/testbed.sh firewall PREFIX
-#   scripts/testbed.sh show PREFIX
+#   tests/bed/testbed.sh down PREFIX
+#   tests/bed/testbed.sh fault PREFIX BACKEND normal|503|"delay MS"
+#   tests/bed/testbed.sh stop PREFIX BACKEND      (its port refuses connections)
+#   tests/bed/testbed.sh start PREFIX BACKEND
+#   tests/bed/testbed.sh offload PREFIX on|off
+#   tests/bed/testbed.sh firewall PREFIX
+#   tests/bed/testbed.sh show PREFIX
 
-TB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TB_GRAYSPLIT=${TB_GRAYSPLIT:-$TB_ROOT/build/graysplit}
 TB_PYTHON=${TB_PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
 TB_STATE_BASE=${TB_STATE_BASE:-/tmp}
@@ -248,7 +248,7 @@ tb__start_server() {
 	sched=$(tb__sched_prefix) || return 1
 	# setsid, ip netns exec and chrt each exec the next: $! is the server.
 	# shellcheck disable=SC2086 # the prefix is words
-	setsid ip netns exec "$(tb_ns "$p" "$b")" $sched "$TB_PYTHON" "$TB_ROOT/scripts/lib/httpd.py" --name "$b" \
+	setsid ip netns exec "$(tb_ns "$p" "$b")" $sched "$TB_PYTHON" "$TB_ROOT/tests/bed/httpd.py" --name "$b" \
 		--port "$TB_PORT" --root "$st/www/$b" --fault-file "$st/fault.$b" \
 		</dev/null >/dev/null 2>"$st/httpd.$b.err" 3>&- &
 	# Out of the job table: a test that kills it hears no "Killed" from bash.

@@ -36,7 +36,7 @@ again only when its mtime or size changed) and behaves as it says:
 
 Write the file atomically (a temporary file renamed over it) so a request
 never reads half of it. "Stopped" is no mode: kill the process and the port
-refuses connections (scripts/testbed.sh: tb_backend_stop / tb_backend_start).
+refuses connections (tests/bed/testbed.sh: tb_backend_stop / tb_backend_start).
 """
 import argparse
 import signal
