@@ -363,7 +363,11 @@ tb_dns_start() {
 	esac
 	cat "$st/dns.$b.pids" >>"$st/pids"
 	for ((i = 0; i < 100; i++)); do
-		tb__dns_listening "$p" "$b" && return 0
+		# Listening, and by the servers just started (not by a
+		# leftover that would make them fail to bind).
+		if tb__dns_listening "$p" "$b" && xargs kill -0 <"$st/dns.$b.pids" 2>/dev/null; then
+			return 0
+		fi
 		sleep 0.05
 	done
 	echo "testbed: dnsmasq in $b does not listen: $(cat "$st/dns.$b.err")" >&2
@@ -374,17 +378,26 @@ tb__dns_listening() {
 	[ -n "$(ip netns exec "$(tb_ns "$1" "$2")" ss -Hlun "sport = :53")" ]
 }
 
-# tb_dns_stop PREFIX NAME: kill backend NAME's DNS servers (SIGKILL) and
-# wait until nothing listens on port 53 there: its kernel then answers a
-# query with ICMP port unreachable.
+# tb__dns_pids PREFIX NAME: every dnsmasq in backend NAME's namespace: the
+# servers tb_dns_start made and the children dnsmasq forks for each TCP
+# connection, which share the listening socket.
+tb__dns_pids() {
+	local pid
+	for pid in $(ip netns pids "$(tb_ns "$1" "$2")" 2>/dev/null); do
+		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dnsmasq ] && echo "$pid"
+	done
+}
+
+# tb_dns_stop PREFIX NAME: kill backend NAME's DNS servers (SIGKILL, TCP
+# children too) and wait until nothing listens on port 53 there: its
+# kernel then answers a query with ICMP port unreachable.
 tb_dns_stop() {
 	local p=$1 b=$2 st pid i
 	st=$(tb_state_dir "$p")
-	[ -f "$st/dns.$b.pids" ] || return 0
-	while read -r pid; do
-		kill -9 "$pid" 2>/dev/null
-	done <"$st/dns.$b.pids"
 	for ((i = 0; i < 100; i++)); do
+		for pid in $(tb__dns_pids "$p" "$b"); do
+			kill -9 "$pid" 2>/dev/null
+		done
 		tb__dns_listening "$p" "$b" || break
 		sleep 0.05
 	done
@@ -392,21 +405,24 @@ tb_dns_stop() {
 		echo "testbed: DNS of $b still listens after kill -9" >&2
 		return 1
 	fi
-	grep -vxFf "$st/dns.$b.pids" "$st/pids" >"$st/pids.tmp" || true
-	mv -f "$st/pids.tmp" "$st/pids"
-	rm -f "$st/dns.$b.pids"
+	if [ -f "$st/dns.$b.pids" ]; then
+		grep -vxFf "$st/dns.$b.pids" "$st/pids" >"$st/pids.tmp" || true
+		mv -f "$st/pids.tmp" "$st/pids"
+		rm -f "$st/dns.$b.pids"
+	fi
 }
 
 # tb_dns_hang PREFIX NAME / tb_dns_resume: SIGSTOP / SIGCONT backend NAME's
-# DNS server: it still holds port 53 (no ICMP), it just answers nothing.
+# DNS servers: they still hold port 53 (no ICMP), they just answer nothing.
 tb_dns_hang() { tb__dns_signal "$1" "$2" STOP; }
 tb_dns_resume() { tb__dns_signal "$1" "$2" CONT; }
 tb__dns_signal() {
-	local st pid
-	st=$(tb_state_dir "$1")
-	while read -r pid; do
-		kill "-$3" "$pid" 2>/dev/null
-	done <"$st/dns.$2.pids"
+	local pid pids
+	pids=$(tb__dns_pids "$1" "$2")
+	[ -n "$pids" ] || { echo "testbed: no DNS server runs in $2" >&2; return 1; }
+	for pid in $pids; do
+		kill "-$3" "$pid" 2>/dev/null || true
+	done
 }
 
 # Wait until every backend listens on its port (checked inside its own
