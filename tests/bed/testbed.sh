@@ -386,6 +386,7 @@ tb__dns_pids() {
 	for pid in $(ip netns pids "$(tb_ns "$1" "$2")" 2>/dev/null); do
 		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dnsmasq ] && echo "$pid"
 	done
+	return 0
 }
 
 # tb_dns_stop PREFIX NAME: kill backend NAME's DNS servers (SIGKILL, TCP
