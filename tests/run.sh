@@ -139,7 +139,8 @@ run_lane() {
 }
 
 # One worker for the timed lane (its suites never overlap one another);
-# the rest of the lanes are workers of the shared lane.
+# the rest of the lanes are workers of the shared lane. Its timed suites
+# done, the timed worker helps with the shared ones still unclaimed.
 t_start=$EPOCHREALTIME
 workers=()
 for ((w = 1; w < lanes; w++)); do
@@ -147,6 +148,7 @@ for ((w = 1; w < lanes; w++)); do
 	workers+=("$!")
 done
 run_lane timed
+run_lane shared
 for w in "${workers[@]}"; do
 	wait "$w"
 done
