@@ -84,6 +84,28 @@ after_decision() {
 	assert_equal "$(jq .failed <<<"$stat")" 0
 }
 
+# The hooks of both files: one bed per file, every test at split 20 and
+# every server healed after it.
+setup_file() {
+	dns_bed_up
+}
+
+teardown_file() {
+	load_stop_all
+	agent_stop_all
+	bed_down
+}
+
+setup() {
+	dns_splits
+}
+
+teardown() {
+	load_stop_all
+	agent_stop_all
+	dns_heal
+}
+
 # dns_bed_up: this file's bed, the three DNS services, every server.
 dns_bed_up() {
 	local b

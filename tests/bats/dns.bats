@@ -12,26 +12,6 @@
 load helpers
 load dns
 
-setup_file() {
-	dns_bed_up
-}
-
-teardown_file() {
-	load_stop_all
-	agent_stop_all
-	bed_down
-}
-
-setup() {
-	dns_splits
-}
-
-teardown() {
-	load_stop_all
-	agent_stop_all
-	dns_heal
-}
-
 @test "DNS through the VIP, UDP over IPv4 and IPv6 and TCP: every query answered by a backend; status counts answers and no failures" {
 	local fam out b answers
 	for fam in 4 6; do

@@ -8,26 +8,6 @@
 load helpers
 load dns
 
-setup_file() {
-	dns_bed_up
-}
-
-teardown_file() {
-	load_stop_all
-	agent_stop_all
-	bed_down
-}
-
-setup() {
-	dns_splits
-}
-
-teardown() {
-	load_stop_all
-	agent_stop_all
-	dns_heal
-}
-
 @test "every DNS server stopped, stable's first: both_failing, the share stays at 20" {
 	agent_start agent
 	dns_load_start 4
