@@ -5,13 +5,19 @@
 # smoke is the bats files marked "# test-tier: smoke", for make check)
 #
 # Lanes run side by side on a machine with two cores or more: suites whose
-# assertions involve time (an agent deciding within a window, rates, fail-back
-# delays) run one after another in the "timed" lane; suites that assert only
-# outcomes (unit, BPF and fuzz replay tests, and bats files marked with a line
-# "# test-lane: shared") run in the "shared" lane next to them. Each suite's
-# output is printed whole when it ends. GS_TEST_LANES=N (default 2 on two
-# cores or more) runs one timed worker and N-1 shared ones; GS_TEST_LANES=1
-# runs everything in one lane, in order.
+# assertions involve time (an agent deciding within a window, rates,
+# fail-back delays) are the "timed" lane; suites that assert only outcomes
+# (unit, BPF and fuzz replay tests, and bats files marked with a line
+# "# test-lane: shared") are the "shared" lane. GS_TEST_LANES=N workers run
+# at once (default 3 on two cores or more, 1 on one): with N >= 3, two of
+# them take timed suites, so at most two timed suites ever overlap; the
+# others take shared ones. A worker whose lane is empty helps the shared
+# lane. Within a lane the longest suites start first (the list below), so
+# the run does not end waiting on one long suite. GS_TEST_LANES=1 runs
+# everything in one lane, in order. Each suite's output is printed whole
+# when it ends. Every test passes with a CPU hog on every core as well
+# (docs/testing.md), so the timed lane's limit is about noise, not about
+# what a test may assume.
 #
 # No suite may hold the run hostage: each one that runs longer than
 # GS_SUITE_TIMEOUT seconds (default 900; the slowest takes about 2 minutes on
@@ -22,7 +28,10 @@ cd "$(dirname "$0")/.."
 build=${BUILD:-build}
 suites=("$@")
 [ ${#suites[@]} -eq 0 ] && suites=(unit bpf fuzz bats)
-lanes=${GS_TEST_LANES:-$(($(nproc) >= 2 ? 2 : 1))}
+lanes=${GS_TEST_LANES:-$(($(nproc) >= 2 ? 3 : 1))}
+[[ "$lanes" =~ ^[1-9][0-9]*$ ]] ||
+	{ echo "run.sh: invalid GS_TEST_LANES '$lanes': expected a number of workers" >&2; exit 2; }
+timed_workers=$((lanes >= 3 ? 2 : 1))
 suite_timeout=${GS_SUITE_TIMEOUT:-900}
 [[ "$suite_timeout" =~ ^[1-9][0-9]*$ ]] ||
 	{ echo "run.sh: invalid GS_SUITE_TIMEOUT '$suite_timeout': expected seconds" >&2; exit 2; }
@@ -30,33 +39,51 @@ suite_timeout=${GS_SUITE_TIMEOUT:-900}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# Each job: a line "lane<TAB>name<TAB>command..." (the command as words).
+# GS_TEST_BUILD: a command that builds the test programs (make test and
+# make check set it, once build/graysplit is built). It runs as the first
+# job, in the shared lane, while the timed bats files, which need only
+# build/graysplit, start beside it; the jobs that need its programs (unit,
+# BPF, fuzz, and bats files with a line "# test-needs: build") wait for it.
+# A build that fails fails those jobs and itself.
+build_cmd=${GS_TEST_BUILD:-}
+after_build=
+[ -z "$build_cmd" ] ||
+	after_build="until [ -e $work/built ]; do [ ! -e $work/build-failed ] || { echo 'run.sh: the test programs did not build' >&2; exit 1; }; sleep 0.2; done; "
+
+# Each job: a line "lane<TAB>name<TAB>command" (a bash command line).
 jobs=()
-add_job() { # LANE NAME CMD...
-	local lane=$1 name=$2 w
+add_job() { # LANE NAME NEEDS_BUILD(yes|no) CMD...
+	local lane=$1 name=$2 wait=
 	shift 2
+	[ "$1" = yes ] && wait=$after_build
+	shift
 	[ "$lanes" -ge 2 ] || lane=timed
-	w=$(printf '%q ' "$@")
-	jobs+=("$lane"$'\t'"$name"$'\t'"$w")
+	jobs+=("$lane"$'\t'"$name"$'\t'"$wait$(printf '%q ' "$@")")
 }
+[ -z "$build_cmd" ] || jobs+=("$([ "$lanes" -ge 2 ] && echo shared || echo timed)"$'\t'"build"$'\t'"$build_cmd")
 
 for suite in "${suites[@]}"; do
 	case $suite in
 	unit | bpf)
-		for t in "$build"/tests/"$suite"/test_*; do
-			[ -x "$t" ] || continue
-			add_job shared "$suite/$(basename "$t")" env CMOCKA_MESSAGE_OUTPUT=TAP "$t"
+		# One program per source (built by now, or by GS_TEST_BUILD).
+		for t in tests/"$suite"/test_*.c; do
+			t=$(basename "$t" .c)
+			add_job shared "$suite/$t" yes env CMOCKA_MESSAGE_OUTPUT=TAP "$build/tests/$suite/$t"
 		done
 		;;
 	fuzz)
 		# The fuzz targets replay their seeds and regression inputs once.
-		add_job shared fuzz bash tests/fuzz/replay.sh "$build"/fuzz/fuzz_*
+		fuzz_bins=()
+		for t in tests/fuzz/fuzz_*.c; do
+			fuzz_bins+=("$build/fuzz/$(basename "$t" .c)")
+		done
+		add_job shared fuzz yes bash tests/fuzz/replay.sh "${fuzz_bins[@]}"
 		;;
 	smoke)
 		# make check's end-to-end part: the files marked "# test-tier: smoke".
 		for t in tests/bats/*.bats; do
 			grep -qx '# test-tier: smoke' "$t" || continue
-			add_job shared "bats/$(basename "$t")" env \
+			add_job shared "bats/$(basename "$t")" no env \
 				BATS_TEST_TIMEOUT="${BATS_TEST_TIMEOUT:-300}" bats --tap "$t"
 		done
 		;;
@@ -65,9 +92,11 @@ for suite in "${suites[@]}"; do
 			[ -e "$t" ] || continue
 			lane=timed
 			grep -qx '# test-lane: shared' "$t" && lane=shared
+			needs=no
+			grep -qx '# test-needs: build' "$t" && needs=yes
 			# A test that hangs fails alone, after BATS_TEST_TIMEOUT
 			# (the longest takes about a minute), and its file goes on.
-			add_job "$lane" "bats/$(basename "$t")" env \
+			add_job "$lane" "bats/$(basename "$t")" "$needs" env \
 				BATS_TEST_TIMEOUT="${BATS_TEST_TIMEOUT:-300}" bats --tap "$t"
 		done
 		;;
@@ -77,6 +106,28 @@ for suite in "${suites[@]}"; do
 		;;
 	esac
 done
+
+# The build, then the suites that take longest (about 40-80 s each on two
+# cores), in that order: each lane starts with those of them it has, then
+# the rest in the order above. Only the order of starting depends on this
+# list.
+long_first=(build bats/rollout.bats bats/dns_outage.bats unit/test_policy bats/valgrind.bats
+	bats/topology.bats bats/agent_lifecycle.bats bats/agent.bats bats/crash.bats
+	bats/bench_quick.bats bats/apply.bats bats/dns.bats bats/demo.bats)
+if [ "$lanes" -ge 2 ]; then
+	sorted=()
+	for name in "${long_first[@]}"; do
+		for job in "${jobs[@]}"; do
+			rest=${job#*$'\t'}
+			[ "${rest%%$'\t'*}" = "$name" ] && sorted+=("$job")
+		done
+	done
+	for job in "${jobs[@]}"; do
+		rest=${job#*$'\t'}
+		[[ " ${long_first[*]} " == *" ${rest%%$'\t'*} "* ]] || sorted+=("$job")
+	done
+	jobs=("${sorted[@]}")
+fi
 
 # run_suite BASE CMD: CMD in a session of its own, output to BASE.log. A
 # watchdog stops it after $suite_timeout s: first it writes what every
@@ -127,6 +178,9 @@ run_lane() {
 		t0=$EPOCHREALTIME
 		run_suite "$work/$i" "$cmd"
 		rc=$?
+		if [ "$name" = build ]; then
+			[ "$rc" -eq 0 ] && : >"$work/built" || : >"$work/build-failed"
+		fi
 		echo "$rc" >"$work/$i.rc"
 		echo "$name" >"$work/$i.name"
 		{
@@ -138,13 +192,17 @@ run_lane() {
 	done
 }
 
-# One worker for the timed lane (its suites never overlap one another);
-# the rest of the lanes are workers of the shared lane. Its timed suites
-# done, the timed worker helps with the shared ones still unclaimed.
+# $timed_workers workers for the timed lane, the rest for the shared one;
+# each, its lane's suites all taken, helps with the shared ones still
+# unclaimed.
 t_start=$EPOCHREALTIME
 workers=()
 for ((w = 1; w < lanes; w++)); do
-	run_lane shared &
+	if [ "$w" -lt "$timed_workers" ]; then
+		(run_lane timed && run_lane shared) &
+	else
+		run_lane shared &
+	fi
 	workers+=("$!")
 done
 run_lane timed
@@ -181,7 +239,7 @@ for ((i = 1; i <= ${#jobs[@]}; i++)); do
 		failed=$((failed + 1))
 		broken+=("$name (exit $rc)")
 	fi
-	if [ "$ok" -eq 0 ] && [ "$notok" -eq 0 ] && [ "$rc" -eq 0 ]; then
+	if [ "$ok" -eq 0 ] && [ "$notok" -eq 0 ] && [ "$rc" -eq 0 ] && [ "$name" != build ]; then
 		failed=$((failed + 1))
 		broken+=("$name (ran no test)")
 	fi
@@ -190,6 +248,6 @@ done
 for b in "${broken[@]}"; do
 	echo "broken: $b"
 done
-echo "all suites: $(awk -v a="$EPOCHREALTIME" -v b="$t_start" 'BEGIN { printf "%.0f", a - b }') s in $lanes lane(s)"
+echo "all suites: $(awk -v a="$EPOCHREALTIME" -v b="$t_start" 'BEGIN { printf "%.0f", a - b }') s, $lanes workers ($timed_workers of them timed)"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

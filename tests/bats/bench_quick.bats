@@ -5,8 +5,9 @@
 # the file; each component is its own test, so a component the environment
 # cannot run (bench.sh says "skipped: REASON") is skipped alone, with the
 # reason, and any other failure of it still fails.
-# Outcomes only: the shared lane.
+# Outcomes only: the shared lane; it runs the bench programs, so after the build.
 # test-lane: shared
+# test-needs: build
 
 setup_file() {
 	REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)

@@ -172,8 +172,16 @@ for e in json.load(sys.stdin):
 	traffic partial
 	tb_offload "$TB" off
 	check_outcomes_add_up partial
-	assert_equal "$(fast fast_redirect partial)" 0
-	(($(fast fast_partial_csum partial) >= 1500))
+	# Nearly every frame is left to the kernel. Not all: segments the
+	# client's stack finishes in software (an ACK or RST sent for a
+	# TIME_WAIT socket, built with a full checksum) are redirected rightly;
+	# a loaded CI run saw 1 of 3,646.
+	local partial redirected
+	partial=$(fast fast_partial_csum partial)
+	redirected=$(fast fast_redirect partial)
+	((partial >= 1500))
+	((redirected * 100 <= partial)) ||
+		{ echo "$redirected frames redirected against $partial left to the kernel" >&2; return 1; }
 }
 
 # CLOCK_MONOTONIC in seconds, the clock udp_steady.py stamps its datagrams with.
