@@ -123,9 +123,24 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libgra
 	$(call msg,CC-TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $(TEST_INC) $(SANITIZE) $< $(BUILD)/libgraysplit-asan.a $(LDLIBS) -lcmocka -lm -o $@
 
-$(BUILD)/tests/bpf/%: tests/bpf/%.c $(BPFT_LIB) $(wildcard tests/bpf/*.h) $(BUILD)/libgraysplit-asan.a $(SKEL) $(USER_HDRS) | $(BUILD)/tests/bpf
+# The BPF tests' shared parts (fixture, packets, checks, scenarios, fibnet,
+# the fuzz model) are compiled once, into an archive every test links.
+BPFT_LIB_OBJS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/lib/%.o,$(BPFT_LIB))
+
+$(BUILD)/tests/bpf/lib/%.o: tests/bpf/%.c $(SKEL)
 	$(call msg,CC-TEST,$@)
-	$(Q)$(CC) $(CFLAGS) $(TEST_INC) -Itests/bpf $(SANITIZE) $< $(BPFT_LIB) $(BUILD)/libgraysplit-asan.a $(LDLIBS) -lcmocka -lm -o $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) $(TEST_INC) -Itests/bpf $(SANITIZE) -c $< -o $@
+
+$(BUILD)/libbpftest-asan.a: $(BPFT_LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+-include $(BPFT_LIB_OBJS:.o=.d)
+
+$(BUILD)/tests/bpf/%: tests/bpf/%.c $(BUILD)/libbpftest-asan.a $(wildcard tests/bpf/*.h) $(BUILD)/libgraysplit-asan.a $(SKEL) $(USER_HDRS) | $(BUILD)/tests/bpf
+	$(call msg,CC-TEST,$@)
+	$(Q)$(CC) $(CFLAGS) $(TEST_INC) -Itests/bpf $(SANITIZE) $< $(BUILD)/libbpftest-asan.a $(BUILD)/libgraysplit-asan.a $(LDLIBS) -lcmocka -lm -o $@
 
 # libFuzzer targets (tests/fuzz/fuzz_*.c): clang, with the library built
 # again with coverage instrumentation so the fuzzer sees inside user/.
