@@ -7,7 +7,7 @@
  * statistics. docs/agent.md, "What it decides on", says how each test reads;
  * docs/design.md, The policy, how they are built.
  *
- * The window is the caller's. Measured in tests/unit/test_policy.c (200
+ * The window is the caller's. Measured in tests/unit/test_policy_sim.c (200
  * connections/s, 20% canary, a check every 100 ms): decide on a 2 s sliding
  * window and on the cumulative counts since the split was set, each with
  * half of alpha, and fail on either. The sliding window cuts off a canary
@@ -154,7 +154,7 @@ static double log_threshold(const struct gs_policy_cfg *cfg)
  * slides: an A/A pair at 1% errors on a 5 s window checked every 100 ms for
  * 10 min failed 22.5% of runs with p0 = rho, because every window is a new
  * chance; against k = 2 the same windows are far inside the null (see
- * tests/unit/test_policy.c). A 503 storm still fails after ~8 canary errors.
+ * tests/unit/test_policy_sim.c). A 503 storm still fails after ~8 canary errors.
  * Conditioning on the realised split makes the canary's count
  * hypergeometric, slightly less spread than the binomial tested here, so the
  * binomial test errs on the side of not failing.
