@@ -26,7 +26,15 @@
 			fail_msg("fixture: %s failed: %d (%s)", what, err_, strerror(errno));      \
 	} while (0)
 
-static int fx_open(void **state, uint32_t ring_size)
+/*
+ * Loading the object (the verifier on both programs) is most of a test's
+ * time, so each ring size's object is loaded once per test program and
+ * handed to every test as new: fx_teardown puts every map back to how a
+ * fresh load has it (test_fixture_reset in test_select checks that).
+ */
+static struct fx *fx_cache[2]; /* [0]: default ring, [1]: FX_RING_SMALL */
+
+static int fx_load(struct fx **out, uint32_t ring_size)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
 
@@ -48,7 +56,104 @@ static int fx_open(void **state, uint32_t ring_size)
 	}
 	fx->xdp_fd = bpf_program__fd(fx->skel->progs.gs_xdp_fwd);
 	fx->tc_fd = bpf_program__fd(fx->skel->progs.gs_tc_reply);
-	*state = fx;
+	*out = fx;
+	return 0;
+}
+
+static int fx_open(void **state, uint32_t ring_size)
+{
+	struct fx **slot = &fx_cache[ring_size ? 1 : 0];
+
+	if (!*slot && fx_load(slot, ring_size))
+		return -1;
+	*state = *slot;
+	return 0;
+}
+
+static int fx_discard_one(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	(void)data;
+	(void)size;
+	return 0;
+}
+
+/* Every key of a hash-like map deleted (also the inner maps an array of
+ * maps holds). */
+static int fx_map_empty(int fd, uint32_t key_size)
+{
+	unsigned char key[64];
+
+	if (key_size > sizeof(key))
+		return -1;
+	while (!bpf_map_get_next_key(fd, NULL, key))
+		if (bpf_map_delete_elem(fd, key))
+			return -1;
+	return errno == ENOENT ? 0 : -1;
+}
+
+/* Every element of an array zeroed, per CPU for the per-CPU kinds: one
+ * batch update, as element by element a reset would cost what the load
+ * saved. */
+static int fx_array_zero(int fd, uint32_t max_entries, size_t value_bytes)
+{
+	uint32_t *keys = calloc(max_entries, sizeof(*keys)), i, count = max_entries;
+	void *zero = calloc(max_entries, value_bytes);
+	int err = -1;
+
+	if (keys && zero) {
+		for (i = 0; i < max_entries; i++)
+			keys[i] = i;
+		err = bpf_map_update_batch(fd, keys, zero, &count, NULL);
+		if (!err && count != max_entries)
+			err = -1;
+	}
+	free(keys);
+	free(zero);
+	return err;
+}
+
+int fx_reset(struct fx *fx)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	struct bpf_map *map;
+
+	if (ncpus < 1)
+		return -1;
+	bpf_object__for_each_map(map, fx->skel->obj)
+	{
+		int fd = bpf_map__fd(map), err = 0;
+		uint32_t n = bpf_map__max_entries(map);
+		size_t vsz = bpf_map__value_size(map);
+		struct ring_buffer *rb;
+
+		switch (bpf_map__type(map)) {
+		case BPF_MAP_TYPE_ARRAY:
+			err = fx_array_zero(fd, n, vsz);
+			break;
+		case BPF_MAP_TYPE_PERCPU_ARRAY:
+			err = fx_array_zero(fd, n, ((vsz + 7) / 8) * 8 * (size_t)ncpus);
+			break;
+		case BPF_MAP_TYPE_ARRAY_OF_MAPS:
+			/* Only the slots that hold a map: each change of a map
+			 * of maps waits for an RCU grace period. */
+			for (uint32_t i = 0, id; i < n && !err; i++)
+				if (!bpf_map_lookup_elem(fd, &i, &id))
+					err = bpf_map_delete_elem(fd, &i);
+			break;
+		case BPF_MAP_TYPE_RINGBUF:
+			rb = ring_buffer__new(fd, fx_discard_one, NULL, NULL);
+			err = !rb || ring_buffer__consume(rb) < 0;
+			ring_buffer__free(rb);
+			break;
+		default: /* hash, LRU hash, LPM trie, devmap hash */
+			err = fx_map_empty(fd, bpf_map__key_size(map));
+			break;
+		}
+		if (err)
+			fail_msg("fixture: resetting map %s failed (%s)", bpf_map__name(map),
+				 strerror(errno));
+	}
 	return 0;
 }
 
@@ -66,10 +171,8 @@ int fx_teardown(void **state)
 {
 	struct fx *fx = *state;
 
-	if (fx) {
-		graysplit_bpf__destroy(fx->skel);
-		free(fx);
-	}
+	if (fx)
+		fx_reset(fx);
 	return 0;
 }
 

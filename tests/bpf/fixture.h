@@ -24,11 +24,16 @@ struct fx {
 	int tc_fd;
 };
 
-/* cmocka setup/teardown: *state becomes a loaded struct fx. */
+/* cmocka setup/teardown: *state becomes a loaded struct fx with every map
+ * as a fresh load has it (the object is loaded once per test program and
+ * reset after each test). */
 int fx_setup(void **state);
 /* The same with the events ring shrunk to FX_RING_SMALL bytes. */
 int fx_setup_small_ring(void **state);
 int fx_teardown(void **state);
+/* Every map back to its state right after loading: hash maps emptied,
+ * arrays zeroed, inner maps dropped, the ring drained. */
+int fx_reset(struct fx *fx);
 
 void fx_service_add(struct fx *fx, uint32_t id, const char *vip, uint16_t port, uint8_t proto,
 		    uint8_t hash_mode);
