@@ -12,6 +12,9 @@
 # Components, in order:
 #   prog      build/bench/prog_bench: per-packet cost of the XDP and tc
 #             programs over empty ones (BPF_PROG_TEST_RUN, repeat = 1)
+#   katran    scripts/bench-katran.sh: the XDP program beside Katran's, per
+#             packet, same method and rounds (only when the harness is in
+#             ../shared/anchors/katran; skipped in --quick)
 #   fwd       scripts/bench-fwd.sh: packets/s through the node, XDP fast path
 #             vs XDP_PASS vs plain kernel forwarding
 #   e2e       scripts/bench-e2e.sh: wrk through the VIP vs direct vs nft
@@ -58,6 +61,7 @@ q=()
 $quick && q=(--quick)
 components=(
 	"prog|$build/bench/prog_bench ${q[*]}"
+	"katran|bash scripts/bench-katran.sh ${q[*]}"
 	"fwd|bash scripts/bench-fwd.sh ${q[*]}"
 	"e2e|bash scripts/bench-e2e.sh ${q[*]}"
 	"agent|bash scripts/bench-agent.sh ${q[*]}"

@@ -37,6 +37,12 @@ component() {
 }
 
 @test "bench --quick: prog runs and prints figures" { component prog; }
+@test "bench --quick: katran, the side-by-side harness outside the repository, is skipped and says why" {
+	local line
+	line=$(grep -E '^bench: katran: skipped: .+' "$BENCH_OUT" | head -1)
+	echo "# $line" >&3
+	[ -n "$line" ] || { echo "no 'skipped' line for katran:" >&2; grep '^bench: katran' "$BENCH_OUT" >&2; return 1; }
+}
 @test "bench --quick: fwd runs and prints figures" { component fwd; }
 @test "bench --quick: e2e runs and prints figures" { component e2e; }
 @test "bench --quick: agent runs and prints figures" { component agent; }
