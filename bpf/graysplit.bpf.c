@@ -75,6 +75,10 @@ static __always_inline int gs_lb_forward(struct xdp_md *ctx, struct gs_pkt *pkt,
 		return ret;
 
 	flow = bpf_map_lookup_elem(&flows, &pkt->key);
+	/* An entry the agent reset (--on-fail reset) is gone to this path:
+	 * the packet is selected anew and its entry overwritten. */
+	if (flow && (flow->flags & GS_FLOW_F_RESET))
+		flow = 0;
 	action = gs_flow_track(flow, pkt);
 	if (action == GS_FLOW_KEEP && flow) {
 		backend_id = flow->backend_id;
@@ -95,10 +99,8 @@ static __always_inline int gs_lb_forward(struct xdp_md *ctx, struct gs_pkt *pkt,
 		created_ns = gs_flow_record(pkt, &choice, svc->id);
 		gs_count(gs_selection_counter(action));
 	} else if (backend && flow) {
-		struct gs_rev_flow *rev = gs_rev_refresh(pkt, flow, backend);
-
 		if (pkt->key.proto == IPPROTO_TCP)
-			gs_observe_forward(pkt, flow, rev);
+			gs_observe_forward(pkt, flow);
 		*kept = flow;
 	}
 	if (!backend)
@@ -149,24 +151,24 @@ int gs_xdp_fwd(struct xdp_md *ctx)
 static __always_inline int gs_lb_reply(struct __sk_buff *skb, const struct gs_pkt *pkt)
 {
 	struct gs_backend_stats *bs;
-	struct gs_rev_flow *rev;
+	struct gs_flow_key fwd;
+	struct gs_flow *flow;
 	int ret;
 
-	rev = bpf_map_lookup_elem(&rev_flows, &pkt->key);
-	if (!rev)
+	flow = gs_reply_flow(&pkt->key, &fwd);
+	if (!flow)
 		return GS_R_NO_SERVICE;
-	ret = gs_snat_tc(skb, pkt, rev);
+	ret = gs_snat_tc(skb, pkt, &fwd);
 	if (ret < 0)
 		return ret;
 	gs_count(GS_CNT_REV_REWRITTEN);
-	bs = gs_count_backend_reply(rev->backend_id, pkt->l3_len);
+	bs = gs_count_backend_reply(flow->backend_id, pkt->l3_len);
 	if (pkt->key.proto == IPPROTO_TCP)
-		gs_observe_reply(skb, pkt, rev, bs);
+		gs_observe_reply(skb, pkt, flow, fwd.dport, bs);
 	else
-		gs_observe_udp_reply(skb, pkt, rev, bs);
-	/* Only FIN and RST pay for the forward lookup. */
+		gs_observe_udp_reply(skb, pkt, flow, fwd.dport, bs);
 	if (pkt->tcp_flags & (GS_TCP_FIN | GS_TCP_RST))
-		gs_flow_close_from_reply(pkt, rev);
+		gs_flow_close_from_reply(flow);
 	return GS_OK;
 }
 

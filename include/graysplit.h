@@ -118,19 +118,31 @@ struct gs_flow_key {
 };
 
 /*
- * The fib_* fields are the XDP fast path's next hop for the flow (bpf/lib/
- * fastpath.h): what bpf_fib_lookup answered for its DNATed frames, reused
- * for GS_FIB_CACHE_TTL_NS by frames asking the same question (same ingress
+ * The one flow table's entry: what the forward path chose and what both
+ * paths have seen of the connection. The reply path finds it from a reply
+ * through backend_addrs (below): the reply names the backend and the client,
+ * backend_addrs the VIP:port the backend serves, and the two make this
+ * key. created_ns is also when the connection's first SYN (or a UDP
+ * flow's first datagram) went out: connect latency and a UDP flow's time
+ * to answer run from it.
+ *
+ * Writers, each to its own fields: the forward path (state, flags, req_ns,
+ * the fib_* cache), the reply path (rev_flags; state to CLOSING on the
+ * backend's FIN or RST), the agent (GS_FLOW_F_RESET). The fib_* fields are
+ * the XDP fast path's next hop for the flow (bpf/lib/fastpath.h): what
+ * bpf_fib_lookup answered for its DNATed frames, reused for
+ * GS_FIB_CACHE_TTL_NS by frames asking the same question (same ingress
  * interface and DSCP / flow info, no longer than fib_len).
  */
 struct gs_flow {
-	__u64 created_ns; /* bpf_ktime_get_ns() at selection */
+	__u64 created_ns; /* bpf_ktime_get_ns() at selection: the first SYN */
+	__u64 req_ns;	  /* forward path: first request payload (time to first byte) */
 	__u32 backend_id;
 	__u32 service_id;
-	__u8 state; /* enum gs_flow_state */
-	__u8 group; /* enum gs_group, as selected */
-	__u8 flags; /* GS_FLOW_F_* */
-	__u8 pad;
+	__u8 state;	    /* enum gs_flow_state */
+	__u8 group;	    /* enum gs_group, as selected */
+	__u8 flags;	    /* GS_FLOW_F_*: the forward path's and the agent's */
+	__u8 rev_flags;	    /* GS_REV_F_*: what the reply path has seen */
 	__u32 fib_oif;	    /* egress interface */
 	__u64 fib_stamp_ns; /* bpf_ktime_get_coarse_ns() of the lookup; 0: none */
 	__u32 fib_iif;	    /* ingress interface the lookup was for */
@@ -138,7 +150,7 @@ struct gs_flow {
 	__u8 fib_dmac[6];   /* next hop's MAC */
 	__u8 fib_smac[6];   /* egress interface's MAC */
 	__u16 fib_len;	    /* IP length the lookup checked against the MTU */
-	__u16 pad2;
+	__u16 pad;
 };
 
 /*
@@ -156,27 +168,48 @@ struct gs_flow {
 
 /* The client retransmitted its SYN: counted once as a connect timeout. */
 #define GS_FLOW_F_SYN_RETRANSMIT 0x01
-
 /*
- * rev_flows: key is the reply's 5-tuple as the backend sends it
- * (src = backend, dst = client); value says what to put back as source.
+ * The agent's --on-fail reset: to the forward path the entry is gone (the
+ * next packet is selected anew, as if the entry had been deleted), while
+ * the reply path still puts the VIP back on the replies in flight, so the
+ * ACKs they draw carry the connection to the new backend's RST at once.
  */
-struct gs_rev_flow {
-	union gs_addr vip;
-	__u16 vport; /* network order */
-	__u8 flags;  /* GS_REV_F_*: what the reply path has seen */
-	__u8 group;  /* enum gs_group of the backend */
-	__u32 backend_id;
-	__u32 service_id;
-	__u32 pad;
-	__u64 syn_ns; /* forward path: the connection's first SYN (connect latency) */
-	__u64 req_ns; /* forward path: first request payload (time to first byte) */
-};
+#define GS_FLOW_F_RESET 0x02
 
+/* What the reply path has seen of a flow (gs_flow.rev_flags). */
 #define GS_REV_F_SYNACK	  0x01 /* SYN-ACK seen: connect latency recorded */
 #define GS_REV_F_RESPONSE 0x02 /* first response payload seen: TTFB and status recorded */
 #define GS_REV_F_RST	  0x04 /* backend RST seen: refused or reset recorded */
 #define GS_REV_F_UNREACH  0x08 /* UDP: ICMP unreachable about the flow recorded */
+
+/*
+ * backend_addrs: (backend address, port, proto) -> the services it is a
+ * backend of, written by the control plane from the backends and services
+ * maps (every slot not free: draining backends still have replies). A
+ * reply names the backend and the client; with each VIP:port listed here
+ * it makes a forward key, and the flow under it is the reply's if its
+ * backend is the reply's source. One address:port:proto serves at most
+ * GS_ADDR_SERVICES services; `backend add` refuses one more.
+ */
+#define GS_ADDR_SERVICES 4
+
+struct gs_backend_addr_key {
+	union gs_addr addr;
+	__u16 port; /* network order */
+	__u8 proto; /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 pad;
+};
+
+struct gs_vip {
+	union gs_addr vip;
+	__u16 port; /* network order */
+	__u16 pad;
+};
+
+struct gs_backend_addr {
+	__u32 count; /* entries of svc in use, 1..GS_ADDR_SERVICES */
+	struct gs_vip svc[GS_ADDR_SERVICES];
+};
 
 /*
  * overrides: LPM trie over (service id, client prefix). prefixlen counts the
@@ -207,7 +240,6 @@ enum gs_counter {
 	GS_CNT_FLOW_RESELECT,	 /* SYN on a closing flow: selected anew */
 	GS_CNT_FLOW_MISSING,	 /* mid-connection packet without entry (evicted) */
 	GS_CNT_FLOW_INSERT_FAIL, /* flow table update failed */
-	GS_CNT_REV_RESTORED,	 /* reverse entry was evicted and put back */
 	GS_CNT_FWD_REWRITTEN,	 /* packets DNATed to a backend */
 	GS_CNT_REV_REWRITTEN,	 /* replies SNATed back to the VIP */
 	GS_CNT_REV_BAD_HEADER,	 /* reply path could not parse or rewrite */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * The flow table: which backend a connection went to, its TCP state, and the
- * reverse entry the reply path needs to put the VIP back.
+ * The flow table: which backend a connection went to, its TCP state and
+ * what both paths have seen of it. One entry per connection: the reply
+ * path finds it from the reply through backend_addrs (gs_reply_flow).
  */
 #ifndef GS_BPF_FLOW_H
 #define GS_BPF_FLOW_H
@@ -69,18 +70,6 @@ static __always_inline enum gs_flow_action gs_flow_track(struct gs_flow *flow,
 	return GS_FLOW_KEEP;
 }
 
-/* The reply's 5-tuple: from the backend to the client, as the backend sends it. */
-static __always_inline void gs_rev_key(struct gs_flow_key *rev_key, const struct gs_pkt *pkt,
-				       const struct gs_backend *backend)
-{
-	__builtin_memset(rev_key, 0, sizeof(*rev_key));
-	rev_key->src = backend->addr;
-	rev_key->dst = pkt->key.src;
-	rev_key->sport = backend->port;
-	rev_key->dport = pkt->key.sport;
-	rev_key->proto = pkt->key.proto;
-}
-
 /*
  * What the reply path is still to observe on a flow entering this state: a
  * connection from its SYN on (and a new UDP flow) starts
@@ -98,35 +87,11 @@ static __always_inline __u8 gs_rev_initial_flags(__u8 flow_state)
 	return GS_REV_F_SYNACK | GS_REV_F_RESPONSE | GS_REV_F_RST;
 }
 
-/* The reverse entry of flow: where replies go back to, and whose they are.
- * restored: the entry of a live flow, put back after the LRU evicted it. */
-static __always_inline int gs_rev_write(const struct gs_flow_key *rev_key, const struct gs_pkt *pkt,
-					const struct gs_flow *flow, int restored)
-{
-	struct gs_rev_flow rev;
-
-	__builtin_memset(&rev, 0, sizeof(rev));
-	rev.vip = pkt->key.dst;
-	rev.vport = pkt->key.dport;
-	rev.flags = gs_rev_initial_flags(flow->state);
-	/* A UDP flow's answer is timed from its start, and its start slot
-	 * was judged long ago: one restored mid-stream is not measured. */
-	if (restored && flow->state == GS_FLOW_UDP)
-		rev.flags |= GS_REV_F_RESPONSE | GS_REV_F_UNREACH;
-	rev.group = flow->group;
-	rev.backend_id = flow->backend_id;
-	rev.service_id = flow->service_id;
-	/* Connect latency runs from the flow's first SYN: the flow keeps
-	 * created_ns across retransmitted SYNs, and so does this entry. */
-	rev.syn_ns = flow->created_ns;
-	return bpf_map_update_elem(&rev_flows, rev_key, &rev, BPF_ANY);
-}
-
-/* Write both entries of a new selection. */
+/* The entry of a new selection: the one write a new flow costs. Connect
+ * latency runs from created_ns, which a retransmitted SYN keeps. */
 static __always_inline __u64 gs_flow_record(const struct gs_pkt *pkt,
 					    const struct gs_choice *choice, __u32 service_id)
 {
-	struct gs_flow_key rev_key;
 	struct gs_flow flow;
 
 	__builtin_memset(&flow, 0, sizeof(flow));
@@ -135,55 +100,69 @@ static __always_inline __u64 gs_flow_record(const struct gs_pkt *pkt,
 	flow.service_id = service_id;
 	flow.state = gs_flow_initial_state(pkt);
 	flow.group = choice->group;
+	flow.rev_flags = gs_rev_initial_flags(flow.state);
 	if (bpf_map_update_elem(&flows, &pkt->key, &flow, BPF_ANY))
-		gs_count(GS_CNT_FLOW_INSERT_FAIL);
-
-	gs_rev_key(&rev_key, pkt, choice->backend);
-	if (gs_rev_write(&rev_key, pkt, &flow, 0))
 		gs_count(GS_CNT_FLOW_INSERT_FAIL);
 	return flow.created_ns;
 }
 
-/*
- * On a kept flow, look the reverse entry up: the lookup keeps it warm in
- * the LRU, and one the LRU evicted anyway is put back, or the replies of a
- * live connection would leave with the backend's address. Returns the
- * entry found, for the forward path's observations; NULL when it had to be
- * put back.
- */
-static __always_inline struct gs_rev_flow *gs_rev_refresh(const struct gs_pkt *pkt,
-							  const struct gs_flow *flow,
-							  const struct gs_backend *backend)
+static __always_inline int gs_addr_eq(const union gs_addr *a, const union gs_addr *b)
 {
-	struct gs_flow_key rev_key;
-	struct gs_rev_flow *rev;
+	return a->w[0] == b->w[0] && a->w[1] == b->w[1] && a->w[2] == b->w[2] && a->w[3] == b->w[3];
+}
 
-	gs_rev_key(&rev_key, pkt, backend);
-	rev = bpf_map_lookup_elem(&rev_flows, &rev_key);
-	if (rev)
-		return rev;
-	if (gs_rev_write(&rev_key, pkt, flow, 1))
-		gs_count(GS_CNT_FLOW_INSERT_FAIL);
-	else
-		gs_count(GS_CNT_REV_RESTORED);
+/*
+ * The flow a reply belongs to. reply is its 5-tuple as the backend sends it
+ * (src = backend, dst = client). backend_addrs names the services whose
+ * backend that address:port:proto is; each gives a forward key (client ->
+ * VIP:port), and the first whose flow's backend is the reply's source is
+ * the reply's (a flow of another backend of the service, or of another
+ * service the backend also serves, is not). Usually one candidate. fwd
+ * gets that forward key: its dst and dport are the VIP:port to put back.
+ * NULL: no flow of ours, the reply goes out untouched.
+ */
+static __always_inline struct gs_flow *gs_reply_flow(const struct gs_flow_key *reply,
+						     struct gs_flow_key *fwd)
+{
+	struct gs_backend_addr_key bkey;
+	const struct gs_backend_addr *ba;
+	const struct gs_backend *backend;
+	struct gs_flow *flow;
+	__u32 i, n, id;
+
+	__builtin_memset(&bkey, 0, sizeof(bkey));
+	bkey.addr = reply->src;
+	bkey.port = reply->sport;
+	bkey.proto = reply->proto;
+	ba = bpf_map_lookup_elem(&backend_addrs, &bkey);
+	if (!ba)
+		return 0;
+	__builtin_memset(fwd, 0, sizeof(*fwd));
+	fwd->src = reply->dst;
+	fwd->sport = reply->dport;
+	fwd->proto = reply->proto;
+	n = ba->count;
+	for (i = 0; i < GS_ADDR_SERVICES; i++) {
+		if (i >= n)
+			break;
+		fwd->dst = ba->svc[i].vip;
+		fwd->dport = ba->svc[i].port;
+		flow = bpf_map_lookup_elem(&flows, fwd);
+		if (!flow)
+			continue;
+		id = flow->backend_id;
+		backend = bpf_map_lookup_elem(&backends, &id);
+		if (backend && backend->port == reply->sport &&
+		    gs_addr_eq(&backend->addr, &reply->src))
+			return flow;
+	}
 	return 0;
 }
 
 /* A backend's FIN or RST ends the connection: its next SYN selects anew. */
-static __always_inline void gs_flow_close_from_reply(const struct gs_pkt *pkt,
-						     const struct gs_rev_flow *rev)
+static __always_inline void gs_flow_close_from_reply(struct gs_flow *flow)
 {
-	struct gs_flow_key fwd_key;
-	struct gs_flow *flow;
-
-	__builtin_memset(&fwd_key, 0, sizeof(fwd_key));
-	fwd_key.src = pkt->key.dst;
-	fwd_key.dst = rev->vip;
-	fwd_key.sport = pkt->key.dport;
-	fwd_key.dport = rev->vport;
-	fwd_key.proto = pkt->key.proto;
-	flow = bpf_map_lookup_elem(&flows, &fwd_key);
-	if (flow && flow->state != GS_FLOW_CLOSING)
+	if (flow->state != GS_FLOW_CLOSING)
 		flow->state = GS_FLOW_CLOSING;
 }
 

@@ -11,10 +11,11 @@
  * big", the node's own when the backend-side link has the smaller MTU, time
  * exceeded, ...) quotes that packet as it left the node: client:cport ->
  * backend:bport. The client's socket is connected to the VIP and would
- * ignore it. If the reversed quote (backend:bport -> client:cport) is a
- * reverse flow entry, the quote's destination goes back to the entry's VIP
- * and port. The outer header does not change, nor does the ICMPv6
- * pseudo-header.
+ * ignore it. The reversed quote (backend:bport -> client:cport) has the
+ * shape of a backend's reply: if gs_reply_flow finds its flow (through
+ * backend_addrs, as for a reply), the quote's destination goes back to that
+ * flow's VIP and port. The outer header does not change, nor does the
+ * ICMPv6 pseudo-header.
  *
  * Towards the backend (gs_icmp_fwd, XDP ingress): a router between the node
  * and the client that cannot forward a reply (the link towards the client
@@ -31,8 +32,8 @@
  *
  * Both directions share the rules (the first part below, on headers read
  * whichever way the program reads them): which messages are errors, which
- * quotes can be trusted, and that the quote is looked up reversed, in the
- * table of the other direction. Both update every checksum covering a
+ * quotes can be trusted, and that the quote is looked up reversed, as a
+ * packet of the other direction. Both update every checksum covering a
  * changed word incrementally (RFC 1624): the quoted IPv4 header's, the
  * quoted L4 one where the quote holds it, the outer IPv4 header's, and the
  * ICMP checksum (over the ICMPv6 pseudo-header too). A frame that is no
@@ -167,9 +168,10 @@ static __always_inline int gs_icmp_error(struct gs_icmp_quote *q, __u8 type, __u
 
 /*
  * The quoted IP header (the caller made sure it lies within the quote),
- * read into key reversed: the quoted packet went one way, and the table of
- * the other way holds what it was before graysplit rewrote it (rev_flows
- * for a DNATed forward packet, flows for an SNATed reply). Fills
+ * read into key reversed: the quoted packet went one way, and looked up as
+ * a packet of the other way it names what it was before graysplit
+ * rewrote it (a DNATed forward packet's reversed quote is a reply, found
+ * by gs_reply_flow; an SNATed reply's is the forward key in flows). Fills
  * q->l4_off. GS_OK, or the counter to count.
  */
 static __always_inline int gs_icmp_quote4(const struct iphdr *iph, struct gs_icmp_quote *q,
@@ -221,16 +223,16 @@ static __always_inline void gs_icmp_quote_ports(struct gs_flow_key *key, const _
  * on the backend-facing interfaces too, an error the forward path sent on
  * to a backend leaves through tc egress there, and a backend's error about
  * a DNATed packet comes in through XDP there before the reply path puts it
- * back on its way out to the client. Such an error quotes a flow of the
- * other direction's table; it is left to the other program, which counts
- * it, rather than counted a second time as not ours.
+ * back on its way out to the client. Such an error quotes a flow the other
+ * way round; it is left to the other program, which counts it, rather than
+ * counted a second time as not ours.
  */
 
 /* At egress: is the quote (key reversed) a backend's reply as the backend
  * sent it, so the error is on its way to that backend? */
 static __always_inline int gs_icmp_about_reply(const struct gs_flow_key *key)
 {
-	struct gs_flow_key reply;
+	struct gs_flow_key reply, fwd;
 
 	__builtin_memset(&reply, 0, sizeof(reply));
 	reply.src = key->dst;
@@ -238,7 +240,7 @@ static __always_inline int gs_icmp_about_reply(const struct gs_flow_key *key)
 	reply.sport = key->dport;
 	reply.dport = key->sport;
 	reply.proto = key->proto;
-	return bpf_map_lookup_elem(&rev_flows, &reply) != 0;
+	return gs_reply_flow(&reply, &fwd) != 0;
 }
 
 /* ---- Towards the client: tc egress ---- */
@@ -269,7 +271,7 @@ static __always_inline int gs_icmp_outer(struct __sk_buff *skb, const struct gs_
 }
 
 /* The quote's IP header and ports into key, reversed (the backend's side is
- * the source, as in rev_flows). GS_OK or the counter to count. */
+ * the source, as in a reply). GS_OK or the counter to count. */
 static __always_inline int gs_icmp_quote_skb(struct __sk_buff *skb, struct gs_icmp_quote *q,
 					     struct gs_flow_key *key)
 {
@@ -313,14 +315,14 @@ static __always_inline int gs_store16(struct __sk_buff *skb, __u32 off, __u16 v)
  */
 static __always_inline int gs_icmp_rewrite(struct __sk_buff *skb, const struct gs_icmp_quote *q,
 					   const struct gs_flow_key *key,
-					   const struct gs_rev_flow *rev)
+					   const struct gs_flow_key *fwd)
 {
 	__u32 addr_diff = 0, icmp_diff, l4_csum_off;
-	__u16 old_port, new_port = rev->vport, l4_check, icmp_check;
+	__u16 old_port, new_port = fwd->dport, l4_check, icmp_check;
 	__u8 l4[8];
 	int i;
 
-	if (q->is_v4 != gs_addr_is_v4(&rev->vip))
+	if (q->is_v4 != gs_addr_is_v4(&fwd->dst))
 		return GS_CNT_ICMP_NOT_OURS;
 	if (bpf_skb_load_bytes(skb, q->l4_off, l4, sizeof(l4)))
 		return GS_CNT_ICMP_BAD_QUOTE;
@@ -329,7 +331,7 @@ static __always_inline int gs_icmp_rewrite(struct __sk_buff *skb, const struct g
 	/* The quoted destination address: key->dst is the quote's source,
 	 * key->src its destination. */
 	if (q->is_v4) {
-		__u32 old_addr = key->src.w[3], new_addr = rev->vip.w[3];
+		__u32 old_addr = key->src.w[3], new_addr = fwd->dst.w[3];
 		__u16 ip_check, new_ip_check;
 
 		if (bpf_skb_load_bytes(skb, q->ip_off + offsetof(struct iphdr, check), &ip_check,
@@ -344,9 +346,9 @@ static __always_inline int gs_icmp_rewrite(struct __sk_buff *skb, const struct g
 		icmp_diff = gs_csum_diff16(addr_diff, ip_check, new_ip_check);
 	} else {
 		for (i = 0; i < 4; i++)
-			addr_diff = gs_csum_diff32(addr_diff, key->src.w[i], rev->vip.w[i]);
+			addr_diff = gs_csum_diff32(addr_diff, key->src.w[i], fwd->dst.w[i]);
 		if (bpf_skb_store_bytes(skb, q->ip_off + offsetof(struct ipv6hdr, daddr),
-					rev->vip.b, sizeof(rev->vip), 0))
+					fwd->dst.b, sizeof(fwd->dst), 0))
 			return GS_CNT_ICMP_BAD_QUOTE;
 		icmp_diff = addr_diff;
 	}
@@ -395,8 +397,8 @@ static __always_inline void gs_icmp_reply(struct __sk_buff *skb, const struct gs
 					  __u16 eth_proto)
 {
 	struct gs_icmp_quote q = {};
-	struct gs_flow_key key;
-	struct gs_rev_flow *rev;
+	struct gs_flow_key key, fwd;
+	struct gs_flow *flow;
 	int ret;
 
 	if (gs_icmp_outer(skb, pkt, eth_proto, &q))
@@ -404,9 +406,9 @@ static __always_inline void gs_icmp_reply(struct __sk_buff *skb, const struct gs
 	__builtin_memset(&key, 0, sizeof(key));
 	ret = gs_icmp_quote_skb(skb, &q, &key);
 	if (ret == GS_OK) {
-		rev = bpf_map_lookup_elem(&rev_flows, &key);
-		if (rev)
-			ret = gs_icmp_rewrite(skb, &q, &key, rev);
+		flow = gs_reply_flow(&key, &fwd);
+		if (flow)
+			ret = gs_icmp_rewrite(skb, &q, &key, &fwd);
 		else if (gs_icmp_about_reply(&key))
 			return;
 		else
@@ -415,7 +417,7 @@ static __always_inline void gs_icmp_reply(struct __sk_buff *skb, const struct gs
 		 * reached: the UDP analogue of a refused connect. */
 		if (ret == GS_CNT_ICMP_TRANSLATED && key.proto == IPPROTO_UDP &&
 		    gs_icmp_is_unreach(&q))
-			gs_observe_udp_unreach(rev);
+			gs_observe_udp_unreach(flow);
 	}
 	gs_count(ret);
 }
@@ -427,6 +429,7 @@ static __always_inline void gs_icmp_reply(struct __sk_buff *skb, const struct gs
  * the flow's next packet there (gs_lb_forward's rule for a kept flow: the
  * backend is not a free slot and belongs to the service the flow's VIP:port
  * is now; draining backends keep their flows), and of the quote's family.
+ * An entry the agent reset is gone to the forward path, and so here.
  * NULL otherwise: an error about anything else must not reach anyone.
  */
 static __always_inline const struct gs_backend *gs_icmp_flow_backend(const struct gs_flow_key *key,
@@ -439,7 +442,7 @@ static __always_inline const struct gs_backend *gs_icmp_flow_backend(const struc
 	__u32 backend_id;
 
 	flow = bpf_map_lookup_elem(&flows, key);
-	if (!flow)
+	if (!flow || (flow->flags & GS_FLOW_F_RESET))
 		return 0;
 	__builtin_memset(&svc_key, 0, sizeof(svc_key));
 	svc_key.vip = key->dst;
@@ -559,7 +562,7 @@ __noinline int gs_icmp_fwd(struct xdp_md *ctx)
 	const struct gs_backend *backend;
 	struct gs_icmp_quote q = {};
 	struct ethhdr *eth = data;
-	struct gs_flow_key key;
+	struct gs_flow_key key, fwd;
 	union gs_addr to;
 	__be16 *ports;
 	__u8 *icmp;
@@ -616,7 +619,7 @@ __noinline int gs_icmp_fwd(struct xdp_md *ctx)
 			backend = gs_icmp_flow_backend(&key, q.is_v4);
 		if (backend)
 			ret = gs_icmp_to_backend(data, data_end, &q, key.proto, backend);
-		else if (bpf_map_lookup_elem(&rev_flows, &key))
+		else if (gs_reply_flow(&key, &fwd))
 			return 0; /* about a DNATed packet: the reply path's */
 		else
 			ret = GS_CNT_ICMP_NOT_OURS;

@@ -56,7 +56,9 @@ struct {
 	__array(values, struct gs_maglev_table);
 } maglev SEC(".maps");
 
-/* Forward 5-tuple -> chosen backend and TCP state. Sized at attach. */
+/* Forward 5-tuple -> chosen backend, TCP state, what both paths have seen.
+ * The one flow table: the reply path finds its entry through
+ * backend_addrs. Sized at attach. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, GS_DEFAULT_FLOWS);
@@ -64,13 +66,14 @@ struct {
 	__type(value, struct gs_flow);
 } flows SEC(".maps");
 
-/* Reply 5-tuple (backend -> client) -> the VIP:port to put back. */
+/* (backend address, port, proto) -> the VIP:port of each service it is a
+ * backend of; the control plane writes it with the backends. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, GS_DEFAULT_FLOWS);
-	__type(key, struct gs_flow_key);
-	__type(value, struct gs_rev_flow);
-} rev_flows SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, GS_MAX_BACKENDS);
+	__type(key, struct gs_backend_addr_key);
+	__type(value, struct gs_backend_addr);
+} backend_addrs SEC(".maps");
 
 /* (service id, client CIDR) -> forced group. */
 struct {

@@ -257,10 +257,10 @@ static __always_inline __u64 gs_l4_csum_flags(const struct gs_pkt *pkt)
 }
 
 static __always_inline int lb4_snat_l3(struct __sk_buff *skb, const struct gs_pkt *pkt,
-				       const struct gs_rev_flow *rev)
+				       const union gs_addr *vip)
 {
 	__be32 old_addr = pkt->key.src.w[3];
-	__be32 new_addr = rev->vip.w[3];
+	__be32 new_addr = vip->w[3];
 	__u64 flags = gs_l4_csum_flags(pkt) | BPF_F_PSEUDO_HDR | sizeof(new_addr);
 
 	if (bpf_l4_csum_replace(skb, gs_l4_csum_off(pkt), old_addr, new_addr, flags))
@@ -275,10 +275,10 @@ static __always_inline int lb4_snat_l3(struct __sk_buff *skb, const struct gs_pk
 }
 
 static __always_inline int lb6_snat_l3(struct __sk_buff *skb, const struct gs_pkt *pkt,
-				       const struct gs_rev_flow *rev)
+				       const union gs_addr *vip)
 {
 	__u64 flags = gs_l4_csum_flags(pkt) | BPF_F_PSEUDO_HDR;
-	union gs_addr new_addr = rev->vip;
+	union gs_addr new_addr = *vip;
 	__s64 diff;
 
 	diff = bpf_csum_diff((__be32 *)pkt->key.src.w, sizeof(pkt->key.src), (__be32 *)new_addr.w,
@@ -296,20 +296,21 @@ static __always_inline int lb6_snat_l3(struct __sk_buff *skb, const struct gs_pk
 	return GS_OK;
 }
 
-/* Reply SNAT in tc: the backend's address and port become the VIP's. */
+/* Reply SNAT in tc: the backend's address and port become the VIP's, the
+ * destination and port of the flow's forward key fwd. */
 static __always_inline int gs_snat_tc(struct __sk_buff *skb, const struct gs_pkt *pkt,
-				      const struct gs_rev_flow *rev)
+				      const struct gs_flow_key *fwd)
 {
 	__be16 old_port = pkt->key.sport;
-	__be16 new_port = rev->vport;
+	__be16 new_port = fwd->dport;
 	__u32 port_off;
 	int ret;
 
-	if (pkt->is_v4 != gs_addr_is_v4(&rev->vip))
+	if (pkt->is_v4 != gs_addr_is_v4(&fwd->dst))
 		return GS_R_FAMILY_MISMATCH;
 	/* Source port sits at offset 0 of both TCP and UDP. */
 	port_off = pkt->l4_off + offsetof(struct tcphdr, source);
-	ret = pkt->is_v4 ? lb4_snat_l3(skb, pkt, rev) : lb6_snat_l3(skb, pkt, rev);
+	ret = pkt->is_v4 ? lb4_snat_l3(skb, pkt, &fwd->dst) : lb6_snat_l3(skb, pkt, &fwd->dst);
 	if (ret < 0)
 		return ret;
 	if (old_port == new_port)

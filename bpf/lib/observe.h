@@ -6,16 +6,19 @@
  * (the ground truth), a sample in the backend's latency histogram where it
  * has a duration, and an event on the ring buffer.
  *
- * Every signal is a once-per-connection edge, remembered in the reverse
- * entry's flags (or the flow's, for a retransmitted SYN), so an established
- * connection's packets only test a few bits of an entry the path already
- * holds; the entry is written only when a flag or timestamp changes.
+ * Every signal is a once-per-connection edge, remembered in the flow
+ * entry's rev_flags (or its flags, for a retransmitted SYN), so an
+ * established connection's packets only test a few bits of the entry the
+ * path already holds; the entry is written only when a flag or timestamp
+ * changes.
  *
- * The two paths may run on different CPUs: the forward path only writes
- * req_ns, the reply path only flags, so neither overwrites the other. A
- * retransmitted SYN-ACK on another CPU at the same instant could count
- * twice; a tc egress flow stays on one CPU in practice, and the agent
- * decides on rates, not on one count.
+ * The two paths may run on different CPUs and write one entry, each its
+ * own fields: the forward path req_ns and flags, the reply path rev_flags
+ * (both paths state, as gs_flow_track and gs_flow_close_from_reply
+ * always have), so neither overwrites the other's. A retransmitted SYN-ACK
+ * on another CPU at the same instant could count twice; a tc egress flow
+ * stays on one CPU in practice, and the agent decides on rates, not on one
+ * count.
  */
 #ifndef GS_BPF_OBSERVE_H
 #define GS_BPF_OBSERVE_H
@@ -87,10 +90,10 @@ static __always_inline void gs_event_emit(__u8 type, __u64 now_ns, __u32 service
 	gs_count(GS_CNT_EVENTS);
 }
 
-static __always_inline void gs_event_rev(__u8 type, __u64 now_ns, const struct gs_rev_flow *rev,
-					 __u32 value, __u32 value2, int is_error)
+static __always_inline void gs_event_flow(__u8 type, __u64 now_ns, const struct gs_flow *flow,
+					  __u32 value, __u32 value2, int is_error)
 {
-	gs_event_emit(type, now_ns, rev->service_id, rev->backend_id, rev->group, value, value2,
+	gs_event_emit(type, now_ns, flow->service_id, flow->backend_id, flow->group, value, value2,
 		      is_error);
 }
 
@@ -127,31 +130,32 @@ __noinline int gs_hist_add(__u32 backend_id, __u32 kind, __u64 us)
 	return 0;
 }
 
-/* The backend's SYN-ACK: its connect latency, from the client's first SYN. */
-static __always_inline void gs_observe_synack(const struct gs_rev_flow *rev,
+/* The backend's SYN-ACK: its connect latency, from the client's first SYN
+ * (created_ns, which a retransmitted SYN keeps). */
+static __always_inline void gs_observe_synack(const struct gs_flow *flow,
 					      struct gs_backend_stats *bs)
 {
 	__u64 now = bpf_ktime_get_ns();
-	__u64 us = gs_elapsed_us(rev->syn_ns, now);
+	__u64 us = gs_elapsed_us(flow->created_ns, now);
 
 	if (bs)
 		bs->connects += 1;
-	gs_hist_add(rev->backend_id, GS_HIST_CONNECT, us);
-	gs_event_rev(GS_EV_CONNECT, now, rev, gs_clamp_u32(us), 0, 0);
+	gs_hist_add(flow->backend_id, GS_HIST_CONNECT, us);
+	gs_event_flow(GS_EV_CONNECT, now, flow, gs_clamp_u32(us), 0, 0);
 }
 
 /* A backend RST: refused if it answers the SYN, a reset once accepted. */
-static __always_inline void gs_observe_rst(const struct gs_rev_flow *rev, __u8 seen,
+static __always_inline void gs_observe_rst(const struct gs_flow *flow, __u8 seen,
 					   struct gs_backend_stats *bs)
 {
 	if (seen & GS_REV_F_SYNACK) {
 		if (bs)
 			bs->resets += 1;
-		gs_event_rev(GS_EV_RESET, bpf_ktime_get_ns(), rev, 0, 0, 1);
+		gs_event_flow(GS_EV_RESET, bpf_ktime_get_ns(), flow, 0, 0, 1);
 	} else {
 		if (bs)
 			bs->conn_refused += 1;
-		gs_event_rev(GS_EV_REFUSED, bpf_ktime_get_ns(), rev, 0, 0, 1);
+		gs_event_flow(GS_EV_REFUSED, bpf_ktime_get_ns(), flow, 0, 0, 1);
 	}
 }
 
@@ -194,24 +198,24 @@ static __always_inline int gs_dns_event_is_error(__u32 rcode1)
 }
 
 /* The first response payload: time to first byte and the HTTP status, or
- * on a DNS service the answer's RCODE. */
+ * on a DNS service (vport, the VIP's port) the answer's RCODE. */
 static __always_inline void gs_observe_response(struct __sk_buff *skb, const struct gs_pkt *pkt,
-						const struct gs_rev_flow *rev,
+						const struct gs_flow *flow, __be16 vport,
 						struct gs_backend_stats *bs)
 {
 	__u64 now = bpf_ktime_get_ns();
-	__u64 us = gs_elapsed_us(rev->req_ns, now);
+	__u64 us = gs_elapsed_us(flow->req_ns, now);
 	__u32 status, rcode1;
 
-	if (gs_dns_port(rev->vport)) {
+	if (gs_dns_port(vport)) {
 		rcode1 = gs_dns_rcode1(skb, pkt->payload_off, pkt->payload_len, 1);
 		if (bs) {
 			bs->responses += 1;
 			gs_count_dns(bs, rcode1);
 		}
-		gs_hist_add(rev->backend_id, GS_HIST_TTFB, us);
-		gs_event_rev(GS_EV_ANSWER, now, rev, gs_clamp_u32(us), rcode1,
-			     gs_dns_event_is_error(rcode1));
+		gs_hist_add(flow->backend_id, GS_HIST_TTFB, us);
+		gs_event_flow(GS_EV_ANSWER, now, flow, gs_clamp_u32(us), rcode1,
+			      gs_dns_event_is_error(rcode1));
 		return;
 	}
 	status = gs_http_status(skb, pkt->payload_off, pkt->payload_len);
@@ -220,36 +224,38 @@ static __always_inline void gs_observe_response(struct __sk_buff *skb, const str
 		bs->responses += 1;
 		gs_count_http_class(bs, status);
 	}
-	gs_hist_add(rev->backend_id, GS_HIST_TTFB, us);
-	gs_event_rev(GS_EV_RESPONSE, now, rev, status, gs_clamp_u32(us), status >= 500);
+	gs_hist_add(flow->backend_id, GS_HIST_TTFB, us);
+	gs_event_flow(GS_EV_RESPONSE, now, flow, status, gs_clamp_u32(us), status >= 500);
 }
 
 /*
- * Reply path, after the SNAT, for a TCP reply of a known flow. bs is the
- * backend's counters (already looked up for rx counting), or NULL.
+ * Reply path, after the SNAT, for a TCP reply of a known flow to VIP port
+ * vport. bs is the backend's counters (already looked up for rx counting),
+ * or NULL.
  */
 static __always_inline void gs_observe_reply(struct __sk_buff *skb, const struct gs_pkt *pkt,
-					     struct gs_rev_flow *rev, struct gs_backend_stats *bs)
+					     struct gs_flow *flow, __be16 vport,
+					     struct gs_backend_stats *bs)
 {
-	__u8 seen = rev->flags;
+	__u8 seen = flow->rev_flags;
 
 	if ((pkt->tcp_flags & (GS_TCP_SYN | GS_TCP_ACK)) == (GS_TCP_SYN | GS_TCP_ACK) &&
 	    !(seen & GS_REV_F_SYNACK)) {
-		gs_observe_synack(rev, bs);
+		gs_observe_synack(flow, bs);
 		seen |= GS_REV_F_SYNACK;
 	}
 	if ((pkt->tcp_flags & GS_TCP_RST) && !(seen & GS_REV_F_RST)) {
-		gs_observe_rst(rev, seen, bs);
+		gs_observe_rst(flow, seen, bs);
 		seen |= GS_REV_F_RST;
 	}
 	/* Without a request timestamp (a server that speaks first, or the
 	 * request not seen) there is no time to first byte to measure. */
-	if (pkt->payload_len && !(seen & GS_REV_F_RESPONSE) && rev->req_ns) {
-		gs_observe_response(skb, pkt, rev, bs);
+	if (pkt->payload_len && !(seen & GS_REV_F_RESPONSE) && flow->req_ns) {
+		gs_observe_response(skb, pkt, flow, vport, bs);
 		seen |= GS_REV_F_RESPONSE;
 	}
-	if (seen != rev->flags)
-		rev->flags = seen;
+	if (seen != flow->rev_flags)
+		flow->rev_flags = seen;
 }
 
 /*
@@ -278,8 +284,8 @@ static __always_inline struct gs_udp_slot *gs_udp_slot_at(__u32 backend_id, __u6
 	return s;
 }
 
-/* Forward path: a new UDP flow's first datagram went out at start_ns (the
- * time its reverse entry holds as syn_ns). */
+/* Forward path: a new UDP flow's first datagram went out at start_ns (its
+ * entry's created_ns). */
 static __always_inline void gs_observe_udp_start(__u32 backend_id, __u64 start_ns)
 {
 	struct gs_udp_slot *s = gs_udp_slot_at(backend_id, start_ns);
@@ -289,13 +295,13 @@ static __always_inline void gs_observe_udp_start(__u32 backend_id, __u64 start_n
 }
 
 /* The flow is resolved, answered or refused: its start slot says so, once. */
-static __always_inline void gs_udp_resolved(const struct gs_rev_flow *rev)
+static __always_inline void gs_udp_resolved(const struct gs_flow *flow)
 {
 	struct gs_udp_slot *s;
 
-	if (rev->flags & (GS_REV_F_RESPONSE | GS_REV_F_UNREACH))
+	if (flow->rev_flags & (GS_REV_F_RESPONSE | GS_REV_F_UNREACH))
 		return;
-	s = gs_udp_slot_at(rev->backend_id, rev->syn_ns);
+	s = gs_udp_slot_at(flow->backend_id, flow->created_ns);
 	if (s)
 		s->answered += 1;
 }
@@ -307,28 +313,28 @@ static __always_inline void gs_udp_resolved(const struct gs_rev_flow *rev)
  * flow test one flag bit.
  */
 static __always_inline void gs_observe_udp_reply(struct __sk_buff *skb, const struct gs_pkt *pkt,
-						 struct gs_rev_flow *rev,
+						 struct gs_flow *flow, __be16 vport,
 						 struct gs_backend_stats *bs)
 {
 	__u32 rcode1 = 0;
 	__u64 now, us;
 
-	if (rev->flags & GS_REV_F_RESPONSE)
+	if (flow->rev_flags & GS_REV_F_RESPONSE)
 		return;
-	gs_udp_resolved(rev);
-	rev->flags |= GS_REV_F_RESPONSE;
+	gs_udp_resolved(flow);
+	flow->rev_flags |= GS_REV_F_RESPONSE;
 	now = bpf_ktime_get_ns();
-	us = gs_elapsed_us(rev->syn_ns, now);
-	if (gs_dns_port(rev->vport))
+	us = gs_elapsed_us(flow->created_ns, now);
+	if (gs_dns_port(vport))
 		rcode1 = gs_dns_rcode1(skb, pkt->payload_off, pkt->payload_len, 0);
 	if (bs) {
 		bs->connects += 1;
 		bs->responses += 1;
 		gs_count_dns(bs, rcode1);
 	}
-	gs_hist_add(rev->backend_id, GS_HIST_TTFB, us);
-	gs_event_rev(GS_EV_ANSWER, now, rev, gs_clamp_u32(us), rcode1,
-		     gs_dns_event_is_error(rcode1));
+	gs_hist_add(flow->backend_id, GS_HIST_TTFB, us);
+	gs_event_flow(GS_EV_ANSWER, now, flow, gs_clamp_u32(us), rcode1,
+		      gs_dns_event_is_error(rcode1));
 }
 
 /*
@@ -336,19 +342,19 @@ static __always_inline void gs_observe_udp_reply(struct __sk_buff *skb, const st
  * router on its side (lib/icmp.h found the flow): UDP's "connection
  * refused". Once per flow.
  */
-static __always_inline void gs_observe_udp_unreach(struct gs_rev_flow *rev)
+static __always_inline void gs_observe_udp_unreach(struct gs_flow *flow)
 {
 	struct gs_backend_stats *bs;
-	__u32 backend_id = rev->backend_id;
+	__u32 backend_id = flow->backend_id;
 
-	if (rev->flags & GS_REV_F_UNREACH)
+	if (flow->rev_flags & GS_REV_F_UNREACH)
 		return;
-	gs_udp_resolved(rev);
-	rev->flags |= GS_REV_F_UNREACH;
+	gs_udp_resolved(flow);
+	flow->rev_flags |= GS_REV_F_UNREACH;
 	bs = bpf_map_lookup_elem(&backend_stats, &backend_id);
 	if (bs)
 		bs->conn_refused += 1;
-	gs_event_rev(GS_EV_UNREACH, bpf_ktime_get_ns(), rev, 0, 0, 1);
+	gs_event_flow(GS_EV_UNREACH, bpf_ktime_get_ns(), flow, 0, 0, 1);
 }
 
 /*
@@ -357,15 +363,14 @@ static __always_inline void gs_observe_udp_unreach(struct gs_rev_flow *rev)
  * Counted once per flow; a SYN-ACK already seen means the backend did
  * answer and the loss lay between here and the client.
  */
-static __always_inline void gs_observe_syn_retransmit(struct gs_flow *flow,
-						      const struct gs_rev_flow *rev)
+static __always_inline void gs_observe_syn_retransmit(struct gs_flow *flow)
 {
 	struct gs_backend_stats *bs;
 	__u32 backend_id;
 
 	if (flow->flags & GS_FLOW_F_SYN_RETRANSMIT)
 		return;
-	if (rev && (rev->flags & GS_REV_F_SYNACK))
+	if (flow->rev_flags & GS_REV_F_SYNACK)
 		return;
 	flow->flags |= GS_FLOW_F_SYN_RETRANSMIT;
 	backend_id = flow->backend_id;
@@ -377,22 +382,20 @@ static __always_inline void gs_observe_syn_retransmit(struct gs_flow *flow,
 }
 
 /*
- * Forward path, for a packet of a kept TCP flow; rev is its reverse entry
- * (NULL if it had to be restored). A retransmitted SYN may be a timeout; the
- * first request payload starts the time-to-first-byte clock.
+ * Forward path, for a packet of a kept TCP flow. A retransmitted SYN may be
+ * a timeout; the first request payload starts the time-to-first-byte clock.
  */
-static __always_inline void gs_observe_forward(const struct gs_pkt *pkt, struct gs_flow *flow,
-					       struct gs_rev_flow *rev)
+static __always_inline void gs_observe_forward(const struct gs_pkt *pkt, struct gs_flow *flow)
 {
 	if (gs_tcp_is_syn(pkt->tcp_flags)) {
 		if (flow->state == GS_FLOW_SYN_SENT)
-			gs_observe_syn_retransmit(flow, rev);
+			gs_observe_syn_retransmit(flow);
 		return;
 	}
-	/* flags first: once the response is seen, a packet reads that one
-	 * byte of the entry and no more. */
-	if (pkt->payload_len && rev && !(rev->flags & GS_REV_F_RESPONSE) && !rev->req_ns)
-		rev->req_ns = bpf_ktime_get_ns();
+	/* rev_flags first: once the response is seen, a packet reads that
+	 * one byte of the entry and no more. */
+	if (pkt->payload_len && !(flow->rev_flags & GS_REV_F_RESPONSE) && !flow->req_ns)
+		flow->req_ns = bpf_ktime_get_ns();
 }
 
 #endif

@@ -43,6 +43,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "graysplit.h"
+#include "lib/flow.h"
 #include "lib/maps.h"
 
 #define GS_EMSGSIZE 90
@@ -186,7 +187,7 @@ static __always_inline int gs_key_of(const unsigned char *l3, struct gs_flow_key
 
 /*
  * A packet netfilter dropped: when it is a backend's reply on one of our
- * flows (rev_flows knows its 5-tuple), the namespace's ruleset is dropping
+ * flows (gs_reply_flow finds its flow), the namespace's ruleset is dropping
  * what the fast path depends on. kfree_skb fires for every dropped packet
  * of the machine; the reason and the namespace are checked first.
  */
@@ -195,7 +196,7 @@ int BPF_PROG(gs_watch_nf_drop, struct sk_buff___gs *skb, void *location, int rea
 {
 	__u32 slot = GS_TX_SLOT_NETNS;
 	struct gs_tx_health *h;
-	struct gs_flow_key key;
+	struct gs_flow_key key, fwd;
 	unsigned char *head;
 	__u16 nh;
 
@@ -206,7 +207,7 @@ int BPF_PROG(gs_watch_nf_drop, struct sk_buff___gs *skb, void *location, int rea
 		return 0;
 	head = BPF_CORE_READ(skb, head);
 	nh = BPF_CORE_READ(skb, network_header);
-	if (!head || !gs_key_of(head + nh, &key) || !bpf_map_lookup_elem(&rev_flows, &key))
+	if (!head || !gs_key_of(head + nh, &key) || !gs_reply_flow(&key, &fwd))
 		return 0;
 	h = bpf_map_lookup_elem(&tx_health, &slot);
 	if (h)

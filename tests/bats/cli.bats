@@ -22,7 +22,7 @@ teardown_file() {
 	gs attach "$TB_IF_CLIENT"
 	local pin m
 	pin=$(tb_pin_dir "$TB")
-	for m in services split backends maglev flows rev_flows overrides stats backend_stats ifaces latency events svc_status rollouts rollout_state config tx_ports; do
+	for m in services split backends maglev flows backend_addrs overrides stats backend_stats ifaces latency events svc_status rollouts rollout_state config tx_ports; do
 		[ -e "$pin/$m" ] || { echo "no pinned map $pin/$m; pinned: $(ls "$pin")" >&2; return 1; }
 	done
 	[ -n "$(xdp_of "$TB_IF_CLIENT")" ]
@@ -127,6 +127,42 @@ teardown_file() {
 
 @test "bad input: duplicate backend (other group)" {
 	assert_rejected gs backend add "$V4" 10.77.2.13 --group stable
+}
+
+# The backend_addrs entries (any protocol) of an IPv4 backend address and
+# port, as a JSON list of {key, value}.
+backend_addrs_of() {
+	local a=$1 port=$2
+	bpftool -j map dump pinned "$(tb_pin_dir "$TB")/backend_addrs" |
+		jq --arg a "$a" --argjson p "$port" '[.[].formatted |
+			select((.key.addr.b[12:16] | map(tostring) | join(".")) == $a and
+				.key.port == (($p % 256) * 256 + ($p / 256 | floor)))]'
+}
+
+@test "bad input: a 5th service for one backend address:port:proto (the reply path looks up at most 4)" {
+	local i n
+	for i in 1 2 3 4 5; do
+		gs service add "10.77.0.2$i:80"
+	done
+	gs service add 10.77.0.21:53 --proto udp
+	for i in 1 2 3 4; do
+		gs backend add "10.77.0.2$i:80" 10.77.2.50:8080 --group stable
+	done
+	assert_rejected gs backend add 10.77.0.25:80 10.77.2.50:8080 --group stable
+	assert_regex "${stderr_lines[0]}" 'backend 10\.77\.2\.50:8080/tcp is already a backend of 4 services'
+	# The reply path's entry lists the four, and only those.
+	n=$(backend_addrs_of 10.77.2.50 8080 | jq '[.[].value.count] | add')
+	assert_equal "$n" 4
+	# Another protocol is another key: a UDP service may still have it.
+	gs backend add 10.77.0.21:53 10.77.2.50:8080 --group stable --proto udp
+	# Another port of the same address too.
+	gs backend add 10.77.0.25:80 10.77.2.50:8081 --group stable
+	for i in 1 2 3 4 5; do
+		gs service del "10.77.0.2$i:80"
+	done
+	gs service del 10.77.0.21:53 --proto udp
+	assert_equal "$(backend_addrs_of 10.77.2.50 8080 | jq length)" 0
+	assert_equal "$(backend_addrs_of 10.77.2.50 8081 | jq length)" 0
 }
 
 @test "bad input: backend del of a backend the service does not have" {

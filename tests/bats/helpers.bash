@@ -258,7 +258,7 @@ stream_still_running() {
 
 # dump_maps DIR: the maps a failed command must leave alone, one JSON file
 # each (bpftool -j: much faster than the text dump of a 4096-slot array).
-DUMPED_MAPS=(services backends split overrides config tx_ports)
+DUMPED_MAPS=(services backends backend_addrs split overrides config tx_ports)
 dump_maps() {
 	local m pin
 	pin=$(tb_pin_dir "$TB")

@@ -4,14 +4,15 @@ states compare with cmp (tests/bats/crash.bats).
 
   mapdump.py PIN_DIR OUT [OUT_BY_ADDRESS]
 
-services, split, backends, overrides, rollouts, rollout_state, svc_status as
-bpftool reads them (entries sorted), and the Maglev tables: the outer map
+services, split, backends, backend_addrs, overrides, rollouts, rollout_state,
+svc_status as bpftool reads them (entries sorted), and the Maglev tables: the outer map
 holds inner map ids, new with every publish, so each slot is written as a
 digest of the table it points to.
 
 OUT_BY_ADDRESS (written from the same reading): the same state reached by another history (another order of
 commands) gives the same document: backends keyed by address and port
-instead of slot id, tables as digests of the addresses they list, and a
+instead of slot id, tables as digests of the addresses they list, the
+services of a backend address (listed in slot id order) sorted, and a
 rollout's generation and applied time left out.
 """
 import ctypes
@@ -22,7 +23,8 @@ import struct
 import subprocess
 import sys
 
-MAPS = ["services", "split", "backends", "overrides", "rollouts", "rollout_state", "svc_status"]
+MAPS = ["services", "split", "backends", "backend_addrs", "overrides", "rollouts", "rollout_state",
+        "svc_status"]
 
 
 def bpftool(*args):
@@ -85,6 +87,11 @@ def canonical(pin, dumps, inner, by_addr):
     if by_addr:
         doc["backends"] = sorted((b["value"] for b in doc["backends"] if b["value"]["state"]),
                                  key=lambda v: json.dumps([v["addr"], v["port"]]))
+        for a in doc["backend_addrs"]:
+            v = a["value"]
+            if isinstance(v, dict) and "svc" in v:
+                n = v["count"]
+                v["svc"] = sorted(v["svc"][:n], key=json.dumps) + v["svc"][n:]
         for r in doc["rollouts"]:
             r["value"]["generation"] = 0
             r["value"]["applied_unix_ns"] = 0

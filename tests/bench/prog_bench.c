@@ -634,16 +634,14 @@ static union gs_addr client_addr(bool v6, uint32_t idx)
 
 /*
  * Fill the flow table with n established connections of clients 0..n-1,
- * both entries exactly as the data path writes them for a connection it
- * picked up established, spread round-robin over the service's backends.
+ * each entry exactly as the data path writes one for a connection it picked
+ * up established, spread round-robin over the service's backends.
  * From userspace in batches: through the program it took 15 us a flow here.
  */
 static void fill_flows(struct gs_maps *m, bool v6, uint32_t n)
 {
 	struct gs_flow_key *keys = calloc(FILL_BATCH, sizeof(*keys));
-	struct gs_flow_key *rkeys = calloc(FILL_BATCH, sizeof(*rkeys));
 	struct gs_flow *flows = calloc(FILL_BATCH, sizeof(*flows));
-	struct gs_rev_flow *revs = calloc(FILL_BATCH, sizeof(*revs));
 	struct gs_backend *all = calloc(GS_MAX_BACKENDS, sizeof(*all));
 	uint32_t *ids = calloc(GS_MAX_BACKENDS, sizeof(*ids));
 	union gs_addr vip = pkt_addr(vip_of(v6));
@@ -653,7 +651,7 @@ static void fill_flows(struct gs_maps *m, bool v6, uint32_t n)
 	struct timespec ts;
 	double t0 = now_s();
 
-	if (!keys || !rkeys || !flows || !revs || !all || !ids)
+	if (!keys || !flows || !all || !ids)
 		die("out of memory");
 	gs_service_key_init(&svc_key, &vip, VPORT, IPPROTO_TCP);
 	ops_check(gs_service_lookup(m, &svc_key, &svc), "service lookup");
@@ -682,33 +680,15 @@ static void fill_flows(struct gs_maps *m, bool v6, uint32_t n)
 			flows[i].service_id = svc.id;
 			flows[i].state = GS_FLOW_ESTABLISHED;
 			flows[i].group = b->group;
-			memset(&rkeys[i], 0, sizeof(rkeys[i]));
-			rkeys[i].src = b->addr;
-			rkeys[i].dst = keys[i].src;
-			rkeys[i].sport = b->port;
-			rkeys[i].dport = keys[i].sport;
-			rkeys[i].proto = IPPROTO_TCP;
-			memset(&revs[i], 0, sizeof(revs[i]));
-			revs[i].vip = vip;
-			revs[i].vport = keys[i].dport;
-			revs[i].flags = GS_REV_F_SYNACK | GS_REV_F_RESPONSE;
-			revs[i].group = b->group;
-			revs[i].backend_id = flows[i].backend_id;
-			revs[i].service_id = svc.id;
-			revs[i].syn_ns = flows[i].created_ns;
+			flows[i].rev_flags = GS_REV_F_SYNACK | GS_REV_F_RESPONSE;
 		}
 		i = count;
 		if (bpf_map_update_batch(m->flows, keys, flows, &i, NULL))
 			die("fill flows: %s", strerror(errno));
-		i = count;
-		if (bpf_map_update_batch(m->rev_flows, rkeys, revs, &i, NULL))
-			die("fill rev_flows: %s", strerror(errno));
 	}
 	note("  filled %u flows in %.1f s", n, now_s() - t0);
 	free(keys);
-	free(rkeys);
 	free(flows);
-	free(revs);
 	free(all);
 	free(ids);
 }
@@ -722,7 +702,6 @@ static void forward_cases(int prog_fd, int base_fd, struct gs_maps *m, bool v6)
 	char figure[128];
 
 	map_clear(m->flows, sizeof(struct gs_flow));
-	map_clear(m->rev_flows, sizeof(struct gs_rev_flow));
 
 	/* Established: one connection, its handshake done, plain ACKs. */
 	frame_make(&c.frame, v6, vip_of(v6), PKT_SYN);
@@ -777,7 +756,7 @@ static void forward_cases(int prog_fd, int base_fd, struct gs_maps *m, bool v6)
 	emit_cost(figure, &res, xdp_baseline(), -1);
 
 	/* SYN, same tuple: the connection before it closed, so the SYN
-	 * selects and writes both entries again (graysplit keeps a SYN on an
+	 * selects and writes its entry again (graysplit keeps a SYN on an
 	 * open handshake as a retransmission, which would not select). */
 	frame_make(&c.frame, v6, vip_of(v6), PKT_SYN);
 	c.key = frame_key(&c.frame);
@@ -815,7 +794,6 @@ static void forward_cases(int prog_fd, int base_fd, struct gs_maps *m, bool v6)
 
 	/* A new tuple every SYN, from an empty table. */
 	map_clear(m->flows, sizeof(struct gs_flow));
-	map_clear(m->rev_flows, sizeof(struct gs_rev_flow));
 	frame_make(&c.frame, v6, vip_of(v6), PKT_SYN);
 	c.next = next_new_client;
 	c.next_client = 0;
@@ -826,7 +804,6 @@ static void forward_cases(int prog_fd, int base_fd, struct gs_maps *m, bool v6)
 	expect_delta(m->stats, GS_CNT_FLOW_NEW, before, res.calls, "new tuple");
 	emit_cost(figure, &res, xdp_baseline(), 400);
 	map_clear(m->flows, sizeof(struct gs_flow));
-	map_clear(m->rev_flows, sizeof(struct gs_rev_flow));
 }
 
 /*
@@ -846,7 +823,6 @@ static void workset_case(int prog_fd, int base_fd, struct gs_maps *m, bool v6)
 	snprintf(figure, sizeof(figure), "XDP established, %s-flow working set, %s",
 		 workset == WORKSET_FULL ? "1M" : "100k", fam(v6));
 	map_clear(m->flows, sizeof(struct gs_flow));
-	map_clear(m->rev_flows, sizeof(struct gs_rev_flow));
 	if (wanted(figure))
 		fill_flows(m, v6, workset);
 	frame_make(&c.frame, v6, vip_of(v6), PKT_ACK);
@@ -861,7 +837,6 @@ static void workset_case(int prog_fd, int base_fd, struct gs_maps *m, bool v6)
 		    (unsigned long)res.calls);
 	emit_cost(figure, &res, xdp_baseline(), 300);
 	map_clear(m->flows, sizeof(struct gs_flow));
-	map_clear(m->rev_flows, sizeof(struct gs_rev_flow));
 }
 
 /* The reply path: an established connection's plain ACK from the backend. */
@@ -910,7 +885,6 @@ static void reply_case(struct graysplit_bpf *skel, int base_fd, struct gs_maps *
 	expect_delta(m->stats, GS_CNT_REV_REWRITTEN, before, res.calls, "reply");
 	emit_cost(figure, &res, "empty tc program (SCHED_CLS; tc has no dispatcher)", 80);
 	map_clear(m->flows, sizeof(struct gs_flow));
-	map_clear(m->rev_flows, sizeof(struct gs_rev_flow));
 }
 
 #define DISPATCH_FIGURE "empty XDP program not attached (indirect call) vs attached (dispatcher)"
@@ -934,20 +908,20 @@ static void dispatcher_check(int attached_fd)
 	close(loose_fd);
 }
 
-/* Bytes per flow of a loaded instance: kernel memlock and struct sizes. */
+/* Bytes per flow of a loaded instance: kernel memlock and struct sizes.
+ * One flow table (backend_addrs is per backend, not per flow). */
 static void flow_memory(struct gs_maps *m, uint32_t max_entries, const char *label)
 {
-	uint64_t bytes = map_memlock(m->flows) + map_memlock(m->rev_flows);
+	uint64_t bytes = map_memlock(m->flows);
 	char figure[160];
 
-	snprintf(figure, sizeof(figure),
-		 "flow table bytes per flow, kernel memlock of flows + rev_flows, %s", label);
+	snprintf(figure, sizeof(figure), "flow table bytes per flow, kernel memlock of flows, %s",
+		 label);
 	emit(figure, (double)bytes / max_entries, "B", NULL, 0, -1, NULL);
 	snprintf(figure, sizeof(figure), "flow table memory, kernel memlock, %s", label);
 	emit(figure, (double)bytes / (1 << 20), "MiB", NULL, 0, -1, NULL);
-	note("%s: flows %lu + rev_flows %lu bytes for %u entries each", label,
-	     (unsigned long)map_memlock(m->flows), (unsigned long)map_memlock(m->rev_flows),
-	     max_entries);
+	note("%s: flows %lu bytes for %u entries; backend_addrs %lu bytes", label,
+	     (unsigned long)bytes, max_entries, (unsigned long)map_memlock(m->backend_addrs));
 }
 
 #define BIG_FIGURE                                                                                 \
@@ -1063,7 +1037,6 @@ int main(int argc, char **argv)
 		die("cannot open the BPF object");
 	/* As `attach` sizes them by default (GS_DEFAULT_FLOWS). */
 	bpf_map__set_max_entries(skel->maps.flows, GS_DEFAULT_FLOWS);
-	bpf_map__set_max_entries(skel->maps.rev_flows, GS_DEFAULT_FLOWS);
 	if (graysplit_bpf__load(skel))
 		die("cannot load the BPF object");
 	xdp_fd = bpf_program__fd(skel->progs.gs_xdp_fwd);
@@ -1096,10 +1069,8 @@ int main(int argc, char **argv)
 	workset_case(xdp_fd, empty_xdp, &m, true);
 	reply_case(skel, empty_tc, &m, false);
 	reply_case(skel, empty_tc, &m, true);
-	emit("flow table bytes per flow, struct sizes (flows + rev_flows keys and values)",
-	     (double)(2 * sizeof(struct gs_flow_key) + sizeof(struct gs_flow) +
-		      sizeof(struct gs_rev_flow)),
-	     "B", NULL, 0, -1, NULL);
+	emit("flow table bytes per flow, struct sizes (flows key and value)",
+	     (double)(sizeof(struct gs_flow_key) + sizeof(struct gs_flow)), "B", NULL, 0, -1, NULL);
 	flow_memory(&m, GS_DEFAULT_FLOWS, "1M-entry tables (attach default)");
 	/* Free the 1M tables before the 10M ones exist. */
 	bpf_xdp_detach((int)if_nametoindex(IF_GS), XDP_FLAGS_DRV_MODE, NULL);

@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "backend_addrs.h"
 #include "loader.h"
 #include "packet.h"
 
@@ -46,7 +47,6 @@ static int fx_load(struct fx **out, uint32_t ring_size)
 		return -1;
 	}
 	bpf_map__set_max_entries(fx->skel->maps.flows, FX_FLOWS);
-	bpf_map__set_max_entries(fx->skel->maps.rev_flows, FX_FLOWS);
 	if (ring_size)
 		bpf_map__set_max_entries(fx->skel->maps.events, ring_size);
 	if (graysplit_bpf__load(fx->skel)) {
@@ -176,6 +176,32 @@ int fx_teardown(void **state)
 	return 0;
 }
 
+void fx_backend_addrs_sync(struct fx *fx)
+{
+	struct gs_maps maps;
+
+	gs_maps_init(&maps);
+	maps.services = bpf_map__fd(fx->skel->maps.services);
+	maps.backends = bpf_map__fd(fx->skel->maps.backends);
+	maps.backend_addrs = bpf_map__fd(fx->skel->maps.backend_addrs);
+	FX_TRY(gs_backend_addrs_sync(&maps), "backend_addrs sync");
+}
+
+int fx_backend_addr_get(struct fx *fx, const char *addr, uint16_t port, uint8_t proto,
+			struct gs_backend_addr *value)
+{
+	struct gs_backend_addr_key key;
+
+	memset(&key, 0, sizeof(key));
+	key.addr = pkt_addr(addr);
+	key.port = htons(port);
+	key.proto = proto;
+	if (bpf_map__lookup_elem(fx->skel->maps.backend_addrs, &key, sizeof(key), value,
+				 sizeof(*value), 0))
+		return -ENOENT;
+	return 0;
+}
+
 void fx_service_add(struct fx *fx, uint32_t id, const char *vip, uint16_t port, uint8_t proto,
 		    uint8_t hash_mode)
 {
@@ -193,6 +219,7 @@ void fx_service_add(struct fx *fx, uint32_t id, const char *vip, uint16_t port, 
 	FX_TRY(bpf_map__update_elem(fx->skel->maps.services, &key, sizeof(key), &svc, sizeof(svc),
 				    BPF_ANY),
 	       "service add");
+	fx_backend_addrs_sync(fx);
 }
 
 void fx_backend_add(struct fx *fx, uint32_t id, uint32_t service_id, const char *addr,
@@ -210,6 +237,7 @@ void fx_backend_add(struct fx *fx, uint32_t id, uint32_t service_id, const char 
 	FX_TRY(bpf_map__update_elem(fx->skel->maps.backends, &id, sizeof(id), &backend,
 				    sizeof(backend), BPF_ANY),
 	       "backend add");
+	fx_backend_addrs_sync(fx);
 }
 
 struct gs_backend fx_backend_get(struct fx *fx, uint32_t id)
@@ -230,6 +258,7 @@ void fx_backend_set_state(struct fx *fx, uint32_t id, uint8_t state)
 	FX_TRY(bpf_map__update_elem(fx->skel->maps.backends, &id, sizeof(id), &backend,
 				    sizeof(backend), BPF_ANY),
 	       "backend state");
+	fx_backend_addrs_sync(fx);
 }
 
 uint32_t fx_table_pick(const uint32_t *ids, size_t n, uint32_t backend_hash)
@@ -457,18 +486,6 @@ int fx_flow_get(struct fx *fx, const struct gs_flow_key *key, struct gs_flow *fl
 void fx_flow_del(struct fx *fx, const struct gs_flow_key *key)
 {
 	FX_TRY(bpf_map__delete_elem(fx->skel->maps.flows, key, sizeof(*key), 0), "flow delete");
-}
-
-int fx_rev_get(struct fx *fx, const struct gs_flow_key *key, struct gs_rev_flow *rev)
-{
-	if (bpf_map__lookup_elem(fx->skel->maps.rev_flows, key, sizeof(*key), rev, sizeof(*rev), 0))
-		return -ENOENT;
-	return 0;
-}
-
-void fx_rev_del(struct fx *fx, const struct gs_flow_key *key)
-{
-	FX_TRY(bpf_map__delete_elem(fx->skel->maps.rev_flows, key, sizeof(*key), 0), "rev delete");
 }
 
 int fx_test_run(int prog_fd, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len,

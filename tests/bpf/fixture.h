@@ -35,12 +35,20 @@ int fx_teardown(void **state);
  * arrays zeroed, inner maps dropped, the ring drained. */
 int fx_reset(struct fx *fx);
 
+/* Services and backends go in as the control plane writes them, and each
+ * write brings backend_addrs up to date with the real
+ * gs_backend_addrs_sync (user/core/backend_addrs.c), as a command does. */
 void fx_service_add(struct fx *fx, uint32_t id, const char *vip, uint16_t port, uint8_t proto,
 		    uint8_t hash_mode);
 void fx_backend_add(struct fx *fx, uint32_t id, uint32_t service_id, const char *addr,
 		    uint16_t port, uint8_t group);
 void fx_backend_set_state(struct fx *fx, uint32_t id, uint8_t state);
 struct gs_backend fx_backend_get(struct fx *fx, uint32_t id);
+/* backend_addrs as the backends and services maps make it now. */
+void fx_backend_addrs_sync(struct fx *fx);
+/* 0 and *value filled if backend_addrs has addr:port/proto, else -ENOENT. */
+int fx_backend_addr_get(struct fx *fx, const char *addr, uint16_t port, uint8_t proto,
+			struct gs_backend_addr *value);
 
 /* Publish a new table for (service, group); n == 0 removes the table. */
 void fx_table_publish(struct fx *fx, uint32_t service_id, uint8_t group, const uint32_t *ids,
@@ -67,8 +75,6 @@ size_t fx_events_drain(struct fx *fx, struct gs_event *out, size_t max);
 /* 0 and *flow filled if the flow table has key, else -ENOENT. */
 int fx_flow_get(struct fx *fx, const struct gs_flow_key *key, struct gs_flow *flow);
 void fx_flow_del(struct fx *fx, const struct gs_flow_key *key);
-int fx_rev_get(struct fx *fx, const struct gs_flow_key *key, struct gs_rev_flow *rev);
-void fx_rev_del(struct fx *fx, const struct gs_flow_key *key);
 
 /* Run one frame (repeat = 1: the kernel does not restore a rewritten frame
  * between repetitions). out gets the frame as the program left it. */

@@ -65,7 +65,8 @@ struct fz_service {
 };
 
 /* Both families and protocols, a backend on the VIP's own port, client hash,
- * overrides, and a service without backends. */
+ * overrides, one backend address:port serving two services, and a service
+ * without backends. */
 static const struct fz_service world[] = {
 	{1,
 	 "10.0.0.10",
@@ -117,14 +118,30 @@ static const struct fz_service world[] = {
 	 0,
 	 {{10, "fd01:1::1", 5353, GS_GROUP_STABLE}, {11, "fd02:1::1", 5300, GS_GROUP_CANARY}},
 	 2},
+	/* Backend 12 is backend 1 of service 1 again, the same address and
+	 * port: the reply path tells their replies apart by the client's
+	 * flow. */
+	{6,
+	 "10.0.0.30",
+	 8080,
+	 IPPROTO_TCP,
+	 GS_HASH_FLOW,
+	 0,
+	 NULL,
+	 0,
+	 0,
+	 {{12, "10.1.0.1", 8080, GS_GROUP_STABLE}},
+	 1},
+	/* Last: the service without backends. */
 	{5, "10.0.0.20", 443, IPPROTO_TCP, GS_HASH_FLOW, 0, NULL, 0, 0, {{0}}, 0},
 };
 
 #define FZ_NSERVICES (sizeof(world) / sizeof(world[0]))
 
-/* What the kernel's flow tables hold, as the model expects it. */
+/* What the kernel's flow table holds, as the model expects it. */
 struct fz_flow {
 	bool used;
+	bool evicted; /* deleted behind the paths' back, as the LRU may */
 	struct gs_flow_key key;
 	uint32_t backend_id;
 	uint32_t service_id;
@@ -135,17 +152,6 @@ struct fz_flow {
 	bool nh_cached;
 	uint32_t nh_tos; /* as struct gs_flow's fib_tos */
 	uint16_t nh_len;
-};
-
-struct fz_rev {
-	bool used;
-	bool evicted; /* deleted behind the forward path's back, as the LRU may */
-	struct gs_flow_key key;
-	union gs_addr vip;
-	uint16_t vport; /* network order */
-	uint32_t backend_id;
-	uint32_t service_id;
-	uint8_t group;
 };
 
 /* The model's reading of a frame. */
@@ -201,9 +207,7 @@ struct fz {
 	uint64_t index;
 	struct fz_flow flows[FZ_TAB];
 	size_t nflows;
-	struct fz_rev revs[FZ_TAB];
-	size_t nrevs;
-	uint32_t rev_slots[FZ_TAB]; /* used slots of revs, to pick replies from */
+	uint32_t flow_slots[FZ_TAB]; /* used slots of flows, to pick replies from */
 	int ncpus;
 	uint64_t *cnt_values;
 	uint32_t *cnt_keys;
@@ -211,7 +215,7 @@ struct fz {
 	/* the frame under test */
 	enum fz_class cls;
 	bool reply;
-	const struct fz_rev *base_rev; /* the reverse entry a reply base was made from */
+	const struct fz_flow *base_flow; /* the flow a reply base was made from */
 	uint8_t in[PKT_MAX];
 	size_t in_len;
 	uint8_t out[PKT_MAX];
@@ -380,54 +384,104 @@ static size_t slot_of(const struct gs_flow_key *key)
 	return gs_hash_flow(key, 0x5eed) & (FZ_TAB - 1);
 }
 
+/* The flow of key (NULL if none, or evicted); add: the slot to write a new
+ * selection into, an evicted one's included. */
 static struct fz_flow *flow_find(struct fz *z, const struct gs_flow_key *key, bool add)
 {
 	size_t i = slot_of(key);
 
 	while (z->flows[i].used) {
-		if (!memcmp(&z->flows[i].key, key, sizeof(*key)))
+		if (!memcmp(&z->flows[i].key, key, sizeof(*key))) {
+			if (!z->flows[i].evicted)
+				return &z->flows[i];
+			if (!add)
+				return NULL;
+			z->flows[i].evicted = false;
 			return &z->flows[i];
+		}
 		i = (i + 1) & (FZ_TAB - 1);
 	}
 	if (!add)
 		return NULL;
 	z->flows[i].used = true;
 	z->flows[i].key = *key;
-	z->nflows++;
+	z->flow_slots[z->nflows++] = (uint32_t)i;
 	return &z->flows[i];
 }
 
-static struct fz_rev *rev_find(struct fz *z, const struct gs_flow_key *key, bool add)
+/*
+ * backend_addrs as the model reads the world: the VIP:ports of the services
+ * whose backends have the address, port and protocol of the key's source,
+ * in backend id order, each once (as gs_backend_addrs_sync lists them).
+ */
+static size_t model_backend_vips(const struct gs_flow_key *reply, const struct fz_service **out)
 {
-	size_t i = slot_of(key);
+	const struct fz_service *by_id[GS_MAX_BACKENDS] = {0};
+	size_t s, b, n = 0, k;
+	uint32_t id;
 
-	while (z->revs[i].used) {
-		if (!memcmp(&z->revs[i].key, key, sizeof(*key))) {
-			if (!z->revs[i].evicted)
-				return &z->revs[i];
-			if (!add)
-				return NULL;
-			z->revs[i].evicted = false;
-			return &z->revs[i];
+	for (s = 0; s < FZ_NSERVICES; s++)
+		for (b = 0; b < world[s].nbackends; b++) {
+			const struct fz_backend *be = &world[s].backends[b];
+			union gs_addr addr = pkt_addr(be->addr);
+
+			if (world[s].proto == reply->proto && htons(be->port) == reply->sport &&
+			    !memcmp(&addr, &reply->src, sizeof(addr)))
+				by_id[be->id] = &world[s];
 		}
-		i = (i + 1) & (FZ_TAB - 1);
+	for (id = 0; id < GS_MAX_BACKENDS; id++) {
+		if (!by_id[id])
+			continue;
+		for (k = 0; k < n && out[k] != by_id[id]; k++)
+			;
+		if (k == n && n < GS_ADDR_SERVICES)
+			out[n++] = by_id[id];
 	}
-	if (!add)
-		return NULL;
-	z->revs[i].used = true;
-	z->revs[i].key = *key;
-	z->rev_slots[z->nrevs++] = (uint32_t)i;
-	return &z->revs[i];
+	return n;
+}
+
+/*
+ * The flow a reply (key as the backend sends it) belongs to: for each
+ * service its source serves, the flow of the client's address and port to
+ * that VIP:port, if that flow's backend is the reply's source. fk gets the
+ * forward key found.
+ */
+static struct fz_flow *model_reply_flow(struct fz *z, const struct gs_flow_key *reply,
+					struct gs_flow_key *fk)
+{
+	const struct fz_service *svcs[GS_ADDR_SERVICES + 1];
+	size_t n = model_backend_vips(reply, svcs), i;
+
+	for (i = 0; i < n; i++) {
+		const struct fz_backend *be;
+		struct fz_flow *flow;
+		union gs_addr addr;
+
+		memset(fk, 0, sizeof(*fk));
+		fk->src = reply->dst;
+		fk->dst = pkt_addr(svcs[i]->vip);
+		fk->sport = reply->dport;
+		fk->dport = htons(svcs[i]->port);
+		fk->proto = reply->proto;
+		flow = flow_find(z, fk, false);
+		if (!flow)
+			continue;
+		be = backend_by_id(flow->backend_id);
+		addr = pkt_addr(be->addr);
+		if (htons(be->port) == reply->sport && !memcmp(&addr, &reply->src, sizeof(addr)))
+			return flow;
+	}
+	return NULL;
 }
 
 /*
  * Compare every entry the model expects with the kernel's, deleting it, and
- * then require both kernel maps to be empty: the model knew every entry.
+ * then require the kernel's flow table to be empty: the model knew every
+ * entry (and none it evicted is back without the model putting it back).
  */
 static void tables_check_and_clear(struct fz *z)
 {
 	int flows_fd = bpf_map__fd(z->fx->skel->maps.flows);
-	int rev_fd = bpf_map__fd(z->fx->skel->maps.rev_flows);
 	struct gs_flow_key next;
 	size_t i;
 
@@ -437,6 +491,14 @@ static void tables_check_and_clear(struct fz *z)
 
 		if (!f->used)
 			continue;
+		if (f->evicted) {
+			if (!bpf_map_lookup_elem(flows_fd, &f->key, &flow))
+				fz_fail(z,
+					"flow table: evicted entry of backend %u is back though "
+					"the model did not put it back",
+					flow.backend_id);
+			continue;
+		}
 		if (bpf_map_lookup_and_delete_elem(flows_fd, &f->key, &flow))
 			fz_fail(z, "flow table: entry the model expects is missing (%s)",
 				strerror(errno));
@@ -448,37 +510,10 @@ static void tables_check_and_clear(struct fz *z)
 				flow.backend_id, flow.service_id, flow.state, flow.group,
 				f->backend_id, f->service_id, f->state, f->group);
 	}
-	for (i = 0; i < FZ_TAB; i++) {
-		const struct fz_rev *r = &z->revs[i];
-		struct gs_rev_flow rev;
-
-		if (!r->used)
-			continue;
-		if (r->evicted) {
-			if (!bpf_map_lookup_elem(rev_fd, &r->key, &rev))
-				fz_fail(z,
-					"reverse table: evicted entry of backend %u is back "
-					"though the model did not put it back",
-					rev.backend_id);
-			continue;
-		}
-		if (bpf_map_lookup_and_delete_elem(rev_fd, &r->key, &rev))
-			fz_fail(z, "reverse table: entry the model expects is missing (%s)",
-				strerror(errno));
-		if (memcmp(&rev.vip, &r->vip, sizeof(rev.vip)) || rev.vport != r->vport ||
-		    rev.backend_id != r->backend_id || rev.service_id != r->service_id ||
-		    rev.group != r->group)
-			fz_fail(z, "reverse table entry of backend %u differs from the model",
-				rev.backend_id);
-	}
 	if (!bpf_map_get_next_key(flows_fd, NULL, &next))
 		fz_fail(z, "flow table holds an entry the model does not know");
-	if (!bpf_map_get_next_key(rev_fd, NULL, &next))
-		fz_fail(z, "reverse table holds an entry the model does not know");
 	memset(z->flows, 0, sizeof(z->flows));
-	memset(z->revs, 0, sizeof(z->revs));
 	z->nflows = 0;
-	z->nrevs = 0;
 	z->st->table_checks++;
 }
 
@@ -681,21 +716,6 @@ static void rev_key_of(struct gs_flow_key *rk, const struct gs_flow_key *key,
 	rk->proto = key->proto;
 }
 
-static void rev_write(struct fz *z, const struct fz_parse *p, const struct fz_flow *flow,
-		      const struct fz_backend *be)
-{
-	struct gs_flow_key rk;
-	struct fz_rev *rev;
-
-	rev_key_of(&rk, &p->key, be);
-	rev = rev_find(z, &rk, true);
-	rev->vip = p->key.dst;
-	rev->vport = p->key.dport;
-	rev->backend_id = flow->backend_id;
-	rev->service_id = flow->service_id;
-	rev->group = flow->group;
-}
-
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
 #define TCP_RST 0x04
@@ -879,14 +899,7 @@ static void model_forward(struct fz *z, const struct fz_parse *p, struct fz_expe
 	}
 
 	if (!action) {
-		struct gs_flow_key rk;
-
 		be = backend_by_id(flow->backend_id);
-		rev_key_of(&rk, &p->key, be);
-		if (!rev_find(z, &rk, false)) {
-			rev_write(z, p, flow, be);
-			e->delta[GS_CNT_REV_RESTORED] = 1;
-		}
 	} else {
 		be = model_select(svc, &p->key, p->v4, &group);
 		if (!be) {
@@ -906,7 +919,6 @@ static void model_forward(struct fz *z, const struct fz_parse *p, struct fz_expe
 			flow->state = GS_FLOW_CLOSING;
 		else
 			flow->state = GS_FLOW_ESTABLISHED;
-		rev_write(z, p, flow, be);
 		e->delta[action] = 1;
 	}
 	addr = pkt_addr(be->addr);
@@ -922,7 +934,6 @@ static void model_reply(struct fz *z, const struct fz_parse *p, struct fz_expect
 {
 	struct gs_flow_key fk;
 	struct fz_flow *flow;
-	struct fz_rev *rev;
 
 	if (p->reason == GS_CNT_BAD_HEADER) {
 		e->delta[GS_CNT_REV_BAD_HEADER] = 1;
@@ -932,25 +943,16 @@ static void model_reply(struct fz *z, const struct fz_parse *p, struct fz_expect
 		model_icmp(z, z->in, false, e);
 	if (p->reason)
 		return;
-	rev = rev_find(z, &p->key, false);
-	if (!rev)
+	flow = model_reply_flow(z, &p->key, &fk);
+	if (!flow)
 		return;
 	e->delta[GS_CNT_REV_REWRITTEN] = 1;
 	e->rewrite = true;
 	e->dst_side = false;
-	e->addr = rev->vip;
-	e->port = rev->vport;
-	if (!(p->tcp_flags & (TCP_FIN | TCP_RST)) || p->proto != IPPROTO_TCP)
-		return;
+	e->addr = fk.dst;
+	e->port = fk.dport;
 	/* The backend closed: the flow's next SYN selects anew. */
-	memset(&fk, 0, sizeof(fk));
-	fk.src = p->key.dst;
-	fk.dst = rev->vip;
-	fk.sport = p->key.dport;
-	fk.dport = rev->vport;
-	fk.proto = p->proto;
-	flow = flow_find(z, &fk, false);
-	if (flow)
+	if (p->proto == IPPROTO_TCP && (p->tcp_flags & (TCP_FIN | TCP_RST)))
 		flow->state = GS_FLOW_CLOSING;
 }
 
@@ -978,14 +980,14 @@ static const struct fz_service *service_of_backend(uint32_t id)
  * 792 / 4443 types)? If not, false and nothing expected of it here. If so,
  * true, and the one counter it must move:
  *  - at the reply path, an error whose quote is a TCP/UDP packet from a
- *    client to a backend the reverse table knows (reversed) goes back to
- *    the VIP;
+ *    client to a backend, reversed a reply of a flow (model_reply_flow),
+ *    goes back to the VIP;
  *  - at the forward path (to_backend), an error sent to the source of its
  *    quote, a reply from VIP:port to a client, whose reversed quote is a
  *    flow whose backend the forward path would still use goes on to that
  *    backend;
  *  - an error of the other direction (the quote, as it stands at the reply
- *    path or reversed at the forward path, a reverse entry) is the other
+ *    path or reversed at the forward path, a reply of a flow) is the other
  *    program's: no counter at the reply path, "not L4" at the forward path;
  *  - any other error passes untouched: quote too short, of a fragment or
  *    malformed (icmp_bad_quote), or of nothing ours (icmp_not_ours).
@@ -1056,26 +1058,26 @@ static bool model_icmp(struct fz *z, const uint8_t *f, bool to_backend, struct f
 	key.proto = q.proto;
 	e->q = q;
 	if (!to_backend) {
-		struct fz_rev *rev = rev_find(z, &key, false);
-		struct gs_flow_key reply = key;
+		struct gs_flow_key reply = key, fk;
+		struct fz_flow *flow = model_reply_flow(z, &key, &fk);
 
-		/* The quote as it stands a reverse entry: a backend's reply, the
-		 * error on its way to the backend, the forward path's. */
+		/* The quote as it stands a backend's reply: the error on its
+		 * way to the backend, the forward path's. */
 		reply.src = key.dst;
 		reply.dst = key.src;
 		reply.sport = key.dport;
 		reply.dport = key.sport;
-		if (!rev && rev_find(z, &reply, false)) {
+		if (!flow && model_reply_flow(z, &reply, &fk)) {
 			z->st->icmp_other_way++;
 			return true;
 		}
-		if (!rev || gs_addr_is_v4(&rev->vip) != q.v4) {
+		if (!flow || gs_addr_is_v4(&fk.dst) != q.v4) {
 			e->delta[GS_CNT_ICMP_NOT_OURS] = 1;
 			return true;
 		}
 		e->delta[GS_CNT_ICMP_TRANSLATED] = 1;
-		e->addr = rev->vip;
-		e->port = rev->vport;
+		e->addr = fk.dst;
+		e->port = fk.dport;
 	} else {
 		const struct fz_flow *flow;
 		const struct fz_backend *be = NULL;
@@ -1090,9 +1092,11 @@ static bool model_icmp(struct fz *z, const uint8_t *f, bool to_backend, struct f
 		if (be)
 			addr = pkt_addr(be->addr);
 		if (!be || gs_addr_is_v4(&addr) != q.v4) {
+			struct gs_flow_key fk;
+
 			/* About a DNATed packet: the reply path's, and passed
 			 * here as not L4. */
-			if (rev_find(z, &key, false)) {
+			if (model_reply_flow(z, &key, &fk)) {
 				z->st->icmp_other_way++;
 				return false;
 			}
@@ -1449,7 +1453,7 @@ static void run_and_check(struct fz *z)
 	for (c = 0; c < GS_CNT_MAX; c++)
 		z->st->counted[c] += (uint64_t)e.delta[c];
 	memcpy(z->counters, now, sizeof(now));
-	if (z->nflows >= FZ_TAB_LIMIT || z->nrevs >= FZ_TAB_LIMIT)
+	if (z->nflows >= FZ_TAB_LIMIT)
 		tables_check_and_clear(z);
 }
 
@@ -1586,34 +1590,56 @@ static size_t gen_forward(struct fz *z, uint8_t *f, bool nosvc)
 	return build(z, &spec, f);
 }
 
-/* A backend's reply to a flow the forward path created; now and then one
- * from a port no flow uses. Returns 0 when there is no flow yet. */
+/* A random backend of the world whose address is of the family of a. */
+static const struct fz_backend *backend_of_family(struct fz *z, const union gs_addr *a)
+{
+	const struct fz_backend *pool[FZ_NSERVICES * FZ_MAX_BACKENDS];
+	size_t s, b, n = 0;
+
+	for (s = 0; s < FZ_NSERVICES; s++)
+		for (b = 0; b < world[s].nbackends; b++) {
+			union gs_addr addr = pkt_addr(world[s].backends[b].addr);
+
+			if (gs_addr_is_v4(&addr) == gs_addr_is_v4(a))
+				pool[n++] = &world[s].backends[b];
+		}
+	return n ? pool[below(z, (uint32_t)n)] : NULL;
+}
+
+/* A backend's reply to a flow the forward path created (an evicted one's
+ * too: it must now go out untouched); now and then one from a port no flow
+ * uses, or from another backend, which the reply path must not take for
+ * the flow's. Returns 0 when there is no flow yet. */
 static size_t gen_reply(struct fz *z, uint8_t *f)
 {
 	uint8_t payload[PKT_MAX];
 	char src[64], dst[64];
-	const struct fz_rev *rev;
+	const struct fz_backend *be;
+	const struct fz_flow *flow;
 	struct pkt_spec spec;
+	union gs_addr addr;
 
-	if (!z->nrevs)
+	if (!z->nflows)
 		return 0;
-	rev = &z->revs[z->rev_slots[below(z, (uint32_t)z->nrevs)]];
-	z->base_rev = rev;
-	/* an evicted entry: its backend's reply now goes out untouched */
-	addr_text(&rev->key.src, src, sizeof(src));
-	addr_text(&rev->key.dst, dst, sizeof(dst));
+	flow = &z->flows[z->flow_slots[below(z, (uint32_t)z->nflows)]];
+	z->base_flow = flow;
+	be = backend_by_id(flow->backend_id);
+	if (chance(z, 10))
+		be = backend_of_family(z, &flow->key.src);
+	addr = pkt_addr(be->addr);
+	addr_text(&addr, src, sizeof(src));
+	addr_text(&flow->key.src, dst, sizeof(dst));
 	memset(&spec, 0, sizeof(spec));
 	spec.src = src;
 	spec.dst = dst;
-	spec.sport = ntohs(rev->key.sport);
-	spec.dport = ntohs(rev->key.dport);
-	spec.proto = rev->key.proto;
+	spec.sport = be->port;
+	spec.dport = ntohs(flow->key.sport);
+	spec.proto = flow->key.proto;
 	if (chance(z, 10))
 		spec.sport = (uint16_t)(spec.sport + 1 + below(z, 100));
 	if (spec.proto == IPPROTO_TCP)
 		spec.tcp_flags = random_tcp_flags(z, true);
-	spec.udp_no_csum =
-		gs_addr_is_v4(&rev->key.src) && spec.proto == IPPROTO_UDP && chance(z, 10);
+	spec.udp_no_csum = gs_addr_is_v4(&addr) && spec.proto == IPPROTO_UDP && chance(z, 10);
 	spec.payload = payload;
 	spec.payload_len = random_payload(z, payload, true);
 	return build(z, &spec, f);
@@ -1625,7 +1651,7 @@ static size_t gen_base(struct fz *z)
 	size_t len = 0;
 
 	z->reply = chance(z, 40);
-	z->base_rev = NULL;
+	z->base_flow = NULL;
 	if (z->reply)
 		len = gen_reply(z, z->in);
 	if (!len) {
@@ -1717,14 +1743,15 @@ static void swap_quote(uint8_t *quote, bool v4, size_t q4)
 
 /* A reply base made into the reply as the reply path sent it on: from the
  * VIP and its port, checksums right (a UDP checksum of 0 kept). */
-static void snat_base(const struct fz_rev *rev, uint8_t *f, size_t len, bool v4, size_t l4)
+static void snat_base(const struct fz_flow *flow, uint8_t *f, size_t len, bool v4, size_t l4)
 {
 	uint8_t proto = v4 ? f[ETH_LEN + 9] : f[ETH_LEN + 6];
 	size_t check = l4 + (proto == IPPROTO_TCP ? 16 : 6);
 	bool no_csum = proto == IPPROTO_UDP && !rd16(f + check);
 
-	memcpy(f + ETH_LEN + (v4 ? 12 : 8), v4 ? &rev->vip.b[12] : rev->vip.b, v4 ? 4 : 16);
-	memcpy(f + l4, &rev->vport, 2);
+	memcpy(f + ETH_LEN + (v4 ? 12 : 8), v4 ? &flow->key.dst.b[12] : flow->key.dst.b,
+	       v4 ? 4 : 16);
+	memcpy(f + l4, &flow->key.dport, 2);
 	pkt_fix_csums(f, len);
 	if (no_csum)
 		wr16(f + check, 0);
@@ -1753,12 +1780,12 @@ static size_t mut_icmp(struct fz *z, uint8_t *f, size_t len)
 	q4 = l4 - ETH_LEN;
 	if (z->reply && pick < 35)
 		kind = DNATED;
-	else if (z->reply && pick < 75 && z->base_rev)
+	else if (z->reply && pick < 75 && z->base_flow)
 		kind = SNATED;
 	else if (!z->reply && pick < 50)
 		kind = SNATED;
 	if (kind == SNATED && z->reply)
-		snat_base(z->base_rev, f, len, v4, l4);
+		snat_base(z->base_flow, f, len, v4, l4);
 	/* RFC 792 quotes 8 bytes of L4; RFC 1812 routers and ICMPv6 more. */
 	qlen = q4 + 8;
 	if (chance(z, 25)) /* the whole packet, as ICMPv6 quotes a small one */
@@ -2118,19 +2145,85 @@ static bool gen_sweep(struct fz *z)
 	}
 }
 
-/* Now and then a reverse entry disappears, as under LRU pressure: the flow's
- * next forward packet must put it back. */
+/*
+ * The kernel's backend_addrs, as the fixture's sync wrote it from the world,
+ * must be what the model reads the world as: for every backend, its key
+ * lists the model's services in the model's order, and no other key is
+ * there.
+ */
+static void check_backend_addrs(struct fz *z)
+{
+	int fd = bpf_map__fd(z->fx->skel->maps.backend_addrs);
+	struct gs_backend_addr_key made[FZ_NSERVICES * FZ_MAX_BACKENDS], key, next;
+	size_t s, b, i, n, keys = 0;
+	int err;
+
+	for (s = 0; s < FZ_NSERVICES; s++)
+		for (b = 0; b < world[s].nbackends; b++) {
+			const struct fz_service *svcs[GS_ADDR_SERVICES];
+			struct gs_flow_key reply;
+			struct gs_backend_addr ba;
+
+			memset(&reply, 0, sizeof(reply));
+			reply.src = pkt_addr(world[s].backends[b].addr);
+			reply.sport = htons(world[s].backends[b].port);
+			reply.proto = world[s].proto;
+			n = model_backend_vips(&reply, svcs);
+			memset(&key, 0, sizeof(key));
+			key.addr = reply.src;
+			key.port = reply.sport;
+			key.proto = reply.proto;
+			if (bpf_map_lookup_elem(fd, &key, &ba))
+				fz_fail(z, "backend_addrs: no entry for backend %u",
+					world[s].backends[b].id);
+			if (ba.count != n)
+				fz_fail(z, "backend_addrs: backend %u lists %u services, model %zu",
+					world[s].backends[b].id, ba.count, n);
+			for (i = 0; i < n; i++) {
+				union gs_addr vip = pkt_addr(svcs[i]->vip);
+
+				if (memcmp(&ba.svc[i].vip, &vip, sizeof(vip)) ||
+				    ba.svc[i].port != htons(svcs[i]->port))
+					fz_fail(z, "backend_addrs: backend %u, service %zu differs",
+						world[s].backends[b].id, i);
+			}
+		}
+	/* The distinct keys the world makes. */
+	for (s = 0; s < FZ_NSERVICES; s++)
+		for (b = 0; b < world[s].nbackends; b++) {
+			memset(&key, 0, sizeof(key));
+			key.addr = pkt_addr(world[s].backends[b].addr);
+			key.port = htons(world[s].backends[b].port);
+			key.proto = world[s].proto;
+			for (i = 0; i < keys && memcmp(&made[i], &key, sizeof(key)); i++)
+				;
+			if (i == keys)
+				made[keys++] = key;
+		}
+	n = 0;
+	for (err = bpf_map_get_next_key(fd, NULL, &next); !err;
+	     err = bpf_map_get_next_key(fd, &key, &next)) {
+		key = next;
+		n++;
+	}
+	if (n != keys)
+		fz_fail(z, "backend_addrs holds %zu entries, the world makes %zu", n, keys);
+}
+
+/* Now and then a flow entry disappears, as under LRU pressure: its
+ * replies go out untouched, and its next forward packet selects anew. */
 static void maybe_evict(struct fz *z)
 {
-	struct fz_rev *rev;
+	struct fz_flow *flow;
 
-	if (!z->nrevs || below(z, 100))
+	/* Not under a forward sweep: its reply sweep needs the flow. */
+	if (!z->nflows || below(z, 100) || (z->sweep_len && !z->sweep_reply))
 		return;
-	rev = &z->revs[z->rev_slots[below(z, (uint32_t)z->nrevs)]];
-	if (rev->evicted)
+	flow = &z->flows[z->flow_slots[below(z, (uint32_t)z->nflows)]];
+	if (flow->evicted)
 		return;
-	fx_rev_del(z->fx, &rev->key);
-	rev->evicted = true;
+	fx_flow_del(z->fx, &flow->key);
+	flow->evicted = true;
 	z->st->evictions++;
 }
 
@@ -2210,6 +2303,7 @@ void fz_run(struct fx *fx, uint64_t seed, uint64_t frames, struct fz_stats *stat
 	for (k = 0; k < GS_CNT_MAX; k++)
 		z->cnt_keys[k] = k;
 	fz_world_setup(fx);
+	check_backend_addrs(z);
 	fn_setup(&z->net, fx);
 	counters_read(z, z->counters);
 
@@ -2271,15 +2365,13 @@ void fz_print_stats(const struct fz_stats *st, uint64_t seed)
 	       (unsigned long long)st->icmp_other_way,
 	       (unsigned long long)(st->icmp_translated + st->icmp_to_backend),
 	       (unsigned long long)st->icmp_whole_quotes);
-	printf("\n# flows: new %llu, re-selected %llu, picked up mid-stream %llu; reverse entries "
-	       "evicted %llu, put back %llu; reply rewritten %llu, reply bad header %llu (counters "
-	       "as the "
+	printf("\n# flows: new %llu, re-selected %llu, picked up mid-stream %llu; entries "
+	       "evicted %llu; reply rewritten %llu, reply bad header %llu (counters as the "
 	       "model predicted them)",
 	       (unsigned long long)st->counted[GS_CNT_FLOW_NEW],
 	       (unsigned long long)st->counted[GS_CNT_FLOW_RESELECT],
 	       (unsigned long long)st->counted[GS_CNT_FLOW_MISSING],
 	       (unsigned long long)st->evictions,
-	       (unsigned long long)st->counted[GS_CNT_REV_RESTORED],
 	       (unsigned long long)st->counted[GS_CNT_REV_REWRITTEN],
 	       (unsigned long long)st->counted[GS_CNT_REV_BAD_HEADER]);
 	printf("\n# fast path (counters as the model predicted them): redirected %llu (next hop "

@@ -6,7 +6,8 @@
  * frames as received on tests/bpf/fibnet.h's fnin, so the fast path makes
  * real FIB lookups and redirects), and every
  * output is checked against a reference model written here in plain C: its
- * own parser, its own shadow of the flow tables and its own checksums.
+ * own parser, its own shadow of the flow table and of backend_addrs, and
+ * its own checksums.
  */
 #ifndef GS_TEST_FUZZ_H
 #define GS_TEST_FUZZ_H
@@ -56,7 +57,7 @@ struct fz_stats {
 	uint64_t refused; /* tc: IP frame shorter than its IP header, refused by the kernel */
 	uint64_t reason[GS_CNT_MAX];  /* forward: the counter an untouched frame went to */
 	uint64_t counted[GS_CNT_MAX]; /* counter moves, each checked against the model */
-	uint64_t evictions;	      /* reverse entries deleted behind the forward path's back */
+	uint64_t evictions;	      /* flow entries deleted behind the paths' back */
 	uint64_t table_checks;	      /* flow tables compared entry by entry and emptied */
 	uint64_t fast_toggles;	      /* times the fast path was switched off meanwhile */
 	uint64_t nh_checked;	      /* cache fills compared with the kernel's flow entry */

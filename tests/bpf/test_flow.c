@@ -5,6 +5,8 @@
 #include "scenario.h"
 
 #include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/libbpf.h>
 #include <netinet/in.h>
 #include <string.h>
 
@@ -218,36 +220,97 @@ static void flow_missing_entry_recovered_on_same_backend(void **state)
 	CHECK_EQ(fx_backend_stats(fx, id).new_flows, 1, "backend new_flows unchanged");
 }
 
-static void flow_evicted_reverse_entry_restored(void **state)
+/*
+ * One table: the reply path finds a flow only through its entry. An entry
+ * the LRU evicted leaves the replies untouched until the client's next
+ * packet puts it back (same hash, same backend), and from then on they are
+ * SNATed again; the entry put back has nothing left to measure.
+ */
+static void flow_evicted_replies_follow_the_entry(void **state)
 {
+	uint8_t in[PKT_MAX], out[PKT_MAX];
 	struct fx *fx = *state;
-	struct gs_flow_key rev_key;
-	struct gs_backend backend;
-	struct gs_rev_flow rev;
+	struct gs_flow_key key;
 	struct scenario sc;
-	struct pkt_spec syn, ack;
+	struct pkt_spec syn, ack, reply;
+	struct pkt_view view;
+	union gs_addr vip;
+	size_t len, out_len;
 	uint32_t id;
 
 	sc_setup(&sc, fx, false, IPPROTO_TCP, GS_HASH_FLOW);
 	syn = sc_client_pkt(&sc, 40000, PKT_SYN);
 	ack = sc_client_pkt(&sc, 40000, PKT_ACK);
 	id = sc_forward(&sc, &syn);
-	backend = fx_backend_get(fx, id);
-	memset(&rev_key, 0, sizeof(rev_key));
-	rev_key.src = backend.addr;
-	rev_key.dst = pkt_addr(sc.client);
-	rev_key.sport = backend.port;
-	rev_key.dport = htons(40000);
-	rev_key.proto = IPPROTO_TCP;
-	CHECK_EQ(fx_rev_get(fx, &rev_key, &rev), 0, "reverse entry written by the SYN");
-	fx_rev_del(fx, &rev_key);
+	key = sc_flow_key(&syn);
+	fx_flow_del(fx, &key);
 
-	CHECK_EQ(sc_forward(&sc, &ack), id, "ACK keeps the backend");
-	CHECK_EQ(fx_rev_get(fx, &rev_key, &rev), 0, "reverse entry put back");
-	CHECK_EQ(rev.backend_id, id, "restored entry names the backend");
-	CHECK_EQ(fx_counter(fx, GS_CNT_REV_RESTORED), 1, "GS_CNT_REV_RESTORED");
+	reply = sc_reply_pkt(&sc, id, &syn, PKT_ACK);
+	len = pkt_build(&reply, in);
+	CHECK_EQ(fx_run_tc(fx, in, len, out, &out_len), TC_ACT_OK, "verdict");
+	check_unchanged(in, len, out, out_len, "no entry: the reply goes out untouched");
+	CHECK_EQ(fx_counter(fx, GS_CNT_REV_REWRITTEN), 0, "not rewritten");
+
+	CHECK_EQ(sc_forward(&sc, &ack), id, "ACK selects the same backend again");
+	CHECK_EQ(flow_of(&sc, &syn).rev_flags, GS_REV_F_SYNACK | GS_REV_F_RESPONSE,
+		 "picked up mid-stream: handshake and response marked seen");
+	CHECK_EQ(fx_run_tc(fx, in, len, out, &out_len), TC_ACT_OK, "verdict");
+	CHECK_TRUE(pkt_parse(out, out_len, &view), "reply parses");
+	vip = pkt_addr(sc.vip);
+	CHECK_EQ(memcmp(&view.src, &vip, sizeof(vip)), 0, "SNATed once the entry is back");
+	CHECK_EQ(fx_counter(fx, GS_CNT_REV_REWRITTEN), 1, "rewritten once");
+	CHECK_EQ(fx_backend_stats(fx, id).connects + fx_backend_stats(fx, id).responses, 0,
+		 "nothing measured from the middle");
+}
+
+/*
+ * The agent's --on-fail reset marks an entry GS_FLOW_F_RESET: the reply
+ * path still SNATs the replies in flight with it, the forward path treats
+ * it as gone (the next packet is picked up anew, here at share 0 on
+ * stable) and overwrites it.
+ */
+static void flow_reset_by_agent_reply_kept_forward_selects_anew(void **state)
+{
+	uint8_t in[PKT_MAX], out[PKT_MAX];
+	struct fx *fx = *state;
+	struct gs_flow_key key;
+	struct gs_flow flow;
+	struct scenario sc;
+	struct pkt_spec syn, ack, reply;
+	struct pkt_view view;
+	union gs_addr vip;
+	size_t len, out_len;
+	uint32_t id;
+
+	sc_setup(&sc, fx, false, IPPROTO_TCP, GS_HASH_FLOW);
+	fx_split_set(fx, sc.service_id, GS_PPM_MAX);
+	syn = sc_client_pkt(&sc, 40000, PKT_SYN);
+	ack = sc_client_pkt(&sc, 40000, PKT_ACK);
+	id = sc_forward(&sc, &syn);
+	CHECK_EQ(id, sc.canary[0], "on the canary at 100%");
 	sc_forward(&sc, &ack);
-	CHECK_EQ(fx_counter(fx, GS_CNT_REV_RESTORED), 1, "present entry is not rewritten");
+	fx_split_set(fx, sc.service_id, 0);
+	key = sc_flow_key(&syn);
+	CHECK_EQ(fx_flow_get(fx, &key, &flow), 0, "flow entry");
+	flow.flags |= GS_FLOW_F_RESET;
+	CHECK_EQ(bpf_map__update_elem(fx->skel->maps.flows, &key, sizeof(key), &flow, sizeof(flow),
+				      BPF_EXIST),
+		 0, "mark the entry reset");
+
+	reply = sc_reply_pkt(&sc, id, &syn, PKT_ACK);
+	len = pkt_build(&reply, in);
+	CHECK_EQ(fx_run_tc(fx, in, len, out, &out_len), TC_ACT_OK, "verdict");
+	CHECK_TRUE(pkt_parse(out, out_len, &view), "reply parses");
+	vip = pkt_addr(sc.vip);
+	CHECK_EQ(memcmp(&view.src, &vip, sizeof(vip)), 0, "the canary's reply in flight SNATed");
+
+	CHECK_NE(sc_forward(&sc, &ack), id, "the next packet leaves the canary");
+	CHECK_EQ(fx_counter(fx, GS_CNT_FLOW_MISSING), 1, "picked up as a missing entry");
+	CHECK_EQ(fx_flow_get(fx, &key, &flow), 0, "flow entry");
+	CHECK_EQ(flow.flags & GS_FLOW_F_RESET, 0, "overwritten: no longer reset");
+	CHECK_EQ(flow.group, GS_GROUP_STABLE, "on stable now");
+	CHECK_EQ(fx_run_tc(fx, in, len, out, &out_len), TC_ACT_OK, "verdict");
+	check_unchanged(in, len, out, out_len, "a canary reply after that is no flow's");
 }
 
 /* backend del: out of the table and DRAINING; its flows finish there. */
@@ -407,7 +470,8 @@ int main(void)
 		FX_TEST(flow_syn_after_client_fin_reselects),
 		FX_TEST(flow_syn_after_client_rst_reselects),
 		FX_TEST(flow_missing_entry_recovered_on_same_backend),
-		FX_TEST(flow_evicted_reverse_entry_restored),
+		FX_TEST(flow_evicted_replies_follow_the_entry),
+		FX_TEST(flow_reset_by_agent_reply_kept_forward_selects_anew),
 		FX_TEST(flow_drained_backend_keeps_flow_gets_no_new),
 		FX_TEST(flow_draining_backend_in_stale_table_gets_no_new),
 		FX_TEST(flow_on_freed_backend_reselects),

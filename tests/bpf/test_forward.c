@@ -6,20 +6,23 @@
 
 #include <arpa/inet.h>
 #include <linux/bpf.h>
+#include <bpf/libbpf.h>
 #include <netinet/in.h>
 #include <string.h>
 
 /*
  * The first packet of a flow at share ppm goes to want_group, to the very
- * backend the table gives hash2, and leaves flow + reverse entry behind.
+ * backend the table gives hash2, and leaves its one flow entry behind, which
+ * the backend's address finds through backend_addrs.
  */
 static void check_new_flow(struct fx *fx, bool v6, uint8_t proto, uint32_t ppm, uint8_t want_group)
 {
 	struct scenario sc;
 	struct pkt_spec pkt;
-	struct gs_flow_key key, rev_key;
+	struct gs_backend_addr_key bkey;
+	struct gs_backend_addr ba;
+	struct gs_flow_key key;
 	struct gs_flow flow;
-	struct gs_rev_flow rev;
 	struct gs_backend backend;
 	struct gs_backend_stats bs;
 	uint8_t frame[PKT_MAX];
@@ -46,16 +49,20 @@ static void check_new_flow(struct fx *fx, bool v6, uint8_t proto, uint32_t ppm, 
 		 "flow state after the first packet");
 	CHECK_NE(flow.created_ns, 0, "flow creation time set");
 
-	memset(&rev_key, 0, sizeof(rev_key));
-	rev_key.src = backend.addr;
-	rev_key.dst = key.src;
-	rev_key.sport = backend.port;
-	rev_key.dport = key.sport;
-	rev_key.proto = proto;
-	CHECK_EQ(fx_rev_get(fx, &rev_key, &rev), 0, "reverse entry written");
-	CHECK_EQ(memcmp(&rev.vip, &key.dst, sizeof(rev.vip)), 0, "reverse entry holds the VIP");
-	CHECK_EQ(rev.vport, key.dport, "reverse entry holds the VIP port");
-	CHECK_EQ(rev.backend_id, id, "reverse entry names the backend");
+	CHECK_EQ(flow.rev_flags, 0, "nothing seen by the reply path yet");
+	CHECK_EQ(flow.req_ns, 0, "no request yet");
+	CHECK_EQ(flow.flags, 0, "no forward flags");
+
+	memset(&bkey, 0, sizeof(bkey));
+	bkey.addr = backend.addr;
+	bkey.port = backend.port;
+	bkey.proto = proto;
+	CHECK_EQ(bpf_map__lookup_elem(fx->skel->maps.backend_addrs, &bkey, sizeof(bkey), &ba,
+				      sizeof(ba), 0),
+		 0, "the backend's address is in backend_addrs");
+	CHECK_EQ(ba.count, 1, "of one service");
+	CHECK_EQ(memcmp(&ba.svc[0].vip, &key.dst, sizeof(key.dst)), 0, "whose VIP is the flow's");
+	CHECK_EQ(ba.svc[0].port, key.dport, "and port");
 
 	CHECK_EQ(fx_counter(fx, GS_CNT_FLOW_NEW), 1, "GS_CNT_FLOW_NEW");
 	CHECK_EQ(fx_counter(fx, GS_CNT_FWD_REWRITTEN), 1, "GS_CNT_FWD_REWRITTEN");

@@ -149,9 +149,8 @@ static void check_unreach_signal(struct fx *fx, const struct icmp_case *t, uint3
 	bool unreach =
 		t->proto == IPPROTO_UDP && (t->v6 ? t->type == 1 : t->type == 3 && t->code != 4);
 	struct gs_event ev[4];
-	struct pkt_spec reply;
 	struct gs_flow_key key;
-	struct gs_rev_flow rev;
+	struct gs_flow flow;
 	char msg[160];
 	size_t n;
 
@@ -164,11 +163,10 @@ static void check_unreach_signal(struct fx *fx, const struct icmp_case *t, uint3
 		return;
 	CHECK_EQ(ev[0].type, GS_EV_UNREACH, "event type");
 	CHECK_EQ(ev[0].backend_id, id, "event backend");
-	reply = sc_reply_pkt(&(struct scenario){.fx = fx}, id, client, 0);
-	key = sc_flow_key(&reply);
-	CHECK_EQ(fx_rev_get(fx, &key, &rev), 0, "reverse entry");
-	CHECK_TRUE(rev.flags & GS_REV_F_UNREACH, "flow marked unreachable");
-	CHECK_EQ(fx_udp_slot(fx, id, rev.syn_ns).answered, 1, "flow resolved in its slot");
+	key = sc_flow_key(client);
+	CHECK_EQ(fx_flow_get(fx, &key, &flow), 0, "flow entry");
+	CHECK_TRUE(flow.rev_flags & GS_REV_F_UNREACH, "flow marked unreachable");
+	CHECK_EQ(fx_udp_slot(fx, id, flow.created_ns).answered, 1, "flow resolved in its slot");
 }
 
 static void check_translated(struct fx *fx, const struct icmp_case *t, const char *what)

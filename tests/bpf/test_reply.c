@@ -5,6 +5,7 @@
 #include "scenario.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <linux/pkt_cls.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -111,12 +112,12 @@ static void check_reply_untouched(struct fx *fx, const struct pkt_spec *reply)
 	size_t len;
 
 	len = run_reply(fx, reply, in, out);
-	check_unchanged(in, len, out, len, "reply without reverse entry unchanged");
+	check_unchanged(in, len, out, len, "reply of no flow unchanged");
 	CHECK_EQ(fx_counter(fx, GS_CNT_REV_REWRITTEN), 0, "nothing counted as rewritten");
 	CHECK_EQ(fx_counter(fx, GS_CNT_REV_BAD_HEADER), 0, "not counted as bad header");
 }
 
-static void reply_without_reverse_entry_untouched(void **state)
+static void reply_without_flow_untouched(void **state)
 {
 	struct scenario sc;
 	struct pkt_spec syn, reply;
@@ -139,6 +140,158 @@ static void reply_from_other_port_untouched(void **state)
 	reply = sc_reply_pkt(&sc, id, &syn, PKT_ACK);
 	reply.sport = 22;
 	check_reply_untouched(sc.fx, &reply);
+}
+
+/* A reply from an address:port that is no backend of any service passes
+ * untouched, though the client has a flow to the VIP on that port. */
+static void reply_from_no_backend_untouched(void **state)
+{
+	struct gs_backend_addr ba;
+	struct scenario sc;
+	struct pkt_spec syn, reply;
+	uint32_t id;
+
+	sc_setup(&sc, *state, false, IPPROTO_TCP, GS_HASH_FLOW);
+	syn = sc_client_pkt(&sc, 40000, PKT_SYN);
+	id = sc_forward(&sc, &syn);
+	reply = sc_reply_pkt(&sc, id, &syn, PKT_SYN | PKT_ACK);
+	reply.src = "10.1.0.99";
+	CHECK_EQ(fx_backend_addr_get(sc.fx, reply.src, reply.sport, IPPROTO_TCP, &ba), -ENOENT,
+		 "10.1.0.99 is no backend");
+	check_reply_untouched(sc.fx, &reply);
+	CHECK_EQ(fx_backend_stats(sc.fx, id).rx_packets, 0, "nothing counted for the backend");
+}
+
+/*
+ * A reply from another backend of the same service, to a client port whose
+ * flow went elsewhere: backend_addrs names the service, the flow exists,
+ * but it is not this backend's; the reply is not SNATed, measured or
+ * allowed to close the flow.
+ */
+static void reply_from_other_backend_of_service_untouched(void **state)
+{
+	struct fx *fx = *state;
+	struct gs_flow_key key;
+	struct gs_flow flow;
+	struct scenario sc;
+	struct pkt_spec syn, ack, reply;
+	uint32_t id, other;
+
+	sc_setup(&sc, fx, false, IPPROTO_TCP, GS_HASH_FLOW);
+	syn = sc_client_pkt(&sc, 40000, PKT_SYN);
+	ack = sc_client_pkt(&sc, 40000, PKT_ACK);
+	id = sc_forward(&sc, &syn);
+	sc_forward(&sc, &ack);
+	other = id == sc.stable[0] ? sc.stable[1] : sc.stable[0];
+	reply = sc_reply_pkt(&sc, other, &syn, PKT_RST | PKT_ACK);
+	check_reply_untouched(fx, &reply);
+	key = sc_flow_key(&syn);
+	CHECK_EQ(fx_flow_get(fx, &key, &flow), 0, "flow entry there");
+	CHECK_EQ(flow.backend_id, id, "flow keeps its backend");
+	CHECK_EQ(flow.state, GS_FLOW_ESTABLISHED, "the other backend's RST does not close it");
+	CHECK_EQ(flow.rev_flags & GS_REV_F_RST, 0, "nor is it recorded");
+	CHECK_EQ(fx_backend_stats(fx, other).rx_packets, 0, "nothing counted for the other");
+	CHECK_EQ(fx_backend_stats(fx, other).conn_refused + fx_backend_stats(fx, other).resets, 0,
+		 "no refusal or reset counted");
+	CHECK_EQ(fx_backend_stats(fx, id).rx_packets, 0, "nor for the flow's backend");
+
+	/* The flow's own backend still gets its reply SNATed. */
+	reply = sc_reply_pkt(&sc, id, &syn, PKT_ACK);
+	{
+		uint8_t in[PKT_MAX], out[PKT_MAX];
+		struct pkt_view view;
+		union gs_addr vip = pkt_addr(sc.vip);
+		size_t len = run_reply(fx, &reply, in, out);
+
+		CHECK_TRUE(pkt_parse(out, len, &view), "reply parses");
+		CHECK_EQ(memcmp(&view.src, &vip, sizeof(vip)), 0, "own backend's reply SNATed");
+	}
+	CHECK_EQ(fx_counter(fx, GS_CNT_REV_REWRITTEN), 1, "one reply rewritten");
+}
+
+/*
+ * One backend address:port serving two services: backend_addrs lists both
+ * VIP:ports, and each reply goes back as the VIP its client's flow was
+ * sent to, found by the client's address and port.
+ */
+static void check_shared_backend(struct fx *fx, bool v6, uint8_t proto)
+{
+	const char *shared = v6 ? "fd01::1" : "10.1.0.1";
+	const char *vip2 = v6 ? "fd00::20" : "10.0.0.20";
+	uint8_t in[PKT_MAX], out[PKT_MAX];
+	const uint32_t only[] = {30};
+	struct gs_backend_addr ba;
+	struct gs_flow_key key;
+	struct gs_flow flow;
+	struct pkt_view view;
+	struct scenario sc, sc2;
+	struct pkt_spec req1, req2, reply;
+	union gs_addr vip;
+	uint16_t port;
+	size_t len;
+	uint32_t id1;
+
+	sc_setup(&sc, fx, v6, proto, GS_HASH_FLOW);
+	/* Service 8 on another VIP and port, whose one backend (id 30) is
+	 * backend 10 of service 7: the same address and port. */
+	sc2 = sc;
+	sc2.service_id = 8;
+	sc2.vip = vip2;
+	sc2.vport = 8443;
+	fx_service_add(fx, 8, vip2, 8443, proto, GS_HASH_FLOW);
+	fx_backend_add(fx, 30, 8, shared, 8080, GS_GROUP_STABLE);
+	fx_table_publish(fx, 8, GS_GROUP_STABLE, only, 1);
+	CHECK_EQ(fx_backend_addr_get(fx, shared, 8080, proto, &ba), 0, "backend_addrs entry");
+	CHECK_EQ(ba.count, 2, "the shared backend lists two services");
+
+	/* Client port 40000 to service 8 (backend 30), another port to
+	 * service 7 that lands on the shared backend (id 10). backend_addrs
+	 * lists service 7 first: the reply to port 40000 finds no flow
+	 * there and must go on to service 8. */
+	req2 = sc_client_pkt(&sc2, 40000, PKT_SYN);
+	sc_forward(&sc2, &req2); /* (it names the backend by address: 10 or 30) */
+	key = sc_flow_key(&req2);
+	CHECK_EQ(fx_flow_get(fx, &key, &flow), 0, "service 8's flow");
+	CHECK_EQ(flow.backend_id, 30, "service 8 goes to the shared backend as its id 30");
+	for (port = 40001; port < 41000; port++) {
+		req1 = sc_client_pkt(&sc, port, PKT_SYN);
+		if (sc_predict_backend(&sc, &req1, GS_GROUP_STABLE) == sc.stable[0])
+			break;
+	}
+	sc_forward(&sc, &req1);
+	key = sc_flow_key(&req1);
+	CHECK_EQ(fx_flow_get(fx, &key, &flow), 0, "service 7's flow");
+	id1 = flow.backend_id;
+	CHECK_EQ(id1, sc.stable[0], "service 7's flow on the shared backend as its id 10");
+
+	reply = sc_reply_pkt(&sc2, 30, &req2, PKT_SYN | PKT_ACK);
+	len = run_reply(fx, &reply, in, out);
+	CHECK_TRUE(pkt_parse(out, len, &view), "reply to service 8's client parses");
+	vip = pkt_addr(vip2);
+	CHECK_EQ(memcmp(&view.src, &vip, sizeof(vip)), 0, "source is service 8's VIP");
+	CHECK_EQ(view.sport, 8443, "source port is service 8's");
+	check_csums(out, len, "checksums");
+
+	reply = sc_reply_pkt(&sc, id1, &req1, PKT_SYN | PKT_ACK);
+	len = run_reply(fx, &reply, in, out);
+	CHECK_TRUE(pkt_parse(out, len, &view), "reply to service 7's client parses");
+	vip = pkt_addr(sc.vip);
+	CHECK_EQ(memcmp(&view.src, &vip, sizeof(vip)), 0, "source is service 7's VIP");
+	CHECK_EQ(view.sport, sc.vport, "source port is service 7's");
+	check_csums(out, len, "checksums");
+	CHECK_EQ(fx_counter(fx, GS_CNT_REV_REWRITTEN), 2, "both rewritten");
+	CHECK_EQ(fx_backend_stats(fx, 30).rx_packets, 1, "service 8's backend id counted");
+	CHECK_EQ(fx_backend_stats(fx, id1).rx_packets, 1, "service 7's backend id counted");
+}
+
+static void reply_shared_backend_two_services_v4_tcp(void **state)
+{
+	check_shared_backend(*state, false, IPPROTO_TCP);
+}
+
+static void reply_shared_backend_two_services_v6_udp(void **state)
+{
+	check_shared_backend(*state, true, IPPROTO_UDP);
 }
 
 /* A backend's FIN or RST closes the flow: the next SYN selects anew. */
@@ -248,8 +401,12 @@ int main(void)
 		FX_TEST(reply_v6_udp_rewritten_to_vip),
 		FX_TEST(reply_v4_tcp_with_ip_options_rewritten_to_vip),
 		FX_TEST(reply_v4_udp_zero_checksum_stays_zero_both_ways),
-		FX_TEST(reply_without_reverse_entry_untouched),
+		FX_TEST(reply_without_flow_untouched),
 		FX_TEST(reply_from_other_port_untouched),
+		FX_TEST(reply_from_no_backend_untouched),
+		FX_TEST(reply_from_other_backend_of_service_untouched),
+		FX_TEST(reply_shared_backend_two_services_v4_tcp),
+		FX_TEST(reply_shared_backend_two_services_v6_udp),
 		FX_TEST(reply_backend_fin_closes_flow),
 		FX_TEST(reply_backend_rst_closes_flow),
 		FX_TEST(reply_backend_on_vip_port_only_address_rewritten),

@@ -70,17 +70,6 @@ static uint32_t handshake(const struct scenario *sc, uint16_t sport)
 	return id;
 }
 
-static struct gs_rev_flow rev_of(const struct scenario *sc, uint32_t backend_id,
-				 const struct pkt_spec *client)
-{
-	struct pkt_spec reply = sc_reply_pkt(sc, backend_id, client, PKT_ACK);
-	struct gs_flow_key key = sc_flow_key(&reply);
-	struct gs_rev_flow rev;
-
-	CHECK_EQ(fx_rev_get(sc->fx, &key, &rev), 0, "reverse entry exists");
-	return rev;
-}
-
 static struct gs_flow flow_of(const struct scenario *sc, const struct pkt_spec *client)
 {
 	struct gs_flow_key key = sc_flow_key(client);
@@ -170,7 +159,7 @@ static void check_synack_one_connect_sample(struct fx *fx, bool v6)
 	CHECK_EQ(only_bucket(fx, id, GS_HIST_CONNECT), gs_hist_bucket(ev.value),
 		 "the sample is in the bucket of the event's latency");
 	CHECK_EQ(hist_total(fx, id, GS_HIST_TTFB), 0, "no time-to-first-byte sample");
-	CHECK_TRUE(rev_of(&sc, id, &syn).flags & GS_REV_F_SYNACK, "reverse entry marks SYN-ACK");
+	CHECK_TRUE(flow_of(&sc, &syn).rev_flags & GS_REV_F_SYNACK, "flow entry marks SYN-ACK");
 
 	send_reply(&sc, id, &syn, PKT_SYN | PKT_ACK, NULL);
 	CHECK_EQ(fx_backend_stats(fx, id).connects, 1, "retransmitted SYN-ACK: connects stays");
@@ -190,11 +179,11 @@ static void signals_v6_synack_one_connect_sample(void **state)
 	check_synack_one_connect_sample(*state, true);
 }
 
-static void signals_selection_fills_reverse_entry(void **state)
+static void signals_selection_fills_flow_entry(void **state)
 {
-	struct gs_rev_flow rev;
 	struct fx *fx = *state;
 	struct pkt_spec syn;
+	struct gs_flow flow;
 	struct scenario sc;
 	uint32_t id;
 
@@ -202,13 +191,13 @@ static void signals_selection_fills_reverse_entry(void **state)
 	fx_split_set(fx, sc.service_id, GS_PPM_MAX);
 	syn = sc_client_pkt(&sc, 40000, PKT_SYN);
 	id = sc_forward(&sc, &syn);
-	rev = rev_of(&sc, id, &syn);
-	CHECK_EQ(rev.service_id, sc.service_id, "rev service_id");
-	CHECK_EQ(rev.backend_id, id, "rev backend_id");
-	CHECK_EQ(rev.group, GS_GROUP_CANARY, "rev group");
-	CHECK_EQ(rev.syn_ns, flow_of(&sc, &syn).created_ns, "rev syn_ns is the flow's created_ns");
-	CHECK_EQ(rev.flags, 0, "rev flags");
-	CHECK_EQ(rev.req_ns, 0, "rev req_ns");
+	flow = flow_of(&sc, &syn);
+	CHECK_EQ(flow.service_id, sc.service_id, "flow service_id");
+	CHECK_EQ(flow.backend_id, id, "flow backend_id");
+	CHECK_EQ(flow.group, GS_GROUP_CANARY, "flow group");
+	CHECK_NE(flow.created_ns, 0, "flow created_ns: the first SYN's time");
+	CHECK_EQ(flow.rev_flags, 0, "flow rev_flags");
+	CHECK_EQ(flow.req_ns, 0, "flow req_ns");
 }
 
 static void signals_retransmitted_syn_is_one_timeout(void **state)
@@ -238,8 +227,7 @@ static void signals_retransmitted_syn_is_one_timeout(void **state)
 	CHECK_EQ(fx_backend_stats(fx, id).conn_timeouts, 1, "third SYN: still one timeout");
 	check_no_event(fx, "third SYN: no event");
 	later = flow_of(&sc, &syn);
-	CHECK_EQ(later.created_ns, first.created_ns, "flow keeps created_ns");
-	CHECK_EQ(rev_of(&sc, id, &syn).syn_ns, first.created_ns, "rev keeps the first SYN's time");
+	CHECK_EQ(later.created_ns, first.created_ns, "flow keeps created_ns: the first SYN's time");
 
 	send_reply(&sc, id, &syn, PKT_SYN | PKT_ACK, NULL);
 	ev = one_event(&sc, GS_EV_CONNECT, id);
@@ -264,28 +252,6 @@ static void signals_syn_after_synack_is_no_timeout(void **state)
 	CHECK_EQ(fx_backend_stats(fx, id).conn_timeouts, 0,
 		 "the backend answered: the lost SYN-ACK is no timeout");
 	one_event(&sc, GS_EV_CONNECT, id);
-}
-
-static void signals_timeout_counted_with_reverse_entry_evicted(void **state)
-{
-	struct fx *fx = *state;
-	struct pkt_spec syn, reply;
-	struct gs_flow_key rev_key;
-	struct scenario sc;
-	uint32_t id;
-
-	sc_setup(&sc, fx, false, IPPROTO_TCP, GS_HASH_FLOW);
-	syn = sc_client_pkt(&sc, 40000, PKT_SYN);
-	id = sc_forward(&sc, &syn);
-	reply = sc_reply_pkt(&sc, id, &syn, PKT_ACK);
-	rev_key = sc_flow_key(&reply);
-	fx_rev_del(fx, &rev_key);
-	CHECK_EQ(sc_forward(&sc, &syn), id, "retransmitted SYN keeps the backend");
-	CHECK_EQ(fx_counter(fx, GS_CNT_REV_RESTORED), 1, "reverse entry restored");
-	CHECK_EQ(fx_backend_stats(fx, id).conn_timeouts, 1, "timeout counted");
-	CHECK_EQ(rev_of(&sc, id, &syn).syn_ns, flow_of(&sc, &syn).created_ns,
-		 "restored entry keeps the first SYN's time");
-	CHECK_EQ(rev_of(&sc, id, &syn).flags, 0, "restored entry still awaits the SYN-ACK");
 }
 
 static void signals_rst_answering_syn_is_refused(void **state)
@@ -363,12 +329,12 @@ static void check_response(struct fx *fx, const struct response_case *rc)
 	syn = sc_client_pkt(&sc, 40000, PKT_SYN);
 	id = handshake(&sc, 40000);
 	discard_events(fx);
-	CHECK_EQ(rev_of(&sc, id, &syn).req_ns, 0, "no request yet");
+	CHECK_EQ(flow_of(&sc, &syn).req_ns, 0, "no request yet");
 	send_client(&sc, 40000, PKT_PSH | PKT_ACK);
-	req_ns = rev_of(&sc, id, &syn).req_ns;
+	req_ns = flow_of(&sc, &syn).req_ns;
 	CHECK_NE(req_ns, 0, "request payload sets req_ns");
 	send_client(&sc, 40000, PKT_PSH | PKT_ACK);
-	CHECK_EQ(rev_of(&sc, id, &syn).req_ns, req_ns, "second request packet keeps req_ns");
+	CHECK_EQ(flow_of(&sc, &syn).req_ns, req_ns, "second request packet keeps req_ns");
 
 	send_reply(&sc, id, &syn, PKT_PSH | PKT_ACK, rc->payload);
 	bs = fx_backend_stats(fx, id);
@@ -380,7 +346,7 @@ static void check_response(struct fx *fx, const struct response_case *rc)
 	CHECK_EQ(ev.value, rc->status, "event value is the HTTP status");
 	CHECK_EQ(only_bucket(fx, id, GS_HIST_TTFB), gs_hist_bucket(ev.value2),
 		 "one TTFB sample, in the bucket of the event's TTFB");
-	CHECK_TRUE(rev_of(&sc, id, &syn).flags & GS_REV_F_RESPONSE, "reverse entry marks it");
+	CHECK_TRUE(flow_of(&sc, &syn).rev_flags & GS_REV_F_RESPONSE, "flow entry marks it");
 
 	send_reply(&sc, id, &syn, PKT_PSH | PKT_ACK, http_503);
 	bs = fx_backend_stats(fx, id);
@@ -474,7 +440,7 @@ static void signals_reply_payload_before_request_no_ttfb(void **state)
  * response it never saw; a later RST is a reset, not a refusal. */
 static void signals_flow_recovered_mid_stream_measures_nothing(void **state)
 {
-	struct pkt_spec syn, reply;
+	struct pkt_spec syn;
 	struct gs_backend_stats bs;
 	struct gs_flow_key key;
 	struct fx *fx = *state;
@@ -486,9 +452,6 @@ static void signals_flow_recovered_mid_stream_measures_nothing(void **state)
 	id = sc_forward(&sc, &syn);
 	key = sc_flow_key(&syn);
 	fx_flow_del(fx, &key);
-	reply = sc_reply_pkt(&sc, id, &syn, PKT_ACK);
-	key = sc_flow_key(&reply);
-	fx_rev_del(fx, &key);
 
 	CHECK_EQ(send_client(&sc, 40000, PKT_PSH | PKT_ACK), id, "recovered on the same backend");
 	CHECK_EQ(fx_counter(fx, GS_CNT_FLOW_MISSING), 1, "counted as missing");
@@ -522,7 +485,7 @@ static void signals_udp_first_answer_is_one_connect(void **state)
 	struct gs_event events[MAX_EVENTS];
 	struct gs_backend_stats bs;
 	struct gs_udp_slot slot;
-	struct gs_rev_flow rev;
+	struct gs_flow flow;
 	struct fx *fx = *state;
 	struct pkt_spec req;
 	struct scenario sc;
@@ -532,8 +495,8 @@ static void signals_udp_first_answer_is_one_connect(void **state)
 	req = sc_client_pkt(&sc, 40000, 0);
 	id = sc_forward(&sc, &req);
 	sc_forward(&sc, &req);
-	rev = rev_of(&sc, id, &req);
-	CHECK_EQ(rev.flags, 0, "a new UDP flow has nothing seen");
+	flow = flow_of(&sc, &req);
+	CHECK_EQ(flow.rev_flags, 0, "a new UDP flow has nothing seen");
 	send_reply(&sc, id, &req, 0, http_503);
 	send_reply(&sc, id, &req, 0, http_503);
 	bs = fx_backend_stats(fx, id);
@@ -548,7 +511,7 @@ static void signals_udp_first_answer_is_one_connect(void **state)
 	CHECK_EQ(events_of(fx, GS_EV_ANSWER, events), 1, "one answer event");
 	CHECK_EQ(events[0].value2, 0, "no DNS header read");
 	CHECK_EQ(events[0].backend_id, id, "event backend");
-	slot = fx_udp_slot(fx, id, rev.syn_ns);
+	slot = fx_udp_slot(fx, id, flow.created_ns);
 	CHECK_EQ(slot.started, 1, "one flow started in its slot");
 	CHECK_EQ(slot.answered, 1, "... and answered");
 }
@@ -576,7 +539,7 @@ static void signals_udp_unanswered_flows_stay_in_their_slot(void **state)
 	send_reply(&sc, id[0], &req[0], 0, "pong");
 	/* Each distinct start slot once (a slot edge may fall between). */
 	for (i = 0; i < 4; i++) {
-		uint64_t e = rev_of(&sc, id[i], &req[i]).syn_ns >> GS_UDP_SLOT_SHIFT;
+		uint64_t e = flow_of(&sc, &req[i]).created_ns >> GS_UDP_SLOT_SHIFT;
 
 		for (j = 0; j < n && epochs[j] != e; j++)
 			;
@@ -932,10 +895,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		FX_TEST(signals_v4_synack_one_connect_sample),
 		FX_TEST(signals_v6_synack_one_connect_sample),
-		FX_TEST(signals_selection_fills_reverse_entry),
+		FX_TEST(signals_selection_fills_flow_entry),
 		FX_TEST(signals_retransmitted_syn_is_one_timeout),
 		FX_TEST(signals_syn_after_synack_is_no_timeout),
-		FX_TEST(signals_timeout_counted_with_reverse_entry_evicted),
 		FX_TEST(signals_rst_answering_syn_is_refused),
 		FX_TEST(signals_rst_after_synack_is_reset),
 		FX_TEST(signals_http_503_is_one_5xx),

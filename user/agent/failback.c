@@ -22,7 +22,7 @@
 #include "output.h"
 #include "parse.h"
 
-/* Keys of flow-table entries of one service's canary, to delete. */
+/* Keys of flow-table entries of one service's canary, to reset. */
 struct canary_flows {
 	uint32_t service_id;
 	struct gs_flow_key *keys;
@@ -50,31 +50,45 @@ static int pick_flow(const void *key, const void *value, void *ctx)
 	const struct gs_flow *flow = value;
 	struct canary_flows *f = ctx;
 
-	if (flow->service_id != f->service_id || flow->group != GS_GROUP_CANARY)
+	/* One reset by an earlier fail-back is gone already. */
+	if (flow->service_id != f->service_id || flow->group != GS_GROUP_CANARY ||
+	    (flow->flags & GS_FLOW_F_RESET))
 		return 0;
 	if (flow->state != GS_FLOW_CLOSING)
 		f->open++;
 	return keep_key(f, key);
 }
 
-/* Delete the collected keys; one gone meanwhile (closed, evicted) is fine. */
-static void delete_keys(int fd, const struct canary_flows *f)
+/*
+ * Mark the collected entries reset (GS_FLOW_F_RESET); one gone meanwhile
+ * (evicted, or selected anew) is left alone. The entry is read and written
+ * back whole: a flag the data path set in between is lost, which at worst
+ * counts one of the connection's edges twice, on a flow about to end.
+ */
+static void reset_keys(int fd, const struct canary_flows *f)
 {
+	struct gs_flow flow;
 	size_t i;
 
-	for (i = 0; i < f->n; i++)
-		bpf_map_delete_elem(fd, &f->keys[i]);
+	for (i = 0; i < f->n; i++) {
+		if (bpf_map_lookup_elem(fd, &f->keys[i], &flow) ||
+		    flow.service_id != f->service_id || flow.group != GS_GROUP_CANARY)
+			continue;
+		flow.flags |= GS_FLOW_F_RESET;
+		bpf_map_update_elem(fd, &f->keys[i], &flow, BPF_EXIST);
+	}
 }
 
 /*
- * The canary's flows lose their forward entries (finished ones too:
- * harmless, and only open ones are counted). The next packet the client
- * sends on each misses the flow table, is selected anew with the share now
- * 0, and reaches a stable backend that knows no such connection and answers
- * RST, which the reply path translates back to the client. The reverse
- * entries stay on purpose: the canary's replies keep reaching the client as
- * from the VIP, and the ACKs they draw are what carries a busy connection to
- * that RST at once; an idle one learns it at its next packet.
+ * The canary's flows are reset (finished ones too: harmless, and only open
+ * ones are counted). To the forward path a reset entry is gone: the next
+ * packet the client sends on each is selected anew with the share now 0
+ * and reaches a stable backend that knows no such connection and answers
+ * RST, which the reply path translates back to the client. The reply path
+ * still finds the entry until then, on purpose: the canary's replies keep
+ * reaching the client as from the VIP, and the ACKs they draw are what
+ * carries a busy connection to that RST at once; an idle one learns it at
+ * its next packet.
  */
 static int reset_canary_flows(struct gs_maps *m, uint32_t service_id, uint64_t *ended)
 {
@@ -84,7 +98,7 @@ static int reset_canary_flows(struct gs_maps *m, uint32_t service_id, uint64_t *
 	err = gs_map_foreach(m->flows, sizeof(struct gs_flow_key), sizeof(struct gs_flow),
 			     pick_flow, &f);
 	if (!err) {
-		delete_keys(m->flows, &f);
+		reset_keys(m->flows, &f);
 		*ended = f.open;
 	}
 	free(f.keys);

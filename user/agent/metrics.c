@@ -96,7 +96,6 @@ static const char *const datapath_help[GS_CNT_MAX] = {
 	[GS_CNT_FLOW_RESELECT] = "SYNs on a closing flow that selected a backend anew.",
 	[GS_CNT_FLOW_MISSING] = "Mid-connection packets without a flow entry (evicted).",
 	[GS_CNT_FLOW_INSERT_FAIL] = "Flow table updates that failed.",
-	[GS_CNT_REV_RESTORED] = "Reverse flow entries that were evicted and put back.",
 	[GS_CNT_FWD_REWRITTEN] = "Packets rewritten to a backend by the forward path.",
 	[GS_CNT_REV_REWRITTEN] = "Replies rewritten back to the VIP by the reply path.",
 	[GS_CNT_REV_BAD_HEADER] = "Replies the reply path could not parse or rewrite.",

@@ -8,6 +8,7 @@
 #include <bpf/bpf.h>
 
 #include "backend.h"
+#include "backend_addrs.h"
 #include "backends_read.h"
 #include "error.h"
 #include "map_iter.h"
@@ -68,7 +69,8 @@ static int count_live_flow(const void *key, const void *value, void *ctx)
 	struct flow_refs *r = ctx;
 
 	(void)key;
-	if (flow->state != GS_FLOW_CLOSING && flow->backend_id < GS_MAX_BACKENDS)
+	if (flow->state != GS_FLOW_CLOSING && !(flow->flags & GS_FLOW_F_RESET) &&
+	    flow->backend_id < GS_MAX_BACKENDS)
 		r->count[flow->backend_id]++;
 	return 0;
 }
@@ -106,6 +108,9 @@ int gs_backend_reap(struct gs_maps *m)
 		if (!bpf_map_update_elem(m->backends, &id, &free_slot, BPF_ANY))
 			freed++;
 	}
+	/* Their addresses no longer name these services to the reply path. */
+	if (freed)
+		err = gs_backend_addrs_sync(m);
 out:
 	free(all);
 	free(refs.count);
@@ -157,7 +162,9 @@ static int find_backend(struct gs_maps *m, const struct gs_service_key *svc,
 }
 
 /* Write one backend entry, then its group's table; undo the entry if the
- * table cannot be published. */
+ * table cannot be published. A backend joining a table is in
+ * backend_addrs first: the reply path finds its flows from the moment the
+ * table can send it one. */
 static int write_and_publish(struct gs_maps *m, uint32_t id, const struct gs_backend *now,
 			     const struct gs_backend *old, uint8_t group)
 {
@@ -180,9 +187,13 @@ static int write_and_publish(struct gs_maps *m, uint32_t id, const struct gs_bac
 	}
 	if (bpf_map_update_elem(m->backends, &id, now, BPF_ANY))
 		return gs_fail(errno, "cannot write the backends map: %s", strerror(errno));
-	err = gs_table_publish(m, now->service_id, group);
-	if (err)
+	err = gs_backend_addrs_sync(m);
+	if (!err)
+		err = gs_table_publish(m, now->service_id, group);
+	if (err) {
 		restore_backend(m, id, old);
+		gs_backend_addrs_sync(m);
+	}
 	return err;
 }
 
@@ -237,6 +248,11 @@ int gs_backend_add(struct gs_maps *m, const struct gs_service_key *svc, const un
 			      GS_MAX_BACKENDS);
 		goto out;
 	}
+	/* The reply path looks a backend's replies up under at most
+	 * GS_ADDR_SERVICES services of the same address, port and protocol. */
+	err = gs_backend_addrs_check(m, nb.all, svc, nb.service.id, addr, nb.port);
+	if (err)
+		goto out;
 	old = nb.all[id];
 	fresh.addr = *addr;
 	fresh.port = nb.port;

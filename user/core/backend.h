@@ -26,7 +26,8 @@ int gs_backend_update(struct gs_maps *m, const struct gs_service_key *svc,
 		      uint16_t weight);
 
 /* Free the slots of draining backends that no live flow uses any more
- * (flows in CLOSING state do not count). Returns how many were freed. */
+ * (flows in CLOSING state, or reset by the agent, do not count). Returns how
+ * many were freed. */
 int gs_backend_reap(struct gs_maps *m);
 
 #endif

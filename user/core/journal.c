@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 #include <json-c/json.h>
 
+#include "backend_addrs.h"
 #include "backends_read.h"
 #include "clock.h"
 #include "decisions.h"
@@ -268,6 +269,9 @@ int gs_journal_restore(struct gs_maps *m, const struct gs_journal *j)
 			touched[h->backends[id].service_id] = true;
 	}
 	free(now);
+	/* Before the tables send a flow to a restored backend. */
+	if (!err)
+		err = gs_backend_addrs_sync(m);
 	if (!err && h->has_service) {
 		sid = h->service.id;
 		if (sid >= GS_MAX_SERVICES)
@@ -288,6 +292,9 @@ int gs_journal_restore(struct gs_maps *m, const struct gs_journal *j)
 			err = gs_table_publish(m, sid, (uint8_t)g);
 	if (!err && h->has_service)
 		err = put(m->services, &h->key, &h->service, true, "services");
+	/* A service put back names its backends' addresses only now. */
+	if (!err && h->has_service)
+		err = gs_backend_addrs_sync(m);
 	return err;
 }
 

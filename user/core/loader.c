@@ -240,15 +240,13 @@ int gs_load(const char *pin_dir, uint32_t flows, struct graysplit_bpf **out)
 		}
 	}
 	err = size_flow_table(skel->maps.flows, flows);
-	if (!err)
-		err = size_flow_table(skel->maps.rev_flows, flows);
 	/* The same rule for the ring: a pinned one keeps its size. */
 	if (!err && ring_bytes)
 		err = size_flow_table(skel->maps.events, ring_bytes);
 	if (!err)
 		err = match_devmap_flags(skel->maps.tx_ports);
 	if (err) {
-		gs_set_error("cannot size the flow tables or the ring buffer: %s", strerror(-err));
+		gs_set_error("cannot size the flow table or the ring buffer: %s", strerror(-err));
 		goto fail;
 	}
 	err = graysplit_bpf__load(skel);
@@ -655,6 +653,9 @@ static bool is_watch_pin(const char *name)
 static int unpin_all(const char *pin_dir)
 {
 	static const char *const progs[] = {GS_PIN_PROG_XDP, GS_PIN_PROG_TC};
+	/* Maps an earlier build pinned and this one has not: an instance
+	 * that build left is removed whole too. */
+	static const char *const gone[] = {"rev_flows"};
 	char path[PATH_MAX];
 	struct dirent *de;
 	DIR *dir;
@@ -679,6 +680,9 @@ static int unpin_all(const char *pin_dir)
 			unlink(path);
 	for (i = 0; i < GS_MAP_COUNT; i++)
 		if (!gs_pin_path(path, sizeof(path), pin_dir, gs_map_names[i]))
+			unlink(path);
+	for (i = 0; i < sizeof(gone) / sizeof(gone[0]); i++)
+		if (!gs_pin_path(path, sizeof(path), pin_dir, gone[i]))
 			unlink(path);
 	if (rmdir(pin_dir) && errno != ENOENT)
 		return gs_fail(errno, "unpinned everything, but cannot remove %s: %s", pin_dir,

@@ -15,11 +15,11 @@
 #include "maps.h"
 
 const char *const gs_map_names[GS_MAP_COUNT] = {
-	GS_MAP_SERVICES,      GS_MAP_SPLIT,	GS_MAP_BACKENDS,      GS_MAP_MAGLEV,
-	GS_MAP_FLOWS,	      GS_MAP_REV_FLOWS, GS_MAP_OVERRIDES,     GS_MAP_STATS,
-	GS_MAP_BACKEND_STATS, GS_MAP_IFACES,	GS_MAP_LATENCY,	      GS_MAP_EVENTS,
-	GS_MAP_SVC_STATUS,    GS_MAP_ROLLOUTS,	GS_MAP_ROLLOUT_STATE, GS_MAP_CONFIG,
-	GS_MAP_TX_PORTS,      GS_MAP_TX_HEALTH, GS_MAP_UDP_SLOTS,     GS_MAP_UNANSWERED,
+	GS_MAP_SERVICES,      GS_MAP_SPLIT,	    GS_MAP_BACKENDS,	  GS_MAP_MAGLEV,
+	GS_MAP_FLOWS,	      GS_MAP_BACKEND_ADDRS, GS_MAP_OVERRIDES,	  GS_MAP_STATS,
+	GS_MAP_BACKEND_STATS, GS_MAP_IFACES,	    GS_MAP_LATENCY,	  GS_MAP_EVENTS,
+	GS_MAP_SVC_STATUS,    GS_MAP_ROLLOUTS,	    GS_MAP_ROLLOUT_STATE, GS_MAP_CONFIG,
+	GS_MAP_TX_PORTS,      GS_MAP_TX_HEALTH,	    GS_MAP_UDP_SLOTS,	  GS_MAP_UNANSWERED,
 };
 
 /* struct gs_maps is GS_MAP_COUNT ints in gs_map_names order. */
@@ -35,7 +35,7 @@ static const struct {
 	{BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct gs_backend)},
 	{BPF_MAP_TYPE_ARRAY_OF_MAPS, sizeof(__u32), sizeof(__u32)},
 	{BPF_MAP_TYPE_LRU_HASH, sizeof(struct gs_flow_key), sizeof(struct gs_flow)},
-	{BPF_MAP_TYPE_LRU_HASH, sizeof(struct gs_flow_key), sizeof(struct gs_rev_flow)},
+	{BPF_MAP_TYPE_HASH, sizeof(struct gs_backend_addr_key), sizeof(struct gs_backend_addr)},
 	{BPF_MAP_TYPE_LPM_TRIE, sizeof(struct gs_override_key), sizeof(struct gs_override)},
 	{BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(__u64)},
 	{BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct gs_backend_stats)},

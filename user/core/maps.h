@@ -17,7 +17,7 @@
 #define GS_MAP_BACKENDS	     "backends"
 #define GS_MAP_MAGLEV	     "maglev"
 #define GS_MAP_FLOWS	     "flows"
-#define GS_MAP_REV_FLOWS     "rev_flows"
+#define GS_MAP_BACKEND_ADDRS "backend_addrs"
 #define GS_MAP_OVERRIDES     "overrides"
 #define GS_MAP_STATS	     "stats"
 #define GS_MAP_BACKEND_STATS "backend_stats"
@@ -39,7 +39,7 @@ struct gs_maps {
 	int backends;
 	int maglev; /* ARRAY_OF_MAPS: service id * GS_GROUPS + group */
 	int flows;
-	int rev_flows;
+	int backend_addrs; /* (backend addr, port, proto) -> its services' VIP:ports */
 	int overrides;
 	int stats;
 	int backend_stats;

@@ -19,7 +19,6 @@ static const char *const counter_names[GS_CNT_MAX] = {
 	[GS_CNT_FLOW_RESELECT] = "flow_reselect",
 	[GS_CNT_FLOW_MISSING] = "flow_missing",
 	[GS_CNT_FLOW_INSERT_FAIL] = "flow_insert_fail",
-	[GS_CNT_REV_RESTORED] = "rev_restored",
 	[GS_CNT_FWD_REWRITTEN] = "fwd_rewritten",
 	[GS_CNT_REV_REWRITTEN] = "rev_rewritten",
 	[GS_CNT_REV_BAD_HEADER] = "rev_bad_header",

@@ -7,6 +7,7 @@
 
 #include <bpf/bpf.h>
 
+#include "backend_addrs.h"
 #include "backends_read.h"
 #include "error.h"
 #include "journal_pause.h"
@@ -121,8 +122,7 @@ int gs_service_add(struct gs_maps *m, const struct gs_service_key *svc, uint8_t 
 
 struct service_refs {
 	uint32_t service_id;
-	const bool *backend_ids; /* GS_MAX_BACKENDS, the service's backends */
-	void *keys;		 /* entries to delete, key_size each */
+	void *keys; /* entries to delete, key_size each */
 	size_t key_size, n, cap;
 };
 
@@ -158,16 +158,6 @@ static int collect_flow(const void *key, const void *value, void *ctx)
 	return flow->service_id == r->service_id ? collect_key(r, key) : 0;
 }
 
-static int collect_rev_flow(const void *key, const void *value, void *ctx)
-{
-	const struct gs_rev_flow *rev = value;
-	struct service_refs *r = ctx;
-
-	return rev->backend_id < GS_MAX_BACKENDS && r->backend_ids[rev->backend_id]
-		       ? collect_key(r, key)
-		       : 0;
-}
-
 /* Delete every entry of map that fn collects. */
 static int delete_matching(int fd, size_t key_size, size_t value_size, gs_map_entry_fn fn,
 			   struct service_refs *r)
@@ -192,7 +182,6 @@ int gs_service_del(struct gs_maps *m, const struct gs_service_key *svc)
 	struct gs_split split = {0};
 	struct service_refs refs = {};
 	char name[GS_SERVICE_STRLEN];
-	bool *ids;
 	struct gs_service value;
 	uint32_t id, slot;
 	int err, g;
@@ -202,8 +191,7 @@ int gs_service_del(struct gs_maps *m, const struct gs_service_key *svc)
 		return err;
 	gs_format_service(svc, name, sizeof(name));
 	backends = calloc(GS_MAX_BACKENDS, sizeof(*backends));
-	ids = calloc(GS_MAX_BACKENDS, sizeof(*ids));
-	if (!backends || !ids) {
+	if (!backends) {
 		err = gs_fail(ENOMEM, "out of memory");
 		goto out;
 	}
@@ -228,7 +216,6 @@ int gs_service_del(struct gs_maps *m, const struct gs_service_key *svc)
 	for (id = 0; id < GS_MAX_BACKENDS; id++) {
 		if (backends[id].state == GS_BACKEND_FREE || backends[id].service_id != value.id)
 			continue;
-		ids[id] = true;
 		bpf_map_update_elem(m->backends, &id, &free_slot, BPF_ANY);
 	}
 	gs_journal_test_pause();
@@ -237,17 +224,16 @@ int gs_service_del(struct gs_maps *m, const struct gs_service_key *svc)
 	bpf_map_delete_elem(m->rollout_state, &value.id);
 	gs_journal_test_pause();
 	refs.service_id = value.id;
-	refs.backend_ids = ids;
 	delete_matching(m->overrides, sizeof(struct gs_override_key), sizeof(struct gs_override),
 			collect_override, &refs);
 	/* Its flows would otherwise point a re-added service's connections at
 	 * backend ids that by then belong to someone else. */
 	delete_matching(m->flows, sizeof(struct gs_flow_key), sizeof(struct gs_flow), collect_flow,
 			&refs);
-	delete_matching(m->rev_flows, sizeof(struct gs_flow_key), sizeof(struct gs_rev_flow),
-			collect_rev_flow, &refs);
+	/* Its backends' addresses no longer name its VIP:port. Best effort,
+	 * as the steps above: an entry left over finds no flow. */
+	gs_backend_addrs_sync(m);
 out:
 	free(backends);
-	free(ids);
 	return err;
 }

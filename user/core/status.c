@@ -110,7 +110,8 @@ static int count_flow(const void *key, const void *value, void *ctx)
 
 	(void)key;
 	c->entries++;
-	if (flow->state != GS_FLOW_CLOSING && flow->backend_id < GS_MAX_BACKENDS)
+	if (flow->state != GS_FLOW_CLOSING && !(flow->flags & GS_FLOW_F_RESET) &&
+	    flow->backend_id < GS_MAX_BACKENDS)
 		c->live[flow->backend_id]++;
 	return 0;
 }
