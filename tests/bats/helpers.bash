@@ -535,11 +535,28 @@ load_start() {
 
 # load_stop: end the load generator (it finishes the requests in flight)
 # and say what it did; fails if it did not keep its rate or lost requests.
+# stop_bounded PID: SIGTERM, then SIGKILL if it has not exited 10 s later
+# (a generator that hangs must not hang the test, nor its teardown); its
+# exit status (137 when killed).
+stop_bounded() {
+	local pid=$1 i rc=0
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "# pid $pid ignored SIGTERM for 10 s: killed" >&3
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	{ wait "$pid"; } 2>/dev/null || rc=$?
+	return "$rc"
+}
+
 load_stop() {
 	local rc=0
 	[ -n "${LOAD_PID:-}" ] || return 0
-	kill -TERM "$LOAD_PID" 2>/dev/null
-	{ wait "$LOAD_PID"; } 2>/dev/null || rc=$?
+	stop_bounded "$LOAD_PID" || rc=$?
 	LOAD_PID=
 	note "load generator: $(cat "$LOAD_LOG.summary")"
 	if [ "$rc" -ne 0 ]; then
@@ -552,7 +569,7 @@ load_stop_all() {
 	local pid
 	[ -f "$BATS_FILE_TMPDIR/load.pids" ] || return 0
 	while read -r pid; do
-		kill -TERM "$pid" 2>/dev/null && { { wait "$pid"; } 2>/dev/null || true; }
+		kill -0 "$pid" 2>/dev/null && { stop_bounded "$pid" || true; }
 	done <"$BATS_FILE_TMPDIR/load.pids"
 	: >"$BATS_FILE_TMPDIR/load.pids"
 	LOAD_PID=

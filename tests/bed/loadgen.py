@@ -196,9 +196,17 @@ def main():
     # With the port given apart, http.client takes an IPv6 literal bare.
     host = args.host
 
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    # The handlers only set a flag. Event.set() from a handler can
+    # deadlock: the handler runs in the main thread, which may be inside
+    # Event.wait() holding the event's lock (a test saw loadgen hang on
+    # SIGTERM that way, in a futex, for good).
+    stop = {"now": False}
+
+    def on_signal(*_):
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
 
     log = Log(args.out)
     jobs = queue.SimpleQueue()
@@ -211,12 +219,16 @@ def main():
     t0 = now() + 0.05
     end = t0 + args.duration if args.duration > 0 else float("inf")
     seq = 0
-    while not stop.is_set():
+    while not stop["now"]:
         t_sched = t0 + seq * period
         if t_sched >= end:
             break
+        # Short sleeps, so a signal is acted on within 50 ms.
         wait = t_sched - now()
-        if wait > 0 and stop.wait(wait):
+        while wait > 0 and not stop["now"]:
+            time.sleep(min(wait, 0.05))
+            wait = t_sched - now()
+        if stop["now"]:
             break
         jobs.put((seq, t_sched))
         seq += 1
