@@ -33,7 +33,19 @@ if [ ! -x "$anchor/run.sh" ]; then
 fi
 
 work=$(mktemp -d /tmp/graysplit-katran.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+# The harness attaches graysplit under pin directories of its own
+# (/sys/fs/bpf/ksb<pid>-N) and detaches them; the decision logs those
+# instances leave in /run/graysplit go with the run.
+before=$work/decision-logs
+find /run/graysplit -maxdepth 1 -type f -printf '%f\n' 2>/dev/null | sort >"$before"
+cleanup() {
+	local f
+	comm -13 "$before" <(find /run/graysplit -maxdepth 1 -type f -printf '%f\n' 2>/dev/null | sort) | while read -r f; do
+		[[ $f == _sys_fs_bpf_ksb* ]] && rm -f "/run/graysplit/$f"
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
 # Wait for a quiet machine as the harness's README advises for a shared VM,
 # but not forever: a figure from a busy machine says so under its table.
 # KATRAN_CASES=est,pass,... times a subset; KATRAN_HARNESS_ARGS go to the
