@@ -614,8 +614,7 @@ __noinline int gs_icmp_fwd(struct xdp_md *ctx)
 		/* Sent to the quoted packet's source, the VIP, as an error about
 		 * a reply must be; then the flow of the reversed quote. */
 		backend = 0;
-		if (to.w[0] == key.dst.w[0] && to.w[1] == key.dst.w[1] && to.w[2] == key.dst.w[2] &&
-		    to.w[3] == key.dst.w[3])
+		if (gs_addr_eq(&to, &key.dst))
 			backend = gs_icmp_flow_backend(&key, q.is_v4);
 		if (backend)
 			ret = gs_icmp_to_backend(data, data_end, &q, key.proto, backend);
