@@ -20,12 +20,10 @@
  * what lets a restarted agent carry on where the killed one was.
  */
 #include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -49,6 +47,7 @@
 #include "journal.h"
 #include "rollout.h"
 #include "rollout_walk.h"
+#include "stopfd.h"
 #include "window.h"
 
 /* How often the agent checks that its instance still exists. */
@@ -783,18 +782,6 @@ static int tick(struct agent *a)
 	return err;
 }
 
-static int stop_signals(void)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	if (sigprocmask(SIG_BLOCK, &set, NULL))
-		return -1;
-	return signalfd(-1, &set, SFD_CLOEXEC);
-}
-
 static int interval_timer(uint32_t interval_ms)
 {
 	struct itimerspec its = {
@@ -820,7 +807,7 @@ static int epoll_add(int efd, int fd)
 
 static int loop(struct agent *a)
 {
-	int sfd = stop_signals(), tfd = interval_timer(a->opts->interval_ms);
+	int sfd = gs_stop_signals_fd(), tfd = interval_timer(a->opts->interval_ms);
 	int efd = epoll_create1(EPOLL_CLOEXEC), rfd = ring_buffer__epoll_fd(a->rb);
 	int mfd = a->metrics ? gs_metrics_fd(a->metrics) : -1;
 	struct epoll_event got[4];

@@ -1,11 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <arpa/inet.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -21,6 +19,7 @@
 #include "names.h"
 #include "ops.h"
 #include "parse.h"
+#include "stopfd.h"
 
 struct dump {
 	struct gs_maps maps;
@@ -111,23 +110,10 @@ static int print_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* SIGINT and SIGTERM as a readable fd, so the wait below ends on them. */
-static int stop_signals(void)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	if (sigprocmask(SIG_BLOCK, &set, NULL))
-		return -1;
-	return signalfd(-1, &set, SFD_CLOEXEC);
-}
-
 static int follow_events(struct ring_buffer *rb)
 {
 	struct epoll_event ev = {.events = EPOLLIN}, got;
-	int sfd = stop_signals(), efd = -1, err = 0, n;
+	int sfd = gs_stop_signals_fd(), efd = -1, err = 0, n;
 
 	if (sfd < 0)
 		return gs_fail(errno, "signalfd: %s", strerror(errno));
