@@ -55,17 +55,20 @@ static __always_inline __u32 gs_selection_counter(enum gs_flow_action action)
 /*
  * Forward path after parsing: find the service and the flow's backend
  * (selecting one when the flow table has none that may serve), record it,
- * DNAT. One lookup per map for a packet of an established flow, whose
- * entry goes to *kept for the fast path (NULL for any other packet).
+ * DNAT. One lookup per map for a packet of an established flow. *kept gets
+ * the flow's entry, the fast path's next hop cache: the map's, or for a
+ * flow the table does not hold, fresh, which the caller then inserts
+ * (*insert) once the fast path has filled in the next hop, so that the
+ * flow's second packet finds it.
  */
 static __always_inline int gs_lb_forward(struct xdp_md *ctx, struct gs_pkt *pkt, void *data_end,
-					 struct gs_flow **kept)
+					 struct gs_flow **kept, struct gs_flow *fresh, int *insert)
 {
 	struct gs_backend *backend = 0;
+	struct gs_flow *flow, *entry;
 	enum gs_flow_action action;
 	struct gs_choice choice;
 	struct gs_service *svc;
-	struct gs_flow *flow;
 	__u32 backend_id = 0;
 	int opens_flow, ret;
 	__u64 created_ns = 0;
@@ -74,7 +77,8 @@ static __always_inline int gs_lb_forward(struct xdp_md *ctx, struct gs_pkt *pkt,
 	if (ret < 0)
 		return ret;
 
-	flow = bpf_map_lookup_elem(&flows, &pkt->key);
+	entry = bpf_map_lookup_elem(&flows, &pkt->key);
+	flow = entry;
 	/* An entry the agent reset (--on-fail reset) is gone to this path:
 	 * the packet is selected anew and its entry overwritten. */
 	if (flow && (flow->flags & GS_FLOW_F_RESET))
@@ -96,7 +100,16 @@ static __always_inline int gs_lb_forward(struct xdp_md *ctx, struct gs_pkt *pkt,
 			return ret;
 		backend = choice.backend;
 		backend_id = choice.backend_id;
-		created_ns = gs_flow_record(pkt, &choice, svc->id);
+		if (entry) {
+			created_ns = gs_flow_init(entry, pkt, &choice, svc->id);
+			*kept = entry;
+		} else {
+			/* Whole, padding too: it becomes a map value. */
+			__builtin_memset(fresh, 0, sizeof(*fresh));
+			created_ns = gs_flow_init(fresh, pkt, &choice, svc->id);
+			*kept = fresh;
+			*insert = 1;
+		}
 		gs_count(gs_selection_counter(action));
 	} else if (backend && flow) {
 		if (pkt->key.proto == IPPROTO_TCP)
@@ -127,16 +140,24 @@ int gs_xdp_fwd(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	void *data = (void *)(long)ctx->data;
 	struct gs_flow *flow = 0;
+	struct gs_flow fresh;
 	struct gs_pkt pkt;
-	int ret;
+	int insert = 0, ret, verdict;
 
 	gs_count(GS_CNT_PKTS);
 	ret = gs_parse(&pkt, data, data_end, bpf_xdp_get_buff_len(ctx));
 	if (ret == GS_OK)
-		ret = gs_lb_forward(ctx, &pkt, data_end, &flow);
+		ret = gs_lb_forward(ctx, &pkt, data_end, &flow, &fresh, &insert);
 	/* Only a DNATed frame may skip the node's stack. */
-	if (ret == GS_OK)
-		return gs_fast_path(ctx, &pkt, flow);
+	if (ret == GS_OK) {
+		verdict = gs_fast_path(ctx, &pkt, flow);
+		if (insert)
+			gs_flow_insert(&pkt.key, &fresh);
+		return verdict;
+	}
+	/* A selection whose DNAT failed still names its backend. */
+	if (insert)
+		gs_flow_insert(&pkt.key, &fresh);
 	/* An ICMP error about an SNATed reply goes on to its backend
 	 * (lib/icmp.h), which counts every error it looks at. */
 	if (ret == GS_R_NOT_L4 && gs_icmp_fwd(ctx))

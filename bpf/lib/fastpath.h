@@ -193,8 +193,8 @@ static __always_inline void gs_hop_down(void *l3, int is_v4)
  * frame made ready for the next hop, or XDP_PASS with it untouched. Each
  * outcome moves exactly one GS_CNT_FAST_* counter; a redirect whose next
  * hop came from the cache moves GS_CNT_FAST_CACHED as well. flow is the
- * entry of an established flow (the cache's home), NULL for a frame that
- * has just selected its backend: its entry was written from a copy.
+ * flow's entry, the cache's home: the map's, or for a new flow the one
+ * gs_xdp_fwd inserts after this returns; NULL if there is none.
  */
 static __always_inline int gs_fast_path(struct xdp_md *ctx, const struct gs_pkt *pkt,
 					struct gs_flow *flow)

@@ -87,23 +87,39 @@ static __always_inline __u8 gs_rev_initial_flags(__u8 flow_state)
 	return GS_REV_F_SYNACK | GS_REV_F_RESPONSE | GS_REV_F_RST;
 }
 
-/* The entry of a new selection: the one write a new flow costs. Connect
- * latency runs from created_ns, which a retransmitted SYN keeps. */
-static __always_inline __u64 gs_flow_record(const struct gs_pkt *pkt,
-					    const struct gs_choice *choice, __u32 service_id)
+/*
+ * A new selection written into entry: a fresh entry on the stack (the map
+ * gets it after the fast path has filled in its next hop, gs_xdp_fwd), or
+ * in place over the map entry of a finished or stranded flow, which spares
+ * the LRU a second element for the same key. Connect latency runs from
+ * created_ns, which a retransmitted SYN keeps. In place, the next hop
+ * cache goes first: it was the old backend's.
+ */
+static __always_inline __u64 gs_flow_init(struct gs_flow *entry, const struct gs_pkt *pkt,
+					  const struct gs_choice *choice, __u32 service_id)
 {
-	struct gs_flow flow;
+	__u64 now = bpf_ktime_get_ns();
+	__u8 state = gs_flow_initial_state(pkt);
 
-	__builtin_memset(&flow, 0, sizeof(flow));
-	flow.created_ns = bpf_ktime_get_ns();
-	flow.backend_id = choice->backend_id;
-	flow.service_id = service_id;
-	flow.state = gs_flow_initial_state(pkt);
-	flow.group = choice->group;
-	flow.rev_flags = gs_rev_initial_flags(flow.state);
-	if (bpf_map_update_elem(&flows, &pkt->key, &flow, BPF_ANY))
+	entry->fib_stamp_ns = 0;
+	entry->created_ns = now;
+	entry->req_ns = 0;
+	entry->backend_id = choice->backend_id;
+	entry->service_id = service_id;
+	entry->state = state;
+	entry->group = choice->group;
+	entry->flags = 0;
+	entry->rev_flags = gs_rev_initial_flags(state);
+	return now;
+}
+
+/* A fresh entry (gs_flow_init) into the table: the one map write a new
+ * flow costs. */
+static __always_inline void gs_flow_insert(const struct gs_flow_key *key,
+					   const struct gs_flow *entry)
+{
+	if (bpf_map_update_elem(&flows, key, entry, BPF_ANY))
 		gs_count(GS_CNT_FLOW_INSERT_FAIL);
-	return flow.created_ns;
 }
 
 static __always_inline int gs_addr_eq(const union gs_addr *a, const union gs_addr *b)

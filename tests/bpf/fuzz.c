@@ -927,7 +927,8 @@ static void model_forward(struct fz *z, const struct fz_parse *p, struct fz_expe
 	e->dst_side = true;
 	e->addr = addr;
 	e->port = htons(be->port);
-	model_fast(z, p, e, action ? NULL : flow);
+	/* A selecting frame's entry carries the next hop it was sent to. */
+	model_fast(z, p, e, flow);
 }
 
 static void model_reply(struct fz *z, const struct fz_parse *p, struct fz_expect *e)

@@ -158,6 +158,7 @@ static void flow_syn_on_established_keeps_backend(void **state)
 static void check_syn_after_close_reselects(struct fx *fx, uint8_t close_flags)
 {
 	struct gs_flow closed, reopened;
+	struct gs_flow_key key;
 	struct scenario sc;
 	struct pkt_spec syn, ack, close;
 	uint32_t id;
@@ -171,6 +172,16 @@ static void check_syn_after_close_reselects(struct fx *fx, uint8_t close_flags)
 	CHECK_EQ(sc_forward(&sc, &close), id, "FIN/RST goes to the flow's backend");
 	closed = flow_of(&sc, &syn);
 	CHECK_EQ(closed.state, GS_FLOW_CLOSING, "FIN/RST from the client -> CLOSING");
+	/* Everything the old connection left in the entry, which is
+	 * rewritten in place: none of it may reach the new one. */
+	key = sc_flow_key(&syn);
+	closed.req_ns = 12345;
+	closed.flags = GS_FLOW_F_SYN_RETRANSMIT;
+	closed.rev_flags = GS_REV_F_SYNACK | GS_REV_F_RESPONSE | GS_REV_F_RST;
+	closed.fib_stamp_ns = 1;
+	CHECK_EQ(bpf_map__update_elem(fx->skel->maps.flows, &key, sizeof(key), &closed,
+				      sizeof(closed), BPF_EXIST),
+		 0, "flows update");
 
 	fx_split_set(fx, sc.service_id, GS_PPM_MAX);
 	CHECK_EQ(sc_forward(&sc, &ack), id, "ACK of the closing flow keeps the backend");
@@ -178,6 +189,11 @@ static void check_syn_after_close_reselects(struct fx *fx, uint8_t close_flags)
 	CHECK_EQ(fx_backend_get(fx, id).group, GS_GROUP_CANARY, "SYN after close selects anew");
 	reopened = flow_of(&sc, &syn);
 	CHECK_EQ(reopened.state, GS_FLOW_SYN_SENT, "reopened flow is SYN_SENT");
+	CHECK_EQ(reopened.backend_id, id, "reopened flow names the new backend");
+	CHECK_EQ(reopened.req_ns, 0, "no request seen on the reopened flow");
+	CHECK_EQ(reopened.flags, 0, "no forward flags on the reopened flow");
+	CHECK_EQ(reopened.rev_flags, 0, "nothing seen of the reopened flow's replies");
+	CHECK_EQ(reopened.fib_stamp_ns, 0, "the old backend's next hop is gone");
 	CHECK_EQ(reopened.group, GS_GROUP_CANARY, "reopened flow records the new group");
 	CHECK_TRUE(reopened.created_ns >= closed.created_ns, "reopened flow has a new age");
 	CHECK_EQ(fx_counter(fx, GS_CNT_FLOW_RESELECT), 1, "GS_CNT_FLOW_RESELECT");
