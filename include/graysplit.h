@@ -139,32 +139,36 @@ struct gs_flow {
 	__u64 req_ns;	  /* forward path: first request payload (time to first byte) */
 	__u32 backend_id;
 	__u32 service_id;
-	__u8 state;	    /* enum gs_flow_state */
-	__u8 group;	    /* enum gs_group, as selected */
-	__u8 flags;	    /* GS_FLOW_F_*: the forward path's and the agent's */
-	__u8 rev_flags;	    /* GS_REV_F_*: what the reply path has seen */
-	__u32 fib_oif;	    /* egress interface */
-	__u64 fib_stamp_ns; /* bpf_ktime_get_coarse_ns() of the lookup; 0: none */
-	__u32 fib_iif;	    /* ingress interface the lookup was for */
-	__u32 fib_tos;	    /* its IPv4 TOS, or IPv6 flow info as sent; ECN bits cleared */
-	__u8 fib_dmac[6];   /* next hop's MAC */
-	__u8 fib_smac[6];   /* egress interface's MAC */
-	__u16 fib_len;	    /* IP length the lookup checked against the MTU */
+	__u8 state;	  /* enum gs_flow_state */
+	__u8 group;	  /* enum gs_group, as selected */
+	__u8 flags;	  /* GS_FLOW_F_*: the forward path's and the agent's */
+	__u8 rev_flags;	  /* GS_REV_F_*: what the reply path has seen */
+	__u32 fib_oif;	  /* egress interface */
+	__u64 fib_stamp;  /* bpf_jiffies64() of the lookup; 0: none */
+	__u32 fib_iif;	  /* ingress interface the lookup was for */
+	__u32 fib_tos;	  /* its IPv4 TOS, or IPv6 flow info as sent; ECN bits cleared */
+	__u8 fib_dmac[6]; /* next hop's MAC */
+	__u8 fib_smac[6]; /* egress interface's MAC */
+	__u16 fib_len;	  /* IP length the lookup checked against the MTU */
 	__u16 pad;
 };
 
 /*
  * How long a cached next hop answers for the flow: a route or neighbour
- * change reaches established flows within this time. The fast path reads
- * the coarse clock (a few ns, against 60-100 for bpf_ktime_get_ns on a PVM
- * guest), which lags by up to one tick, 10 ms at the lowest HZ: it stops
- * taking an answer GS_FIB_CACHE_TICK_NS short of the TTL, so no answer it
- * uses is older than the TTL. Long against a lookup (1 in thousands of a
- * busy flow's frames pays for one), short against how fast routes and
- * neighbours change.
+ * change reaches established flows within this time. Long against a
+ * lookup (1 in thousands of a busy flow's frames pays for one), short
+ * against how fast routes and neighbours change. The fast path counts it
+ * in jiffies (bpf_jiffies64: one load; the coarse clock before it cost 30
+ * ns a frame): attach writes gs_config.fib_ttl_ticks for the kernel's
+ * tick rate (gs_fib_ttl_ticks). A stamp lags the lookup by up to a tick,
+ * so an answer is taken while fewer than fib_ttl_ticks ticks have passed,
+ * one tick short of the TTL.
  */
-#define GS_FIB_CACHE_TTL_NS  (200ull * 1000 * 1000)
-#define GS_FIB_CACHE_TICK_NS (10ull * 1000 * 1000)
+#define GS_FIB_CACHE_TTL_NS (200ull * 1000 * 1000)
+/* The tick rate assumed when the kernel's cannot be found: the lowest any
+ * x86 kernel has, which makes the cache's life too short, never too long,
+ * on a faster one. */
+#define GS_FIB_CACHE_HZ_FALLBACK 100
 
 /* The client retransmitted its SYN: counted once as a connect timeout. */
 #define GS_FLOW_F_SYN_RETRANSMIT 0x01
@@ -517,6 +521,8 @@ struct gs_config {
 	__u32 flags;	      /* enum gs_config_flag */
 	__u32 netns_ino;      /* inode of the instance's network namespace (attach) */
 	__u64 nf_dropped_ack; /* tx_health's nf_dropped when attach last ran */
+	__u32 fib_ttl_ticks;  /* the next hop cache's life in jiffies; 0: no cache */
+	__u32 pad;
 };
 
 #endif /* GRAYSPLIT_H */

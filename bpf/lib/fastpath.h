@@ -106,9 +106,10 @@ static __always_inline __u32 gs_fib_tos(const struct bpf_fib_lookup *fib)
 
 /*
  * The flow's cached answer to fib's question (ingress ifindex, tos as
- * gs_fib_tos, tot_len filled in): when it is younger than the TTL, for the
- * same ingress interface and tos, and was given for a frame at least this
- * long, it goes into fib as bpf_fib_lookup would have put it, and 1.
+ * gs_fib_tos, tot_len filled in): when fewer than ttl_ticks jiffies passed
+ * since it was stamped (now is jiffies), for the same ingress interface and
+ * tos, and was given for a frame at least this long, it goes into fib as
+ * bpf_fib_lookup would have put it, and 1.
  *
  * Several CPUs may read and write one entry at once. The stamp is read
  * first and written last (gs_nh_put), so a reader never takes fields
@@ -119,12 +120,12 @@ static __always_inline __u32 gs_fib_tos(const struct bpf_fib_lookup *fib)
  * labels at the same instant; either answer was the FIB's for the flow.
  */
 static __always_inline int gs_nh_get(const struct gs_flow *flow, struct bpf_fib_lookup *fib,
-				     __u32 tos, __u64 now)
+				     __u32 tos, __u64 now, __u32 ttl_ticks)
 {
-	__u64 stamp = *(const volatile __u64 *)&flow->fib_stamp_ns;
+	__u64 stamp = *(const volatile __u64 *)&flow->fib_stamp;
 
 	/* A stamp written after now was read looks expired: fine. */
-	if (!stamp || now - stamp >= GS_FIB_CACHE_TTL_NS - GS_FIB_CACHE_TICK_NS)
+	if (!stamp || now - stamp >= ttl_ticks)
 		return 0;
 	gs_barrier();
 	if (flow->fib_iif != fib->ifindex || flow->fib_tos != tos || fib->tot_len > flow->fib_len)
@@ -148,7 +149,7 @@ static __always_inline void gs_nh_put(struct gs_flow *flow, const struct bpf_fib
 	__builtin_memcpy(flow->fib_dmac, fib->dmac, ETH_ALEN);
 	__builtin_memcpy(flow->fib_smac, fib->smac, ETH_ALEN);
 	gs_barrier();
-	*(volatile __u64 *)&flow->fib_stamp_ns = now;
+	*(volatile __u64 *)&flow->fib_stamp = now;
 }
 
 /* Whether netfilter dropped replies of our flows since attach last looked
@@ -247,9 +248,9 @@ static __always_inline int gs_fast_path(struct xdp_md *ctx, const struct gs_pkt 
 	tos = gs_fib_tos(&fib);
 
 	if (flow) {
-		/* The coarse clock: see GS_FIB_CACHE_TTL_NS. */
-		now = bpf_ktime_get_coarse_ns();
-		cached = gs_nh_get(flow, &fib, tos, now);
+		/* Ticks: see GS_FIB_CACHE_TTL_NS. */
+		now = bpf_jiffies64();
+		cached = gs_nh_get(flow, &fib, tos, now, cfg->fib_ttl_ticks);
 	}
 	if (!cached) {
 		rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);

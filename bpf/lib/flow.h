@@ -101,7 +101,7 @@ static __always_inline __u64 gs_flow_init(struct gs_flow *entry, const struct gs
 	__u64 now = bpf_ktime_get_ns();
 	__u8 state = gs_flow_initial_state(pkt);
 
-	entry->fib_stamp_ns = 0;
+	entry->fib_stamp = 0;
 	entry->created_ns = now;
 	entry->req_ns = 0;
 	entry->backend_id = choice->backend_id;

@@ -57,6 +57,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "config.h"
 #include "error.h"
 #include "fixture.h"
 #include "graysplit.h"
@@ -211,7 +212,8 @@ static void tx_port_add(int tx_ports_fd)
 
 static void fast_path_set(int config_fd, bool on)
 {
-	struct gs_config cfg = {.flags = on ? 0 : GS_CFG_NO_FAST_PATH};
+	struct gs_config cfg = {.flags = on ? 0 : GS_CFG_NO_FAST_PATH,
+				.fib_ttl_ticks = gs_fib_ttl_ticks()};
 	uint32_t zero = 0;
 
 	if (bpf_map_update_elem(config_fd, &zero, &cfg, BPF_ANY))
@@ -566,7 +568,7 @@ static void close_flow(struct gs_flow *flow)
 
 static void expire_next_hop(struct gs_flow *flow)
 {
-	flow->fib_stamp_ns = 0;
+	flow->fib_stamp = 0;
 }
 
 /* A SYN that must select again: the previous connection on the tuple closed. */
@@ -1060,6 +1062,8 @@ int main(int argc, char **argv)
 	service_setup(&m, false);
 	service_setup(&m, true);
 	tx_port_add(m.tx_ports);
+	/* The config attach writes: the next hop cache's life. */
+	fast_path_set(m.config, true);
 
 	if (!strcmp(attach_mode, "both attached"))
 		dispatcher_check(empty_xdp);

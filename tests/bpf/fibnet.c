@@ -16,6 +16,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "config.h"
 #include "packet.h"
 
 const uint8_t fn_nh_mac[6] = {0x02, 0x4e, 0x48, 0x00, 0x00, 0x01};
@@ -99,6 +100,8 @@ void fn_setup(struct fibnet *net, struct fx *fx)
 	if (bpf_map__update_elem(fx->skel->maps.tx_ports, &net->tx_ifindex, sizeof(net->tx_ifindex),
 				 &net->tx_ifindex, sizeof(net->tx_ifindex), BPF_ANY))
 		fail_msg("fibnet: tx_ports update: %s", strerror(errno));
+	/* The next hop cache's life, as attach writes it. */
+	fn_config_set(fx, 0, 0);
 }
 
 bool fn_neigh_known(const union gs_addr *addr)
@@ -143,12 +146,21 @@ int fn_run_xdp(struct fx *fx, const struct fibnet *net, const uint8_t *in, size_
 	return 0;
 }
 
-void fn_fast_path_set(struct fx *fx, bool on)
+void fn_config_set(struct fx *fx, uint32_t flags, uint64_t nf_dropped_ack)
 {
-	struct gs_config cfg = {.flags = on ? 0 : GS_CFG_NO_FAST_PATH};
+	static uint32_t ttl_ticks;
+	struct gs_config cfg = {.flags = flags, .nf_dropped_ack = nf_dropped_ack};
 	uint32_t zero = 0;
 
+	if (!ttl_ticks)
+		ttl_ticks = gs_fib_ttl_ticks();
+	cfg.fib_ttl_ticks = ttl_ticks;
 	if (bpf_map__update_elem(fx->skel->maps.config, &zero, sizeof(zero), &cfg, sizeof(cfg),
 				 BPF_ANY))
 		fail_msg("fibnet: config update: %s", strerror(errno));
+}
+
+void fn_fast_path_set(struct fx *fx, bool on)
+{
+	fn_config_set(fx, on ? 0 : GS_CFG_NO_FAST_PATH, 0);
 }

@@ -48,6 +48,9 @@ int fn_run_xdp(struct fx *fx, const struct fibnet *net, const uint8_t *in, size_
 	       size_t *out_len, uint32_t *retval);
 
 /* The config map's fast-path switch. */
+/* The config attach writes (the next hop cache's life in this kernel's
+ * ticks), with these flags and nf_dropped_ack. */
+void fn_config_set(struct fx *fx, uint32_t flags, uint64_t nf_dropped_ack);
 void fn_fast_path_set(struct fx *fx, bool on);
 
 #endif

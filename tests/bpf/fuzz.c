@@ -843,7 +843,7 @@ static void check_nh_cache(struct fz *z, struct fz_expect *e, int64_t got)
 	f->nh_len = e->nh_len;
 	if (bpf_map_lookup_elem(flows_fd, &f->key, &flow))
 		fz_fail(z, "flow entry of a redirected frame missing: %s", strerror(errno));
-	if (!flow.fib_stamp_ns || flow.fib_oif != z->net.tx_ifindex ||
+	if (!flow.fib_stamp || flow.fib_oif != z->net.tx_ifindex ||
 	    flow.fib_iif != z->net.in_ifindex || flow.fib_tos != f->nh_tos ||
 	    flow.fib_len != f->nh_len || memcmp(flow.fib_dmac, fn_nh_mac, 6) ||
 	    memcmp(flow.fib_smac, fn_tx_mac, 6))
@@ -851,7 +851,7 @@ static void check_nh_cache(struct fz *z, struct fz_expect *e, int64_t got)
 			"cached next hop: oif %u iif %u tos %08x len %u stamp %llu, want oif %u "
 			"iif %u tos %08x len %u and the MACs of the neighbour and fntx",
 			flow.fib_oif, flow.fib_iif, flow.fib_tos, flow.fib_len,
-			(unsigned long long)flow.fib_stamp_ns, z->net.tx_ifindex, z->net.in_ifindex,
+			(unsigned long long)flow.fib_stamp, z->net.tx_ifindex, z->net.in_ifindex,
 			f->nh_tos, f->nh_len);
 	z->st->nh_checked++;
 }

@@ -10,6 +10,8 @@
  * interface). Every per-frame check still applies to a cached flow.
  */
 #include "check.h"
+#include "clock.h"
+#include "config.h"
 #include "fibnet.h"
 #include "fixture.h"
 
@@ -178,7 +180,7 @@ static void expect_redirect(struct fx *fx, const uint8_t *in, size_t len, bool c
 static void check_entry(const struct gs_flow *flow, const uint8_t *dmac, uint16_t l3_len,
 			uint32_t tos)
 {
-	CHECK_TRUE(flow->fib_stamp_ns != 0, "cache stamped");
+	CHECK_TRUE(flow->fib_stamp != 0, "cache stamped");
 	CHECK_EQ(flow->fib_oif, if_nametoindex("fntx"), "cached egress interface is fntx");
 	CHECK_EQ(flow->fib_iif, if_nametoindex("fnin"), "cached for ingress fnin");
 	CHECK_EQ(memcmp(flow->fib_dmac, dmac, 6), 0, "cached destination MAC is the neighbour's");
@@ -205,13 +207,13 @@ static void neigh_set(bool v6, const uint8_t *mac)
 	CHECK_EQ(system(cmd), 0, "ip neigh replace");
 }
 
-/* bpf_ktime_get_coarse_ns(), as user space reads it. */
-static uint64_t coarse_now(void)
+/* bpf_jiffies64(), as the kernel prints it. */
+static uint64_t jiffies_now(void)
 {
-	struct timespec ts;
+	uint64_t j = gs_kernel_jiffies();
 
-	CHECK_EQ(clock_gettime(CLOCK_MONOTONIC_COARSE, &ts), 0, "clock_gettime");
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	CHECK_TRUE(j != 0, "jiffies from /proc/timer_list");
+	return j;
 }
 
 /* Make the flow's cached answer as old as the fast path stops taking it. */
@@ -220,7 +222,7 @@ static void expire(struct fx *fx, const uint8_t *frame, size_t len)
 	struct gs_flow_key key = key_of(frame, len);
 	struct gs_flow flow = flow_of(fx, frame, len);
 
-	flow.fib_stamp_ns = coarse_now() - (GS_FIB_CACHE_TTL_NS - GS_FIB_CACHE_TICK_NS);
+	flow.fib_stamp = jiffies_now() - gs_fib_ttl_ticks();
 	CHECK_EQ(bpf_map__update_elem(fx->skel->maps.flows, &key, sizeof(key), &flow, sizeof(flow),
 				      BPF_EXIST),
 		 0, "flows update");
@@ -235,13 +237,18 @@ static void kept_frames_are_cached(void **state, bool v6)
 	uint8_t in[PKT_MAX];
 	struct gs_flow flow;
 	size_t len = build(v6, vip, 100, in);
+	uint64_t j0, j1;
 
+	j0 = jiffies_now();
 	expect_redirect(fx, in, len, false, fn_nh_mac, "selecting frame");
+	j1 = jiffies_now();
 	flow = flow_of(fx, in, len);
 	check_entry(&flow, fn_nh_mac, l3_len(len), tos_of(in, v6));
+	/* The stamp is the kernel's jiffies, as user space reads them too. */
+	CHECK_TRUE(flow.fib_stamp >= j0 && flow.fib_stamp <= j1, "stamped with the jiffies");
 	expect_redirect(fx, in, len, true, fn_nh_mac, "first kept frame");
 	expect_redirect(fx, in, len, true, fn_nh_mac, "second kept frame");
-	CHECK_EQ(flow_of(fx, in, len).fib_stamp_ns, flow.fib_stamp_ns,
+	CHECK_EQ(flow_of(fx, in, len).fib_stamp, flow.fib_stamp,
 		 "a cached answer leaves the entry alone");
 }
 
@@ -274,10 +281,10 @@ static void expired_asks_again(void **state, bool v6)
 	neigh_set(v6, moved_mac);
 	expect_redirect(fx, in, len, true, fn_nh_mac, "cached, neighbour moved within the TTL");
 	expire(fx, in, len);
-	stamp = flow_of(fx, in, len).fib_stamp_ns;
+	stamp = flow_of(fx, in, len).fib_stamp;
 	expect_redirect(fx, in, len, false, moved_mac, "expired: the FIB asked again");
 	flow = flow_of(fx, in, len);
-	CHECK_TRUE(flow.fib_stamp_ns > stamp, "stamped anew");
+	CHECK_TRUE(flow.fib_stamp > stamp, "stamped anew");
 	check_entry(&flow, moved_mac, l3_len(len), tos_of(in, v6));
 	expect_redirect(fx, in, len, true, moved_mac, "the new answer cached");
 }

@@ -14,6 +14,8 @@
  * passed is exactly the DNATed frame, nothing of forwarding done to it.
  */
 #include "check.h"
+#include "clock.h"
+#include "config.h"
 #include "fibnet.h"
 #include "fixture.h"
 #include "names.h"
@@ -89,12 +91,7 @@ static size_t build(bool v6, const char *vip, uint8_t *frame)
 
 static void config_set(struct fx *fx, uint32_t flags, uint64_t nf_dropped_ack)
 {
-	struct gs_config cfg = {.flags = flags, .nf_dropped_ack = nf_dropped_ack};
-	uint32_t zero = 0;
-
-	CHECK_EQ(bpf_map__update_elem(fx->skel->maps.config, &zero, sizeof(zero), &cfg, sizeof(cfg),
-				      BPF_ANY),
-		 0, "config update");
+	fn_config_set(fx, flags, nf_dropped_ack);
 }
 
 static void health_set(struct fx *fx, uint32_t slot, const struct gs_tx_health *h)
@@ -156,13 +153,13 @@ static struct gs_flow_key key_of(const uint8_t *frame, size_t len)
 	return pkt_flow_key(&v);
 }
 
-/* bpf_ktime_get_coarse_ns(), as user space reads it. */
-static uint64_t coarse_now(void)
+/* bpf_jiffies64(), as the kernel prints it. */
+static uint64_t jiffies_now(void)
 {
-	struct timespec ts;
+	uint64_t j = gs_kernel_jiffies();
 
-	CHECK_EQ(clock_gettime(CLOCK_MONOTONIC_COARSE, &ts), 0, "clock_gettime");
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	CHECK_TRUE(j != 0, "jiffies from /proc/timer_list");
+	return j;
 }
 
 /*
@@ -176,12 +173,12 @@ static uint64_t keep_fresh(struct fx *fx, const uint8_t *frame, size_t len)
 	struct gs_flow_key key = key_of(frame, len);
 	struct gs_flow flow = flow_of(fx, frame, len);
 
-	CHECK_TRUE(flow.fib_stamp_ns != 0, "the flow's next hop is cached");
-	flow.fib_stamp_ns = coarse_now();
+	CHECK_TRUE(flow.fib_stamp != 0, "the flow's next hop is cached");
+	flow.fib_stamp = jiffies_now();
 	CHECK_EQ(bpf_map__update_elem(fx->skel->maps.flows, &key, sizeof(key), &flow, sizeof(flow),
 				      BPF_EXIST),
 		 0, "flows update");
-	return flow.fib_stamp_ns;
+	return flow.fib_stamp;
 }
 
 /*
@@ -254,7 +251,7 @@ static void port_failing_passes(void **state, bool v6)
 	port_refused(fx, tx, 1);
 	expect(fx, in, len, GS_CNT_FAST_PORT_FAILING, false, "selecting frame, fntx refused 1");
 	expect(fx, in, len, GS_CNT_FAST_PORT_FAILING, false, "kept frame, fntx refused 1");
-	CHECK_EQ(flow_of(fx, in, len).fib_stamp_ns, 0, "a passed frame caches nothing");
+	CHECK_EQ(flow_of(fx, in, len).fib_stamp, 0, "a passed frame caches nothing");
 	port_cleared(fx, tx);
 	expect(fx, in, len, GS_CNT_FAST_REDIRECT, false, "fntx's slot zeroed");
 	port_refused(fx, tx, 1000);
@@ -290,7 +287,7 @@ static void port_failing_cached(void **state, bool v6)
 	char cmd[120];
 
 	expect(fx, in, len, GS_CNT_FAST_REDIRECT, false, "selecting frame");
-	CHECK_TRUE(flow_of(fx, in, len).fib_stamp_ns != 0, "next hop cached");
+	CHECK_TRUE(flow_of(fx, in, len).fib_stamp != 0, "next hop cached");
 	snprintf(cmd, sizeof(cmd), "ip %s neigh del %s dev fntx", v6 ? "-6" : "-4",
 		 v6 ? BACKEND6 : BACKEND4);
 	CHECK_EQ(system(cmd), 0, "ip neigh del");
@@ -299,10 +296,10 @@ static void port_failing_cached(void **state, bool v6)
 	port_refused(fx, tx, 1);
 	stamp = keep_fresh(fx, in, len);
 	expect(fx, in, len, GS_CNT_FAST_PORT_FAILING, false, "cached flow, fntx refused 1");
-	CHECK_EQ(flow_of(fx, in, len).fib_stamp_ns, stamp, "the cache left alone");
+	CHECK_EQ(flow_of(fx, in, len).fib_stamp, stamp, "the cache left alone");
 	stamp = keep_fresh(fx, in, len);
 	expect(fx, in, len, GS_CNT_FAST_PORT_FAILING, false, "cached flow, again");
-	CHECK_EQ(flow_of(fx, in, len).fib_stamp_ns, stamp, "the cache left alone again");
+	CHECK_EQ(flow_of(fx, in, len).fib_stamp, stamp, "the cache left alone again");
 	port_cleared(fx, tx);
 	expect(fx, in, len, GS_CNT_FAST_REDIRECT, true, "fntx's slot zeroed: cached redirect");
 }

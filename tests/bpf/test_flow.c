@@ -178,7 +178,7 @@ static void check_syn_after_close_reselects(struct fx *fx, uint8_t close_flags)
 	closed.req_ns = 12345;
 	closed.flags = GS_FLOW_F_SYN_RETRANSMIT;
 	closed.rev_flags = GS_REV_F_SYNACK | GS_REV_F_RESPONSE | GS_REV_F_RST;
-	closed.fib_stamp_ns = 1;
+	closed.fib_stamp = 1;
 	CHECK_EQ(bpf_map__update_elem(fx->skel->maps.flows, &key, sizeof(key), &closed,
 				      sizeof(closed), BPF_EXIST),
 		 0, "flows update");
@@ -193,7 +193,7 @@ static void check_syn_after_close_reselects(struct fx *fx, uint8_t close_flags)
 	CHECK_EQ(reopened.req_ns, 0, "no request seen on the reopened flow");
 	CHECK_EQ(reopened.flags, 0, "no forward flags on the reopened flow");
 	CHECK_EQ(reopened.rev_flags, 0, "nothing seen of the reopened flow's replies");
-	CHECK_EQ(reopened.fib_stamp_ns, 0, "the old backend's next hop is gone");
+	CHECK_EQ(reopened.fib_stamp, 0, "the old backend's next hop is gone");
 	CHECK_EQ(reopened.group, GS_GROUP_CANARY, "reopened flow records the new group");
 	CHECK_TRUE(reopened.created_ns >= closed.created_ns, "reopened flow has a new age");
 	CHECK_EQ(fx_counter(fx, GS_CNT_FLOW_RESELECT), 1, "GS_CNT_FLOW_RESELECT");

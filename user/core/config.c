@@ -4,6 +4,7 @@
 
 #include <bpf/bpf.h>
 
+#include "clock.h"
 #include "config.h"
 #include "error.h"
 
@@ -37,6 +38,15 @@ int gs_parse_on_off(const char *what, const char *arg, bool *on)
 		return 0;
 	}
 	return gs_fail(EINVAL, "invalid value '%s' for %s: expected on or off", arg, what);
+}
+
+uint32_t gs_fib_ttl_ticks(void)
+{
+	uint32_t hz = gs_kernel_hz();
+
+	if (!hz)
+		hz = GS_FIB_CACHE_HZ_FALLBACK;
+	return (uint32_t)(GS_FIB_CACHE_TTL_NS * hz / 1000000000ull);
 }
 
 int gs_config_read(const struct gs_maps *m, struct gs_config *cfg)

@@ -34,6 +34,10 @@ const struct gs_switch *gs_switch_find(const char *name);
 /* "on" or "off" into *on; else a one-line error. */
 int gs_parse_on_off(const char *what, const char *arg, bool *on);
 
+/* The next hop cache's life (GS_FIB_CACHE_TTL_NS) in this kernel's ticks,
+ * for gs_config.fib_ttl_ticks. */
+uint32_t gs_fib_ttl_ticks(void);
+
 int gs_config_read(const struct gs_maps *m, struct gs_config *cfg);
 int gs_config_write(const struct gs_maps *m, const struct gs_config *cfg);
 

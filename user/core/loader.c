@@ -490,7 +490,8 @@ out:
 
 /* Tell the watch programs which namespace is this instance's, and take
  * note of the netfilter drops seen so far: attach checks the ruleset
- * itself (conntrack_check.h), so the fast path may try again. */
+ * itself (conntrack_check.h), so the fast path may try again. And the next
+ * hop cache's life in this kernel's ticks. */
 static int record_netns(const struct gs_maps *maps)
 {
 	uint32_t slot = GS_TX_SLOT_NETNS;
@@ -503,6 +504,7 @@ static int record_netns(const struct gs_maps *maps)
 	bpf_map_lookup_elem(maps->tx_health, &slot, &h0);
 	cfg.netns_ino = gs_netns_ino();
 	cfg.nf_dropped_ack = h0.nf_dropped;
+	cfg.fib_ttl_ticks = gs_fib_ttl_ticks();
 	return gs_config_write(maps, &cfg);
 }
 
