@@ -130,21 +130,21 @@ static __always_inline int gs_addr_eq(const union gs_addr *a, const union gs_add
 /*
  * The flow a reply belongs to. reply is its 5-tuple as the backend sends it
  * (src = backend, dst = client). backend_addrs names the services whose
- * backend that address:port:proto is; each gives a forward key (client ->
- * VIP:port), and the first whose flow's backend is the reply's source is
- * the reply's (a flow of another backend of the service, or of another
- * service the backend also serves, is not). Usually one candidate. fwd
- * gets that forward key: its dst and dport are the VIP:port to put back.
- * NULL: no flow of ours, the reply goes out untouched.
+ * backend that address:port:proto is, and its backend id in each; each
+ * gives a forward key (client -> VIP:port), and the first whose flow went
+ * to that backend is the reply's (a flow of another backend of the
+ * service, or of another service the backend also serves, is not).
+ * Usually one candidate. fwd gets that forward key: its dst and dport are
+ * the VIP:port to put back. NULL: no flow of ours, the reply goes out
+ * untouched.
  */
 static __always_inline struct gs_flow *gs_reply_flow(const struct gs_flow_key *reply,
 						     struct gs_flow_key *fwd)
 {
 	struct gs_backend_addr_key bkey;
 	const struct gs_backend_addr *ba;
-	const struct gs_backend *backend;
 	struct gs_flow *flow;
-	__u32 i, n, id;
+	__u32 i, n;
 
 	__builtin_memset(&bkey, 0, sizeof(bkey));
 	bkey.addr = reply->src;
@@ -164,12 +164,7 @@ static __always_inline struct gs_flow *gs_reply_flow(const struct gs_flow_key *r
 		fwd->dst = ba->svc[i].vip;
 		fwd->dport = ba->svc[i].port;
 		flow = bpf_map_lookup_elem(&flows, fwd);
-		if (!flow)
-			continue;
-		id = flow->backend_id;
-		backend = bpf_map_lookup_elem(&backends, &id);
-		if (backend && backend->port == reply->sport &&
-		    gs_addr_eq(&backend->addr, &reply->src))
+		if (flow && flow->backend_id == ba->svc[i].backend_id)
 			return flow;
 	}
 	return 0;

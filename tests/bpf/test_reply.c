@@ -243,6 +243,8 @@ static void check_shared_backend(struct fx *fx, bool v6, uint8_t proto)
 	fx_table_publish(fx, 8, GS_GROUP_STABLE, only, 1);
 	CHECK_EQ(fx_backend_addr_get(fx, shared, 8080, proto, &ba), 0, "backend_addrs entry");
 	CHECK_EQ(ba.count, 2, "the shared backend lists two services");
+	CHECK_EQ(ba.svc[0].backend_id, 10, "service 7's entry names its backend id 10");
+	CHECK_EQ(ba.svc[1].backend_id, 30, "service 8's entry names its backend id 30");
 
 	/* Client port 40000 to service 8 (backend 30), another port to
 	 * service 7 that lands on the shared backend (id 10). backend_addrs

@@ -78,6 +78,9 @@ static bool lists(const struct gs_backend_addr *v, const struct gs_service_key *
 	return false;
 }
 
+/* gs_vip.backend_id holds any backend slot. */
+_Static_assert(GS_MAX_BACKENDS <= 0x10000, "backend ids must fit gs_vip.backend_id");
+
 /* Every entry the backends and services make, in backend id order. */
 static void build(const struct gs_backend *all, const struct service_ids *s, struct addr_set *set)
 {
@@ -110,6 +113,7 @@ static void build(const struct gs_backend *all, const struct service_ids *s, str
 		}
 		e->value.svc[e->value.count].vip = svc->vip;
 		e->value.svc[e->value.count].port = svc->port;
+		e->value.svc[e->value.count].backend_id = (uint16_t)id;
 		e->value.count++;
 	}
 }
