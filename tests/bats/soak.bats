@@ -32,7 +32,7 @@ teardown_file() {
 		grep -q "^== soak $what" <<<"$output"
 	done
 	assert_equal "$(grep -c '^failed requests:    0 {} wrong answers: 0$' <<<"$output")" 2
-	assert_equal "$(grep -cE '^flow table: +\{"entries":[0-9]+,"max_entries":16384' <<<"$output")" 2
+	assert_equal "$(grep -cE '^flow table: +\{"entries":[0-9]+,"max_entries":16385' <<<"$output")" 2
 	assert_equal "$(grep -cE '^agent RSS: +pid [0-9]+ [0-9]+ kB; samples first [0-9]+ kB, last [0-9]+ kB, max [0-9]+ kB' <<<"$output")" 2
 	# Every backend is listed, with 0 if it has not answered yet (at the start,
 	# about 20 requests with the canary at 5%, b3 often has none);

@@ -1038,7 +1038,7 @@ int main(int argc, char **argv)
 	if (!skel)
 		die("cannot open the BPF object");
 	/* As `attach` sizes them by default (GS_DEFAULT_FLOWS). */
-	bpf_map__set_max_entries(skel->maps.flows, GS_DEFAULT_FLOWS);
+	bpf_map__set_max_entries(skel->maps.flows, gs_flow_table_entries(GS_DEFAULT_FLOWS));
 	if (graysplit_bpf__load(skel))
 		die("cannot load the BPF object");
 	xdp_fd = bpf_program__fd(skel->progs.gs_xdp_fwd);

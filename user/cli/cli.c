@@ -198,6 +198,8 @@ static int check_pinned_size(const char *pin_dir, bool ring, uint32_t want)
 
 	if (gs_maps_open(pin_dir, &maps))
 		return 0;
+	if (!ring)
+		want = gs_flow_table_entries(want);
 	if (!bpf_obj_get_info_by_fd(ring ? maps.events : maps.flows, &info, &len) &&
 	    info.max_entries != want)
 		err = gs_fail(EEXIST,

@@ -114,11 +114,16 @@ static int prog_id_of(int fd, uint32_t *id)
 	return 0;
 }
 
+uint32_t gs_flow_table_entries(uint32_t flows)
+{
+	return flows & (flows - 1) ? flows : flows + 1;
+}
+
 /* Flow tables already pinned keep their size (libbpf would otherwise refuse
- * to reuse them); new ones get the size asked for. */
+ * to reuse them); new ones get the size asked for (gs_flow_table_entries). */
 static int size_flow_table(struct bpf_map *map, uint32_t flows)
 {
-	uint32_t size = flows;
+	uint32_t size = gs_flow_table_entries(flows);
 
 	pinned_max_entries(bpf_map__pin_path(map), &size);
 	return bpf_map__set_max_entries(map, size);
