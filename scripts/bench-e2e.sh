@@ -95,17 +95,20 @@ log() { echo "bench-e2e: [$(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf
 
 # As behind a real NIC: full checksums (tx offload off on every veth), so
 # the XDP fast path may redirect (it leaves partial checksums to the kernel),
-# and graysplit attached to the backend-facing interfaces too, which puts
-# them in its tx_ports. E2E_OFFLOAD=on and E2E_GS_IFACES=cli0 measure the
-# kernel's path instead.
+# and the backend-facing interfaces attached --egress-only, which puts them
+# in its tx_ports without a program there (one would make each veth copy
+# every reply it receives). E2E_OFFLOAD=on and E2E_EGRESS_IFACES= measure
+# the kernel's path instead; E2E_GS_IFACES="cli0 nb1 nb2 nb3" with
+# E2E_EGRESS_IFACES= the programs on every interface.
 export TB_OFFLOAD=${E2E_OFFLOAD:-off}
 # The backends' veths take redirected frames only with GRO on (NAPI).
 export TB_BACKEND_GRO=on
 # The Python run saturates the bed's own servers: as normal tasks, not at
 # the bed's SCHED_RR, or they would take the CPU from wrk and the network.
 export TB_BACKEND_SCHED=other
-read -r -a gs_ifaces <<<"${E2E_GS_IFACES:-$TB_IF_CLIENT nb1 nb2 nb3}"
-log "bed $P up (tx offload $TB_OFFLOAD; graysplit on ${gs_ifaces[*]})"
+read -r -a gs_ifaces <<<"${E2E_GS_IFACES:-$TB_IF_CLIENT}"
+read -r -a egress_ifaces <<<"${E2E_EGRESS_IFACES-nb1 nb2 nb3}"
+log "bed $P up (tx offload $TB_OFFLOAD; graysplit on ${gs_ifaces[*]}; egress only: ${egress_ifaces[*]:-none})"
 tb_up "$P"
 tb_exec "$P" client ip addr add "$SRC_NFT/24" dev eth0
 # Many short connections from one address: the whole port range, and reuse
@@ -298,9 +301,16 @@ events() { tb_gs "$P" config events "$1" >/dev/null; }
 
 # Each path: set it up, run one shape, take it down again, so the paths of a
 # shape run back to back (the machine's other load drifts over seconds).
+# gs_attach / gs_detach: graysplit on the bed as its path runs it.
+gs_attach() {
+	tb_gs "$P" attach "${gs_ifaces[@]}" >/dev/null
+	((${#egress_ifaces[@]} == 0)) || tb_gs "$P" attach --egress-only "${egress_ifaces[@]}" >/dev/null
+}
+gs_detach() { tb_gs "$P" detach "${gs_ifaces[@]}" "${egress_ifaces[@]}" >/dev/null; }
+
 path_graysplit() {
 	local shape=$1
-	tb_gs "$P" attach "${gs_ifaces[@]}" >/dev/null
+	gs_attach
 	route_src 10.77.0.0/24 "$SRC_GS"
 	if [ "$shape" = keepalive ]; then
 		run_wrk graysplit-keepalive "$work/vip.lua" keepalive "http://$TB_VIP4/"
@@ -316,7 +326,7 @@ path_graysplit() {
 		run_wrk graysplit-noevents-close "$work/vip.lua" close "http://$TB_VIP4/"
 		events on
 	fi
-	tb_gs "$P" detach "${gs_ifaces[@]}" >/dev/null
+	gs_detach
 }
 
 path_direct() {
@@ -355,8 +365,8 @@ path_nft() {
 	tb_exec "$P" node nft delete table ip gs_bench_nat
 }
 
-tb_gs "$P" attach "${gs_ifaces[@]}" >/dev/null
-tb_gs "$P" detach "${gs_ifaces[@]}" >/dev/null
+gs_attach
+gs_detach
 paths=(path_direct path_graysplit path_nft)
 # The empty programs and the pass-through only explain a gap: not in the
 # smoke run.

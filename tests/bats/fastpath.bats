@@ -120,7 +120,7 @@ for e in json.load(sys.stdin):
 		{ echo "$redirected of $rewritten rewritten frames redirected, want >= 95%" >&2; return 1; }
 	assert_equal "$(fast fast_partial_csum on)" 0
 	assert_equal "$(fast fast_off on)" 0
-	# From each connection's third frame on, the next hop comes from the
+	# From each connection's second frame on, the next hop comes from the
 	# flow's cache (fast_cached counts those of fast_redirect).
 	local cached
 	cached=$(fast fast_cached on)
@@ -256,6 +256,37 @@ mono() { "$TB_PYTHON" -c 'import time; print("%.6f" % time.monotonic())'; }
 	(($(fast fast_no_txport nb1gone) > 0))
 	(($(fast fast_redirect nb1gone) > 0))
 	gs attach nb1
+	assert_equal "$(tx_ports_names)" "nb1 nb2 nb3 "
+}
+
+@test "attach --egress-only nb1..nb3: no program on them, still redirect targets, every request answered" {
+	local i
+	gs detach nb1 nb2 nb3
+	gs attach --egress-only nb1 nb2 nb3
+	for i in nb1 nb2 nb3; do
+		# No XDP program and no tc filter of graysplit's there.
+		run tb_exec "$TB" node ip -d link show "$i"
+		refute_output --partial xdp
+		assert_equal "$(tb_exec "$TB" node tc filter show dev "$i" egress)" ""
+		assert_equal "$(gs status --json | jq -r --arg i "$i" '.interfaces[] | select(.ifname == $i) | "\(.xdp_mode) \(.fast_path)"')" \
+			"none redirect"
+	done
+	assert_equal "$(tx_ports_names)" "nb1 nb2 nb3 "
+	traffic egressonly
+	check_outcomes_add_up egressonly
+	local redirected rewritten
+	redirected=$(fast fast_redirect egressonly)
+	rewritten=$(fast fwd_rewritten egressonly)
+	((redirected * 100 >= rewritten * 95)) ||
+		{ echo "$redirected of $rewritten rewritten frames redirected, want >= 95%" >&2; return 1; }
+	(($(fast rev_rewritten egressonly) >= 1200)) || { echo "replies SNATed: $(fast rev_rewritten egressonly)" >&2; return 1; }
+	# Programs stay where they run: cli0 is not made egress only.
+	run gs attach --egress-only "$TB_IF_CLIENT"
+	assert_failure
+	assert_output --partial "is attached with graysplit's programs"
+	# As the other tests found them.
+	gs detach nb1 nb2 nb3
+	gs attach nb1 nb2 nb3
 	assert_equal "$(tx_ports_names)" "nb1 nb2 nb3 "
 }
 

@@ -34,6 +34,8 @@
  *   --only    only the figures whose name contains TEXT (development)
  *   --calls   calls per case and program (default 200k; --quick 10k)
  *   --no-check  do not insist on the path (for experimental variants)
+ *   --variant OBJ  another build's graysplit.bpf.o: its tc reply program is
+ *             timed in the same rounds (a change's before and after)
  */
 #include <errno.h>
 #include <libgen.h>
@@ -89,6 +91,11 @@ static bool no_check;	 /* --no-check: variants that cut a path short */
 static unsigned int rounds = 20;
 static unsigned int per_round = 10000;
 static const char *attach_mode = "not attached";
+/* --variant OBJ: another build's graysplit.bpf.o, its tc reply program timed
+ * in the same rounds (development: a change's before and after). */
+static const char *variant_path;
+static int variant_tc_fd = -1, variant_xdp_fd = -1;
+static struct gs_maps variant_maps;
 static char cli_pin_dir[64];
 static char cli_path[PATH_MAX];
 
@@ -234,15 +241,20 @@ static int xdp_attach(const char *ifname, int prog_fd)
 
 /* Every map of the control plane's set, by the names it pins them under:
  * a map added to the object cannot be left out here. */
-static void maps_of(struct graysplit_bpf *skel, struct gs_maps *m)
+static void maps_of_obj(struct bpf_object *obj, struct gs_maps *m)
 {
 	int i;
 
 	for (i = 0; i < GS_MAP_COUNT; i++) {
-		((int *)m)[i] = bpf_object__find_map_fd_by_name(skel->obj, gs_map_names[i]);
+		((int *)m)[i] = bpf_object__find_map_fd_by_name(obj, gs_map_names[i]);
 		if (((int *)m)[i] < 0)
 			die("map %s: not in the object", gs_map_names[i]);
 	}
+}
+
+static void maps_of(struct graysplit_bpf *skel, struct gs_maps *m)
+{
+	maps_of_obj(skel->obj, m);
 }
 
 static const char *vip_of(bool v6)
@@ -278,6 +290,32 @@ static void service_setup(struct gs_maps *m, bool v6)
 			  "backend add");
 	}
 	ops_check(gs_split_set(m, &key, CANARY_PPM), "split set");
+}
+
+/* The variant object, loaded and set up as the main one. */
+static void variant_setup(void)
+{
+	struct bpf_object *obj = bpf_object__open_file(variant_path, NULL);
+	struct bpf_map *flows;
+
+	if (!obj)
+		die("variant %s: cannot open: %s", variant_path, strerror(errno));
+	flows = bpf_object__find_map_by_name(obj, "flows");
+	if (!flows || bpf_map__set_max_entries(flows, gs_flow_table_entries(GS_DEFAULT_FLOWS)))
+		die("variant %s: no flows map", variant_path);
+	if (bpf_object__load(obj))
+		die("variant %s: cannot load", variant_path);
+	variant_tc_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "gs_tc_reply"));
+	variant_xdp_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "gs_xdp_fwd"));
+	if (variant_tc_fd < 0 || variant_xdp_fd < 0)
+		die("variant %s: no gs_tc_reply or gs_xdp_fwd", variant_path);
+	gs_maps_init(&variant_maps);
+	maps_of_obj(obj, &variant_maps);
+	service_setup(&variant_maps, false);
+	service_setup(&variant_maps, true);
+	tx_port_add(variant_maps.tx_ports);
+	fast_path_set(variant_maps.config, true);
+	note("variant: %s loaded and set up as the main object", variant_path);
 }
 
 static uint64_t stat_sum(int stats_fd, enum gs_counter counter)
@@ -408,6 +446,7 @@ typedef const struct frame *(*next_fn)(struct bench_case *c, uint64_t i);
 struct bench_case {
 	int prog_fd;
 	int base_fd;
+	int var_fd; /* > 0: a variant timed in the same rounds */
 	next_fn next;
 	struct frame frame;
 	int flows_fd; /* for next functions that touch the flow table */
@@ -419,8 +458,9 @@ struct bench_case {
 };
 
 struct result {
-	double value;	 /* median over rounds of graysplit - empty, ns */
-	double baseline; /* median over rounds of the empty program, ns */
+	double var_value; /* the same for the variant (var_fd) */
+	double value;	  /* median over rounds of graysplit - empty, ns */
+	double baseline;  /* median over rounds of the empty program, ns */
 	uint64_t calls;
 };
 
@@ -445,19 +485,21 @@ static bool wanted(const char *figure)
 static void measure(struct bench_case *c, const char *figure, struct result *res)
 {
 	double *diff = calloc(rounds, sizeof(*diff)), *base = calloc(rounds, sizeof(*base));
+	double *vdiff = calloc(rounds, sizeof(*vdiff));
 	uint64_t i = 0;
 	unsigned int r, k;
 
-	if (!diff || !base)
+	if (!diff || !base || !vdiff)
 		die("out of memory");
 	memset(res, 0, sizeof(*res));
 	if (!wanted(figure)) {
 		free(diff);
 		free(base);
+		free(vdiff);
 		return;
 	}
 	for (r = 0; r < rounds; r++) {
-		uint64_t sum_gs = 0, sum_base = 0;
+		uint64_t sum_gs = 0, sum_base = 0, sum_var = 0;
 
 		for (k = 0; k < per_round; k++, i++) {
 			const struct frame *f = c->next(c, i);
@@ -470,15 +512,20 @@ static void measure(struct bench_case *c, const char *figure, struct result *res
 				sum_gs += run_timed(c->prog_fd, f->buf, f->len, c->repeat);
 				sum_base += run_timed(c->base_fd, f->buf, f->len, c->repeat);
 			}
+			if (c->var_fd > 0)
+				sum_var += run_timed(c->var_fd, f->buf, f->len, c->repeat);
 		}
 		diff[r] = ((double)sum_gs - (double)sum_base) / per_round;
+		vdiff[r] = ((double)sum_var - (double)sum_base) / per_round;
 		base[r] = (double)sum_base / per_round;
 	}
 	res->value = median(diff, rounds);
+	res->var_value = median(vdiff, rounds);
 	res->baseline = median(base, rounds);
 	res->calls = i;
 	free(diff);
 	free(base);
+	free(vdiff);
 }
 
 static void json_escape_print(const char *s)
@@ -852,10 +899,10 @@ static void reply_case(struct graysplit_bpf *skel, int base_fd, struct gs_maps *
 	struct gs_flow flow;
 	struct gs_backend backend;
 	struct pkt_spec spec;
-	struct frame f;
+	struct frame f, vf;
 	char addr[64], figure[128];
 	struct result res;
-	uint64_t before;
+	uint64_t before, vbefore;
 
 	frame_make(&f, v6, vip_of(v6), PKT_SYN);
 	run_plain(xdp_fd, &f);
@@ -877,15 +924,32 @@ static void reply_case(struct graysplit_bpf *skel, int base_fd, struct gs_maps *
 	spec.tcp_flags = PKT_SYN | PKT_ACK;
 	c.frame.len = pkt_build(&spec, c.frame.buf);
 	run_plain(c.prog_fd, &c.frame);
+	if (variant_tc_fd > 0) {
+		/* The variant's own flow: the same handshake through its
+		 * programs (the same backends, so the same choice). */
+		frame_make(&vf, v6, vip_of(v6), PKT_SYN);
+		run_plain(variant_xdp_fd, &vf);
+		run_plain(variant_tc_fd, &c.frame);
+		frame_make(&vf, v6, vip_of(v6), PKT_ACK);
+		run_plain(variant_xdp_fd, &vf);
+		c.var_fd = variant_tc_fd;
+	}
 	frame_make(&f, v6, vip_of(v6), PKT_ACK);
 	run_plain(xdp_fd, &f);
 	spec.tcp_flags = PKT_ACK;
 	c.frame.len = pkt_build(&spec, c.frame.buf);
 	snprintf(figure, sizeof(figure), "tc reply, established TCP, %s", fam(v6));
 	before = stat_sum(m->stats, GS_CNT_REV_REWRITTEN);
+	vbefore = c.var_fd > 0 ? stat_sum(variant_maps.stats, GS_CNT_REV_REWRITTEN) : 0;
 	measure(&c, figure, &res);
 	expect_delta(m->stats, GS_CNT_REV_REWRITTEN, before, res.calls, "reply");
 	emit_cost(figure, &res, "empty tc program (SCHED_CLS; tc has no dispatcher)", 80);
+	if (c.var_fd > 0 && wanted(figure)) {
+		expect_delta(variant_maps.stats, GS_CNT_REV_REWRITTEN, vbefore, res.calls,
+			     "variant reply");
+		note("%-52s %7.1f ns (same rounds; %s)", "  variant", res.var_value, variant_path);
+		map_clear(variant_maps.flows, sizeof(struct gs_flow));
+	}
 	map_clear(m->flows, sizeof(struct gs_flow));
 }
 
@@ -1010,13 +1074,16 @@ int main(int argc, char **argv)
 			no_check = true;
 		} else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
 			only = argv[++i];
+		} else if (!strcmp(argv[i], "--variant") && i + 1 < argc) {
+			variant_path = argv[++i];
 		} else if (!strcmp(argv[i], "--calls") && i + 1 < argc) {
 			per_round = (unsigned int)strtoul(argv[++i], NULL, 0) / rounds;
 			if (!per_round)
 				per_round = 1;
 		} else {
 			fprintf(stderr,
-				"usage: %s [--quick] [--only TEXT] [--calls N] [--no-check]\n",
+				"usage: %s [--quick] [--only TEXT] [--calls N] [--no-check] "
+				"[--variant OBJ]\n",
 				argv[0]);
 			return 2;
 		}
@@ -1064,6 +1131,8 @@ int main(int argc, char **argv)
 	tx_port_add(m.tx_ports);
 	/* The config attach writes: the next hop cache's life. */
 	fast_path_set(m.config, true);
+	if (variant_path)
+		variant_setup();
 
 	if (!strcmp(attach_mode, "both attached"))
 		dispatcher_check(empty_xdp);

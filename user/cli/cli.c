@@ -145,7 +145,7 @@ static void iface_key_init(struct gs_iface_key *key, const char *netns, const ch
  * Attach every interface or none: if one fails, the ones this call attached
  * are detached again, and an instance this call created is removed whole.
  */
-static int attach_all(struct gs_ctx *ctx, char **ifnames, int n, uint32_t flows)
+static int attach_all(struct gs_ctx *ctx, char **ifnames, int n, uint32_t flows, bool egress_only)
 {
 	bool *was_attached = calloc(n, sizeof(*was_attached));
 	bool existed = false;
@@ -167,7 +167,7 @@ static int attach_all(struct gs_ctx *ctx, char **ifnames, int n, uint32_t flows)
 		gs_maps_close(&maps);
 	}
 	for (i = 0; i < n && !err; i++)
-		err = gs_attach(ctx->pin_dir, ctx->netns, ifnames[i], flows);
+		err = gs_attach(ctx->pin_dir, ctx->netns, ifnames[i], flows, egress_only);
 	if (err) {
 		/* Undoing must not replace the message of what failed. */
 		snprintf(message, sizeof(message), "%s", gs_last_error());
@@ -231,11 +231,14 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 {
 	static const char *const names[] = {"IFACE"};
 	const char *flows_arg = NULL, *ring_arg = NULL;
-	bool reload = false, no_fast_path = false;
-	const struct gs_opt opts[] = {
-		{"--flows", NULL, &flows_arg, NULL}, {"--ring-bytes", NULL, &ring_arg, NULL},
-		{"--reload", NULL, NULL, &reload},   {"--no-fast-path", NULL, NULL, &no_fast_path},
-		{"--json", "-j", NULL, &ctx->json},  {0}};
+	bool reload = false, no_fast_path = false, egress_only = false;
+	const struct gs_opt opts[] = {{"--flows", NULL, &flows_arg, NULL},
+				      {"--ring-bytes", NULL, &ring_arg, NULL},
+				      {"--reload", NULL, NULL, &reload},
+				      {"--no-fast-path", NULL, NULL, &no_fast_path},
+				      {"--egress-only", NULL, NULL, &egress_only},
+				      {"--json", "-j", NULL, &ctx->json},
+				      {0}};
 	struct json_object *tree, *list;
 	uint32_t flows = GS_DEFAULT_FLOWS, ring = 0;
 	/* The conntrack check: 1 seen (fast path off), 0 not, < 0 unknown. */
@@ -290,7 +293,7 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 		err = gs_reload(ctx->pin_dir, ctx->netns, flows);
 	}
 	if (!err)
-		err = attach_all(ctx, argv, n, flows);
+		err = attach_all(ctx, argv, n, flows, egress_only);
 	/* The fast path where it works: not where netfilter tracks
 	 * connections, as conntrack would see only the replies and drop them
 	 * as invalid. Checked at every attach, in the interfaces' namespace;
@@ -321,7 +324,9 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 			json_object_object_add(
 				obj, "xdp_mode",
 				json_object_new_string(gs_xdp_mode_name(value.xdp_flags)));
-			json_object_object_add(obj, "tc", json_object_new_string("egress"));
+			json_object_object_add(
+				obj, "tc",
+				json_object_new_string(value.xdp_flags ? "egress" : "none"));
 			json_object_array_add(list, obj);
 		}
 		gs_config_read(&s.maps, &cfg);
@@ -969,7 +974,8 @@ static const struct gs_cmd rollout_cmds[] = {
 
 static const struct gs_cmd commands[] = {
 	{"attach", cmd_attach, NULL,
-	 "IFACE [IFACE...] [--flows N] [--ring-bytes N] [--reload] [--no-fast-path]",
+	 "IFACE [IFACE...] [--flows N] [--ring-bytes N] [--reload] [--no-fast-path] "
+	 "[--egress-only]",
 	 "Load graysplit's programs (once per instance, pinned under the pin directory)\n"
 	 "and attach the forward path (XDP, ingress) and the reply path (tc, egress) to\n"
 	 "each interface. Idempotent; all or nothing: when one interface fails, those\n"
@@ -984,6 +990,10 @@ static const struct gs_cmd commands[] = {
 	 "                         turns it on again). Attach also switches it off,\n"
 	 "                         and says why, when the namespace's nftables rules\n"
 	 "                         use conntrack: it would see only the replies\n"
+	 "  --egress-only          no program on these interfaces: only record them as\n"
+	 "                         places the XDP fast path may send frames out of (the\n"
+	 "                         interfaces towards the backends; an XDP program on a\n"
+	 "                         veth copies every packet it receives)\n"
 	 "  -j, --json             JSON output\n"},
 	{"detach", cmd_detach, NULL, "IFACE... | --all",
 	 "Detach both paths from each interface. With --all: from every interface of\n"

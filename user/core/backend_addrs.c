@@ -232,7 +232,8 @@ int gs_backend_addrs_check(struct gs_maps *m, const struct gs_backend *all,
 		sid = all[id].service_id;
 		if (all[id].state == GS_BACKEND_FREE || sid >= GS_MAX_SERVICES ||
 		    sid == service_id || !s->have[sid] || s->key[sid].proto != svc->proto ||
-		    all[id].port != port || memcmp(&all[id].addr, addr, sizeof(*addr)) || seen[sid])
+		    all[id].port != port || memcmp(&all[id].addr, addr, sizeof(*addr)) != 0 ||
+		    seen[sid])
 			continue;
 		seen[sid] = true;
 		n++;

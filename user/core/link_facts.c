@@ -63,7 +63,7 @@ enum gs_tx_why gs_tx_judge(const struct gs_link_facts *f)
 		return GS_TX_DOWN;
 	/* Our program there in generic mode says the driver has no XDP of its
 	 * own; its transmit side is no better. */
-	if (f->xdp != GS_XDP_DRV)
+	if (!f->egress_only && f->xdp != GS_XDP_DRV)
 		return GS_TX_GENERIC;
 	if (f->xdp_features_known) {
 		if (f->xdp_features & GS_XDP_ACT_NDO_XMIT)
@@ -76,8 +76,9 @@ enum gs_tx_why gs_tx_judge(const struct gs_link_facts *f)
 		return f->peer_xdp || f->peer_gro ? GS_TX_TARGET : GS_TX_VETH_NO_NAPI;
 	}
 	/* A kernel without the report: drivers then allocated their XDP
-	 * transmit queues with the program, which runs here natively. */
-	return GS_TX_TARGET;
+	 * transmit queues with the program, which runs here natively; with
+	 * no program of ours there (egress only), nothing says they did. */
+	return f->egress_only ? GS_TX_UNKNOWN : GS_TX_TARGET;
 }
 
 /* One request, its answers through cb; 0, or -errno from the kernel. */

@@ -60,6 +60,9 @@ struct gs_link_facts {
 	char peer_name[IFNAMSIZ];
 	bool peer_xdp; /* an XDP program on the peer */
 	bool peer_gro; /* GRO on at the peer */
+	/* Not the kernel's: graysplit's record. Attached --egress-only, no
+	 * program of graysplit's runs there, so its mode says nothing. */
+	bool egress_only;
 };
 
 /* Why an interface is or is not a fast-path redirect target. */

@@ -27,6 +27,8 @@
 
 const char *gs_xdp_mode_name(uint32_t xdp_flags)
 {
+	if (!xdp_flags)
+		return "none";
 	if (xdp_flags & XDP_FLAGS_SKB_MODE)
 		return "generic";
 	if (xdp_flags & XDP_FLAGS_HW_MODE)
@@ -513,7 +515,25 @@ static int record_netns(const struct gs_maps *maps)
 	return gs_config_write(maps, &cfg);
 }
 
-int gs_attach(const char *pin_dir, const char *netns, const char *ifname, uint32_t flows)
+/* An interface graysplit runs on stays so: --egress-only does not take
+ * its programs away (detach does). */
+static int egress_only_check(const struct gs_maps *maps, const char *netns, const char *ifname,
+			     char *where, size_t len)
+{
+	struct gs_iface_key key;
+	struct gs_iface value;
+
+	iface_key(&key, netns, ifname);
+	if (!bpf_map_lookup_elem(maps->ifaces, &key, &value) && value.xdp_flags)
+		return gs_fail(EEXIST,
+			       "interface '%s'%s is attached with graysplit's programs: "
+			       "'detach' it first to make it egress only",
+			       ifname, in_netns(netns, where, len));
+	return 0;
+}
+
+int gs_attach(const char *pin_dir, const char *netns, const char *ifname, uint32_t flows,
+	      bool egress_only)
 {
 	bool fresh, xdp_created = false, tc_created = false;
 	struct ns_clash clash = {.netns = netns ? netns : "", .ifname = ifname};
@@ -550,12 +570,18 @@ int gs_attach(const char *pin_dir, const char *netns, const char *ifname, uint32
 			      ifname, in_netns(clash.other, where, sizeof(where)), pin_dir);
 		goto out;
 	}
-	err = attach_xdp(pin_dir, ifname, ifindex, xdp_fd, &value.xdp_flags, &xdp_created);
-	if (err)
-		goto out;
-	err = gs_tc_attach(ifname, ifindex, tc_fd, &tc_created);
-	if (err)
-		goto undo_xdp;
+	if (egress_only) {
+		err = egress_only_check(&maps, netns, ifname, where, sizeof(where));
+		if (err)
+			goto out;
+	} else {
+		err = attach_xdp(pin_dir, ifname, ifindex, xdp_fd, &value.xdp_flags, &xdp_created);
+		if (err)
+			goto out;
+		err = gs_tc_attach(ifname, ifindex, tc_fd, &tc_created);
+		if (err)
+			goto undo_xdp;
+	}
 	err = record_netns(&maps);
 	if (err)
 		goto undo_tc;
@@ -587,11 +613,15 @@ out:
 	return err;
 }
 
-/* Detach one interface; we are in its namespace, or it is gone. */
-static void detach_iface(const char *pin_dir, const char *ifname)
+/* Detach one interface; we are in its namespace, or it is gone. One
+ * attached --egress-only (xdp_flags 0) has no programs to take away. */
+static void detach_iface(const char *pin_dir, const char *ifname, uint32_t xdp_flags)
 {
 	char path[PATH_MAX];
 	int ifindex;
+
+	if (!xdp_flags)
+		return;
 
 	if (!xdp_link_path(path, sizeof(path), pin_dir, ifname))
 		xdp_unpin_link(path);
@@ -621,7 +651,7 @@ int gs_detach(const char *pin_dir, const char *netns, const char *ifname)
 				      ifname, in_netns(netns, where, sizeof(where)), pin_dir);
 		goto out;
 	}
-	detach_iface(pin_dir, ifname);
+	detach_iface(pin_dir, ifname, value.xdp_flags);
 	if (bpf_map_delete_elem(maps.ifaces, &key) && errno != ENOENT)
 		err = gs_fail(errno, "cannot forget interface %s: %s", ifname, strerror(errno));
 	sync_ports(&maps, netns, 0);
@@ -632,6 +662,7 @@ out:
 
 struct iface_list {
 	struct gs_iface_key keys[GS_MAX_IFACES];
+	struct gs_iface values[GS_MAX_IFACES];
 	int n;
 };
 
@@ -639,9 +670,11 @@ static int collect_iface(const void *key, const void *value, void *ctx)
 {
 	struct iface_list *list = ctx;
 
-	(void)value;
-	if (list->n < GS_MAX_IFACES)
-		memcpy(&list->keys[list->n++], key, sizeof(list->keys[0]));
+	if (list->n < GS_MAX_IFACES) {
+		memcpy(&list->keys[list->n], key, sizeof(list->keys[0]));
+		memcpy(&list->values[list->n], value, sizeof(list->values[0]));
+		list->n++;
+	}
 	return 0;
 }
 
@@ -731,7 +764,7 @@ int gs_detach_all(const char *pin_dir)
 				if (!xdp_link_path(path, sizeof(path), pin_dir, ifname))
 					xdp_unpin_link(path);
 			} else {
-				detach_iface(pin_dir, ifname);
+				detach_iface(pin_dir, ifname, list->values[i].xdp_flags);
 			}
 			bpf_map_delete_elem(fd, key);
 		}
@@ -778,7 +811,7 @@ int gs_reload(const char *pin_dir, const char *netns, uint32_t flows)
 		snprintf(ifname, sizeof(ifname), "%.*s", (int)sizeof(key->ifname), key->ifname);
 		err = gs_netns_enter(ns);
 		if (!err)
-			err = gs_attach(pin_dir, ns, ifname, flows);
+			err = gs_attach(pin_dir, ns, ifname, flows, !list->values[i].xdp_flags);
 		if (err && !first_err) {
 			first_err = err;
 			snprintf(message, sizeof(message), "%s", gs_last_error());

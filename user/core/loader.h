@@ -38,8 +38,16 @@ int gs_load(const char *pin_dir, uint32_t flows, struct graysplit_bpf **skel);
  */
 void gs_loader_set_ring_bytes(uint32_t bytes);
 
-/* netns is the --netns name or NULL; the caller has already entered it. */
-int gs_attach(const char *pin_dir, const char *netns, const char *ifname, uint32_t flows);
+/*
+ * netns is the --netns name or NULL; the caller has already entered it.
+ * egress_only: no program on the interface, only a record of it, which
+ * makes it a candidate redirect target of the fast path (txports.h): for
+ * the interfaces towards the backends, where graysplit has nothing to do
+ * on the way in, and where an XDP program alone would cost (a veth with
+ * one copies every skb it receives into a page of its own).
+ */
+int gs_attach(const char *pin_dir, const char *netns, const char *ifname, uint32_t flows,
+	      bool egress_only);
 int gs_detach(const char *pin_dir, const char *netns, const char *ifname);
 /*
  * Load this build's programs, pin them in place of the old ones and move

@@ -34,6 +34,7 @@ static int collect_port(const void *key, const void *value, void *ctx)
 	snprintf(port->netns, sizeof(port->netns), "%.*s", (int)sizeof(k->netns), k->netns);
 	snprintf(port->ifname, sizeof(port->ifname), "%.*s", (int)sizeof(k->ifname), k->ifname);
 	port->ifindex = v->ifindex;
+	port->egress_only = !v->xdp_flags;
 	return 0;
 }
 
@@ -64,6 +65,7 @@ static void judge_device(struct gs_port *port, bool describe)
 		port->device_why = GS_TX_RENAMED;
 		return;
 	}
+	port->facts.egress_only = port->egress_only;
 	port->device_why = gs_tx_judge(&port->facts);
 }
 

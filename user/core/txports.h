@@ -32,6 +32,7 @@ struct gs_port {
 	char netns[48];
 	char ifname[16];
 	uint32_t ifindex; /* as recorded at attach */
+	bool egress_only; /* attached --egress-only: no program of ours there */
 	bool here;	  /* judged (false: the instance spans namespaces) */
 	bool facts_read;  /* facts hold the device's state */
 	struct gs_link_facts facts;
