@@ -135,26 +135,22 @@ struct gs_flow_key {
  * interface and DSCP / flow info, no longer than fib_len).
  */
 struct gs_flow {
-	/* What a packet of an established flow reads, first: right after
-	 * the key, so that with it they span as few cache lines as the
-	 * entry allows (the working set of a big table misses on each). */
-	__u32 backend_id;
-	__u8 state;	  /* enum gs_flow_state */
-	__u8 flags;	  /* GS_FLOW_F_*: the forward path's and the agent's */
-	__u8 rev_flags;	  /* GS_REV_F_*: what the reply path has seen */
-	__u8 group;	  /* enum gs_group, as selected */
-	__u64 fib_stamp;  /* bpf_jiffies64() of the lookup; 0: none */
-	__u32 fib_oif;	  /* egress interface */
-	__u32 fib_iif;	  /* ingress interface the lookup was for */
-	__u32 fib_tos;	  /* its IPv4 TOS, or IPv6 flow info as sent; ECN bits cleared */
-	__u16 fib_len;	  /* IP length the lookup checked against the MTU */
-	__u8 fib_dmac[6]; /* next hop's MAC */
-	__u8 fib_smac[6]; /* egress interface's MAC */
-	__u16 pad;
-	/* Read at a connection's edges only. */
-	__u32 service_id;
 	__u64 created_ns; /* bpf_ktime_get_ns() at selection: the first SYN */
 	__u64 req_ns;	  /* forward path: first request payload (time to first byte) */
+	__u32 backend_id;
+	__u32 service_id;
+	__u8 state;	  /* enum gs_flow_state */
+	__u8 group;	  /* enum gs_group, as selected */
+	__u8 flags;	  /* GS_FLOW_F_*: the forward path's and the agent's */
+	__u8 rev_flags;	  /* GS_REV_F_*: what the reply path has seen */
+	__u32 fib_oif;	  /* egress interface */
+	__u64 fib_stamp;  /* bpf_jiffies64() of the lookup; 0: none */
+	__u32 fib_iif;	  /* ingress interface the lookup was for */
+	__u32 fib_tos;	  /* its IPv4 TOS, or IPv6 flow info as sent; ECN bits cleared */
+	__u8 fib_dmac[6]; /* next hop's MAC */
+	__u8 fib_smac[6]; /* egress interface's MAC */
+	__u16 fib_len;	  /* IP length the lookup checked against the MTU */
+	__u16 pad;
 };
 
 /*

@@ -455,3 +455,47 @@ $body
 	rej agent --log
 	check_table
 }
+
+# A map pinned by another build (here: config, one value size off) is not
+# this build's to use: attach says so on one line and leaves the running
+# instance alone (its programs attached, its maps pinned). Last in the
+# file: the instance is put back as it was, but the maps are not compared.
+@test "attach next to another build's pinned map: refused, the instance left running" {
+	local id xdp_before
+	id=$(bpftool -j map show pinned "$PIN/config" | jq .id)
+	xdp_before=$(tb_exec "$TB" node bpftool -j net show dev "$TB_IF_CLIENT" | jq -c '[.[0].xdp[]?.id]')
+	rm "$PIN/config"
+	bpftool map create "$PIN/config" type array key 4 value 8 entries 1 name config
+	run "$TB_GRAYSPLIT" --netns "$NODE_NS" --pin-dir "$PIN" attach "$TB_IF_CLIENT"
+	rm "$PIN/config"
+	bpftool map pin id "$id" "$PIN/config"
+	assert_failure
+	assert_equal "${#lines[@]}" 1
+	assert_output --partial "does not match this build's layout"
+	assert_equal "$(tb_exec "$TB" node bpftool -j net show dev "$TB_IF_CLIENT" | jq -c '[.[0].xdp[]?.id]')" "$xdp_before"
+	[ -e "$PIN/flows" ] && [ -e "$PIN/services" ]
+	gs status >/dev/null
+}
+
+# backend_addrs as an older build wrote it (no backend ids: the reply path
+# would match no flow of a backend but the first): attach --reload writes
+# it again, as the new programs read it.
+@test "attach --reload writes backend_addrs for this build's reply path" {
+	local before
+	before=$(bpftool -j map dump pinned "$PIN/backend_addrs" | jq -c 'sort_by(.key)')
+	[ "$(jq length <<<"$before")" -ge 2 ]
+	jq -r '.[] | "\(.key | join(" ")) / \(.value | join(" "))"' <<<"$before" | "$TB_PYTHON" -c '
+import subprocess, sys
+for line in sys.stdin:
+    k, v = line.split("/")
+    key, val = k.split(), v.split()
+    for i in range(4):      # svc[i].backend_id: bytes 22..23 of each 20-byte entry after count
+        off = 4 + 20 * i + 18
+        val[off] = val[off + 1] = "0x00"
+    subprocess.run(["bpftool", "map", "update", "pinned", sys.argv[1], "key", "hex"] +
+                   [k[2:] for k in key] + ["value", "hex"] + [v[2:] for v in val], check=True)
+' "$PIN/backend_addrs"
+	[ "$(bpftool -j map dump pinned "$PIN/backend_addrs" | jq -c 'sort_by(.key)')" != "$before" ]
+	gs attach --reload "$TB_IF_CLIENT" >/dev/null
+	assert_equal "$(bpftool -j map dump pinned "$PIN/backend_addrs" | jq -c 'sort_by(.key)')" "$before"
+}

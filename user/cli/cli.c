@@ -155,8 +155,10 @@ static int attach_all(struct gs_ctx *ctx, char **ifnames, int n, uint32_t flows,
 
 	if (!was_attached)
 		return gs_fail(ENOMEM, "out of memory");
+	/* An instance whose maps this build cannot use (another build's
+	 * layout) exists all the same: a failure here must not undo it. */
+	existed = !gs_instance_absent(ctx->pin_dir);
 	if (!gs_maps_open(ctx->pin_dir, &maps)) {
-		existed = true;
 		for (i = 0; i < n; i++) {
 			struct gs_iface_key key;
 			struct gs_iface value;

@@ -13,6 +13,7 @@
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
 
+#include "backend_addrs.h"
 #include "config.h"
 #include "error.h"
 #include "graysplit.h"
@@ -56,7 +57,7 @@ static bool instance_complete(const char *pin_dir)
 	return pinned(pin_dir, GS_PIN_PROG_XDP) && pinned(pin_dir, GS_PIN_PROG_TC);
 }
 
-static bool instance_absent(const char *pin_dir)
+bool gs_instance_absent(const char *pin_dir)
 {
 	int i;
 
@@ -554,7 +555,7 @@ int gs_attach(const char *pin_dir, const char *netns, const char *ifname, uint32
 	err = gs_check_bpffs(pin_dir);
 	if (err)
 		return err;
-	fresh = instance_absent(pin_dir);
+	fresh = gs_instance_absent(pin_dir);
 	err = get_programs(pin_dir, flows, &xdp_fd, &tc_fd);
 	if (err)
 		goto out;
@@ -802,6 +803,14 @@ int gs_reload(const char *pin_dir, const char *netns, uint32_t flows)
 	if (err)
 		goto out;
 	graysplit_bpf__destroy(skel);
+	/* backend_addrs as this build writes it (an older one left the
+	 * backend ids out): the reply path of the new programs reads them. */
+	if (!gs_maps_open(pin_dir, &maps)) {
+		err = gs_backend_addrs_sync(&maps);
+		gs_maps_close(&maps);
+		if (err)
+			goto out;
+	}
 	/* Attaching again moves each interface onto the pinned programs. */
 	for (i = 0; i < list->n; i++) {
 		struct gs_iface_key *key = &list->keys[i];

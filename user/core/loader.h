@@ -29,6 +29,9 @@ struct graysplit_bpf *gs_skel_open(void);
  */
 uint32_t gs_flow_table_entries(uint32_t flows);
 
+/* No map of an instance is pinned under pin_dir (whatever build pinned it). */
+bool gs_instance_absent(const char *pin_dir);
+
 int gs_load(const char *pin_dir, uint32_t flows, struct graysplit_bpf **skel);
 
 /*
