@@ -504,15 +504,22 @@ static void measure(struct bench_case *c, const char *figure, struct result *res
 		for (k = 0; k < per_round; k++, i++) {
 			const struct frame *f = c->next(c, i);
 
-			/* Alternate the order so neither always runs second. */
+			/* Alternate the order so neither always runs second; a
+			 * variant takes its turn first, between or last. */
+			if (c->var_fd > 0 && k % 3 == 0)
+				sum_var += run_timed(c->var_fd, f->buf, f->len, c->repeat);
 			if (k & 1) {
 				sum_base += run_timed(c->base_fd, f->buf, f->len, c->repeat);
+				if (c->var_fd > 0 && k % 3 == 1)
+					sum_var += run_timed(c->var_fd, f->buf, f->len, c->repeat);
 				sum_gs += run_timed(c->prog_fd, f->buf, f->len, c->repeat);
 			} else {
 				sum_gs += run_timed(c->prog_fd, f->buf, f->len, c->repeat);
+				if (c->var_fd > 0 && k % 3 == 1)
+					sum_var += run_timed(c->var_fd, f->buf, f->len, c->repeat);
 				sum_base += run_timed(c->base_fd, f->buf, f->len, c->repeat);
 			}
-			if (c->var_fd > 0)
+			if (c->var_fd > 0 && k % 3 == 2)
 				sum_var += run_timed(c->var_fd, f->buf, f->len, c->repeat);
 		}
 		diff[r] = ((double)sum_gs - (double)sum_base) / per_round;
