@@ -122,12 +122,10 @@ uint32_t gs_flow_table_entries(uint32_t flows)
 	return flows & (flows - 1) ? flows : flows + 1;
 }
 
-/* Flow tables already pinned keep their size (libbpf would otherwise refuse
- * to reuse them); new ones get the size asked for (gs_flow_table_entries). */
-static int size_flow_table(struct bpf_map *map, uint32_t flows)
+/* A map already pinned keeps its size (libbpf would otherwise refuse to
+ * reuse it); a new one gets size. */
+static int size_map(struct bpf_map *map, uint32_t size)
 {
-	uint32_t size = gs_flow_table_entries(flows);
-
 	pinned_max_entries(bpf_map__pin_path(map), &size);
 	return bpf_map__set_max_entries(map, size);
 }
@@ -247,10 +245,10 @@ int gs_load(const char *pin_dir, uint32_t flows, struct graysplit_bpf **out)
 			goto fail;
 		}
 	}
-	err = size_flow_table(skel->maps.flows, flows);
+	err = size_map(skel->maps.flows, gs_flow_table_entries(flows));
 	/* The same rule for the ring: a pinned one keeps its size. */
 	if (!err && ring_bytes)
-		err = size_flow_table(skel->maps.events, ring_bytes);
+		err = size_map(skel->maps.events, ring_bytes);
 	if (!err)
 		err = match_devmap_flags(skel->maps.tx_ports);
 	if (err) {
