@@ -12,7 +12,8 @@ digest of the table it points to.
 OUT_BY_ADDRESS (written from the same reading): the same state reached by another history (another order of
 commands) gives the same document: backends keyed by address and port
 instead of slot id, tables as digests of the addresses they list, the
-services of a backend address (listed in slot id order) sorted, and a
+services of a backend address (listed in slot id order) sorted and their
+backend ids as the addresses they name, and a
 rollout's generation and applied time left out.
 """
 import ctypes
@@ -91,6 +92,10 @@ def canonical(pin, dumps, inner, by_addr):
             v = a["value"]
             if isinstance(v, dict) and "svc" in v:
                 n = v["count"]
+                # The backend's slot, by the address it names.
+                for svc in v["svc"][:n]:
+                    if "backend_id" in svc:
+                        svc["backend_id"] = names.get(svc["backend_id"], str(svc["backend_id"]))
                 v["svc"] = sorted(v["svc"][:n], key=json.dumps) + v["svc"][n:]
         for r in doc["rollouts"]:
             r["value"]["generation"] = 0
