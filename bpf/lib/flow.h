@@ -93,7 +93,9 @@ static __always_inline __u8 gs_rev_initial_flags(__u8 flow_state)
  * in place over the map entry of a finished or stranded flow, which spares
  * the LRU a second element for the same key. Connect latency runs from
  * created_ns, which a retransmitted SYN keeps. In place, the next hop
- * cache goes first: it was the old backend's.
+ * cache goes first if it was another backend's; the same 5-tuple to the
+ * same backend asks the FIB the same question, so its answer stays, as
+ * young as it was.
  */
 static __always_inline __u64 gs_flow_init(struct gs_flow *entry, const struct gs_pkt *pkt,
 					  const struct gs_choice *choice, __u32 service_id)
@@ -101,7 +103,8 @@ static __always_inline __u64 gs_flow_init(struct gs_flow *entry, const struct gs
 	__u64 now = bpf_ktime_get_ns();
 	__u8 state = gs_flow_initial_state(pkt);
 
-	entry->fib_stamp = 0;
+	if (entry->backend_id != choice->backend_id)
+		entry->fib_stamp = 0;
 	entry->created_ns = now;
 	entry->req_ns = 0;
 	entry->backend_id = choice->backend_id;

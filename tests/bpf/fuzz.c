@@ -906,8 +906,12 @@ static void model_forward(struct fz *z, const struct fz_parse *p, struct fz_expe
 			e->delta[GS_CNT_NO_BACKEND] = 1;
 			return;
 		}
-		flow = flow_find(z, &p->key, true);
-		flow->nh_cached = false;
+		/* Rewritten in place, an entry selecting its own backend again
+		 * keeps its next hop: the same question to the FIB. */
+		if (!flow || flow->backend_id != be->id) {
+			flow = flow_find(z, &p->key, true);
+			flow->nh_cached = false;
+		}
 		flow->backend_id = be->id;
 		flow->service_id = svc->id;
 		flow->group = group;

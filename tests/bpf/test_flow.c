@@ -200,6 +200,36 @@ static void check_syn_after_close_reselects(struct fx *fx, uint8_t close_flags)
 	CHECK_EQ(fx_backend_stats(fx, id).new_flows, 1, "new flow counted on the new backend");
 }
 
+/* A SYN after a FIN that selects the same backend again asks the FIB the
+ * same question: the entry keeps the answer (and its age); another
+ * backend's would not (check_syn_after_close_reselects). */
+static void flow_reselect_to_same_backend_keeps_next_hop(void **state)
+{
+	struct fx *fx = *state;
+	struct gs_flow closed, reopened;
+	struct gs_flow_key key;
+	struct scenario sc;
+	struct pkt_spec syn, fin;
+	uint32_t id;
+
+	sc_setup(&sc, fx, false, IPPROTO_TCP, GS_HASH_FLOW);
+	syn = sc_client_pkt(&sc, 40000, PKT_SYN);
+	fin = sc_client_pkt(&sc, 40000, PKT_FIN | PKT_ACK);
+	id = sc_forward(&sc, &syn);
+	sc_forward(&sc, &fin);
+	key = sc_flow_key(&syn);
+	closed = flow_of(&sc, &syn);
+	closed.fib_stamp = 7;
+	CHECK_EQ(bpf_map__update_elem(fx->skel->maps.flows, &key, sizeof(key), &closed,
+				      sizeof(closed), BPF_EXIST),
+		 0, "flows update");
+	CHECK_EQ(sc_forward(&sc, &syn), id, "the same 5-tuple selects the same backend");
+	reopened = flow_of(&sc, &syn);
+	CHECK_EQ(fx_counter(fx, GS_CNT_FLOW_RESELECT), 1, "selected again");
+	CHECK_EQ(reopened.state, GS_FLOW_SYN_SENT, "reopened");
+	CHECK_EQ(reopened.fib_stamp, 7, "the next hop answer stays");
+}
+
 static void flow_syn_after_client_fin_reselects(void **state)
 {
 	check_syn_after_close_reselects(*state, PKT_FIN | PKT_ACK);
@@ -484,6 +514,7 @@ int main(void)
 		FX_TEST(flow_retransmitted_syn_keeps_backend_and_created_ns),
 		FX_TEST(flow_syn_on_established_keeps_backend),
 		FX_TEST(flow_syn_after_client_fin_reselects),
+		FX_TEST(flow_reselect_to_same_backend_keeps_next_hop),
 		FX_TEST(flow_syn_after_client_rst_reselects),
 		FX_TEST(flow_missing_entry_recovered_on_same_backend),
 		FX_TEST(flow_evicted_replies_follow_the_entry),
