@@ -292,6 +292,16 @@ static void service_setup(struct gs_maps *m, bool v6)
 	ops_check(gs_split_set(m, &key, CANARY_PPM), "split set");
 }
 
+/* Both families' services, the redirect target and the config attach
+ * writes (the next hop cache's life), in an object's maps. */
+static void maps_setup(struct gs_maps *m)
+{
+	service_setup(m, false);
+	service_setup(m, true);
+	tx_port_add(m->tx_ports);
+	fast_path_set(m->config, true);
+}
+
 /* The variant object, loaded and set up as the main one. */
 static void variant_setup(void)
 {
@@ -311,10 +321,7 @@ static void variant_setup(void)
 		die("variant %s: no gs_tc_reply or gs_xdp_fwd", variant_path);
 	gs_maps_init(&variant_maps);
 	maps_of_obj(obj, &variant_maps);
-	service_setup(&variant_maps, false);
-	service_setup(&variant_maps, true);
-	tx_port_add(variant_maps.tx_ports);
-	fast_path_set(variant_maps.config, true);
+	maps_setup(&variant_maps);
 	note("variant: %s loaded and set up as the main object", variant_path);
 }
 
@@ -1133,11 +1140,7 @@ int main(int argc, char **argv)
 
 	gs_maps_init(&m);
 	maps_of(skel, &m);
-	service_setup(&m, false);
-	service_setup(&m, true);
-	tx_port_add(m.tx_ports);
-	/* The config attach writes: the next hop cache's life. */
-	fast_path_set(m.config, true);
+	maps_setup(&m);
 	if (variant_path)
 		variant_setup();
 
