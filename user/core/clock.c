@@ -54,7 +54,19 @@ uint64_t gs_kernel_jiffies(void)
 	return read_timer_list(&now_ns, &jiffies) ? 0 : jiffies;
 }
 
+static uint32_t kernel_hz(void);
+
+/* Once per process: the rate stays what the kernel was built with. */
 uint32_t gs_kernel_hz(void)
+{
+	static uint32_t hz;
+
+	if (!hz)
+		hz = kernel_hz();
+	return hz;
+}
+
+static uint32_t kernel_hz(void)
 {
 	/* Every CONFIG_HZ choice of the architectures Linux runs on. */
 	static const uint32_t rates[] = {24,  32,  48,	64,  100,  128,	 200,

@@ -510,7 +510,10 @@ static int record_netns(const struct gs_maps *maps)
 	bpf_map_lookup_elem(maps->tx_health, &slot, &h0);
 	cfg.netns_ino = gs_netns_ino();
 	cfg.nf_dropped_ack = h0.nf_dropped;
-	cfg.fib_ttl_ticks = gs_fib_ttl_ticks();
+	/* The kernel's tick rate does not change: found once per instance
+	 * (near 300 s of uptime it takes a quarter second to count). */
+	if (!cfg.fib_ttl_ticks)
+		cfg.fib_ttl_ticks = gs_fib_ttl_ticks();
 	return gs_config_write(maps, &cfg);
 }
 
