@@ -193,7 +193,8 @@ struct gs_flow {
  * reply names the backend and the client; with each VIP:port listed here
  * it makes a forward key, and the flow under it is the reply's if its
  * backend is the reply's source: the backend id listed with the VIP, so
- * the reply path needs no look at the backends map. One address:port:proto serves at most
+ * the reply path needs no look at the backends map. One address:port:proto
+ * serves at most
  * GS_ADDR_SERVICES services; `backend add` refuses one more.
  */
 #define GS_ADDR_SERVICES 4

@@ -310,11 +310,11 @@ static __always_inline int gs_snat_tc(struct __sk_buff *skb, const struct gs_pkt
 					flags | BPF_F_PSEUDO_HDR | sizeof(new_addr)))
 			return GS_R_BAD_HEADER;
 	} else {
-		__s64 diff = 0;
+		__u32 diff = 0;
 
 		/* The pseudo-header's change, as bpf_csum_diff would give it. */
 		for (i = 0; i < 4; i++)
-			diff = gs_csum_diff32((__u32)diff, pkt->key.src.w[i], fwd->dst.w[i]);
+			diff = gs_csum_diff32(diff, pkt->key.src.w[i], fwd->dst.w[i]);
 		for (i = 0; i < 8; i++) {
 			buf[i] = ((const __u16 *)fwd->dst.w)[i];
 			buf[8 + i] = ((const __u16 *)pkt->key.dst.w)[i];
@@ -323,9 +323,9 @@ static __always_inline int gs_snat_tc(struct __sk_buff *skb, const struct gs_pkt
 		/* BPF_F_IPV6 keeps skb->csum right for CHECKSUM_COMPLETE;
 		 * kernels older than 6.16 do not know it, and there the plain
 		 * call is right. */
-		if (bpf_l4_csum_replace(skb, gs_l4_csum_off(pkt), 0, (__u32)diff,
+		if (bpf_l4_csum_replace(skb, gs_l4_csum_off(pkt), 0, diff,
 					flags | BPF_F_PSEUDO_HDR | BPF_F_IPV6) &&
-		    bpf_l4_csum_replace(skb, gs_l4_csum_off(pkt), 0, (__u32)diff,
+		    bpf_l4_csum_replace(skb, gs_l4_csum_off(pkt), 0, diff,
 					flags | BPF_F_PSEUDO_HDR))
 			return GS_R_BAD_HEADER;
 	}

@@ -148,13 +148,11 @@ int fn_run_xdp(struct fx *fx, const struct fibnet *net, const uint8_t *in, size_
 
 void fn_config_set(struct fx *fx, uint32_t flags, uint64_t nf_dropped_ack)
 {
-	static uint32_t ttl_ticks;
-	struct gs_config cfg = {.flags = flags, .nf_dropped_ack = nf_dropped_ack};
+	struct gs_config cfg = {.flags = flags,
+				.nf_dropped_ack = nf_dropped_ack,
+				.fib_ttl_ticks = gs_fib_ttl_ticks()};
 	uint32_t zero = 0;
 
-	if (!ttl_ticks)
-		ttl_ticks = gs_fib_ttl_ticks();
-	cfg.fib_ttl_ticks = ttl_ticks;
 	if (bpf_map__update_elem(fx->skel->maps.config, &zero, sizeof(zero), &cfg, sizeof(cfg),
 				 BPF_ANY))
 		fail_msg("fibnet: config update: %s", strerror(errno));
