@@ -33,6 +33,8 @@ LDLIBS    += -lcyaml -lyaml
 LDLIBS    += -lnftables
 # Interface facts for the fast path's redirect targets: rtnetlink and the netdev family.
 LDLIBS    += -lmnl
+# Fleet mode: etcd's v3 JSON gateway over HTTP(S), and its watch thread.
+LDLIBS    += -lcurl -lpthread
 
 BPF_SRC   := bpf/graysplit.bpf.c
 BPF_HDRS  := $(wildcard bpf/lib/*.h) $(wildcard include/*.h)
@@ -45,11 +47,12 @@ SKEL      := $(BUILD)/graysplit.skel.h
 # are included by bare name, so the include path of each folder is its rule:
 # core sees core; cli sees core and cli; agent sees core and agent; only
 # main.c sees all three. tests/lint/includes.sh checks the same on the files.
-LAYERS    := core cli agent
+LAYERS    := core fleet cli agent
 INC_core  := -Iinclude -Iuser/core -I$(BUILD)
-INC_cli   := $(INC_core) -Iuser/cli
-INC_agent := $(INC_core) -Iuser/agent
-INC_main  := $(INC_core) -Iuser/cli -Iuser/agent
+INC_fleet := $(INC_core) -Iuser/fleet
+INC_cli   := $(INC_fleet) -Iuser/cli
+INC_agent := $(INC_fleet) -Iuser/agent
+INC_main  := $(INC_fleet) -Iuser/cli -Iuser/agent
 # The include path of the folder of the source being compiled ($* is
 # "core/maps", or "main").
 layer_inc = $(INC_$(firstword $(subst /, ,$*)))
@@ -118,6 +121,7 @@ $(BUILD)/graysplit: $(BUILD)/user/main.o $(BUILD)/libgraysplit.a
 # Tests are built with ASan and UBSan.
 $(BUILD)/tests/unit/test_agent_opts $(BUILD)/fuzz/fuzz_agent_opts: TEST_INC += -Iuser/cli
 $(BUILD)/tests/unit/test_prom: TEST_INC += -Iuser/agent
+$(BUILD)/tests/unit/test_store: TEST_INC += -Iuser/fleet
 
 # The policy's traffic simulation makes millions of decisions: built
 # optimised without sanitizers (against the plain library), it takes half

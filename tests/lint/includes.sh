@@ -10,9 +10,10 @@
 #   name   an include names a bare file name ("maps.h", no directory) and
 #          no two files under user/ share a name: the include path given
 #          to each folder by the Makefile is what keeps the rule below;
-#   layer  user/core/ includes only core; user/cli/ core and cli;
-#          user/agent/ core and agent; user/main.c, the one file at the top,
-#          any of them; a file anywhere else is an error;
+#   layer  user/core/ includes only core; user/fleet/ core and fleet;
+#          user/cli/ core, fleet and cli; user/agent/ core, fleet and agent;
+#          user/main.c, the one file at the top, any of them; a file
+#          anywhere else is an error;
 #   cycle  a module is a base name, x.c and x.h together (so x.c including
 #          x.h is no edge); module A depends on B when a file of A includes
 #          a file of B; the modules' graph has no cycle. Each cycle found is
@@ -33,13 +34,13 @@ find "$dir" -type f \( -name '*.c' -o -name '*.h' \) | LC_ALL=C sort >"$list"
 
 # shellcheck disable=SC2046 # file names under user/ have no spaces
 LC_ALL=C awk -v root="$dir/" '
-# The folder a file is in: core, cli, agent; "main" for user/main.c; else "?".
+# The folder a file is in: core, fleet, cli, agent; "main" for user/main.c; else "?".
 function layer(path,   rel) {
 	rel = substr(path, length(root) + 1)
 	if (index(rel, "/") == 0)
 		return rel == "main.c" ? "main" : "?"
 	rel = substr(rel, 1, index(rel, "/") - 1)
-	return (rel == "core" || rel == "cli" || rel == "agent") ? rel : "?"
+	return (rel == "core" || rel == "fleet" || rel == "cli" || rel == "agent") ? rel : "?"
 }
 function base(path) {
 	sub(/.*\//, "", path)
@@ -51,7 +52,8 @@ function module(path) {
 	return path
 }
 function allowed(from, to) {
-	return from == "main" || to == "core" || from == to
+	return from == "main" || to == "core" || from == to ||
+	       (to == "fleet" && (from == "cli" || from == "agent"))
 }
 function bad(msg) {
 	print msg

@@ -41,6 +41,7 @@
 #include "rollout.h"
 #include "rollout_cli.h"
 #include "rollout_file.h"
+#include "session.h"
 #include "status.h"
 #include "top.h"
 
@@ -51,67 +52,22 @@ struct gs_ctx {
 	const char *cmd; /* "backend add", for messages */
 };
 
-/* A mutating command's hold on the instance: its lock and its maps. */
-struct session {
-	int lock_fd;
-	struct gs_maps maps;
-	const char *pin_dir;
-	bool journaled; /* a journal to remove at the end */
-};
-
-/* The lock, the maps, and first of all the repair of a command that died
- * half-way (its journal is still there): every command starts from a state
- * some command left whole. */
-static int session_begin(struct gs_ctx *ctx, struct session *s)
+/* A mutating command runs in a session (core/session.c): lock, maps,
+ * journal, and the repair of a command that died half-way. */
+static int session_begin(struct gs_ctx *ctx, struct gs_session *s)
 {
-	int err;
-
-	s->pin_dir = ctx->pin_dir;
-	s->journaled = false;
-	s->lock_fd = gs_lock_acquire(ctx->pin_dir);
-	if (s->lock_fd < 0)
-		return s->lock_fd;
-	err = gs_maps_open(ctx->pin_dir, &s->maps);
-	if (!err) {
-		err = gs_journal_recover(ctx->pin_dir, &s->maps, "cli");
-		if (err < 0)
-			gs_maps_close(&s->maps);
-		else
-			err = 0;
-	}
-	/* No instance there (a mistyped --pin-dir, say): leave no lock file
-	 * behind for it in the state directory. */
-	if (err == -ENOENT)
-		gs_lock_remove(ctx->pin_dir, s->lock_fd);
-	else if (err)
-		gs_lock_release(s->lock_fd);
-	return err;
+	return gs_session_begin(ctx->pin_dir, s);
 }
 
-/* Before the first write of a command that writes more than one entry of
- * service key's state. */
-static int session_journal(struct gs_ctx *ctx, struct session *s, const struct gs_service_key *key)
+static int session_journal(struct gs_ctx *ctx, struct gs_session *s,
+			   const struct gs_service_key *key)
 {
-	int err = gs_journal_begin(ctx->pin_dir, &s->maps, key, ctx->cmd);
-
-	s->journaled = !err;
-	return err;
+	return gs_session_journal(s, key, ctx->cmd);
 }
 
-/*
- * After a command that succeeded, free the slots of draining backends whose
- * flows have all finished: lazily, so no command waits for a drain, and
- * never after a failure, which must leave the maps as they were.
- */
-static int session_end(struct session *s, int err)
+static int session_end(struct gs_session *s, int err)
 {
-	if (!err)
-		gs_backend_reap(&s->maps);
-	if (s->journaled)
-		gs_journal_end(s->pin_dir);
-	gs_maps_close(&s->maps);
-	gs_lock_release(s->lock_fd);
-	return err;
+	return gs_session_end(s, err);
 }
 
 /* VIP:PORT plus --proto into a services key. */
@@ -247,7 +203,7 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 	char ct_why[160] = "";
 	int ct = 0;
 	struct gs_config cfg = {};
-	struct session s;
+	struct gs_session s;
 	int err, n, i, lock_fd;
 
 	err = gs_args_parse(ctx->cmd, argc, argv, opts, names, 1, -1, &n);
@@ -358,7 +314,7 @@ static int cmd_detach(struct gs_ctx *ctx, int argc, char **argv)
 	static const char *const names[] = {"IFACE or --all"};
 	bool all = false;
 	const struct gs_opt opts[] = {{"--all", NULL, NULL, &all}, {0}};
-	struct session s;
+	struct gs_session s;
 	int err, n, i, lock_fd;
 
 	err = gs_args_parse(ctx->cmd, argc, argv, opts, names, 0, -1, &n);
@@ -411,7 +367,7 @@ static int cmd_service_add(struct gs_ctx *ctx, int argc, char **argv)
 		{"--proto", NULL, &proto, NULL}, {"--hash", NULL, &hash, NULL}, {0}};
 	struct gs_service_key key;
 	uint8_t hash_mode = GS_HASH_FLOW;
-	struct session s;
+	struct gs_session s;
 	int err, n;
 
 	err = gs_args_parse(ctx->cmd, argc, argv, opts, names, 1, 1, &n);
@@ -435,7 +391,7 @@ static int cmd_service_del(struct gs_ctx *ctx, int argc, char **argv)
 	const char *proto = NULL;
 	const struct gs_opt opts[] = {{"--proto", NULL, &proto, NULL}, {0}};
 	struct gs_service_key key;
-	struct session s;
+	struct gs_session s;
 	int err, n;
 
 	err = gs_args_parse(ctx->cmd, argc, argv, opts, names, 1, 1, &n);
@@ -464,7 +420,7 @@ static int cmd_backend_add(struct gs_ctx *ctx, int argc, char **argv)
 	uint32_t weight = 1;
 	uint16_t port;
 	uint8_t group;
-	struct session s;
+	struct gs_session s;
 	int err, n;
 
 	err = gs_args_parse(ctx->cmd, argc, argv, opts, names, 2, 2, &n);
@@ -496,7 +452,7 @@ static int cmd_backend_del(struct gs_ctx *ctx, int argc, char **argv)
 	struct gs_service_key key;
 	union gs_addr addr;
 	uint16_t port;
-	struct session s;
+	struct gs_session s;
 	int err, n;
 
 	err = gs_args_parse(ctx->cmd, argc, argv, opts, names, 2, 2, &n);
@@ -545,7 +501,7 @@ static int cmd_split(struct gs_ctx *ctx, int argc, char **argv)
 	const char *proto = NULL;
 	const struct gs_opt opts[] = {{"--proto", NULL, &proto, NULL}, {0}};
 	struct gs_service_key key;
-	struct session s;
+	struct gs_session s;
 	uint32_t ppm;
 	int err, n;
 
@@ -594,7 +550,7 @@ static int cmd_override_add(struct gs_ctx *ctx, int argc, char **argv)
 	union gs_addr client;
 	uint32_t prefixlen;
 	uint8_t group;
-	struct session s;
+	struct gs_session s;
 	int err;
 
 	err = override_args(ctx, argc, argv, true, &key, &client, &prefixlen, &group);
@@ -612,7 +568,7 @@ static int cmd_override_del(struct gs_ctx *ctx, int argc, char **argv)
 	union gs_addr client;
 	uint32_t prefixlen;
 	uint8_t group;
-	struct session s;
+	struct gs_session s;
 	int err;
 
 	err = override_args(ctx, argc, argv, false, &key, &client, &prefixlen, &group);
@@ -634,7 +590,7 @@ static int cmd_apply(struct gs_ctx *ctx, int argc, char **argv)
 				      {0}};
 	struct gs_rollout_file rf;
 	struct json_object *report = NULL;
-	struct session s;
+	struct gs_session s;
 	int err, n;
 
 	err = gs_args_parse(ctx->cmd, argc, argv, opts, NULL, 0, 0, &n);
@@ -823,7 +779,7 @@ static int rollout_op(struct gs_ctx *ctx, int argc, char **argv, enum gs_rollout
 	bool full = false;
 	const struct gs_opt extra[] = {{"--full", NULL, NULL, &full}, {0}};
 	struct gs_service_key key;
-	struct session s;
+	struct gs_session s;
 	int err;
 
 	err = rollout_args(ctx, argc, argv, op == GS_RO_OP_PROMOTE ? extra : NULL, &key);
@@ -862,7 +818,7 @@ static int cmd_config(struct gs_ctx *ctx, int argc, char **argv)
 	const struct gs_opt opts[] = {{"--json", "-j", NULL, &ctx->json}, {0}};
 	struct json_object *tree;
 	struct gs_config cfg;
-	struct session s;
+	struct gs_session s;
 	uint32_t set = 0, clear = 0;
 	int err, n, i;
 

@@ -4,7 +4,8 @@
 
 #include "error.h"
 
-static char last_error[512];
+/* Per thread: the agent's store watch runs in a thread of its own. */
+static _Thread_local char last_error[512];
 
 void gs_set_error(const char *fmt, ...)
 {
