@@ -12,6 +12,7 @@ packages=(
 	tmux groff man-db gnuplot-nox valgrind
 	wrk nginx-light
 	dnsmasq-base bind9-dnsutils python3-dnspython
+	libcurl4-openssl-dev etcd-server etcd-client openssl
 )
 
 missing=()

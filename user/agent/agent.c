@@ -36,6 +36,7 @@
 #include "decisions.h"
 #include "error.h"
 #include "failback.h"
+#include "follow.h"
 #include "lock.h"
 #include "map_iter.h"
 #include "maps.h"
@@ -48,6 +49,7 @@
 #include "rollout.h"
 #include "rollout_walk.h"
 #include "stopfd.h"
+#include "store_url.h"
 #include "window.h"
 
 /* How often the agent checks that its instance still exists. */
@@ -96,6 +98,7 @@ struct agent {
 	struct gs_metrics *metrics;	       /* NULL without --metrics */
 	struct gs_port_guard ports;	       /* the fast path's redirect targets */
 	struct gs_metrics_agent counts;
+	struct gs_follow *follow; /* fleet mode: this node's side of the store */
 };
 
 /* The agent's policy, with the service's rollout's analysis over it
@@ -703,6 +706,10 @@ static int tick(struct agent *a)
 	/* --once: the first tick only sets baselines; then a full window. */
 	bool last = a->opts->once && a->ticks >= a->slots;
 
+	/* Fleet mode: the lease, and the full read that is due now and then
+	 * even when the watch said nothing. */
+	if (a->follow)
+		gs_follow_run(a->follow, gs_monotonic_ns());
 	/* A CLI command that died half-way is repaired here too (once the
 	 * lock is free), so no one waits for the next command; while one is
 	 * writing, its rollout is not walked on a half-written state. */
@@ -810,19 +817,21 @@ static int loop(struct agent *a)
 	int sfd = gs_stop_signals_fd(), tfd = interval_timer(a->opts->interval_ms);
 	int efd = epoll_create1(EPOLL_CLOEXEC), rfd = ring_buffer__epoll_fd(a->rb);
 	int mfd = a->metrics ? gs_metrics_fd(a->metrics) : -1;
-	struct epoll_event got[4];
+	int ffd = a->follow ? gs_follow_fd(a->follow) : -1;
+	struct epoll_event got[5];
 	int err = 0, n, i;
 	uint64_t expired;
 
 	if (sfd < 0 || tfd < 0 || efd < 0 || epoll_add(efd, sfd) || epoll_add(efd, tfd) ||
-	    epoll_add(efd, rfd) || (mfd >= 0 && epoll_add(efd, mfd))) {
+	    epoll_add(efd, rfd) || (mfd >= 0 && epoll_add(efd, mfd)) ||
+	    (ffd >= 0 && epoll_add(efd, ffd))) {
 		err = gs_fail(errno, "cannot set up the agent's wait: %s", strerror(errno));
 		goto out;
 	}
 	/* The first reading sets every backend's baseline. */
 	err = tick(a);
 	while (!err) {
-		n = epoll_wait(efd, got, 4, -1);
+		n = epoll_wait(efd, got, 5, -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -843,6 +852,8 @@ static int loop(struct agent *a)
 				err = consume_events(a);
 			} else if (got[i].data.fd == mfd) {
 				gs_metrics_run(a->metrics);
+			} else if (got[i].data.fd == ffd) {
+				gs_follow_run(a->follow, gs_monotonic_ns());
 			}
 		}
 		if (!err && a->events_changed)
@@ -865,6 +876,29 @@ static int render_metrics(void *ctx, struct gs_prom_buf *out)
 	struct agent *a = ctx;
 
 	return gs_metrics_render(&a->collect, &a->counts, out);
+}
+
+static void follow_log(void *ctx, struct json_object *line)
+{
+	struct agent *a = ctx;
+
+	gs_audit_print(stdout, a->log, line);
+}
+
+/* Fleet mode: the store's services into the maps before the first tick,
+ * then whenever the watch says they changed. */
+static int follow_start(struct agent *a)
+{
+	struct gs_store_url url;
+	int err = gs_store_url_parse(&a->opts->store, &url);
+
+	if (err <= 0)
+		return err;
+	err = gs_follow_start(&url, a->pin_dir, a->opts->store.node_name, follow_log, a,
+			      &a->follow);
+	if (!err)
+		gs_follow_run(a->follow, gs_monotonic_ns());
+	return err;
 }
 
 static int setup(struct agent *a)
@@ -903,10 +937,13 @@ static int setup(struct agent *a)
 	a->rb = ring_buffer__new(a->maps.events, handle_event, a, NULL);
 	if (!a->rb)
 		return gs_fail(errno, "cannot open the events ring buffer: %s", strerror(errno));
-	if (a->opts->metrics)
-		return gs_metrics_start(&a->opts->metrics_addr, a->opts->metrics_port,
-					render_metrics, a, &a->metrics);
-	return 0;
+	if (a->opts->metrics) {
+		err = gs_metrics_start(&a->opts->metrics_addr, a->opts->metrics_port,
+				       render_metrics, a, &a->metrics);
+		if (err)
+			return err;
+	}
+	return follow_start(a);
 }
 
 static void teardown(struct agent *a)
@@ -919,6 +956,7 @@ static void teardown(struct agent *a)
 			gs_window_free(&a->watch[id].win[g]);
 		free(a->watch[id].total);
 	}
+	gs_follow_stop(a->follow);
 	gs_metrics_stop(a->metrics);
 	ring_buffer__free(a->rb);
 	gs_collect_free(&a->collect);

@@ -10,7 +10,10 @@
 #include "agent_flags.h"
 #include "cmdline.h"
 #include "error.h"
+#include "fleet.h"
 #include "parse.h"
+#include "store_flags.h"
+#include "store_url.h"
 
 #define GS_INTERVAL_MS_MIN 10u
 #define GS_INTERVAL_MS_MAX 60000u
@@ -75,6 +78,7 @@ int gs_agent_parse(const char *cmd, int argc, char **argv, struct gs_agent_opts 
 	const char *latency_margin = NULL, *hard_fail = NULL, *on_fail = NULL, *log = NULL;
 	const char *metrics = NULL, *udp_answer = NULL;
 	bool once = false;
+	struct gs_agent_opts o;
 	const struct gs_opt flags[] = {
 		{"--interval-ms", NULL, &interval, NULL},
 		{"--window-ms", NULL, &window, NULL},
@@ -90,9 +94,11 @@ int gs_agent_parse(const char *cmd, int argc, char **argv, struct gs_agent_opts 
 		{"--log", NULL, &log, NULL},
 		{"--metrics", NULL, &metrics, NULL},
 		{"--once", NULL, NULL, &once},
+		{"--node", NULL, &o.store.node_name, NULL},
+		GS_STORE_FLAGS(o.store),
 		{0},
 	};
-	struct gs_agent_opts o;
+	struct gs_store_url store;
 	double margin_ms;
 	int err, n;
 
@@ -160,6 +166,15 @@ int gs_agent_parse(const char *cmd, int argc, char **argv, struct gs_agent_opts 
 				      metrics);
 		o.metrics = !err;
 	}
+	if (!err)
+		err = gs_store_url_parse(&o.store, &store);
+	if (err == 0 && o.store.node_name)
+		err = gs_fail(EINVAL,
+			      "--node: only in fleet mode (--store URL or GRAYSPLIT_STORE)");
+	if (err == 1 && o.store.node_name)
+		err = gs_fleet_name_check(o.store.node_name);
+	if (err == 1)
+		err = 0;
 	if (err)
 		return err;
 	o.log_path = log;
@@ -213,6 +228,13 @@ void gs_agent_help(FILE *out)
 		"                           reaches)\n"
 		"  --once                   watch one window, print a line per service, exit\n"
 		"\n"
+		"Fleet mode (--store or GRAYSPLIT_STORE): the agent makes the maps match every\n"
+		"service the store holds (written by 'graysplit apply --store'), through the\n"
+		"same plan as 'apply -f', at start and within a watch's notice of each change,\n"
+		"and keeps PREFIX/nodes/NAME, under a lease, saying which store revision its\n"
+		"maps match. A store that does not answer leaves the maps as they are.\n"
+		"  --node NAME              this node's name in the store (default\n"
+		"                           HOST.PIN_DIR, unique per instance)\n" GS_STORE_HELP "\n"
 		"Output: one JSON line per decision on stdout, printed when a service's verdict\n"
 		"changes (inconclusive, pass, fail, hard_fail, both_failing) and always for\n"
 		"fail and hard_fail; not every interval's unchanged pass. both_failing: the\n"

@@ -29,7 +29,9 @@
 #include "decisions.h"
 #include "decisions_print.h"
 #include "error.h"
+#include "etcd.h"
 #include "events.h"
+#include "fleet.h"
 #include "journal.h"
 #include "loader.h"
 #include "lock.h"
@@ -43,6 +45,8 @@
 #include "rollout_file.h"
 #include "session.h"
 #include "status.h"
+#include "store_flags.h"
+#include "store_url.h"
 #include "top.h"
 
 struct gs_ctx {
@@ -580,22 +584,73 @@ static int cmd_override_del(struct gs_ctx *ctx, int argc, char **argv)
 	return session_end(&s, err);
 }
 
+/* apply with a store: the file, checked as a node will check it, becomes
+ * the service's spec in the store; the nodes' agents apply it. */
+static int apply_to_store(struct gs_ctx *ctx, const struct gs_store_url *url, const char *file,
+			  bool dry_run, const char *expect)
+{
+	struct json_object *report = NULL;
+	struct gs_rollout_file rf;
+	int64_t expect_revision = -1;
+	struct gs_etcd *etcd;
+	uint32_t v;
+	size_t len;
+	char *data;
+	int err;
+
+	if (expect) {
+		err = gs_parse_u32(expect, 0, UINT32_MAX, "--expect-revision", &v);
+		if (err)
+			return err;
+		expect_revision = v;
+	}
+	err = gs_rollout_file_read(file, &data, &len);
+	if (err)
+		return err;
+	err = gs_rollout_file_parse(file, data, len, &rf);
+	if (!err) {
+		err = gs_etcd_open(url, &etcd);
+		if (!err) {
+			err = gs_fleet_publish(etcd, &rf, data, len, expect_revision, dry_run,
+					       &report);
+			gs_etcd_close(etcd);
+		}
+		gs_rollout_file_free(&rf);
+	}
+	free(data);
+	if (err)
+		return err;
+	gs_output_print(stdout, report, ctx->json || ctx->pretty, ctx->pretty);
+	json_object_put(report);
+	return 0;
+}
+
 static int cmd_apply(struct gs_ctx *ctx, int argc, char **argv)
 {
-	const char *file = NULL;
+	const char *file = NULL, *expect = NULL;
+	struct gs_store_opts so = {0};
 	bool dry_run = false;
 	const struct gs_opt opts[] = {{"--file", "-f", &file, NULL},
 				      {"--dry-run", NULL, NULL, &dry_run},
 				      {"--json", "-j", NULL, &ctx->json},
+				      {"--expect-revision", NULL, &expect, NULL},
+				      GS_STORE_FLAGS(so),
 				      {0}};
 	struct gs_rollout_file rf;
 	struct json_object *report = NULL;
+	struct gs_store_url url;
 	struct gs_session s;
 	int err, n;
 
 	err = gs_args_parse(ctx->cmd, argc, argv, opts, NULL, 0, 0, &n);
 	if (!err && !file)
 		err = gs_fail(EINVAL, "apply: missing -f FILE");
+	if (!err)
+		err = gs_store_url_parse(&so, &url);
+	if (err == 1)
+		return apply_to_store(ctx, &url, file, dry_run, expect);
+	if (!err && expect)
+		err = gs_fail(EINVAL, "--expect-revision: only with a store (--store URL)");
 	if (err)
 		return err;
 	/* The whole file is checked before the instance is even opened. */
@@ -628,23 +683,49 @@ static int cmd_apply(struct gs_ctx *ctx, int argc, char **argv)
 
 static int cmd_status(struct gs_ctx *ctx, int argc, char **argv)
 {
-	const struct gs_opt opts[] = {
-		{"--json", "-j", NULL, &ctx->json}, {"--pretty", "-p", NULL, &ctx->pretty}, {0}};
-	struct json_object *tree;
+	struct gs_store_opts so = {0};
+	const struct gs_opt opts[] = {{"--json", "-j", NULL, &ctx->json},
+				      {"--pretty", "-p", NULL, &ctx->pretty},
+				      GS_STORE_FLAGS(so),
+				      {0}};
+	struct json_object *tree = NULL, *fleet = NULL;
+	struct gs_store_url url;
+	struct gs_etcd *etcd;
 	struct gs_maps maps;
+	bool store;
 	int err, n;
 
 	err = gs_args_parse(ctx->cmd, argc, argv, opts, NULL, 0, 0, &n);
-	if (err)
+	if (!err)
+		err = gs_store_url_parse(&so, &url);
+	if (err < 0)
 		return err;
-	/* Read-only: no lock; a concurrent change shows whole or not yet. */
+	store = err == 1;
+	if (store) {
+		err = gs_etcd_open(&url, &etcd);
+		if (err)
+			return err;
+		err = gs_fleet_status(etcd, &fleet);
+		gs_etcd_close(etcd);
+		if (err)
+			return err;
+	}
+	/* Read-only: no lock; a concurrent change shows whole or not yet. With
+	 * a store, the fleet alone when this machine runs no instance there. */
 	err = gs_maps_open(ctx->pin_dir, &maps);
-	if (err)
+	if (!err) {
+		err = gs_status_build(&maps, ctx->pin_dir, ctx->netns, &tree);
+		gs_maps_close(&maps);
+	} else if (store && err == -ENOENT) {
+		tree = json_object_new_object();
+		err = 0;
+	}
+	if (err) {
+		json_object_put(fleet);
 		return err;
-	err = gs_status_build(&maps, ctx->pin_dir, ctx->netns, &tree);
-	gs_maps_close(&maps);
-	if (err)
-		return err;
+	}
+	if (fleet)
+		json_object_object_add(tree, "fleet", fleet);
 	gs_output_print(stdout, tree, ctx->json || ctx->pretty, ctx->pretty);
 	json_object_put(tree);
 	return 0;
@@ -971,7 +1052,8 @@ static const struct gs_cmd commands[] = {
 	 "again. PERCENT is 0..100 with up to 4 decimals.\n\n" PROTO_OPT},
 	{"override", NULL, override_cmds, NULL,
 	 "Overrides: client CIDRs whose new connections always go to one group.\n"},
-	{"apply", cmd_apply, NULL, "-f FILE [--dry-run] [--json]",
+	{"apply", cmd_apply, NULL,
+	 "-f FILE [--dry-run] [--json] [--store URL [--expect-revision N]]",
 	 "Make a service and its rollout match a rollout file (YAML; see graysplit(8)\n"
 	 "and examples/): the service, its hash mode, the backends with their groups\n"
 	 "and weights (backends not in the file drain), the overrides, the analysis\n"
@@ -982,14 +1064,23 @@ static const struct gs_cmd commands[] = {
 	 "restarts when its file is applied again.\n\n"
 	 "  -f FILE                the rollout file\n"
 	 "  --dry-run              print what would be done, change nothing\n"
-	 "  -j, --json             JSON output\n"},
-	{"status", cmd_status, NULL, "[--json]",
+	 "  -j, --json             JSON output\n\n"
+	 "With a store (fleet mode), the checked file becomes the service's spec in the\n"
+	 "store, written only if nobody changed it since it was read (or since the\n"
+	 "revision --expect-revision names; 0: the service is new); every node's agent\n"
+	 "applies it to its own maps. This machine's maps are not touched.\n\n"
+	 "  --expect-revision N    write only if the spec is at revision N now\n" GS_STORE_HELP},
+	{"status", cmd_status, NULL, "[--json] [--store URL]",
 	 "Show every service with its share, state (active or rolled_back, with the\n"
 	 "reason), backends (counters since each was added, p95 latencies, open flows)\n"
 	 "and overrides; the attached interfaces, the flow table's fill and the global\n"
 	 "counters.\n\n"
 	 "  -j, --json             JSON on one line\n"
-	 "  -p, --pretty           indented JSON\n"},
+	 "  -p, --pretty           indented JSON\n\n"
+	 "With a store, also the fleet: the store's revision, the services' specs with\n"
+	 "their revisions, and each node (name, host, pin directory, the store revision\n"
+	 "its maps match and its lag behind the specs; a node whose agent stopped is\n"
+	 "gone within its lease, 5 s).\n\n" GS_STORE_HELP},
 	/* The agent's description and options (defaults from its parser)
 	 * are printed by gs_agent_help(), next to the code that parses them. */
 	{"agent", cmd_agent, NULL, "[OPTIONS]", NULL},

@@ -12,6 +12,7 @@
 
 #include "graysplit.h"
 #include "policy.h"
+#include "store_opts.h"
 
 enum gs_on_fail {
 	GS_ON_FAIL_FINISH = 0, /* open canary flows finish on the canary */
@@ -27,7 +28,8 @@ struct gs_agent_opts {
 	bool once;	      /* one full window, a line per service, exit */
 	bool metrics;	      /* serve GET /metrics on metrics_addr:metrics_port */
 	union gs_addr metrics_addr;
-	uint16_t metrics_port; /* host order */
+	uint16_t metrics_port;	    /* host order */
+	struct gs_store_opts store; /* fleet mode: no url and no GRAYSPLIT_STORE, none */
 };
 
 #endif

@@ -3,6 +3,8 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,6 +25,39 @@ int gs_netns_init(void)
 	if (origin_fd < 0)
 		return gs_fail(errno, "cannot open /proc/self/ns/net: %s", strerror(errno));
 	return 0;
+}
+
+int gs_netns_origin_socket(int domain, int type, int protocol)
+{
+	int here, fd, saved;
+
+	if (origin_fd < 0)
+		return socket(domain, type | SOCK_CLOEXEC, protocol);
+	/* setns() moves only the calling thread; the socket keeps the
+	 * namespace it was made in. */
+	here = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (here < 0)
+		return -1;
+	if (setns(origin_fd, CLONE_NEWNET)) {
+		saved = errno;
+		close(here);
+		errno = saved;
+		return -1;
+	}
+	fd = socket(domain, type | SOCK_CLOEXEC, protocol);
+	saved = errno;
+	if (setns(here, CLONE_NEWNET)) {
+		/* A thread left in the wrong namespace would do the data
+		 * path's work in it: better no socket than that. */
+		saved = errno;
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+		abort();
+	}
+	close(here);
+	errno = saved;
+	return fd;
 }
 
 int gs_netns_check(const char *name)

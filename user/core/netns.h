@@ -18,6 +18,13 @@ int gs_netns_init(void);
 /* Enter /run/netns/NAME; NULL or "" returns to the caller's namespace. */
 int gs_netns_enter(const char *name);
 
+/*
+ * A socket in the namespace the process started in, whatever namespace the
+ * calling thread is in now: fleet mode reaches its store from the host's
+ * network while the agent works in --netns. -1 with errno on failure.
+ */
+int gs_netns_origin_socket(int domain, int type, int protocol);
+
 /* Whether /run/netns/NAME exists (name checked for length and '/'). */
 int gs_netns_check(const char *name);
 

@@ -247,10 +247,9 @@ int gs_rollout_file_parse(const char *name, const char *data, size_t len,
 	return err;
 }
 
-int gs_rollout_file_load(const char *path, struct gs_rollout_file *out)
+int gs_rollout_file_read(const char *path, char **data, size_t *len)
 {
 	struct stat st;
-	char *data;
 	ssize_t n;
 	int fd, err;
 
@@ -262,20 +261,35 @@ int gs_rollout_file_load(const char *path, struct gs_rollout_file *out)
 		return gs_fail(EINVAL, "%s: not a regular file of at most %u bytes", path,
 			       GS_ROLLOUT_FILE_MAX);
 	}
-	data = malloc((size_t)st.st_size + 1);
-	if (!data) {
+	*data = malloc((size_t)st.st_size + 1);
+	if (!*data) {
 		close(fd);
 		return gs_fail(ENOMEM, "out of memory");
 	}
-	n = read(fd, data, (size_t)st.st_size + 1);
+	n = read(fd, *data, (size_t)st.st_size + 1);
 	err = errno;
 	close(fd);
 	if (n < 0 || n > st.st_size) {
-		free(data);
+		free(*data);
+		*data = NULL;
 		return gs_fail(n < 0 ? err : EINVAL, "cannot read %s: %s", path,
 			       n < 0 ? strerror(err) : "it changed while being read");
 	}
-	err = gs_rollout_file_parse(path, data, (size_t)n, out);
+	(*data)[n] = '\0';
+	*len = (size_t)n;
+	return 0;
+}
+
+int gs_rollout_file_load(const char *path, struct gs_rollout_file *out)
+{
+	size_t len;
+	char *data;
+	int err;
+
+	err = gs_rollout_file_read(path, &data, &len);
+	if (err)
+		return err;
+	err = gs_rollout_file_parse(path, data, len, out);
 	free(data);
 	return err;
 }

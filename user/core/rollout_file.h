@@ -43,6 +43,10 @@ struct gs_rollout_file {
 	struct gs_rollout spec;
 };
 
+/* The file's bytes (a NUL after *len of them), at most GS_ROLLOUT_FILE_MAX;
+ * the caller frees *data. */
+int gs_rollout_file_read(const char *path, char **data, size_t *len);
+
 /* Read and check path. 0, or a negative errno with the message set. */
 int gs_rollout_file_load(const char *path, struct gs_rollout_file *out);
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 #include "error.h"
 #include "etcd.h"
+#include "netns.h"
 
 /* The largest answer read: a full read of a fleet's prefix is a few
  * hundred keys of a few KiB. */
@@ -135,8 +137,21 @@ static size_t buf_write(char *data, size_t size, size_t nmemb, void *ctx)
 	return n;
 }
 
+/* The store is reached from the namespace the command started in, not
+ * from --netns, whose network is the data path's. */
+static curl_socket_t open_socket(void *ctx, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	int fd;
+
+	(void)ctx;
+	(void)purpose;
+	fd = gs_netns_origin_socket(a->family, a->socktype, a->protocol);
+	return fd < 0 ? CURL_SOCKET_BAD : fd;
+}
+
 static void setup_handle(CURL *c, const struct gs_store_url *u)
 {
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)GS_ETCD_TIMEOUT_MS / 2);
 	curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
@@ -692,6 +707,21 @@ static void *watch_main(void *arg)
 	return NULL;
 }
 
+/* The thread takes no signal: SIGINT and SIGTERM are the agent's, read
+ * from its signalfd, and a thread that let them through would die of them
+ * with the whole process. */
+static int start_thread(struct gs_etcd_watch *w)
+{
+	sigset_t all, old;
+	int err;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&w->thread, NULL, watch_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return err;
+}
+
 int gs_etcd_watch_start(const struct gs_store_url *url, const char *prefix, int64_t start_revision,
 			struct gs_etcd_watch **out)
 {
@@ -707,8 +737,7 @@ int gs_etcd_watch_start(const struct gs_store_url *url, const char *prefix, int6
 	w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	w->multi = curl_multi_init();
 	pthread_mutex_init(&w->lock, NULL);
-	if (!w->prefix || w->efd < 0 || !w->multi ||
-	    pthread_create(&w->thread, NULL, watch_main, w)) {
+	if (!w->prefix || w->efd < 0 || !w->multi || start_thread(w)) {
 		if (w->efd >= 0)
 			close(w->efd);
 		if (w->multi)

@@ -10,16 +10,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "store_opts.h"
+
 #define GS_STORE_MAX_HOSTS  8
 #define GS_STORE_PREFIX_MAX 200
 #define GS_STORE_HOST_MAX   256
-
-/* What the command line says about the store; every field may be NULL. */
-struct gs_store_opts {
-	const char *url; /* NULL: GRAYSPLIT_STORE, else no store */
-	const char *cacert, *cert, *key;
-	bool insecure;
-};
 
 struct gs_store_url {
 	char hosts[GS_STORE_MAX_HOSTS][GS_STORE_HOST_MAX]; /* "HOST:PORT", "[v6]:PORT" */

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "fleet.h"
+#include "parse.h"
+
+void gs_fleet_services_dir(const char *prefix, char *out, size_t len)
+{
+	snprintf(out, len, "%s/services/", prefix);
+}
+
+void gs_fleet_nodes_dir(const char *prefix, char *out, size_t len)
+{
+	snprintf(out, len, "%s/nodes/", prefix);
+}
+
+void gs_fleet_spec_key(const char *prefix, const struct gs_service_key *k, char *out, size_t len)
+{
+	char ep[GS_ENDPOINT_STRLEN];
+
+	gs_format_endpoint(&k->vip, ntohs(k->port), ep, sizeof(ep));
+	snprintf(out, len, "%s/services/%s/%s/spec", prefix, gs_proto_name(k->proto), ep);
+}
+
+static bool name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '_' || c == '-';
+}
+
+int gs_fleet_name_check(const char *name)
+{
+	size_t i, n = strlen(name);
+
+	if (n == 0 || n >= GS_FLEET_NAME_MAX)
+		return gs_fail(EINVAL, "node name '%.64s': 1 to %d characters", name,
+			       GS_FLEET_NAME_MAX - 1);
+	for (i = 0; i < n; i++)
+		if (!name_char(name[i]))
+			return gs_fail(EINVAL,
+				       "node name '%.64s': only letters, digits, '.', '_' and '-'",
+				       name);
+	return 0;
+}
+
+void gs_fleet_default_name(const char *pin_dir, char *out, size_t len)
+{
+	char host[64] = "node";
+	size_t i, n;
+
+	if (gethostname(host, sizeof(host) - 1))
+		snprintf(host, sizeof(host), "node");
+	host[sizeof(host) - 1] = '\0';
+	while (*pin_dir == '/')
+		pin_dir++;
+	snprintf(out, len, "%s.%s", host, pin_dir);
+	n = strlen(out);
+	for (i = 0; i < n; i++)
+		if (!name_char(out[i]))
+			out[i] = '_';
+}
+
+int gs_fleet_publish(struct gs_etcd *e, const struct gs_rollout_file *rf, const char *text,
+		     size_t len, int64_t expect_revision, bool dry_run, struct json_object **report)
+{
+	char key[GS_FLEET_KEY_MAX], ep[GS_ENDPOINT_STRLEN + 8];
+	struct gs_etcd_kvs now;
+	struct gs_etcd_cmp cmp;
+	struct gs_etcd_op op;
+	int64_t found, revision = 0;
+	const char *result;
+	bool same, ok;
+	int err;
+
+	gs_fleet_spec_key(gs_etcd_url(e)->prefix, &rf->service, key, sizeof(key));
+	err = gs_etcd_get(e, key, false, &now);
+	if (err)
+		return err;
+	found = now.n ? now.kv[0].mod_revision : 0;
+	same = now.n && now.kv[0].value_len == len && !memcmp(now.kv[0].value, text, len);
+	gs_etcd_kvs_free(&now);
+	if (expect_revision >= 0 && expect_revision != found)
+		return gs_fail(ECANCELED,
+			       "apply: %s is at revision %" PRId64 " in the store, not %" PRId64
+			       ": nothing written",
+			       key, found, expect_revision);
+	if (same || dry_run) {
+		result = same ? "unchanged" : "would_publish";
+		revision = found;
+	} else {
+		cmp = (struct gs_etcd_cmp){key, found};
+		op = (struct gs_etcd_op){GS_ETCD_PUT, key, text, len, 0};
+		err = gs_etcd_txn(e, &cmp, 1, &op, 1, &ok, &revision);
+		if (err)
+			return err;
+		if (!ok)
+			return gs_fail(ECANCELED,
+				       "apply: %s changed in the store after this apply read it "
+				       "(at revision %" PRId64 "): nothing written",
+				       key, found);
+		result = "published";
+	}
+	gs_format_endpoint(&rf->service.vip, ntohs(rf->service.port), ep, sizeof(ep));
+	*report = json_object_new_object();
+	json_object_object_add(*report, "service", json_object_new_string(ep));
+	json_object_object_add(*report, "proto",
+			       json_object_new_string(gs_proto_name(rf->service.proto)));
+	json_object_object_add(*report, "key", json_object_new_string(key));
+	json_object_object_add(*report, "result", json_object_new_string(result));
+	json_object_object_add(*report, "revision", json_object_new_int64(revision));
+	return 0;
+}
+
+int gs_fleet_status(struct gs_etcd *e, struct json_object **out)
+{
+	char dir[GS_FLEET_KEY_MAX];
+	struct gs_etcd_kvs specs, nodes;
+	struct json_object *svcs, *arr;
+	int64_t desired = 0;
+	size_t i, plen;
+	int err;
+
+	gs_fleet_services_dir(gs_etcd_url(e)->prefix, dir, sizeof(dir));
+	err = gs_etcd_get(e, dir, true, &specs);
+	if (err)
+		return err;
+	gs_fleet_nodes_dir(gs_etcd_url(e)->prefix, dir, sizeof(dir));
+	err = gs_etcd_get(e, dir, true, &nodes);
+	if (err) {
+		gs_etcd_kvs_free(&specs);
+		return err;
+	}
+	*out = json_object_new_object();
+	json_object_object_add(*out, "prefix", json_object_new_string(gs_etcd_url(e)->prefix));
+	json_object_object_add(*out, "revision", json_object_new_int64(nodes.revision));
+
+	svcs = json_object_new_array();
+	gs_fleet_services_dir(gs_etcd_url(e)->prefix, dir, sizeof(dir));
+	plen = strlen(dir);
+	for (i = 0; i < specs.n; i++) {
+		struct json_object *s = json_object_new_object();
+
+		json_object_object_add(s, "key", json_object_new_string(specs.kv[i].key + plen));
+		json_object_object_add(s, "revision",
+				       json_object_new_int64(specs.kv[i].mod_revision));
+		json_object_array_add(svcs, s);
+		if (specs.kv[i].mod_revision > desired)
+			desired = specs.kv[i].mod_revision;
+	}
+	json_object_object_add(*out, "desired_revision", json_object_new_int64(desired));
+	json_object_object_add(*out, "services", svcs);
+
+	arr = json_object_new_array();
+	for (i = 0; i < nodes.n; i++) {
+		struct json_object *n = json_tokener_parse(nodes.kv[i].value), *v;
+		int64_t applied;
+
+		if (!n || !json_object_is_type(n, json_type_object)) {
+			json_object_put(n);
+			continue;
+		}
+		applied = json_object_object_get_ex(n, "applied_revision", &v)
+				  ? json_object_get_int64(v)
+				  : 0;
+		json_object_object_add(
+			n, "lag",
+			json_object_new_int64(applied >= desired ? 0 : desired - applied));
+		json_object_array_add(arr, n);
+	}
+	json_object_object_add(*out, "nodes", arr);
+	gs_etcd_kvs_free(&specs);
+	gs_etcd_kvs_free(&nodes);
+	return 0;
+}

@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "clock.h"
+#include "error.h"
+#include "etcd.h"
+#include "fleet.h"
+#include "follow.h"
+#include "rollout_file.h"
+#include "session.h"
+
+/* What this node did with one spec key. */
+struct applied {
+	char *key;
+	int64_t mod_revision; /* applied (or refused: error set) */
+	char *error;	      /* NULL: applied */
+	uint64_t failed_ns;   /* a failed apply is tried again after a resync period */
+};
+
+struct gs_follow {
+	struct gs_etcd *etcd;
+	struct gs_etcd_watch *watch;
+	struct gs_store_url url;
+	const char *pin_dir;
+	char name[GS_FLEET_NAME_MAX];
+	gs_follow_log_fn log;
+	void *log_ctx;
+
+	struct applied *applied;
+	size_t napplied;
+	int64_t applied_revision; /* the store revision the maps match */
+	int64_t reported_revision;
+	bool store_up, reported_up, report_dirty;
+
+	int64_t lease;
+	uint64_t next_keepalive_ns, next_resync_ns;
+	uint64_t started_unix_ns;
+};
+
+static void log_line(struct gs_follow *f, const char *event, const char *key, int64_t revision,
+		     const char *result, const char *error)
+{
+	struct json_object *o = json_object_new_object();
+	char when[40];
+
+	gs_format_iso_time(gs_realtime_ns(), when, sizeof(when));
+	json_object_object_add(o, "time", json_object_new_string(when));
+	json_object_object_add(o, "store", json_object_new_string(event));
+	json_object_object_add(o, "node", json_object_new_string(f->name));
+	if (key)
+		json_object_object_add(o, "key", json_object_new_string(key));
+	if (revision)
+		json_object_object_add(o, "revision", json_object_new_int64(revision));
+	if (result)
+		json_object_object_add(o, "result", json_object_new_string(result));
+	if (error)
+		json_object_object_add(o, "error", json_object_new_string(error));
+	f->log(f->log_ctx, o);
+	json_object_put(o);
+}
+
+int gs_follow_start(const struct gs_store_url *url, const char *pin_dir, const char *name,
+		    gs_follow_log_fn log, void *log_ctx, struct gs_follow **out)
+{
+	char dir[GS_FLEET_KEY_MAX];
+	struct gs_follow *f;
+	int err;
+
+	if (name && (err = gs_fleet_name_check(name)))
+		return err;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return gs_fail(ENOMEM, "store: out of memory");
+	f->url = *url;
+	f->pin_dir = pin_dir;
+	f->log = log;
+	f->log_ctx = log_ctx;
+	f->started_unix_ns = gs_realtime_ns();
+	if (name)
+		snprintf(f->name, sizeof(f->name), "%s", name);
+	else
+		gs_fleet_default_name(pin_dir, f->name, sizeof(f->name));
+	err = gs_etcd_open(&f->url, &f->etcd);
+	if (!err) {
+		/* From the store's current revision: whatever came before, the
+		 * first full read sees. */
+		gs_fleet_services_dir(f->url.prefix, dir, sizeof(dir));
+		err = gs_etcd_watch_start(&f->url, dir, 0, &f->watch);
+	}
+	if (err) {
+		gs_etcd_close(f->etcd);
+		free(f);
+		return err;
+	}
+	*out = f;
+	return 0;
+}
+
+int gs_follow_fd(const struct gs_follow *f)
+{
+	return gs_etcd_watch_fd(f->watch);
+}
+
+const char *gs_follow_name(const struct gs_follow *f)
+{
+	return f->name;
+}
+
+static struct applied *applied_find(struct gs_follow *f, const char *key)
+{
+	struct applied *a;
+	size_t i;
+
+	for (i = 0; i < f->napplied; i++)
+		if (!strcmp(f->applied[i].key, key))
+			return &f->applied[i];
+	a = realloc(f->applied, (f->napplied + 1) * sizeof(*a));
+	if (!a)
+		return NULL;
+	f->applied = a;
+	a = &f->applied[f->napplied];
+	memset(a, 0, sizeof(*a));
+	a->key = strdup(key);
+	if (!a->key)
+		return NULL;
+	f->napplied++;
+	return a;
+}
+
+/* One spec into the maps, as `apply -f` would: parse and check, then
+ * session, journal, plan and apply, which logs the change. */
+static int apply_spec(struct gs_follow *f, const struct gs_etcd_kv *kv, char *result,
+		      size_t result_len)
+{
+	struct json_object *report = NULL, *r;
+	struct gs_rollout_file rf;
+	struct gs_session s;
+	char name[GS_FLEET_KEY_MAX + 16];
+	int err;
+
+	snprintf(name, sizeof(name), "store:%s", kv->key);
+	err = gs_rollout_file_parse(name, kv->value, kv->value_len, &rf);
+	if (err)
+		return err;
+	err = gs_session_begin(f->pin_dir, &s);
+	if (!err) {
+		err = gs_session_journal(&s, &rf.service, "apply (store)");
+		if (!err)
+			err = gs_apply(&s.maps, f->pin_dir, &rf, false, &report);
+		err = gs_session_end(&s, err);
+	}
+	gs_rollout_file_free(&rf);
+	snprintf(result, result_len, "%s",
+		 !err && json_object_object_get_ex(report, "result", &r) ? json_object_get_string(r)
+									 : "updated");
+	json_object_put(report);
+	return err;
+}
+
+/* Read every spec and apply the ones not applied at their revision. */
+static void sync_specs(struct gs_follow *f, uint64_t now_ns)
+{
+	char dir[GS_FLEET_KEY_MAX];
+	struct gs_etcd_kvs specs;
+	bool all_ok = true;
+	size_t i;
+	int err;
+
+	gs_fleet_services_dir(f->url.prefix, dir, sizeof(dir));
+	err = gs_etcd_get(f->etcd, dir, true, &specs);
+	if (err) {
+		if (f->store_up)
+			log_line(f, "unreachable", NULL, 0, NULL, gs_last_error());
+		f->store_up = false;
+		return;
+	}
+	if (!f->store_up)
+		log_line(f, "reachable", NULL, specs.revision, NULL, NULL);
+	f->store_up = true;
+	for (i = 0; i < specs.n; i++) {
+		const struct gs_etcd_kv *kv = &specs.kv[i];
+		struct applied *a;
+		char result[32];
+		size_t len = strlen(kv->key);
+
+		if (len < 5 || strcmp(kv->key + len - 5, "/spec"))
+			continue;
+		a = applied_find(f, kv->key);
+		if (!a) {
+			all_ok = false;
+			continue;
+		}
+		if (a->mod_revision == kv->mod_revision &&
+		    (!a->error || now_ns < a->failed_ns + GS_FOLLOW_RESYNC_NS)) {
+			all_ok &= !a->error;
+			continue;
+		}
+		err = apply_spec(f, kv, result, sizeof(result));
+		free(a->error);
+		a->error = NULL;
+		a->mod_revision = kv->mod_revision;
+		f->report_dirty = true;
+		if (err) {
+			a->error = strdup(gs_last_error());
+			a->failed_ns = now_ns;
+			all_ok = false;
+			log_line(f, "apply", kv->key, kv->mod_revision, "failed", gs_last_error());
+		} else {
+			log_line(f, "apply", kv->key, kv->mod_revision, result, NULL);
+		}
+	}
+	if (all_ok && specs.revision > f->applied_revision) {
+		f->applied_revision = specs.revision;
+		f->report_dirty = true;
+	}
+	gs_etcd_kvs_free(&specs);
+}
+
+static struct json_object *report_json(const struct gs_follow *f)
+{
+	struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
+	char host[64] = "", when[40];
+	size_t i;
+
+	gethostname(host, sizeof(host) - 1);
+	json_object_object_add(o, "name", json_object_new_string(f->name));
+	json_object_object_add(o, "host", json_object_new_string(host));
+	json_object_object_add(o, "pin_dir", json_object_new_string(f->pin_dir));
+	json_object_object_add(o, "pid", json_object_new_int((int)getpid()));
+	json_object_object_add(o, "applied_revision", json_object_new_int64(f->applied_revision));
+	gs_format_iso_time(f->started_unix_ns, when, sizeof(when));
+	json_object_object_add(o, "started", json_object_new_string(when));
+	gs_format_iso_time(gs_realtime_ns(), when, sizeof(when));
+	json_object_object_add(o, "updated", json_object_new_string(when));
+	for (i = 0; i < f->napplied; i++) {
+		struct json_object *s = json_object_new_object();
+
+		json_object_object_add(s, "key", json_object_new_string(f->applied[i].key));
+		json_object_object_add(s, "revision",
+				       json_object_new_int64(f->applied[i].mod_revision));
+		if (f->applied[i].error)
+			json_object_object_add(s, "error",
+					       json_object_new_string(f->applied[i].error));
+		json_object_array_add(arr, s);
+	}
+	json_object_object_add(o, "specs", arr);
+	return o;
+}
+
+/* The node's key under its lease: a new lease when there is none (first
+ * run, or it expired while the store was away). */
+static void keep_report(struct gs_follow *f, uint64_t now_ns)
+{
+	char key[GS_FLEET_KEY_MAX];
+	struct json_object *o;
+	const char *text;
+	int err = 0;
+
+	if (f->lease && now_ns >= f->next_keepalive_ns) {
+		err = gs_etcd_lease_keepalive(f->etcd, f->lease);
+		if (err == -ENOENT) {
+			f->lease = 0;
+			err = 0;
+		}
+		if (!err)
+			f->next_keepalive_ns = now_ns + GS_FOLLOW_KEEPALIVE_NS;
+	}
+	if (!err && !f->lease) {
+		err = gs_etcd_lease_grant(f->etcd, GS_FOLLOW_LEASE_TTL_S, &f->lease);
+		f->report_dirty = true;
+		f->next_keepalive_ns = now_ns + GS_FOLLOW_KEEPALIVE_NS;
+	}
+	if (err || !f->report_dirty)
+		return;
+	gs_fleet_nodes_dir(f->url.prefix, key, sizeof(key));
+	snprintf(key + strlen(key), sizeof(key) - strlen(key), "%s", f->name);
+	o = report_json(f);
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	if (!gs_etcd_put(f->etcd, key, text, strlen(text), f->lease))
+		f->report_dirty = false;
+	json_object_put(o);
+}
+
+void gs_follow_run(struct gs_follow *f, uint64_t now_ns)
+{
+	int64_t revision;
+	bool up, due;
+
+	gs_etcd_watch_drain(f->watch, &revision, &up);
+	due = now_ns >= f->next_resync_ns || revision > f->applied_revision || up != f->reported_up;
+	f->reported_up = up;
+	if (due) {
+		f->next_resync_ns = now_ns + GS_FOLLOW_RESYNC_NS;
+		sync_specs(f, now_ns);
+	}
+	if (f->store_up)
+		keep_report(f, now_ns);
+}
+
+void gs_follow_stop(struct gs_follow *f)
+{
+	size_t i;
+
+	if (!f)
+		return;
+	gs_etcd_watch_stop(f->watch);
+	if (f->lease && f->store_up)
+		gs_etcd_lease_revoke(f->etcd, f->lease);
+	gs_etcd_close(f->etcd);
+	for (i = 0; i < f->napplied; i++) {
+		free(f->applied[i].key);
+		free(f->applied[i].error);
+	}
+	free(f->applied);
+	free(f);
+}
