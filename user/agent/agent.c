@@ -37,6 +37,7 @@
 #include "error.h"
 #include "failback.h"
 #include "follow.h"
+#include "pool.h"
 #include "lock.h"
 #include "map_iter.h"
 #include "maps.h"
@@ -98,7 +99,16 @@ struct agent {
 	struct gs_metrics *metrics;	       /* NULL without --metrics */
 	struct gs_port_guard ports;	       /* the fast path's redirect targets */
 	struct gs_metrics_agent counts;
-	struct gs_follow *follow; /* fleet mode: this node's side of the store */
+	/* Fleet mode (NULL without a store): this node's side of the store,
+	 * its counts and, when it leads, everyone's. */
+	struct gs_follow *follow;
+	struct gs_pool *pool;
+	uint64_t epoch;		/* wall clock at start: names this run's counts */
+	uint64_t next_stats_ns; /* the next publish of this node's counts */
+	struct gs_fleet_state
+		*fleet; /* GS_MAX_SERVICES: the fleet's state as last mirrored or published */
+	bool fleet_known[GS_MAX_SERVICES];
+	uint32_t pooled_nodes[GS_MAX_SERVICES]; /* nodes in the leader's last pooled tick */
 };
 
 /* The agent's policy, with the service's rollout's analysis over it
@@ -357,6 +367,18 @@ static bool failed(enum gs_verdict v)
 	return v == GS_VERDICT_FAIL || v == GS_VERDICT_HARD_FAIL;
 }
 
+/*
+ * Who cuts the canary: a single node on its own evidence; in a fleet the
+ * leader, on everyone's, and each node on its own only for a hard fail (a
+ * streak of refused connects: the local guardrail, which waits for
+ * nobody). A follower's other fails are its view of its own slice: the
+ * leader decides on all of them.
+ */
+static bool fleet_may_cut(const struct agent *a, enum gs_verdict v)
+{
+	return !a->follow || gs_follow_leader(a->follow) || v == GS_VERDICT_HARD_FAIL;
+}
+
 /* "window 2 s: " or "since the split was set: " before a decision's reason. */
 static void prefix_reason(struct gs_decision *d, const char *prefix)
 {
@@ -437,7 +459,7 @@ static void decide(struct agent *a, uint32_t id, const struct gs_group_window *p
 	if ((unsigned int)v <= GS_VERDICT_LAST)
 		a->counts.decisions[v]++;
 	w->last_look_ns = gs_monotonic_ns();
-	if (failed(v)) {
+	if (failed(v) && fleet_may_cut(a, v)) {
 		fail_back(a, id, when);
 		return;
 	}
@@ -698,6 +720,197 @@ static void walk_rollouts(struct agent *a)
 			fprintf(stderr, "graysplit agent: rollout step: %s\n", gs_last_error());
 }
 
+/* ---- fleet mode ---- */
+
+#define GS_FLEET_STATS_NS 200000000ull /* counts published 5 times a second */
+
+/*
+ * This tick's counts: into this node's totals, published every
+ * GS_FLEET_STATS_NS; on the leader, every node's growth since its last
+ * read replaces the local counts as what the windows are fed.
+ */
+static void fleet_counts(struct agent *a)
+{
+	char name[GS_SERVICE_STRLEN];
+	struct gs_etcd_kvs stats;
+	uint64_t now = gs_monotonic_ns();
+	bool leader = gs_follow_leader(a->follow);
+	uint32_t id;
+
+	for (id = 0; id < GS_MAX_SERVICES; id++) {
+		if (!a->watch[id].on)
+			continue;
+		gs_format_service(&a->collect.services[id].key, name, sizeof(name));
+		gs_pool_add(a->pool, name, a->watch[id].ppm, a->delta[id]);
+	}
+	if (now >= a->next_stats_ns) {
+		struct json_object *o = gs_pool_local_json(a->pool, a->epoch);
+
+		a->next_stats_ns = now + GS_FLEET_STATS_NS;
+		gs_follow_publish_stats(a->follow, o);
+		json_object_put(o);
+	}
+	if (!leader)
+		return;
+	if (gs_follow_read_stats(a->follow, &stats)) {
+		/* No pooled counts this tick: nothing is taken as evidence. */
+		memset(a->delta, 0, sizeof(*a->delta) * GS_MAX_SERVICES);
+		return;
+	}
+	gs_pool_ingest(a->pool, &stats);
+	gs_etcd_kvs_free(&stats);
+	for (id = 0; id < GS_MAX_SERVICES; id++) {
+		if (!a->watch[id].on)
+			continue;
+		gs_format_service(&a->collect.services[id].key, name, sizeof(name));
+		gs_pool_take(a->pool, name, a->watch[id].ppm, a->delta[id], &a->pooled_nodes[id]);
+	}
+}
+
+/* What this node's maps say of service id, as the fleet's state. */
+static bool local_state(struct agent *a, uint32_t id, struct gs_fleet_state *st)
+{
+	const struct gs_collect_service *s = &a->collect.services[id];
+	struct gs_svc_status status = {0};
+	struct gs_split split = {0};
+	struct gs_service svc;
+
+	memset(st, 0, sizeof(*st));
+	if (bpf_map_lookup_elem(a->maps.services, &s->key, &svc) || svc.id != id)
+		return false;
+	bpf_map_lookup_elem(a->maps.split, &id, &split);
+	st->share_ppm = split.canary_ppm;
+	st->rolled_back = svc.state == GS_SVC_ROLLED_BACK;
+	if (st->rolled_back && !bpf_map_lookup_elem(a->maps.svc_status, &id, &status)) {
+		status.reason[sizeof(status.reason) - 1] = '\0';
+		snprintf(st->reason, sizeof(st->reason), "%s", status.reason);
+	}
+	st->has_rollout = !bpf_map_lookup_elem(a->maps.rollout_state, &id, &st->rollout);
+	return true;
+}
+
+/* The leader: every service of the store whose state here is not the one
+ * the fleet has goes to the store. */
+static void fleet_publish_states(struct agent *a)
+{
+	struct gs_fleet_state st;
+	uint32_t id;
+
+	for (id = 0; id < GS_MAX_SERVICES; id++) {
+		const struct gs_collect_service *s = &a->collect.services[id];
+
+		if (!s->present || !gs_follow_has_spec(a->follow, &s->key) ||
+		    !local_state(a, id, &st))
+			continue;
+		if (a->fleet_known[id] && gs_fleet_state_same(&a->fleet[id], &st))
+			continue;
+		if (gs_follow_publish_state(a->follow, &s->key, &st)) {
+			fprintf(stderr, "graysplit agent: fleet state: %s\n", gs_last_error());
+			continue;
+		}
+		a->fleet[id] = st;
+		a->fleet_known[id] = true;
+	}
+}
+
+static void fleet_log(void *ctx, struct json_object *line)
+{
+	struct agent *a = ctx;
+
+	gs_audit_print(stdout, a->log, line);
+}
+
+/*
+ * A rollout's generation counts the applies of one instance, so nodes that
+ * joined at different times count differently: a node takes the leader's
+ * number for the rollout it runs too, so that the leader's walk state means
+ * the same rollout here (and if this node leads one day, it goes on where
+ * the fleet is rather than starting again).
+ */
+static int fleet_generation(struct agent *a, uint32_t id, uint64_t generation)
+{
+	struct gs_rollout r;
+
+	if (bpf_map_lookup_elem(a->maps.rollouts, &id, &r) || r.generation == generation)
+		return 0;
+	r.generation = generation;
+	if (bpf_map_update_elem(a->maps.rollouts, &id, &r, BPF_EXIST))
+		return gs_fail(errno, "cannot write rollouts: %s", strerror(errno));
+	return 0;
+}
+
+/*
+ * Another node's decision for a service: the maps take it as this node's
+ * own agent would have written it. A fail-back is one here too (share 0,
+ * rolled back with the leader's reason, open flows as --on-fail says); a
+ * share or a step is written as the walk writes it.
+ */
+static void fleet_mirror(void *ctx, const struct gs_service_key *k, const struct gs_fleet_state *st)
+{
+	struct agent *a = ctx;
+	struct gs_failback_result res = {0};
+	struct gs_fleet_state here;
+	struct json_object *o;
+	char name[GS_SERVICE_STRLEN], when[40];
+	uint32_t id;
+	int err = 0;
+
+	gs_collect_topology(&a->collect);
+	for (id = 0; id < GS_MAX_SERVICES; id++)
+		if (a->collect.services[id].present &&
+		    !memcmp(&a->collect.services[id].key, k, sizeof(*k)))
+			break;
+	if (id == GS_MAX_SERVICES || !local_state(a, id, &here))
+		return;
+	if (st->has_rollout)
+		err = fleet_generation(a, id, st->rollout.generation);
+	if (!err && st->has_rollout && !st->rolled_back &&
+	    bpf_map_update_elem(a->maps.rollout_state, &id, &st->rollout, BPF_ANY))
+		err = gs_fail(errno, "cannot write rollout_state: %s", strerror(errno));
+	if (!err && st->rolled_back && !here.rolled_back) {
+		err = gs_failback(&a->maps, a->pin_dir, k, id, st->reason,
+				  a->opts->on_fail == GS_ON_FAIL_RESET, &res);
+		if (res.share_cut) {
+			a->counts.fail_backs++;
+			watch_stop(a, id);
+			err = 0;
+		}
+	} else if (!err && !st->rolled_back &&
+		   (here.rolled_back || here.share_ppm != st->share_ppm)) {
+		err = set_share(a, id, st->share_ppm, here.rolled_back);
+	}
+	if (!err && st->has_rollout && st->rolled_back &&
+	    bpf_map_update_elem(a->maps.rollout_state, &id, &st->rollout, BPF_ANY))
+		err = gs_fail(errno, "cannot write rollout_state: %s", strerror(errno));
+	if (!err) {
+		a->fleet[id] = *st;
+		a->fleet_known[id] = true;
+	}
+	gs_format_service(k, name, sizeof(name));
+	gs_format_iso_time(gs_realtime_ns(), when, sizeof(when));
+	o = json_object_new_object();
+	json_object_object_add(o, "time", json_object_new_string(when));
+	json_object_object_add(o, "store", json_object_new_string("state"));
+	json_object_object_add(o, "node", json_object_new_string(gs_follow_name(a->follow)));
+	json_object_object_add(o, "service", json_object_new_string(name));
+	json_object_object_add(o, "by", json_object_new_string(st->by));
+	json_object_object_add(o, "revision", json_object_new_int64(st->mod_revision));
+	json_object_object_add(o, "share_ppm", json_object_new_int64(st->share_ppm));
+	json_object_object_add(o, "rolled_back", json_object_new_boolean(st->rolled_back));
+	if (st->rolled_back)
+		json_object_object_add(o, "reason", json_object_new_string(st->reason));
+	if (res.share_cut) {
+		char action[GS_REASON_LEN + 64];
+
+		gs_failback_action(&res, action, sizeof(action));
+		json_object_object_add(o, "action", json_object_new_string(action));
+	}
+	if (err)
+		json_object_object_add(o, "error", json_object_new_string(gs_last_error()));
+	gs_audit_print(stdout, a->log, o);
+	json_object_put(o);
+}
+
 static int tick(struct agent *a)
 {
 	uint32_t id;
@@ -750,6 +963,8 @@ static int tick(struct agent *a)
 	err = gs_collect_read(&a->collect, a->want, true, a->delta);
 	if (err)
 		return err;
+	if (a->follow)
+		fleet_counts(a);
 	for (id = 0; id < GS_MAX_SERVICES; id++) {
 		struct watch *w = &a->watch[id];
 
@@ -776,8 +991,13 @@ static int tick(struct agent *a)
 			continue;
 		decide(a, id, NULL, last);
 	}
-	if (!busy)
+	/* In a fleet only the leader walks: a lagging node never advances a
+	 * step on its own. What it decided goes to the store. */
+	if (!busy && (!a->follow || gs_follow_leader(a->follow))) {
 		walk_rollouts(a);
+		if (a->follow)
+			fleet_publish_states(a);
+	}
 	gs_port_guard_tick(&a->ports, &a->maps, gs_monotonic_ns());
 	a->ticks++;
 	if (a->metrics)
@@ -878,24 +1098,22 @@ static int render_metrics(void *ctx, struct gs_prom_buf *out)
 	return gs_metrics_render(&a->collect, &a->counts, out);
 }
 
-static void follow_log(void *ctx, struct json_object *line)
-{
-	struct agent *a = ctx;
-
-	gs_audit_print(stdout, a->log, line);
-}
-
 /* Fleet mode: the store's services into the maps before the first tick,
  * then whenever the watch says they changed. */
 static int follow_start(struct agent *a)
 {
+	const struct gs_follow_hooks hooks = {fleet_log, fleet_mirror, a};
 	struct gs_store_url url;
 	int err = gs_store_url_parse(&a->opts->store, &url);
 
 	if (err <= 0)
 		return err;
-	err = gs_follow_start(&url, a->pin_dir, a->opts->store.node_name, follow_log, a,
-			      &a->follow);
+	a->pool = gs_pool_new();
+	a->fleet = calloc(GS_MAX_SERVICES, sizeof(*a->fleet));
+	if (!a->pool || !a->fleet)
+		return gs_fail(ENOMEM, "out of memory");
+	a->epoch = gs_realtime_ns();
+	err = gs_follow_start(&url, a->pin_dir, a->opts->store.node_name, &hooks, &a->follow);
 	if (!err)
 		gs_follow_run(a->follow, gs_monotonic_ns());
 	return err;
@@ -957,6 +1175,8 @@ static void teardown(struct agent *a)
 		free(a->watch[id].total);
 	}
 	gs_follow_stop(a->follow);
+	gs_pool_free(a->pool);
+	free(a->fleet);
 	gs_metrics_stop(a->metrics);
 	ring_buffer__free(a->rb);
 	gs_collect_free(&a->collect);

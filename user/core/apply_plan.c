@@ -228,7 +228,7 @@ static int plan_rollout(const struct gs_rollout_file *rf, uint64_t now_ns, struc
 	bool same = v->present && same_content(&v->spec, &rf->spec);
 
 	*started = false;
-	if (same && v->phase != GS_RO_FAILED && v->phase != GS_RO_ABORTED)
+	if (same && (rf->fleet || (v->phase != GS_RO_FAILED && v->phase != GS_RO_ABORTED)))
 		return 0;
 	memset(&p->rollout, 0, sizeof(p->rollout));
 	p->rollout = rf->spec;

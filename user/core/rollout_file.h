@@ -41,6 +41,10 @@ struct gs_rollout_file {
 	struct gs_rollout_override *overrides;
 	/* name, nsteps, steps, analysis; the bookkeeping fields are zero */
 	struct gs_rollout spec;
+	/* Applied by a fleet node from its store: the same rollout never
+	 * starts again here (a failed one stays failed); the fleet's state
+	 * says where it is. */
+	bool fleet;
 };
 
 /* The file's bytes (a NUL after *len of them), at most GS_ROLLOUT_FILE_MAX;

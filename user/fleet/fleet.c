@@ -119,7 +119,7 @@ int gs_fleet_publish(struct gs_etcd *e, const struct gs_rollout_file *rf, const 
 int gs_fleet_status(struct gs_etcd *e, struct json_object **out)
 {
 	char dir[GS_FLEET_KEY_MAX];
-	struct gs_etcd_kvs specs, nodes;
+	struct gs_etcd_kvs specs, nodes, leader;
 	struct json_object *svcs, *arr;
 	int64_t desired = 0;
 	size_t i, plen;
@@ -143,11 +143,17 @@ int gs_fleet_status(struct gs_etcd *e, struct json_object **out)
 	gs_fleet_services_dir(gs_etcd_url(e)->prefix, dir, sizeof(dir));
 	plen = strlen(dir);
 	for (i = 0; i < specs.n; i++) {
-		struct json_object *s = json_object_new_object();
+		struct json_object *s = json_object_new_object(), *st;
 
 		json_object_object_add(s, "key", json_object_new_string(specs.kv[i].key + plen));
 		json_object_object_add(s, "revision",
 				       json_object_new_int64(specs.kv[i].mod_revision));
+		/* A decision state is shown as the leader wrote it. */
+		st = strstr(specs.kv[i].key + plen, "/state")
+			     ? json_tokener_parse(specs.kv[i].value)
+			     : NULL;
+		if (st)
+			json_object_object_add(s, "state", st);
 		json_object_array_add(svcs, s);
 		if (specs.kv[i].mod_revision > desired)
 			desired = specs.kv[i].mod_revision;
@@ -173,7 +179,148 @@ int gs_fleet_status(struct gs_etcd *e, struct json_object **out)
 		json_object_array_add(arr, n);
 	}
 	json_object_object_add(*out, "nodes", arr);
+	snprintf(dir, sizeof(dir), "%s/leader", gs_etcd_url(e)->prefix);
+	if (!gs_etcd_get(e, dir, false, &leader)) {
+		json_object_object_add(*out, "leader",
+				       leader.n ? json_object_new_string(leader.kv[0].value)
+						: NULL);
+		gs_etcd_kvs_free(&leader);
+	}
 	gs_etcd_kvs_free(&specs);
 	gs_etcd_kvs_free(&nodes);
 	return 0;
+}
+
+void gs_fleet_state_key(const char *prefix, const struct gs_service_key *k, char *out, size_t len)
+{
+	char ep[GS_ENDPOINT_STRLEN];
+
+	gs_format_endpoint(&k->vip, ntohs(k->port), ep, sizeof(ep));
+	snprintf(out, len, "%s/services/%s/%s/state", prefix, gs_proto_name(k->proto), ep);
+}
+
+int gs_fleet_key_service(const char *prefix, const char *key, struct gs_service_key *k,
+			 const char **leaf)
+{
+	char dir[GS_FLEET_KEY_MAX], ep[GS_ENDPOINT_STRLEN + 1], proto[8];
+	const char *p, *slash, *slash2;
+	uint16_t port;
+
+	gs_fleet_services_dir(prefix, dir, sizeof(dir));
+	if (strncmp(key, dir, strlen(dir)))
+		return -EINVAL;
+	p = key + strlen(dir);
+	slash = strchr(p, '/');
+	if (!slash || (size_t)(slash - p) >= sizeof(proto))
+		return -EINVAL;
+	memcpy(proto, p, (size_t)(slash - p));
+	proto[slash - p] = '\0';
+	slash2 = strchr(slash + 1, '/');
+	if (!slash2 || (size_t)(slash2 - slash - 1) >= sizeof(ep))
+		return -EINVAL;
+	memcpy(ep, slash + 1, (size_t)(slash2 - slash - 1));
+	ep[slash2 - slash - 1] = '\0';
+	memset(k, 0, sizeof(*k));
+	if (gs_parse_proto(proto, &k->proto) || gs_parse_endpoint(ep, false, &k->vip, &port))
+		return -EINVAL;
+	k->port = htons(port);
+	*leaf = slash2 + 1;
+	return 0;
+}
+
+struct json_object *gs_fleet_state_json(const struct gs_fleet_state *st)
+{
+	struct json_object *o = json_object_new_object(), *r;
+
+	json_object_object_add(o, "share_ppm", json_object_new_int64(st->share_ppm));
+	json_object_object_add(o, "rolled_back", json_object_new_boolean(st->rolled_back));
+	json_object_object_add(o, "reason", json_object_new_string(st->reason));
+	json_object_object_add(o, "by", json_object_new_string(st->by));
+	if (st->has_rollout) {
+		const struct gs_rollout_state *rs = &st->rollout;
+
+		r = json_object_new_object();
+		json_object_object_add(r, "generation", json_object_new_uint64(rs->generation));
+		json_object_object_add(r, "step", json_object_new_int64(rs->step));
+		json_object_object_add(r, "phase", json_object_new_int(rs->phase));
+		json_object_object_add(r, "step_started_unix_ns",
+				       json_object_new_uint64(rs->step_started_unix_ns));
+		json_object_object_add(r, "changed_unix_ns",
+				       json_object_new_uint64(rs->changed_unix_ns));
+		json_object_object_add(r, "extended_ms", json_object_new_int64(rs->extended_ms));
+		json_object_object_add(r, "promote_seq_seen",
+				       json_object_new_int64(rs->promote_seq_seen));
+		json_object_object_add(r, "resume_seq_seen",
+				       json_object_new_int64(rs->resume_seq_seen));
+		json_object_object_add(r, "last_verdict", json_object_new_int(rs->last_verdict));
+		json_object_object_add(r, "reason", json_object_new_string(rs->reason));
+		json_object_object_add(o, "rollout", r);
+	}
+	return o;
+}
+
+static uint64_t u64_of(struct json_object *o, const char *name)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, name, &v) ? json_object_get_uint64(v) : 0;
+}
+
+static void str_of(struct json_object *o, const char *name, char *out, size_t len)
+{
+	struct json_object *v;
+
+	snprintf(out, len, "%s",
+		 json_object_object_get_ex(o, name, &v) ? json_object_get_string(v) : "");
+}
+
+int gs_fleet_state_parse(const char *text, struct gs_fleet_state *st)
+{
+	struct json_object *o = json_tokener_parse(text), *r, *v;
+
+	memset(st, 0, sizeof(*st));
+	if (!o || !json_object_is_type(o, json_type_object) ||
+	    u64_of(o, "share_ppm") > GS_PPM_MAX) {
+		json_object_put(o);
+		return gs_fail(EPROTO, "store: a service state that is not one");
+	}
+	st->share_ppm = (uint32_t)u64_of(o, "share_ppm");
+	st->rolled_back =
+		json_object_object_get_ex(o, "rolled_back", &v) && json_object_get_boolean(v);
+	str_of(o, "reason", st->reason, sizeof(st->reason));
+	str_of(o, "by", st->by, sizeof(st->by));
+	if (json_object_object_get_ex(o, "rollout", &r)) {
+		struct gs_rollout_state *rs = &st->rollout;
+
+		st->has_rollout = true;
+		rs->generation = u64_of(r, "generation");
+		rs->step = (uint32_t)u64_of(r, "step");
+		rs->phase = (uint8_t)u64_of(r, "phase");
+		rs->step_started_unix_ns = u64_of(r, "step_started_unix_ns");
+		rs->changed_unix_ns = u64_of(r, "changed_unix_ns");
+		rs->extended_ms = (uint32_t)u64_of(r, "extended_ms");
+		rs->promote_seq_seen = (uint32_t)u64_of(r, "promote_seq_seen");
+		rs->resume_seq_seen = (uint32_t)u64_of(r, "resume_seq_seen");
+		rs->last_verdict = (uint8_t)u64_of(r, "last_verdict");
+		str_of(r, "reason", rs->reason, sizeof(rs->reason));
+	}
+	json_object_put(o);
+	return 0;
+}
+
+bool gs_fleet_state_same(const struct gs_fleet_state *a, const struct gs_fleet_state *b)
+{
+	const struct gs_rollout_state *x = &a->rollout, *y = &b->rollout;
+
+	if (a->share_ppm != b->share_ppm || a->rolled_back != b->rolled_back ||
+	    strcmp(a->reason, b->reason) || a->has_rollout != b->has_rollout)
+		return false;
+	if (!a->has_rollout)
+		return true;
+	return x->generation == y->generation && x->step == y->step && x->phase == y->phase &&
+	       x->step_started_unix_ns == y->step_started_unix_ns &&
+	       x->changed_unix_ns == y->changed_unix_ns && x->extended_ms == y->extended_ms &&
+	       x->promote_seq_seen == y->promote_seq_seen &&
+	       x->resume_seq_seen == y->resume_seq_seen && x->last_verdict == y->last_verdict &&
+	       !strcmp(x->reason, y->reason);
 }

@@ -4,8 +4,16 @@
  *
  *   PREFIX/services/PROTO/VIP:PORT/spec   a rollout file's text (YAML), as
  *                                         `apply --store` checked and wrote it
+ *   PREFIX/services/PROTO/VIP:PORT/state  the fleet's decision state (JSON):
+ *                                         share, rolled back and why, the
+ *                                         rollout's walk; written by the
+ *                                         leader, mirrored by every node
  *   PREFIX/nodes/NAME                     a node's report (JSON), under the
  *                                         node's lease: gone when it stops
+ *   PREFIX/stats/NAME                     a node's cumulative counts per
+ *                                         service and group (JSON), under
+ *                                         its lease, for the leader to pool
+ *   PREFIX/leader                         the leader's name, under its lease
  *
  * The operator writes specs; each node's agent makes its pinned maps match
  * them through the same plan/apply code `apply` uses (follow.c) and says in
@@ -22,6 +30,7 @@
 
 #include "etcd.h"
 #include "graysplit.h"
+#include "rollout.h"
 #include "rollout_file.h"
 
 #define GS_FLEET_KEY_MAX  512
@@ -30,8 +39,33 @@
 /* PREFIX/services/ and PREFIX/nodes/, with the slash at the end. */
 void gs_fleet_services_dir(const char *prefix, char *out, size_t len);
 void gs_fleet_nodes_dir(const char *prefix, char *out, size_t len);
-/* PREFIX/services/PROTO/VIP:PORT/spec */
+/* PREFIX/services/PROTO/VIP:PORT/spec, .../state */
 void gs_fleet_spec_key(const char *prefix, const struct gs_service_key *k, char *out, size_t len);
+void gs_fleet_state_key(const char *prefix, const struct gs_service_key *k, char *out, size_t len);
+/* The service a spec or state key names; 0, or -EINVAL for another key. */
+int gs_fleet_key_service(const char *prefix, const char *key, struct gs_service_key *k,
+			 const char **leaf);
+
+/*
+ * The fleet's decision state of one service: what every node's maps hold
+ * for it besides the spec (split, the service's state and reason in
+ * svc_status, rollout_state). The leader's agent writes it after acting on
+ * pooled evidence; the others mirror it.
+ */
+struct gs_fleet_state {
+	uint32_t share_ppm;
+	bool rolled_back;
+	char reason[GS_REASON_LEN];
+	bool has_rollout;
+	struct gs_rollout_state rollout;
+	char by[GS_FLEET_NAME_MAX]; /* the node that wrote it */
+	int64_t mod_revision;	    /* as read; 0: not in the store */
+};
+
+struct json_object *gs_fleet_state_json(const struct gs_fleet_state *st);
+int gs_fleet_state_parse(const char *text, struct gs_fleet_state *st);
+/* Same decision (share, state, reason, walk), whoever wrote it. */
+bool gs_fleet_state_same(const struct gs_fleet_state *a, const struct gs_fleet_state *b);
 
 /* A node name: 1..GS_FLEET_NAME_MAX-1 of [A-Za-z0-9._-]. */
 int gs_fleet_name_check(const char *name);

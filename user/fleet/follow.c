@@ -22,14 +22,26 @@ struct applied {
 	uint64_t failed_ns;   /* a failed apply is tried again after a resync period */
 };
 
+/* The last state read or written for one service. */
+struct seen_state {
+	struct gs_service_key key;
+	int64_t mod_revision;
+};
+
 struct gs_follow {
 	struct gs_etcd *etcd;
 	struct gs_etcd_watch *watch;
 	struct gs_store_url url;
 	const char *pin_dir;
 	char name[GS_FLEET_NAME_MAX];
-	gs_follow_log_fn log;
-	void *log_ctx;
+	struct gs_follow_hooks hooks;
+
+	struct seen_state *states;
+	size_t nstates;
+	/* The leader key as this node wrote it (0: not the leader). */
+	int64_t leader_mod;
+	char leader[GS_FLEET_NAME_MAX]; /* who holds it, as last read */
+	uint64_t next_campaign_ns;
 
 	struct applied *applied;
 	size_t napplied;
@@ -60,12 +72,12 @@ static void log_line(struct gs_follow *f, const char *event, const char *key, in
 		json_object_object_add(o, "result", json_object_new_string(result));
 	if (error)
 		json_object_object_add(o, "error", json_object_new_string(error));
-	f->log(f->log_ctx, o);
+	f->hooks.log(f->hooks.ctx, o);
 	json_object_put(o);
 }
 
 int gs_follow_start(const struct gs_store_url *url, const char *pin_dir, const char *name,
-		    gs_follow_log_fn log, void *log_ctx, struct gs_follow **out)
+		    const struct gs_follow_hooks *hooks, struct gs_follow **out)
 {
 	char dir[GS_FLEET_KEY_MAX];
 	struct gs_follow *f;
@@ -78,8 +90,7 @@ int gs_follow_start(const struct gs_store_url *url, const char *pin_dir, const c
 		return gs_fail(ENOMEM, "store: out of memory");
 	f->url = *url;
 	f->pin_dir = pin_dir;
-	f->log = log;
-	f->log_ctx = log_ctx;
+	f->hooks = *hooks;
 	f->started_unix_ns = gs_realtime_ns();
 	if (name)
 		snprintf(f->name, sizeof(f->name), "%s", name);
@@ -147,6 +158,7 @@ static int apply_spec(struct gs_follow *f, const struct gs_etcd_kv *kv, char *re
 	err = gs_rollout_file_parse(name, kv->value, kv->value_len, &rf);
 	if (err)
 		return err;
+	rf.fleet = true;
 	err = gs_session_begin(f->pin_dir, &s);
 	if (!err) {
 		err = gs_session_journal(&s, &rf.service, "apply (store)");
@@ -162,7 +174,47 @@ static int apply_spec(struct gs_follow *f, const struct gs_etcd_kv *kv, char *re
 	return err;
 }
 
-/* Read every spec and apply the ones not applied at their revision. */
+static struct seen_state *seen_find(struct gs_follow *f, const struct gs_service_key *k)
+{
+	struct seen_state *s;
+	size_t i;
+
+	for (i = 0; i < f->nstates; i++)
+		if (!memcmp(&f->states[i].key, k, sizeof(*k)))
+			return &f->states[i];
+	s = realloc(f->states, (f->nstates + 1) * sizeof(*s));
+	if (!s)
+		return NULL;
+	f->states = s;
+	s = &f->states[f->nstates++];
+	s->key = *k;
+	s->mod_revision = 0;
+	return s;
+}
+
+/* A state key read: mirror it unless this node wrote it or saw it. */
+static void sync_state(struct gs_follow *f, const struct gs_etcd_kv *kv,
+		       const struct gs_service_key *k)
+{
+	struct seen_state *seen = seen_find(f, k);
+	struct gs_fleet_state st;
+
+	if (!seen || seen->mod_revision == kv->mod_revision)
+		return;
+	seen->mod_revision = kv->mod_revision;
+	if (gs_fleet_state_parse(kv->value, &st)) {
+		log_line(f, "state", kv->key, kv->mod_revision, "failed", gs_last_error());
+		return;
+	}
+	st.mod_revision = kv->mod_revision;
+	if (!strcmp(st.by, f->name))
+		return;
+	f->hooks.state(f->hooks.ctx, k, &st);
+}
+
+/* Read every spec and apply the ones not applied at their revision; then
+ * mirror every decision state that changed (after the specs: a state may
+ * be of a rollout a spec just started). */
 static void sync_specs(struct gs_follow *f, uint64_t now_ns)
 {
 	char dir[GS_FLEET_KEY_MAX];
@@ -214,6 +266,14 @@ static void sync_specs(struct gs_follow *f, uint64_t now_ns)
 			log_line(f, "apply", kv->key, kv->mod_revision, result, NULL);
 		}
 	}
+	for (i = 0; i < specs.n; i++) {
+		struct gs_service_key k;
+		const char *leaf;
+
+		if (!gs_fleet_key_service(f->url.prefix, specs.kv[i].key, &k, &leaf) &&
+		    !strcmp(leaf, "state"))
+			sync_state(f, &specs.kv[i], &k);
+	}
 	if (all_ok && specs.revision > f->applied_revision) {
 		f->applied_revision = specs.revision;
 		f->report_dirty = true;
@@ -233,6 +293,7 @@ static struct json_object *report_json(const struct gs_follow *f)
 	json_object_object_add(o, "pin_dir", json_object_new_string(f->pin_dir));
 	json_object_object_add(o, "pid", json_object_new_int((int)getpid()));
 	json_object_object_add(o, "applied_revision", json_object_new_int64(f->applied_revision));
+	json_object_object_add(o, "leader", json_object_new_boolean(f->leader_mod != 0));
 	gs_format_iso_time(f->started_unix_ns, when, sizeof(when));
 	json_object_object_add(o, "started", json_object_new_string(when));
 	gs_format_iso_time(gs_realtime_ns(), when, sizeof(when));
@@ -286,6 +347,124 @@ static void keep_report(struct gs_follow *f, uint64_t now_ns)
 	json_object_put(o);
 }
 
+static void leader_key(const struct gs_follow *f, char *out, size_t len)
+{
+	snprintf(out, len, "%s/leader", f->url.prefix);
+}
+
+/*
+ * Who leads: the leader key, or this node if the key is free (a
+ * transaction that creates it under this node's lease). Leadership ends
+ * with the lease, on every node's view at once, since the key goes with
+ * it.
+ */
+static void campaign(struct gs_follow *f)
+{
+	char key[GS_FLEET_KEY_MAX];
+	struct gs_etcd_kvs kvs;
+	struct gs_etcd_cmp cmp;
+	struct gs_etcd_op op;
+	bool was = f->leader_mod != 0, ok;
+	int64_t rev;
+
+	leader_key(f, key, sizeof(key));
+	if (gs_etcd_get(f->etcd, key, false, &kvs))
+		return;
+	if (kvs.n) {
+		snprintf(f->leader, sizeof(f->leader), "%s", kvs.kv[0].value);
+		f->leader_mod = kvs.kv[0].lease == f->lease && !strcmp(kvs.kv[0].value, f->name)
+					? kvs.kv[0].mod_revision
+					: 0;
+	} else if (f->lease) {
+		cmp = (struct gs_etcd_cmp){key, 0};
+		op = (struct gs_etcd_op){GS_ETCD_PUT, key, f->name, strlen(f->name), f->lease};
+		if (!gs_etcd_txn(f->etcd, &cmp, 1, &op, 1, &ok, &rev) && ok) {
+			f->leader_mod = rev;
+			snprintf(f->leader, sizeof(f->leader), "%s", f->name);
+		}
+	}
+	gs_etcd_kvs_free(&kvs);
+	if (was != (f->leader_mod != 0)) {
+		log_line(f, f->leader_mod ? "leader" : "follower", NULL, f->leader_mod, NULL, NULL);
+		f->report_dirty = true;
+	}
+}
+
+bool gs_follow_has_spec(const struct gs_follow *f, const struct gs_service_key *k)
+{
+	char key[GS_FLEET_KEY_MAX];
+	size_t i;
+
+	gs_fleet_spec_key(f->url.prefix, k, key, sizeof(key));
+	for (i = 0; i < f->napplied; i++)
+		if (!strcmp(f->applied[i].key, key))
+			return !f->applied[i].error;
+	return false;
+}
+
+bool gs_follow_leader(const struct gs_follow *f)
+{
+	return f->leader_mod != 0;
+}
+
+int gs_follow_publish_state(struct gs_follow *f, const struct gs_service_key *k,
+			    struct gs_fleet_state *st)
+{
+	char key[GS_FLEET_KEY_MAX], lkey[GS_FLEET_KEY_MAX];
+	struct seen_state *seen = seen_find(f, k);
+	struct gs_etcd_cmp cmp[2];
+	struct json_object *o;
+	struct gs_etcd_op op;
+	const char *text;
+	int64_t rev;
+	bool ok;
+	int err;
+
+	if (!f->leader_mod || !seen)
+		return gs_fail(EPERM, "store: not the leader");
+	snprintf(st->by, sizeof(st->by), "%s", f->name);
+	gs_fleet_state_key(f->url.prefix, k, key, sizeof(key));
+	leader_key(f, lkey, sizeof(lkey));
+	cmp[0] = (struct gs_etcd_cmp){lkey, f->leader_mod};
+	cmp[1] = (struct gs_etcd_cmp){key, seen->mod_revision};
+	o = gs_fleet_state_json(st);
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	op = (struct gs_etcd_op){GS_ETCD_PUT, key, text, strlen(text), 0};
+	err = gs_etcd_txn(f->etcd, cmp, 2, &op, 1, &ok, &rev);
+	json_object_put(o);
+	if (err)
+		return err;
+	if (!ok) {
+		/* Someone else's word came first, or leadership went: read
+		 * again at once. */
+		f->next_resync_ns = 0;
+		f->next_campaign_ns = 0;
+		return gs_fail(ECANCELED, "store: %s changed, or leadership moved", key);
+	}
+	seen->mod_revision = rev;
+	st->mod_revision = rev;
+	return 0;
+}
+
+int gs_follow_publish_stats(struct gs_follow *f, struct json_object *stats)
+{
+	char key[GS_FLEET_KEY_MAX];
+	const char *text = json_object_to_json_string_ext(stats, JSON_C_TO_STRING_PLAIN);
+
+	if (!f->lease)
+		return gs_fail(EAGAIN, "store: no lease yet");
+	snprintf(key, sizeof(key), "%s/stats/%s", f->url.prefix, f->name);
+	return gs_etcd_put(f->etcd, key, text, strlen(text), f->lease);
+}
+
+int gs_follow_read_stats(struct gs_follow *f, struct gs_etcd_kvs *out)
+{
+	char dir[GS_FLEET_KEY_MAX];
+
+	snprintf(dir, sizeof(dir), "%s/stats/", f->url.prefix);
+	return gs_etcd_get(f->etcd, dir, true, out);
+}
+
 void gs_follow_run(struct gs_follow *f, uint64_t now_ns)
 {
 	int64_t revision;
@@ -300,6 +479,15 @@ void gs_follow_run(struct gs_follow *f, uint64_t now_ns)
 	}
 	if (f->store_up)
 		keep_report(f, now_ns);
+	if (f->store_up && now_ns >= f->next_campaign_ns) {
+		f->next_campaign_ns = now_ns + GS_FOLLOW_CAMPAIGN_NS;
+		campaign(f);
+	} else if (!f->store_up && f->leader_mod) {
+		/* Cut off: the lease runs out unrenewed, and another node may
+		 * lead by now. Decide nothing for the fleet meanwhile. */
+		f->leader_mod = 0;
+		log_line(f, "follower", NULL, 0, NULL, "store unreachable");
+	}
 }
 
 void gs_follow_stop(struct gs_follow *f)
@@ -317,5 +505,6 @@ void gs_follow_stop(struct gs_follow *f)
 		free(f->applied[i].error);
 	}
 	free(f->applied);
+	free(f->states);
 	free(f);
 }

@@ -14,24 +14,37 @@
 #ifndef GS_FOLLOW_H
 #define GS_FOLLOW_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <json-c/json.h>
 
+#include "etcd.h"
+#include "fleet.h"
 #include "store_url.h"
 
-#define GS_FOLLOW_LEASE_TTL_S  5
-#define GS_FOLLOW_KEEPALIVE_NS 1000000000ull
+/* A node's lease: its report, its stats and, on the leader, the leader key
+ * go with it, so a dead leader is replaced within the TTL. */
+#define GS_FOLLOW_LEASE_TTL_S  2
+#define GS_FOLLOW_KEEPALIVE_NS 500000000ull
 #define GS_FOLLOW_RESYNC_NS    5000000000ull
+/* How often a node looks for a leader (and campaigns when there is none). */
+#define GS_FOLLOW_CAMPAIGN_NS 250000000ull
 
 struct gs_follow;
 
-/* A line for the agent's log (it takes a reference if it keeps it). */
-typedef void (*gs_follow_log_fn)(void *ctx, struct json_object *line);
+/* What the node's agent does with what the store says. */
+struct gs_follow_hooks {
+	/* A line for the agent's log (it takes a reference if it keeps it). */
+	void (*log)(void *ctx, struct json_object *line);
+	/* Another node's decision state for service k: make the maps hold it. */
+	void (*state)(void *ctx, const struct gs_service_key *k, const struct gs_fleet_state *st);
+	void *ctx;
+};
 
 /* name NULL: gs_fleet_default_name. Nothing is read or written yet. */
 int gs_follow_start(const struct gs_store_url *url, const char *pin_dir, const char *name,
-		    gs_follow_log_fn log, void *log_ctx, struct gs_follow **out);
+		    const struct gs_follow_hooks *hooks, struct gs_follow **out);
 /* Readable when the store changed or its watch went up or down. */
 int gs_follow_fd(const struct gs_follow *f);
 /* Whatever is due at now_ns (monotonic): the fd's news, a read and the
@@ -41,5 +54,26 @@ void gs_follow_run(struct gs_follow *f, uint64_t now_ns);
 void gs_follow_stop(struct gs_follow *f);
 
 const char *gs_follow_name(const struct gs_follow *f);
+
+/* Whether the store has a spec for service k that this node applied. */
+bool gs_follow_has_spec(const struct gs_follow *f, const struct gs_service_key *k);
+
+/* Whether this node holds the leader key now. */
+bool gs_follow_leader(const struct gs_follow *f);
+
+/*
+ * The leader's decision for service k into the store: one transaction,
+ * conditioned on this node still holding the leader key and on the state
+ * being the one it last read (so no decision is taken twice or over
+ * another's). -ECANCELED when either changed: the next read mirrors what
+ * won. Then its own watch brings it back as already applied.
+ */
+int gs_follow_publish_state(struct gs_follow *f, const struct gs_service_key *k,
+			    struct gs_fleet_state *st);
+
+/* This node's cumulative counts (PREFIX/stats/NAME, under its lease). */
+int gs_follow_publish_stats(struct gs_follow *f, struct json_object *stats);
+/* Every node's, for the leader to pool. */
+int gs_follow_read_stats(struct gs_follow *f, struct gs_etcd_kvs *out);
 
 #endif
