@@ -29,7 +29,8 @@ struct buf {
 struct gs_etcd {
 	struct gs_store_url url;
 	CURL *curl;
-	size_t cur; /* the endpoint that answered last */
+	size_t cur;	   /* the endpoint that answered last */
+	long timeout_ms; /* per call and endpoint */
 };
 
 /* ---- base64 ---- */
@@ -199,8 +200,15 @@ int gs_etcd_open(const struct gs_store_url *url, struct gs_etcd **out)
 		return gs_fail(ENOMEM, "store: curl_easy_init failed");
 	}
 	setup_handle(e->curl, &e->url);
+	gs_etcd_set_timeout(e, GS_ETCD_TIMEOUT_MS);
 	*out = e;
 	return 0;
+}
+
+void gs_etcd_set_timeout(struct gs_etcd *e, uint32_t ms)
+{
+	e->timeout_ms = ms;
+	curl_easy_setopt(e->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)ms);
 }
 
 void gs_etcd_close(struct gs_etcd *e)
@@ -252,7 +260,7 @@ static int call(struct gs_etcd *e, const char *path, struct json_object *req,
 		endpoint_url(&e->url, i, path, url, sizeof(url));
 		curl_easy_setopt(e->curl, CURLOPT_URL, url);
 		curl_easy_setopt(e->curl, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, (long)GS_ETCD_TIMEOUT_MS);
+		curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, e->timeout_ms);
 		curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, buf_write);
 		curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, &b);
 		curl_easy_setopt(e->curl, CURLOPT_ERRORBUFFER, why);

@@ -57,6 +57,8 @@ struct gs_etcd_op {
 /* Connect nothing yet: the first call does. */
 int gs_etcd_open(const struct gs_store_url *url, struct gs_etcd **out);
 void gs_etcd_close(struct gs_etcd *e);
+/* The bound of each call on each endpoint (default GS_ETCD_TIMEOUT_MS). */
+void gs_etcd_set_timeout(struct gs_etcd *e, uint32_t ms);
 const struct gs_store_url *gs_etcd_url(const struct gs_etcd *e);
 
 /* The key, or every key under prefix (prefix = true); kvs sorted by key. */

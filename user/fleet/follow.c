@@ -51,6 +51,7 @@ struct gs_follow {
 
 	int64_t lease;
 	uint64_t next_keepalive_ns, next_resync_ns;
+	uint64_t backoff_until_ns; /* a call failed: the store is left alone until then */
 	uint64_t started_unix_ns;
 };
 
@@ -76,6 +77,33 @@ static void log_line(struct gs_follow *f, const char *event, const char *key, in
 	json_object_put(o);
 }
 
+/* Whether the store may be called now (no recent failure). */
+static bool store_usable(const struct gs_follow *f)
+{
+	return gs_monotonic_ns() >= f->backoff_until_ns;
+}
+
+/*
+ * After every call: a store that did not answer (or answered with an
+ * error) is noted once, left alone for a while, and ends this node's
+ * leadership: its lease is running out unrenewed and another node may lead
+ * by now.
+ */
+static int store_result(struct gs_follow *f, int err)
+{
+	if (!err)
+		return 0;
+	f->backoff_until_ns = gs_monotonic_ns() + GS_FOLLOW_BACKOFF_NS;
+	if (f->store_up)
+		log_line(f, "unreachable", NULL, 0, NULL, gs_last_error());
+	f->store_up = false;
+	if (f->leader_mod) {
+		f->leader_mod = 0;
+		log_line(f, "follower", NULL, 0, NULL, "store unreachable");
+	}
+	return err;
+}
+
 int gs_follow_start(const struct gs_store_url *url, const char *pin_dir, const char *name,
 		    const struct gs_follow_hooks *hooks, struct gs_follow **out)
 {
@@ -98,6 +126,7 @@ int gs_follow_start(const struct gs_store_url *url, const char *pin_dir, const c
 		gs_fleet_default_name(pin_dir, f->name, sizeof(f->name));
 	err = gs_etcd_open(&f->url, &f->etcd);
 	if (!err) {
+		gs_etcd_set_timeout(f->etcd, GS_FOLLOW_CALL_MS);
 		/* From the store's current revision: whatever came before, the
 		 * first full read sees. */
 		gs_fleet_services_dir(f->url.prefix, dir, sizeof(dir));
@@ -224,13 +253,8 @@ static void sync_specs(struct gs_follow *f, uint64_t now_ns)
 	int err;
 
 	gs_fleet_services_dir(f->url.prefix, dir, sizeof(dir));
-	err = gs_etcd_get(f->etcd, dir, true, &specs);
-	if (err) {
-		if (f->store_up)
-			log_line(f, "unreachable", NULL, 0, NULL, gs_last_error());
-		f->store_up = false;
+	if (store_result(f, gs_etcd_get(f->etcd, dir, true, &specs)))
 		return;
-	}
 	if (!f->store_up)
 		log_line(f, "reachable", NULL, specs.revision, NULL, NULL);
 	f->store_up = true;
@@ -325,14 +349,18 @@ static void keep_report(struct gs_follow *f, uint64_t now_ns)
 	if (f->lease && now_ns >= f->next_keepalive_ns) {
 		err = gs_etcd_lease_keepalive(f->etcd, f->lease);
 		if (err == -ENOENT) {
+			/* Expired while the store was away: the node's keys went
+			 * with it, and its leadership. */
 			f->lease = 0;
+			f->leader_mod = 0;
 			err = 0;
 		}
+		err = store_result(f, err);
 		if (!err)
 			f->next_keepalive_ns = now_ns + GS_FOLLOW_KEEPALIVE_NS;
 	}
 	if (!err && !f->lease) {
-		err = gs_etcd_lease_grant(f->etcd, GS_FOLLOW_LEASE_TTL_S, &f->lease);
+		err = store_result(f, gs_etcd_lease_grant(f->etcd, GS_FOLLOW_LEASE_TTL_S, &f->lease));
 		f->report_dirty = true;
 		f->next_keepalive_ns = now_ns + GS_FOLLOW_KEEPALIVE_NS;
 	}
@@ -342,7 +370,7 @@ static void keep_report(struct gs_follow *f, uint64_t now_ns)
 	snprintf(key + strlen(key), sizeof(key) - strlen(key), "%s", f->name);
 	o = report_json(f);
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-	if (!gs_etcd_put(f->etcd, key, text, strlen(text), f->lease))
+	if (!store_result(f, gs_etcd_put(f->etcd, key, text, strlen(text), f->lease)))
 		f->report_dirty = false;
 	json_object_put(o);
 }
@@ -368,7 +396,7 @@ static void campaign(struct gs_follow *f)
 	int64_t rev;
 
 	leader_key(f, key, sizeof(key));
-	if (gs_etcd_get(f->etcd, key, false, &kvs))
+	if (store_result(f, gs_etcd_get(f->etcd, key, false, &kvs)))
 		return;
 	if (kvs.n) {
 		snprintf(f->leader, sizeof(f->leader), "%s", kvs.kv[0].value);
@@ -378,7 +406,7 @@ static void campaign(struct gs_follow *f)
 	} else if (f->lease) {
 		cmp = (struct gs_etcd_cmp){key, 0};
 		op = (struct gs_etcd_op){GS_ETCD_PUT, key, f->name, strlen(f->name), f->lease};
-		if (!gs_etcd_txn(f->etcd, &cmp, 1, &op, 1, &ok, &rev) && ok) {
+		if (!store_result(f, gs_etcd_txn(f->etcd, &cmp, 1, &op, 1, &ok, &rev)) && ok) {
 			f->leader_mod = rev;
 			snprintf(f->leader, sizeof(f->leader), "%s", f->name);
 		}
@@ -422,6 +450,8 @@ int gs_follow_publish_state(struct gs_follow *f, const struct gs_service_key *k,
 
 	if (!f->leader_mod || !seen)
 		return gs_fail(EPERM, "store: not the leader");
+	if (!store_usable(f))
+		return gs_fail(EAGAIN, "store: unreachable");
 	snprintf(st->by, sizeof(st->by), "%s", f->name);
 	gs_fleet_state_key(f->url.prefix, k, key, sizeof(key));
 	leader_key(f, lkey, sizeof(lkey));
@@ -430,7 +460,7 @@ int gs_follow_publish_state(struct gs_follow *f, const struct gs_service_key *k,
 	o = gs_fleet_state_json(st);
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	op = (struct gs_etcd_op){GS_ETCD_PUT, key, text, strlen(text), 0};
-	err = gs_etcd_txn(f->etcd, cmp, 2, &op, 1, &ok, &rev);
+	err = store_result(f, gs_etcd_txn(f->etcd, cmp, 2, &op, 1, &ok, &rev));
 	json_object_put(o);
 	if (err)
 		return err;
@@ -451,18 +481,20 @@ int gs_follow_publish_stats(struct gs_follow *f, struct json_object *stats)
 	char key[GS_FLEET_KEY_MAX];
 	const char *text = json_object_to_json_string_ext(stats, JSON_C_TO_STRING_PLAIN);
 
-	if (!f->lease)
-		return gs_fail(EAGAIN, "store: no lease yet");
+	if (!f->lease || !store_usable(f))
+		return gs_fail(EAGAIN, "store: no lease yet, or unreachable");
 	snprintf(key, sizeof(key), "%s/stats/%s", f->url.prefix, f->name);
-	return gs_etcd_put(f->etcd, key, text, strlen(text), f->lease);
+	return store_result(f, gs_etcd_put(f->etcd, key, text, strlen(text), f->lease));
 }
 
 int gs_follow_read_stats(struct gs_follow *f, struct gs_etcd_kvs *out)
 {
 	char dir[GS_FLEET_KEY_MAX];
 
+	if (!store_usable(f))
+		return gs_fail(EAGAIN, "store: unreachable");
 	snprintf(dir, sizeof(dir), "%s/stats/", f->url.prefix);
-	return gs_etcd_get(f->etcd, dir, true, out);
+	return store_result(f, gs_etcd_get(f->etcd, dir, true, out));
 }
 
 void gs_follow_run(struct gs_follow *f, uint64_t now_ns)
@@ -471,8 +503,11 @@ void gs_follow_run(struct gs_follow *f, uint64_t now_ns)
 	bool up, due;
 
 	gs_etcd_watch_drain(f->watch, &revision, &up);
-	due = now_ns >= f->next_resync_ns || revision > f->applied_revision || up != f->reported_up;
+	due = now_ns >= f->next_resync_ns || revision > f->applied_revision ||
+	      up != f->reported_up || !f->store_up;
 	f->reported_up = up;
+	if (!store_usable(f))
+		return;
 	if (due) {
 		f->next_resync_ns = now_ns + GS_FOLLOW_RESYNC_NS;
 		sync_specs(f, now_ns);
@@ -482,11 +517,6 @@ void gs_follow_run(struct gs_follow *f, uint64_t now_ns)
 	if (f->store_up && now_ns >= f->next_campaign_ns) {
 		f->next_campaign_ns = now_ns + GS_FOLLOW_CAMPAIGN_NS;
 		campaign(f);
-	} else if (!f->store_up && f->leader_mod) {
-		/* Cut off: the lease runs out unrenewed, and another node may
-		 * lead by now. Decide nothing for the fleet meanwhile. */
-		f->leader_mod = 0;
-		log_line(f, "follower", NULL, 0, NULL, "store unreachable");
 	}
 }
 

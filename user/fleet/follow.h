@@ -28,6 +28,12 @@
 #define GS_FOLLOW_LEASE_TTL_S  2
 #define GS_FOLLOW_KEEPALIVE_NS 500000000ull
 #define GS_FOLLOW_RESYNC_NS    5000000000ull
+/* The agent's loop waits for the store at most this long a call, and after
+ * a call that failed leaves the store alone for GS_FOLLOW_BACKOFF_NS: a
+ * node cut off from its store spends at most a fifth of a second in a
+ * second on it, and its own guardrails go on between. */
+#define GS_FOLLOW_CALL_MS    200
+#define GS_FOLLOW_BACKOFF_NS 1000000000ull
 /* How often a node looks for a leader (and campaigns when there is none). */
 #define GS_FOLLOW_CAMPAIGN_NS 250000000ull
 
