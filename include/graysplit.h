@@ -524,7 +524,10 @@ struct gs_config {
 	__u32 netns_ino;      /* inode of the instance's network namespace (attach) */
 	__u64 nf_dropped_ack; /* tx_health's nf_dropped when attach last ran */
 	__u32 fib_ttl_ticks;  /* the next hop cache's life in jiffies; 0: no cache */
-	__u32 pad;
+	/* XORed into both selection seeds: a fleet's nodes share one (from
+	 * their store) so a 5-tuple selects alike on all of them; 0 on a
+	 * node of its own, which keeps the built-in seeds. */
+	__u32 hash_seed;
 };
 
 #endif /* GRAYSPLIT_H */

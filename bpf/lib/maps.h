@@ -183,6 +183,16 @@ static __always_inline int gs_switched_off(__u32 flag)
 	return cfg && (cfg->flags & flag);
 }
 
+/* The fleet's seed (gs_config.hash_seed): 0 when there is none. An inlined
+ * lookup, paid only by a frame that selects. */
+static __always_inline __u32 gs_hash_seed(void)
+{
+	__u32 key = 0;
+	struct gs_config *cfg = bpf_map_lookup_elem(&config, &key);
+
+	return cfg ? cfg->hash_seed : 0;
+}
+
 /* ifindex -> ifindex: where the XDP fast path may redirect (see graysplit.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);

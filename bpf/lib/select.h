@@ -87,15 +87,15 @@ static __always_inline __u32 gs_select_group(const struct gs_service *svc,
 static __always_inline int gs_select(const struct gs_service *svc, const struct gs_flow_key *key,
 				     int is_v4, struct gs_choice *choice)
 {
-	__u32 group_hash, backend_hash, group;
+	__u32 group_hash, backend_hash, group, seed = gs_hash_seed();
 	struct gs_backend *backend;
 
 	if (svc->hash_mode == GS_HASH_CLIENT) {
-		group_hash = gs_hash_addr(&key->src, GS_SEED_GROUP);
-		backend_hash = gs_hash_addr(&key->src, GS_SEED_BACKEND);
+		group_hash = gs_hash_addr(&key->src, GS_SEED_GROUP ^ seed);
+		backend_hash = gs_hash_addr(&key->src, GS_SEED_BACKEND ^ seed);
 	} else {
-		group_hash = gs_hash_flow(key, GS_SEED_GROUP);
-		backend_hash = gs_hash_flow(key, GS_SEED_BACKEND);
+		group_hash = gs_hash_flow(key, GS_SEED_GROUP ^ seed);
+		backend_hash = gs_hash_flow(key, GS_SEED_BACKEND ^ seed);
 	}
 	group = gs_select_group(svc, &key->src, group_hash);
 	backend = gs_pick_in_group(svc->id, group, backend_hash, is_v4, &choice->backend_id);

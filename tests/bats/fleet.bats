@@ -178,6 +178,12 @@ weights_are() { [ "$(weights "$1")" = "$2" ]; }
 	[[ "$names" == *"sys_fs_bpf_${TB}-b"* ]]
 	# The local part of status is there too.
 	assert_equal "$(jq '.services | length' "$BATS_TEST_TMPDIR/fleet.json")" 1
+	# Both select with the fleet's seed, which the first apply made.
+	seed=$(ectl get "$ETCD_PREFIX/seed" --print-value-only)
+	[ "$seed" -gt 0 ]
+	for pin in "$(tb_pin_dir "$TB")" "$PIN_B"; do
+		assert_equal "$(bpftool -j map dump pinned "$pin/config" | jq '.[0].formatted.value.hash_seed')" "$seed"
+	done
 }
 
 @test "a change reaches both nodes through the watch" {

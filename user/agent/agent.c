@@ -33,6 +33,7 @@
 #include "agent.h"
 #include "clock.h"
 #include "collect.h"
+#include "config.h"
 #include "decisions.h"
 #include "error.h"
 #include "failback.h"
@@ -1098,11 +1099,34 @@ static int render_metrics(void *ctx, struct gs_prom_buf *out)
 	return gs_metrics_render(&a->collect, &a->counts, out);
 }
 
+/* The fleet's hash seed into config, under the lock (attach and config
+ * change config too, read-modify-write). */
+static void fleet_seed(void *ctx, uint32_t seed)
+{
+	struct agent *a = ctx;
+	struct gs_config cfg;
+	int lock_fd, err;
+
+	lock_fd = gs_lock_acquire(a->pin_dir);
+	if (lock_fd < 0) {
+		fprintf(stderr, "graysplit agent: fleet seed: %s\n", gs_last_error());
+		return;
+	}
+	err = gs_config_read(&a->maps, &cfg);
+	if (!err && cfg.hash_seed != seed) {
+		cfg.hash_seed = seed;
+		err = gs_config_write(&a->maps, &cfg);
+	}
+	gs_lock_release(lock_fd);
+	if (err)
+		fprintf(stderr, "graysplit agent: fleet seed: %s\n", gs_last_error());
+}
+
 /* Fleet mode: the store's services into the maps before the first tick,
  * then whenever the watch says they changed. */
 static int follow_start(struct agent *a)
 {
-	const struct gs_follow_hooks hooks = {fleet_log, fleet_mirror, a};
+	const struct gs_follow_hooks hooks = {fleet_log, fleet_mirror, fleet_seed, a};
 	struct gs_store_url url;
 	int err = gs_store_url_parse(&a->opts->store, &url);
 

@@ -611,8 +611,13 @@ static int apply_to_store(struct gs_ctx *ctx, const struct gs_store_url *url, co
 	if (!err) {
 		err = gs_etcd_open(url, &etcd);
 		if (!err) {
-			err = gs_fleet_publish(etcd, &rf, data, len, expect_revision, dry_run,
-					       &report);
+			uint32_t seed;
+
+			/* The fleet's seed exists before its first service. */
+			err = dry_run ? 0 : gs_fleet_seed(etcd, &seed);
+			if (!err)
+				err = gs_fleet_publish(etcd, &rf, data, len, expect_revision,
+						       dry_run, &report);
 			gs_etcd_close(etcd);
 		}
 		gs_rollout_file_free(&rf);

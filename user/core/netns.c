@@ -46,15 +46,10 @@ int gs_netns_origin_socket(int domain, int type, int protocol)
 	}
 	fd = socket(domain, type | SOCK_CLOEXEC, protocol);
 	saved = errno;
-	if (setns(here, CLONE_NEWNET)) {
-		/* A thread left in the wrong namespace would do the data
-		 * path's work in it: better no socket than that. */
-		saved = errno;
-		if (fd >= 0)
-			close(fd);
-		fd = -1;
+	/* A thread left in the wrong namespace would do the data path's
+	 * work in it: better no process than that. */
+	if (setns(here, CLONE_NEWNET))
 		abort();
-	}
 	close(here);
 	errno = saved;
 	return fd;

@@ -282,8 +282,8 @@ int gs_rollout_file_read(const char *path, char **data, size_t *len)
 
 int gs_rollout_file_load(const char *path, struct gs_rollout_file *out)
 {
-	size_t len;
-	char *data;
+	size_t len = 0;
+	char *data = NULL;
 	int err;
 
 	err = gs_rollout_file_read(path, &data, &len);

@@ -29,7 +29,7 @@ struct buf {
 struct gs_etcd {
 	struct gs_store_url url;
 	CURL *curl;
-	size_t cur;	   /* the endpoint that answered last */
+	size_t cur;	 /* the endpoint that answered last */
 	long timeout_ms; /* per call and endpoint */
 };
 

@@ -3,6 +3,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -323,4 +325,49 @@ bool gs_fleet_state_same(const struct gs_fleet_state *a, const struct gs_fleet_s
 	       x->promote_seq_seen == y->promote_seq_seen &&
 	       x->resume_seq_seen == y->resume_seq_seen && x->last_verdict == y->last_verdict &&
 	       !strcmp(x->reason, y->reason);
+}
+
+int gs_fleet_seed(struct gs_etcd *e, uint32_t *seed)
+{
+	char key[GS_FLEET_KEY_MAX], text[16];
+	struct gs_etcd_kvs kvs;
+	struct gs_etcd_cmp cmp;
+	struct gs_etcd_op op;
+	uint32_t fresh = 0;
+	bool ok;
+	int err, tries;
+
+	snprintf(key, sizeof(key), "%s/seed", gs_etcd_url(e)->prefix);
+	for (tries = 0; tries < 2; tries++) {
+		err = gs_etcd_get(e, key, false, &kvs);
+		if (err)
+			return err;
+		if (kvs.n) {
+			char *end;
+			unsigned long v = strtoul(kvs.kv[0].value, &end, 10);
+
+			err = *end || v == 0 || v > UINT32_MAX
+				      ? gs_fail(EPROTO, "store: %s is not a seed", key)
+				      : 0;
+			*seed = (uint32_t)v;
+			gs_etcd_kvs_free(&kvs);
+			return err;
+		}
+		gs_etcd_kvs_free(&kvs);
+		while (!fresh)
+			if (getrandom(&fresh, sizeof(fresh), 0) != sizeof(fresh))
+				return gs_fail(errno, "getrandom: %s", strerror(errno));
+		snprintf(text, sizeof(text), "%u", fresh);
+		cmp = (struct gs_etcd_cmp){key, 0};
+		op = (struct gs_etcd_op){GS_ETCD_PUT, key, text, strlen(text), 0};
+		err = gs_etcd_txn(e, &cmp, 1, &op, 1, &ok, NULL);
+		if (err)
+			return err;
+		if (ok) {
+			*seed = fresh;
+			return 0;
+		}
+		/* Someone made it first: read theirs. */
+	}
+	return gs_fail(EAGAIN, "store: %s keeps changing", key);
 }

@@ -14,6 +14,8 @@
  *                                         service and group (JSON), under
  *                                         its lease, for the leader to pool
  *   PREFIX/leader                         the leader's name, under its lease
+ *   PREFIX/seed                           the fleet's hash seed (decimal), made
+ *                                         once by whoever finds it missing
  *
  * The operator writes specs; each node's agent makes its pinned maps match
  * them through the same plan/apply code `apply` uses (follow.c) and says in
@@ -85,6 +87,13 @@ void gs_fleet_default_name(const char *pin_dir, char *out, size_t len);
 int gs_fleet_publish(struct gs_etcd *e, const struct gs_rollout_file *rf, const char *text,
 		     size_t len, int64_t expect_revision, bool dry_run,
 		     struct json_object **report);
+
+/*
+ * The fleet's hash seed: read, or made (a random nonzero 32-bit number, in
+ * a transaction that only creates it) when missing, so the first writer
+ * wins and everyone reads the same.
+ */
+int gs_fleet_seed(struct gs_etcd *e, uint32_t *seed);
 
 /* `status --store`: the store's revision, its services with their spec
  * revisions, and every node's report with its lag behind the specs. */

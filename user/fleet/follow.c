@@ -52,6 +52,8 @@ struct gs_follow {
 	int64_t lease;
 	uint64_t next_keepalive_ns, next_resync_ns;
 	uint64_t backoff_until_ns; /* a call failed: the store is left alone until then */
+	uint32_t seed;		   /* the fleet's, as last given to the agent */
+	bool have_seed;
 	uint64_t started_unix_ns;
 };
 
@@ -249,10 +251,18 @@ static void sync_specs(struct gs_follow *f, uint64_t now_ns)
 	char dir[GS_FLEET_KEY_MAX];
 	struct gs_etcd_kvs specs;
 	bool all_ok = true;
+	uint32_t seed;
 	size_t i;
 	int err;
 
 	gs_fleet_services_dir(f->url.prefix, dir, sizeof(dir));
+	if (store_result(f, gs_fleet_seed(f->etcd, &seed)))
+		return;
+	if (!f->have_seed || seed != f->seed) {
+		f->hooks.seed(f->hooks.ctx, seed);
+		f->seed = seed;
+		f->have_seed = true;
+	}
 	if (store_result(f, gs_etcd_get(f->etcd, dir, true, &specs)))
 		return;
 	if (!f->store_up)
@@ -360,7 +370,8 @@ static void keep_report(struct gs_follow *f, uint64_t now_ns)
 			f->next_keepalive_ns = now_ns + GS_FOLLOW_KEEPALIVE_NS;
 	}
 	if (!err && !f->lease) {
-		err = store_result(f, gs_etcd_lease_grant(f->etcd, GS_FOLLOW_LEASE_TTL_S, &f->lease));
+		err = store_result(f,
+				   gs_etcd_lease_grant(f->etcd, GS_FOLLOW_LEASE_TTL_S, &f->lease));
 		f->report_dirty = true;
 		f->next_keepalive_ns = now_ns + GS_FOLLOW_KEEPALIVE_NS;
 	}

@@ -45,6 +45,8 @@ struct gs_follow_hooks {
 	void (*log)(void *ctx, struct json_object *line);
 	/* Another node's decision state for service k: make the maps hold it. */
 	void (*state)(void *ctx, const struct gs_service_key *k, const struct gs_fleet_state *st);
+	/* The fleet's hash seed (PREFIX/seed), before any spec is applied. */
+	void (*seed)(void *ctx, uint32_t seed);
 	void *ctx;
 };
 
