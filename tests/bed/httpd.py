@@ -33,12 +33,16 @@ again only when its mtime or size changed) and behaves as it says:
   "delay MS"                   -> wait MS milliseconds before the status
                                   line, then answer as above
   "503 delay MS"               -> both
+  "503 P%"                     -> each request gets the 503 with probability
+                                  P percent (e.g. "503 5%", "503 0.5%"),
+                                  the others are answered as above
 
 Write the file atomically (a temporary file renamed over it) so a request
 never reads half of it. "Stopped" is no mode: kill the process and the port
 refuses connections (tests/bed/testbed.sh: tb_backend_stop / tb_backend_start).
 """
 import argparse
+import random
 import signal
 import socket
 import sys
@@ -77,24 +81,30 @@ class FaultMode:
         self.stamp = None
         self.status = 200
         self.delay_s = 0.0
+        self.prob = 1.0
         self.lock = threading.Lock()
+        self.rng = random.Random()
 
     @staticmethod
     def parse(text):
-        status, delay_s = 200, 0.0
+        status, delay_s, prob = 200, 0.0, 1.0
         words = text.split()
         i = 0
         while i < len(words):
             w = words[i]
             if w == "503":
                 status = 503
+            elif w.endswith("%") and status == 503:
+                prob = float(w[:-1]) / 100.0
+                if not 0.0 <= prob <= 1.0:
+                    raise ValueError("probability %r out of 0..100%%" % w)
             elif w == "delay" and i + 1 < len(words):
                 delay_s = max(0.0, float(words[i + 1]) / 1000.0)
                 i += 1
             elif w != "normal":
                 raise ValueError("unknown fault word %r" % w)
             i += 1
-        return status, delay_s
+        return status, delay_s, prob
 
     def current(self):
         """(status, delay in seconds) for the request being answered now."""
@@ -115,12 +125,15 @@ class FaultMode:
                     except FileNotFoundError:
                         pass
                 try:
-                    self.status, self.delay_s = self.parse(text)
+                    self.status, self.delay_s, self.prob = self.parse(text)
                 except ValueError as e:
                     print("httpd: %s: %s (kept the previous mode)" % (self.path, e),
                           file=sys.stderr)
                 self.stamp = stamp
-            return self.status, self.delay_s
+            status = self.status
+            if status == 503 and self.prob < 1.0 and self.rng.random() >= self.prob:
+                status = 200
+            return status, self.delay_s
 
 
 def make_handler(name, fault):

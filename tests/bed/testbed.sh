@@ -264,7 +264,8 @@ tb__listening() {
 }
 
 # tb_backend_fault PREFIX NAME MODE: switch backend NAME's answers at once,
-# without a restart: "normal", "503" (every answer is HTTP/1.0 503), "delay MS"
+# without a restart: "normal", "503" (every answer is HTTP/1.0 503), "503 P%"
+# (each answer a 503 with probability P percent), "delay MS"
 # (MS milliseconds before the status line) or "503 delay MS". The file is
 # replaced atomically; the server reads it on the next request.
 tb_backend_fault() {
@@ -272,8 +273,8 @@ tb_backend_fault() {
 	shift 2
 	st=$(tb_state_dir "$p")
 	case "$*" in
-	normal | 503 | "delay "[0-9]* | "503 delay "[0-9]*) ;;
-	*) echo "testbed: fault mode normal | 503 | delay MS | 503 delay MS, not '$*'" >&2; return 1 ;;
+	normal | 503 | "delay "[0-9]* | "503 delay "[0-9]* | "503 "[0-9]*%) ;;
+	*) echo "testbed: fault mode normal | 503 | 503 P% | delay MS | 503 delay MS, not '$*'" >&2; return 1 ;;
 	esac
 	echo "$*" >"$st/fault.$b.tmp" && mv -f "$st/fault.$b.tmp" "$st/fault.$b"
 }

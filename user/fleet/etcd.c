@@ -253,6 +253,9 @@ static int call(struct gs_etcd *e, const char *path, struct json_object *req,
 	CURLcode rc = CURLE_OK;
 	long status = 0;
 
+	if (!e->url.nhosts)
+		return gs_fail(EINVAL, "store: no endpoint");
+
 	for (tries = 0; tries < e->url.nhosts; tries++) {
 		size_t i = (e->cur + tries) % e->url.nhosts;
 

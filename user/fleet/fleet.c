@@ -209,7 +209,7 @@ int gs_fleet_key_service(const char *prefix, const char *key, struct gs_service_
 	uint16_t port;
 
 	gs_fleet_services_dir(prefix, dir, sizeof(dir));
-	if (strncmp(key, dir, strlen(dir)))
+	if (strncmp(key, dir, strlen(dir)) != 0)
 		return -EINVAL;
 	p = key + strlen(dir);
 	slash = strchr(p, '/');
@@ -315,7 +315,7 @@ bool gs_fleet_state_same(const struct gs_fleet_state *a, const struct gs_fleet_s
 	const struct gs_rollout_state *x = &a->rollout, *y = &b->rollout;
 
 	if (a->share_ppm != b->share_ppm || a->rolled_back != b->rolled_back ||
-	    strcmp(a->reason, b->reason) || a->has_rollout != b->has_rollout)
+	    strcmp(a->reason, b->reason) != 0 || a->has_rollout != b->has_rollout)
 		return false;
 	if (!a->has_rollout)
 		return true;

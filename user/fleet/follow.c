@@ -274,7 +274,7 @@ static void sync_specs(struct gs_follow *f, uint64_t now_ns)
 		char result[32];
 		size_t len = strlen(kv->key);
 
-		if (len < 5 || strcmp(kv->key + len - 5, "/spec"))
+		if (len < 5 || strcmp(kv->key + len - 5, "/spec") != 0)
 			continue;
 		a = applied_find(f, kv->key);
 		if (!a) {

@@ -357,7 +357,7 @@ void gs_pool_take(struct gs_pool *p, const char *svc, uint32_t share_ppm,
 		struct growth *gr = &p->growth[i];
 		int g;
 
-		if (strcmp(gr->svc, svc))
+		if (strcmp(gr->svc, svc) != 0)
 			continue;
 		if (gr->share_ppm == share_ppm) {
 			for (g = 0; g < GS_GROUPS; g++)

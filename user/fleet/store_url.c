@@ -110,7 +110,7 @@ int gs_store_url_parse(const struct gs_store_opts *opts, struct gs_store_url *ou
 					       "(--store URL or GRAYSPLIT_STORE)");
 		return 0;
 	}
-	if (strncmp(url, SCHEME, strlen(SCHEME)))
+	if (strncmp(url, SCHEME, strlen(SCHEME)) != 0)
 		return gs_fail(EINVAL,
 			       "store: '%s': expected etcd://HOST:PORT[,HOST:PORT...]/PREFIX", url);
 	p = url + strlen(SCHEME);
