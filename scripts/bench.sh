@@ -22,6 +22,9 @@
 #   agent     scripts/bench-agent.sh: the agent's CPU and memory at 100k
 #             ring-buffer events/s written by the instance's own programs
 #   failback  scripts/bench-failback.sh: how fast a broken canary is cut off
+#   fleet     scripts/bench-fleet.sh: fleet mode: decision to every node's
+#             maps (3 and 103 nodes), pooling against one node alone, a
+#             healthy A/A (--quick: the delays only, with 13 nodes)
 #
 # Usage: scripts/bench.sh [--quick] [--only NAME[,NAME]] [--markdown FILE]
 #   --quick     smoke sizes (about a minute): the figures are rough
@@ -66,6 +69,7 @@ components=(
 	"e2e|bash scripts/bench-e2e.sh ${q[*]}"
 	"agent|bash scripts/bench-agent.sh ${q[*]}"
 	"failback|env RATES=$($quick || echo 550) FAULTS='$($quick && echo 503 || echo 503 refused +300ms)' bash scripts/bench-failback.sh --json $($quick && echo 1 || echo 3 10)"
+	"fleet|env PARTS='$($quick && echo latency scale || echo latency scale pool aa)' ROUNDS=$($quick && echo 1 || echo 3) bash scripts/bench-fleet.sh --json ${q[*]}"
 )
 
 results=$(mktemp)

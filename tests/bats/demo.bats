@@ -37,3 +37,30 @@ ROOT=$(cd "$(dirname "$BATS_TEST_FILENAME")/../.." && pwd)
 	run ls /sys/fs/bpf
 	refute_output --partial gsdemo
 }
+
+@test "make demo-fleet: three nodes walk one rollout together; one decision cuts the canary on all" {
+	local png=$BATS_FILE_TMPDIR/demo-fleet.png
+	run -0 bash "$ROOT/scripts/demo-fleet.sh" --plot "$png"
+	echo "$output" | tail -12 | sed 's/^/# /' >&3
+	# One apply, every node in the fleet at lag 0, one leader.
+	assert_line --regexp '^result: published$'
+	assert_line --regexp '^  leader: '
+	[ "$(grep -c '^  node .*: applied revision [0-9]*, lag 0' <<<"$output")" -eq 3 ]
+	# The leader's decision, with its reason.
+	assert_line --regexp '^    window .*http 5xx'
+	assert_line --regexp '^    canary_percent 50 -> 0$'
+	# Every node: a summary line, exactly one of them the leader's; each
+	# node's share 0 within a second of the decision.
+	[ "$(grep -c '^  node [0-9] (leader):' <<<"$output")" -eq 1 ]
+	[ "$(grep -c '^  node [0-9] (follower):' <<<"$output")" -eq 2 ]
+	local s
+	for s in $(sed -n 's/.*share 0 at +\([0-9.]*\) s$/\1/p' <<<"$output"); do
+		awk -v s="$s" 'BEGIN { exit !(s < 1.0) }'
+	done
+	[ "$(head -c 8 "$png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]
+	[ "$(stat -c %s "$png")" -gt 20000 ]
+	run ip netns list
+	refute_output --partial gsfleet
+	run ls /sys/fs/bpf
+	refute_output --partial gsfleet
+}
