@@ -259,3 +259,51 @@ print(round((f(sys.argv[2]) - f(sys.argv[1])).total_seconds() * 1000))' "$1" "$2
 	wait_for 15 named_e
 	wait_for 15 in_sync
 }
+
+@test "rollout promote, pause, resume and abort --store: the leader carries them out on every node" {
+	rollout_file fleet-f >"$BATS_TEST_TMPDIR/f.yaml"
+	fstore 1 apply -f "$BATS_TEST_TMPDIR/f.yaml" >/dev/null
+	wait_for 10 all_share 20
+	# Picked up by the leader: its walk state is in the store.
+	picked() { fleet_json | jq -e '.services[] | select(.key | endswith("/state")) | .state.rollout.step == 0' >/dev/null; }
+	wait_for 10 picked
+
+	run fstore 2 rollout promote 10.77.0.10:80 --json
+	assert_success
+	assert_equal "$(jq -r .action <<<"$output")" promote
+	wait_for 10 all_share 50
+	for i in 1 2 3; do assert_equal "$(node_json "$i" | jq -r .rollout.step)" 2; done
+
+	run fstore 3 rollout pause 10.77.0.10:80
+	assert_success
+	paused_all() { local i; for i in 1 2 3; do [ "$(node_json "$i" | jq -r .rollout.phase)" = paused ] || return 1; done; }
+	wait_for 10 paused_all
+	# Twice: told, nothing written.
+	run fstore 1 rollout pause 10.77.0.10:80
+	assert_failure
+	assert_output --partial "already paused"
+
+	run fstore 1 rollout resume 10.77.0.10:80
+	assert_success
+	progressing_all() { local i; for i in 1 2 3; do [ "$(node_json "$i" | jq -r .rollout.phase)" = progressing ] || return 1; done; }
+	wait_for 10 progressing_all
+
+	run fstore 1 rollout abort 10.77.0.10:80
+	assert_success
+	wait_for 10 all_share 0
+	aborted_all() { local i; for i in 1 2 3; do [ "$(node_json "$i" | jq -r .rollout.phase)" = aborted ] || return 1; done; }
+	wait_for 10 aborted_all
+	wait_for 15 in_sync
+}
+
+@test "split --store, on a rollout that ended, sets the share on every node" {
+	run fstore 1 split 10.77.0.10:80 30 --json
+	assert_success
+	assert_equal "$(jq -r .action <<<"$output")" split
+	wait_for 10 all_share 30
+	for i in 1 2 3; do assert_equal "$(state_of "$i")" active; done
+	# An unknown service: one line, nothing written.
+	run fstore 1 split 10.77.0.99:80 30
+	assert_failure
+	assert_output "graysplit: no service 10.77.0.99:80/tcp in the store (graysplit apply --store -f FILE)"
+}

@@ -1099,6 +1099,41 @@ static int render_metrics(void *ctx, struct gs_prom_buf *out)
 	return gs_metrics_render(&a->collect, &a->counts, out);
 }
 
+/*
+ * The operator's rollout commands of the fleet into this node's rollouts
+ * entry, as `rollout pause` and the others write it on a single node: the
+ * leader's walk acts on them, the others wait for its state.
+ */
+static bool fleet_ops(void *ctx, const struct gs_service_key *k, const struct gs_fleet_ops *ops)
+{
+	struct agent *a = ctx;
+	struct gs_service svc;
+	struct gs_rollout r;
+	int lock_fd;
+
+	if (bpf_map_lookup_elem(a->maps.services, k, &svc) ||
+	    bpf_map_lookup_elem(a->maps.rollouts, &svc.id, &r) || r.generation != ops->generation)
+		return false;
+	lock_fd = gs_lock_acquire(a->pin_dir);
+	if (lock_fd < 0)
+		return false;
+	if (!bpf_map_lookup_elem(a->maps.rollouts, &svc.id, &r) &&
+	    (r.paused != ops->paused || r.aborted != ops->aborted ||
+	     r.promote_seq != ops->promote_seq || r.promote_to != ops->promote_to ||
+	     r.resume_seq != ops->resume_seq)) {
+		r.paused = ops->paused;
+		r.aborted = ops->aborted;
+		r.promote_seq = ops->promote_seq;
+		r.promote_to = ops->promote_to;
+		r.resume_seq = ops->resume_seq;
+		if (bpf_map_update_elem(a->maps.rollouts, &svc.id, &r, BPF_EXIST))
+			fprintf(stderr, "graysplit agent: fleet rollout commands: %s\n",
+				strerror(errno));
+	}
+	gs_lock_release(lock_fd);
+	return true;
+}
+
 /* The fleet's hash seed into config, under the lock (attach and config
  * change config too, read-modify-write). */
 static void fleet_seed(void *ctx, uint32_t seed)
@@ -1126,7 +1161,7 @@ static void fleet_seed(void *ctx, uint32_t seed)
  * then whenever the watch says they changed. */
 static int follow_start(struct agent *a)
 {
-	const struct gs_follow_hooks hooks = {fleet_log, fleet_mirror, fleet_seed, a};
+	const struct gs_follow_hooks hooks = {fleet_log, fleet_mirror, fleet_ops, fleet_seed, a};
 	struct gs_store_url url;
 	int err = gs_store_url_parse(&a->opts->store, &url);
 

@@ -32,6 +32,7 @@
 #include "etcd.h"
 #include "events.h"
 #include "fleet.h"
+#include "fleet_cli.h"
 #include "journal.h"
 #include "loader.h"
 #include "lock.h"
@@ -499,12 +500,28 @@ static int split_and_log(struct gs_ctx *ctx, struct gs_maps *m, const struct gs_
 	return 0;
 }
 
+/* A fleet command's report, printed as apply prints its own. */
+static int print_report(struct gs_ctx *ctx, int err, struct json_object *report)
+{
+	if (err)
+		return err;
+	gs_output_print(stdout, report, ctx->json || ctx->pretty, ctx->pretty);
+	json_object_put(report);
+	return 0;
+}
+
 static int cmd_split(struct gs_ctx *ctx, int argc, char **argv)
 {
 	static const char *const names[] = {"VIP:PORT", "PERCENT"};
 	const char *proto = NULL;
-	const struct gs_opt opts[] = {{"--proto", NULL, &proto, NULL}, {0}};
+	struct gs_store_opts so = {0};
+	const struct gs_opt opts[] = {{"--proto", NULL, &proto, NULL},
+				      {"--json", "-j", NULL, &ctx->json},
+				      GS_STORE_FLAGS(so),
+				      {0}};
+	struct json_object *report = NULL;
 	struct gs_service_key key;
+	struct gs_store_url url;
 	struct gs_session s;
 	uint32_t ppm;
 	int err, n;
@@ -514,6 +531,12 @@ static int cmd_split(struct gs_ctx *ctx, int argc, char **argv)
 		err = parse_service(argv[0], proto, &key);
 	if (!err)
 		err = gs_parse_percent(argv[1], &ppm);
+	if (!err)
+		err = gs_store_url_parse(&so, &url);
+	if (err == 1) {
+		err = gs_fleet_split_cmd(&url, &key, ppm, &report);
+		return print_report(ctx, err, report);
+	}
 	if (!err)
 		err = session_begin(ctx, &s);
 	if (err)
@@ -805,16 +828,21 @@ static int cmd_events(struct gs_ctx *ctx, int argc, char **argv)
 }
 
 /* The service of a rollout command: VIP:PORT [--proto P]. */
+/* VIP:PORT, --proto, up to two extra options and, with so, the store's. */
 static int rollout_args(struct gs_ctx *ctx, int argc, char **argv, const struct gs_opt *extra,
-			struct gs_service_key *key)
+			struct gs_service_key *key, struct gs_store_opts *so)
 {
 	static const char *const names[] = {"VIP:PORT"};
 	const char *proto = NULL;
-	struct gs_opt opts[4] = {{"--proto", NULL, &proto, NULL}, {0}, {0}, {0}};
-	int err, n, i;
+	struct gs_store_opts none = {0}, *sp = so ? so : &none;
+	struct gs_opt opts[11] = {{"--proto", NULL, &proto, NULL}, {0}};
+	const struct gs_opt store[] = {GS_STORE_FLAGS(*sp), {"--json", "-j", NULL, &ctx->json}};
+	int err, n, i, j;
 
 	for (i = 1; extra && extra[i - 1].name && i < 3; i++)
 		opts[i] = extra[i - 1];
+	for (j = 0; so && j < (int)(sizeof(store) / sizeof(store[0])); j++)
+		opts[i++] = store[j];
 	err = gs_args_parse(ctx->cmd, argc, argv, opts, names, 1, 1, &n);
 	if (!err)
 		err = parse_service(argv[0], proto, key);
@@ -832,7 +860,7 @@ static int cmd_rollout_status(struct gs_ctx *ctx, int argc, char **argv)
 	struct gs_maps maps;
 	int err;
 
-	err = rollout_args(ctx, argc, argv, extra, &key);
+	err = rollout_args(ctx, argc, argv, extra, &key, NULL);
 	if (!err)
 		err = gs_maps_open(ctx->pin_dir, &maps);
 	if (err)
@@ -864,11 +892,20 @@ static int rollout_op(struct gs_ctx *ctx, int argc, char **argv, enum gs_rollout
 {
 	bool full = false;
 	const struct gs_opt extra[] = {{"--full", NULL, NULL, &full}, {0}};
+	struct gs_store_opts so = {0};
+	struct json_object *report = NULL;
 	struct gs_service_key key;
+	struct gs_store_url url;
 	struct gs_session s;
 	int err;
 
-	err = rollout_args(ctx, argc, argv, op == GS_RO_OP_PROMOTE ? extra : NULL, &key);
+	err = rollout_args(ctx, argc, argv, op == GS_RO_OP_PROMOTE ? extra : NULL, &key, &so);
+	if (!err)
+		err = gs_store_url_parse(&so, &url);
+	if (err == 1) {
+		err = gs_fleet_rollout_cmd(&url, &key, full ? GS_RO_OP_PROMOTE_FULL : op, &report);
+		return print_report(ctx, err, report);
+	}
 	if (!err)
 		err = session_begin(ctx, &s);
 	if (err)
@@ -957,6 +994,11 @@ static int cmd_help(struct gs_ctx *ctx, int argc, char **argv);
 
 #define PROTO_OPT "  --proto tcp|udp        the service's protocol (default tcp)\n"
 
+/* The store options of the commands that also work in fleet mode. */
+#define ROLLOUT_STORE_HELP                                                                         \
+	"\nWith a store (fleet mode), the command goes to the store, conditioned on\n"             \
+	"the rollout it read; the fleet's leader carries it out on every node.\n" GS_STORE_HELP
+
 static const struct gs_cmd service_cmds[] = {
 	{"add", cmd_service_add, NULL, "VIP:PORT [--proto tcp|udp] [--hash flow|client]",
 	 "Add a service: a virtual IP and port that clients connect to, with no backends\n"
@@ -1000,19 +1042,20 @@ static const struct gs_cmd rollout_cmds[] = {
 	 "failed, aborted), step k of n and its share, bake elapsed and needed, the\n"
 	 "last verdict and the reason of the last change, and the steps.\n\n" PROTO_OPT
 	 "  -j, --json             JSON output\n"},
-	{"pause", cmd_rollout_pause, NULL, "VIP:PORT [--proto tcp|udp]",
+	{"pause", cmd_rollout_pause, NULL, "VIP:PORT [--proto tcp|udp] [--store URL]",
 	 "Stop promotions: the rollout stays at its step until resumed. Fail-back\n"
-	 "stays on.\n\n" PROTO_OPT},
-	{"resume", cmd_rollout_resume, NULL, "VIP:PORT [--proto tcp|udp]",
+	 "stays on.\n\n" PROTO_OPT ROLLOUT_STORE_HELP},
+	{"resume", cmd_rollout_resume, NULL, "VIP:PORT [--proto tcp|udp] [--store URL]",
 	 "Resume a rollout paused by an operator or by an analysis that stayed\n"
-	 "inconclusive; the current step's bake starts again.\n\n" PROTO_OPT},
-	{"promote", cmd_rollout_promote, NULL, "VIP:PORT [--full] [--proto tcp|udp]",
+	 "inconclusive; the current step's bake starts again.\n\n" PROTO_OPT ROLLOUT_STORE_HELP},
+	{"promote", cmd_rollout_promote, NULL, "VIP:PORT [--full] [--proto tcp|udp] [--store URL]",
 	 "Go to the next step now (with --full: the last step), skipping the bake\n"
 	 "and the analysis. The agent carries it out at its next tick.\n\n"
-	 "  --full                 to the last step\n" PROTO_OPT},
-	{"abort", cmd_rollout_abort, NULL, "VIP:PORT [--proto tcp|udp]",
+	 "  --full                 to the last step\n" PROTO_OPT ROLLOUT_STORE_HELP},
+	{"abort", cmd_rollout_abort, NULL, "VIP:PORT [--proto tcp|udp] [--store URL]",
 	 "Set the canary's share to 0 at once (one write, also with no agent\n"
-	 "running) and stop the rollout; applying its file again restarts it.\n\n" PROTO_OPT},
+	 "running) and stop the rollout; applying its file again restarts it.\n\n" PROTO_OPT
+		 ROLLOUT_STORE_HELP},
 	{0},
 };
 
@@ -1050,11 +1093,15 @@ static const struct gs_cmd commands[] = {
 	 "Backends: the real servers of a service, each in the stable or the canary\n"
 	 "group, with a weight.\n"},
 	{"split", cmd_split, NULL,
-	 "VIP:PORT PERCENT [--proto tcp|udp]   (e.g. 10, 0.5, 12.25 or 10%)",
+	 "VIP:PORT PERCENT [--proto tcp|udp] [--store URL]   (e.g. 10, 0.5, 12.25 or 10%)",
 	 "Set the canary's share of a service's new connections: one 4-byte write.\n"
 	 "Raising it moves only keys from stable to canary, lowering it the reverse;\n"
 	 "open connections stay where they are. A rolled-back service becomes active\n"
-	 "again. PERCENT is 0..100 with up to 4 decimals.\n\n" PROTO_OPT},
+	 "again. PERCENT is 0..100 with up to 4 decimals.\n\n" PROTO_OPT
+	 "  -j, --json             JSON output (with a store)\n"
+	 "\nWith a store (fleet mode), the share goes to the store as the service's\n"
+	 "decision state, written only if nobody changed it since it was read; every\n"
+	 "node applies it.\n" GS_STORE_HELP},
 	{"override", NULL, override_cmds, NULL,
 	 "Overrides: client CIDRs whose new connections always go to one group.\n"},
 	{"apply", cmd_apply, NULL,

@@ -31,9 +31,8 @@ static bool finished(enum gs_rollout_phase p)
 	return p == GS_RO_COMPLETED || p == GS_RO_FAILED || p == GS_RO_ABORTED;
 }
 
-/* Checks the command against the view; fills the new spec. */
-static int plan(const struct gs_rollout_view *v, const char *svc, enum gs_rollout_op op,
-		struct gs_rollout *spec, uint32_t *from_step, char *reason, size_t len)
+int gs_rollout_plan(const struct gs_rollout_view *v, const char *svc, enum gs_rollout_op op,
+		    struct gs_rollout *spec, uint32_t *from_step, char *reason, size_t len)
 {
 	const char *phase = gs_rollout_phase_name(v->phase);
 	uint32_t at = v->step, to;
@@ -117,7 +116,7 @@ int gs_rollout_command(struct gs_maps *m, const char *pin_dir, const struct gs_s
 	if (!v.present)
 		return gs_fail(ENOENT, "no rollout on %s (graysplit apply -f FILE starts one)",
 			       svc);
-	err = plan(&v, svc, op, &spec, &from_step, reason, sizeof(reason));
+	err = gs_rollout_plan(&v, svc, op, &spec, &from_step, reason, sizeof(reason));
 	if (err)
 		return err;
 	bpf_map_lookup_elem(m->split, &service.id, &split);

@@ -26,6 +26,12 @@ enum gs_rollout_op {
 /* One operator command on the service's rollout; one-line error and the
  * maps unchanged when it does not apply (no rollout, not paused, ...).
  * Appends the decision-log line. */
+/* Checks the command against the view (one-line error when it does not
+ * apply) and fills the spec it leaves, with the reason the log gives;
+ * *from_step is the step it was at. Shared with fleet mode (fleet_cli.c). */
+int gs_rollout_plan(const struct gs_rollout_view *v, const char *svc, enum gs_rollout_op op,
+		    struct gs_rollout *spec, uint32_t *from_step, char *reason, size_t len);
+
 int gs_rollout_command(struct gs_maps *m, const char *pin_dir, const struct gs_service_key *key,
 		       enum gs_rollout_op op);
 

@@ -371,3 +371,89 @@ int gs_fleet_seed(struct gs_etcd *e, uint32_t *seed)
 	}
 	return gs_fail(EAGAIN, "store: %s keeps changing", key);
 }
+
+void gs_fleet_ops_key(const char *prefix, const struct gs_service_key *k, char *out, size_t len)
+{
+	char ep[GS_ENDPOINT_STRLEN];
+
+	gs_format_endpoint(&k->vip, ntohs(k->port), ep, sizeof(ep));
+	snprintf(out, len, "%s/services/%s/%s/ops", prefix, gs_proto_name(k->proto), ep);
+}
+
+int gs_fleet_state_get(struct gs_etcd *e, const struct gs_service_key *k, struct gs_fleet_state *st,
+		       int64_t *mod_revision)
+{
+	char key[GS_FLEET_KEY_MAX];
+	struct gs_etcd_kvs kvs;
+	int err;
+
+	memset(st, 0, sizeof(*st));
+	*mod_revision = 0;
+	gs_fleet_state_key(gs_etcd_url(e)->prefix, k, key, sizeof(key));
+	err = gs_etcd_get(e, key, false, &kvs);
+	if (err)
+		return err;
+	if (kvs.n) {
+		err = gs_fleet_state_parse(kvs.kv[0].value, st);
+		*mod_revision = kvs.kv[0].mod_revision;
+		st->mod_revision = *mod_revision;
+	}
+	gs_etcd_kvs_free(&kvs);
+	return err;
+}
+
+int gs_fleet_state_put_if(struct gs_etcd *e, const struct gs_service_key *k,
+			  const struct gs_fleet_state *st, int64_t mod_revision, int64_t *revision)
+{
+	char key[GS_FLEET_KEY_MAX];
+	struct json_object *o = gs_fleet_state_json(st);
+	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	struct gs_etcd_cmp cmp;
+	struct gs_etcd_op op;
+	bool ok;
+	int err;
+
+	gs_fleet_state_key(gs_etcd_url(e)->prefix, k, key, sizeof(key));
+	cmp = (struct gs_etcd_cmp){key, mod_revision};
+	op = (struct gs_etcd_op){GS_ETCD_PUT, key, text, strlen(text), 0};
+	err = gs_etcd_txn(e, &cmp, 1, &op, 1, &ok, revision);
+	json_object_put(o);
+	if (!err && !ok)
+		err = gs_fail(ECANCELED,
+			      "%s changed in the store while this command ran: nothing "
+			      "written",
+			      key);
+	return err;
+}
+
+struct json_object *gs_fleet_ops_json(const struct gs_fleet_ops *ops)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "generation", json_object_new_uint64(ops->generation));
+	json_object_object_add(o, "paused", json_object_new_boolean(ops->paused));
+	json_object_object_add(o, "aborted", json_object_new_boolean(ops->aborted));
+	json_object_object_add(o, "promote_seq", json_object_new_int64(ops->promote_seq));
+	json_object_object_add(o, "promote_to", json_object_new_int64(ops->promote_to));
+	json_object_object_add(o, "resume_seq", json_object_new_int64(ops->resume_seq));
+	return o;
+}
+
+int gs_fleet_ops_parse(const char *text, struct gs_fleet_ops *ops)
+{
+	struct json_object *o = json_tokener_parse(text), *v;
+
+	memset(ops, 0, sizeof(*ops));
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return gs_fail(EPROTO, "store: rollout commands that are not JSON");
+	}
+	ops->paused = json_object_object_get_ex(o, "paused", &v) && json_object_get_boolean(v);
+	ops->aborted = json_object_object_get_ex(o, "aborted", &v) && json_object_get_boolean(v);
+	ops->generation = u64_of(o, "generation");
+	ops->promote_seq = (uint32_t)u64_of(o, "promote_seq");
+	ops->promote_to = (uint32_t)u64_of(o, "promote_to");
+	ops->resume_seq = (uint32_t)u64_of(o, "resume_seq");
+	json_object_put(o);
+	return 0;
+}

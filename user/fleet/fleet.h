@@ -8,6 +8,10 @@
  *                                         share, rolled back and why, the
  *                                         rollout's walk; written by the
  *                                         leader, mirrored by every node
+ *   PREFIX/services/PROTO/VIP:PORT/ops    the operator's rollout commands (JSON:
+ *                                         paused, aborted, the promote and
+ *                                         resume counters), mirrored into
+ *                                         every node's rollouts entry
  *   PREFIX/nodes/NAME                     a node's report (JSON), under the
  *                                         node's lease: gone when it stops
  *   PREFIX/stats/NAME                     a node's cumulative counts per
@@ -44,6 +48,7 @@ void gs_fleet_nodes_dir(const char *prefix, char *out, size_t len);
 /* PREFIX/services/PROTO/VIP:PORT/spec, .../state */
 void gs_fleet_spec_key(const char *prefix, const struct gs_service_key *k, char *out, size_t len);
 void gs_fleet_state_key(const char *prefix, const struct gs_service_key *k, char *out, size_t len);
+void gs_fleet_ops_key(const char *prefix, const struct gs_service_key *k, char *out, size_t len);
 /* The service a spec or state key names; 0, or -EINVAL for another key. */
 int gs_fleet_key_service(const char *prefix, const char *key, struct gs_service_key *k,
 			 const char **leaf);
@@ -66,6 +71,24 @@ struct gs_fleet_state {
 
 struct json_object *gs_fleet_state_json(const struct gs_fleet_state *st);
 int gs_fleet_state_parse(const char *text, struct gs_fleet_state *st);
+/* Read service k's state (*mod_revision 0 and st zeroed when there is none). */
+int gs_fleet_state_get(struct gs_etcd *e, const struct gs_service_key *k, struct gs_fleet_state *st,
+		       int64_t *mod_revision);
+/* Write it if it is still at mod_revision: -ECANCELED otherwise. */
+int gs_fleet_state_put_if(struct gs_etcd *e, const struct gs_service_key *k,
+			  const struct gs_fleet_state *st, int64_t mod_revision, int64_t *revision);
+
+/* The operator's fields of a rollout (struct gs_rollout's), fleet-wide. */
+struct gs_fleet_ops {
+	uint64_t generation; /* the rollout they are for (the leader's number) */
+	uint8_t paused, aborted;
+	uint32_t promote_seq, promote_to, resume_seq;
+	int64_t mod_revision; /* as read; 0: not in the store */
+};
+
+struct json_object *gs_fleet_ops_json(const struct gs_fleet_ops *ops);
+int gs_fleet_ops_parse(const char *text, struct gs_fleet_ops *ops);
+
 /* Same decision (share, state, reason, walk), whoever wrote it. */
 bool gs_fleet_state_same(const struct gs_fleet_state *a, const struct gs_fleet_state *b);
 

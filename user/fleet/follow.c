@@ -22,10 +22,11 @@ struct applied {
 	uint64_t failed_ns;   /* a failed apply is tried again after a resync period */
 };
 
-/* The last state read or written for one service. */
+/* The last state (and operator commands) read or written for one service. */
 struct seen_state {
 	struct gs_service_key key;
 	int64_t mod_revision;
+	int64_t ops_revision;
 };
 
 struct gs_follow {
@@ -220,6 +221,7 @@ static struct seen_state *seen_find(struct gs_follow *f, const struct gs_service
 	s = &f->states[f->nstates++];
 	s->key = *k;
 	s->mod_revision = 0;
+	s->ops_revision = 0;
 	return s;
 }
 
@@ -241,6 +243,25 @@ static void sync_state(struct gs_follow *f, const struct gs_etcd_kv *kv,
 	if (!strcmp(st.by, f->name))
 		return;
 	f->hooks.state(f->hooks.ctx, k, &st);
+}
+
+/* The operator's commands for k: into the maps when they changed. */
+static void sync_ops(struct gs_follow *f, const struct gs_etcd_kv *kv,
+		     const struct gs_service_key *k)
+{
+	struct seen_state *seen = seen_find(f, k);
+	struct gs_fleet_ops ops;
+
+	if (!seen || seen->ops_revision == kv->mod_revision)
+		return;
+	if (gs_fleet_ops_parse(kv->value, &ops)) {
+		seen->ops_revision = kv->mod_revision;
+		log_line(f, "ops", kv->key, kv->mod_revision, "failed", gs_last_error());
+		return;
+	}
+	ops.mod_revision = kv->mod_revision;
+	if (f->hooks.ops(f->hooks.ctx, k, &ops))
+		seen->ops_revision = kv->mod_revision;
 }
 
 /* Read every spec and apply the ones not applied at their revision; then
@@ -307,6 +328,16 @@ static void sync_specs(struct gs_follow *f, uint64_t now_ns)
 		if (!gs_fleet_key_service(f->url.prefix, specs.kv[i].key, &k, &leaf) &&
 		    !strcmp(leaf, "state"))
 			sync_state(f, &specs.kv[i], &k);
+	}
+	/* Commands after the states: they name the rollout by the generation
+	 * a state brings. */
+	for (i = 0; i < specs.n; i++) {
+		struct gs_service_key k;
+		const char *leaf;
+
+		if (!gs_fleet_key_service(f->url.prefix, specs.kv[i].key, &k, &leaf) &&
+		    !strcmp(leaf, "ops"))
+			sync_ops(f, &specs.kv[i], &k);
 	}
 	if (all_ok && specs.revision > f->applied_revision) {
 		f->applied_revision = specs.revision;

@@ -45,6 +45,10 @@ struct gs_follow_hooks {
 	void (*log)(void *ctx, struct json_object *line);
 	/* Another node's decision state for service k: make the maps hold it. */
 	void (*state)(void *ctx, const struct gs_service_key *k, const struct gs_fleet_state *st);
+	/* The operator's rollout commands for service k (PREFIX/.../ops);
+	 * false while they are for a rollout this node does not run yet
+	 * (they are offered again at the next read). */
+	bool (*ops)(void *ctx, const struct gs_service_key *k, const struct gs_fleet_ops *ops);
 	/* The fleet's hash seed (PREFIX/seed), before any spec is applied. */
 	void (*seed)(void *ctx, uint32_t seed);
 	void *ctx;

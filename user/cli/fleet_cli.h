@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The operator's commands in fleet mode (--store): `split` writes the
+ * service's decision state and `rollout pause|resume|promote|abort` its
+ * rollout commands, each in one transaction conditioned on what it read,
+ * for every node to mirror and the leader's walk to act on.
+ */
+#ifndef GS_FLEET_CLI_H
+#define GS_FLEET_CLI_H
+
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "graysplit.h"
+#include "rollout_cli.h"
+#include "store_url.h"
+
+int gs_fleet_split_cmd(const struct gs_store_url *url, const struct gs_service_key *k, uint32_t ppm,
+		       struct json_object **report);
+int gs_fleet_rollout_cmd(const struct gs_store_url *url, const struct gs_service_key *k,
+			 enum gs_rollout_op op, struct json_object **report);
+
+#endif
