@@ -253,3 +253,85 @@ weights_are() { [ "$(weights "$1")" = "$2" ]; }
 	node_stop b KILL
 	wait_for 8 has_nodes 0
 }
+
+# register NAME ADDR LABELS: a backend's registration, in the background.
+register() {
+	"$TB_GRAYSPLIT" register "$2:80" --labels "$3" --ttl 3 --store "$ETCD_URL" \
+		</dev/null >"$BATS_FILE_TMPDIR/reg.$1.out" 2>&1 3>&- &
+	echo $! >"$BATS_FILE_TMPDIR/reg.$1.pid"
+	echo $! >>"$BATS_FILE_TMPDIR/agent.pids"
+}
+
+# states PIN: "ip=state" of every backend, in address order.
+states() {
+	"$TB_GRAYSPLIT" --netns "$TB-node" --pin-dir "$1" status --json |
+		jq -r '[.services[]?.backends[]? | "\(.ip)=\(.state)"] | sort | join(",")'
+}
+states_are() { [ "$(states "$1")" = "$2" ]; }
+
+@test "backends register with labels; a rollout picks its groups by selector on every node" {
+	register b1 10.77.2.11 version=v1.1
+	register b2 10.77.2.12 version=v1.1,zone=a
+	register b3 10.77.2.13 version=v1.2-beta
+	registered() { [ "$(ectl get "$ETCD_PREFIX/backends/" --prefix --keys-only | grep -c .)" = 3 ]; }
+	wait_for 5 registered
+	# Under a lease: the key goes with it.
+	ectl get "$ETCD_PREFIX/backends/tcp/10.77.2.13:80" -w json | jq -e '.kvs[0].lease != null' >/dev/null
+	cat >"$BATS_FILE_TMPDIR/sel.yaml" <<-EOF2
+		name: by-label
+		service: 10.77.0.10:80
+		backends:
+		  - selector: version=v1.1
+		    group: stable
+		  - selector: version=v1.2-beta
+		    group: canary
+		    weight: 2
+		steps:
+		  - percent: 10
+		    bake: 1h
+	EOF2
+	# Selectors need a store to resolve against.
+	run gs apply -f "$BATS_FILE_TMPDIR/sel.yaml"
+	assert_failure
+	assert_output --partial "a backend selector picks backends registered in a store: only with --store URL"
+	node_agent a "$(tb_pin_dir "$TB")"
+	node_agent b "$PIN_B"
+	gs apply --store "$ETCD_URL" -f "$BATS_FILE_TMPDIR/sel.yaml" >/dev/null
+	want="10.77.2.11=1,10.77.2.12=1,10.77.2.13=2"
+	wait_for 10 weights_are "$(tb_pin_dir "$TB")" "$want"
+	wait_for 10 weights_are "$PIN_B" "$want"
+	groups=$(gs status --json | jq -r '[.services[0].backends[] | "\(.ip)=\(.group)"] | sort | join(",")')
+	assert_equal "$groups" "10.77.2.11=stable,10.77.2.12=stable,10.77.2.13=canary"
+	fetch_many 4 20 "$BATS_TEST_TMPDIR/got"
+	assert_equal "$(grep -c . "$BATS_TEST_TMPDIR/got")" 20
+}
+
+@test "a backend whose host died drains on every node within its lease; one that leaves drains at once" {
+	kill -9 "$(cat "$BATS_FILE_TMPDIR/reg.b3.pid")"
+	start=$EPOCHREALTIME
+	# Draining, or gone already when no flow of it was left to finish.
+	drained() {
+		local st
+		st=$(states "$1")
+		[[ "$st" == "10.77.2.11=active,10.77.2.12=active"* ]] && [[ "$st" != *"10.77.2.13=active"* ]]
+	}
+	wait_for 8 drained "$(tb_pin_dir "$TB")"
+	wait_for 8 drained "$PIN_B"
+	took=$(awk -v a="$EPOCHREALTIME" -v b="$start" 'BEGIN { printf "%.1f", a - b }')
+	note "b3's registration killed (lease 3 s): draining on both nodes after $took s"
+	# Deregistering on purpose (SIGTERM) revokes the lease: at once.
+	kill -TERM "$(cat "$BATS_FILE_TMPDIR/reg.b2.pid")"
+	start=$EPOCHREALTIME
+	b2_drained() { [[ "$(states "$1")" != *"10.77.2.12=active"* ]]; }
+	wait_for 3 b2_drained "$(tb_pin_dir "$TB")"
+	wait_for 3 b2_drained "$PIN_B"
+	note "b2 deregistered: draining on both nodes after $(awk -v a="$EPOCHREALTIME" -v b="$start" 'BEGIN { printf "%.1f", a - b }') s"
+	# Back: registered again, active again everywhere.
+	register b2 10.77.2.12 version=v1.1
+	register b3 10.77.2.13 version=v1.2-beta
+	back() { states_are "$1" "10.77.2.11=active,10.77.2.12=active,10.77.2.13=active"; }
+	wait_for 8 back "$(tb_pin_dir "$TB")"
+	wait_for 8 back "$PIN_B"
+	node_stop a
+	node_stop b
+}

@@ -207,6 +207,19 @@ static const struct bad_case bad_cases[] = {
 	 "r.yaml:10: backends[2].group: invalid group 'blue': expected stable or canary"},
 	{NULL, "  - address: 10.77.2.14\n    group: canary\n    weight: 0\n" S,
 	 "r.yaml:11: backends[2].weight: invalid weight '0': expected an integer 1..65535"},
+	/* fleet mode's selectors */
+	{NULL, "  - address: 10.77.2.14\n    selector: version=v2\n    group: canary\n" S,
+	 "r.yaml:9: backends[2]: give an address or a selector (one of the two)"},
+	{NULL, "  - group: canary\n" S,
+	 "r.yaml:9: backends[2]: give an address or a selector (one of the two)"},
+	{NULL, "  - selector: version\n    group: canary\n" S,
+	 "r.yaml:9: backends[2].selector: invalid selector 'version': expected "
+	 "KEY=VALUE[,KEY=VALUE...]"},
+	{NULL, "  - selector: 'version=v2,'\n    group: canary\n" S,
+	 "r.yaml:9: backends[2].selector: invalid selector 'version=v2,': a trailing ','"},
+	{NULL, "  - selector: 'version=v 2'\n    group: canary\n" S,
+	 "r.yaml:9: backends[2].selector: invalid selector 'version=v 2': expected "
+	 "KEY=VALUE[,KEY=VALUE...]"},
 
 	{NULL, "overrides:\n  - cidr: 10.77.9.1/24\n    group: canary\n" S,
 	 "r.yaml:10: overrides[0].cidr: 10.77.9.1/24: host bits set"},

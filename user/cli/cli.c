@@ -685,6 +685,13 @@ static int cmd_apply(struct gs_ctx *ctx, int argc, char **argv)
 	err = gs_rollout_file_load(file, &rf);
 	if (err)
 		return err;
+	if (rf.nselectors) {
+		gs_rollout_file_free(&rf);
+		return gs_fail(EINVAL,
+			       "%s: a backend selector picks backends registered in a store: only "
+			       "with --store URL",
+			       file);
+	}
 	if (dry_run) {
 		/* Reads only, like status: no lock, and no reaping after. */
 		err = gs_maps_open(ctx->pin_dir, &s.maps);
@@ -757,6 +764,43 @@ static int cmd_status(struct gs_ctx *ctx, int argc, char **argv)
 	gs_output_print(stdout, tree, ctx->json || ctx->pretty, ctx->pretty);
 	json_object_put(tree);
 	return 0;
+}
+
+static int cmd_register(struct gs_ctx *ctx, int argc, char **argv)
+{
+	static const char *const names[] = {"IP:PORT"};
+	const char *proto_arg = NULL, *labels = NULL, *ttl_arg = NULL;
+	struct gs_store_opts so = {0};
+	const struct gs_opt opts[] = {{"--proto", NULL, &proto_arg, NULL},
+				      {"--labels", "-l", &labels, NULL},
+				      {"--ttl", NULL, &ttl_arg, NULL},
+				      GS_STORE_FLAGS(so),
+				      {0}};
+	struct gs_store_url url;
+	uint8_t proto = IPPROTO_TCP;
+	uint32_t ttl = 5;
+	union gs_addr addr;
+	uint16_t port;
+	int err, n;
+
+	err = gs_args_parse(ctx->cmd, argc, argv, opts, names, 1, 1, &n);
+	if (!err)
+		err = gs_parse_endpoint(argv[0], false, &addr, &port);
+	if (!err && proto_arg)
+		err = gs_parse_proto(proto_arg, &proto);
+	if (!err && !labels)
+		err = gs_fail(EINVAL, "register: missing --labels KEY=VALUE[,KEY=VALUE...]");
+	if (!err)
+		err = gs_selector_check(labels);
+	if (!err && ttl_arg)
+		err = gs_parse_u32(ttl_arg, 1, 3600, "--ttl", &ttl);
+	if (!err)
+		err = gs_store_url_parse(&so, &url);
+	if (err == 0)
+		err = gs_fail(EINVAL, "register: needs a store (--store URL or GRAYSPLIT_STORE)");
+	if (err < 0)
+		return err;
+	return gs_fleet_register_run(&url, proto, &addr, port, labels, ttl);
 }
 
 /* The agent's entry point, from gs_cli_main's caller. */
@@ -1136,6 +1180,16 @@ static const struct gs_cmd commands[] = {
 	/* The agent's description and options (defaults from its parser)
 	 * are printed by gs_agent_help(), next to the code that parses them. */
 	{"agent", cmd_agent, NULL, "[OPTIONS]", NULL},
+	{"register", cmd_register, NULL,
+	 "IP:PORT --labels KEY=VALUE[,KEY=VALUE...] [--proto tcp|udp] [--ttl S] --store URL",
+	 "Fleet mode: register this backend in the store with its labels, for rollout\n"
+	 "files that pick backends by selector (backends: - selector: version=v1.2),\n"
+	 "and keep it registered under a lease until SIGINT or SIGTERM, which\n"
+	 "deregisters it: every node then drains it. If this process dies, the lease\n"
+	 "runs out and every node drains it within the TTL. Needs no instance here.\n\n"
+	 "  -l, --labels K=V,...   the backend's labels, e.g. version=v1.2-beta\n"
+	 "  --ttl S                the lease, 1..3600 seconds (default 5)\n" PROTO_OPT
+		 GS_STORE_HELP},
 	{"rollout", NULL, rollout_cmds, NULL,
 	 "Rollouts: the steps of a service's canary share that the agent walks, from\n"
 	 "a file applied with 'graysplit apply -f'.\n"},
@@ -1455,6 +1509,9 @@ static int run(int argc, char **argv)
 	}
 	if (cmd->run == cmd_help)
 		return cmd_help(&ctx, argc - first - 1, argv + first + 1);
+	/* A backend registering itself touches no instance: no BPF, no pins. */
+	if (cmd->run == cmd_register)
+		return cmd_register(&ctx, argc - first - 1, argv + first + 1);
 
 	/* Nothing is touched before these three checks. */
 	err = check_privileges(cmd, &ctx);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -12,6 +13,7 @@
 #include "parse.h"
 #include "rollout_file.h"
 #include "service.h"
+#include "stopfd.h"
 
 /* Who wrote a state: never a node's name ('@' is none of its characters),
  * so every node, the leader too, mirrors it. */
@@ -196,5 +198,99 @@ int gs_fleet_rollout_cmd(const struct gs_store_url *url, const struct gs_service
 	json_object_object_add(*report, "rollout", json_object_new_string(spec.name));
 	json_object_object_add(*report, "step", json_object_new_int64(from_step + 1));
 	json_object_object_add(*report, "reason", json_object_new_string(reason));
+	return 0;
+}
+
+static struct json_object *labels_json(const char *labels)
+{
+	struct json_object *o = json_object_new_object();
+	char buf[GS_SELECTOR_LEN], *save = NULL, *pair;
+
+	snprintf(buf, sizeof(buf), "%s", labels);
+	for (pair = strtok_r(buf, ",", &save); pair; pair = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(pair, '=');
+
+		if (eq) {
+			*eq = '\0';
+			json_object_object_add(o, pair, json_object_new_string(eq + 1));
+		}
+	}
+	return o;
+}
+
+/* Grant a lease and put the key under it. */
+static int register_once(struct gs_etcd *e, const char *key, const char *text, uint32_t ttl_s,
+			 int64_t *lease)
+{
+	int err = gs_etcd_lease_grant(e, ttl_s, lease);
+
+	if (!err)
+		err = gs_etcd_put(e, key, text, strlen(text), *lease);
+	return err;
+}
+
+int gs_fleet_register_run(const struct gs_store_url *url, uint8_t proto, const union gs_addr *addr,
+			  uint16_t port, const char *labels, uint32_t ttl_s)
+{
+	char key[GS_FLEET_KEY_MAX], ep[GS_ENDPOINT_STRLEN];
+	struct json_object *o = json_object_new_object();
+	uint64_t period_ms = ttl_s * 1000ull / 3;
+	struct pollfd pfd;
+	struct gs_etcd *e;
+	int64_t lease = 0;
+	const char *text;
+	int err, sfd;
+
+	gs_format_endpoint(addr, port, ep, sizeof(ep));
+	json_object_object_add(o, "address", json_object_new_string(ep));
+	json_object_object_add(o, "proto", json_object_new_string(gs_proto_name(proto)));
+	json_object_object_add(o, "labels", labels_json(labels));
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	gs_fleet_backend_key(url->prefix, proto, addr, port, key, sizeof(key));
+	sfd = gs_stop_signals_fd();
+	if (sfd < 0) {
+		json_object_put(o);
+		return sfd;
+	}
+	err = gs_etcd_open(url, &e);
+	if (!err)
+		err = register_once(e, key, text, ttl_s, &lease);
+	if (err) {
+		gs_etcd_close(e);
+		json_object_put(o);
+		close(sfd);
+		return err;
+	}
+	printf("registered %s/%s %s under %s (lease %" PRIx64 ", %u s)\n", ep, gs_proto_name(proto),
+	       labels, key, (uint64_t)lease, ttl_s);
+	fflush(stdout);
+	pfd = (struct pollfd){.fd = sfd, .events = POLLIN};
+	for (;;) {
+		int n = poll(&pfd, 1, (int)(period_ms ? period_ms : 1));
+
+		if (n > 0)
+			break;
+		if (n < 0 && errno != EINTR)
+			break;
+		/* Kept alive; taken anew when it ran out while the store was
+		 * away; a store that does not answer is tried again next time. */
+		err = lease ? gs_etcd_lease_keepalive(e, lease) : -ENOENT;
+		if (err == -ENOENT) {
+			lease = 0;
+			if (!register_once(e, key, text, ttl_s, &lease))
+				fprintf(stderr,
+					"graysplit: register: registered again (lease %" PRIx64
+					")\n",
+					(uint64_t)lease);
+			else
+				lease = 0;
+		}
+	}
+	/* Going away on purpose: every node drains it now, not at the TTL. */
+	if (lease)
+		gs_etcd_lease_revoke(e, lease);
+	gs_etcd_close(e);
+	json_object_put(o);
+	close(sfd);
 	return 0;
 }

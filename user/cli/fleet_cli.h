@@ -21,4 +21,14 @@ int gs_fleet_split_cmd(const struct gs_store_url *url, const struct gs_service_k
 int gs_fleet_rollout_cmd(const struct gs_store_url *url, const struct gs_service_key *k,
 			 enum gs_rollout_op op, struct json_object **report);
 
+/*
+ * `graysplit register`: this backend (addr:port, proto) with its labels
+ * ("KEY=VALUE[,...]") under PREFIX/backends/, kept alive under a lease of
+ * ttl_s seconds until SIGINT or SIGTERM, which revoke it (every node drains
+ * it); a lease lost while the store was away is taken anew. Prints one line
+ * when registered.
+ */
+int gs_fleet_register_run(const struct gs_store_url *url, uint8_t proto, const union gs_addr *addr,
+			  uint16_t port, const char *labels, uint32_t ttl_s);
+
 #endif

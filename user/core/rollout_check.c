@@ -89,6 +89,8 @@ static bool same_family(const union gs_addr *a, const union gs_addr *b)
 static int check_backends(struct check *c, const struct doc *d, struct gs_rollout_file *rf)
 {
 	uint16_t svc_port = ntohs(rf->service.port);
+	/* Each address entry's place in the file, for the messages. */
+	unsigned int where[GS_ROLLOUT_MAX_BACKENDS];
 	bool stable = false;
 	unsigned int i, j;
 	int err;
@@ -98,13 +100,40 @@ static int check_backends(struct check *c, const struct doc *d, struct gs_rollou
 		return fail_at(c, "%u backends: at most %u", d->backends_count,
 			       GS_ROLLOUT_MAX_BACKENDS);
 	rf->backends = calloc(d->backends_count ? d->backends_count : 1, sizeof(*rf->backends));
-	if (!rf->backends)
+	rf->selectors = calloc(d->backends_count ? d->backends_count : 1, sizeof(*rf->selectors));
+	if (!rf->backends || !rf->selectors)
 		return gs_fail(ENOMEM, "out of memory");
 	for (i = 0; i < d->backends_count; i++) {
 		const struct doc_backend *db = &d->backends[i];
-		struct gs_rollout_backend *b = &rf->backends[i];
+		struct gs_rollout_backend *b = &rf->backends[rf->nbackends];
+		struct gs_rollout_selector *sel = &rf->selectors[rf->nselectors];
 		uint32_t weight = 1;
+		uint8_t group;
 
+		if (!db->address == !db->selector) {
+			at(c, "backends[%u]", i);
+			return fail_at(c, "give an address or a selector (one of the two)");
+		}
+		at(c, "backends[%u].group", i);
+		err = reword(c, gs_parse_group(db->group, &group));
+		if (!err && db->weight) {
+			at(c, "backends[%u].weight", i);
+			err = reword(c, gs_parse_u32(db->weight, 1, 65535, "weight", &weight));
+		}
+		if (err)
+			return err;
+		stable = stable || group == GS_GROUP_STABLE;
+		if (db->selector) {
+			at(c, "backends[%u].selector", i);
+			err = reword(c, gs_selector_check(db->selector));
+			if (err)
+				return err;
+			snprintf(sel->text, sizeof(sel->text), "%s", db->selector);
+			sel->group = group;
+			sel->weight = (uint16_t)weight;
+			rf->nselectors++;
+			continue;
+		}
 		at(c, "backends[%u].address", i);
 		err = reword(c, gs_parse_endpoint(db->address, true, &b->addr, &b->port));
 		if (err)
@@ -115,23 +144,15 @@ static int check_backends(struct check *c, const struct doc *d, struct gs_rollou
 				       gs_addr_is_v4(&b->addr) ? "IPv6" : "IPv4");
 		if (!b->port)
 			b->port = svc_port;
-		for (j = 0; j < i; j++)
+		for (j = 0; j < rf->nbackends; j++)
 			if (!memcmp(&rf->backends[j].addr, &b->addr, sizeof(b->addr)) &&
 			    rf->backends[j].port == b->port)
 				return fail_at(c, "'%s' is listed twice (also backends[%u])",
-					       db->address, j);
-		at(c, "backends[%u].group", i);
-		err = reword(c, gs_parse_group(db->group, &b->group));
-		if (!err && db->weight) {
-			at(c, "backends[%u].weight", i);
-			err = reword(c, gs_parse_u32(db->weight, 1, 65535, "weight", &weight));
-		}
-		if (err)
-			return err;
+					       db->address, where[j]);
+		b->group = group;
 		b->weight = (uint16_t)weight;
-		stable = stable || b->group == GS_GROUP_STABLE;
+		where[rf->nbackends++] = i;
 	}
-	rf->nbackends = d->backends_count;
 	if (!stable) {
 		at(c, "backends");
 		return fail_at(c, "no stable backend: at least one is needed");
@@ -309,4 +330,41 @@ int gs_rollout_doc_check(const char *name, const struct gs_yaml_lines *lines, co
 	if (!err)
 		err = check_steps(c, d, &rf->spec);
 	return err;
+}
+
+static bool selector_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '.' || ch == '_' || ch == '-' || ch == '/';
+}
+
+int gs_selector_check(const char *text)
+{
+	size_t n = strlen(text), pairs = 0, i = 0;
+
+	if (n == 0 || n >= GS_SELECTOR_LEN)
+		return gs_fail(EINVAL, "invalid selector: 1 to %d characters", GS_SELECTOR_LEN - 1);
+	while (i < n) {
+		size_t k = i, v;
+
+		while (i < n && selector_char(text[i]))
+			i++;
+		if (i == k || i >= n || text[i] != '=')
+			return gs_fail(EINVAL,
+				       "invalid selector '%s': expected KEY=VALUE[,KEY=VALUE...]",
+				       text);
+		v = ++i;
+		while (i < n && selector_char(text[i]))
+			i++;
+		if (i == v || (i < n && text[i] != ','))
+			return gs_fail(EINVAL,
+				       "invalid selector '%s': expected KEY=VALUE[,KEY=VALUE...]",
+				       text);
+		if (++pairs > GS_SELECTOR_LABELS)
+			return gs_fail(EINVAL, "invalid selector '%s': at most %d labels", text,
+				       GS_SELECTOR_LABELS);
+		if (i < n && ++i == n)
+			return gs_fail(EINVAL, "invalid selector '%s': a trailing ','", text);
+	}
+	return 0;
 }

@@ -14,7 +14,7 @@
 struct gs_rollout_file;
 
 struct doc_backend {
-	char *address, *group, *weight;
+	char *address, *selector, *group, *weight;
 };
 
 struct doc_override {

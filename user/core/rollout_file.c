@@ -29,7 +29,8 @@
 	CYAML_FIELD_STRING_PTR(key, flags, type, member, 0, CYAML_UNLIMITED)
 
 static const cyaml_schema_field_t backend_fields[] = {
-	STR("address", REQ, struct doc_backend, address),
+	STR("address", OPT, struct doc_backend, address),
+	STR("selector", OPT, struct doc_backend, selector),
 	STR("group", REQ, struct doc_backend, group),
 	STR("weight", OPT, struct doc_backend, weight),
 	CYAML_FIELD_END,
@@ -296,6 +297,8 @@ int gs_rollout_file_load(const char *path, struct gs_rollout_file *out)
 
 void gs_rollout_file_free(struct gs_rollout_file *rf)
 {
+	free(rf->selectors);
+	rf->selectors = NULL;
 	free(rf->backends);
 	free(rf->overrides);
 	rf->backends = NULL;

@@ -27,6 +27,25 @@ struct gs_rollout_backend {
 	uint8_t group; /* enum gs_group */
 };
 
+/*
+ * backends: - selector: version=v1.2-beta   (fleet mode): every backend
+ * registered in the store whose labels have all these values, in the group
+ * and with the weight the entry gives; a node resolves it each time the
+ * registered set changes. "KEY=VALUE[,KEY=VALUE...]", at most
+ * GS_SELECTOR_LABELS pairs, keys and values of [A-Za-z0-9._/-].
+ */
+#define GS_SELECTOR_LEN	   128
+#define GS_SELECTOR_LABELS 8
+
+struct gs_rollout_selector {
+	char text[GS_SELECTOR_LEN];
+	uint8_t group;
+	uint16_t weight;
+};
+
+/* 0 when text is a selector as above, else -EINVAL with the message set. */
+int gs_selector_check(const char *text);
+
 struct gs_rollout_override {
 	union gs_addr client;
 	uint32_t prefixlen128; /* on the 128-bit (v4-mapped) scale */
@@ -36,8 +55,9 @@ struct gs_rollout_override {
 struct gs_rollout_file {
 	struct gs_service_key service;
 	uint8_t hash_mode; /* enum gs_hash_mode */
-	uint32_t nbackends, noverrides;
+	uint32_t nbackends, noverrides, nselectors;
 	struct gs_rollout_backend *backends;
+	struct gs_rollout_selector *selectors; /* resolved into backends by a fleet node */
 	struct gs_rollout_override *overrides;
 	/* name, nsteps, steps, analysis; the bookkeeping fields are zero */
 	struct gs_rollout spec;

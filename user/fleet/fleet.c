@@ -457,3 +457,93 @@ int gs_fleet_ops_parse(const char *text, struct gs_fleet_ops *ops)
 	json_object_put(o);
 	return 0;
 }
+
+void gs_fleet_backends_dir(const char *prefix, char *out, size_t len)
+{
+	snprintf(out, len, "%s/backends/", prefix);
+}
+
+void gs_fleet_backend_key(const char *prefix, uint8_t proto, const union gs_addr *addr,
+			  uint16_t port, char *out, size_t len)
+{
+	char ep[GS_ENDPOINT_STRLEN];
+
+	gs_format_endpoint(addr, port, ep, sizeof(ep));
+	snprintf(out, len, "%s/backends/%s/%s", prefix, gs_proto_name(proto), ep);
+}
+
+/* Whether labels (a JSON object of strings) hold every KEY=VALUE of sel. */
+static bool labels_match(struct json_object *labels, const char *sel)
+{
+	char buf[GS_SELECTOR_LEN], *save = NULL, *pair;
+	struct json_object *v;
+
+	snprintf(buf, sizeof(buf), "%s", sel);
+	for (pair = strtok_r(buf, ",", &save); pair; pair = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(pair, '=');
+
+		if (!eq)
+			return false;
+		*eq = '\0';
+		if (!json_object_object_get_ex(labels, pair, &v) ||
+		    strcmp(json_object_get_string(v), eq + 1) != 0)
+			return false;
+	}
+	return true;
+}
+
+int gs_fleet_resolve(const char *prefix, const struct gs_etcd_kvs *registered,
+		     struct gs_rollout_file *rf, char *signature, size_t len)
+{
+	char dir[GS_FLEET_KEY_MAX], want[16];
+	size_t i, off = 0, plen;
+	uint32_t s, j, n = rf->nbackends;
+	struct gs_rollout_backend *more;
+
+	if (signature && len)
+		signature[0] = '\0';
+	if (!rf->nselectors)
+		return 0;
+	more = realloc(rf->backends, (n + registered->n + 1) * sizeof(*more));
+	if (!more)
+		return gs_fail(ENOMEM, "out of memory");
+	rf->backends = more;
+	gs_fleet_backends_dir(prefix, dir, sizeof(dir));
+	snprintf(want, sizeof(want), "%s/", gs_proto_name(rf->service.proto));
+	plen = strlen(dir);
+	for (i = 0; i < registered->n; i++) {
+		const char *key = registered->kv[i].key;
+		struct json_object *o, *labels;
+		struct gs_rollout_backend b = {0};
+		bool dup = false;
+
+		if (strncmp(key, dir, plen) != 0 || strncmp(key + plen, want, strlen(want)) != 0 ||
+		    gs_parse_endpoint(key + plen + strlen(want), false, &b.addr, &b.port) ||
+		    gs_addr_is_v4(&b.addr) != gs_addr_is_v4(&rf->service.vip))
+			continue;
+		o = json_tokener_parse(registered->kv[i].value);
+		if (!o || !json_object_object_get_ex(o, "labels", &labels)) {
+			json_object_put(o);
+			continue;
+		}
+		for (s = 0; s < rf->nselectors; s++)
+			if (labels_match(labels, rf->selectors[s].text))
+				break;
+		json_object_put(o);
+		if (s == rf->nselectors)
+			continue;
+		for (j = 0; j < rf->nbackends; j++)
+			dup = dup || (!memcmp(&rf->backends[j].addr, &b.addr, sizeof(b.addr)) &&
+				      rf->backends[j].port == b.port);
+		if (dup)
+			continue;
+		b.group = rf->selectors[s].group;
+		b.weight = rf->selectors[s].weight;
+		rf->backends[rf->nbackends++] = b;
+		if (signature && off < len)
+			off += (size_t)snprintf(signature + off, len - off, "%s %u %u;", key + plen,
+						b.group, b.weight);
+	}
+	rf->nselectors = 0;
+	return 0;
+}

@@ -18,6 +18,10 @@
  *                                         service and group (JSON), under
  *                                         its lease, for the leader to pool
  *   PREFIX/leader                         the leader's name, under its lease
+ *   PREFIX/backends/PROTO/ADDR:PORT       a backend that registered itself
+ *                                         (`graysplit register`): {"labels":
+ *                                         {...}} under its lease, gone (and
+ *                                         drained on every node) when it dies
  *   PREFIX/seed                           the fleet's hash seed (decimal), made
  *                                         once by whoever finds it missing
  *
@@ -110,6 +114,22 @@ void gs_fleet_default_name(const char *pin_dir, char *out, size_t len);
 int gs_fleet_publish(struct gs_etcd *e, const struct gs_rollout_file *rf, const char *text,
 		     size_t len, int64_t expect_revision, bool dry_run,
 		     struct json_object **report);
+
+void gs_fleet_backends_dir(const char *prefix, char *out, size_t len);
+/* PREFIX/backends/PROTO/ADDR:PORT (port in host order). */
+void gs_fleet_backend_key(const char *prefix, uint8_t proto, const union gs_addr *addr,
+			  uint16_t port, char *out, size_t len);
+
+/*
+ * Fleet mode's selectors: every registered backend (registered: a read of
+ * PREFIX/backends/) of rf's protocol and address family whose labels hold
+ * all the pairs of one of rf's selectors joins rf->backends with that
+ * selector's group and weight (an address the file lists itself stays as
+ * listed). rf->nselectors becomes 0. *signature (may be NULL) names the
+ * result, for a node to see when it changes.
+ */
+int gs_fleet_resolve(const char *prefix, const struct gs_etcd_kvs *registered,
+		     struct gs_rollout_file *rf, char *signature, size_t len);
 
 /*
  * The fleet's hash seed: read, or made (a random nonzero 32-bit number, in

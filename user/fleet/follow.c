@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "apply.h"
@@ -18,6 +19,7 @@
 struct applied {
 	char *key;
 	int64_t mod_revision; /* applied (or refused: error set) */
+	char *signature;      /* the backends its selectors resolved to ("" without) */
 	char *error;	      /* NULL: applied */
 	uint64_t failed_ns;   /* a failed apply is tried again after a resync period */
 };
@@ -31,7 +33,11 @@ struct seen_state {
 
 struct gs_follow {
 	struct gs_etcd *etcd;
-	struct gs_etcd_watch *watch;
+	struct gs_etcd_watch *watch;  /* PREFIX/services/ */
+	struct gs_etcd_watch *bwatch; /* PREFIX/backends/: registrations */
+	int epfd;		      /* both watches' eventfds, for the agent's epoll */
+	int64_t backends_revision;    /* the registrations' newest change seen */
+	bool backends_up;
 	struct gs_store_url url;
 	const char *pin_dir;
 	char name[GS_FLEET_NAME_MAX];
@@ -107,6 +113,13 @@ static int store_result(struct gs_follow *f, int err)
 	return err;
 }
 
+static int epoll_watch(int epfd, int fd)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
 int gs_follow_start(const struct gs_store_url *url, const char *pin_dir, const char *name,
 		    const struct gs_follow_hooks *hooks, struct gs_follow **out)
 {
@@ -135,7 +148,21 @@ int gs_follow_start(const struct gs_store_url *url, const char *pin_dir, const c
 		gs_fleet_services_dir(f->url.prefix, dir, sizeof(dir));
 		err = gs_etcd_watch_start(&f->url, dir, 0, &f->watch);
 	}
+	if (!err) {
+		gs_fleet_backends_dir(f->url.prefix, dir, sizeof(dir));
+		err = gs_etcd_watch_start(&f->url, dir, 0, &f->bwatch);
+	}
+	f->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (!err && (f->epfd < 0 || epoll_watch(f->epfd, gs_etcd_watch_fd(f->watch)) ||
+		     epoll_watch(f->epfd, gs_etcd_watch_fd(f->bwatch))))
+		err = gs_fail(errno, "store: epoll: %s", strerror(errno));
 	if (err) {
+		gs_etcd_watch_stop(f->watch);
+		gs_etcd_watch_stop(f->bwatch);
+		close(f->epfd);
+		gs_etcd_watch_stop(f->bwatch);
+		if (f->epfd >= 0)
+			close(f->epfd);
 		gs_etcd_close(f->etcd);
 		free(f);
 		return err;
@@ -146,7 +173,7 @@ int gs_follow_start(const struct gs_store_url *url, const char *pin_dir, const c
 
 int gs_follow_fd(const struct gs_follow *f)
 {
-	return gs_etcd_watch_fd(f->watch);
+	return f->epfd;
 }
 
 const char *gs_follow_name(const struct gs_follow *f)
@@ -177,28 +204,47 @@ static struct applied *applied_find(struct gs_follow *f, const char *key)
 
 /* One spec into the maps, as `apply -f` would: parse and check, then
  * session, journal, plan and apply, which logs the change. */
-static int apply_spec(struct gs_follow *f, const struct gs_etcd_kv *kv, char *result,
-		      size_t result_len)
+/* The spec parsed and checked, its selectors resolved against the
+ * registered backends; *sig names what they resolved to. */
+static int spec_load(struct gs_follow *f, const struct gs_etcd_kv *kv,
+		     const struct gs_etcd_kvs *registered, struct gs_rollout_file *rf, char *sig,
+		     size_t sig_len)
 {
-	struct json_object *report = NULL, *r;
-	struct gs_rollout_file rf;
-	struct gs_session s;
 	char name[GS_FLEET_KEY_MAX + 16];
+	bool selectors, stable = false;
+	uint32_t i;
 	int err;
 
 	snprintf(name, sizeof(name), "store:%s", kv->key);
-	err = gs_rollout_file_parse(name, kv->value, kv->value_len, &rf);
+	err = gs_rollout_file_parse(name, kv->value, kv->value_len, rf);
 	if (err)
 		return err;
-	rf.fleet = true;
+	rf->fleet = true;
+	selectors = rf->nselectors > 0;
+	err = gs_fleet_resolve(f->url.prefix, registered, rf, sig, sig_len);
+	for (i = 0; i < rf->nbackends; i++)
+		stable = stable || rf->backends[i].group == GS_GROUP_STABLE;
+	if (!err && selectors && !stable)
+		err = gs_fail(ENOENT, "%s: no registered backend for its stable group yet", name);
+	if (err)
+		gs_rollout_file_free(rf);
+	return err;
+}
+
+static int apply_spec(struct gs_follow *f, struct gs_rollout_file *rf, char *result,
+		      size_t result_len)
+{
+	struct json_object *report = NULL, *r;
+	struct gs_session s;
+	int err;
+
 	err = gs_session_begin(f->pin_dir, &s);
 	if (!err) {
-		err = gs_session_journal(&s, &rf.service, "apply (store)");
+		err = gs_session_journal(&s, &rf->service, "apply (store)");
 		if (!err)
-			err = gs_apply(&s.maps, f->pin_dir, &rf, false, &report);
+			err = gs_apply(&s.maps, f->pin_dir, rf, false, &report);
 		err = gs_session_end(&s, err);
 	}
-	gs_rollout_file_free(&rf);
 	snprintf(result, result_len, "%s",
 		 !err && json_object_object_get_ex(report, "result", &r) ? json_object_get_string(r)
 									 : "updated");
@@ -270,7 +316,9 @@ static void sync_ops(struct gs_follow *f, const struct gs_etcd_kv *kv,
 static void sync_specs(struct gs_follow *f, uint64_t now_ns)
 {
 	char dir[GS_FLEET_KEY_MAX];
-	struct gs_etcd_kvs specs;
+	char bdir[GS_FLEET_KEY_MAX], sig[1024];
+	struct gs_etcd_kvs specs, registered;
+	struct gs_rollout_file rf;
 	bool all_ok = true;
 	uint32_t seed;
 	size_t i;
@@ -286,6 +334,11 @@ static void sync_specs(struct gs_follow *f, uint64_t now_ns)
 	}
 	if (store_result(f, gs_etcd_get(f->etcd, dir, true, &specs)))
 		return;
+	gs_fleet_backends_dir(f->url.prefix, bdir, sizeof(bdir));
+	if (store_result(f, gs_etcd_get(f->etcd, bdir, true, &registered))) {
+		gs_etcd_kvs_free(&specs);
+		return;
+	}
 	if (!f->store_up)
 		log_line(f, "reachable", NULL, specs.revision, NULL, NULL);
 	f->store_up = true;
@@ -302,14 +355,25 @@ static void sync_specs(struct gs_follow *f, uint64_t now_ns)
 			all_ok = false;
 			continue;
 		}
-		if (a->mod_revision == kv->mod_revision &&
-		    (!a->error || now_ns < a->failed_ns + GS_FOLLOW_RESYNC_NS)) {
-			all_ok &= !a->error;
+		err = spec_load(f, kv, &registered, &rf, sig, sizeof(sig));
+		if (!err && a->mod_revision == kv->mod_revision && !a->error && a->signature &&
+		    !strcmp(a->signature, sig)) {
+			gs_rollout_file_free(&rf);
 			continue;
 		}
-		err = apply_spec(f, kv, result, sizeof(result));
+		if (err && a->mod_revision == kv->mod_revision && a->error &&
+		    now_ns < a->failed_ns + GS_FOLLOW_RESYNC_NS) {
+			all_ok = false;
+			continue;
+		}
+		if (!err) {
+			err = apply_spec(f, &rf, result, sizeof(result));
+			gs_rollout_file_free(&rf);
+		}
 		free(a->error);
+		free(a->signature);
 		a->error = NULL;
+		a->signature = err ? NULL : strdup(sig);
 		a->mod_revision = kv->mod_revision;
 		f->report_dirty = true;
 		if (err) {
@@ -339,6 +403,7 @@ static void sync_specs(struct gs_follow *f, uint64_t now_ns)
 		    !strcmp(leaf, "ops"))
 			sync_ops(f, &specs.kv[i], &k);
 	}
+	gs_etcd_kvs_free(&registered);
 	if (all_ok && specs.revision > f->applied_revision) {
 		f->applied_revision = specs.revision;
 		f->report_dirty = true;
@@ -541,13 +606,17 @@ int gs_follow_read_stats(struct gs_follow *f, struct gs_etcd_kvs *out)
 
 void gs_follow_run(struct gs_follow *f, uint64_t now_ns)
 {
-	int64_t revision;
-	bool up, due;
+	int64_t revision, brevision;
+	bool up, bup, due;
 
 	gs_etcd_watch_drain(f->watch, &revision, &up);
+	gs_etcd_watch_drain(f->bwatch, &brevision, &bup);
 	due = now_ns >= f->next_resync_ns || revision > f->applied_revision ||
-	      up != f->reported_up || !f->store_up;
+	      up != f->reported_up || !f->store_up || brevision > f->backends_revision ||
+	      bup != f->backends_up;
 	f->reported_up = up;
+	f->backends_revision = brevision;
+	f->backends_up = bup;
 	if (!store_usable(f))
 		return;
 	if (due) {
@@ -569,12 +638,15 @@ void gs_follow_stop(struct gs_follow *f)
 	if (!f)
 		return;
 	gs_etcd_watch_stop(f->watch);
+	gs_etcd_watch_stop(f->bwatch);
+	close(f->epfd);
 	if (f->lease && f->store_up)
 		gs_etcd_lease_revoke(f->etcd, f->lease);
 	gs_etcd_close(f->etcd);
 	for (i = 0; i < f->napplied; i++) {
 		free(f->applied[i].key);
 		free(f->applied[i].error);
+		free(f->applied[i].signature);
 	}
 	free(f->applied);
 	free(f->states);
