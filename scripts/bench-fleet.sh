@@ -245,6 +245,11 @@ pool_run() { # pooled|alone ROUND
 	log=$work/n1.out
 	[ "$mode" = pooled ] && log=$(leader_log)
 	dec=$(grep '^{' "$log" | jq -r --arg s "$start" 'select(.signal != null and .action != null and .time > $s) | .time' | head -1)
+	if [ "$mode" = pooled ]; then
+		# Leadership that moved during the run restarts the evidence.
+		echo "bench-fleet: pooled round $r: leadership changes during the run: $(cat "$work"/n?.out |
+			grep '^{' | jq -r --arg s "$start" 'select((.store == "leader" or .store == "follower") and .time > $s) | .node' | wc -l)" >&2
+	fi
 	stop_agents
 	if [ -z "$dec" ]; then
 		echo "$pool_max"

@@ -523,7 +523,7 @@ static int cmd_split(struct gs_ctx *ctx, int argc, char **argv)
 	struct gs_service_key key;
 	struct gs_store_url url;
 	struct gs_session s;
-	uint32_t ppm;
+	uint32_t ppm = 0;
 	int err, n;
 
 	err = gs_args_parse(ctx->cmd, argc, argv, opts, names, 2, 2, &n);
@@ -779,8 +779,8 @@ static int cmd_register(struct gs_ctx *ctx, int argc, char **argv)
 	struct gs_store_url url;
 	uint8_t proto = IPPROTO_TCP;
 	uint32_t ttl = 5;
-	union gs_addr addr;
-	uint16_t port;
+	union gs_addr addr = {0};
+	uint16_t port = 0;
 	int err, n;
 
 	err = gs_args_parse(ctx->cmd, argc, argv, opts, names, 1, 1, &n);

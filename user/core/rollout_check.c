@@ -90,7 +90,7 @@ static int check_backends(struct check *c, const struct doc *d, struct gs_rollou
 {
 	uint16_t svc_port = ntohs(rf->service.port);
 	/* Each address entry's place in the file, for the messages. */
-	unsigned int where[GS_ROLLOUT_MAX_BACKENDS];
+	unsigned int where[GS_ROLLOUT_MAX_BACKENDS] = {0};
 	bool stable = false;
 	unsigned int i, j;
 	int err;
