@@ -209,9 +209,8 @@ static const struct bad_case bad_cases[] = {
 	 "r.yaml:11: backends[2].weight: invalid weight '0': expected an integer 1..65535"},
 	/* fleet mode's selectors */
 	{NULL, "  - address: 10.77.2.14\n    selector: version=v2\n    group: canary\n" S,
-	 "r.yaml:9: backends[2]: give an address or a selector (one of the two)"},
-	{NULL, "  - group: canary\n" S,
-	 "r.yaml:9: backends[2]: give an address or a selector (one of the two)"},
+	 "r.yaml:9: backends[2]: an address or a selector, not both"},
+	{NULL, "  - group: canary\n" S, "r.yaml:9: backends[2].address: missing (required)"},
 	{NULL, "  - selector: version\n    group: canary\n" S,
 	 "r.yaml:9: backends[2].selector: invalid selector 'version': expected "
 	 "KEY=VALUE[,KEY=VALUE...]"},

@@ -110,9 +110,13 @@ static int check_backends(struct check *c, const struct doc *d, struct gs_rollou
 		uint32_t weight = 1;
 		uint8_t group;
 
-		if (!db->address == !db->selector) {
+		if (!db->address && !db->selector) {
+			at(c, "backends[%u].address", i);
+			return fail_at(c, "missing (required)");
+		}
+		if (db->address && db->selector) {
 			at(c, "backends[%u]", i);
-			return fail_at(c, "give an address or a selector (one of the two)");
+			return fail_at(c, "an address or a selector, not both");
 		}
 		at(c, "backends[%u].group", i);
 		err = reword(c, gs_parse_group(db->group, &group));

@@ -59,6 +59,8 @@ struct gs_follow {
 	int64_t lease;
 	uint64_t next_keepalive_ns, next_resync_ns;
 	uint64_t backoff_until_ns; /* a call failed: the store is left alone until then */
+	uint64_t backoff_ns;	   /* ... for this long after the next failure */
+	uint64_t lease_ok_ns;	   /* the lease last granted or kept alive */
 	uint32_t seed;		   /* the fleet's, as last given to the agent */
 	bool have_seed;
 	uint64_t started_unix_ns;
@@ -94,23 +96,36 @@ static bool store_usable(const struct gs_follow *f)
 
 /*
  * After every call: a store that did not answer (or answered with an
- * error) is noted once, left alone for a while, and ends this node's
- * leadership: its lease is running out unrenewed and another node may lead
- * by now.
+ * error) is noted once and left alone for a while, longer while it keeps
+ * failing. Leadership does not end with one slow call: it lasts as long as
+ * the lease surely does (lead_check).
  */
 static int store_result(struct gs_follow *f, int err)
 {
-	if (!err)
+	if (!err) {
+		f->backoff_ns = 0;
 		return 0;
-	f->backoff_until_ns = gs_monotonic_ns() + GS_FOLLOW_BACKOFF_NS;
+	}
+	f->backoff_ns = f->backoff_ns ? f->backoff_ns * 2 : GS_FOLLOW_BACKOFF_MIN_NS;
+	if (f->backoff_ns > GS_FOLLOW_BACKOFF_MAX_NS)
+		f->backoff_ns = GS_FOLLOW_BACKOFF_MAX_NS;
+	f->backoff_until_ns = gs_monotonic_ns() + f->backoff_ns;
 	if (f->store_up)
 		log_line(f, "unreachable", NULL, 0, NULL, gs_last_error());
 	f->store_up = false;
-	if (f->leader_mod) {
-		f->leader_mod = 0;
-		log_line(f, "follower", NULL, 0, NULL, "store unreachable");
-	}
 	return err;
+}
+
+/* A leader whose lease may be running out unrenewed stops leading: another
+ * node may lead by now. */
+static void lead_check(struct gs_follow *f, uint64_t now_ns)
+{
+	if (!f->leader_mod || now_ns + GS_FOLLOW_LEAD_MARGIN_NS <
+				      f->lease_ok_ns + GS_FOLLOW_LEASE_TTL_S * 1000000000ull)
+		return;
+	f->leader_mod = 0;
+	f->report_dirty = true;
+	log_line(f, "follower", NULL, 0, NULL, "lease not renewed in time");
 }
 
 static int epoll_watch(int epfd, int fd)
@@ -462,14 +477,18 @@ static void keep_report(struct gs_follow *f, uint64_t now_ns)
 			err = 0;
 		}
 		err = store_result(f, err);
-		if (!err)
+		if (!err && f->lease) {
 			f->next_keepalive_ns = now_ns + GS_FOLLOW_KEEPALIVE_NS;
+			f->lease_ok_ns = now_ns;
+		}
 	}
 	if (!err && !f->lease) {
 		err = store_result(f,
 				   gs_etcd_lease_grant(f->etcd, GS_FOLLOW_LEASE_TTL_S, &f->lease));
 		f->report_dirty = true;
 		f->next_keepalive_ns = now_ns + GS_FOLLOW_KEEPALIVE_NS;
+		if (!err)
+			f->lease_ok_ns = now_ns;
 	}
 	if (err || !f->report_dirty)
 		return;
@@ -617,6 +636,7 @@ void gs_follow_run(struct gs_follow *f, uint64_t now_ns)
 	f->reported_up = up;
 	f->backends_revision = brevision;
 	f->backends_up = bup;
+	lead_check(f, now_ns);
 	if (!store_usable(f))
 		return;
 	if (due) {

@@ -28,12 +28,18 @@
 #define GS_FOLLOW_LEASE_TTL_S  2
 #define GS_FOLLOW_KEEPALIVE_NS 500000000ull
 #define GS_FOLLOW_RESYNC_NS    5000000000ull
-/* The agent's loop waits for the store at most this long a call, and after
- * a call that failed leaves the store alone for GS_FOLLOW_BACKOFF_NS: a
- * node cut off from its store spends at most a fifth of a second in a
- * second on it, and its own guardrails go on between. */
-#define GS_FOLLOW_CALL_MS    200
-#define GS_FOLLOW_BACKOFF_NS 1000000000ull
+/* The agent's loop waits for the store at most this long a call; after a
+ * call that failed it leaves the store alone for a while, from
+ * GS_FOLLOW_BACKOFF_MIN_NS doubling to GS_FOLLOW_BACKOFF_MAX_NS while it
+ * keeps failing: a node cut off from its store spends at most a fifth of
+ * its time waiting for it, and its own guardrails go on between. */
+#define GS_FOLLOW_CALL_MS	 500
+#define GS_FOLLOW_BACKOFF_MIN_NS 250000000ull
+#define GS_FOLLOW_BACKOFF_MAX_NS 2000000000ull
+/* A leader stops leading this long before its lease could have run out
+ * unrenewed (etcd counts the TTL from when it got the last keepalive,
+ * later than this node sent it). */
+#define GS_FOLLOW_LEAD_MARGIN_NS 500000000ull
 /* How often a node looks for a leader (and campaigns when there is none). */
 #define GS_FOLLOW_CAMPAIGN_NS 250000000ull
 
