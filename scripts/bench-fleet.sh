@@ -71,7 +71,7 @@ cleanup() {
 		rm -rf "/sys/fs/bpf/$P-s$i"
 		tb_state_clean "/sys/fs/bpf/$P-s$i"
 	done
-	rm -rf "$work"
+	[ -n "${KEEP_WORK:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -182,14 +182,30 @@ for i in 1 2 3; do
 	fgs "$i" attach --egress-only lan0 >/dev/null
 done
 
-# The decision-to-maps delays of one fail-back: leader's decision line to
-# each other log's state line (rolled back) written after it.
-delays() { # LEADER_LOG ROUND_START
-	local dec f t
-	dec=$(grep '^{' "$1" | jq -r --arg s "$2" 'select(.signal != null and .action != null and .time > $s) | .time' | head -1)
-	[ -n "$dec" ] || return 0
+# The log holding the first fail-back decided after ROUND_START: the
+# leader's at that moment, whoever leads now.
+decider_log() { # ROUND_START
+	local f t best='' bestf=''
 	for f in "$work"/*.out; do
-		[ "$f" = "$1" ] && continue
+		t=$(grep '^{' "$f" | jq -r --arg s "$1" 'select(((.signal != null and .action != null) or (.actor == "agent" and .action == "fail_back")) and .time > $s) | .time' | head -1)
+		[ -n "$t" ] || continue
+		if [ -z "$best" ] || [[ "$t" < "$best" ]]; then
+			best=$t
+			bestf=$f
+		fi
+	done
+	echo "$bestf"
+}
+
+# The decision-to-maps delays of one fail-back: the decider's line to each
+# other log's state line (rolled back) written after it.
+delays() { # ROUND_START
+	local dec f t lead
+	lead=$(decider_log "$1")
+	[ -n "$lead" ] || return 0
+	dec=$(grep '^{' "$lead" | jq -r --arg s "$1" 'select(((.signal != null and .action != null) or (.actor == "agent" and .action == "fail_back")) and .time > $s) | .time' | head -1)
+	for f in "$work"/*.out; do
+		[ "$f" = "$lead" ] && continue
 		t=$(grep '^{' "$f" | jq -r --arg s "$dec" 'select(.store == "state" and .rolled_back == true and .time >= $s) | .time' | head -1)
 		[ -n "$t" ] && ms_between "$dec" "$t"
 	done
@@ -208,7 +224,7 @@ if [[ " $parts " == *" latency "* ]]; then
 		faults 503 normal
 		wait_until 30 all_rolled_back || echo "bench-fleet: round $r: not every node rolled back" >&2
 		stop_load
-		delays "$(leader_log)" "$start" >>"$work/latency"
+		delays "$start" >>"$work/latency"
 	done
 	n=$(wc -l <"$work/latency")
 	p99=$(pct 0.99 <"$work/latency")
@@ -242,9 +258,9 @@ pool_run() { # pooled|alone ROUND
 	end=$((SECONDS + pool_max))
 	until all_rolled_back || [ $SECONDS -ge $end ]; do sleep 0.2; done
 	stop_load
-	log=$work/n1.out
-	[ "$mode" = pooled ] && log=$(leader_log)
-	dec=$(grep '^{' "$log" | jq -r --arg s "$start" 'select(.signal != null and .action != null and .time > $s) | .time' | head -1)
+	log=$(decider_log "$start")
+	dec=
+	[ -z "$log" ] || dec=$(grep '^{' "$log" | jq -r --arg s "$start" 'select(((.signal != null and .action != null) or (.actor == "agent" and .action == "fail_back")) and .time > $s) | .time' | head -1)
 	if [ "$mode" = pooled ]; then
 		# Leadership that moved during the run restarts the evidence.
 		echo "bench-fleet: pooled round $r: leadership changes during the run: $(cat "$work"/n?.out |
@@ -287,7 +303,7 @@ if [[ " $parts " == *" aa "* ]]; then
 	stop_load
 	n=0
 	for f in "$work"/n?.out; do
-		c=$(grep '^{' "$f" | jq -c --arg s "$start" 'select(.signal != null and .action != null and .time > $s)' | wc -l)
+		c=$(grep '^{' "$f" | jq -c --arg s "$start" 'select(((.signal != null and .action != null) or (.actor == "agent" and .action == "fail_back")) and .time > $s)' | wc -l)
 		n=$((n + c))
 	done
 	figure "fleet: fail-backs in ${aa_secs} s of healthy A/A (0.5% 5xx both, 3 x 20 conn/s)" "$n" "" "0" \
@@ -329,14 +345,24 @@ if [[ " $parts " == *" scale "* ]]; then
 	for i in 1 2 3; do load "$i" 30; done
 	sleep 2
 	faults 503 normal
-	all_sims_cut() { [ "$(grep -l '"store":"state".*"rolled_back":true' "$work"/s*.out "$work"/n?.out 2>/dev/null | wc -l)" -ge $((scale + 2)) ]; }
+	# Every node but the decider logged a fail-back state after the start
+	# (a node that started on a rolled-back service logged one before).
+	all_sims_cut() {
+		local f n=0
+		for f in "$work"/s*.out "$work"/n?.out; do
+			grep '"store":"state".*"rolled_back":true' "$f" 2>/dev/null |
+				grep -o '"time":"[^"]*"' | cut -d'"' -f4 |
+				awk -v s="$start" '$0 > s { found = 1 } END { exit !found }' && n=$((n + 1))
+		done
+		[ "$n" -ge $((scale + 2)) ]
+	}
 	wait_until 60 all_sims_cut || echo "bench-fleet: scale: not every node applied the fail-back" >&2
 	stop_load
 	t1=$EPOCHREALTIME
 	w1=$(puts)
 	cpu1=$(awk '{ print $14 + $15 }' "/proc/$lproc/stat" 2>/dev/null || echo 0)
 	rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$epid/status")
-	delays "$llog" "$start" >"$work/scale"
+	delays "$start" >"$work/scale"
 	n=$(wc -l <"$work/scale")
 	p99=$(pct 0.99 <"$work/scale")
 	secs=$(awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.1f", a - b }')

@@ -128,13 +128,16 @@ wait_all 20 '.state == "rolled_back"' || {
 	echo "demo-fleet: not every node cut the canary within 20 s" >&2
 	exit 1
 }
-leader=$(gsn 1 status $(store 1) --json | jq -r '.fleet.leader')
-llog=$(grep -l "\"store\":\"leader\",\"node\":\"$leader\"" "$tmp"/agent.* | tail -1)
-decision=$(grep '^{' "$llog" | jq -c 'select(.signal != null and .action != null)' | tail -1)
+# The decision is in the log of the node that led when it was taken.
+# (A fail-back is an audit line of the verdict, or the walk's own line when
+# the walk acted on the verdict first.)
+llog=$(grep -lE '"signal":.*"action":"canary_percent|"actor":"agent".*"action":"fail_back"' "$tmp"/agent.* | head -1)
+decision=$(grep '^{' "$llog" | jq -c 'select(((.signal != null and .action != null) or (.actor == "agent" and .action == "fail_back")))' | tail -1)
+leader=$(grep '^{' "$llog" | jq -r 'select(.store == "leader") | .node' | tail -1)
 t_dec=$(iso_to_unix "$(jq -r .time <<<"$decision")")
 echo "  the leader ($leader) decided:"
 echo "    $(jq -r '.reason' <<<"$decision")"
-echo "    $(jq -r '.action' <<<"$decision")"
+echo "    $(jq -r 'if .signal != null then .action else "canary_percent \(.from_percent) -> \(.to_percent)" end' <<<"$decision")"
 sleep 3
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 for p in "${pids[@]}"; do { wait "$p"; } 2>/dev/null || true; done

@@ -160,14 +160,14 @@ print(round((f(sys.argv[2]) - f(sys.argv[1])).total_seconds() * 1000))' "$1" "$2
 	for i in 1 2 3; do assert_equal "$(node_json "$i" | jq -r .reason)" "$reason"; done
 	# ... one fail-back line in the leader's log, and each follower
 	# mirrored the state that carries it.
-	n=$(jlog "$l" | jq -c 'select(.signal != null and .action != null)' | wc -l)
+	n=$(jlog "$l" | jq -c 'select(((.signal != null and .action != null) or (.actor == "agent" and .action == "fail_back")))' | wc -l)
 	assert_equal "$n" 1
-	decided=$(jlog "$l" | jq -r 'select(.signal != null and .action != null) | .time')
+	decided=$(jlog "$l" | jq -r 'select(((.signal != null and .action != null) or (.actor == "agent" and .action == "fail_back"))) | .time')
 	for i in 1 2 3; do
 		[ "$i" = "$l" ] && continue
 		applied=$(jlog "$i" | jq -r 'select(.store == "state" and .rolled_back == true) | .time' | tail -1)
 		[ -n "$applied" ]
-		n=$(jlog "$i" | jq -c 'select(.signal != null and .action != null)' | wc -l)
+		n=$(jlog "$i" | jq -c 'select(((.signal != null and .action != null) or (.actor == "agent" and .action == "fail_back")))' | wc -l)
 		assert_equal "$n" 0
 		note "node $i: share 0 $(ms_between "$decided" "$applied") ms after the leader's decision"
 	done
