@@ -335,3 +335,22 @@ states_are() { [ "$(states "$1")" = "$2" ]; }
 	node_stop a
 	node_stop b
 }
+
+@test "service del --store takes the service out of the store and off every node" {
+	node_agent a "$(tb_pin_dir "$TB")"
+	node_agent b "$PIN_B"
+	has_service() { [ "$("$TB_GRAYSPLIT" --netns "$TB-node" --pin-dir "$1" status --json | jq '.services | length')" = "$2" ]; }
+	wait_for 10 has_service "$(tb_pin_dir "$TB")" 1
+	run gs service del 10.77.0.10:80 --store "$ETCD_URL" --json
+	assert_success
+	assert_equal "$(jq -r .action <<<"$output")" delete
+	assert_equal "$(ectl get "$ETCD_PREFIX/services/" --prefix --keys-only | grep -c .)" 0
+	wait_for 10 has_service "$(tb_pin_dir "$TB")" 0
+	wait_for 10 has_service "$PIN_B" 0
+	# Not in the store: one line.
+	run gs service del 10.77.0.10:80 --store "$ETCD_URL"
+	assert_failure
+	assert_output "graysplit: no service 10.77.0.10:80/tcp in the store (graysplit apply --store -f FILE)"
+	node_stop a
+	node_stop b
+}

@@ -390,18 +390,32 @@ static int cmd_service_add(struct gs_ctx *ctx, int argc, char **argv)
 	return session_end(&s, err);
 }
 
+static int print_report(struct gs_ctx *ctx, int err, struct json_object *report);
+
 static int cmd_service_del(struct gs_ctx *ctx, int argc, char **argv)
 {
 	static const char *const names[] = {"VIP:PORT"};
 	const char *proto = NULL;
-	const struct gs_opt opts[] = {{"--proto", NULL, &proto, NULL}, {0}};
+	struct gs_store_opts so = {0};
+	const struct gs_opt opts[] = {{"--proto", NULL, &proto, NULL},
+				      {"--json", "-j", NULL, &ctx->json},
+				      GS_STORE_FLAGS(so),
+				      {0}};
+	struct json_object *report = NULL;
 	struct gs_service_key key;
+	struct gs_store_url url;
 	struct gs_session s;
 	int err, n;
 
 	err = gs_args_parse(ctx->cmd, argc, argv, opts, names, 1, 1, &n);
 	if (!err)
 		err = parse_service(argv[0], proto, &key);
+	if (!err)
+		err = gs_store_url_parse(&so, &url);
+	if (err == 1) {
+		err = gs_fleet_service_del_cmd(&url, &key, &report);
+		return print_report(ctx, err, report);
+	}
 	if (!err)
 		err = session_begin(ctx, &s);
 	if (err)
@@ -1050,8 +1064,11 @@ static const struct gs_cmd service_cmds[] = {
 	 "  --hash flow|client     what picks the group of a new connection: its 5-tuple\n"
 	 "                         (default flow), or the client address alone, so that\n"
 	 "                         one client always sees one version\n"},
-	{"del", cmd_service_del, NULL, "VIP:PORT [--proto tcp|udp]",
-	 "Remove a service with its backends, overrides, Maglev tables and rollout.\n\n" PROTO_OPT},
+	{"del", cmd_service_del, NULL, "VIP:PORT [--proto tcp|udp] [--store URL]",
+	 "Remove a service with its backends, overrides, Maglev tables and rollout.\n\n" PROTO_OPT
+	 "  -j, --json             JSON output (with a store)\n"
+	 "\nWith a store (fleet mode), the service's spec, state and rollout commands\n"
+	 "leave the store; every node whose agent applied it removes the service.\n" GS_STORE_HELP},
 	{0},
 };
 

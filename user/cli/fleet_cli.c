@@ -93,6 +93,38 @@ int gs_fleet_split_cmd(const struct gs_store_url *url, const struct gs_service_k
 	return 0;
 }
 
+int gs_fleet_service_del_cmd(const struct gs_store_url *url, const struct gs_service_key *k,
+			     struct json_object **report)
+{
+	char spec[GS_FLEET_KEY_MAX], state[GS_FLEET_KEY_MAX], ops[GS_FLEET_KEY_MAX];
+	struct gs_rollout_file rf;
+	struct gs_etcd_op del[3];
+	struct gs_etcd *e;
+	int64_t rev = 0;
+	bool ok = false;
+	int err;
+
+	err = gs_etcd_open(url, &e);
+	if (err)
+		return err;
+	err = spec_get(e, k, &rf);
+	if (!err) {
+		gs_rollout_file_free(&rf);
+		gs_fleet_spec_key(url->prefix, k, spec, sizeof(spec));
+		gs_fleet_state_key(url->prefix, k, state, sizeof(state));
+		gs_fleet_ops_key(url->prefix, k, ops, sizeof(ops));
+		del[0] = (struct gs_etcd_op){.kind = GS_ETCD_DELETE, .key = spec};
+		del[1] = (struct gs_etcd_op){.kind = GS_ETCD_DELETE, .key = state};
+		del[2] = (struct gs_etcd_op){.kind = GS_ETCD_DELETE, .key = ops};
+		err = gs_etcd_txn(e, NULL, 0, del, 3, &ok, &rev);
+	}
+	gs_etcd_close(e);
+	if (err)
+		return err;
+	*report = report_new(k, "delete", rev);
+	return 0;
+}
+
 int gs_fleet_rollout_cmd(const struct gs_store_url *url, const struct gs_service_key *k,
 			 enum gs_rollout_op op, struct json_object **report)
 {

@@ -18,6 +18,10 @@
 
 int gs_fleet_split_cmd(const struct gs_store_url *url, const struct gs_service_key *k, uint32_t ppm,
 		       struct json_object **report);
+/* `service del --store`: the service's spec, state and commands leave the
+ * store in one transaction; every node removes the service. */
+int gs_fleet_service_del_cmd(const struct gs_store_url *url, const struct gs_service_key *k,
+			     struct json_object **report);
 int gs_fleet_rollout_cmd(const struct gs_store_url *url, const struct gs_service_key *k,
 			 enum gs_rollout_op op, struct json_object **report);
 

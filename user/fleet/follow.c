@@ -13,6 +13,7 @@
 #include "fleet.h"
 #include "follow.h"
 #include "rollout_file.h"
+#include "service.h"
 #include "session.h"
 
 /* What this node did with one spec key. */
@@ -325,6 +326,46 @@ static void sync_ops(struct gs_follow *f, const struct gs_etcd_kv *kv,
 		seen->ops_revision = kv->mod_revision;
 }
 
+/*
+ * A spec this node applied that the store no longer has: its service
+ * leaves this node too (`service del --store`). Only what this agent
+ * applied itself: a service added here by hand is not the store's.
+ */
+static void remove_gone(struct gs_follow *f, const struct gs_etcd_kvs *specs)
+{
+	struct gs_service_key k;
+	struct gs_session s;
+	const char *leaf;
+	size_t i, j;
+	int err;
+
+	for (i = 0; i < f->napplied;) {
+		struct applied *a = &f->applied[i];
+		bool present = false;
+
+		for (j = 0; j < specs->n && !present; j++)
+			present = !strcmp(specs->kv[j].key, a->key);
+		if (present || gs_fleet_key_service(f->url.prefix, a->key, &k, &leaf)) {
+			i++;
+			continue;
+		}
+		err = gs_session_begin(f->pin_dir, &s);
+		if (!err) {
+			err = gs_session_journal(&s, &k, "service del (store)");
+			if (!err)
+				err = gs_service_del(&s.maps, &k);
+			err = gs_session_end(&s, err);
+		}
+		log_line(f, "delete", a->key, specs->revision, err ? "failed" : "deleted",
+			 err ? gs_last_error() : NULL);
+		free(a->key);
+		free(a->error);
+		free(a->signature);
+		f->applied[i] = f->applied[--f->napplied];
+		f->report_dirty = true;
+	}
+}
+
 /* Read every spec and apply the ones not applied at their revision; then
  * mirror every decision state that changed (after the specs: a state may
  * be of a rollout a spec just started). */
@@ -419,6 +460,7 @@ static void sync_specs(struct gs_follow *f, uint64_t now_ns)
 			sync_ops(f, &specs.kv[i], &k);
 	}
 	gs_etcd_kvs_free(&registered);
+	remove_gone(f, &specs);
 	if (all_ok && specs.revision > f->applied_revision) {
 		f->applied_revision = specs.revision;
 		f->report_dirty = true;
