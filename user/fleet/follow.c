@@ -197,6 +197,18 @@ const char *gs_follow_name(const struct gs_follow *f)
 	return f->name;
 }
 
+/* An entry's strings, each its own allocation (strdup). */
+static void applied_free(struct applied *a)
+{
+	char *key = a->key, *error = a->error, *signature = a->signature;
+
+	a->key = a->error = a->signature = NULL;
+	free(key);
+	/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): never the same string as key */
+	free(error);
+	free(signature);
+}
+
 static struct applied *applied_find(struct gs_follow *f, const char *key)
 {
 	struct applied *a;
@@ -358,9 +370,8 @@ static void remove_gone(struct gs_follow *f, const struct gs_etcd_kvs *specs)
 		}
 		log_line(f, "delete", a->key, specs->revision, err ? "failed" : "deleted",
 			 err ? gs_last_error() : NULL);
-		free(a->key);
-		free(a->error);
-		free(a->signature);
+		applied_free(a);
+		/* The last entry takes its place (it may be this one). */
 		f->applied[i] = f->applied[--f->napplied];
 		f->report_dirty = true;
 	}
@@ -705,11 +716,8 @@ void gs_follow_stop(struct gs_follow *f)
 	if (f->lease && f->store_up)
 		gs_etcd_lease_revoke(f->etcd, f->lease);
 	gs_etcd_close(f->etcd);
-	for (i = 0; i < f->napplied; i++) {
-		free(f->applied[i].key);
-		free(f->applied[i].error);
-		free(f->applied[i].signature);
-	}
+	for (i = 0; i < f->napplied; i++)
+		applied_free(&f->applied[i]);
 	free(f->applied);
 	free(f->states);
 	free(f);
