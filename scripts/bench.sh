@@ -69,7 +69,7 @@ components=(
 	"e2e|bash scripts/bench-e2e.sh ${q[*]}"
 	"agent|bash scripts/bench-agent.sh ${q[*]}"
 	"failback|env RATES=$($quick || echo 550) FAULTS='$($quick && echo 503 || echo 503 refused +300ms)' bash scripts/bench-failback.sh --json $($quick && echo 1 || echo 3 10)"
-	"fleet|env PARTS='$($quick && echo latency scale || echo latency scale pool aa)' ROUNDS=$($quick && echo 1 || echo 3) bash scripts/bench-fleet.sh --json ${q[*]}"
+	"fleet|env PARTS='$($quick && echo latency scale || echo latency scale pool aa)' ROUNDS=$($quick && echo 1 || echo 3) POOL_ROUNDS=$($quick && echo 1 || echo 5) bash scripts/bench-fleet.sh --json ${q[*]}"
 )
 
 results=$(mktemp)
