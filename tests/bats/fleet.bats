@@ -354,3 +354,21 @@ states_are() { [ "$(states "$1")" = "$2" ]; }
 	node_stop a
 	node_stop b
 }
+
+@test "a service deleted from the store while a node's agent was down leaves that node when it starts" {
+	node_agent a "$(tb_pin_dir "$TB")"
+	node_agent b "$PIN_B"
+	gs apply --store "$ETCD_URL" -f "$BASIC" >/dev/null
+	has_service() { [ "$("$TB_GRAYSPLIT" --netns "$TB-node" --pin-dir "$1" status --json | jq '.services | length')" = "$2" ]; }
+	wait_for 10 has_service "$(tb_pin_dir "$TB")" 1
+	wait_for 10 has_service "$PIN_B" 1
+	node_stop b
+	gs service del 10.77.0.10:80 --store "$ETCD_URL" >/dev/null
+	wait_for 10 has_service "$(tb_pin_dir "$TB")" 0
+	has_service "$PIN_B" 1
+	# B remembers what it applied from the store (its state directory).
+	node_agent b "$PIN_B"
+	wait_for 10 has_service "$PIN_B" 0
+	node_stop a
+	node_stop b
+}

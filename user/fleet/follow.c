@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "error.h"
 #include "etcd.h"
 #include "fleet.h"
+#include "lock.h"
 #include "follow.h"
 #include "rollout_file.h"
 #include "service.h"
@@ -136,6 +138,8 @@ static int epoll_watch(int epfd, int fd)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
+static void applied_load(struct gs_follow *f);
+
 int gs_follow_start(const struct gs_store_url *url, const char *pin_dir, const char *name,
 		    const struct gs_follow_hooks *hooks, struct gs_follow **out)
 {
@@ -168,6 +172,8 @@ int gs_follow_start(const struct gs_store_url *url, const char *pin_dir, const c
 		gs_fleet_backends_dir(f->url.prefix, dir, sizeof(dir));
 		err = gs_etcd_watch_start(&f->url, dir, 0, &f->bwatch);
 	}
+	if (!err)
+		applied_load(f);
 	f->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (!err && (f->epfd < 0 || epoll_watch(f->epfd, gs_etcd_watch_fd(f->watch)) ||
 		     epoll_watch(f->epfd, gs_etcd_watch_fd(f->bwatch))))
@@ -339,9 +345,60 @@ static void sync_ops(struct gs_follow *f, const struct gs_etcd_kv *kv,
 }
 
 /*
+ * The store keys of the specs this node applied, one a line, in the
+ * instance's state directory: a restarted agent knows which services are
+ * the store's to remove (a spec deleted while it was down).
+ */
+#define APPLIED_SUFFIX ".fleet-specs"
+
+static void applied_save(const struct gs_follow *f)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	FILE *out;
+	size_t i;
+
+	gs_state_path(f->pin_dir, APPLIED_SUFFIX, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	out = fopen(tmp, "we");
+	if (!out)
+		return;
+	for (i = 0; i < f->napplied; i++)
+		fprintf(out, "%s\n", f->applied[i].key);
+	if (fclose(out) || rename(tmp, path))
+		unlink(tmp);
+}
+
+static void applied_load(struct gs_follow *f)
+{
+	char path[PATH_MAX], line[GS_FLEET_KEY_MAX + 2];
+	struct gs_service_key k;
+	const char *leaf;
+	FILE *in;
+
+	gs_state_path(f->pin_dir, APPLIED_SUFFIX, path, sizeof(path));
+	in = fopen(path, "re");
+	if (!in)
+		return;
+	while (fgets(line, sizeof(line), in)) {
+		struct applied *a;
+
+		line[strcspn(line, "\n")] = '\0';
+		/* Of this store's prefix only; applied again when present. */
+		if (gs_fleet_key_service(f->url.prefix, line, &k, &leaf) ||
+		    strcmp(leaf, "spec") != 0)
+			continue;
+		a = applied_find(f, line);
+		if (a)
+			a->mod_revision = -1;
+	}
+	fclose(in);
+}
+
+/*
  * A spec this node applied that the store no longer has: its service
  * leaves this node too (`service del --store`). Only what this agent
- * applied itself: a service added here by hand is not the store's.
+ * applied itself (now or before a restart): a service added here by hand
+ * is not the store's.
  */
 static void remove_gone(struct gs_follow *f, const struct gs_etcd_kvs *specs)
 {
@@ -472,6 +529,8 @@ static void sync_specs(struct gs_follow *f, uint64_t now_ns)
 	}
 	gs_etcd_kvs_free(&registered);
 	remove_gone(f, &specs);
+	if (f->report_dirty)
+		applied_save(f);
 	if (all_ok && specs.revision > f->applied_revision) {
 		f->applied_revision = specs.revision;
 		f->report_dirty = true;
