@@ -273,6 +273,9 @@ print(round((f(sys.argv[2]) - f(sys.argv[1])).total_seconds() * 1000))' "$1" "$2
 	assert_equal "$(jq -r .action <<<"$output")" promote
 	wait_for 10 all_share 50
 	for i in 1 2 3; do assert_equal "$(node_json "$i" | jq -r .rollout.step)" 2; done
+	# The fleet's view of it, from the store.
+	at_step_2() { [ "$(fstore 3 rollout status 10.77.0.10:80 --json | jq -r '"\(.name) \(.step) \(.step_percent)"')" = "fleet-f 2 50" ]; }
+	wait_for 5 at_step_2
 
 	run fstore 3 rollout pause 10.77.0.10:80
 	assert_success

@@ -911,22 +911,29 @@ static int cmd_rollout_status(struct gs_ctx *ctx, int argc, char **argv)
 {
 	const struct gs_opt extra[] = {{"--json", "-j", NULL, &ctx->json}, {0}};
 	char name[GS_SERVICE_STRLEN];
+	struct gs_store_opts so = {0};
 	struct gs_rollout_view v;
 	struct gs_service_key key;
+	struct gs_store_url url;
 	struct gs_service svc;
 	struct json_object *tree, *rollout;
 	struct gs_maps maps;
 	int err;
 
-	err = rollout_args(ctx, argc, argv, extra, &key, NULL);
+	err = rollout_args(ctx, argc, argv, extra, &key, &so);
 	if (!err)
+		err = gs_store_url_parse(&so, &url);
+	if (err == 1) {
+		err = gs_fleet_rollout_status(&url, &key, &v);
+	} else if (!err) {
 		err = gs_maps_open(ctx->pin_dir, &maps);
-	if (err)
-		return err;
-	err = gs_service_lookup(&maps, &key, &svc);
-	if (!err)
-		err = gs_rollout_view_read(&maps, svc.id, &v);
-	gs_maps_close(&maps);
+		if (err)
+			return err;
+		err = gs_service_lookup(&maps, &key, &svc);
+		if (!err)
+			err = gs_rollout_view_read(&maps, svc.id, &v);
+		gs_maps_close(&maps);
+	}
 	if (err)
 		return err;
 	gs_format_service(&key, name, sizeof(name));
@@ -1098,11 +1105,13 @@ static const struct gs_cmd override_cmds[] = {
 };
 
 static const struct gs_cmd rollout_cmds[] = {
-	{"status", cmd_rollout_status, NULL, "VIP:PORT [--proto tcp|udp] [--json]",
+	{"status", cmd_rollout_status, NULL, "VIP:PORT [--proto tcp|udp] [--json] [--store URL]",
 	 "Show a service's rollout: name, phase (progressing, paused, completed,\n"
 	 "failed, aborted), step k of n and its share, bake elapsed and needed, the\n"
 	 "last verdict and the reason of the last change, and the steps.\n\n" PROTO_OPT
-	 "  -j, --json             JSON output\n"},
+	 "  -j, --json             JSON output\n"
+	 "\nWith a store (fleet mode): the rollout as the fleet runs it (the spec, the\n"
+	 "leader's walk, the operator's commands), read from the store.\n" GS_STORE_HELP},
 	{"pause", cmd_rollout_pause, NULL, "VIP:PORT [--proto tcp|udp] [--store URL]",
 	 "Stop promotions: the rollout stays at its step until resumed. Fail-back\n"
 	 "stays on.\n\n" PROTO_OPT ROLLOUT_STORE_HELP},

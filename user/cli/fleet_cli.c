@@ -93,6 +93,81 @@ int gs_fleet_split_cmd(const struct gs_store_url *url, const struct gs_service_k
 	return 0;
 }
 
+/*
+ * The rollout as the fleet runs it: the spec from the store, the leader's
+ * generation and walk (the state), the operator's commands of that
+ * generation (earlier ones are void). *smod, *omod: the state's and the
+ * commands' revisions, for a write conditioned on both.
+ */
+static int fleet_view(struct gs_etcd *e, const struct gs_service_key *k, struct gs_rollout *spec,
+		      struct gs_fleet_state *st, int64_t *smod, int64_t *omod,
+		      struct gs_rollout_view *v)
+{
+	char key[GS_FLEET_KEY_MAX], svc[GS_SERVICE_STRLEN];
+	struct gs_fleet_ops ops = {0};
+	struct gs_rollout_file rf;
+	struct gs_etcd_kvs kvs;
+	int err;
+
+	*omod = 0;
+	gs_format_service(k, svc, sizeof(svc));
+	err = spec_get(e, k, &rf);
+	if (err)
+		return err;
+	*spec = rf.spec;
+	gs_rollout_file_free(&rf);
+	err = gs_fleet_state_get(e, k, st, smod);
+	gs_fleet_ops_key(gs_etcd_url(e)->prefix, k, key, sizeof(key));
+	if (!err)
+		err = gs_etcd_get(e, key, false, &kvs);
+	if (err)
+		return err;
+	if (kvs.n) {
+		err = gs_fleet_ops_parse(kvs.kv[0].value, &ops);
+		*omod = kvs.kv[0].mod_revision;
+	}
+	gs_etcd_kvs_free(&kvs);
+	if (!err && !st->has_rollout)
+		err = gs_fail(
+			EAGAIN,
+			"the rollout %s of %s has not been picked up by a leader yet (are the "
+			"nodes' agents running?)",
+			spec->name, svc);
+	if (err)
+		return err;
+	spec->generation = st->rollout.generation;
+	if (ops.generation == spec->generation) {
+		spec->paused = ops.paused;
+		spec->aborted = ops.aborted;
+		spec->promote_seq = ops.promote_seq;
+		spec->promote_to = ops.promote_to;
+		spec->resume_seq = ops.resume_seq;
+	} else {
+		/* Counters only go up: a node's last ones stay the floor. */
+		spec->promote_seq = st->rollout.promote_seq_seen;
+		spec->resume_seq = st->rollout.resume_seq_seen;
+	}
+	gs_rollout_view_make(spec, &st->rollout, v);
+	return 0;
+}
+
+int gs_fleet_rollout_status(const struct gs_store_url *url, const struct gs_service_key *k,
+			    struct gs_rollout_view *v)
+{
+	struct gs_fleet_state st;
+	struct gs_rollout spec;
+	int64_t smod, omod;
+	struct gs_etcd *e;
+	int err;
+
+	err = gs_etcd_open(url, &e);
+	if (err)
+		return err;
+	err = fleet_view(e, k, &spec, &st, &smod, &omod, v);
+	gs_etcd_close(e);
+	return err;
+}
+
 int gs_fleet_service_del_cmd(const struct gs_store_url *url, const struct gs_service_key *k,
 			     struct json_object **report)
 {
@@ -131,11 +206,9 @@ int gs_fleet_rollout_cmd(const struct gs_store_url *url, const struct gs_service
 	char key[GS_FLEET_KEY_MAX], skey[GS_FLEET_KEY_MAX], svc[GS_SERVICE_STRLEN];
 	char reason[GS_REASON_LEN];
 	struct gs_fleet_ops ops = {0};
-	struct gs_rollout_file rf;
 	struct gs_rollout_view v;
 	struct gs_fleet_state st;
 	struct gs_rollout spec;
-	struct gs_etcd_kvs kvs;
 	struct gs_etcd_cmp cmp[2];
 	struct gs_etcd_op put;
 	struct gs_etcd *e;
@@ -150,49 +223,11 @@ int gs_fleet_rollout_cmd(const struct gs_store_url *url, const struct gs_service
 	err = gs_etcd_open(url, &e);
 	if (err)
 		return err;
-	err = spec_get(e, k, &rf);
+	err = fleet_view(e, k, &spec, &st, &smod, &omod, &v);
 	if (err) {
 		gs_etcd_close(e);
 		return err;
 	}
-	spec = rf.spec;
-	gs_rollout_file_free(&rf);
-	err = gs_fleet_state_get(e, k, &st, &smod);
-	gs_fleet_ops_key(url->prefix, k, key, sizeof(key));
-	if (!err)
-		err = gs_etcd_get(e, key, false, &kvs);
-	if (!err) {
-		if (kvs.n) {
-			err = gs_fleet_ops_parse(kvs.kv[0].value, &ops);
-			omod = kvs.kv[0].mod_revision;
-		}
-		gs_etcd_kvs_free(&kvs);
-	}
-	if (!err && !st.has_rollout)
-		err = gs_fail(
-			EAGAIN,
-			"the rollout %s of %s has not been picked up by a leader yet (are the "
-			"nodes' agents running?)",
-			spec.name, svc);
-	if (err) {
-		gs_etcd_close(e);
-		return err;
-	}
-	/* The rollout as the fleet runs it: the leader's generation and walk,
-	 * the operator's fields of that generation (earlier ones are void). */
-	spec.generation = st.rollout.generation;
-	if (ops.generation == spec.generation) {
-		spec.paused = ops.paused;
-		spec.aborted = ops.aborted;
-		spec.promote_seq = ops.promote_seq;
-		spec.promote_to = ops.promote_to;
-		spec.resume_seq = ops.resume_seq;
-	} else {
-		/* Counters only go up: a node's last ones stay the floor. */
-		spec.promote_seq = st.rollout.promote_seq_seen;
-		spec.resume_seq = st.rollout.resume_seq_seen;
-	}
-	gs_rollout_view_make(&spec, &st.rollout, &v);
 	err = gs_rollout_plan(&v, svc, op, &spec, &from_step, reason, sizeof(reason));
 	if (err) {
 		gs_etcd_close(e);
@@ -207,6 +242,7 @@ int gs_fleet_rollout_cmd(const struct gs_store_url *url, const struct gs_service
 	o = gs_fleet_ops_json(&ops);
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	/* Planned on this state and these commands: both must still be so. */
+	gs_fleet_ops_key(url->prefix, k, key, sizeof(key));
 	gs_fleet_state_key(url->prefix, k, skey, sizeof(skey));
 	cmp[0] = (struct gs_etcd_cmp){key, omod};
 	cmp[1] = (struct gs_etcd_cmp){skey, smod};

@@ -13,11 +13,16 @@
 #include <json-c/json.h>
 
 #include "graysplit.h"
+#include "rollout.h"
 #include "rollout_cli.h"
 #include "store_url.h"
 
 int gs_fleet_split_cmd(const struct gs_store_url *url, const struct gs_service_key *k, uint32_t ppm,
 		       struct json_object **report);
+/* `rollout status --store`: the rollout as the fleet runs it. */
+int gs_fleet_rollout_status(const struct gs_store_url *url, const struct gs_service_key *k,
+			    struct gs_rollout_view *v);
+
 /* `service del --store`: the service's spec, state and commands leave the
  * store in one transaction; every node removes the service. */
 int gs_fleet_service_del_cmd(const struct gs_store_url *url, const struct gs_service_key *k,
