@@ -101,25 +101,8 @@ pct() { # Q: the Q-quantile (nearest rank) of the numbers on stdin
 	sort -g | awk -v q="$1" '{ v[NR] = $1 } END { if (!NR) { print ""; exit } i = int(q * NR + 0.999999); if (i < 1) i = 1; print v[i] }'
 }
 
-rollout() { # NAME PERCENT
-	cat <<-EOF
-		name: $1
-		service: 10.77.0.10:80
-		backends:
-		  - address: 10.77.2.11
-		    group: stable
-		  - address: 10.77.2.12
-		    group: stable
-		  - address: 10.77.2.13
-		    group: canary
-		steps:
-		  - percent: $2
-		    bake: 1h
-		  - percent: 100
-	EOF
-}
 apply_rollout() { # NAME PERCENT
-	rollout "$1" "$2" >"$work/$1.yaml"
+	tb_fleet_rollout "$1" "$2" 100 >"$work/$1.yaml"
 	# shellcheck disable=SC2046
 	fgs 1 apply $(store 1) -f "$work/$1.yaml" >/dev/null
 }

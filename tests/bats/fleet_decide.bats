@@ -43,24 +43,7 @@ fgs() { tb_fleet_gs "$FB" "$@"; }
 fstore() { fgs "$1" "${@:2}" --store "$(tb_fleet_store "$FB" "$1")" --store-insecure; }
 
 # A rollout at 20% that stays there (an hour's bake): the tests move it.
-rollout_file() { # NAME
-	cat <<-EOF
-		name: $1
-		service: 10.77.0.10:80
-		backends:
-		  - address: 10.77.2.11
-		    group: stable
-		  - address: 10.77.2.12
-		    group: stable
-		  - address: 10.77.2.13
-		    group: canary
-		steps:
-		  - percent: 20
-		    bake: 1h
-		  - percent: 50
-		    bake: 1h
-	EOF
-}
+rollout_file() { tb_fleet_rollout "$1" 20 50; }
 
 # node_agent I: node I's agent; nsenter execs it, so $! is the agent.
 node_agent() {

@@ -78,6 +78,29 @@ tb_fleet_etcd_kill() {
 
 tb_fleet_etcd_start() { tb_fleet__etcd_start "$1"; }
 
+# tb_fleet_rollout NAME PERCENT NEXT: a rollout file for the bed's VIP (b1,
+# b2 stable, b3 canary) whose two steps, PERCENT then NEXT, each hold for an
+# hour, so that whoever uses it moves it (a promote, a fault). A NEXT of 100
+# completes at once when reached.
+tb_fleet_rollout() {
+	cat <<-EOF
+		name: $1
+		service: $TB_VIP4:$TB_PORT
+		backends:
+		  - address: ${TB_B4[b1]}
+		    group: stable
+		  - address: ${TB_B4[b2]}
+		    group: stable
+		  - address: ${TB_B4[b3]}
+		    group: canary
+		steps:
+		  - percent: $2
+		    bake: 1h
+		  - percent: $3
+		    bake: 1h
+	EOF
+}
+
 # tb_fleet_cut PREFIX I / tb_fleet_join PREFIX I: node I's link to the
 # store down (packets to it vanish, as on a partition) and up again.
 tb_fleet_cut() { ip -n "$1-n$2" link set st0 down; }

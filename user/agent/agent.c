@@ -109,7 +109,6 @@ struct agent {
 	struct gs_fleet_state
 		*fleet; /* GS_MAX_SERVICES: the fleet's state as last mirrored or published */
 	bool fleet_known[GS_MAX_SERVICES];
-	uint32_t pooled_nodes[GS_MAX_SERVICES]; /* nodes in the leader's last pooled tick */
 };
 
 /* The agent's policy, with the service's rollout's analysis over it
@@ -764,7 +763,7 @@ static void fleet_counts(struct agent *a)
 		if (!a->watch[id].on)
 			continue;
 		gs_format_service(&a->collect.services[id].key, name, sizeof(name));
-		gs_pool_take(a->pool, name, a->watch[id].ppm, a->delta[id], &a->pooled_nodes[id]);
+		gs_pool_take(a->pool, name, a->watch[id].ppm, a->delta[id]);
 	}
 }
 

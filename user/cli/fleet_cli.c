@@ -46,6 +46,17 @@ static int spec_get(struct gs_etcd *e, const struct gs_service_key *k, struct gs
 	return err;
 }
 
+/* The service must be in the store (its spec parses): 0, or the error. */
+static int spec_require(struct gs_etcd *e, const struct gs_service_key *k)
+{
+	struct gs_rollout_file rf;
+	int err = spec_get(e, k, &rf);
+
+	if (!err)
+		gs_rollout_file_free(&rf);
+	return err;
+}
+
 static struct json_object *report_new(const struct gs_service_key *k, const char *action,
 				      int64_t revision)
 {
@@ -62,7 +73,6 @@ static struct json_object *report_new(const struct gs_service_key *k, const char
 int gs_fleet_split_cmd(const struct gs_store_url *url, const struct gs_service_key *k, uint32_t ppm,
 		       struct json_object **report)
 {
-	struct gs_rollout_file rf;
 	struct gs_fleet_state st;
 	struct gs_etcd *e;
 	int64_t mod, rev = 0;
@@ -71,11 +81,9 @@ int gs_fleet_split_cmd(const struct gs_store_url *url, const struct gs_service_k
 	err = gs_etcd_open(url, &e);
 	if (err)
 		return err;
-	err = spec_get(e, k, &rf);
-	if (!err) {
-		gs_rollout_file_free(&rf);
+	err = spec_require(e, k);
+	if (!err)
 		err = gs_fleet_state_get(e, k, &st, &mod);
-	}
 	if (!err) {
 		/* As on one node: the share set, the service active again. */
 		st.share_ppm = ppm;
@@ -172,7 +180,6 @@ int gs_fleet_service_del_cmd(const struct gs_store_url *url, const struct gs_ser
 			     struct json_object **report)
 {
 	char spec[GS_FLEET_KEY_MAX], state[GS_FLEET_KEY_MAX], ops[GS_FLEET_KEY_MAX];
-	struct gs_rollout_file rf;
 	struct gs_etcd_op del[3];
 	struct gs_etcd *e;
 	int64_t rev = 0;
@@ -182,9 +189,8 @@ int gs_fleet_service_del_cmd(const struct gs_store_url *url, const struct gs_ser
 	err = gs_etcd_open(url, &e);
 	if (err)
 		return err;
-	err = spec_get(e, k, &rf);
+	err = spec_require(e, k);
 	if (!err) {
-		gs_rollout_file_free(&rf);
 		gs_fleet_spec_key(url->prefix, k, spec, sizeof(spec));
 		gs_fleet_state_key(url->prefix, k, state, sizeof(state));
 		gs_fleet_ops_key(url->prefix, k, ops, sizeof(ops));

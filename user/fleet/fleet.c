@@ -21,12 +21,19 @@ void gs_fleet_nodes_dir(const char *prefix, char *out, size_t len)
 	snprintf(out, len, "%s/nodes/", prefix);
 }
 
-void gs_fleet_spec_key(const char *prefix, const struct gs_service_key *k, char *out, size_t len)
+/* PREFIX/services/PROTO/VIP:PORT/LEAF */
+static void service_key(const char *prefix, const struct gs_service_key *k, const char *leaf,
+			char *out, size_t len)
 {
 	char ep[GS_ENDPOINT_STRLEN];
 
 	gs_format_endpoint(&k->vip, ntohs(k->port), ep, sizeof(ep));
-	snprintf(out, len, "%s/services/%s/%s/spec", prefix, gs_proto_name(k->proto), ep);
+	snprintf(out, len, "%s/services/%s/%s/%s", prefix, gs_proto_name(k->proto), ep, leaf);
+}
+
+void gs_fleet_spec_key(const char *prefix, const struct gs_service_key *k, char *out, size_t len)
+{
+	service_key(prefix, k, "spec", out, len);
 }
 
 static bool name_char(char c)
@@ -195,10 +202,7 @@ int gs_fleet_status(struct gs_etcd *e, struct json_object **out)
 
 void gs_fleet_state_key(const char *prefix, const struct gs_service_key *k, char *out, size_t len)
 {
-	char ep[GS_ENDPOINT_STRLEN];
-
-	gs_format_endpoint(&k->vip, ntohs(k->port), ep, sizeof(ep));
-	snprintf(out, len, "%s/services/%s/%s/state", prefix, gs_proto_name(k->proto), ep);
+	service_key(prefix, k, "state", out, len);
 }
 
 int gs_fleet_key_service(const char *prefix, const char *key, struct gs_service_key *k,
@@ -374,10 +378,7 @@ int gs_fleet_seed(struct gs_etcd *e, uint32_t *seed)
 
 void gs_fleet_ops_key(const char *prefix, const struct gs_service_key *k, char *out, size_t len)
 {
-	char ep[GS_ENDPOINT_STRLEN];
-
-	gs_format_endpoint(&k->vip, ntohs(k->port), ep, sizeof(ep));
-	snprintf(out, len, "%s/services/%s/%s/ops", prefix, gs_proto_name(k->proto), ep);
+	service_key(prefix, k, "ops", out, len);
 }
 
 int gs_fleet_state_get(struct gs_etcd *e, const struct gs_service_key *k, struct gs_fleet_state *st,

@@ -50,13 +50,11 @@ struct gs_follow {
 	size_t nstates;
 	/* The leader key as this node wrote it (0: not the leader). */
 	int64_t leader_mod;
-	char leader[GS_FLEET_NAME_MAX]; /* who holds it, as last read */
 	uint64_t next_campaign_ns;
 
 	struct applied *applied;
 	size_t napplied;
 	int64_t applied_revision; /* the store revision the maps match */
-	int64_t reported_revision;
 	bool store_up, reported_up, report_dirty;
 
 	int64_t lease;
@@ -637,17 +635,14 @@ static void campaign(struct gs_follow *f)
 	if (store_result(f, gs_etcd_get(f->etcd, key, false, &kvs)))
 		return;
 	if (kvs.n) {
-		snprintf(f->leader, sizeof(f->leader), "%s", kvs.kv[0].value);
 		f->leader_mod = kvs.kv[0].lease == f->lease && !strcmp(kvs.kv[0].value, f->name)
 					? kvs.kv[0].mod_revision
 					: 0;
 	} else if (f->lease) {
 		cmp = (struct gs_etcd_cmp){key, 0};
 		op = (struct gs_etcd_op){GS_ETCD_PUT, key, f->name, strlen(f->name), f->lease};
-		if (!store_result(f, gs_etcd_txn(f->etcd, &cmp, 1, &op, 1, &ok, &rev)) && ok) {
+		if (!store_result(f, gs_etcd_txn(f->etcd, &cmp, 1, &op, 1, &ok, &rev)) && ok)
 			f->leader_mod = rev;
-			snprintf(f->leader, sizeof(f->leader), "%s", f->name);
-		}
 	}
 	gs_etcd_kvs_free(&kvs);
 	if (was != (f->leader_mod != 0)) {

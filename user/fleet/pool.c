@@ -26,7 +26,6 @@ struct node {
 struct growth {
 	char *svc;
 	uint32_t share_ppm;
-	uint32_t nodes;
 	struct gs_group_window sum[GS_GROUPS];
 };
 
@@ -323,7 +322,6 @@ static void ingest_node(struct gs_pool *p, const char *name, struct json_object 
 					if (known)
 						gs_group_window_merge(&gr->sum[g], &c->cum[g], -1);
 				}
-				gr->nodes++;
 			}
 		}
 		c->share_ppm = share;
@@ -347,12 +345,11 @@ int gs_pool_ingest(struct gs_pool *p, const struct gs_etcd_kvs *stats)
 }
 
 void gs_pool_take(struct gs_pool *p, const char *svc, uint32_t share_ppm,
-		  struct gs_group_window out[GS_GROUPS], uint32_t *nodes)
+		  struct gs_group_window out[GS_GROUPS])
 {
 	size_t i;
 
 	memset(out, 0, sizeof(*out) * GS_GROUPS);
-	*nodes = 0;
 	for (i = 0; i < p->ngrowth; i++) {
 		struct growth *gr = &p->growth[i];
 		int g;
@@ -362,9 +359,7 @@ void gs_pool_take(struct gs_pool *p, const char *svc, uint32_t share_ppm,
 		if (gr->share_ppm == share_ppm) {
 			for (g = 0; g < GS_GROUPS; g++)
 				gs_group_window_merge(&out[g], &gr->sum[g], 1);
-			*nodes += gr->nodes;
 		}
 		memset(gr->sum, 0, sizeof(gr->sum));
-		gr->nodes = 0;
 	}
 }

@@ -41,9 +41,9 @@ struct json_object *gs_pool_local_json(const struct gs_pool *p, uint64_t epoch);
 /* The leader: every node's published counts (PREFIX/stats/...). */
 int gs_pool_ingest(struct gs_pool *p, const struct gs_etcd_kvs *stats);
 /* What every node counted for svc at share ppm since the last take (zero
- * if nothing), and how many nodes added to it; clears svc's growth. */
+ * if nothing); clears svc's growth. */
 void gs_pool_take(struct gs_pool *p, const char *svc, uint32_t share_ppm,
-		  struct gs_group_window out[GS_GROUPS], uint32_t *nodes);
+		  struct gs_group_window out[GS_GROUPS]);
 
 /* Encoding, for tests. */
 struct json_object *gs_pool_window_json(const struct gs_group_window *w);
