@@ -39,11 +39,19 @@
 /* clang-format on */
 
 /*
+ * The keys are structs read as 32-bit words: may_alias tells the compiler
+ * so. Without it gcc -O2 (strict aliasing) may read the words before the
+ * caller's stores to the struct's fields: a flow hash that ignored the
+ * source port came out of a userspace build.
+ */
+typedef __u32 __attribute__((__may_alias__)) gs_hash_word;
+
+/*
  * lookup3's hashword() over n 32-bit words, n >= 1. Every call site passes a
  * compile-time constant, so the loop unrolls and the BPF verifier sees
  * straight-line code.
  */
-static inline __u32 gs_hash_words(const __u32 *k, __u32 n, __u32 seed)
+static inline __u32 gs_hash_words(const gs_hash_word *k, __u32 n, __u32 seed)
 {
 	__u32 a, b, c;
 
@@ -69,13 +77,13 @@ static inline __u32 gs_hash_words(const __u32 *k, __u32 n, __u32 seed)
 /* Hash of a whole flow key (10 words): the `flow` hash mode. */
 static inline __u32 gs_hash_flow(const struct gs_flow_key *key, __u32 seed)
 {
-	return gs_hash_words((const __u32 *)key, sizeof(*key) / 4, seed);
+	return gs_hash_words((const gs_hash_word *)key, sizeof(*key) / 4, seed);
 }
 
 /* Hash of a client address (4 words): the `client` hash mode. */
 static inline __u32 gs_hash_addr(const union gs_addr *addr, __u32 seed)
 {
-	return gs_hash_words(addr->w, 4, seed);
+	return gs_hash_words((const gs_hash_word *)addr->w, 4, seed);
 }
 
 /*

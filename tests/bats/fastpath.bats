@@ -28,6 +28,17 @@ setup_file() {
 	service_up 4 udp
 }
 
+# Tests 8 and 9 detach or re-attach the backend-facing interfaces and put
+# them back at their end; when one fails before that, put them back here so
+# the tests after it start from the same bed.
+teardown() {
+	[ -z "${BATS_TEST_COMPLETED:-}" ] || return 0
+	[ "$(tx_ports_names)" = "nb1 nb2 nb3 " ] &&
+		tb_exec "$TB" node ip -d link show nb1 | grep -q xdp && return 0
+	gs detach nb1 nb2 nb3 2>/dev/null || true
+	gs attach nb1 nb2 nb3
+}
+
 teardown_file() {
 	load_stop_all
 	bed_down
@@ -55,9 +66,9 @@ delta() {
 traffic() {
 	local tag=$1 c line=""
 	counters_now "$BATS_TEST_TMPDIR/$tag.before"
-	check_split 4 20 300 8
-	check_split 6 20 300 8
-	[ "${2:-}" != udp ] || check_split 4 20 300 8 udp
+	check_split 4 20 300
+	check_split 6 20 300
+	[ "${2:-}" != udp ] || check_split 4 20 300 udp
 	counters_now "$BATS_TEST_TMPDIR/$tag.after"
 	for c in fwd_rewritten rev_rewritten "${FAST[@]}" fast_cached; do
 		line+="$c=+$(delta "$c" "$BATS_TEST_TMPDIR/$tag.before" "$BATS_TEST_TMPDIR/$tag.after") "

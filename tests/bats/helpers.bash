@@ -145,13 +145,15 @@ active_flows() {
 # flows_of NAME "NEW_FLOWS LINES": that backend's count, 0 if absent.
 flows_of() { awk -v b="$1" '$1 == b { print $2; f = 1 } END { if (!f) print 0 }' <<<"$2"; }
 
-# check_split FAMILY PERCENT N TOLERANCE [PROTO]: set the split, make N new
-# connections (UDP flows with udp), and assert the canary's share is PERCENT +- TOLERANCE points
-# (exactly PERCENT when TOLERANCE is 0), that every connection was answered,
+# check_split FAMILY PERCENT N [PROTO]: set the split, make N new
+# connections (UDP flows with udp), and assert the canary's count is within
+# 5 binomial standard deviations of N * PERCENT / 100 (the flows' source
+# ports hash like independent draws: one check in 1.7 million fails by
+# chance; exactly at 0 and 100), that every connection was answered,
 # that both stable backends share the stable traffic, and that status
 # --json counted each connection as a new flow of the backend that answered.
 check_split() {
-	local fam=$1 pct=$2 n=$3 tol=$4 proto=${5:-tcp} out before after b got want total=0 canary
+	local fam=$1 pct=$2 n=$3 proto=${4:-tcp} out before after b got want total=0 canary
 	out="$BATS_TEST_TMPDIR/answers.$fam.$proto"
 	gs split "$(tb_vip "$fam")" "$pct" --proto "$proto"
 	before=$(new_flows "$fam" "$proto")
@@ -172,12 +174,14 @@ check_split() {
 		sort "$out.err" | uniq -c | sort -rn | head -5 >&2
 		return 1
 	fi
-	# Integer bounds: canary/n within pct +- tol percent points.
+	# Integer bounds: n p +- 5 sqrt(n p (1 - p)).
 	local lo hi
-	lo=$(awk -v p="$pct" -v t="$tol" -v n="$n" 'BEGIN { x = (p - t) * n / 100; if (x < 0) x = 0; printf "%d", (x == int(x)) ? x : int(x) + 1 }')
-	hi=$(awk -v p="$pct" -v t="$tol" -v n="$n" 'BEGIN { x = (p + t) * n / 100; if (x > n) x = n; printf "%d", int(x) }')
+	read -r lo hi < <(awk -v p="$pct" -v n="$n" 'BEGIN {
+		m = n * p / 100; d = 5 * sqrt(m * (1 - p / 100)); lo = m - d; hi = m + d
+		if (lo < 0) lo = 0; if (hi > n) hi = n
+		printf "%d %d\n", (lo == int(lo)) ? lo : int(lo) + 1, int(hi) }')
 	if ((canary < lo || canary > hi)); then
-		echo "canary got $canary of $n, want $lo..$hi (split $pct +- $tol)" >&2
+		echo "canary got $canary of $n, want $lo..$hi (split $pct, 5 standard deviations)" >&2
 		return 1
 	fi
 	if ((pct < 100)); then
@@ -328,10 +332,10 @@ scenario_long_lived() {
 	[ "$(active_flows 4 "$b4")" -ge 1 ] || { echo "IPv4: $b4 shows no active flow during the download" >&2; return 1; }
 	[ "$(active_flows 6 "$b6")" -ge 1 ] || { echo "IPv6: $b6 shows no active flow during the download" >&2; return 1; }
 
-	check_split 4 100 100 0
-	check_split 6 100 100 0
-	check_split 4 0 100 0
-	check_split 6 0 100 0
+	check_split 4 100 100
+	check_split 6 100 100
+	check_split 4 0 100
+	check_split 6 0 100
 	# Both downloads must still have been running across the two changes,
 	# or this test proved nothing.
 	stream_still_running long4 long6
