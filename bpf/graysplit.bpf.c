@@ -10,7 +10,9 @@
  * DNATed frame whose next hop is known, the XDP fast path sends it straight
  * out (lib/fastpath.h). On the way they measure how each backend answers
  * (lib/observe.h). The watch programs (lib/watch.h) see from inside the
- * kernel what happens to redirected frames after XDP has returned.
+ * kernel what happens to redirected frames after XDP has returned. On a
+ * backend host, gs_tc_dep_out and gs_tc_dep_in watch the connections the
+ * backends open to their dependencies (lib/downstream.h).
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -29,6 +31,7 @@
 #include "lib/icmp.h"
 #include "lib/fastpath.h"
 #include "lib/watch.h"
+#include "lib/downstream.h"
 
 static __always_inline int gs_lookup_service(const struct gs_pkt *pkt, struct gs_service **svc)
 {
@@ -219,6 +222,22 @@ int gs_tc_reply(struct __sk_buff *skb)
 	/* Everything else at egress is simply not ours: no counter. */
 	if (ret == GS_R_BAD_HEADER)
 		gs_count(GS_CNT_REV_BAD_HEADER);
+	return TC_ACT_OK;
+}
+
+/* The downstream watch on a backend host (attach --role backend): what the
+ * backends send to their dependencies, and what comes back. */
+SEC("tc")
+int gs_tc_dep_out(struct __sk_buff *skb)
+{
+	gs_dep_packet(skb, 1);
+	return TC_ACT_OK;
+}
+
+SEC("tc")
+int gs_tc_dep_in(struct __sk_buff *skb)
+{
+	gs_dep_packet(skb, 0);
 	return TC_ACT_OK;
 }
 

@@ -9,6 +9,7 @@
 #define GRAYSPLIT_H
 
 #include <linux/types.h>
+#include <linux/bpf.h> /* struct bpf_spin_lock */
 
 #define GS_MAX_SERVICES 256
 /* Bounded so per-backend latency histograms stay about 3 MiB per CPU. */
@@ -270,6 +271,9 @@ enum gs_counter {
 	/* At the forward path (XDP ingress), about a reply the reply path
 	 * SNATed; its errors of no flow and bad quotes count as the two above. */
 	GS_CNT_ICMP_TO_BACKEND, /* sent on to the flow's backend, checksums fixed */
+	/* The downstream watch (backend role, bpf/lib/downstream.h): */
+	GS_CNT_DEP_PAIRS_FULL,	/* a new (backend, dependency) pair found no slot: untracked */
+	GS_CNT_DEP_FLOW_INSERT, /* a connection could not be added to dep_flows */
 	GS_CNT_MAX,
 };
 
@@ -410,7 +414,26 @@ struct gs_rollout_analysis {
 	__u32 hard_fail_connects;      /* canary connect failures in a row */
 	__u32 max_extension_ms;	       /* inconclusive extends a bake by at most this */
 	__u32 udp_answer_ms;	       /* UDP: a flow unanswered this long failed */
-	__u32 pad;
+	__u32 ndownstream;	       /* entries of gs_rollout.downstream */
+};
+
+/*
+ * A dependency the canary's calls to are judged on (analysis.downstream),
+ * from the downstream watch of the backend hosts; 0 in a threshold = the
+ * agent's own setting (user/core/downstream.h).
+ */
+#define GS_MAX_DOWNSTREAM 4
+
+struct gs_rollout_downstream {
+	union gs_addr addr;
+	__u16 port; /* network order */
+	__u8 proto; /* enum gs_dep_proto + 1; 0: the watch's own */
+	__u8 pad;
+	__u32 max_latency_ratio_milli;	/* call latency p95, canary over stable, x1000 */
+	__u32 latency_margin_us;	/* ... and above stable p95 + this */
+	__u32 max_error_rate_ppm;	/* failed connects and error replies */
+	__u32 max_calls_ratio_milli;	/* calls per request, canary over stable, x1000 */
+	__u32 max_connects_ratio_milli; /* new connections per request, x1000 */
 };
 
 struct gs_rollout {
@@ -426,6 +449,7 @@ struct gs_rollout {
 	struct gs_rollout_analysis analysis;
 	struct gs_rollout_step steps[GS_MAX_STEPS];
 	char name[GS_ROLLOUT_NAMELEN]; /* the file's name field */
+	struct gs_rollout_downstream downstream[GS_MAX_DOWNSTREAM];
 };
 
 enum gs_rollout_phase {
@@ -458,9 +482,17 @@ struct gs_iface_key {
 	char ifname[16];
 };
 
+/* What an attached interface runs (attach --role). */
+enum gs_iface_role {
+	GS_ROLE_FRONT = 0,   /* the splitter: XDP forward, tc egress reply */
+	GS_ROLE_BACKEND = 1, /* a backend host: tc ingress + egress downstream watch */
+};
+
 struct gs_iface {
 	__u32 ifindex;
 	__u32 xdp_flags;
+	__u32 role; /* enum gs_iface_role */
+	__u32 pad;
 };
 
 /*
@@ -528,6 +560,102 @@ struct gs_config {
 	 * their store) so a 5-tuple selects alike on all of them; 0 on a
 	 * node of its own, which keeps the built-in seeds. */
 	__u32 hash_seed;
+};
+
+/*
+ * The downstream watch: programs on a backend host's interface (attach
+ * --role backend, tc ingress and egress) follow the TCP connections the
+ * backends open to their dependencies (docs/downstream.md).
+ *
+ * dep_slots: HASH (backend address, dependency address, port) -> slot, the
+ * index of that pair's counters in dep_stats and of its histograms in
+ * dep_latency (slot * GS_DEP_HIST_KINDS + kind). The programs hand out
+ * slots in order from dep_next and never take one back: at most
+ * GS_MAX_DEP_PAIRS pairs per instance (more count GS_CNT_DEP_PAIRS_FULL),
+ * which bounds the memory; userspace maps each backend address to its group.
+ */
+#define GS_MAX_DEP_PAIRS 256
+#define GS_DEP_FLOWS	 16384 /* connections followed at once (LRU) */
+#define GS_DEP_KINDS_MAX 256
+#define GS_DEP_NONE	 0xffffffffu
+
+struct gs_dep_key {
+	union gs_addr backend; /* the connection's source: a backend */
+	union gs_addr dep;     /* its destination: the dependency */
+	__u16 dport;	       /* network order */
+	__u16 pad;
+};
+
+/* How a dependency answers, for error replies: the first byte (or line) of
+ * an answer to a request. Nothing else of the protocol is parsed. */
+enum gs_dep_proto {
+	GS_DEP_PROTO_TCP = 0,	   /* no error replies: timings and TCP only */
+	GS_DEP_PROTO_POSTGRES = 1, /* ErrorResponse: the answer begins with 'E' */
+	GS_DEP_PROTO_REDIS = 2,	   /* RESP error: the answer begins with '-' */
+	GS_DEP_PROTO_HTTP = 3,	   /* status line "HTTP/1.x 5.." */
+	GS_DEP_PROTO_MAX = 3,
+};
+
+/* dep_kinds: HASH (address, port) -> protocol; address all zero: any. */
+struct gs_dep_kind_key {
+	union gs_addr addr;
+	__u16 port; /* network order */
+	__u16 pad;
+};
+
+struct gs_dep_kind {
+	__u32 proto; /* enum gs_dep_proto */
+};
+
+/* dep_next: ARRAY of 1, the next free slot, taken under the lock (the
+ * instruction set the object is built for has no fetch-and-add). */
+struct gs_dep_next {
+	struct bpf_spin_lock lock;
+	__u32 next;
+};
+
+enum gs_dep_state {
+	GS_DEP_SYN_SENT = 0,
+	GS_DEP_ESTABLISHED = 1,
+};
+
+enum gs_dep_phase {
+	GS_DEP_IDLE = 0,
+	GS_DEP_REQUEST = 1,  /* the backend has sent bytes the dependency has not answered */
+	GS_DEP_RESPONSE = 2, /* the dependency answered them */
+};
+
+enum gs_dep_flow_flag {
+	GS_DEP_F_SYN_RETX = 1u << 0, /* the SYN went out again: counted as a timeout */
+};
+
+/* dep_flows: LRU_HASH, the connection as the backend sends it -> state. */
+struct gs_dep_flow {
+	__u64 syn_ns; /* bpf_ktime_get_ns() of the first SYN */
+	__u64 req_ns; /* of the request's last byte so far (phase REQUEST) */
+	__u32 slot;   /* dep_stats index of its pair */
+	__u8 state;   /* enum gs_dep_state */
+	__u8 phase;   /* enum gs_dep_phase */
+	__u8 proto;   /* enum gs_dep_proto */
+	__u8 flags;   /* enum gs_dep_flow_flag */
+};
+
+/* dep_stats: PERCPU_ARRAY slot -> what the pair's connections did. */
+struct gs_dep_stats {
+	__u64 connects;	     /* SYNs the backend sent (new connections) */
+	__u64 established;   /* SYN-ACKs back */
+	__u64 refused;	     /* RST to the SYN */
+	__u64 timeouts;	     /* SYN sent again: no answer within the RTO */
+	__u64 resets;	     /* RST on an established connection, either way */
+	__u64 requests;	     /* requests: the backend's bytes after an answer */
+	__u64 calls;	     /* requests answered: first answer byte seen */
+	__u64 error_replies; /* answers that are the protocol's error */
+};
+
+enum gs_dep_hist_kind {
+	GS_DEP_HIST_CONNECT = 0, /* SYN -> SYN-ACK */
+	GS_DEP_HIST_CALL = 1,	 /* request's last byte -> answer's first byte */
+	GS_DEP_HIST_KINDS = 2,
 };
 
 #endif /* GRAYSPLIT_H */

@@ -35,6 +35,7 @@
 #include "collect.h"
 #include "config.h"
 #include "decisions.h"
+#include "downstream_watch.h"
 #include "error.h"
 #include "failback.h"
 #include "follow.h"
@@ -109,6 +110,10 @@ struct agent {
 	struct gs_fleet_state
 		*fleet; /* GS_MAX_SERVICES: the fleet's state as last mirrored or published */
 	bool fleet_known[GS_MAX_SERVICES];
+	/* --downstream: the backend hosts' watch, and the dependency the
+	 * decision being reported is about ("" for the front path's). */
+	struct gs_dswatch *ds;
+	char dep_target[64];
 };
 
 /* The agent's policy, with the service's rollout's analysis over it
@@ -153,6 +158,7 @@ static void watch_stop(struct agent *a, uint32_t id)
 	w->last_verdict = -1;
 	a->want[id] = false;
 	gs_collect_forget(&a->collect, id);
+	gs_dswatch_forget(a->ds, id);
 }
 
 static int watch_start(struct agent *a, uint32_t id, uint32_t ppm)
@@ -297,6 +303,8 @@ static void audit(struct agent *a, uint32_t id, uint64_t when, const char *actio
 
 	gs_format_service(&a->collect.services[id].key, name, sizeof(name));
 	obj = gs_audit_json(when, name, &a->decision, a->input, action);
+	if (a->dep_target[0])
+		json_object_object_add(obj, "dependency", json_object_new_string(a->dep_target));
 	gs_audit_print(stdout, a->log, obj);
 	entry = gs_decision_new("agent", name, cut && cut->share_cut ? "fail_back" : "verdict");
 	json_object_object_foreach(obj, key, value)
@@ -471,6 +479,64 @@ static void decide(struct agent *a, uint32_t id, const struct gs_group_window *p
 	w->last_verdict = (int)v;
 	w->canary_samples = a->decision.canary_samples;
 	snprintf(w->reason, sizeof(w->reason), "%s", a->decision.reason);
+}
+
+static enum gs_signal dep_signal(enum gs_dep_signal s)
+{
+	switch (s) {
+	case GS_DEP_SIG_ERRORS:
+		return GS_SIGNAL_DOWNSTREAM_ERRORS;
+	case GS_DEP_SIG_LATENCY:
+		return GS_SIGNAL_DOWNSTREAM_LATENCY;
+	case GS_DEP_SIG_CALLS:
+		return GS_SIGNAL_DOWNSTREAM_CALLS;
+	case GS_DEP_SIG_CONNECTS:
+		return GS_SIGNAL_DOWNSTREAM_CONNECTS;
+	case GS_DEP_SIG_NONE:
+		break;
+	}
+	return GS_SIGNAL_NONE;
+}
+
+/*
+ * The dependencies of service id that its rollout guards (--downstream):
+ * their windows take this tick's calls, and a canary that harms one is cut
+ * as a front-path fail is (the leader alone in a fleet), the dependency in
+ * the reason and in the line's "dependency". A changed verdict is reported
+ * (both_degraded says why nothing was cut).
+ */
+static void decide_downstream(struct agent *a, uint32_t id)
+{
+	const struct gs_rollout *ro = a->has_rollout[id] ? &a->rollouts[id] : NULL;
+	struct watch *w = &a->watch[id];
+	struct gs_dswatch_result r;
+	enum gs_verdict v;
+
+	gs_dswatch_service(a->ds, id, &a->collect, w->ppm, ro, a->delta[id], &r);
+	if (!r.fail && !r.report)
+		return;
+	memset(&a->decision, 0, sizeof(a->decision));
+	memset(a->input, 0, sizeof(*a->input));
+	v = r.dec.verdict == GS_DEP_FAIL	    ? GS_VERDICT_FAIL
+	    : r.dec.verdict == GS_DEP_BOTH_DEGRADED ? GS_VERDICT_BOTH_FAILING
+	    : r.dec.verdict == GS_DEP_PASS	    ? GS_VERDICT_PASS
+						    : GS_VERDICT_INCONCLUSIVE;
+	a->decision.verdict = v;
+	a->decision.signal = dep_signal(r.dec.signal);
+	a->decision.log_bf = r.dec.log_bf;
+	a->decision.canary_p95_us = r.dec.canary_p95_us;
+	a->decision.stable_p95_us = r.dec.stable_p95_us;
+	a->decision.canary_error_rate = r.dec.canary_error_rate;
+	a->decision.stable_error_rate = r.dec.stable_error_rate;
+	snprintf(a->decision.reason, sizeof(a->decision.reason), "%s", r.dec.reason);
+	snprintf(a->dep_target, sizeof(a->dep_target), "%s", r.target);
+	if (r.fail && fleet_may_cut(a, v)) {
+		a->counts.decisions[v]++;
+		fail_back(a, id, gs_realtime_ns());
+	} else if (r.report) {
+		audit(a, id, gs_realtime_ns(), NULL, NULL);
+	}
+	a->dep_target[0] = '\0';
 }
 
 /* Looks between ticks, per service, at most one per this long (bounded work
@@ -961,6 +1027,8 @@ static int tick(struct agent *a)
 		a->collect.udp_wait_ns[id] = cfg.udp ? (uint64_t)cfg.udp_answer_ms * 1000000ull : 0;
 	}
 	err = gs_collect_read(&a->collect, a->want, true, a->delta);
+	if (!err && a->ds)
+		err = gs_dswatch_read(a->ds);
 	if (err)
 		return err;
 	if (a->follow)
@@ -987,9 +1055,10 @@ static int tick(struct agent *a)
 		}
 		w->urgent = false;
 		/* Same counts, same streak: the same verdict as last time. */
-		if (!changed && w->streak == w->decided_streak && w->last_verdict >= 0 && !last)
-			continue;
-		decide(a, id, NULL, last);
+		if (changed || w->streak != w->decided_streak || w->last_verdict < 0 || last)
+			decide(a, id, NULL, last);
+		if (a->ds && a->watch[id].on)
+			decide_downstream(a, id);
 	}
 	/* In a fleet only the leader walks: a lagging node never advances a
 	 * step on its own. What it decided goes to the store. */
@@ -1210,6 +1279,11 @@ static int setup(struct agent *a)
 		return err;
 	/* The agent alone judges UDP flows unanswered (and counts them). */
 	a->collect.judge_udp = true;
+	if (a->opts->downstream) {
+		err = gs_dswatch_open(&a->ds, a->opts->downstream, a->slots);
+		if (err)
+			return err;
+	}
 	a->rb = ring_buffer__new(a->maps.events, handle_event, a, NULL);
 	if (!a->rb)
 		return gs_fail(errno, "cannot open the events ring buffer: %s", strerror(errno));
@@ -1236,6 +1310,7 @@ static void teardown(struct agent *a)
 	gs_pool_free(a->pool);
 	free(a->fleet);
 	gs_metrics_stop(a->metrics);
+	gs_dswatch_close(a->ds);
 	ring_buffer__free(a->rb);
 	gs_collect_free(&a->collect);
 	gs_maps_close(&a->maps);

@@ -95,6 +95,7 @@ int gs_agent_parse(const char *cmd, int argc, char **argv, struct gs_agent_opts 
 		{"--metrics", NULL, &metrics, NULL},
 		{"--once", NULL, NULL, &once},
 		{"--node", NULL, &o.store.node_name, NULL},
+		{"--downstream", NULL, &o.downstream, NULL},
 		GS_STORE_FLAGS(o.store),
 		{0},
 	};
@@ -227,6 +228,12 @@ void gs_agent_help(FILE *out)
 		"                           loopback (or a private address a scraper alone\n"
 		"                           reaches)\n"
 		"  --once                   watch one window, print a line per service, exit\n"
+		"  --downstream PIN_DIR     also read the downstream watch of the backend\n"
+		"                           hosts (an instance attached --role backend): their\n"
+		"                           calls to each dependency per service and group, in\n"
+		"                           /metrics, and judged for the dependencies a rollout\n"
+		"                           names (analysis.downstream): a canary that harms one\n"
+		"                           is failed back, the dependency named in the reason\n"
 		"\n"
 		"Fleet mode (--store or GRAYSPLIT_STORE): the agent makes the maps match every\n"
 		"service the store holds (written by 'graysplit apply --store'), through the\n"

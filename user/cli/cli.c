@@ -106,7 +106,8 @@ static void iface_key_init(struct gs_iface_key *key, const char *netns, const ch
  * Attach every interface or none: if one fails, the ones this call attached
  * are detached again, and an instance this call created is removed whole.
  */
-static int attach_all(struct gs_ctx *ctx, char **ifnames, int n, uint32_t flows, bool egress_only)
+static int attach_all(struct gs_ctx *ctx, char **ifnames, int n, uint32_t flows, bool egress_only,
+		      uint32_t role)
 {
 	bool *was_attached = calloc(n, sizeof(*was_attached));
 	bool existed = false;
@@ -130,7 +131,7 @@ static int attach_all(struct gs_ctx *ctx, char **ifnames, int n, uint32_t flows,
 		gs_maps_close(&maps);
 	}
 	for (i = 0; i < n && !err; i++)
-		err = gs_attach(ctx->pin_dir, ctx->netns, ifnames[i], flows, egress_only);
+		err = gs_attach(ctx->pin_dir, ctx->netns, ifnames[i], flows, egress_only, role);
 	if (err) {
 		/* Undoing must not replace the message of what failed. */
 		snprintf(message, sizeof(message), "%s", gs_last_error());
@@ -190,12 +191,47 @@ static int config_flags(const char *pin_dir, uint32_t set, uint32_t clear)
 	return err;
 }
 
+/*
+ * The protocols the downstream watch knows by port alone, for any address,
+ * unless an entry says otherwise (the rollout file's downstream targets may
+ * name one): PostgreSQL's and Redis' registered ports. Written at attach
+ * --role backend, never over an entry that is there.
+ */
+static int dep_kinds_defaults(const char *pin_dir)
+{
+	static const struct {
+		uint16_t port;
+		uint32_t proto;
+	} known[] = {{5432, GS_DEP_PROTO_POSTGRES}, {6379, GS_DEP_PROTO_REDIS}};
+	struct gs_maps maps;
+	size_t i;
+	int err;
+
+	err = gs_maps_open(pin_dir, &maps);
+	if (err)
+		return err;
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		struct gs_dep_kind_key key = {.port = htons(known[i].port)};
+		struct gs_dep_kind kind = {.proto = known[i].proto};
+
+		if (bpf_map_update_elem(maps.dep_kinds, &key, &kind, BPF_NOEXIST) &&
+		    errno != EEXIST) {
+			err = gs_fail(errno, "cannot write dep_kinds: %s", strerror(errno));
+			break;
+		}
+	}
+	gs_maps_close(&maps);
+	return err;
+}
+
 static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 {
 	static const char *const names[] = {"IFACE"};
-	const char *flows_arg = NULL, *ring_arg = NULL;
+	const char *flows_arg = NULL, *ring_arg = NULL, *role_arg = NULL;
 	bool reload = false, no_fast_path = false, egress_only = false;
+	uint32_t role = GS_ROLE_FRONT;
 	const struct gs_opt opts[] = {{"--flows", NULL, &flows_arg, NULL},
+				      {"--role", NULL, &role_arg, NULL},
 				      {"--ring-bytes", NULL, &ring_arg, NULL},
 				      {"--reload", NULL, NULL, &reload},
 				      {"--no-fast-path", NULL, NULL, &no_fast_path},
@@ -214,6 +250,19 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 	err = gs_args_parse(ctx->cmd, argc, argv, opts, names, 1, -1, &n);
 	if (err)
 		return err;
+	if (role_arg) {
+		if (!strcmp(role_arg, "backend"))
+			role = GS_ROLE_BACKEND;
+		else if (strcmp(role_arg, "front"))
+			return gs_fail(EINVAL, "invalid role '%s': front or backend", role_arg);
+	}
+	if (role == GS_ROLE_BACKEND && (egress_only || no_fast_path || reload))
+		return gs_fail(EINVAL, "--role backend takes no --egress-only, --no-fast-path "
+				       "nor --reload");
+	/* A backend host's instance splits nothing: its flow table is the
+	 * least a new instance may have, unless asked otherwise. */
+	if (role == GS_ROLE_BACKEND)
+		flows = 16;
 	if (flows_arg) {
 		err = gs_parse_u32(flows_arg, 16, 1u << 28, "flow table size", &flows);
 		if (err)
@@ -256,16 +305,18 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 		err = gs_reload(ctx->pin_dir, ctx->netns, flows);
 	}
 	if (!err)
-		err = attach_all(ctx, argv, n, flows, egress_only);
+		err = attach_all(ctx, argv, n, flows, egress_only, role);
+	if (!err && role == GS_ROLE_BACKEND)
+		err = dep_kinds_defaults(ctx->pin_dir);
 	/* The fast path where it works: not where netfilter tracks
 	 * connections, as conntrack would see only the replies and drop them
 	 * as invalid. Checked at every attach, in the interfaces' namespace;
 	 * when nothing is known the switch stays as the operator set it. */
-	if (!err && !no_fast_path)
+	if (!err && !no_fast_path && role == GS_ROLE_FRONT)
 		ct = gs_conntrack_in_use(ct_why, sizeof(ct_why));
 	if (!err && no_fast_path)
 		err = config_flags(ctx->pin_dir, GS_CFG_NO_FAST_PATH, 0);
-	if (!err && !no_fast_path && ct >= 0)
+	if (!err && !no_fast_path && role == GS_ROLE_FRONT && ct >= 0)
 		err = config_flags(ctx->pin_dir, ct == 1 ? GS_CFG_CONNTRACK : 0,
 				   ct == 1 ? 0 : GS_CFG_CONNTRACK);
 	gs_lock_release(lock_fd);
@@ -287,9 +338,15 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 			json_object_object_add(
 				obj, "xdp_mode",
 				json_object_new_string(gs_xdp_mode_name(value.xdp_flags)));
-			json_object_object_add(
-				obj, "tc",
-				json_object_new_string(value.xdp_flags ? "egress" : "none"));
+			json_object_object_add(obj, "tc",
+					       json_object_new_string(value.role == GS_ROLE_BACKEND
+									      ? "ingress+egress"
+								      : value.xdp_flags ? "egress"
+											: "none"));
+			json_object_object_add(obj, "role",
+					       json_object_new_string(value.role == GS_ROLE_BACKEND
+									      ? "backend"
+									      : "front"));
 			json_object_array_add(list, obj);
 		}
 		gs_config_read(&s.maps, &cfg);
@@ -730,11 +787,45 @@ static int cmd_apply(struct gs_ctx *ctx, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * status's "downstream": the watch of the instance at pin_dir (--downstream,
+ * the backend hosts'), grouped by this instance's backends; without it,
+ * this instance's own watch, shown when it counted anything.
+ */
+static int status_downstream(struct gs_maps *maps, const char *pin_dir, struct json_object *tree)
+{
+	struct json_object *ds = NULL, *pairs = NULL;
+	struct gs_maps dep;
+	int err;
+
+	if (!pin_dir) {
+		/* Not worth failing status over: the section is left out. */
+		if (gs_status_downstream(maps, maps, &ds))
+			return 0;
+		if (json_object_object_get_ex(ds, "pairs", &pairs) &&
+		    json_object_array_length(pairs) > 0)
+			json_object_object_add(tree, "downstream", ds);
+		else
+			json_object_put(ds);
+		return 0;
+	}
+	err = gs_maps_open(pin_dir, &dep);
+	if (err)
+		return gs_fail(-err, "--downstream %s: %s", pin_dir, gs_last_error());
+	err = gs_status_downstream(&dep, maps, &ds);
+	gs_maps_close(&dep);
+	if (!err)
+		json_object_object_add(tree, "downstream", ds);
+	return err;
+}
+
 static int cmd_status(struct gs_ctx *ctx, int argc, char **argv)
 {
 	struct gs_store_opts so = {0};
+	const char *downstream = NULL;
 	const struct gs_opt opts[] = {{"--json", "-j", NULL, &ctx->json},
 				      {"--pretty", "-p", NULL, &ctx->pretty},
+				      {"--downstream", NULL, &downstream, NULL},
 				      GS_STORE_FLAGS(so),
 				      {0}};
 	struct json_object *tree = NULL, *fleet = NULL;
@@ -764,6 +855,8 @@ static int cmd_status(struct gs_ctx *ctx, int argc, char **argv)
 	err = gs_maps_open(ctx->pin_dir, &maps);
 	if (!err) {
 		err = gs_status_build(&maps, ctx->pin_dir, ctx->netns, &tree);
+		if (!err)
+			err = status_downstream(&maps, downstream, tree);
 		gs_maps_close(&maps);
 	} else if (store && err == -ENOENT) {
 		tree = json_object_new_object();
@@ -1131,12 +1224,17 @@ static const struct gs_cmd rollout_cmds[] = {
 
 static const struct gs_cmd commands[] = {
 	{"attach", cmd_attach, NULL,
-	 "IFACE [IFACE...] [--flows N] [--ring-bytes N] [--reload] [--no-fast-path] "
-	 "[--egress-only]",
+	 "IFACE [IFACE...] [--role front|backend] [--flows N] [--ring-bytes N] [--reload] "
+	 "[--no-fast-path] [--egress-only]",
 	 "Load graysplit's programs (once per instance, pinned under the pin directory)\n"
 	 "and attach the forward path (XDP, ingress) and the reply path (tc, egress) to\n"
 	 "each interface. Idempotent; all or nothing: when one interface fails, those\n"
 	 "this call attached are detached again.\n\n"
+	 "  --role backend         a backend host's interface: no splitting, only the\n"
+	 "                         downstream watch (tc ingress and egress), which\n"
+	 "                         follows the connections the backends open to their\n"
+	 "                         dependencies (status, top and /metrics show them;\n"
+	 "                         several namespaces may share the instance)\n"
 	 "  --flows N              flow table entries of a new instance, 16..268435456\n"
 	 "                         (default 1048576)\n"
 	 "  --ring-bytes N         events ring buffer of a new instance: a power of two,\n"
@@ -1192,13 +1290,17 @@ static const struct gs_cmd commands[] = {
 	 "revision --expect-revision names; 0: the service is new); every node's agent\n"
 	 "applies it to its own maps. This machine's maps are not touched.\n\n"
 	 "  --expect-revision N    write only if the spec is at revision N now\n" GS_STORE_HELP},
-	{"status", cmd_status, NULL, "[--json] [--store URL]",
+	{"status", cmd_status, NULL, "[--json] [--downstream PIN_DIR] [--store URL]",
 	 "Show every service with its share, state (active or rolled_back, with the\n"
 	 "reason), backends (counters since each was added, p95 latencies, open flows)\n"
 	 "and overrides; the attached interfaces, the flow table's fill and the global\n"
-	 "counters.\n\n"
+	 "counters. On an instance attached --role backend, the downstream watch too:\n"
+	 "per backend address and dependency, the connections and calls it counted.\n\n"
 	 "  -j, --json             JSON on one line\n"
-	 "  -p, --pretty           indented JSON\n\n"
+	 "  -p, --pretty           indented JSON\n"
+	 "  --downstream PIN_DIR   the backend hosts' watch at PIN_DIR, also per service,\n"
+	 "                         group and dependency (groups from this instance's\n"
+	 "                         backends)\n\n"
 	 "With a store, also the fleet: the store's revision, the services' specs with\n"
 	 "their revisions, and each node (name, host, pin directory, the store revision\n"
 	 "its maps match and its lag behind the specs; a node whose agent stopped is\n"

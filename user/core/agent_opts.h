@@ -30,6 +30,9 @@ struct gs_agent_opts {
 	union gs_addr metrics_addr;
 	uint16_t metrics_port;	    /* host order */
 	struct gs_store_opts store; /* fleet mode: no url and no GRAYSPLIT_STORE, none */
+	/* The pin directory of the backend hosts' downstream watch (attach
+	 * --role backend), or NULL. */
+	const char *downstream;
 };
 
 #endif

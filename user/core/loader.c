@@ -54,7 +54,8 @@ static bool instance_complete(const char *pin_dir)
 	for (i = 0; i < GS_MAP_COUNT; i++)
 		if (!pinned(pin_dir, gs_map_names[i]))
 			return false;
-	return pinned(pin_dir, GS_PIN_PROG_XDP) && pinned(pin_dir, GS_PIN_PROG_TC);
+	return pinned(pin_dir, GS_PIN_PROG_XDP) && pinned(pin_dir, GS_PIN_PROG_TC) &&
+	       pinned(pin_dir, GS_PIN_PROG_DEP_IN) && pinned(pin_dir, GS_PIN_PROG_DEP_OUT);
 }
 
 bool gs_instance_absent(const char *pin_dir)
@@ -267,6 +268,10 @@ int gs_load(const char *pin_dir, uint32_t flows, struct graysplit_bpf **out)
 	if (!err)
 		err = pin_program(skel->progs.gs_tc_reply, pin_dir, GS_PIN_PROG_TC);
 	if (!err)
+		err = pin_program(skel->progs.gs_tc_dep_in, pin_dir, GS_PIN_PROG_DEP_IN);
+	if (!err)
+		err = pin_program(skel->progs.gs_tc_dep_out, pin_dir, GS_PIN_PROG_DEP_OUT);
+	if (!err)
 		err = attach_watch(skel, pin_dir);
 	if (err)
 		goto fail;
@@ -277,39 +282,57 @@ fail:
 	return err;
 }
 
+/* The four programs an interface may get, as fds for attaching. */
+enum { PROG_XDP, PROG_TC, PROG_DEP_IN, PROG_DEP_OUT, PROG_COUNT };
+
+static const char *const prog_pins[PROG_COUNT] = {GS_PIN_PROG_XDP, GS_PIN_PROG_TC,
+						  GS_PIN_PROG_DEP_IN, GS_PIN_PROG_DEP_OUT};
+
+static void close_programs(int *fds)
+{
+	int i;
+
+	for (i = 0; i < PROG_COUNT; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		fds[i] = -1;
+	}
+}
+
 /* Program fds for attaching: the pinned ones if the instance is complete,
  * so every interface shares one program instance; else load and pin. */
-static int get_programs(const char *pin_dir, uint32_t flows, int *xdp_fd, int *tc_fd)
+static int get_programs(const char *pin_dir, uint32_t flows, int *fds)
 {
 	struct graysplit_bpf *skel = NULL;
 	char path[PATH_MAX];
-	int err;
+	int err, i, ok = 0;
 
+	for (i = 0; i < PROG_COUNT; i++)
+		fds[i] = -1;
 	if (instance_complete(pin_dir)) {
-		gs_pin_path(path, sizeof(path), pin_dir, GS_PIN_PROG_XDP);
-		*xdp_fd = bpf_obj_get(path);
-		gs_pin_path(path, sizeof(path), pin_dir, GS_PIN_PROG_TC);
-		*tc_fd = bpf_obj_get(path);
-		if (*xdp_fd >= 0 && *tc_fd >= 0)
+		for (i = 0; i < PROG_COUNT; i++) {
+			gs_pin_path(path, sizeof(path), pin_dir, prog_pins[i]);
+			fds[i] = bpf_obj_get(path);
+			ok += fds[i] >= 0;
+		}
+		if (ok == PROG_COUNT)
 			return 0;
-		if (*xdp_fd >= 0)
-			close(*xdp_fd);
-		if (*tc_fd >= 0)
-			close(*tc_fd);
+		close_programs(fds);
 	}
 	err = gs_load(pin_dir, flows, &skel);
 	if (err || !skel)
 		return err ? err : -EINVAL;
-	*xdp_fd = dup(bpf_program__fd(skel->progs.gs_xdp_fwd));
-	*tc_fd = dup(bpf_program__fd(skel->progs.gs_tc_reply));
+	fds[PROG_XDP] = dup(bpf_program__fd(skel->progs.gs_xdp_fwd));
+	fds[PROG_TC] = dup(bpf_program__fd(skel->progs.gs_tc_reply));
+	fds[PROG_DEP_IN] = dup(bpf_program__fd(skel->progs.gs_tc_dep_in));
+	fds[PROG_DEP_OUT] = dup(bpf_program__fd(skel->progs.gs_tc_dep_out));
 	graysplit_bpf__destroy(skel);
-	if (*xdp_fd < 0 || *tc_fd < 0) {
-		err = errno;
-		if (*xdp_fd >= 0)
-			close(*xdp_fd);
-		if (*tc_fd >= 0)
-			close(*tc_fd);
-		return gs_fail(err, "dup: %s", strerror(err));
+	for (i = 0; i < PROG_COUNT; i++) {
+		if (fds[i] < 0) {
+			err = errno;
+			close_programs(fds);
+			return gs_fail(err, "dup: %s", strerror(err));
+		}
 	}
 	return 0;
 }
@@ -534,13 +557,32 @@ static int egress_only_check(const struct gs_maps *maps, const char *netns, cons
 	return 0;
 }
 
-int gs_attach(const char *pin_dir, const char *netns, const char *ifname, uint32_t flows,
-	      bool egress_only)
+/*
+ * A backend host's interface: the downstream watch at tc ingress and
+ * egress, nothing else. Several namespaces may share the instance (on the
+ * test bed, one per backend): nothing of it depends on an ifindex.
+ */
+static int attach_backend(const char *ifname, int ifindex, const int *fds, bool *in_created,
+			  bool *out_created)
 {
-	bool fresh, xdp_created = false, tc_created = false;
+	int err;
+
+	err = gs_tc_attach_at(ifname, ifindex, fds[PROG_DEP_OUT], false, out_created);
+	if (err)
+		return err;
+	err = gs_tc_attach_at(ifname, ifindex, fds[PROG_DEP_IN], true, in_created);
+	if (err && *out_created)
+		gs_tc_detach(ifindex);
+	return err;
+}
+
+int gs_attach(const char *pin_dir, const char *netns, const char *ifname, uint32_t flows,
+	      bool egress_only, uint32_t role)
+{
+	bool fresh, xdp_created = false, tc_created = false, in_created = false;
 	struct ns_clash clash = {.netns = netns ? netns : "", .ifname = ifname};
 	char path[PATH_MAX], where[GS_NETNS_NAME_MAX + 32];
-	int xdp_fd = -1, tc_fd = -1, ifindex, err;
+	int fds[PROG_COUNT] = {-1, -1, -1, -1}, ifindex, err;
 	struct gs_iface_key key;
 	struct gs_iface value = {};
 	struct gs_maps maps;
@@ -557,12 +599,27 @@ int gs_attach(const char *pin_dir, const char *netns, const char *ifname, uint32
 	if (err)
 		return err;
 	fresh = gs_instance_absent(pin_dir);
-	err = get_programs(pin_dir, flows, &xdp_fd, &tc_fd);
+	err = get_programs(pin_dir, flows, fds);
 	if (err)
 		goto out;
 	err = gs_maps_open(pin_dir, &maps);
 	if (err)
 		goto out;
+	iface_key(&key, netns, ifname);
+	if (!bpf_map_lookup_elem(maps.ifaces, &key, &value) && value.role != role) {
+		err = gs_fail(EEXIST, "interface '%s'%s is attached as a %s: detach it first",
+			      ifname, in_netns(netns, where, sizeof(where)),
+			      value.role == GS_ROLE_BACKEND ? "backend host" : "front");
+		goto out;
+	}
+	memset(&value, 0, sizeof(value));
+	value.role = role;
+	if (role == GS_ROLE_BACKEND) {
+		err = attach_backend(ifname, ifindex, fds, &in_created, &tc_created);
+		if (err)
+			goto out;
+		goto record;
+	}
 	err = gs_map_foreach(maps.ifaces, sizeof(struct gs_iface_key), sizeof(struct gs_iface),
 			     find_ns_clash, &clash);
 	if (err > 0) {
@@ -577,17 +634,18 @@ int gs_attach(const char *pin_dir, const char *netns, const char *ifname, uint32
 		if (err)
 			goto out;
 	} else {
-		err = attach_xdp(pin_dir, ifname, ifindex, xdp_fd, &value.xdp_flags, &xdp_created);
+		err = attach_xdp(pin_dir, ifname, ifindex, fds[PROG_XDP], &value.xdp_flags,
+				 &xdp_created);
 		if (err)
 			goto out;
-		err = gs_tc_attach(ifname, ifindex, tc_fd, &tc_created);
+		err = gs_tc_attach(ifname, ifindex, fds[PROG_TC], &tc_created);
 		if (err)
 			goto undo_xdp;
 	}
 	err = record_netns(&maps);
 	if (err)
 		goto undo_tc;
-	iface_key(&key, netns, ifname);
+record:
 	value.ifindex = ifindex;
 	if (bpf_map_update_elem(maps.ifaces, &key, &value, BPF_ANY)) {
 		err = gs_fail(errno, "cannot record interface %s: %s", ifname, strerror(errno));
@@ -595,20 +653,18 @@ int gs_attach(const char *pin_dir, const char *netns, const char *ifname, uint32
 	}
 	/* Naming an interface again is the operator's word that its past
 	 * redirect errors are dealt with. */
-	sync_ports(&maps, netns, ifindex);
+	if (role != GS_ROLE_BACKEND)
+		sync_ports(&maps, netns, ifindex);
 	goto out;
 undo_tc:
-	if (tc_created)
+	if (tc_created || in_created)
 		gs_tc_detach(ifindex);
 undo_xdp:
 	if (xdp_created && !xdp_link_path(path, sizeof(path), pin_dir, ifname))
 		xdp_unpin_link(path);
 out:
 	gs_maps_close(&maps);
-	if (xdp_fd >= 0)
-		close(xdp_fd);
-	if (tc_fd >= 0)
-		close(tc_fd);
+	close_programs(fds);
 	/* A failed first attach leaves no instance behind. */
 	if (err && fresh)
 		unpin_all(pin_dir);
@@ -617,12 +673,18 @@ out:
 
 /* Detach one interface; we are in its namespace, or it is gone. One
  * attached --egress-only (xdp_flags 0) has no programs to take away. */
-static void detach_iface(const char *pin_dir, const char *ifname, uint32_t xdp_flags)
+static void detach_iface(const char *pin_dir, const char *ifname, const struct gs_iface *v)
 {
 	char path[PATH_MAX];
 	int ifindex;
 
-	if (!xdp_flags)
+	if (v->role == GS_ROLE_BACKEND) {
+		ifindex = if_nametoindex(ifname);
+		if (ifindex)
+			gs_tc_detach(ifindex);
+		return;
+	}
+	if (!v->xdp_flags)
 		return;
 
 	if (!xdp_link_path(path, sizeof(path), pin_dir, ifname))
@@ -653,7 +715,7 @@ int gs_detach(const char *pin_dir, const char *netns, const char *ifname)
 				      ifname, in_netns(netns, where, sizeof(where)), pin_dir);
 		goto out;
 	}
-	detach_iface(pin_dir, ifname, value.xdp_flags);
+	detach_iface(pin_dir, ifname, &value);
 	if (bpf_map_delete_elem(maps.ifaces, &key) && errno != ENOENT)
 		err = gs_fail(errno, "cannot forget interface %s: %s", ifname, strerror(errno));
 	sync_ports(&maps, netns, 0);
@@ -694,7 +756,6 @@ static bool is_watch_pin(const char *name)
  * no interface keeps a program that is about to lose its maps' pins. */
 static int unpin_all(const char *pin_dir)
 {
-	static const char *const progs[] = {GS_PIN_PROG_XDP, GS_PIN_PROG_TC};
 	/* Maps an earlier build pinned and this one has not: an instance
 	 * that build left is removed whole too. */
 	static const char *const gone[] = {"rev_flows"};
@@ -717,8 +778,8 @@ static int unpin_all(const char *pin_dir)
 			unlink(path);
 	}
 	closedir(dir);
-	for (i = 0; i < sizeof(progs) / sizeof(progs[0]); i++)
-		if (!gs_pin_path(path, sizeof(path), pin_dir, progs[i]))
+	for (i = 0; i < PROG_COUNT; i++)
+		if (!gs_pin_path(path, sizeof(path), pin_dir, prog_pins[i]))
 			unlink(path);
 	for (i = 0; i < GS_MAP_COUNT; i++)
 		if (!gs_pin_path(path, sizeof(path), pin_dir, gs_map_names[i]))
@@ -766,7 +827,7 @@ int gs_detach_all(const char *pin_dir)
 				if (!xdp_link_path(path, sizeof(path), pin_dir, ifname))
 					xdp_unpin_link(path);
 			} else {
-				detach_iface(pin_dir, ifname, list->values[i].xdp_flags);
+				detach_iface(pin_dir, ifname, &list->values[i]);
 			}
 			bpf_map_delete_elem(fd, key);
 		}
@@ -821,7 +882,8 @@ int gs_reload(const char *pin_dir, const char *netns, uint32_t flows)
 		snprintf(ifname, sizeof(ifname), "%.*s", (int)sizeof(key->ifname), key->ifname);
 		err = gs_netns_enter(ns);
 		if (!err)
-			err = gs_attach(pin_dir, ns, ifname, flows, !list->values[i].xdp_flags);
+			err = gs_attach(pin_dir, ns, ifname, flows, !list->values[i].xdp_flags,
+					list->values[i].role);
 		if (err && !first_err) {
 			first_err = err;
 			snprintf(message, sizeof(message), "%s", gs_last_error());

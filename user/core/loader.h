@@ -48,9 +48,11 @@ void gs_loader_set_ring_bytes(uint32_t bytes);
  * the interfaces towards the backends, where graysplit has nothing to do
  * on the way in, and where an XDP program alone would cost (a veth with
  * one copies every skb it receives into a page of its own).
+ * role: enum gs_iface_role. GS_ROLE_BACKEND puts the downstream watch on a
+ * backend host's interface instead (tc ingress and egress, no XDP).
  */
 int gs_attach(const char *pin_dir, const char *netns, const char *ifname, uint32_t flows,
-	      bool egress_only);
+	      bool egress_only, uint32_t role);
 int gs_detach(const char *pin_dir, const char *netns, const char *ifname);
 /*
  * Load this build's programs, pin them in place of the old ones and move

@@ -20,6 +20,8 @@ const char *const gs_map_names[GS_MAP_COUNT] = {
 	GS_MAP_BACKEND_STATS, GS_MAP_IFACES,	    GS_MAP_LATENCY,	  GS_MAP_EVENTS,
 	GS_MAP_SVC_STATUS,    GS_MAP_ROLLOUTS,	    GS_MAP_ROLLOUT_STATE, GS_MAP_CONFIG,
 	GS_MAP_TX_PORTS,      GS_MAP_TX_HEALTH,	    GS_MAP_UDP_SLOTS,	  GS_MAP_UNANSWERED,
+	GS_MAP_DEP_FLOWS,     GS_MAP_DEP_SLOTS,	    GS_MAP_DEP_NEXT,	  GS_MAP_DEP_STATS,
+	GS_MAP_DEP_LATENCY,   GS_MAP_DEP_KINDS,
 };
 
 /* struct gs_maps is GS_MAP_COUNT ints in gs_map_names order. */
@@ -50,6 +52,12 @@ static const struct {
 	{BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct gs_tx_health)},
 	{BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct gs_udp_slots)},
 	{BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(__u64)},
+	{BPF_MAP_TYPE_LRU_HASH, sizeof(struct gs_flow_key), sizeof(struct gs_dep_flow)},
+	{BPF_MAP_TYPE_HASH, sizeof(struct gs_dep_key), sizeof(__u32)},
+	{BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct gs_dep_next)},
+	{BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct gs_dep_stats)},
+	{BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct gs_hist)},
+	{BPF_MAP_TYPE_HASH, sizeof(struct gs_dep_kind_key), sizeof(struct gs_dep_kind)},
 };
 
 /* A map pinned by an older or newer build would be read with the wrong

@@ -32,6 +32,12 @@
 #define GS_MAP_TX_HEALTH     "tx_health"
 #define GS_MAP_UDP_SLOTS     "udp_slots"
 #define GS_MAP_UNANSWERED    "unanswered"
+#define GS_MAP_DEP_FLOWS     "dep_flows"
+#define GS_MAP_DEP_SLOTS     "dep_slots"
+#define GS_MAP_DEP_NEXT	     "dep_next"
+#define GS_MAP_DEP_STATS     "dep_stats"
+#define GS_MAP_DEP_LATENCY   "dep_latency"
+#define GS_MAP_DEP_KINDS     "dep_kinds"
 
 struct gs_maps {
 	int services;
@@ -54,15 +60,25 @@ struct gs_maps {
 	int tx_health;	   /* slot -> struct gs_tx_health (the kernel's watch writes) */
 	int udp_slots;	   /* PERCPU_ARRAY backend id -> struct gs_udp_slots */
 	int unanswered;	   /* backend id -> UDP flows unanswered (agent writes) */
+	/* The downstream watch (backend role, include/graysplit.h): */
+	int dep_flows;	 /* LRU_HASH connection -> struct gs_dep_flow */
+	int dep_slots;	 /* HASH struct gs_dep_key -> slot */
+	int dep_next;	 /* ARRAY of 1: next free slot */
+	int dep_stats;	 /* PERCPU_ARRAY slot -> struct gs_dep_stats */
+	int dep_latency; /* PERCPU_ARRAY slot * GS_DEP_HIST_KINDS + kind */
+	int dep_kinds;	 /* HASH (address, port) -> protocol (CLI, agent write) */
 };
 
 /* Every map name above, in struct gs_maps order. */
-#define GS_MAP_COUNT 20
+#define GS_MAP_COUNT 26
 extern const char *const gs_map_names[GS_MAP_COUNT];
 
 /* Pinned programs: shared by every interface an instance is attached to. */
 #define GS_PIN_PROG_XDP "prog_xdp"
 #define GS_PIN_PROG_TC	"prog_tc"
+/* The downstream watch of a backend host (attach --role backend). */
+#define GS_PIN_PROG_DEP_IN  "prog_dep_in"
+#define GS_PIN_PROG_DEP_OUT "prog_dep_out"
 /* Pinned XDP link of one interface: GS_PIN_LINK_XDP_PREFIX + ifname. */
 #define GS_PIN_LINK_XDP_PREFIX "link_xdp_"
 /* Pinned links of the kernel-side watch programs: this prefix + program. */

@@ -364,6 +364,28 @@ int gs_parse_hash_mode(const char *s, uint8_t *hash_mode)
 	return parse_name(s, hash_mode_names, ARRAY_SIZE(hash_mode_names), "hash mode", hash_mode);
 }
 
+static const struct name_value dep_proto_names[] = {
+	{"tcp", GS_DEP_PROTO_TCP},
+	{"postgres", GS_DEP_PROTO_POSTGRES},
+	{"redis", GS_DEP_PROTO_REDIS},
+	{"http", GS_DEP_PROTO_HTTP},
+};
+
+int gs_parse_dep_proto(const char *s, uint8_t *proto)
+{
+	return parse_name(s, dep_proto_names, ARRAY_SIZE(dep_proto_names), "protocol", proto);
+}
+
+const char *gs_dep_proto_name(uint8_t proto)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(dep_proto_names); i++)
+		if (dep_proto_names[i].value == proto)
+			return dep_proto_names[i].name;
+	return "tcp";
+}
+
 int gs_parse_u32(const char *s, uint32_t min, uint32_t max, const char *what, uint32_t *out)
 {
 	struct quoted q;

@@ -30,6 +30,9 @@ int gs_parse_percent(const char *s, uint32_t *ppm);
 int gs_parse_proto(const char *s, uint8_t *proto);	   /* tcp | udp */
 int gs_parse_group(const char *s, uint8_t *group);	   /* stable | canary */
 int gs_parse_hash_mode(const char *s, uint8_t *hash_mode); /* flow | client */
+/* A dependency's protocol (enum gs_dep_proto): tcp | postgres | redis | http */
+int gs_parse_dep_proto(const char *s, uint8_t *proto);
+const char *gs_dep_proto_name(uint8_t proto);
 int gs_parse_u32(const char *s, uint32_t min, uint32_t max, const char *what, uint32_t *out);
 
 /* "0", "500ms", "30s", "2m", "1h": a whole number and a unit, in ms, at most

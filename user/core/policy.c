@@ -117,6 +117,14 @@ const char *gs_signal_name(enum gs_signal s)
 		return "connect_streak";
 	case GS_SIGNAL_DNS_ERRORS:
 		return "dns_errors";
+	case GS_SIGNAL_DOWNSTREAM_ERRORS:
+		return "downstream_errors";
+	case GS_SIGNAL_DOWNSTREAM_LATENCY:
+		return "downstream_latency";
+	case GS_SIGNAL_DOWNSTREAM_CALLS:
+		return "downstream_calls";
+	case GS_SIGNAL_DOWNSTREAM_CONNECTS:
+		return "downstream_connects";
 	}
 	return "unknown";
 }

@@ -96,6 +96,11 @@ enum gs_signal {
 	GS_SIGNAL_TTFB,
 	GS_SIGNAL_CONNECT_STREAK,
 	GS_SIGNAL_DNS_ERRORS, /* SERVFAIL + REFUSED, per answer (the 5xx test on DNS) */
+	/* A dependency's, from the backend hosts' downstream watch (downstream.h): */
+	GS_SIGNAL_DOWNSTREAM_ERRORS,
+	GS_SIGNAL_DOWNSTREAM_LATENCY,
+	GS_SIGNAL_DOWNSTREAM_CALLS,
+	GS_SIGNAL_DOWNSTREAM_CONNECTS,
 };
 
 struct gs_decision {

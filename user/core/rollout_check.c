@@ -270,6 +270,92 @@ static int check_analysis(struct check *c, const struct doc_analysis *a,
 	return err;
 }
 
+/* A latency margin in microseconds: "300us", or a duration ("2ms", "1s"). */
+static int parse_margin_us(const char *s, uint32_t *us)
+{
+	size_t n = strlen(s);
+	uint32_t ms;
+	char num[16];
+	int err;
+
+	if (n > 2 && n - 2 < sizeof(num) && !strcmp(s + n - 2, "us")) {
+		memcpy(num, s, n - 2);
+		num[n - 2] = '\0';
+		return gs_parse_u32(num, 1, 600000000, "latency margin (us)", us);
+	}
+	err = gs_parse_duration_ms(s, 600000, &ms);
+	if (!err)
+		*us = ms * 1000;
+	return err;
+}
+
+/* analysis.downstream: the dependencies to guard, each at most once. */
+static int check_downstream(struct check *c, const struct doc_analysis *a, struct gs_rollout *spec)
+{
+	unsigned int i, j;
+	int err = 0;
+
+	if (!a->downstream_count)
+		return 0;
+	at(c, "analysis.downstream");
+	if (a->downstream_count > GS_MAX_DOWNSTREAM)
+		return fail_at(c, "%u dependencies: at most %u", a->downstream_count,
+			       GS_MAX_DOWNSTREAM);
+	for (i = 0; i < a->downstream_count && !err; i++) {
+		const struct doc_downstream *dd = &a->downstream[i];
+		struct gs_rollout_downstream *ds = &spec->downstream[i];
+		uint16_t port = 0;
+		uint8_t proto;
+
+		at(c, "analysis.downstream[%u].target", i);
+		err = reword(c, gs_parse_endpoint(dd->target, false, &ds->addr, &port));
+		if (err)
+			return err;
+		ds->port = htons(port);
+		for (j = 0; j < i; j++)
+			if (!memcmp(&spec->downstream[j].addr, &ds->addr, sizeof(ds->addr)) &&
+			    spec->downstream[j].port == ds->port)
+				return fail_at(c, "'%s' is listed twice", dd->target);
+		if (dd->protocol) {
+			at(c, "analysis.downstream[%u].protocol", i);
+			err = reword(c, gs_parse_dep_proto(dd->protocol, &proto));
+			ds->proto = proto + 1;
+		}
+		if (!err && dd->max_latency_ratio) {
+			at(c, "analysis.downstream[%u].max_latency_ratio", i);
+			err = reword(c, gs_parse_fixed(dd->max_latency_ratio, 3, 1000, 1000000,
+						       "max_latency_ratio",
+						       &ds->max_latency_ratio_milli));
+		}
+		if (!err && dd->latency_margin) {
+			at(c, "analysis.downstream[%u].latency_margin", i);
+			err = reword(c,
+				     parse_margin_us(dd->latency_margin, &ds->latency_margin_us));
+			err = nonzero(c, err, ds->latency_margin_us);
+		}
+		if (!err && dd->max_error_rate) {
+			at(c, "analysis.downstream[%u].max_error_rate", i);
+			err = reword(c,
+				     gs_parse_percent(dd->max_error_rate, &ds->max_error_rate_ppm));
+			err = nonzero(c, err, ds->max_error_rate_ppm);
+		}
+		if (!err && dd->max_calls_ratio) {
+			at(c, "analysis.downstream[%u].max_calls_ratio", i);
+			err = reword(c,
+				     gs_parse_fixed(dd->max_calls_ratio, 3, 1000, 1000000,
+						    "max_calls_ratio", &ds->max_calls_ratio_milli));
+		}
+		if (!err && dd->max_connects_ratio) {
+			at(c, "analysis.downstream[%u].max_connects_ratio", i);
+			err = reword(c, gs_parse_fixed(dd->max_connects_ratio, 3, 1000, 1000000,
+						       "max_connects_ratio",
+						       &ds->max_connects_ratio_milli));
+		}
+	}
+	spec->analysis.ndownstream = a->downstream_count;
+	return err;
+}
+
 static int check_steps(struct check *c, const struct doc *d, struct gs_rollout *spec)
 {
 	unsigned int i;
@@ -331,6 +417,8 @@ int gs_rollout_doc_check(const char *name, const struct gs_yaml_lines *lines, co
 		err = check_overrides(c, d, rf);
 	if (!err)
 		err = check_analysis(c, d->analysis, &rf->spec.analysis);
+	if (!err && d->analysis)
+		err = check_downstream(c, d->analysis, &rf->spec);
 	if (!err)
 		err = check_steps(c, d, &rf->spec);
 	return err;

@@ -21,9 +21,16 @@ struct doc_override {
 	char *cidr, *group;
 };
 
+struct doc_downstream {
+	char *target, *protocol, *max_latency_ratio, *latency_margin, *max_error_rate;
+	char *max_calls_ratio, *max_connects_ratio;
+};
+
 struct doc_analysis {
 	char *alpha, *min_samples, *max_error_rate, *min_error_ratio, *max_latency_ratio;
 	char *latency_margin, *hard_fail_connects, *max_extension, *udp_answer_timeout;
+	struct doc_downstream *downstream;
+	unsigned int downstream_count;
 };
 
 struct doc_step {

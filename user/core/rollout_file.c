@@ -42,6 +42,21 @@ static const cyaml_schema_field_t override_fields[] = {
 	CYAML_FIELD_END,
 };
 
+static const cyaml_schema_field_t downstream_fields[] = {
+	STR("target", REQ, struct doc_downstream, target),
+	STR("protocol", OPT, struct doc_downstream, protocol),
+	STR("max_latency_ratio", OPT, struct doc_downstream, max_latency_ratio),
+	STR("latency_margin", OPT, struct doc_downstream, latency_margin),
+	STR("max_error_rate", OPT, struct doc_downstream, max_error_rate),
+	STR("max_calls_ratio", OPT, struct doc_downstream, max_calls_ratio),
+	STR("max_connects_ratio", OPT, struct doc_downstream, max_connects_ratio),
+	CYAML_FIELD_END,
+};
+
+static const cyaml_schema_value_t downstream_schema = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct doc_downstream, downstream_fields),
+};
+
 static const cyaml_schema_field_t analysis_fields[] = {
 	STR("alpha", OPT, struct doc_analysis, alpha),
 	STR("min_samples", OPT, struct doc_analysis, min_samples),
@@ -52,6 +67,8 @@ static const cyaml_schema_field_t analysis_fields[] = {
 	STR("hard_fail_connects", OPT, struct doc_analysis, hard_fail_connects),
 	STR("max_extension", OPT, struct doc_analysis, max_extension),
 	STR("udp_answer_timeout", OPT, struct doc_analysis, udp_answer_timeout),
+	CYAML_FIELD_SEQUENCE("downstream", OPT, struct doc_analysis, downstream, &downstream_schema,
+			     0, CYAML_UNLIMITED),
 	CYAML_FIELD_END,
 };
 

@@ -17,4 +17,11 @@
 int gs_status_build(struct gs_maps *m, const char *pin_dir, const char *netns,
 		    struct json_object **out);
 
+/*
+ * The downstream watch of instance dep (attach --role backend): its pairs,
+ * and per (service, group, dependency) with front's backends (front may be
+ * dep itself, or NULL: pairs only). The caller puts *out.
+ */
+int gs_status_downstream(struct gs_maps *dep, struct gs_maps *front, struct json_object **out);
+
 #endif

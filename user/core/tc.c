@@ -25,12 +25,12 @@ static int prog_id_of(int fd, uint32_t *id)
 	return 0;
 }
 
-int gs_tc_attach(const char *ifname, int ifindex, int prog_fd, bool *created)
+int gs_tc_attach_at(const char *ifname, int ifindex, int prog_fd, bool ingress, bool *created)
 {
 	struct bpf_tc_hook hook = {
 		.sz = sizeof(struct bpf_tc_hook),
 		.ifindex = ifindex,
-		.attach_point = BPF_TC_EGRESS,
+		.attach_point = ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS,
 	};
 	struct bpf_tc_opts query = {
 		.sz = sizeof(struct bpf_tc_opts),
@@ -63,11 +63,16 @@ int gs_tc_attach(const char *ifname, int ifindex, int prog_fd, bool *created)
 	if (err) {
 		if (!existed)
 			gs_tc_detach(ifindex);
-		return gs_fail(-err, "cannot attach the tc egress program to %s: %s", ifname,
-			       strerror(-err));
+		return gs_fail(-err, "cannot attach the tc %s program to %s: %s",
+			       ingress ? "ingress" : "egress", ifname, strerror(-err));
 	}
 	*created = !existed;
 	return 0;
+}
+
+int gs_tc_attach(const char *ifname, int ifindex, int prog_fd, bool *created)
+{
+	return gs_tc_attach_at(ifname, ifindex, prog_fd, false, created);
 }
 
 /* Number of filters (of anyone) under a clsact parent; < 0 on error. */
@@ -149,6 +154,10 @@ void gs_tc_detach(int ifindex)
 		.priority = GS_TC_PRIORITY,
 	};
 
+	bpf_tc_detach(&hook, &opts);
+	/* A backend host's interface (attach --role backend) has ours on
+	 * ingress too; elsewhere there is none and this finds nothing. */
+	hook.attach_point = BPF_TC_INGRESS;
 	bpf_tc_detach(&hook, &opts);
 	/* Others' filters keep the qdisc; so does any doubt. */
 	if (count_filters(ifindex, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS)) ||

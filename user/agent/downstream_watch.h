@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The agent's side of the downstream watch (agent --downstream PIN_DIR):
+ * every tick it reads the backend hosts' instance, gives each pair's growth
+ * to the group its backend address belongs to in each service, and judges
+ * the dependencies a service's rollout names (analysis.downstream) on a
+ * sliding window and on every count since the share was set, each at half
+ * of alpha, as the front path is judged (agent.c, decide).
+ */
+#ifndef GS_DOWNSTREAM_WATCH_H
+#define GS_DOWNSTREAM_WATCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "collect.h"
+#include "downstream.h"
+#include "graysplit.h"
+
+struct gs_dswatch;
+
+/* The watch reads pin_dir's dep maps; windows of slots ticks. */
+int gs_dswatch_open(struct gs_dswatch **out, const char *pin_dir, uint32_t slots);
+void gs_dswatch_close(struct gs_dswatch *d);
+
+/* Once per tick, before the services: every pair's growth since the last. */
+int gs_dswatch_read(struct gs_dswatch *d);
+
+/* The outcome of one service's look at its dependencies. */
+struct gs_dswatch_result {
+	bool fail;		    /* a dependency fails the canary: cut it */
+	bool report;		    /* a verdict changed: say so */
+	char target[64];	    /* the dependency of the decision below */
+	struct gs_dep_decision dec; /* the failing one, else the last changed one */
+};
+
+/*
+ * Feed service id's windows with this tick's growth and decide each
+ * dependency its rollout (NULL: none) names. front: the service's growth
+ * per group this tick (its served requests). ppm: the canary share the
+ * windows belong to (a new one starts them afresh).
+ */
+void gs_dswatch_service(struct gs_dswatch *d, uint32_t id, const struct gs_collect *c, uint32_t ppm,
+			const struct gs_rollout *ro, const struct gs_group_window *front,
+			struct gs_dswatch_result *out);
+
+/* The service is no longer watched: drop its windows. */
+void gs_dswatch_forget(struct gs_dswatch *d, uint32_t id);
+
+/* Per (service, group, dependency) totals since the agent started, for
+ * /metrics: fn is called once per row. */
+typedef void (*gs_dswatch_row_fn)(void *ctx, uint32_t id, int group, const char *dep,
+				  const struct gs_dep_window *total);
+void gs_dswatch_rows(const struct gs_dswatch *d, gs_dswatch_row_fn fn, void *ctx);
+
+#endif
