@@ -429,11 +429,11 @@ struct gs_rollout_downstream {
 	__u16 port; /* network order */
 	__u8 proto; /* enum gs_dep_proto + 1; 0: the watch's own */
 	__u8 pad;
-	__u32 max_latency_ratio_milli;	/* call latency p95, canary over stable, x1000 */
-	__u32 latency_margin_us;	/* ... and above stable p95 + this */
-	__u32 max_error_rate_ppm;	/* failed connects and error replies */
-	__u32 max_calls_ratio_milli;	/* calls per request, canary over stable, x1000 */
-	__u32 max_connects_ratio_milli; /* new connections per request, x1000 */
+	__u32 max_latency_ratio_milli; /* call latency p95, canary over stable, x1000 */
+	__u32 latency_margin_us;       /* ... and above stable p95 + this */
+	__u32 max_error_rate_ppm;      /* failed connects and error replies */
+	__u32 max_calls_ratio_milli;   /* calls per request, canary over stable, x1000 */
+	__u32 max_churn_ratio_milli;   /* connections ended per request, x1000 */
 };
 
 struct gs_rollout {
@@ -650,6 +650,7 @@ struct gs_dep_stats {
 	__u64 requests;	     /* requests: the backend's bytes after an answer */
 	__u64 calls;	     /* requests answered: first answer byte seen */
 	__u64 error_replies; /* answers that are the protocol's error */
+	__u64 closes;	     /* connections ended (FIN or RST, either way) */
 };
 
 enum gs_dep_hist_kind {

@@ -13,6 +13,7 @@ packages=(
 	wrk nginx-light
 	dnsmasq-base bind9-dnsutils python3-dnspython
 	libcurl4-openssl-dev etcd-server etcd-client openssl
+	postgresql python3-psycopg2
 )
 
 missing=()

@@ -100,8 +100,9 @@ static __always_inline __u32 gs_dep_slot(const struct gs_flow_key *key)
 	return slot;
 }
 
-/* The dependency's protocol: its own entry, else its port's, else plain TCP. */
-static __always_inline __u8 gs_dep_proto(const struct gs_flow_key *key)
+/* The dependency's dep_kinds entry: its own, else its port's; NULL if
+ * neither is there (a destination no one named). */
+static __always_inline struct gs_dep_kind *gs_dep_kind_of(const struct gs_flow_key *key)
 {
 	struct gs_dep_kind_key kk;
 	struct gs_dep_kind *kind;
@@ -114,7 +115,50 @@ static __always_inline __u8 gs_dep_proto(const struct gs_flow_key *key)
 		__builtin_memset(&kk.addr, 0, sizeof(kk.addr));
 		kind = bpf_map_lookup_elem(&dep_kinds, &kk);
 	}
+	return kind;
+}
+
+/* The dependency's protocol, plain TCP when it has no entry. */
+static __always_inline __u8 gs_dep_proto(const struct gs_flow_key *key)
+{
+	struct gs_dep_kind *kind = gs_dep_kind_of(key);
+
 	return kind && kind->proto <= GS_DEP_PROTO_MAX ? (__u8)kind->proto : GS_DEP_PROTO_TCP;
+}
+
+/*
+ * A request on a connection whose SYN the watch never saw: one a pool
+ * opened before attach, or whose entry the LRU evicted. Adopted only
+ * towards a destination dep_kinds names (a known dependency): anything
+ * else the backend sends without a SYN seen may as well be its answer to
+ * a client. No connect is counted; its calls are, from this request on.
+ */
+static __always_inline void gs_dep_adopt(const struct gs_flow_key *key, __u64 now)
+{
+	struct gs_dep_kind *kind = gs_dep_kind_of(key);
+	struct gs_dep_stats *st;
+	struct gs_dep_flow fresh;
+	__u32 slot;
+
+	if (!kind)
+		return;
+	slot = gs_dep_slot(key);
+	if (slot == GS_DEP_NONE)
+		return;
+	__builtin_memset(&fresh, 0, sizeof(fresh));
+	fresh.syn_ns = now;
+	fresh.req_ns = now;
+	fresh.slot = slot;
+	fresh.state = GS_DEP_ESTABLISHED;
+	fresh.phase = GS_DEP_REQUEST;
+	fresh.proto = kind->proto <= GS_DEP_PROTO_MAX ? (__u8)kind->proto : GS_DEP_PROTO_TCP;
+	if (bpf_map_update_elem(&dep_flows, key, &fresh, BPF_NOEXIST)) {
+		gs_count(GS_CNT_DEP_FLOW_INSERT);
+		return;
+	}
+	st = bpf_map_lookup_elem(&dep_stats, &slot);
+	if (st)
+		st->requests++;
 }
 
 /* One sample in the pair's histogram; a global function, as gs_hist_add. */
@@ -205,6 +249,7 @@ static __always_inline void gs_dep_out(const struct gs_pkt *pkt, const struct gs
 	if (pkt->tcp_flags & GS_TCP_RST) {
 		if (flow->state == GS_DEP_ESTABLISHED)
 			st->resets++;
+		st->closes++;
 		bpf_map_delete_elem(&dep_flows, key);
 		return;
 	}
@@ -215,8 +260,10 @@ static __always_inline void gs_dep_out(const struct gs_pkt *pkt, const struct gs
 		}
 		flow->req_ns = now;
 	}
-	if (pkt->tcp_flags & GS_TCP_FIN)
+	if (pkt->tcp_flags & GS_TCP_FIN) {
+		st->closes++;
 		bpf_map_delete_elem(&dep_flows, key);
+	}
 }
 
 /* What the dependency sends back on a followed connection. */
@@ -234,6 +281,7 @@ static __always_inline void gs_dep_in(struct __sk_buff *skb, const struct gs_pkt
 			st->refused++;
 		else
 			st->resets++;
+		st->closes++;
 		bpf_map_delete_elem(&dep_flows, key);
 		return;
 	}
@@ -249,8 +297,10 @@ static __always_inline void gs_dep_in(struct __sk_buff *skb, const struct gs_pkt
 			st->error_replies++;
 		gs_dep_hist_add(flow->slot, GS_DEP_HIST_CALL, gs_dep_us(flow->req_ns, now));
 	}
-	if (flags & GS_TCP_FIN)
+	if (flags & GS_TCP_FIN) {
+		st->closes++;
 		bpf_map_delete_elem(&dep_flows, key);
+	}
 }
 
 /* One packet at the backend host's interface; egress: the backend sends it. */
@@ -285,8 +335,11 @@ static __always_inline void gs_dep_packet(struct __sk_buff *skb, int egress)
 		gs_dep_syn(&key, flow, now);
 		return;
 	}
-	if (!flow)
+	if (!flow) {
+		if (egress && pkt.payload_len && !(pkt.tcp_flags & (GS_TCP_FIN | GS_TCP_RST)))
+			gs_dep_adopt(&key, now);
 		return;
+	}
 	if (egress)
 		gs_dep_out(&pkt, &key, flow, now);
 	else

@@ -544,10 +544,12 @@ tb__running() {
 	[ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
 }
 
-# tb_down PREFIX: remove everything tb_up made. Safe to call more than once
-# and on a half-built bed.
+# tb_down PREFIX: remove everything tb_up made, and what an extension of
+# the bed (tests/bed/dbbed.sh) added: namespaces it listed in the state
+# directory's "namespaces", servers it listed in "stop-first". Safe to call
+# more than once and on a half-built bed.
 tb_down() {
-	local p=$1 st pin ns pid
+	local p=$1 st pin ns pid sig
 	tb__valid_prefix "$p" || return 1
 	st=$(tb_state_dir "$p")
 	pin=$(tb_pin_dir "$p")
@@ -556,12 +558,37 @@ tb_down() {
 		rm -rf "$pin"
 	fi
 	tb_state_clean "$pin"
+	local nss=()
+	for role in client node "${TB_BACKENDS[@]}"; do
+		nss+=("$(tb_ns "$p" "$role")")
+	done
+	if [ -f "$st/namespaces" ]; then
+		while read -r ns; do
+			[[ $ns == "$p-"* && " ${nss[*]} " != *" $ns "* ]] && nss+=("$ns")
+		done <"$st/namespaces"
+	fi
+	# Servers that must be stopped one way before the rest is killed, each
+	# a line "SIGNAL PID" (the database's postmaster: SIGQUIT, an immediate
+	# shutdown that ends its children and frees its shared memory, which
+	# SIGTERM to all of them at once would not), each waited for up to
+	# 10 s; only a process inside one of the bed's namespaces.
+	if [ -f "$st/stop-first" ]; then
+		while read -r sig pid; do
+			tb__running "$pid" || continue
+			[[ " ${nss[*]} " == *" $(ip netns identify "$pid" 2>/dev/null) "* ]] || continue
+			kill "-$sig" "$pid" 2>/dev/null
+			for _ in $(seq 200); do
+				tb__running "$pid" || break
+				sleep 0.05
+			done
+			tb__running "$pid" && kill -9 "$pid" 2>/dev/null
+		done <"$st/stop-first"
+	fi
 	# Servers we started, then anything else still running in our namespaces
 	# (a background curl of a failed test).
 	local pids=()
 	[ -f "$st/pids" ] && mapfile -t pids <"$st/pids"
-	for role in client node "${TB_BACKENDS[@]}"; do
-		ns=$(tb_ns "$p" "$role")
+	for ns in "${nss[@]}"; do
 		[ -e "/run/netns/$ns" ] || continue
 		mapfile -t -O "${#pids[@]}" pids < <(ip netns pids "$ns" 2>/dev/null)
 	done
@@ -576,8 +603,7 @@ tb_down() {
 		done
 		tb__running "$pid" && kill -9 "$pid" 2>/dev/null
 	done
-	for role in client node "${TB_BACKENDS[@]}"; do
-		ns=$(tb_ns "$p" "$role")
+	for ns in "${nss[@]}"; do
 		[ -e "/run/netns/$ns" ] && ip netns del "$ns"
 	done
 	rm -rf "$st"

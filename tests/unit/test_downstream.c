@@ -31,7 +31,7 @@
  * answered with an error. */
 struct spec {
 	uint64_t requests;
-	double calls, connects, err;
+	double calls, connects, err; /* connects: each also ended (churn) */
 	double call_ms;
 };
 
@@ -43,6 +43,7 @@ static void build(const struct spec *sp, struct gs_dep_window *w)
 	w->requests = sp->requests;
 	w->connects = (uint64_t)(sp->requests * sp->connects + 0.5);
 	w->established = w->connects;
+	w->closes = w->connects;
 	w->calls = calls;
 	w->error_replies = (uint64_t)(calls * sp->err + 0.5);
 	for (i = 0; i < calls; i++)
@@ -105,7 +106,30 @@ static void test_dep_connection_per_request_fails_on_connects(void **state)
 	c.calls = 2.0;
 	decide(&c, &healthy_s, 0.5, &d);
 	assert_int_equal(d.verdict, GS_DEP_FAIL);
-	assert_true(d.signal == GS_DEP_SIG_CONNECTS || d.signal == GS_DEP_SIG_CALLS);
+	assert_true(d.signal == GS_DEP_SIG_CHURN || d.signal == GS_DEP_SIG_CALLS);
+}
+
+/* A canary whose pool fills up as it starts taking traffic opens a
+ * connection for each of its first requests and keeps them all: no churn. */
+static void test_dep_pool_filling_up_passes(void **state)
+{
+	struct gs_dep_input *in = calloc(1, sizeof(*in));
+	struct spec c = healthy_c;
+	struct gs_dep_decision d;
+	struct gs_dep_cfg cfg;
+
+	(void)state;
+	assert_non_null(in);
+	c.requests = 24;
+	c.connects = 8.0 / 24.0;
+	build(&c, &in->canary);
+	build(&healthy_s, &in->stable);
+	in->canary.closes = 0;
+	in->stable_base_p95_us = NAN;
+	gs_dep_defaults(&cfg);
+	gs_dep_decide(&cfg, in, "x", &d);
+	free(in);
+	assert_int_not_equal(d.verdict, GS_DEP_FAIL);
 }
 
 static void test_dep_refused_fails_on_errors(void **state)
@@ -120,7 +144,7 @@ static void test_dep_refused_fails_on_errors(void **state)
 	c.err = 1.0;
 	decide(&c, &healthy_s, 0.5, &d);
 	assert_int_equal(d.verdict, GS_DEP_FAIL);
-	assert_true(d.signal == GS_DEP_SIG_ERRORS || d.signal == GS_DEP_SIG_CONNECTS);
+	assert_true(d.signal == GS_DEP_SIG_ERRORS || d.signal == GS_DEP_SIG_CHURN);
 	assert_true(d.canary_error_rate > 0.99);
 }
 
@@ -251,7 +275,7 @@ static const char rollout_ok[] = "name: r\n"
 				 "      latency_margin: 300us\n"
 				 "      max_error_rate: 1%\n"
 				 "      max_calls_ratio: 1.5\n"
-				 "      max_connects_ratio: 3\n"
+				 "      max_churn_ratio: 3\n"
 				 "    - target: 10.77.3.6:6379\n"
 				 "steps:\n"
 				 "  - percent: 20\n";
@@ -273,7 +297,7 @@ static void test_dep_rollout_file_downstream(void **state)
 	assert_int_equal(ds->latency_margin_us, 300);
 	assert_int_equal(ds->max_error_rate_ppm, 10000);
 	assert_int_equal(ds->max_calls_ratio_milli, 1500);
-	assert_int_equal(ds->max_connects_ratio_milli, 3000);
+	assert_int_equal(ds->max_churn_ratio_milli, 3000);
 	assert_int_equal(rf.spec.downstream[1].proto, 0);
 	gs_rollout_file_free(&rf);
 }
@@ -319,6 +343,7 @@ int main(void)
 		cmocka_unit_test(test_dep_aa_passes),
 		cmocka_unit_test(test_dep_extra_query_fails_on_calls_per_request),
 		cmocka_unit_test(test_dep_connection_per_request_fails_on_connects),
+		cmocka_unit_test(test_dep_pool_filling_up_passes),
 		cmocka_unit_test(test_dep_refused_fails_on_errors),
 		cmocka_unit_test(test_dep_heavier_query_fails_on_latency),
 		cmocka_unit_test(test_dep_small_latency_change_under_margin_passes),

@@ -490,8 +490,8 @@ static enum gs_signal dep_signal(enum gs_dep_signal s)
 		return GS_SIGNAL_DOWNSTREAM_LATENCY;
 	case GS_DEP_SIG_CALLS:
 		return GS_SIGNAL_DOWNSTREAM_CALLS;
-	case GS_DEP_SIG_CONNECTS:
-		return GS_SIGNAL_DOWNSTREAM_CONNECTS;
+	case GS_DEP_SIG_CHURN:
+		return GS_SIGNAL_DOWNSTREAM_CHURN;
 	case GS_DEP_SIG_NONE:
 		break;
 	}

@@ -65,6 +65,8 @@ int gs_dswatch_open(struct gs_dswatch **out, const char *pin_dir, uint32_t slots
 		return gs_fail(ENOMEM, "out of memory");
 	}
 	err = gs_dep_reader_open(&d->reader, pin_dir);
+	/* What the pairs counted before the agent began is no tick's. */
+	d->reader.history_is_base = true;
 	if (err) {
 		free(d->rows);
 		free(d->scratch);

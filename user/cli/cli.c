@@ -256,9 +256,8 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 		else if (strcmp(role_arg, "front"))
 			return gs_fail(EINVAL, "invalid role '%s': front or backend", role_arg);
 	}
-	if (role == GS_ROLE_BACKEND && (egress_only || no_fast_path || reload))
-		return gs_fail(EINVAL, "--role backend takes no --egress-only, --no-fast-path "
-				       "nor --reload");
+	if (role == GS_ROLE_BACKEND && (egress_only || no_fast_path))
+		return gs_fail(EINVAL, "--role backend takes no --egress-only nor --no-fast-path");
 	/* A backend host's instance splits nothing: its flow table is the
 	 * least a new instance may have, unless asked otherwise. */
 	if (role == GS_ROLE_BACKEND)

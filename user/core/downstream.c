@@ -12,8 +12,10 @@
  *  - calls per request: the canary's calls against the requests it served,
  *    tested as a share of all calls against its share of all requests: an
  *    extra query per request;
- *  - new connections per request, the same way: a connection per request
- *    where stable keeps a pool.
+ *  - connections ended per request, the same way (churn): a connection
+ *    per request where stable keeps a pool. Ended, not opened: a pool
+ *    that fills up when the canary starts taking traffic opens
+ *    connections and keeps them, and must not count.
  *
  * A dependency slower for stable too than when the watch began is not the
  * canary's doing: the verdict is both_degraded and says so.
@@ -50,6 +52,7 @@ void gs_dep_window_merge(struct gs_dep_window *dst, const struct gs_dep_window *
 	dst->resets += (uint64_t)(k * (int64_t)src->resets);
 	dst->calls += (uint64_t)(k * (int64_t)src->calls);
 	dst->error_replies += (uint64_t)(k * (int64_t)src->error_replies);
+	dst->closes += (uint64_t)(k * (int64_t)src->closes);
 	gs_hist64_merge(&dst->connect, &src->connect, sign);
 	gs_hist64_merge(&dst->call, &src->call, sign);
 }
@@ -63,6 +66,7 @@ void gs_dep_window_from_stats(struct gs_dep_window *w, const struct gs_dep_stats
 	w->resets = st->resets;
 	w->calls = st->calls;
 	w->error_replies = st->error_replies;
+	w->closes = st->closes;
 }
 
 void gs_dep_name(char *buf, size_t len, const union gs_addr *addr, uint16_t port_be)
@@ -145,6 +149,7 @@ static int read_pair(struct gs_dep_reader *r, const struct gs_dep_key *key, uint
 		sum.requests += cpu[i].requests;
 		sum.calls += cpu[i].calls;
 		sum.error_replies += cpu[i].error_replies;
+		sum.closes += cpu[i].closes;
 	}
 	memset(&p->delta, 0, sizeof(p->delta));
 	p->delta.connects = sum.connects - before.connects;
@@ -154,6 +159,7 @@ static int read_pair(struct gs_dep_reader *r, const struct gs_dep_key *key, uint
 	p->delta.resets = sum.resets - before.resets;
 	p->delta.calls = sum.calls - before.calls;
 	p->delta.error_replies = sum.error_replies - before.error_replies;
+	p->delta.closes = sum.closes - before.closes;
 	for (k = 0; k < GS_DEP_HIST_KINDS; k++) {
 		uint32_t idx = slot * GS_DEP_HIST_KINDS + k;
 
@@ -166,6 +172,8 @@ static int read_pair(struct gs_dep_reader *r, const struct gs_dep_key *key, uint
 				  hist, p->hist_total[k]);
 		memcpy(p->hist_total[k], hist, sizeof(hist));
 	}
+	if (!p->present && !r->readings && r->history_is_base)
+		memset(&p->delta, 0, sizeof(p->delta));
 	p->total = sum;
 	p->key = *key;
 	p->present = true;
@@ -220,9 +228,9 @@ int gs_dep_read(struct gs_dep_reader *r)
  * 2 s of 200 requests/s at split 20 (80 canary requests making 160 calls
  * against stable's 320 for 320) gives a log Bayes factor of ~1.5, far from
  * the 6.7 needed; at 1.25 it is ~8.
- * max_connects_ratio 2 and at least 0.05 new connections per request: a
+ * max_churn_ratio 2 and at least 0.05 connections ended per request: a
  * connection per request (1.0) where stable keeps a pool (~0) fails; a
- * pool's occasional refill does not.
+ * pool's occasional replacement of a broken connection does not.
  * degraded_ratio 1.5: stable's p95 half again its baseline is "degraded".
  */
 void gs_dep_defaults(struct gs_dep_cfg *cfg)
@@ -234,8 +242,8 @@ void gs_dep_defaults(struct gs_dep_cfg *cfg)
 	cfg->max_latency_ratio = 1.5;
 	cfg->latency_margin_us = 200;
 	cfg->max_calls_ratio = 1.25;
-	cfg->max_connects_ratio = 2.0;
-	cfg->min_connects_per_req = 0.05;
+	cfg->max_churn_ratio = 2.0;
+	cfg->min_churn_per_req = 0.05;
 	cfg->degraded_ratio = 1.5;
 }
 
@@ -249,8 +257,8 @@ void gs_dep_cfg_apply(struct gs_dep_cfg *cfg, const struct gs_rollout_downstream
 		cfg->max_error_rate = ds->max_error_rate_ppm / 1e6;
 	if (ds->max_calls_ratio_milli)
 		cfg->max_calls_ratio = ds->max_calls_ratio_milli / 1000.0;
-	if (ds->max_connects_ratio_milli)
-		cfg->max_connects_ratio = ds->max_connects_ratio_milli / 1000.0;
+	if (ds->max_churn_ratio_milli)
+		cfg->max_churn_ratio = ds->max_churn_ratio_milli / 1000.0;
 }
 
 const char *gs_dep_verdict_name(enum gs_dep_verdict v)
@@ -279,8 +287,8 @@ const char *gs_dep_signal_name(enum gs_dep_signal s)
 		return "downstream_latency";
 	case GS_DEP_SIG_CALLS:
 		return "downstream_calls";
-	case GS_DEP_SIG_CONNECTS:
-		return "downstream_connects";
+	case GS_DEP_SIG_CHURN:
+		return "downstream_churn";
 	}
 	return "unknown";
 }
@@ -385,11 +393,11 @@ static void describe(const struct dep_test *t, const char *name, char *out, size
 			 t->log_bf);
 		return;
 	case GS_DEP_SIG_CALLS:
-	case GS_DEP_SIG_CONNECTS:
+	case GS_DEP_SIG_CHURN:
 		snprintf(out, len,
 			 "downstream %s: %s per request canary %.2f (%" PRIu64 "/%" PRIu64
 			 ") vs stable %.2f (%" PRIu64 "/%" PRIu64 "), log BF %.1f",
-			 name, t->signal == GS_DEP_SIG_CALLS ? "calls" : "new connections",
+			 name, t->signal == GS_DEP_SIG_CALLS ? "calls" : "connections ended",
 			 t->rate_c, t->x_c, t->n_c, t->rate_s, t->x_s, t->n_s, t->log_bf);
 		return;
 	case GS_DEP_SIG_NONE:
@@ -413,8 +421,8 @@ void gs_dep_decide(const struct gs_dep_cfg *cfg, const struct gs_dep_input *in, 
 	latency_test(cfg, &c->call, &s->call, &t[1]);
 	count_test(cfg, GS_DEP_SIG_CALLS, cfg->max_calls_ratio, 0.0, c->calls, c->requests,
 		   s->calls, s->requests, &t[2]);
-	count_test(cfg, GS_DEP_SIG_CONNECTS, cfg->max_connects_ratio, cfg->min_connects_per_req,
-		   c->connects, c->requests, s->connects, s->requests, &t[3]);
+	count_test(cfg, GS_DEP_SIG_CHURN, cfg->max_churn_ratio, cfg->min_churn_per_req, c->closes,
+		   c->requests, s->closes, s->requests, &t[3]);
 	for (i = 0; i < DEP_TESTS; i++) {
 		enough = enough || t[i].enough;
 		if (t[i].fail && (!worst || t[i].log_bf > worst->log_bf))
@@ -426,8 +434,8 @@ void gs_dep_decide(const struct gs_dep_cfg *cfg, const struct gs_dep_input *in, 
 	out->stable_error_rate = t[0].rate_s;
 	out->canary_calls_per_req = per(c->calls, c->requests);
 	out->stable_calls_per_req = per(s->calls, s->requests);
-	out->canary_connects_per_req = per(c->connects, c->requests);
-	out->stable_connects_per_req = per(s->connects, s->requests);
+	out->canary_churn_per_req = per(c->closes, c->requests);
+	out->stable_churn_per_req = per(s->closes, s->requests);
 	if (worst) {
 		out->verdict = GS_DEP_FAIL;
 		out->signal = worst->signal;

@@ -23,6 +23,7 @@ struct gs_dep_window {
 	uint64_t requests; /* requests the version served (the front path's responses) */
 	uint64_t connects, established, refused, timeouts, resets;
 	uint64_t calls, error_replies;
+	uint64_t closes;		/* connections ended */
 	struct gs_hist64 connect, call; /* us */
 };
 
@@ -46,6 +47,9 @@ struct gs_dep_reader {
 	void *raw;		   /* one slot's per-CPU values */
 	struct gs_dep_pair *pairs; /* GS_MAX_DEP_PAIRS, by slot */
 	uint64_t readings;
+	/* The first reading's growth is zero for the pairs it finds: their
+	 * past is the base (the agent); else it is all they counted (status). */
+	bool history_is_base;
 };
 
 /* Open the pinned maps of the instance with the backend hosts' watch. */
@@ -62,16 +66,16 @@ void gs_dep_name(char *buf, size_t len, const union gs_addr *addr, uint16_t port
 
 /* The thresholds of one guarded dependency. */
 struct gs_dep_cfg {
-	double alpha;		     /* fail when a Bayes factor exceeds 4 / alpha */
-	uint32_t min_samples;	     /* calls (and requests) the canary needs first */
-	double max_error_rate;	     /* a canary error rate at or below this never fails */
-	double min_error_ratio;	     /* ... nor one below this multiple of stable's */
-	double max_latency_ratio;    /* canary call p95 over stable's, at least ... */
-	uint64_t latency_margin_us;  /* ... and above stable's by this */
-	double max_calls_ratio;	     /* calls per request, canary over stable */
-	double max_connects_ratio;   /* new connections per request, canary over stable */
-	double min_connects_per_req; /* ... and at least this many (a pool's refills are not) */
-	double degraded_ratio;	     /* stable's p95 over its baseline: "degraded" */
+	double alpha;		    /* fail when a Bayes factor exceeds 4 / alpha */
+	uint32_t min_samples;	    /* calls (and requests) the canary needs first */
+	double max_error_rate;	    /* a canary error rate at or below this never fails */
+	double min_error_ratio;	    /* ... nor one below this multiple of stable's */
+	double max_latency_ratio;   /* canary call p95 over stable's, at least ... */
+	uint64_t latency_margin_us; /* ... and above stable's by this */
+	double max_calls_ratio;	    /* calls per request, canary over stable */
+	double max_churn_ratio;	    /* connections ended per request, canary over stable */
+	double min_churn_per_req;   /* ... and at least this many */
+	double degraded_ratio;	    /* stable's p95 over its baseline: "degraded" */
 };
 
 void gs_dep_defaults(struct gs_dep_cfg *cfg);
@@ -97,10 +101,10 @@ enum gs_dep_verdict {
 
 enum gs_dep_signal {
 	GS_DEP_SIG_NONE = 0,
-	GS_DEP_SIG_ERRORS,   /* refused, timed out, reset, error replies per attempt */
-	GS_DEP_SIG_LATENCY,  /* call latency p95 */
-	GS_DEP_SIG_CALLS,    /* calls per request */
-	GS_DEP_SIG_CONNECTS, /* new connections per request */
+	GS_DEP_SIG_ERRORS,  /* refused, timed out, reset, error replies per attempt */
+	GS_DEP_SIG_LATENCY, /* call latency p95 */
+	GS_DEP_SIG_CALLS,   /* calls per request */
+	GS_DEP_SIG_CHURN,   /* connections ended per request */
 };
 
 struct gs_dep_decision {
@@ -110,7 +114,7 @@ struct gs_dep_decision {
 	double canary_p95_us, stable_p95_us;
 	double canary_error_rate, stable_error_rate;
 	double canary_calls_per_req, stable_calls_per_req;
-	double canary_connects_per_req, stable_connects_per_req;
+	double canary_churn_per_req, stable_churn_per_req;
 	char reason[GS_REASON_LEN];
 };
 

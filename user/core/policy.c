@@ -123,8 +123,8 @@ const char *gs_signal_name(enum gs_signal s)
 		return "downstream_latency";
 	case GS_SIGNAL_DOWNSTREAM_CALLS:
 		return "downstream_calls";
-	case GS_SIGNAL_DOWNSTREAM_CONNECTS:
-		return "downstream_connects";
+	case GS_SIGNAL_DOWNSTREAM_CHURN:
+		return "downstream_churn";
 	}
 	return "unknown";
 }

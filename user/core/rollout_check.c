@@ -345,11 +345,11 @@ static int check_downstream(struct check *c, const struct doc_analysis *a, struc
 				     gs_parse_fixed(dd->max_calls_ratio, 3, 1000, 1000000,
 						    "max_calls_ratio", &ds->max_calls_ratio_milli));
 		}
-		if (!err && dd->max_connects_ratio) {
-			at(c, "analysis.downstream[%u].max_connects_ratio", i);
-			err = reword(c, gs_parse_fixed(dd->max_connects_ratio, 3, 1000, 1000000,
-						       "max_connects_ratio",
-						       &ds->max_connects_ratio_milli));
+		if (!err && dd->max_churn_ratio) {
+			at(c, "analysis.downstream[%u].max_churn_ratio", i);
+			err = reword(c,
+				     gs_parse_fixed(dd->max_churn_ratio, 3, 1000, 1000000,
+						    "max_churn_ratio", &ds->max_churn_ratio_milli));
 		}
 	}
 	spec->analysis.ndownstream = a->downstream_count;

@@ -23,7 +23,7 @@ struct doc_override {
 
 struct doc_downstream {
 	char *target, *protocol, *max_latency_ratio, *latency_margin, *max_error_rate;
-	char *max_calls_ratio, *max_connects_ratio;
+	char *max_calls_ratio, *max_churn_ratio;
 };
 
 struct doc_analysis {

@@ -49,7 +49,7 @@ static const cyaml_schema_field_t downstream_fields[] = {
 	STR("latency_margin", OPT, struct doc_downstream, latency_margin),
 	STR("max_error_rate", OPT, struct doc_downstream, max_error_rate),
 	STR("max_calls_ratio", OPT, struct doc_downstream, max_calls_ratio),
-	STR("max_connects_ratio", OPT, struct doc_downstream, max_connects_ratio),
+	STR("max_churn_ratio", OPT, struct doc_downstream, max_churn_ratio),
 	CYAML_FIELD_END,
 };
 

@@ -49,6 +49,7 @@ static void describe_window(struct json_object *obj, const struct gs_dep_window 
 	add_u64(obj, "resets", w->resets);
 	add_u64(obj, "calls", w->calls);
 	add_u64(obj, "error_replies", w->error_replies);
+	add_u64(obj, "closes", w->closes);
 	add_ms(obj, "connect_p95_ms", &w->connect, 0.95);
 	add_ms(obj, "call_p50_ms", &w->call, 0.50);
 	add_ms(obj, "call_p95_ms", &w->call, 0.95);
