@@ -129,6 +129,38 @@ every_answer_200() {
 	[ "$(be status --json | jq '[.downstream.pairs[] | select(.dependency == "'"$TB_DB4:$TB_DB_PORT"'")] | length')" -eq 3 ]
 }
 
+@test "agent /metrics and top --downstream: per service, group and dependency, no per-connection series" {
+	local port out n3 calls3 lines
+	port=$("$TB_PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	out=$BATS_TEST_TMPDIR/metrics
+	rollout metrics
+	agent_start agent --downstream "$BE" --metrics "127.0.0.1:$port"
+	load_start metrics 4 200
+	sleep 2
+	run -0 gs top --downstream "$BE" --count 1 --interval 0.5
+	lines=$(grep -E "^ +$TB_DB4:$TB_DB_PORT +(stable|canary) " <<<"$output")
+	note "top: $(tr -s ' ' <<<"$lines" | tr '\n' ';')"
+	# Both groups, about one call per request served.
+	[ "$(wc -l <<<"$lines")" -eq 2 ]
+	awk '{ if ($4 < 0.8 || $4 > 1.2) exit 1 }' <<<"$lines" ||
+		{ echo "calls per request not ~1: $lines" >&2; return 1; }
+	load_stop
+	sleep 0.3
+	curl -sS --fail --max-time 5 -o "$out" "http://127.0.0.1:$port/metrics"
+	n3=$(awk '!/^#/ && $6 == "b3"' "$LOAD_LOG" | wc -l)
+	calls3=$(awk -v d="$TB_DB4:$TB_DB_PORT" 'index($0, "graysplit_downstream_calls_total{") == 1 &&
+		index($0, "group=\"canary\"") && index($0, "dependency=\"" d "\"") { print $NF }' "$out")
+	note "canary: $n3 requests answered, graysplit_downstream_calls_total $calls3"
+	# The agent counts from its own start: every request of the load, and
+	# nothing from before (the pool's start-up was before).
+	[ "$calls3" -eq "$n3" ]
+	grep -q '^graysplit_downstream_call_seconds_bucket{service="10.77.0.10:80/tcp",group="stable",dependency="10.77.3.5:5432",le=' "$out"
+	# Labels are service, group and dependency only: no backend, port or connection.
+	! grep -E '^graysplit_downstream_[a-z_]+\{' "$out" | grep -vE '^graysplit_downstream_[a-z_]+\{service="[^"]*",group="(stable|canary)",dependency="[^"]*"(,le="[^"]*")?\} '
+	run --separate-stderr promtool check metrics <"$out"
+	assert_success
+}
+
 # fault_failback MODE SIGNAL_REGEX: the canary's app switches to MODE while
 # 200 requests/s flow; the agent fails it back within 3 s of the switch, on
 # its own clock, the database named in the reason and the line's

@@ -18,9 +18,24 @@
 
 #include "graysplit.h"
 #include "gs_hist.h"
+#include "metrics.h"
+#include "names.h"
 #include "prom.h"
 #include "stats.h"
 #include "rng.h"
+
+/* Every global counter has a name and a HELP text: a counter added to the
+ * data path without them crashed /metrics. */
+static void test_prom_every_counter_named(void **state)
+{
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < GS_CNT_MAX; i++) {
+		if (!gs_counter_name(i) || !gs_metrics_datapath_help(i))
+			fail_msg("counter %u has no %s", i, gs_counter_name(i) ? "help" : "name");
+	}
+}
 
 static void test_prom_label_escaping(void **state)
 {
@@ -269,6 +284,7 @@ static void test_prom_histograms_survive_buffer_growth(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_prom_every_counter_named),
 		cmocka_unit_test(test_prom_label_escaping),
 		cmocka_unit_test(test_prom_labels_list),
 		cmocka_unit_test(test_prom_help_escaping),

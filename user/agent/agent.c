@@ -1028,7 +1028,7 @@ static int tick(struct agent *a)
 	}
 	err = gs_collect_read(&a->collect, a->want, true, a->delta);
 	if (!err && a->ds)
-		err = gs_dswatch_read(a->ds);
+		err = gs_dswatch_read(a->ds, &a->collect);
 	if (err)
 		return err;
 	if (a->follow)
@@ -1163,8 +1163,12 @@ out:
 static int render_metrics(void *ctx, struct gs_prom_buf *out)
 {
 	struct agent *a = ctx;
+	int err;
 
-	return gs_metrics_render(&a->collect, &a->counts, out);
+	err = gs_metrics_render(&a->collect, &a->counts, out);
+	if (!err)
+		gs_dswatch_metrics(a->ds, &a->collect, out);
+	return err;
 }
 
 /*

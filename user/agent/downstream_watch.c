@@ -5,7 +5,9 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #include "downstream_watch.h"
 #include "error.h"
 #include "parse.h"
+#include "service.h"
 
 /* One guarded dependency of one service. */
 struct target {
@@ -111,11 +114,6 @@ void gs_dswatch_close(struct gs_dswatch *d)
 	free(d);
 }
 
-int gs_dswatch_read(struct gs_dswatch *d)
-{
-	return gs_dep_read(&d->reader);
-}
-
 /* The group of backend address addr in service id, or -1. */
 static int group_of(const struct gs_collect *c, uint32_t id, const union gs_addr *addr)
 {
@@ -196,6 +194,20 @@ static void rows_add(struct gs_dswatch *d, uint32_t id, const struct gs_collect 
 		if (r)
 			gs_dep_window_merge(&r->total, &p->delta, 1);
 	}
+}
+
+int gs_dswatch_read(struct gs_dswatch *d, const struct gs_collect *c)
+{
+	uint32_t id;
+	int err;
+
+	err = gs_dep_read(&d->reader);
+	if (err)
+		return err;
+	for (id = 0; id < GS_MAX_SERVICES; id++)
+		if (c->services[id].present)
+			rows_add(d, id, c);
+	return 0;
 }
 
 static void target_reset(struct target *t, uint32_t slots, uint32_t ppm)
@@ -291,7 +303,6 @@ void gs_dswatch_service(struct gs_dswatch *d, uint32_t id, const struct gs_colle
 	memset(out, 0, sizeof(*out));
 	if (id >= GS_MAX_SERVICES)
 		return;
-	rows_add(d, id, c);
 	n = ro ? ro->analysis.ndownstream : 0;
 	if (n > GS_MAX_DOWNSTREAM)
 		n = GS_MAX_DOWNSTREAM;
@@ -350,15 +361,92 @@ void gs_dswatch_service(struct gs_dswatch *d, uint32_t id, const struct gs_colle
 	}
 }
 
-void gs_dswatch_rows(const struct gs_dswatch *d, gs_dswatch_row_fn fn, void *ctx)
+/* The counters of /metrics: one family each, a series per row. */
+static const struct {
+	const char *name, *help;
+	size_t off;
+} families[] = {
+	{"graysplit_downstream_connects_total", "Connections the backends opened (SYNs sent).",
+	 offsetof(struct gs_dep_window, connects)},
+	{"graysplit_downstream_refused_total", "Connections refused (RST to the SYN).",
+	 offsetof(struct gs_dep_window, refused)},
+	{"graysplit_downstream_timeouts_total",
+	 "Connects not answered within the RTO (the SYN sent again).",
+	 offsetof(struct gs_dep_window, timeouts)},
+	{"graysplit_downstream_resets_total", "Established connections reset, either way.",
+	 offsetof(struct gs_dep_window, resets)},
+	{"graysplit_downstream_closes_total", "Connections ended (FIN or RST).",
+	 offsetof(struct gs_dep_window, closes)},
+	{"graysplit_downstream_calls_total", "Requests answered (the answer's first byte seen).",
+	 offsetof(struct gs_dep_window, calls)},
+	{"graysplit_downstream_error_replies_total",
+	 "Answers that are the protocol's error (PostgreSQL ErrorResponse, RESP error, HTTP 5xx).",
+	 offsetof(struct gs_dep_window, error_replies)},
+};
+
+static uint64_t field(const struct gs_dep_window *w, size_t off)
 {
-	char name[64];
+	uint64_t v;
+
+	memcpy(&v, (const char *)w + off, sizeof(v));
+	return v;
+}
+
+/* service="...",group="...",dependency="..." of row i. */
+static void labels_of(const struct gs_dswatch *d, uint32_t i, const struct gs_collect *c,
+		      struct gs_prom_buf *b)
+{
+	char svc[GS_SERVICE_STRLEN], dep[64];
+
+	b->len = 0;
+	gs_format_service(&c->services[d->rows[i].id].key, svc, sizeof(svc));
+	gs_dep_name(dep, sizeof(dep), &d->rows[i].dep, d->rows[i].port);
+	gs_prom_printf(b, "service=\"");
+	gs_prom_escape_label(b, svc);
+	gs_prom_printf(b, "\",group=\"%s\",dependency=\"",
+		       gs_group_name((uint8_t)d->rows[i].group));
+	gs_prom_escape_label(b, dep);
+	gs_prom_printf(b, "\"");
+}
+
+void gs_dswatch_metrics(const struct gs_dswatch *d, const struct gs_collect *c,
+			struct gs_prom_buf *out)
+{
+	struct gs_prom_buf labels = {0};
+	size_t f;
 	uint32_t i;
 
 	if (!d)
 		return;
-	for (i = 0; i < d->nrows; i++) {
-		gs_dep_name(name, sizeof(name), &d->rows[i].dep, d->rows[i].port);
-		fn(ctx, d->rows[i].id, d->rows[i].group, name, &d->rows[i].total);
+	for (f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
+		gs_prom_header(out, families[f].name, "counter", families[f].help);
+		for (i = 0; i < d->nrows; i++) {
+			if (!c->services[d->rows[i].id].present)
+				continue;
+			labels_of(d, i, c, &labels);
+			gs_prom_printf(out, "%s{%s} %" PRIu64 "\n", families[f].name,
+				       labels.p ? labels.p : "",
+				       field(&d->rows[i].total, families[f].off));
+		}
 	}
+	gs_prom_header(out, "graysplit_downstream_call_seconds", "histogram",
+		       "Backends' calls to a dependency: a request's last byte to the answer's "
+		       "first, per service, group and dependency.");
+	for (i = 0; i < d->nrows; i++) {
+		if (!c->services[d->rows[i].id].present)
+			continue;
+		labels_of(d, i, c, &labels);
+		gs_prom_histogram(out, "graysplit_downstream_call_seconds",
+				  labels.p ? labels.p : "", d->rows[i].total.call.bucket);
+	}
+	gs_prom_header(out, "graysplit_downstream_connect_seconds", "histogram",
+		       "Backends' connects to a dependency: SYN to SYN-ACK.");
+	for (i = 0; i < d->nrows; i++) {
+		if (!c->services[d->rows[i].id].present)
+			continue;
+		labels_of(d, i, c, &labels);
+		gs_prom_histogram(out, "graysplit_downstream_connect_seconds",
+				  labels.p ? labels.p : "", d->rows[i].total.connect.bucket);
+	}
+	gs_prom_buf_free(&labels);
 }

@@ -16,6 +16,7 @@
 #include "collect.h"
 #include "downstream.h"
 #include "graysplit.h"
+#include "prom.h"
 
 struct gs_dswatch;
 
@@ -23,8 +24,9 @@ struct gs_dswatch;
 int gs_dswatch_open(struct gs_dswatch **out, const char *pin_dir, uint32_t slots);
 void gs_dswatch_close(struct gs_dswatch *d);
 
-/* Once per tick, before the services: every pair's growth since the last. */
-int gs_dswatch_read(struct gs_dswatch *d);
+/* Once per tick, before the services: every pair's growth since the last,
+ * added to the /metrics rows of every service of c. */
+int gs_dswatch_read(struct gs_dswatch *d, const struct gs_collect *c);
 
 /* The outcome of one service's look at its dependencies. */
 struct gs_dswatch_result {
@@ -47,10 +49,9 @@ void gs_dswatch_service(struct gs_dswatch *d, uint32_t id, const struct gs_colle
 /* The service is no longer watched: drop its windows. */
 void gs_dswatch_forget(struct gs_dswatch *d, uint32_t id);
 
-/* Per (service, group, dependency) totals since the agent started, for
- * /metrics: fn is called once per row. */
-typedef void (*gs_dswatch_row_fn)(void *ctx, uint32_t id, int group, const char *dep,
-				  const struct gs_dep_window *total);
-void gs_dswatch_rows(const struct gs_dswatch *d, gs_dswatch_row_fn fn, void *ctx);
+/* /metrics: per (service, group, dependency), counters and histograms of
+ * the calls since the agent started (no per-connection series). */
+void gs_dswatch_metrics(const struct gs_dswatch *d, const struct gs_collect *c,
+			struct gs_prom_buf *out);
 
 #endif

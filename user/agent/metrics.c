@@ -121,6 +121,11 @@ static const char *const datapath_help[GS_CNT_MAX] = {
 		"ICMP errors (either path) with a short, malformed or fragment quote: untouched.",
 	[GS_CNT_ICMP_TO_BACKEND] =
 		"ICMP errors to a VIP about an SNATed reply, sent on to the flow's backend.",
+	[GS_CNT_DEP_PAIRS_FULL] =
+		"Downstream watch: connections to a new (backend, dependency) pair "
+		"left untracked, every pair slot taken.",
+	[GS_CNT_DEP_FLOW_INSERT] = "Downstream watch: connections that could not be followed (the "
+				   "connection table refused the entry).",
 };
 
 static uint64_t stat_at(const struct gs_backend_stats *s, size_t off)
@@ -300,6 +305,11 @@ static int render_datapath(struct gs_collect *c, struct gs_prom_buf *out)
 		gs_prom_printf(out, "%s %" PRIu64 "\n", name, sum);
 	}
 	return 0;
+}
+
+const char *gs_metrics_datapath_help(unsigned int counter)
+{
+	return counter < GS_CNT_MAX ? datapath_help[counter] : NULL;
 }
 
 int gs_metrics_render(struct gs_collect *c, const struct gs_metrics_agent *ag,

@@ -30,6 +30,10 @@ struct gs_metrics_agent {
 int gs_metrics_render(struct gs_collect *c, const struct gs_metrics_agent *ag,
 		      struct gs_prom_buf *out);
 
+/* The HELP text of global counter (enum gs_counter), NULL if it has none:
+ * every counter must have one (tests/unit/test_prom.c). */
+const char *gs_metrics_datapath_help(unsigned int counter);
+
 typedef int (*gs_metrics_render_fn)(void *ctx, struct gs_prom_buf *out);
 
 struct gs_metrics;

@@ -1335,7 +1335,7 @@ static const struct gs_cmd commands[] = {
 	 "ring buffer has one reader: not while an agent runs.\n\n"
 	 "  -f, --follow           keep printing until SIGINT or SIGTERM (default: print\n"
 	 "                         what is pending, then exit)\n"},
-	{"top", cmd_top, NULL, "[--interval S] [--count N]",
+	{"top", cmd_top, NULL, "[--interval S] [--count N] [--downstream PIN_DIR]",
 	 "A live view of the instance, redrawn every interval: per service its VIP,\n"
 	 "canary share, state, rollout (name, phase, step k of n) and last decision;\n"
 	 "per backend its group, weight, state, new flows per second, errors (refused,\n"
@@ -1343,9 +1343,14 @@ static const struct gs_cmd commands[] = {
 	 "unanswered flows; 5xx, or DNS SERVFAIL and REFUSED, per response), p95 connect\n"
 	 "and first-byte latency over the last interval, and open flows. On a terminal\n"
 	 "it draws in the alternate screen; q, ^C or SIGTERM quits. When stdout is not a\n"
-	 "terminal, frames follow one another as plain text. It only reads the maps.\n\n"
+	 "terminal, frames follow one another as plain text. It only reads the maps.\n"
+	 "With --downstream PIN_DIR (the backend hosts' watch, attach --role backend),\n"
+	 "per service also each dependency its backends call, per group: calls per\n"
+	 "second and per request served, errors per call, connections ended per\n"
+	 "request and p95 call latency.\n\n"
 	 "  -i, --interval S       seconds between frames, 0.1..3600 (default 1)\n"
-	 "  -n, --count N          draw N frames, then exit (default: until told to quit)\n"},
+	 "  -n, --count N          draw N frames, then exit (default: until told to quit)\n"
+	 "  --downstream PIN_DIR   the backend hosts' watch, per dependency and group\n"},
 	{"config", cmd_config, NULL, "[SWITCH on|off]... [--json]",
 	 "Show the data path's switches, or turn them on or off (all pairs in one\n"
 	 "store, taking effect at the next packet). Every switch is on in a new\n"

@@ -29,6 +29,7 @@
 #include "cmdline.h"
 #include "collect.h"
 #include "decisions.h"
+#include "downstream.h"
 #include "error.h"
 #include "lock.h"
 #include "map_iter.h"
@@ -91,6 +92,9 @@ struct top {
 	bool termios_saved;
 	unsigned int rows, cols;
 	struct screen screen;
+	/* --downstream: the backend hosts' watch, read with the backends. */
+	struct gs_dep_reader *deps;
+	struct gs_dep_window *dep_rows; /* draw_downstream's scratch */
 };
 
 __attribute__((format(printf, 2, 3))) static void add_line(struct screen *s, const char *fmt, ...)
@@ -147,9 +151,11 @@ static int parse_interval(const char *s, uint32_t *ms)
 
 int gs_top_parse(const char *cmd, int argc, char **argv, struct gs_top_opts *opts)
 {
-	const char *interval = NULL, *count = NULL;
-	const struct gs_opt flags[] = {
-		{"--interval", "-i", &interval, NULL}, {"--count", "-n", &count, NULL}, {0}};
+	const char *interval = NULL, *count = NULL, *downstream = NULL;
+	const struct gs_opt flags[] = {{"--interval", "-i", &interval, NULL},
+				       {"--count", "-n", &count, NULL},
+				       {"--downstream", NULL, &downstream, NULL},
+				       {0}};
 	struct gs_top_opts o = {.interval_ms = GS_TOP_INTERVAL_MS_DEFAULT};
 	int err, n;
 
@@ -160,6 +166,7 @@ int gs_top_parse(const char *cmd, int argc, char **argv, struct gs_top_opts *opt
 		err = gs_parse_u32(count, 1, GS_TOP_COUNT_MAX, "--count", &o.count);
 	if (err)
 		return err;
+	o.downstream = downstream;
 	*opts = o;
 	return 0;
 }
@@ -190,6 +197,8 @@ static int take_reading(struct top *t)
 	for (id = 0; id < GS_MAX_SERVICES; id++)
 		t->want[id] = t->collect.services[id].present;
 	err = gs_collect_read_backends(&t->collect, t->want, true, t->win);
+	if (!err && t->deps)
+		err = gs_dep_read(t->deps);
 	if (err)
 		return err;
 	now = gs_monotonic_ns();
@@ -356,6 +365,95 @@ static void draw_backends(struct top *t, uint32_t sid)
 	}
 }
 
+/* The group of backend address addr in service sid, or -1. */
+static int dep_group(const struct top *t, uint32_t sid, const union gs_addr *addr)
+{
+	uint32_t id;
+
+	for (id = 0; id < GS_MAX_BACKENDS; id++) {
+		const struct gs_backend *b = &t->collect.backends[id];
+
+		if (b->state != GS_BACKEND_FREE && b->service_id == sid &&
+		    !memcmp(&b->addr, addr, sizeof(*addr)))
+			return b->group;
+	}
+	return -1;
+}
+
+/* Per group and dependency, the backends' calls over the last interval,
+ * against the requests the group served (its backends' responses). */
+static void draw_downstream(struct top *t, uint32_t sid)
+{
+	char name[64], calls[24], per_req[16], err[16], churn[16], p95[16];
+	uint64_t served[GS_GROUPS] = {0};
+	struct gs_dep_window *row;
+	uint32_t s, k, id;
+	int g;
+
+	for (id = 0; id < GS_MAX_BACKENDS; id++) {
+		const struct gs_backend *b = &t->collect.backends[id];
+
+		if (b->state != GS_BACKEND_FREE && b->service_id == sid && b->group < GS_GROUPS)
+			served[b->group] += t->win[id].responses;
+	}
+	add_line(&t->screen, "  %-24s %-6s %8s %9s %8s %9s %9s", "DEPENDENCY", "GROUP", "CALLS/S",
+		 "CALLS/REQ", "ERR/CALL", "CHURN/REQ", "P95-CALL");
+	for (s = 0; s < GS_MAX_DEP_PAIRS; s++) {
+		const struct gs_dep_pair *p = &t->deps->pairs[s];
+
+		if (!p->present || dep_group(t, sid, &p->key.backend) < 0)
+			continue;
+		/* One line per (dependency, group): the first pair of each
+		 * sums all of them. */
+		for (k = 0; k < s; k++) {
+			const struct gs_dep_pair *q = &t->deps->pairs[k];
+
+			if (q->present && q->key.dport == p->key.dport &&
+			    !memcmp(&q->key.dep, &p->key.dep, sizeof(q->key.dep)) &&
+			    dep_group(t, sid, &q->key.backend) >= 0)
+				break;
+		}
+		if (k < s)
+			continue;
+		memset(t->dep_rows, 0, GS_GROUPS * sizeof(*t->dep_rows));
+		for (k = s; k < GS_MAX_DEP_PAIRS; k++) {
+			const struct gs_dep_pair *q = &t->deps->pairs[k];
+
+			if (!q->present || q->key.dport != p->key.dport ||
+			    memcmp(&q->key.dep, &p->key.dep, sizeof(q->key.dep)))
+				continue;
+			g = dep_group(t, sid, &q->key.backend);
+			if (g >= 0 && g < GS_GROUPS)
+				gs_dep_window_merge(&t->dep_rows[g], &q->delta, 1);
+		}
+		gs_dep_name(name, sizeof(name), &p->key.dep, p->key.dport);
+		for (g = GS_GROUPS - 1; g >= 0; g--) {
+			row = &t->dep_rows[g];
+			if (t->elapsed_s > 0)
+				snprintf(calls, sizeof(calls), "%.1f",
+					 (double)row->calls / t->elapsed_s);
+			else
+				snprintf(calls, sizeof(calls), "-");
+			if (served[g])
+				snprintf(per_req, sizeof(per_req), "%.2f",
+					 (double)row->calls / (double)served[g]);
+			else
+				snprintf(per_req, sizeof(per_req), "-");
+			format_ratio(row->error_replies + row->refused + row->timeouts +
+					     row->resets,
+				     row->calls + row->refused + row->timeouts, err, sizeof(err));
+			if (served[g])
+				snprintf(churn, sizeof(churn), "%.2f",
+					 (double)row->closes / (double)served[g]);
+			else
+				snprintf(churn, sizeof(churn), "-");
+			format_latency(gs_hist64_quantile(&row->call, 0.95), p95, sizeof(p95));
+			add_line(&t->screen, "  %-24s %-6s %8s %9s %8s %9s %9s", name,
+				 gs_group_name((uint8_t)g), calls, per_req, err, churn, p95);
+		}
+	}
+}
+
 static void draw_service(struct top *t, uint32_t id)
 {
 	const struct gs_collect_service *s = &t->collect.services[id];
@@ -375,6 +473,8 @@ static void draw_service(struct top *t, uint32_t id)
 	draw_rollout(t, id);
 	add_line(&t->screen, "  last     %s", t->decision[id][0] ? t->decision[id] : "-");
 	draw_backends(t, id);
+	if (t->deps)
+		draw_downstream(t, id);
 	add_line(&t->screen, "%s", "");
 }
 
@@ -566,7 +666,26 @@ int gs_top_run(const char *pin_dir, const struct gs_top_opts *opts)
 		if (err)
 			gs_maps_close(&t->maps);
 	}
+	if (!err && opts->downstream) {
+		t->deps = calloc(1, sizeof(*t->deps));
+		t->dep_rows = calloc(GS_GROUPS, sizeof(*t->dep_rows));
+		if (!t->deps || !t->dep_rows)
+			err = gs_fail(ENOMEM, "out of memory");
+		else if ((err = gs_dep_reader_open(t->deps, opts->downstream)))
+			err = gs_fail(-err, "--downstream %s: %s", opts->downstream,
+				      gs_last_error());
+		if (err) {
+			free(t->deps);
+			t->deps = NULL;
+			gs_collect_free(&t->collect);
+			gs_maps_close(&t->maps);
+		}
+		/* The first frame shows the first interval, not the history. */
+		if (t->deps)
+			t->deps->history_is_base = true;
+	}
 	if (err) {
+		free(t->dep_rows);
 		free(t->win);
 		free(t->live);
 		free(t);
@@ -602,6 +721,12 @@ int gs_top_run(const char *pin_dir, const struct gs_top_opts *opts)
 	free(t->screen.lines);
 	gs_collect_free(&t->collect);
 	gs_maps_close(&t->maps);
+	if (t->deps) {
+		gs_maps_close(&t->deps->maps);
+		gs_dep_reader_close(t->deps);
+	}
+	free(t->deps);
+	free(t->dep_rows);
 	free(t->win);
 	free(t->live);
 	free(t);

@@ -11,8 +11,9 @@
 #include <stdint.h>
 
 struct gs_top_opts {
-	uint32_t interval_ms; /* between frames */
-	uint32_t count;	      /* frames to draw, 0: until q, SIGINT or SIGTERM */
+	uint32_t interval_ms;	/* between frames */
+	uint32_t count;		/* frames to draw, 0: until q, SIGINT or SIGTERM */
+	const char *downstream; /* the backend hosts' watch (attach --role backend), or NULL */
 };
 
 #define GS_TOP_INTERVAL_MS_DEFAULT 1000u

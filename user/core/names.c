@@ -37,6 +37,8 @@ static const char *const counter_names[GS_CNT_MAX] = {
 	[GS_CNT_ICMP_NOT_OURS] = "icmp_not_ours",
 	[GS_CNT_ICMP_BAD_QUOTE] = "icmp_bad_quote",
 	[GS_CNT_ICMP_TO_BACKEND] = "icmp_to_backend",
+	[GS_CNT_DEP_PAIRS_FULL] = "dep_pairs_full",
+	[GS_CNT_DEP_FLOW_INSERT] = "dep_flow_insert_fail",
 };
 
 const char *gs_counter_name(unsigned int counter)
