@@ -10,6 +10,7 @@
 # client request is answered 200 throughout: only the watch sees the harm.
 
 load helpers
+load etcd
 
 # shellcheck source=../bed/dbbed.sh
 source "$TB_ROOT/tests/bed/dbbed.sh"
@@ -31,6 +32,7 @@ setup_file() {
 teardown_file() {
 	agent_stop_all
 	load_stop_all
+	etcd_down
 	"$TB_GRAYSPLIT" --pin-dir "$BE" detach --all
 	tb_state_clean "$BE"
 	bed_down
@@ -237,4 +239,53 @@ fault_failback() {
 	assert_equal "$(failback_line)" ""
 	note "A/A 60 s; since attach: canary $(by_group canary calls) calls, p95 $(by_group canary call_p95_ms) ms;" \
 		"stable $(by_group stable calls) calls, p95 $(by_group stable call_p95_ms) ms"
+}
+
+# fleet_agent NAME PIN_DIR: an agent of the fleet on that instance, its
+# decisions in $BATS_TEST_TMPDIR/NAME.log.
+fleet_agent() {
+	"$TB_GRAYSPLIT" --pin-dir "$2" agent --store "$ETCD_URL" --node "$1" \
+		--log "$BATS_TEST_TMPDIR/$1.log" </dev/null >"$BATS_TEST_TMPDIR/$1.out" 2>&1 3>&- &
+	echo $! >>"$BATS_FILE_TMPDIR/agent.pids"
+}
+
+@test "fleet: the backend hosts' agent publishes its watch, the leader pools it and fails the canary back" {
+	local f line t_fault t_dec i
+	etcd_up
+	f=$BATS_TEST_TMPDIR/fleet.yaml
+	rollout fleet-ds
+	cp "$BATS_TEST_TMPDIR/fleet-ds.yaml" "$f"
+	gs apply --store "$ETCD_URL" -f "$f" >/dev/null
+	fleet_agent front "$(tb_pin_dir "$TB")"
+	fleet_agent behosts "$BE"
+	# The node applies the store's spec.
+	for ((i = 0; i < 100; i++)); do
+		[ "$(service_json 4 | jq -r .canary_percent)" = 20 ] && break
+		sleep 0.1
+	done
+	assert_equal "$(service_json 4 | jq -r .canary_percent)" 20
+	load_start fleet 4 200
+	# The backend hosts publish their pairs: each backend's to the database.
+	for ((i = 0; i < 50; i++)); do
+		ectl get "$ETCD_PREFIX/downstream/behosts" --print-value-only |
+			jq -e --arg d "$TB_DB4" '[.pairs[] | select(.dep == $d and .port == 5432)] | length == 3' \
+			>/dev/null && break
+		sleep 0.1
+	done
+	ectl get "$ETCD_PREFIX/downstream/behosts" --print-value-only |
+		jq -e --arg d "$TB_DB4" '[.pairs[] | select(.dep == $d and .port == 5432)] | length == 3'
+	note "leader: $(ectl get "$ETCD_PREFIX/leader" --print-value-only | head -c 80)"
+	sleep 2
+	t_fault=$(now_epoch)
+	tb_db_fault "$TB" b3 heavy 10
+	wait_rolled_back 4 15
+	load_stop
+	every_answer_200
+	line=$(cat "$BATS_TEST_TMPDIR/front.log" "$BATS_TEST_TMPDIR/behosts.log" |
+		jq -c 'select(.dependency != null and .action != null)' | head -1)
+	[ -n "$line" ] || { echo "no downstream fail-back in either log" >&2; tail -3 "$BATS_TEST_TMPDIR"/*.out >&2; return 1; }
+	t_dec=$(iso_to_epoch "$(jq -r .time <<<"$line")")
+	note "fleet: failed back $(fsub "$t_dec" "$t_fault") s after the fault: $(jq -r .reason <<<"$line")"
+	assert_equal "$(jq -r .dependency <<<"$line")" "$TB_DB4:$TB_DB_PORT"
+	[[ $(service_json 4 | jq -r .reason) == *"$TB_DB4:$TB_DB_PORT"* ]]
 }

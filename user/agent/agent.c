@@ -107,6 +107,7 @@ struct agent {
 	struct gs_pool *pool;
 	uint64_t epoch;		/* wall clock at start: names this run's counts */
 	uint64_t next_stats_ns; /* the next publish of this node's counts */
+	uint64_t next_ds_ns;	/* ... and of its downstream watch's */
 	struct gs_fleet_state
 		*fleet; /* GS_MAX_SERVICES: the fleet's state as last mirrored or published */
 	bool fleet_known[GS_MAX_SERVICES];
@@ -834,6 +835,36 @@ static void fleet_counts(struct agent *a)
 }
 
 /* What this node's maps say of service id, as the fleet's state. */
+/*
+ * The downstream watch in a fleet: this host's pairs to the store with the
+ * counts (a backend host's agent is what has any); the leader judges on
+ * every host's, pooled, instead of its own.
+ */
+static void fleet_downstream(struct agent *a)
+{
+	struct gs_etcd_kvs kvs;
+	uint64_t now = gs_monotonic_ns();
+
+	if (now >= a->next_ds_ns) {
+		struct json_object *o = gs_dswatch_local_json(a->ds, a->epoch);
+
+		a->next_ds_ns = now + GS_FLEET_STATS_NS;
+		if (o)
+			gs_follow_publish_downstream(a->follow, o);
+		json_object_put(o);
+	}
+	if (!gs_follow_leader(a->follow))
+		return;
+	if (gs_follow_read_downstream(a->follow, &kvs)) {
+		/* No pooled calls this tick: nothing is taken as evidence. */
+		memset(&kvs, 0, sizeof(kvs));
+		gs_dswatch_ingest(a->ds, &kvs);
+		return;
+	}
+	gs_dswatch_ingest(a->ds, &kvs);
+	gs_etcd_kvs_free(&kvs);
+}
+
 static bool local_state(struct agent *a, uint32_t id, struct gs_fleet_state *st)
 {
 	const struct gs_collect_service *s = &a->collect.services[id];
@@ -1028,11 +1059,15 @@ static int tick(struct agent *a)
 	}
 	err = gs_collect_read(&a->collect, a->want, true, a->delta);
 	if (!err && a->ds)
-		err = gs_dswatch_read(a->ds, &a->collect);
+		err = gs_dswatch_read(a->ds);
 	if (err)
 		return err;
 	if (a->follow)
 		fleet_counts(a);
+	if (a->follow && a->ds)
+		fleet_downstream(a);
+	if (a->ds)
+		gs_dswatch_account(a->ds, &a->collect);
 	for (id = 0; id < GS_MAX_SERVICES; id++) {
 		struct watch *w = &a->watch[id];
 
@@ -1239,6 +1274,14 @@ static int follow_start(struct agent *a)
 
 	if (err <= 0)
 		return err;
+	/* In a fleet every agent has the downstream watch: a backend host's
+	 * own instance (attach --role backend) publishes what it counts, and
+	 * the leader, whichever node it is, pools every host's. */
+	if (!a->ds) {
+		err = gs_dswatch_open(&a->ds, a->pin_dir, a->slots);
+		if (err)
+			return err;
+	}
 	a->pool = gs_pool_new();
 	a->fleet = calloc(GS_MAX_SERVICES, sizeof(*a->fleet));
 	if (!a->pool || !a->fleet)

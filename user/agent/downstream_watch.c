@@ -14,6 +14,7 @@
 
 #include <bpf/bpf.h>
 
+#include "dep_pool.h"
 #include "downstream_watch.h"
 #include "error.h"
 #include "parse.h"
@@ -44,6 +45,13 @@ struct row {
 
 struct gs_dswatch {
 	struct gs_dep_reader reader;
+	/* The pairs this tick's decisions and rows read: the local reader's,
+	 * or in a fleet's leader every backend host's, pooled. */
+	const struct gs_dep_pair *view;
+	size_t nview;
+	struct gs_dep_pair *pooled; /* GS_MAX_DEP_PAIRS */
+	struct gs_dep_pool *pool;   /* created by the first ingest */
+	struct gs_dep_window *cum;  /* GS_MAX_DEP_PAIRS: local, since start */
 	uint32_t slots;
 	struct target *t[GS_MAX_SERVICES][GS_MAX_DOWNSTREAM];
 	struct row *rows;
@@ -61,9 +69,13 @@ int gs_dswatch_open(struct gs_dswatch **out, const char *pin_dir, uint32_t slots
 	d->slots = slots ? slots : 1;
 	d->rows = calloc(MAX_ROWS, sizeof(*d->rows));
 	d->scratch = calloc(GS_GROUPS, sizeof(*d->scratch));
-	if (!d->rows || !d->scratch) {
+	d->pooled = calloc(GS_MAX_DEP_PAIRS, sizeof(*d->pooled));
+	d->cum = calloc(GS_MAX_DEP_PAIRS, sizeof(*d->cum));
+	if (!d->rows || !d->scratch || !d->pooled || !d->cum) {
 		free(d->rows);
 		free(d->scratch);
+		free(d->pooled);
+		free(d->cum);
 		free(d);
 		return gs_fail(ENOMEM, "out of memory");
 	}
@@ -73,6 +85,8 @@ int gs_dswatch_open(struct gs_dswatch **out, const char *pin_dir, uint32_t slots
 	if (err) {
 		free(d->rows);
 		free(d->scratch);
+		free(d->pooled);
+		free(d->cum);
 		free(d);
 		return gs_fail(-err, "--downstream %s: %s", pin_dir, gs_last_error());
 	}
@@ -109,8 +123,11 @@ void gs_dswatch_close(struct gs_dswatch *d)
 		gs_dswatch_forget(d, id);
 	gs_maps_close(&d->reader.maps);
 	gs_dep_reader_close(&d->reader);
+	gs_dep_pool_free(d->pool);
 	free(d->rows);
 	free(d->scratch);
+	free(d->pooled);
+	free(d->cum);
 	free(d);
 }
 
@@ -160,8 +177,8 @@ static void service_growth(struct gs_dswatch *d, uint32_t id, const struct gs_co
 
 	for (g = 0; g < GS_GROUPS; g++)
 		memset(&out[g], 0, sizeof(out[g]));
-	for (s = 0; s < GS_MAX_DEP_PAIRS; s++) {
-		const struct gs_dep_pair *p = &d->reader.pairs[s];
+	for (s = 0; s < d->nview; s++) {
+		const struct gs_dep_pair *p = &d->view[s];
 
 		if (!p->present)
 			continue;
@@ -181,8 +198,8 @@ static void rows_add(struct gs_dswatch *d, uint32_t id, const struct gs_collect 
 	uint32_t s;
 	int g;
 
-	for (s = 0; s < GS_MAX_DEP_PAIRS; s++) {
-		const struct gs_dep_pair *p = &d->reader.pairs[s];
+	for (s = 0; s < d->nview; s++) {
+		const struct gs_dep_pair *p = &d->view[s];
 		struct row *r;
 
 		if (!p->present)
@@ -196,18 +213,69 @@ static void rows_add(struct gs_dswatch *d, uint32_t id, const struct gs_collect 
 	}
 }
 
-int gs_dswatch_read(struct gs_dswatch *d, const struct gs_collect *c)
+int gs_dswatch_read(struct gs_dswatch *d)
 {
-	uint32_t id;
+	uint32_t slot;
 	int err;
 
 	err = gs_dep_read(&d->reader);
 	if (err)
 		return err;
+	for (slot = 0; slot < GS_MAX_DEP_PAIRS; slot++)
+		if (d->reader.pairs[slot].present)
+			gs_dep_window_merge(&d->cum[slot], &d->reader.pairs[slot].delta, 1);
+	d->view = d->reader.pairs;
+	d->nview = GS_MAX_DEP_PAIRS;
+	return 0;
+}
+
+struct json_object *gs_dswatch_local_json(const struct gs_dswatch *d, uint64_t epoch)
+{
+	struct gs_dep_key *keys = calloc(GS_MAX_DEP_PAIRS, sizeof(*keys));
+	struct gs_dep_window *cum = calloc(GS_MAX_DEP_PAIRS, sizeof(*cum));
+	struct json_object *o = NULL;
+	uint32_t slot;
+	size_t n = 0;
+
+	if (keys && cum) {
+		for (slot = 0; slot < GS_MAX_DEP_PAIRS; slot++) {
+			if (!d->reader.pairs[slot].present)
+				continue;
+			keys[n] = d->reader.pairs[slot].key;
+			cum[n++] = d->cum[slot];
+		}
+		o = gs_dep_pool_local_json(keys, cum, n, epoch);
+	}
+	free(keys);
+	free(cum);
+	return o;
+}
+
+int gs_dswatch_ingest(struct gs_dswatch *d, const struct gs_etcd_kvs *kvs)
+{
+	size_t n = 0;
+	int err;
+
+	if (!d->pool) {
+		d->pool = gs_dep_pool_new();
+		if (!d->pool)
+			return gs_fail(ENOMEM, "out of memory");
+	}
+	err = gs_dep_pool_ingest(d->pool, kvs, d->pooled, GS_MAX_DEP_PAIRS, &n);
+	if (err)
+		return err;
+	d->view = d->pooled;
+	d->nview = n;
+	return 0;
+}
+
+void gs_dswatch_account(struct gs_dswatch *d, const struct gs_collect *c)
+{
+	uint32_t id;
+
 	for (id = 0; id < GS_MAX_SERVICES; id++)
 		if (c->services[id].present)
 			rows_add(d, id, c);
-	return 0;
 }
 
 static void target_reset(struct target *t, uint32_t slots, uint32_t ppm)

@@ -16,6 +16,7 @@
 #include "collect.h"
 #include "downstream.h"
 #include "graysplit.h"
+#include "etcd.h"
 #include "prom.h"
 
 struct gs_dswatch;
@@ -24,9 +25,18 @@ struct gs_dswatch;
 int gs_dswatch_open(struct gs_dswatch **out, const char *pin_dir, uint32_t slots);
 void gs_dswatch_close(struct gs_dswatch *d);
 
-/* Once per tick, before the services: every pair's growth since the last,
- * added to the /metrics rows of every service of c. */
-int gs_dswatch_read(struct gs_dswatch *d, const struct gs_collect *c);
+/* Once per tick, before the services: every local pair's growth since the
+ * last reading; the decisions and rows of this tick read these. */
+int gs_dswatch_read(struct gs_dswatch *d);
+/* In a fleet: what this host publishes (PREFIX/downstream/NAME): every
+ * local pair's counts since the agent started. */
+struct json_object *gs_dswatch_local_json(const struct gs_dswatch *d, uint64_t epoch);
+/* The leader: every host's published pairs, whose growth since the last
+ * ingest the decisions and rows of this tick read instead. */
+int gs_dswatch_ingest(struct gs_dswatch *d, const struct gs_etcd_kvs *kvs);
+/* After the above: this tick's growth into the /metrics rows of every
+ * service of c. */
+void gs_dswatch_account(struct gs_dswatch *d, const struct gs_collect *c);
 
 /* The outcome of one service's look at its dependencies. */
 struct gs_dswatch_result {

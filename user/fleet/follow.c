@@ -730,6 +730,27 @@ int gs_follow_read_stats(struct gs_follow *f, struct gs_etcd_kvs *out)
 	return store_result(f, gs_etcd_get(f->etcd, dir, true, out));
 }
 
+int gs_follow_publish_downstream(struct gs_follow *f, struct json_object *pairs)
+{
+	char key[GS_FLEET_KEY_MAX];
+	const char *text = json_object_to_json_string_ext(pairs, JSON_C_TO_STRING_PLAIN);
+
+	if (!f->lease || !store_usable(f))
+		return gs_fail(EAGAIN, "store: no lease yet, or unreachable");
+	snprintf(key, sizeof(key), "%s/downstream/%s", f->url.prefix, f->name);
+	return store_result(f, gs_etcd_put(f->etcd, key, text, strlen(text), f->lease));
+}
+
+int gs_follow_read_downstream(struct gs_follow *f, struct gs_etcd_kvs *out)
+{
+	char dir[GS_FLEET_KEY_MAX];
+
+	if (!store_usable(f))
+		return gs_fail(EAGAIN, "store: unreachable");
+	snprintf(dir, sizeof(dir), "%s/downstream/", f->url.prefix);
+	return store_result(f, gs_etcd_get(f->etcd, dir, true, out));
+}
+
 void gs_follow_run(struct gs_follow *f, uint64_t now_ns)
 {
 	int64_t revision, brevision;

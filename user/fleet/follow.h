@@ -94,4 +94,9 @@ int gs_follow_publish_stats(struct gs_follow *f, struct json_object *stats);
 /* Every node's, for the leader to pool. */
 int gs_follow_read_stats(struct gs_follow *f, struct gs_etcd_kvs *out);
 
+/* The same for the downstream watch's pairs (PREFIX/downstream/NAME):
+ * backend hosts publish them, the leader pools them (dep_pool.h). */
+int gs_follow_publish_downstream(struct gs_follow *f, struct json_object *pairs);
+int gs_follow_read_downstream(struct gs_follow *f, struct gs_etcd_kvs *out);
+
 #endif

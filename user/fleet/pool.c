@@ -110,7 +110,7 @@ int gs_pool_add(struct gs_pool *p, const char *svc, uint32_t share_ppm,
 	return 0;
 }
 
-static struct json_object *hist_json(const struct gs_hist64 *h)
+struct json_object *gs_pool_hist_json(const struct gs_hist64 *h)
 {
 	struct json_object *arr = json_object_new_array();
 	uint32_t i;
@@ -128,7 +128,7 @@ static struct json_object *hist_json(const struct gs_hist64 *h)
 	return arr;
 }
 
-static int hist_parse(struct json_object *arr, struct gs_hist64 *h)
+int gs_pool_hist_parse(struct json_object *arr, struct gs_hist64 *h)
 {
 	size_t i, n;
 
@@ -173,8 +173,8 @@ struct json_object *gs_pool_window_json(const struct gs_group_window *w)
 #define ADD(name, field) json_object_object_add(o, name, json_object_new_uint64(w->field));
 	COUNTERS(ADD)
 #undef ADD
-	json_object_object_add(o, "connect", hist_json(&w->connect));
-	json_object_object_add(o, "ttfb", hist_json(&w->ttfb));
+	json_object_object_add(o, "connect", gs_pool_hist_json(&w->connect));
+	json_object_object_add(o, "ttfb", gs_pool_hist_json(&w->ttfb));
 	return o;
 }
 
@@ -190,8 +190,9 @@ int gs_pool_window_parse(struct json_object *o, struct gs_group_window *w)
 		w->field = json_object_get_uint64(v);
 	COUNTERS(GET)
 #undef GET
-	if (hist_parse(json_object_object_get_ex(o, "connect", &v) ? v : NULL, &w->connect) ||
-	    hist_parse(json_object_object_get_ex(o, "ttfb", &v) ? v : NULL, &w->ttfb))
+	if (gs_pool_hist_parse(json_object_object_get_ex(o, "connect", &v) ? v : NULL,
+			       &w->connect) ||
+	    gs_pool_hist_parse(json_object_object_get_ex(o, "ttfb", &v) ? v : NULL, &w->ttfb))
 		return -EPROTO;
 	return 0;
 }

@@ -45,6 +45,10 @@ int gs_pool_ingest(struct gs_pool *p, const struct gs_etcd_kvs *stats);
 void gs_pool_take(struct gs_pool *p, const char *svc, uint32_t share_ppm,
 		  struct gs_group_window out[GS_GROUPS]);
 
+/* A histogram as [[bucket, count], ...] (empty buckets left out), and back. */
+struct json_object *gs_pool_hist_json(const struct gs_hist64 *h);
+int gs_pool_hist_parse(struct json_object *arr, struct gs_hist64 *h);
+
 /* Encoding, for tests. */
 struct json_object *gs_pool_window_json(const struct gs_group_window *w);
 int gs_pool_window_parse(struct json_object *o, struct gs_group_window *w);
