@@ -455,7 +455,14 @@ tb_up() {
 		return 1
 	fi
 	tb_bpffs || return 1
-	if ! (set -eu && tb__build "$p"); then
+	# A bash of its own, not a subshell: in the condition of an if, bash
+	# ignores set -e in a subshell whatever it sets, so a step that failed
+	# would go unnoticed until a later one did. The child starts afresh
+	# and honours its own set -e; the bed's settings go with it.
+	if ! TB_ROOT=$TB_ROOT TB_GRAYSPLIT=$TB_GRAYSPLIT TB_PYTHON=$TB_PYTHON \
+		TB_STATE_BASE=$TB_STATE_BASE TB_BIG_BYTES=$TB_BIG_BYTES \
+		TB_BACKEND_GRO=${TB_BACKEND_GRO:-off} TB_BACKEND_SCHED=${TB_BACKEND_SCHED:-rr} \
+		bash -c 'set -eu; source "$TB_ROOT/tests/bed/testbed.sh"; tb__build "$1"' tb-build "$p"; then
 		echo "testbed: bringing up '$p' failed; tearing down" >&2
 		tb_down "$p"
 		return 1
