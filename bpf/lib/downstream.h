@@ -100,12 +100,19 @@ static __always_inline __u32 gs_dep_slot(const struct gs_flow_key *key)
 	return slot;
 }
 
-/* The dependency's dep_kinds entry: its own, else its port's; NULL if
- * neither is there (a destination no one named). */
-static __always_inline struct gs_dep_kind *gs_dep_kind_of(const struct gs_flow_key *key)
+/*
+ * Whether dep_kinds names the destination (its own entry, else its port's):
+ * a known dependency, whose protocol goes to *proto (plain TCP when it has
+ * none). Each entry is read right after its lookup's check: handed on as
+ * a pointer, the check and the read can end up on different registers,
+ * and the verifier then rejects the read as of a maybe-NULL map value
+ * (one build of this file did).
+ */
+static __always_inline int gs_dep_known(const struct gs_flow_key *key, __u8 *proto)
 {
 	struct gs_dep_kind_key kk;
 	struct gs_dep_kind *kind;
+	__u32 p;
 
 	__builtin_memset(&kk, 0, sizeof(kk));
 	kk.addr = key->dst;
@@ -114,16 +121,14 @@ static __always_inline struct gs_dep_kind *gs_dep_kind_of(const struct gs_flow_k
 	if (!kind) {
 		__builtin_memset(&kk.addr, 0, sizeof(kk.addr));
 		kind = bpf_map_lookup_elem(&dep_kinds, &kk);
+		if (!kind) {
+			*proto = GS_DEP_PROTO_TCP;
+			return 0;
+		}
 	}
-	return kind;
-}
-
-/* The dependency's protocol, plain TCP when it has no entry. */
-static __always_inline __u8 gs_dep_proto(const struct gs_flow_key *key)
-{
-	struct gs_dep_kind *kind = gs_dep_kind_of(key);
-
-	return kind && kind->proto <= GS_DEP_PROTO_MAX ? (__u8)kind->proto : GS_DEP_PROTO_TCP;
+	p = kind->proto;
+	*proto = p <= GS_DEP_PROTO_MAX ? (__u8)p : GS_DEP_PROTO_TCP;
+	return 1;
 }
 
 /*
@@ -135,12 +140,12 @@ static __always_inline __u8 gs_dep_proto(const struct gs_flow_key *key)
  */
 static __always_inline void gs_dep_adopt(const struct gs_flow_key *key, __u64 now)
 {
-	struct gs_dep_kind *kind = gs_dep_kind_of(key);
 	struct gs_dep_stats *st;
 	struct gs_dep_flow fresh;
+	__u8 proto;
 	__u32 slot;
 
-	if (!kind)
+	if (!gs_dep_known(key, &proto))
 		return;
 	slot = gs_dep_slot(key);
 	if (slot == GS_DEP_NONE)
@@ -151,7 +156,7 @@ static __always_inline void gs_dep_adopt(const struct gs_flow_key *key, __u64 no
 	fresh.slot = slot;
 	fresh.state = GS_DEP_ESTABLISHED;
 	fresh.phase = GS_DEP_REQUEST;
-	fresh.proto = kind->proto <= GS_DEP_PROTO_MAX ? (__u8)kind->proto : GS_DEP_PROTO_TCP;
+	fresh.proto = proto;
 	if (bpf_map_update_elem(&dep_flows, key, &fresh, BPF_NOEXIST)) {
 		gs_count(GS_CNT_DEP_FLOW_INSERT);
 		return;
@@ -209,6 +214,7 @@ static __always_inline void gs_dep_syn(const struct gs_flow_key *key, struct gs_
 {
 	struct gs_dep_stats *st;
 	struct gs_dep_flow fresh;
+	__u8 proto;
 	__u32 slot;
 
 	if (flow && flow->state == GS_DEP_SYN_SENT) {
@@ -228,7 +234,8 @@ static __always_inline void gs_dep_syn(const struct gs_flow_key *key, struct gs_
 	fresh.slot = slot;
 	fresh.state = GS_DEP_SYN_SENT;
 	fresh.phase = GS_DEP_IDLE;
-	fresh.proto = gs_dep_proto(key);
+	gs_dep_known(key, &proto);
+	fresh.proto = proto;
 	if (bpf_map_update_elem(&dep_flows, key, &fresh, BPF_ANY)) {
 		gs_count(GS_CNT_DEP_FLOW_INSERT);
 		return;
