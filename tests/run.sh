@@ -111,7 +111,7 @@ done
 # cores), in that order: each lane starts with those of them it has, then
 # the rest in the order above. Only the order of starting depends on this
 # list.
-long_first=(build bats/fleet_decide.bats bats/rollout.bats bats/dns_outage.bats unit/test_policy_sim bats/valgrind.bats
+long_first=(build bats/fleet_decide.bats bats/downstream.bats bats/rollout.bats bats/dns_outage.bats unit/test_policy_sim bats/valgrind.bats
 	bats/topology.bats bats/agent_lifecycle.bats bats/agent.bats bats/crash.bats
 	bats/bench_quick.bats bats/apply.bats bats/dns.bats bats/demo.bats bats/fleet.bats)
 if [ "$lanes" -ge 2 ]; then
