@@ -84,6 +84,11 @@ static __always_inline __u32 gs_dep_slot(const struct gs_flow_key *key)
 	next = bpf_map_lookup_elem(&dep_next, &zero);
 	if (!next)
 		return GS_DEP_NONE;
+	/* Full: no lock to take (a plain read; the lock decides below). */
+	if (next->next >= GS_MAX_DEP_PAIRS) {
+		gs_count(GS_CNT_DEP_PAIRS_FULL);
+		return GS_DEP_NONE;
+	}
 	bpf_spin_lock(&next->lock);
 	slot = next->next;
 	if (slot < GS_MAX_DEP_PAIRS)
@@ -144,6 +149,7 @@ static __always_inline void gs_dep_adopt(const struct gs_flow_key *key, __u64 no
 	struct gs_dep_flow fresh;
 	__u8 proto;
 	__u32 slot;
+	long ret;
 
 	if (!gs_dep_known(key, &proto))
 		return;
@@ -157,8 +163,11 @@ static __always_inline void gs_dep_adopt(const struct gs_flow_key *key, __u64 no
 	fresh.state = GS_DEP_ESTABLISHED;
 	fresh.phase = GS_DEP_REQUEST;
 	fresh.proto = proto;
-	if (bpf_map_update_elem(&dep_flows, key, &fresh, BPF_NOEXIST)) {
-		gs_count(GS_CNT_DEP_FLOW_INSERT);
+	ret = bpf_map_update_elem(&dep_flows, key, &fresh, BPF_NOEXIST);
+	if (ret) {
+		/* Another CPU adopted it first: not a failed insert. */
+		if (ret != -17 /* EEXIST */)
+			gs_count(GS_CNT_DEP_FLOW_INSERT);
 		return;
 	}
 	st = bpf_map_lookup_elem(&dep_stats, &slot);
@@ -208,6 +217,14 @@ static __always_inline int gs_dep_error_reply(struct __sk_buff *skb, const struc
 	return 0;
 }
 
+/*
+ * How long a SYN on a tuple still in SYN_SENT is that connection's SYN sent
+ * again: Linux gives up on a connect after 6 retransmissions, 63 s after the
+ * first SYN (tcp_syn_retries); an entry older than this is one that never
+ * got an answer and stayed, and the SYN a new connection on its tuple.
+ */
+#define GS_DEP_SYN_RETRY_NS (75ull * 1000000000ull)
+
 /* A SYN the backend sends: a new connection, or the same SYN again. */
 static __always_inline void gs_dep_syn(const struct gs_flow_key *key, struct gs_dep_flow *flow,
 				       __u64 now)
@@ -217,7 +234,7 @@ static __always_inline void gs_dep_syn(const struct gs_flow_key *key, struct gs_
 	__u8 proto;
 	__u32 slot;
 
-	if (flow && flow->state == GS_DEP_SYN_SENT) {
+	if (flow && flow->state == GS_DEP_SYN_SENT && now - flow->syn_ns < GS_DEP_SYN_RETRY_NS) {
 		if (flow->flags & GS_DEP_F_SYN_RETX)
 			return;
 		flow->flags |= GS_DEP_F_SYN_RETX;

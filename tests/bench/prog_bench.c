@@ -18,8 +18,10 @@
  *
  * The service is set up with the real control-plane operations (user/core/ops.h):
  * 100 backends (90 stable, 10 canary at a 10% share) and Maglev tables of
- * GS_MAGLEV_SIZE slots built by graysplit's own builder. Every case checks
- * the counters to prove the program took the path the figure names.
+ * GS_MAGLEV_SIZE slots built by graysplit's own builder. The downstream
+ * watch of a backend host (gs_tc_dep_out, gs_tc_dep_in) runs on the same
+ * object, with dep_kinds as attach --role backend writes it. Every case
+ * checks the counters to prove the program took the path the figure names.
  *
  * Reading the figures: every call enters the kernel afresh, and where the
  * kernel flushes the TLB on each entry (PTI without PCID, as on the PVM guests
@@ -462,6 +464,9 @@ struct bench_case {
 	uint64_t rng;
 	uint32_t next_client;
 	uint32_t repeat; /* runs per call; 0 = 1. Only for frames left unchanged */
+	/* next_after_aux: a frame run untimed through aux_fd before each call */
+	int aux_fd;
+	struct frame aux;
 };
 
 struct result {
@@ -967,6 +972,184 @@ static void reply_case(struct graysplit_bpf *skel, int base_fd, struct gs_maps *
 	map_clear(m->flows, sizeof(struct gs_flow));
 }
 
+/* ---- the downstream watch (attach --role backend) ------------------------ */
+
+#define DEP_PORT	 5432
+#define DEP_BACKEND_PORT 41000 /* the backend's side of its connection */
+#define TC_BASELINE	 "empty tc program (SCHED_CLS; tc has no dispatcher)"
+
+/* A followed connection's frame after the one before it: aux (the answer
+ * before a request, the request before an answer) goes through aux_fd
+ * untimed, so every timed frame is a new request, or a new answer. */
+static const struct frame *next_after_aux(struct bench_case *c, uint64_t i)
+{
+	(void)i;
+	run_plain(c->aux_fd, &c->aux);
+	return &c->frame;
+}
+
+/* PostgreSQL's simple query and the start of its answer (RowDescription). */
+static const char dep_query[] = "Q\0\0\0\x0dSELECT 1\0";
+static const char dep_rows[] = "T\0\0\0\x21\0\x01?column?\0\0\0\0\0\0\0\0\0\0\x17\0\x04";
+
+/* A frame of the backend's connection 10.1.0.2:41000 -> 10.2.0.5:5432
+ * (fd01::2, fd02::5), as the backend sends it (egress) or receives it. */
+static void dep_frame(struct frame *f, bool v6, bool egress, uint8_t flags, const char *payload,
+		      size_t payload_len)
+{
+	struct pkt_spec spec = {
+		.src = egress ? (v6 ? "fd01::2" : "10.1.0.2") : (v6 ? "fd02::5" : "10.2.0.5"),
+		.dst = egress ? (v6 ? "fd02::5" : "10.2.0.5") : (v6 ? "fd01::2" : "10.1.0.2"),
+		.sport = egress ? DEP_BACKEND_PORT : DEP_PORT,
+		.dport = egress ? DEP_PORT : DEP_BACKEND_PORT,
+		.proto = IPPROTO_TCP,
+		.tcp_flags = flags,
+		.payload = payload,
+		.payload_len = payload_len,
+	};
+
+	f->len = pkt_build(&spec, f->buf);
+	f->v6 = v6;
+}
+
+/* The followed pair's counters, summed over CPUs. */
+static struct gs_dep_stats dep_stats_of(const struct gs_maps *m, bool v6)
+{
+	struct gs_dep_stats st;
+	struct gs_dep_key key;
+	uint32_t slot;
+
+	memset(&key, 0, sizeof(key));
+	key.backend = pkt_addr(v6 ? "fd01::2" : "10.1.0.2");
+	key.dep = pkt_addr(v6 ? "fd02::5" : "10.2.0.5");
+	key.dport = htons(DEP_PORT);
+	if (bpf_map_lookup_elem(m->dep_slots, &key, &slot))
+		die("downstream: the connection's pair has no slot");
+	if (gs_percpu_sum(m->dep_stats, slot, (uint64_t *)&st, sizeof(st) / sizeof(uint64_t)))
+		die("cannot read dep_stats");
+	return st;
+}
+
+static void dep_expect(uint64_t got, uint64_t want, const char *what)
+{
+	if (got != want && !no_check)
+		die("%s moved by %lu, want %lu: the case did not take its path", what,
+		    (unsigned long)got, (unsigned long)want);
+}
+
+/*
+ * The downstream watch a backend host runs (gs_tc_dep_out at tc egress,
+ * gs_tc_dep_in at ingress), with dep_kinds as attach --role backend writes
+ * it (PostgreSQL on 5432, Redis on 6379, any address):
+ *  - the common packet: the backend answering its own client (no entry, no
+ *    SYN seen, to a port dep_kinds does not name): dep_flows and two
+ *    dep_kinds lookups miss, nothing is written;
+ *  - a request on a followed connection to 10.2.0.5:5432, each a new one
+ *    (the answer before it run untimed through gs_tc_dep_in);
+ *  - the answer to it, a call: the error-reply byte read and a latency
+ *    sample (the request before it run untimed through gs_tc_dep_out).
+ */
+static void dep_cases(struct graysplit_bpf *skel, int base_fd, struct gs_maps *m, bool v6)
+{
+	int out_fd = bpf_program__fd(skel->progs.gs_tc_dep_out);
+	int in_fd = bpf_program__fd(skel->progs.gs_tc_dep_in);
+	static const struct {
+		uint16_t port;
+		uint32_t proto;
+	} kinds[] = {{DEP_PORT, GS_DEP_PROTO_POSTGRES}, {6379, GS_DEP_PROTO_REDIS}};
+	struct bench_case c = {.base_fd = base_fd};
+	struct gs_dep_stats before, after;
+	struct gs_dep_kind_key kk;
+	struct gs_dep_kind kind;
+	struct gs_dep_flow flow;
+	struct gs_flow_key key;
+	struct pkt_spec spec;
+	struct result res;
+	char figure[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		memset(&kk, 0, sizeof(kk));
+		kk.port = htons(kinds[i].port);
+		kind.proto = kinds[i].proto;
+		if (bpf_map_update_elem(m->dep_kinds, &kk, &kind, BPF_ANY))
+			die("cannot write dep_kinds: %s", strerror(errno));
+	}
+
+	/* The backend's answer to its client: 8080 -> the client's port. */
+	memset(&spec, 0, sizeof(spec));
+	spec.src = v6 ? "fd01::2" : "10.1.0.2";
+	spec.dst = v6 ? "fd0c::5" : "192.168.1.5";
+	spec.sport = BACKEND_PORT;
+	spec.dport = CLIENT_PORT;
+	spec.proto = IPPROTO_TCP;
+	spec.tcp_flags = PKT_ACK | PKT_PSH;
+	spec.payload = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	spec.payload_len = strlen(spec.payload);
+	c.frame.len = pkt_build(&spec, c.frame.buf);
+	c.frame.v6 = v6;
+	c.prog_fd = out_fd;
+	c.next = next_same;
+	snprintf(figure, sizeof(figure),
+		 "tc dep_out, backend answering its client (not followed: lookups miss), %s",
+		 fam(v6));
+	measure(&c, figure, &res);
+	key = frame_key(&c.frame);
+	if (!bpf_map_lookup_elem(m->dep_flows, &key, &flow) && !no_check)
+		die("downstream: the backend's answer to its client was followed");
+	emit_cost(figure, &res, TC_BASELINE, -1);
+
+	/* A connection to the dependency: SYN, SYN-ACK, ACK. */
+	dep_frame(&c.frame, v6, true, PKT_SYN, NULL, 0);
+	run_plain(out_fd, &c.frame);
+	dep_frame(&c.frame, v6, false, PKT_SYN | PKT_ACK, NULL, 0);
+	run_plain(in_fd, &c.frame);
+	dep_frame(&c.frame, v6, true, PKT_ACK, NULL, 0);
+	run_plain(out_fd, &c.frame);
+	if (dep_stats_of(m, v6).established != 1 && !no_check)
+		die("downstream: the handshake did not establish the connection");
+
+	/* Requests, each after an answer (the call before it untimed). The
+	 * first request goes untimed, so that every untimed answer is a call. */
+	dep_frame(&c.frame, v6, true, PKT_ACK | PKT_PSH, dep_query, sizeof(dep_query) - 1);
+	dep_frame(&c.aux, v6, false, PKT_ACK | PKT_PSH, dep_rows, sizeof(dep_rows) - 1);
+	run_plain(out_fd, &c.frame);
+	c.prog_fd = out_fd;
+	c.aux_fd = in_fd;
+	c.next = next_after_aux;
+	snprintf(figure, sizeof(figure), "tc dep_out, request on a followed connection, %s",
+		 fam(v6));
+	before = dep_stats_of(m, v6);
+	measure(&c, figure, &res);
+	after = dep_stats_of(m, v6);
+	dep_expect(after.requests - before.requests, res.calls, "downstream request: requests");
+	dep_expect(after.calls - before.calls, res.calls, "downstream request: calls");
+	emit_cost(figure, &res, TC_BASELINE, -1);
+
+	/* Answers, each to a request (the request before it untimed). The
+	 * last request is answered untimed first, so that every untimed
+	 * request is a new one. */
+	c.aux = c.frame;
+	dep_frame(&c.frame, v6, false, PKT_ACK | PKT_PSH, dep_rows, sizeof(dep_rows) - 1);
+	run_plain(in_fd, &c.frame);
+	c.prog_fd = in_fd;
+	c.aux_fd = out_fd;
+	snprintf(figure, sizeof(figure),
+		 "tc dep_in, answer on a followed connection (a call: latency sample), %s",
+		 fam(v6));
+	before = dep_stats_of(m, v6);
+	measure(&c, figure, &res);
+	after = dep_stats_of(m, v6);
+	dep_expect(after.calls - before.calls, res.calls, "downstream answer: calls");
+	dep_expect(after.requests - before.requests, res.calls, "downstream answer: requests");
+	dep_expect(after.error_replies - before.error_replies, 0,
+		   "downstream answer: error replies");
+	emit_cost(figure, &res, TC_BASELINE, -1);
+	dep_frame(&c.frame, v6, true, PKT_FIN | PKT_ACK, NULL, 0);
+	run_plain(out_fd, &c.frame);
+	map_clear(m->dep_flows, sizeof(struct gs_dep_flow));
+}
+
 #define DISPATCH_FIGURE "empty XDP program not attached (indirect call) vs attached (dispatcher)"
 
 /* What measuring one program attached and the other not would have cost. */
@@ -1152,6 +1335,8 @@ int main(int argc, char **argv)
 	workset_case(xdp_fd, empty_xdp, &m, true);
 	reply_case(skel, empty_tc, &m, false);
 	reply_case(skel, empty_tc, &m, true);
+	dep_cases(skel, empty_tc, &m, false);
+	dep_cases(skel, empty_tc, &m, true);
 	emit("flow table bytes per flow, struct sizes (flows key and value)",
 	     (double)(sizeof(struct gs_flow_key) + sizeof(struct gs_flow)), "B", NULL, 0, -1, NULL);
 	flow_memory(&m, GS_DEFAULT_FLOWS, "1M-entry tables (attach default)");

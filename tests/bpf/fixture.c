@@ -56,6 +56,8 @@ static int fx_load(struct fx **out, uint32_t ring_size)
 	}
 	fx->xdp_fd = bpf_program__fd(fx->skel->progs.gs_xdp_fwd);
 	fx->tc_fd = bpf_program__fd(fx->skel->progs.gs_tc_reply);
+	fx->dep_out_fd = bpf_program__fd(fx->skel->progs.gs_tc_dep_out);
+	fx->dep_in_fd = bpf_program__fd(fx->skel->progs.gs_tc_dep_in);
 	*out = fx;
 	return 0;
 }
@@ -488,6 +490,104 @@ void fx_flow_del(struct fx *fx, const struct gs_flow_key *key)
 	FX_TRY(bpf_map__delete_elem(fx->skel->maps.flows, key, sizeof(*key), 0), "flow delete");
 }
 
+int fx_dep_slot(struct fx *fx, const char *backend, const char *dep, uint16_t port, uint32_t *slot)
+{
+	struct gs_dep_key key;
+
+	memset(&key, 0, sizeof(key));
+	key.backend = pkt_addr(backend);
+	key.dep = pkt_addr(dep);
+	key.dport = htons(port);
+	if (bpf_map__lookup_elem(fx->skel->maps.dep_slots, &key, sizeof(key), slot, sizeof(*slot),
+				 0))
+		return -ENOENT;
+	return 0;
+}
+
+struct gs_dep_stats fx_dep_stats(struct fx *fx, uint32_t slot)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	struct gs_dep_stats *values, sum;
+	int cpu;
+
+	memset(&sum, 0, sizeof(sum));
+	values = calloc((size_t)ncpus, sizeof(*values));
+	if (!values)
+		fail_msg("fixture: out of memory");
+	FX_TRY(bpf_map__lookup_elem(fx->skel->maps.dep_stats, &slot, sizeof(slot), values,
+				    sizeof(*values) * (size_t)ncpus, 0),
+	       "dep_stats lookup");
+	for (cpu = 0; cpu < ncpus; cpu++) {
+		sum.connects += values[cpu].connects;
+		sum.established += values[cpu].established;
+		sum.refused += values[cpu].refused;
+		sum.timeouts += values[cpu].timeouts;
+		sum.resets += values[cpu].resets;
+		sum.requests += values[cpu].requests;
+		sum.calls += values[cpu].calls;
+		sum.error_replies += values[cpu].error_replies;
+		sum.closes += values[cpu].closes;
+	}
+	free(values);
+	return sum;
+}
+
+struct gs_hist fx_dep_hist(struct fx *fx, uint32_t slot, enum gs_dep_hist_kind kind)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	uint32_t key = slot * GS_DEP_HIST_KINDS + kind;
+	struct gs_hist *values, sum;
+	uint32_t b;
+	int cpu;
+
+	memset(&sum, 0, sizeof(sum));
+	values = calloc((size_t)ncpus, sizeof(*values));
+	if (!values)
+		fail_msg("fixture: out of memory");
+	FX_TRY(bpf_map__lookup_elem(fx->skel->maps.dep_latency, &key, sizeof(key), values,
+				    sizeof(*values) * (size_t)ncpus, 0),
+	       "dep_latency lookup");
+	for (cpu = 0; cpu < ncpus; cpu++)
+		for (b = 0; b < GS_HIST_BUCKETS; b++)
+			sum.bucket[b] += values[cpu].bucket[b];
+	free(values);
+	return sum;
+}
+
+int fx_dep_flow_get(struct fx *fx, const struct gs_flow_key *key, struct gs_dep_flow *flow)
+{
+	if (bpf_map__lookup_elem(fx->skel->maps.dep_flows, key, sizeof(*key), flow, sizeof(*flow),
+				 0))
+		return -ENOENT;
+	return 0;
+}
+
+void fx_dep_kind_set(struct fx *fx, const char *addr, uint16_t port, uint32_t proto)
+{
+	struct gs_dep_kind_key key;
+	struct gs_dep_kind kind = {.proto = proto};
+
+	memset(&key, 0, sizeof(key));
+	if (addr)
+		key.addr = pkt_addr(addr);
+	key.port = htons(port);
+	FX_TRY(bpf_map__update_elem(fx->skel->maps.dep_kinds, &key, sizeof(key), &kind,
+				    sizeof(kind), BPF_ANY),
+	       "dep_kinds update");
+}
+
+uint32_t fx_dep_next(struct fx *fx)
+{
+	struct gs_dep_next next;
+	uint32_t zero = 0;
+
+	memset(&next, 0, sizeof(next));
+	FX_TRY(bpf_map__lookup_elem(fx->skel->maps.dep_next, &zero, sizeof(zero), &next,
+				    sizeof(next), 0),
+	       "dep_next lookup");
+	return next.next;
+}
+
 int fx_test_run(int prog_fd, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len,
 		uint32_t *retval)
 {
@@ -518,4 +618,14 @@ uint32_t fx_run_xdp(struct fx *fx, const uint8_t *in, size_t len, uint8_t *out, 
 uint32_t fx_run_tc(struct fx *fx, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len)
 {
 	return fx_run(fx->tc_fd, in, len, out, out_len);
+}
+
+uint32_t fx_run_dep_out(struct fx *fx, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len)
+{
+	return fx_run(fx->dep_out_fd, in, len, out, out_len);
+}
+
+uint32_t fx_run_dep_in(struct fx *fx, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len)
+{
+	return fx_run(fx->dep_in_fd, in, len, out, out_len);
 }

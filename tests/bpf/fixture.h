@@ -22,6 +22,8 @@ struct fx {
 	struct graysplit_bpf *skel;
 	int xdp_fd;
 	int tc_fd;
+	int dep_out_fd; /* gs_tc_dep_out: tc egress of a backend host (what it sends) */
+	int dep_in_fd;	/* gs_tc_dep_in: tc ingress of a backend host (what comes back) */
 };
 
 /* cmocka setup/teardown: *state becomes a loaded struct fx with every map
@@ -76,10 +78,29 @@ size_t fx_events_drain(struct fx *fx, struct gs_event *out, size_t max);
 int fx_flow_get(struct fx *fx, const struct gs_flow_key *key, struct gs_flow *flow);
 void fx_flow_del(struct fx *fx, const struct gs_flow_key *key);
 
+/* The downstream watch's maps. 0 and *slot filled if dep_slots has the
+ * (backend, dependency, port) pair, else -ENOENT. */
+int fx_dep_slot(struct fx *fx, const char *backend, const char *dep, uint16_t port, uint32_t *slot);
+/* A pair's dep_stats, summed over CPUs. */
+struct gs_dep_stats fx_dep_stats(struct fx *fx, uint32_t slot);
+/* A pair's dep_latency histogram of a kind, summed over CPUs (fx_hist_total
+ * counts its samples). */
+struct gs_hist fx_dep_hist(struct fx *fx, uint32_t slot, enum gs_dep_hist_kind kind);
+/* 0 and *flow filled if dep_flows has key (as the backend sends), else -ENOENT. */
+int fx_dep_flow_get(struct fx *fx, const struct gs_flow_key *key, struct gs_dep_flow *flow);
+/* A dep_kinds entry, as the CLI writes one; addr NULL: any address. */
+void fx_dep_kind_set(struct fx *fx, const char *addr, uint16_t port, uint32_t proto);
+/* dep_next: the next slot the programs would hand out. */
+uint32_t fx_dep_next(struct fx *fx);
+
 /* Run one frame (repeat = 1: the kernel does not restore a rewritten frame
  * between repetitions). out gets the frame as the program left it. */
 uint32_t fx_run_xdp(struct fx *fx, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len);
 uint32_t fx_run_tc(struct fx *fx, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len);
+/* The downstream watch's programs (bpf/lib/downstream.h), as fx_run_tc. */
+uint32_t fx_run_dep_out(struct fx *fx, const uint8_t *in, size_t len, uint8_t *out,
+			size_t *out_len);
+uint32_t fx_run_dep_in(struct fx *fx, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len);
 /* The same on a program fd, returning the syscall's error instead of failing. */
 int fx_test_run(int prog_fd, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len,
 		uint32_t *retval);
