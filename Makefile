@@ -72,7 +72,7 @@ BPFT_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(BPFT_SRCS))
 BPFT_LIB  := $(filter-out $(BPFT_SRCS),$(wildcard tests/bpf/*.c))
 
-.PHONY: all deps check test test-unit test-bpf test-bats test-fuzz bench demo demo-fleet fmt lint clean install uninstall tests
+.PHONY: all deps check test test-unit test-bpf test-bats test-fuzz bench demo demo-fleet demo-downstream fmt lint clean install uninstall tests
 .PHONY: fuzz fuzz-packets fuzz-parsers fuzz-targets bench-bins bench-quick bench-prog soak
 
 all: $(BUILD)/graysplit
@@ -284,6 +284,11 @@ demo: deps all
 # Fleet mode: three nodes, one etcd, one rollout, one decision (docs/fleet.md).
 demo-fleet: deps all
 	$(Q)bash scripts/demo-fleet.sh
+
+# The downstream watch: the backends' database watched, a canary whose query
+# got twice as heavy failed back on its calls alone (docs/downstream.md).
+demo-downstream: deps all
+	$(Q)bash scripts/demo-downstream.sh
 
 # Ten minutes (SOAK_SECONDS) of steady load, split changes and faults on a
 # test bed of its own; not part of `make test`. See scripts/soak.sh.

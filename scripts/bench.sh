@@ -25,6 +25,9 @@
 #   fleet     scripts/bench-fleet.sh: fleet mode: decision to every node's
 #             maps (3 and 103 nodes), pooling against one node alone, a
 #             healthy A/A (--quick: the delays only, with 13 nodes)
+#   downstream  scripts/bench-downstream.sh: the backend app's rate with the
+#             downstream watch (attach --role backend) against without it;
+#             the watch's per-packet cost is in prog
 #
 # Usage: scripts/bench.sh [--quick] [--only NAME[,NAME]] [--markdown FILE]
 #   --quick     smoke sizes (about a minute): the figures are rough
@@ -69,6 +72,7 @@ components=(
 	"e2e|bash scripts/bench-e2e.sh ${q[*]}"
 	"agent|bash scripts/bench-agent.sh ${q[*]}"
 	"failback|env RATES=$($quick || echo 550) FAULTS='$($quick && echo 503 || echo 503 refused +300ms)' bash scripts/bench-failback.sh --json $($quick && echo 1 || echo 3 10)"
+	"downstream|bash scripts/bench-downstream.sh --json --seconds $($quick && echo 3 || echo 10) --rounds $($quick && echo 1 || echo 3) | jq -c '{figure, value: .with_rps, unit: \"req/s\", baseline: \"without the watch\", baseline_value: .without_rps, ratio: .ratio_neighbours_median, target: null, pass: null}'"
 	"fleet|env PARTS='$($quick && echo latency scale || echo latency scale pool aa)' ROUNDS=$($quick && echo 1 || echo 3) POOL_ROUNDS=$($quick && echo 1 || echo 5) bash scripts/bench-fleet.sh --json ${q[*]}"
 )
 

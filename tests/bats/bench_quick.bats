@@ -47,6 +47,7 @@ component() {
 @test "bench --quick: e2e runs and prints figures" { component e2e; }
 @test "bench --quick: agent runs and prints figures" { component agent; }
 @test "bench --quick: failback runs and prints figures" { component failback; }
+@test "bench --quick: downstream runs and prints figures" { component downstream; }
 
 @test "bench --quick: exit 0, every figure has a value; the table is complete" {
 	local out=$BATS_TEST_TMPDIR/table

@@ -65,3 +65,38 @@ ROOT=$(cd "$(dirname "$BATS_TEST_FILENAME")/../.." && pwd)
 	run ls /sys/fs/bpf
 	refute_output --partial gsfleet
 }
+
+@test "make demo-downstream: a canary whose query got twice as heavy, failed back on its database calls alone" {
+	local png=$BATS_FILE_TMPDIR/demo-downstream.png bed tmp d
+	run -0 bash "$ROOT/scripts/demo-downstream.sh" --plot "$png"
+	echo "$output" | tail -18 | sed 's/^/# /' >&3
+	bed=$(sed -n "s/^Bringing up the test bed '\([^']*\)'.*/\1/p" <<<"$output")
+	tmp=$(sed -n 's|.* --log \(/tmp/graysplit-demo-downstream\.[^/]*\)/agent\.jsonl.*|\1|p' <<<"$output" | head -1)
+	[ -n "$bed" ] && [ -n "$tmp" ]
+	# The agent's reason names the database, and it was the canary's calls
+	# that were slower.
+	assert_line --regexp '^  the agent.s reason: +downstream 10\.77\.3\.5:5432 \(postgres\): call latency p95 canary '
+	assert_line --regexp '^  its signal, action: +downstream_latency, canary_percent 20 -> 0$'
+	d=$(sed -n 's/^  fault -> fail-back: *\([0-9.-]*\) s.*/\1/p' <<<"$output")
+	[ -n "$d" ]
+	awk -v d="$d" 'BEGIN { exit !(d > 0 && d <= 45) }'
+	# The client saw nothing of it: every request answered 200, and none
+	# sent after the decision reached the canary.
+	assert_line --regexp '^  client: +[0-9]+ requests at 200/s, all answered 200$'
+	assert_line --regexp '^    after the decision: [0-9]+ requests, 0 answered by the canary$'
+	[ "$(head -c 8 "$png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]
+	[ "$(stat -c %s "$png")" -gt 20000 ]
+	# Nothing left: no namespace, pin directory (the front's nor the
+	# backend hosts' instance's), state file, temporary directory or
+	# process of the demo.
+	run ip netns list
+	refute_output --partial "$bed"
+	run ls /sys/fs/bpf
+	refute_output --partial "$bed"
+	run ls /run/graysplit
+	refute_output --partial "$bed"
+	[ ! -e "/tmp/graysplit-testbed-$bed" ]
+	[ ! -e "$tmp" ]
+	run pgrep -af "$bed|$tmp"
+	assert_failure
+}

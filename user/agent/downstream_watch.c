@@ -41,7 +41,7 @@ struct row {
 	struct gs_dep_window total;
 };
 
-#define MAX_ROWS (GS_MAX_DEP_PAIRS * GS_GROUPS)
+#define MAX_ROWS ((size_t)GS_MAX_DEP_PAIRS * GS_GROUPS)
 
 struct gs_dswatch {
 	struct gs_dep_reader reader;
@@ -183,7 +183,7 @@ static void service_growth(struct gs_dswatch *d, uint32_t id, const struct gs_co
 		if (!p->present)
 			continue;
 		if (dep && (p->key.dport != dep->port ||
-			    memcmp(&p->key.dep, &dep->addr, sizeof(dep->addr))))
+			    memcmp(&p->key.dep, &dep->addr, sizeof(dep->addr)) != 0))
 			continue;
 		g = group_of(c, id, &p->key.backend);
 		if (g < 0 || g >= GS_GROUPS)

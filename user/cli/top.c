@@ -420,7 +420,7 @@ static void draw_downstream(struct top *t, uint32_t sid)
 			const struct gs_dep_pair *q = &t->deps->pairs[k];
 
 			if (!q->present || q->key.dport != p->key.dport ||
-			    memcmp(&q->key.dep, &p->key.dep, sizeof(q->key.dep)))
+			    memcmp(&q->key.dep, &p->key.dep, sizeof(q->key.dep)) != 0)
 				continue;
 			g = dep_group(t, sid, &q->key.backend);
 			if (g >= 0 && g < GS_GROUPS)

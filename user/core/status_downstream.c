@@ -93,7 +93,7 @@ struct group_row {
 int gs_status_downstream(struct gs_maps *dep, struct gs_maps *front, struct json_object **out)
 {
 	struct gs_backend *all = calloc(GS_MAX_BACKENDS, sizeof(*all));
-	struct group_row *rows = calloc(GS_MAX_DEP_PAIRS * 2, sizeof(*rows));
+	struct group_row *rows = calloc((size_t)GS_MAX_DEP_PAIRS * 2, sizeof(*rows));
 	struct json_object *pairs, *groups, *root;
 	struct gs_dep_reader r;
 	struct gs_dep_window w;
@@ -137,7 +137,7 @@ int gs_status_downstream(struct gs_maps *dep, struct gs_maps *front, struct json
 			struct group_row *row = NULL;
 
 			if (all[b].state == GS_BACKEND_FREE ||
-			    memcmp(&all[b].addr, &p->key.backend, sizeof(all[b].addr)))
+			    memcmp(&all[b].addr, &p->key.backend, sizeof(all[b].addr)) != 0)
 				continue;
 			for (i = 0; i < nrows && !row; i++)
 				if (rows[i].service_id == all[b].service_id &&
