@@ -126,7 +126,7 @@ service_id() { # FAMILY: from the services map, by the VIP's last byte
 		overrides: [.overrides[] | {cidr, group}]}')" \
 		'{"hash":"client","canary_percent":1,"backends":[{"ip":"fd77:2::11","group":"stable","weight":2},{"ip":"fd77:2::12","group":"stable","weight":1},{"ip":"fd77:2::13","group":"canary","weight":1}],"overrides":[{"cidr":"fd77:1::3/128","group":"canary"}]}'
 	assert_equal "$(rollout_json 6 | jq -c '{name, nsteps, analysis, first: .steps[0]}')" \
-		'{"name":"api-v3-ipv6","nsteps":4,"analysis":{"alpha_ppm":10000,"min_samples":50,"max_error_rate_ppm":10000,"min_error_ratio_milli":2000,"max_latency_ratio_milli":1500,"latency_margin_us":5000,"hard_fail_connects":5,"max_extension_ms":120000,"udp_answer_ms":0,"pad":0},"first":{"canary_ppm":10000,"bake_ms":30000}}'
+		'{"name":"api-v3-ipv6","nsteps":4,"analysis":{"alpha_ppm":10000,"min_samples":50,"max_error_rate_ppm":10000,"min_error_ratio_milli":2000,"max_latency_ratio_milli":1500,"latency_margin_us":5000,"hard_fail_connects":5,"max_extension_ms":120000,"udp_answer_ms":0,"ndownstream":0},"first":{"canary_ppm":10000,"bake_ms":30000}}'
 	# The IPv4 service is not touched by another service's file.
 	assert_equal "$(rollout_json 4 | jq .generation)" 1
 }

@@ -26,7 +26,7 @@ command_paths() {
 	run --separate-stderr as_nobody --help
 	assert_success
 	assert_line --index 0 --regexp '^Usage: graysplit '
-	assert_line '  top [--interval S] [--count N]'
+	assert_line '  top [--interval S] [--count N] [--downstream PIN_DIR]'
 	run --separate-stderr as_nobody help
 	assert_success
 	assert_line --index 0 --regexp '^Usage: graysplit '

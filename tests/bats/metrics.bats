@@ -81,7 +81,7 @@ rollout_put() {
 		import struct, sys
 		a = [int(x) for x in sys.argv[1:]]
 		steps = [50000, 1000, 200000, 1000, 1000000, 0] + [0] * 26
-		spec = struct.pack("<QQIIIIBB6x10I32I64s", a[1], 0, 3, 0, 0, 0, a[2], a[3], *[0] * 10, *steps, b"web-v2")
+		spec = struct.pack("<QQIIIIBB6x10I32I64s160x", a[1], 0, 3, 0, 0, 0, a[2], a[3], *[0] * 10, *steps, b"web-v2")
 		state = b""
 		if len(a) > 4:
 		    state = struct.pack("<QQQIIIIBB6x256s", a[4], 0, 0, a[5], 0, 0, 0, a[6], 1, b"test")

@@ -572,7 +572,7 @@ static int attach_backend(const char *ifname, int ifindex, const int *fds, bool 
 		return err;
 	err = gs_tc_attach_at(ifname, ifindex, fds[PROG_DEP_IN], true, in_created);
 	if (err && *out_created)
-		gs_tc_detach(ifindex);
+		gs_tc_detach_backend(ifindex);
 	return err;
 }
 
@@ -657,7 +657,9 @@ record:
 		sync_ports(&maps, netns, ifindex);
 	goto out;
 undo_tc:
-	if (tc_created || in_created)
+	if (role == GS_ROLE_BACKEND && (tc_created || in_created))
+		gs_tc_detach_backend(ifindex);
+	else if (tc_created)
 		gs_tc_detach(ifindex);
 undo_xdp:
 	if (xdp_created && !xdp_link_path(path, sizeof(path), pin_dir, ifname))
@@ -681,7 +683,7 @@ static void detach_iface(const char *pin_dir, const char *ifname, const struct g
 	if (v->role == GS_ROLE_BACKEND) {
 		ifindex = if_nametoindex(ifname);
 		if (ifindex)
-			gs_tc_detach(ifindex);
+			gs_tc_detach_backend(ifindex);
 		return;
 	}
 	if (!v->xdp_flags)

@@ -21,7 +21,11 @@ int gs_tc_attach(const char *ifname, int ifindex, int prog_fd, bool *created);
 /* The same at ingress or egress (a backend host's interface has both). */
 int gs_tc_attach_at(const char *ifname, int ifindex, int prog_fd, bool ingress, bool *created);
 
-/* Remove our egress filter (and an ingress one), then the clsact qdisc too if no other filter
+/* A backend host's interface: our ingress and egress filters, then the
+ * qdisc as below. */
+void gs_tc_detach_backend(int ifindex);
+
+/* Remove our egress filter, then the clsact qdisc too if no other filter
  * is left on it (ingress or egress): the interface ends as it began. */
 void gs_tc_detach(int ifindex);
 
