@@ -121,11 +121,8 @@ static const char *const datapath_help[GS_CNT_MAX] = {
 		"ICMP errors (either path) with a short, malformed or fragment quote: untouched.",
 	[GS_CNT_ICMP_TO_BACKEND] =
 		"ICMP errors to a VIP about an SNATed reply, sent on to the flow's backend.",
-	[GS_CNT_DEP_PAIRS_FULL] =
-		"Downstream watch: connections to a new (backend, dependency) pair "
-		"left untracked, every pair slot taken.",
-	[GS_CNT_DEP_FLOW_INSERT] = "Downstream watch: connections that could not be followed (the "
-				   "connection table refused the entry).",
+	[GS_CNT_DEP_PAIRS_FULL] = "Downstream watch: new pairs left unfollowed, every slot taken.",
+	[GS_CNT_DEP_FLOW_INSERT] = "Downstream watch: connections its table refused to follow.",
 };
 
 static uint64_t stat_at(const struct gs_backend_stats *s, size_t off)

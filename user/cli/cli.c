@@ -253,7 +253,7 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 	if (role_arg) {
 		if (!strcmp(role_arg, "backend"))
 			role = GS_ROLE_BACKEND;
-		else if (strcmp(role_arg, "front"))
+		else if (strcmp(role_arg, "front") != 0)
 			return gs_fail(EINVAL, "invalid role '%s': front or backend", role_arg);
 	}
 	if (role == GS_ROLE_BACKEND && (egress_only || no_fast_path))
