@@ -137,6 +137,40 @@ static __always_inline int gs_dep_known(const struct gs_flow_key *key, __u8 *pro
 }
 
 /*
+ * Follow a connection from now on: its pair's slot, its entry in dep_flows
+ * (map_flags BPF_ANY for a SYN, whose entry replaces a stale one;
+ * BPF_NOEXIST for an adoption, which another CPU may have made first: no
+ * failed insert, that) and the pair's counters, or NULL when it is not
+ * followed. The caller counts what began it.
+ */
+static __always_inline struct gs_dep_stats *gs_dep_follow(const struct gs_flow_key *key, __u64 now,
+							  __u8 state, __u8 proto, __u64 map_flags)
+{
+	struct gs_dep_flow fresh;
+	__u32 slot;
+	long ret;
+
+	slot = gs_dep_slot(key);
+	if (slot == GS_DEP_NONE)
+		return 0;
+	__builtin_memset(&fresh, 0, sizeof(fresh));
+	fresh.syn_ns = now;
+	fresh.req_ns = now;
+	fresh.slot = slot;
+	fresh.state = state;
+	/* An adopted connection is followed from the request it was seen by. */
+	fresh.phase = state == GS_DEP_ESTABLISHED ? GS_DEP_REQUEST : GS_DEP_IDLE;
+	fresh.proto = proto;
+	ret = bpf_map_update_elem(&dep_flows, key, &fresh, map_flags);
+	if (ret) {
+		if (ret != -17 /* EEXIST */)
+			gs_count(GS_CNT_DEP_FLOW_INSERT);
+		return 0;
+	}
+	return bpf_map_lookup_elem(&dep_stats, &slot);
+}
+
+/*
  * A request on a connection whose SYN the watch never saw: one a pool
  * opened before attach, or whose entry the LRU evicted. Adopted only
  * towards a destination dep_kinds names (a known dependency): anything
@@ -146,31 +180,11 @@ static __always_inline int gs_dep_known(const struct gs_flow_key *key, __u8 *pro
 static __always_inline void gs_dep_adopt(const struct gs_flow_key *key, __u64 now)
 {
 	struct gs_dep_stats *st;
-	struct gs_dep_flow fresh;
 	__u8 proto;
-	__u32 slot;
-	long ret;
 
 	if (!gs_dep_known(key, &proto))
 		return;
-	slot = gs_dep_slot(key);
-	if (slot == GS_DEP_NONE)
-		return;
-	__builtin_memset(&fresh, 0, sizeof(fresh));
-	fresh.syn_ns = now;
-	fresh.req_ns = now;
-	fresh.slot = slot;
-	fresh.state = GS_DEP_ESTABLISHED;
-	fresh.phase = GS_DEP_REQUEST;
-	fresh.proto = proto;
-	ret = bpf_map_update_elem(&dep_flows, key, &fresh, BPF_NOEXIST);
-	if (ret) {
-		/* Another CPU adopted it first: not a failed insert. */
-		if (ret != -17 /* EEXIST */)
-			gs_count(GS_CNT_DEP_FLOW_INSERT);
-		return;
-	}
-	st = bpf_map_lookup_elem(&dep_stats, &slot);
+	st = gs_dep_follow(key, now, GS_DEP_ESTABLISHED, proto, BPF_NOEXIST);
 	if (st)
 		st->requests++;
 }
@@ -230,9 +244,7 @@ static __always_inline void gs_dep_syn(const struct gs_flow_key *key, struct gs_
 				       __u64 now)
 {
 	struct gs_dep_stats *st;
-	struct gs_dep_flow fresh;
 	__u8 proto;
-	__u32 slot;
 
 	if (flow && flow->state == GS_DEP_SYN_SENT && now - flow->syn_ns < GS_DEP_SYN_RETRY_NS) {
 		if (flow->flags & GS_DEP_F_SYN_RETX)
@@ -243,21 +255,8 @@ static __always_inline void gs_dep_syn(const struct gs_flow_key *key, struct gs_
 			st->timeouts++;
 		return;
 	}
-	slot = gs_dep_slot(key);
-	if (slot == GS_DEP_NONE)
-		return;
-	__builtin_memset(&fresh, 0, sizeof(fresh));
-	fresh.syn_ns = now;
-	fresh.slot = slot;
-	fresh.state = GS_DEP_SYN_SENT;
-	fresh.phase = GS_DEP_IDLE;
 	gs_dep_known(key, &proto);
-	fresh.proto = proto;
-	if (bpf_map_update_elem(&dep_flows, key, &fresh, BPF_ANY)) {
-		gs_count(GS_CNT_DEP_FLOW_INSERT);
-		return;
-	}
-	st = bpf_map_lookup_elem(&dep_stats, &slot);
+	st = gs_dep_follow(key, now, GS_DEP_SYN_SENT, proto, BPF_ANY);
 	if (st)
 		st->connects++;
 }
