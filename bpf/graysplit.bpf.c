@@ -202,13 +202,7 @@ int gs_tc_reply(struct __sk_buff *skb)
 	struct gs_pkt pkt;
 	int ret;
 
-	ret = gs_parse(&pkt, (void *)(long)skb->data, (void *)(long)skb->data_end, skb->len);
-	/* Headers may sit partly in paged data (GSO, veth): pull at most the
-	 * largest header stack into the linear part and look again. */
-	if (ret == GS_R_BAD_HEADER &&
-	    !bpf_skb_pull_data(skb, skb->len < GS_HDR_MAX ? skb->len : GS_HDR_MAX))
-		ret = gs_parse(&pkt, (void *)(long)skb->data, (void *)(long)skb->data_end,
-			       skb->len);
+	ret = gs_parse_skb(&pkt, skb);
 	if (ret == GS_OK)
 		ret = gs_lb_reply(skb, &pkt);
 	/* ICMP errors about a DNATed packet go back to the VIP (lib/icmp.h). */

@@ -176,21 +176,7 @@ echo "  one instance ($BE) on $(be status --json | jq -r '[.interfaces[] | "\(.n
 echo "  tc programs only (no XDP), they follow the connections the apps open and rewrite nothing"
 
 say "The rollout: 20% to the canary, guarding the database"
-cat >"$tmp/rollout.yaml" <<EOF
-name: demo-downstream
-service: $TB_VIP4:$TB_PORT
-backends:
-  - {address: ${TB_B4[b1]}, group: stable}
-  - {address: ${TB_B4[b2]}, group: stable}
-  - {address: ${TB_B4[b3]}, group: canary}
-analysis:
-  downstream:
-    - target: $DEP
-      protocol: postgres
-steps:
-  - percent: 20
-    bake: 1h
-EOF
+tb_db_rollout demo-downstream >"$tmp/rollout.yaml"
 sed 's/^/  /' "$tmp/rollout.yaml"
 gs apply -f "$tmp/rollout.yaml"
 

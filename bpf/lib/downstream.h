@@ -335,11 +335,7 @@ static __always_inline void gs_dep_packet(struct __sk_buff *skb, int egress)
 	__u64 now;
 	int ret;
 
-	ret = gs_parse(&pkt, (void *)(long)skb->data, (void *)(long)skb->data_end, skb->len);
-	if (ret == GS_R_BAD_HEADER &&
-	    !bpf_skb_pull_data(skb, skb->len < GS_HDR_MAX ? skb->len : GS_HDR_MAX))
-		ret = gs_parse(&pkt, (void *)(long)skb->data, (void *)(long)skb->data_end,
-			       skb->len);
+	ret = gs_parse_skb(&pkt, skb);
 	if (ret != GS_OK || pkt.key.proto != IPPROTO_TCP)
 		return;
 	if (egress) {

@@ -15,7 +15,9 @@
 #include <linux/ipv6.h>
 #include <linux/tcp.h>
 #include <linux/udp.h>
+#include <linux/bpf.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
 
 #include "graysplit.h"
 #include "lib/reasons.h"
@@ -187,6 +189,22 @@ static __always_inline int gs_parse(struct gs_pkt *pkt, void *data, void *data_e
 	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD))
 		return GS_R_VLAN;
 	return GS_R_NOT_IP;
+}
+
+/*
+ * A tc program's packet. Its headers may sit partly in paged data (GSO,
+ * veth): when the linear part is too short, pull at most the largest
+ * header stack into it and parse again.
+ */
+static __always_inline int gs_parse_skb(struct gs_pkt *pkt, struct __sk_buff *skb)
+{
+	int ret;
+
+	ret = gs_parse(pkt, (void *)(long)skb->data, (void *)(long)skb->data_end, skb->len);
+	if (ret == GS_R_BAD_HEADER &&
+	    !bpf_skb_pull_data(skb, skb->len < GS_HDR_MAX ? skb->len : GS_HDR_MAX))
+		ret = gs_parse(pkt, (void *)(long)skb->data, (void *)(long)skb->data_end, skb->len);
+	return ret;
 }
 
 #endif

@@ -48,26 +48,12 @@ teardown() {
 # The backend hosts' instance.
 be() { "$TB_GRAYSPLIT" --pin-dir "$BE" "$@"; }
 
-# rollout NAME [DOWNSTREAM LINES]: apply a rollout at 20% (one step, baked
+# rollout NAME: apply the bed's rollout at 20% (tb_db_rollout: one step, baked
 # far longer than a test) guarding the database; a new NAME is a new
 # rollout, with fresh windows.
 rollout() {
 	local f=$BATS_TEST_TMPDIR/$1.yaml
-	cat >"$f" <<-EOF
-		name: $1
-		service: $TB_VIP4:$TB_PORT
-		backends:
-		  - {address: ${TB_B4[b1]}, group: stable}
-		  - {address: ${TB_B4[b2]}, group: stable}
-		  - {address: ${TB_B4[b3]}, group: canary}
-		analysis:
-		  downstream:
-		    - target: $TB_DB4:$TB_DB_PORT
-		      protocol: postgres
-		steps:
-		  - percent: 20
-		    bake: 1h
-	EOF
+	tb_db_rollout "$1" >"$f"
 	gs apply -f "$f" >/dev/null
 }
 

@@ -410,6 +410,28 @@ tb_db_app_start() {
 	tb_db__start_app "$p" "$b" && tb_db__wait_app "$p" "$b"
 }
 
+# tb_db_rollout NAME: a rollout file for the bed's IPv4 service (b1, b2
+# stable, b3 canary) at 20%, baked far longer than a test or a demo runs,
+# guarding the database (analysis.downstream, protocol postgres); a new
+# NAME is a new rollout. Printed on stdout.
+tb_db_rollout() {
+	cat <<-EOF
+		name: $1
+		service: $TB_VIP4:$TB_PORT
+		backends:
+		  - {address: ${TB_B4[b1]}, group: stable}
+		  - {address: ${TB_B4[b2]}, group: stable}
+		  - {address: ${TB_B4[b3]}, group: canary}
+		analysis:
+		  downstream:
+		    - target: $TB_DB4:$TB_DB_PORT
+		      protocol: postgres
+		steps:
+		  - percent: 20
+		    bake: 1h
+	EOF
+}
+
 # tb_db_fault PREFIX NAME MODE: how backend NAME's depapp.py uses the
 # database from its next request on (its clients always get a 200):
 # "normal" (one query over the pool), "extra" (and a second, slow one),
