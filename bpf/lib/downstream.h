@@ -177,14 +177,14 @@ static __always_inline struct gs_dep_stats *gs_dep_follow(const struct gs_flow_k
  * else the backend sends without a SYN seen may as well be its answer to
  * a client. No connect is counted; its calls are, from this request on.
  */
-static __always_inline void gs_dep_adopt(const struct gs_flow_key *key, __u64 now)
+static __always_inline void gs_dep_adopt(const struct gs_flow_key *key)
 {
 	struct gs_dep_stats *st;
 	__u8 proto;
 
 	if (!gs_dep_known(key, &proto))
 		return;
-	st = gs_dep_follow(key, now, GS_DEP_ESTABLISHED, proto, BPF_NOEXIST);
+	st = gs_dep_follow(key, bpf_ktime_get_ns(), GS_DEP_ESTABLISHED, proto, BPF_NOEXIST);
 	if (st)
 		st->requests++;
 }
@@ -349,16 +349,18 @@ static __always_inline void gs_dep_packet(struct __sk_buff *skb, int egress)
 		key.proto = pkt.key.proto;
 	}
 	flow = bpf_map_lookup_elem(&dep_flows, &key);
-	now = bpf_ktime_get_ns();
 	if (egress && (pkt.tcp_flags & (GS_TCP_SYN | GS_TCP_ACK)) == GS_TCP_SYN) {
-		gs_dep_syn(&key, flow, now);
+		gs_dep_syn(&key, flow, bpf_ktime_get_ns());
 		return;
 	}
+	/* Most packets on a backend host are its clients' and its answers to
+	 * them: no entry, and no clock read for them. */
 	if (!flow) {
 		if (egress && pkt.payload_len && !(pkt.tcp_flags & (GS_TCP_FIN | GS_TCP_RST)))
-			gs_dep_adopt(&key, now);
+			gs_dep_adopt(&key);
 		return;
 	}
+	now = bpf_ktime_get_ns();
 	if (egress)
 		gs_dep_out(&pkt, &key, flow, now);
 	else
