@@ -16,6 +16,7 @@
 #include <bpf/libbpf.h>
 
 #include "backend_addrs.h"
+#include "downstream.h"
 #include "loader.h"
 #include "packet.h"
 
@@ -411,10 +412,10 @@ struct gs_udp_slot fx_udp_slot(struct fx *fx, uint32_t backend_id, uint64_t star
 	return sum;
 }
 
-struct gs_hist fx_hist(struct fx *fx, uint32_t backend_id, enum gs_hist_kind kind)
+/* One per-CPU histogram of map at key, summed over the CPUs. */
+static struct gs_hist hist_sum(struct bpf_map *map, uint32_t key, const char *what)
 {
 	int ncpus = libbpf_num_possible_cpus();
-	uint32_t key = backend_id * GS_HIST_KINDS + kind;
 	struct gs_hist *values, sum;
 	uint32_t b;
 	int cpu;
@@ -423,14 +424,20 @@ struct gs_hist fx_hist(struct fx *fx, uint32_t backend_id, enum gs_hist_kind kin
 	values = calloc((size_t)ncpus, sizeof(*values));
 	if (!values)
 		fail_msg("fixture: out of memory");
-	FX_TRY(bpf_map__lookup_elem(fx->skel->maps.latency, &key, sizeof(key), values,
-				    sizeof(*values) * (size_t)ncpus, 0),
-	       "latency lookup");
+	FX_TRY(bpf_map__lookup_elem(map, &key, sizeof(key), values, sizeof(*values) * (size_t)ncpus,
+				    0),
+	       what);
 	for (cpu = 0; cpu < ncpus; cpu++)
 		for (b = 0; b < GS_HIST_BUCKETS; b++)
 			sum.bucket[b] += values[cpu].bucket[b];
 	free(values);
 	return sum;
+}
+
+struct gs_hist fx_hist(struct fx *fx, uint32_t backend_id, enum gs_hist_kind kind)
+{
+	return hist_sum(fx->skel->maps.latency, backend_id * GS_HIST_KINDS + kind,
+			"latency lookup");
 }
 
 uint64_t fx_hist_total(const struct gs_hist *hist)
@@ -517,41 +524,16 @@ struct gs_dep_stats fx_dep_stats(struct fx *fx, uint32_t slot)
 	FX_TRY(bpf_map__lookup_elem(fx->skel->maps.dep_stats, &slot, sizeof(slot), values,
 				    sizeof(*values) * (size_t)ncpus, 0),
 	       "dep_stats lookup");
-	for (cpu = 0; cpu < ncpus; cpu++) {
-		sum.connects += values[cpu].connects;
-		sum.established += values[cpu].established;
-		sum.refused += values[cpu].refused;
-		sum.timeouts += values[cpu].timeouts;
-		sum.resets += values[cpu].resets;
-		sum.requests += values[cpu].requests;
-		sum.calls += values[cpu].calls;
-		sum.error_replies += values[cpu].error_replies;
-		sum.closes += values[cpu].closes;
-	}
+	for (cpu = 0; cpu < ncpus; cpu++)
+		gs_dep_stats_add(&sum, &values[cpu], 1);
 	free(values);
 	return sum;
 }
 
 struct gs_hist fx_dep_hist(struct fx *fx, uint32_t slot, enum gs_dep_hist_kind kind)
 {
-	int ncpus = libbpf_num_possible_cpus();
-	uint32_t key = slot * GS_DEP_HIST_KINDS + kind;
-	struct gs_hist *values, sum;
-	uint32_t b;
-	int cpu;
-
-	memset(&sum, 0, sizeof(sum));
-	values = calloc((size_t)ncpus, sizeof(*values));
-	if (!values)
-		fail_msg("fixture: out of memory");
-	FX_TRY(bpf_map__lookup_elem(fx->skel->maps.dep_latency, &key, sizeof(key), values,
-				    sizeof(*values) * (size_t)ncpus, 0),
-	       "dep_latency lookup");
-	for (cpu = 0; cpu < ncpus; cpu++)
-		for (b = 0; b < GS_HIST_BUCKETS; b++)
-			sum.bucket[b] += values[cpu].bucket[b];
-	free(values);
-	return sum;
+	return hist_sum(fx->skel->maps.dep_latency, slot * GS_DEP_HIST_KINDS + kind,
+			"dep_latency lookup");
 }
 
 int fx_dep_flow_get(struct fx *fx, const struct gs_flow_key *key, struct gs_dep_flow *flow)

@@ -57,6 +57,23 @@ void gs_dep_window_merge(struct gs_dep_window *dst, const struct gs_dep_window *
 	gs_hist64_merge(&dst->call, &src->call, sign);
 }
 
+/* struct gs_dep_stats is so many 64-bit counters, nothing else. */
+#define DEP_COUNTERS (sizeof(struct gs_dep_stats) / sizeof(uint64_t))
+_Static_assert(sizeof(struct gs_dep_stats) % sizeof(uint64_t) == 0,
+	       "struct gs_dep_stats holds 64-bit counters only");
+
+void gs_dep_stats_add(struct gs_dep_stats *dst, const struct gs_dep_stats *src, int sign)
+{
+	uint64_t d[DEP_COUNTERS], s[DEP_COUNTERS];
+	size_t i;
+
+	memcpy(d, dst, sizeof(d));
+	memcpy(s, src, sizeof(s));
+	for (i = 0; i < DEP_COUNTERS; i++)
+		d[i] = sign < 0 ? d[i] - s[i] : d[i] + s[i];
+	memcpy(dst, d, sizeof(d));
+}
+
 void gs_dep_window_from_stats(struct gs_dep_window *w, const struct gs_dep_stats *st)
 {
 	w->connects = st->connects;
@@ -133,33 +150,19 @@ static int read_pair(struct gs_dep_reader *r, const struct gs_dep_key *key, uint
 {
 	struct gs_dep_pair *p = &r->pairs[slot];
 	const struct gs_dep_stats *cpu = r->raw;
-	struct gs_dep_stats sum = {0}, before = p->present ? p->total : sum;
+	struct gs_dep_stats sum = {0}, before = p->present ? p->total : sum, grew;
 	uint32_t hist[GS_HIST_BUCKETS];
 	uint32_t k;
 	int i;
 
 	if (bpf_map_lookup_elem(r->maps.dep_stats, &slot, r->raw))
 		return -errno;
-	for (i = 0; i < r->ncpus; i++) {
-		sum.connects += cpu[i].connects;
-		sum.established += cpu[i].established;
-		sum.refused += cpu[i].refused;
-		sum.timeouts += cpu[i].timeouts;
-		sum.resets += cpu[i].resets;
-		sum.requests += cpu[i].requests;
-		sum.calls += cpu[i].calls;
-		sum.error_replies += cpu[i].error_replies;
-		sum.closes += cpu[i].closes;
-	}
+	for (i = 0; i < r->ncpus; i++)
+		gs_dep_stats_add(&sum, &cpu[i], 1);
+	grew = sum;
+	gs_dep_stats_add(&grew, &before, -1);
 	memset(&p->delta, 0, sizeof(p->delta));
-	p->delta.connects = sum.connects - before.connects;
-	p->delta.established = sum.established - before.established;
-	p->delta.refused = sum.refused - before.refused;
-	p->delta.timeouts = sum.timeouts - before.timeouts;
-	p->delta.resets = sum.resets - before.resets;
-	p->delta.calls = sum.calls - before.calls;
-	p->delta.error_replies = sum.error_replies - before.error_replies;
-	p->delta.closes = sum.closes - before.closes;
+	gs_dep_window_from_stats(&p->delta, &grew);
 	for (k = 0; k < GS_DEP_HIST_KINDS; k++) {
 		uint32_t idx = slot * GS_DEP_HIST_KINDS + k;
 
@@ -434,8 +437,6 @@ void gs_dep_decide(const struct gs_dep_cfg *cfg, const struct gs_dep_input *in, 
 	out->stable_error_rate = t[0].rate_s;
 	out->canary_calls_per_req = per(c->calls, c->requests);
 	out->stable_calls_per_req = per(s->calls, s->requests);
-	out->canary_churn_per_req = per(c->closes, c->requests);
-	out->stable_churn_per_req = per(s->closes, s->requests);
 	if (worst) {
 		out->verdict = GS_DEP_FAIL;
 		out->signal = worst->signal;

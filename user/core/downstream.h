@@ -29,6 +29,9 @@ struct gs_dep_window {
 
 /* dst += src, or dst -= src with sign < 0 (sliding windows). */
 void gs_dep_window_merge(struct gs_dep_window *dst, const struct gs_dep_window *src, int sign);
+/* dst += src, or dst -= src with sign < 0: every counter (per-CPU sums,
+ * growth between readings). */
+void gs_dep_stats_add(struct gs_dep_stats *dst, const struct gs_dep_stats *src, int sign);
 /* The window's counts of one pair's growth (requests stay 0). */
 void gs_dep_window_from_stats(struct gs_dep_window *w, const struct gs_dep_stats *st);
 
@@ -114,7 +117,6 @@ struct gs_dep_decision {
 	double canary_p95_us, stable_p95_us;
 	double canary_error_rate, stable_error_rate;
 	double canary_calls_per_req, stable_calls_per_req;
-	double canary_churn_per_req, stable_churn_per_req;
 	char reason[GS_REASON_LEN];
 };
 
