@@ -2,7 +2,7 @@
 /*
  * Reading the downstream watch's maps, and the decision on one dependency:
  * four always-valid tests of the canary's calls against stable's, each at a
- * quarter of alpha, built as the front path's are (policy.c):
+ * quarter of alpha, the front path's own (gs_rate_test, gs_latency_test):
  *
  *  - errors: refused, timed-out and reset connections and error replies,
  *    per attempt (a call, or a connect that failed): a canary refused by
@@ -34,11 +34,9 @@
 #include "downstream.h"
 #include "error.h"
 #include "map_iter.h"
-#include "sprt.h"
+#include "policy.h"
 
-#define DEP_TESTS  4
-#define DEP_Q	   0.95
-#define DEP_P0_LAT 0.05
+#define DEP_TESTS 4
 
 void gs_dep_window_merge(struct gs_dep_window *dst, const struct gs_dep_window *src, int sign)
 {
@@ -296,71 +294,22 @@ const char *gs_dep_signal_name(enum gs_dep_signal s)
 	return "unknown";
 }
 
-struct dep_test {
-	enum gs_dep_signal signal;
-	bool enough, effect, fail;
-	double log_bf;
-	uint64_t x_c, n_c, x_s, n_s; /* count tests: x events of n units */
-	double rate_c, rate_s, p0;
-	double p95_c, p95_s, threshold; /* latency */
-	uint64_t above;
-};
-
 static double log_threshold(const struct gs_dep_cfg *cfg)
 {
 	return log(DEP_TESTS / cfg->alpha);
 }
 
 /*
- * Events per unit, canary against stable, as the front path's error test:
- * with both alike each event lands on the canary with its share rho of the
- * units; the null is "at most k times stable's rate". Calls and connections
- * per request are counts, not yes/no per request, but conditioned on their
- * total the canary's share is binomial all the same.
+ * Calls and connections per request are counts, not yes/no per request,
+ * but conditioned on their total the canary's share is binomial all the
+ * same: the front path's rate test serves for all three.
  */
-static void count_test(const struct gs_dep_cfg *cfg, enum gs_dep_signal signal, double k,
-		       double floor, uint64_t x_c, uint64_t n_c, uint64_t x_s, uint64_t n_s,
-		       struct dep_test *t)
+static void rate_test(const struct gs_dep_cfg *cfg, enum gs_dep_signal signal, double k,
+		      double floor, uint64_t x_c, uint64_t n_c, uint64_t x_s, uint64_t n_s,
+		      struct gs_test_eval *t)
 {
-	double rho;
-
-	memset(t, 0, sizeof(*t));
+	gs_rate_test(x_c, n_c, x_s, n_s, k, floor, cfg->min_samples, log_threshold(cfg), t);
 	t->signal = signal;
-	t->x_c = x_c;
-	t->n_c = n_c;
-	t->x_s = x_s;
-	t->n_s = n_s;
-	t->rate_c = n_c ? (double)x_c / (double)n_c : 0.0;
-	t->rate_s = n_s ? (double)x_s / (double)n_s : 0.0;
-	t->enough = n_c >= cfg->min_samples && n_s > 0;
-	if (!t->enough)
-		return;
-	rho = (double)n_c / (double)(n_c + n_s);
-	k = fmax(k, 1.0);
-	t->p0 = rho * k / (rho * k + 1.0 - rho);
-	t->log_bf = gs_msprt_log_bf(x_c, x_c + x_s, t->p0, 1.0, 1.0);
-	t->effect = t->rate_c > floor && t->rate_c >= k * t->rate_s;
-	t->fail = t->effect && t->log_bf > log_threshold(cfg);
-}
-
-static void latency_test(const struct gs_dep_cfg *cfg, const struct gs_hist64 *c,
-			 const struct gs_hist64 *s, struct dep_test *t)
-{
-	memset(t, 0, sizeof(*t));
-	t->signal = GS_DEP_SIG_LATENCY;
-	t->n_c = c->count;
-	t->n_s = s->count;
-	t->p95_c = gs_hist64_quantile(c, DEP_Q);
-	t->p95_s = gs_hist64_quantile(s, DEP_Q);
-	t->enough = t->n_c >= cfg->min_samples && t->n_s >= cfg->min_samples;
-	if (!t->enough)
-		return;
-	t->threshold =
-		fmax(t->p95_s * cfg->max_latency_ratio, t->p95_s + (double)cfg->latency_margin_us);
-	t->above = gs_hist64_count_above(c, t->threshold);
-	t->log_bf = gs_msprt_log_bf(t->above, t->n_c, DEP_P0_LAT, 1.0, 1.0);
-	t->effect = t->p95_c >= t->threshold;
-	t->fail = t->effect && t->log_bf > log_threshold(cfg);
 }
 
 static uint64_t errors_of(const struct gs_dep_window *w)
@@ -378,9 +327,9 @@ static double per(uint64_t x, uint64_t n)
 	return n ? (double)x / (double)n : 0.0;
 }
 
-static void describe(const struct dep_test *t, const char *name, char *out, size_t len)
+static void describe(const struct gs_test_eval *t, const char *name, char *out, size_t len)
 {
-	switch (t->signal) {
+	switch ((enum gs_dep_signal)t->signal) {
 	case GS_DEP_SIG_LATENCY:
 		snprintf(out, len,
 			 "downstream %s: call latency p95 canary %.2f ms vs stable %.2f ms "
@@ -392,8 +341,8 @@ static void describe(const struct dep_test *t, const char *name, char *out, size
 		snprintf(out, len,
 			 "downstream %s: errors canary %.1f%% (%" PRIu64 "/%" PRIu64
 			 ") vs stable %.1f%% (%" PRIu64 "/%" PRIu64 "), log BF %.1f",
-			 name, 100.0 * t->rate_c, t->x_c, t->n_c, 100.0 * t->rate_s, t->x_s, t->n_s,
-			 t->log_bf);
+			 name, 100.0 * t->rate_c, t->x_c, t->units_c, 100.0 * t->rate_s, t->x_s,
+			 t->units_s, t->log_bf);
 		return;
 	case GS_DEP_SIG_CALLS:
 	case GS_DEP_SIG_CHURN:
@@ -401,7 +350,7 @@ static void describe(const struct dep_test *t, const char *name, char *out, size
 			 "downstream %s: %s per request canary %.2f (%" PRIu64 "/%" PRIu64
 			 ") vs stable %.2f (%" PRIu64 "/%" PRIu64 "), log BF %.1f",
 			 name, t->signal == GS_DEP_SIG_CALLS ? "calls" : "connections ended",
-			 t->rate_c, t->x_c, t->n_c, t->rate_s, t->x_s, t->n_s, t->log_bf);
+			 t->rate_c, t->x_c, t->units_c, t->rate_s, t->x_s, t->units_s, t->log_bf);
 		return;
 	case GS_DEP_SIG_NONE:
 		break;
@@ -413,19 +362,21 @@ void gs_dep_decide(const struct gs_dep_cfg *cfg, const struct gs_dep_input *in, 
 		   struct gs_dep_decision *out)
 {
 	const struct gs_dep_window *c = &in->canary, *s = &in->stable;
-	struct dep_test t[DEP_TESTS];
-	const struct dep_test *worst = NULL;
+	struct gs_test_eval t[DEP_TESTS];
+	const struct gs_test_eval *worst = NULL;
 	bool enough = false;
 	int i;
 
 	memset(out, 0, sizeof(*out));
-	count_test(cfg, GS_DEP_SIG_ERRORS, cfg->min_error_ratio, cfg->max_error_rate, errors_of(c),
-		   attempts_of(c), errors_of(s), attempts_of(s), &t[0]);
-	latency_test(cfg, &c->call, &s->call, &t[1]);
-	count_test(cfg, GS_DEP_SIG_CALLS, cfg->max_calls_ratio, 0.0, c->calls, c->requests,
-		   s->calls, s->requests, &t[2]);
-	count_test(cfg, GS_DEP_SIG_CHURN, cfg->max_churn_ratio, cfg->min_churn_per_req, c->closes,
-		   c->requests, s->closes, s->requests, &t[3]);
+	rate_test(cfg, GS_DEP_SIG_ERRORS, cfg->min_error_ratio, cfg->max_error_rate, errors_of(c),
+		  attempts_of(c), errors_of(s), attempts_of(s), &t[0]);
+	gs_latency_test(&c->call, &s->call, cfg->max_latency_ratio, cfg->latency_margin_us,
+			cfg->min_samples, log_threshold(cfg), &t[1]);
+	t[1].signal = GS_DEP_SIG_LATENCY;
+	rate_test(cfg, GS_DEP_SIG_CALLS, cfg->max_calls_ratio, 0.0, c->calls, c->requests, s->calls,
+		  s->requests, &t[2]);
+	rate_test(cfg, GS_DEP_SIG_CHURN, cfg->max_churn_ratio, cfg->min_churn_per_req, c->closes,
+		  c->requests, s->closes, s->requests, &t[3]);
 	for (i = 0; i < DEP_TESTS; i++) {
 		enough = enough || t[i].enough;
 		if (t[i].fail && (!worst || t[i].log_bf > worst->log_bf))
@@ -439,7 +390,7 @@ void gs_dep_decide(const struct gs_dep_cfg *cfg, const struct gs_dep_input *in, 
 	out->stable_calls_per_req = per(s->calls, s->requests);
 	if (worst) {
 		out->verdict = GS_DEP_FAIL;
-		out->signal = worst->signal;
+		out->signal = (enum gs_dep_signal)worst->signal;
 		out->log_bf = worst->log_bf;
 		describe(worst, name, out->reason, sizeof(out->reason));
 		return;

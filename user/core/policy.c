@@ -129,22 +129,6 @@ const char *gs_signal_name(enum gs_signal s)
 	return "unknown";
 }
 
-/* One test's inputs and outcome, kept for the reason line. */
-struct test_eval {
-	enum gs_signal signal;
-	bool latency;
-	bool enough; /* sample floors met: the test may decide */
-	bool effect; /* effect floors met: the test may fail */
-	bool fail;
-	double log_bf;
-	/* error tests: x errors of units, per group */
-	uint64_t x_c, units_c, x_s, units_s;
-	double rate_c, rate_s, rho, p0;
-	/* latency tests */
-	double p95_c, p95_s, threshold;
-	uint64_t above, n_c, n_s;
-};
-
 static double log_threshold(const struct gs_policy_cfg *cfg)
 {
 	return log((double)GS_TESTS / cfg->alpha);
@@ -167,13 +151,12 @@ static double log_threshold(const struct gs_policy_cfg *cfg)
  * hypergeometric, slightly less spread than the binomial tested here, so the
  * binomial test errs on the side of not failing.
  */
-static void error_test(const struct gs_policy_cfg *cfg, enum gs_signal signal, uint64_t x_c,
-		       uint64_t units_c, uint64_t x_s, uint64_t units_s, struct test_eval *t)
+void gs_rate_test(uint64_t x_c, uint64_t units_c, uint64_t x_s, uint64_t units_s, double k,
+		  double floor, uint32_t min_samples, double log_threshold, struct gs_test_eval *t)
 {
-	double ratio = fmax(cfg->min_error_ratio, 1.0);
+	double ratio = fmax(k, 1.0);
 
 	memset(t, 0, sizeof(*t));
-	t->signal = signal;
 	t->x_c = x_c;
 	t->units_c = units_c;
 	t->x_s = x_s;
@@ -183,34 +166,49 @@ static void error_test(const struct gs_policy_cfg *cfg, enum gs_signal signal, u
 	t->rho = units_c + units_s ? (double)units_c / (double)(units_c + units_s) : 0.0;
 	t->p0 = t->rho * ratio / (t->rho * ratio + 1.0 - t->rho);
 	/* No stable units, no baseline: rho would be 1 and nothing testable. */
-	t->enough = units_c > 0 && units_c >= cfg->min_samples && units_s > 0;
+	t->enough = units_c > 0 && units_c >= min_samples && units_s > 0;
 	if (!t->enough)
 		return;
 	t->log_bf = gs_msprt_log_bf(x_c, x_c + x_s, t->p0, PRIOR_A, PRIOR_B);
-	t->effect =
-		t->rate_c > cfg->max_error_rate && t->rate_c >= cfg->min_error_ratio * t->rate_s;
-	t->fail = t->effect && t->log_bf > log_threshold(cfg);
+	t->effect = t->rate_c > floor && t->rate_c >= k * t->rate_s;
+	t->fail = t->effect && t->log_bf > log_threshold;
 }
 
-static void latency_test(const struct gs_policy_cfg *cfg, enum gs_signal signal,
-			 const struct gs_hist64 *c, const struct gs_hist64 *s, struct test_eval *t)
+static void error_test(const struct gs_policy_cfg *cfg, enum gs_signal signal, uint64_t x_c,
+		       uint64_t units_c, uint64_t x_s, uint64_t units_s, struct gs_test_eval *t)
+{
+	gs_rate_test(x_c, units_c, x_s, units_s, cfg->min_error_ratio, cfg->max_error_rate,
+		     cfg->min_samples, log_threshold(cfg), t);
+	t->signal = signal;
+}
+
+void gs_latency_test(const struct gs_hist64 *c, const struct gs_hist64 *s, double ratio,
+		     uint64_t margin_us, uint32_t min_samples, double log_threshold,
+		     struct gs_test_eval *t)
 {
 	memset(t, 0, sizeof(*t));
-	t->signal = signal;
 	t->latency = true;
 	t->n_c = c->count;
 	t->n_s = s->count;
 	t->p95_c = gs_hist64_quantile(c, LATENCY_Q);
 	t->p95_s = gs_hist64_quantile(s, LATENCY_Q);
-	t->enough = t->n_c >= cfg->min_samples && t->n_s >= cfg->min_samples;
+	t->enough = t->n_c >= min_samples && t->n_s >= min_samples;
 	if (!t->enough)
 		return;
-	t->threshold =
-		fmax(t->p95_s * cfg->max_latency_ratio, t->p95_s + (double)cfg->latency_margin_us);
+	t->threshold = fmax(t->p95_s * ratio, t->p95_s + (double)margin_us);
 	t->above = gs_hist64_count_above(c, t->threshold);
 	t->log_bf = gs_msprt_log_bf(t->above, t->n_c, LATENCY_P0, PRIOR_A, PRIOR_B);
 	t->effect = t->p95_c >= t->threshold;
-	t->fail = t->effect && t->log_bf > log_threshold(cfg);
+	t->fail = t->effect && t->log_bf > log_threshold;
+}
+
+static void latency_test(const struct gs_policy_cfg *cfg, enum gs_signal signal,
+			 const struct gs_hist64 *c, const struct gs_hist64 *s,
+			 struct gs_test_eval *t)
+{
+	gs_latency_test(c, s, cfg->max_latency_ratio, cfg->latency_margin_us, cfg->min_samples,
+			log_threshold(cfg), t);
+	t->signal = signal;
 }
 
 /* A Bayes factor of any size, as mantissa and decimal exponent (it may
@@ -254,7 +252,7 @@ static const char *error_unit(enum gs_signal signal)
 	return signal == GS_SIGNAL_DNS_ERRORS ? "answers" : "flows";
 }
 
-static void describe(const struct gs_policy_cfg *cfg, const struct test_eval *t, char *out,
+static void describe(const struct gs_policy_cfg *cfg, const struct gs_test_eval *t, char *out,
 		     size_t len)
 {
 	char bf[32], rc[16], rs[16];
@@ -282,7 +280,7 @@ static void describe(const struct gs_policy_cfg *cfg, const struct test_eval *t,
 		 t->x_s, t->units_s, t->rho, t->p0, bf, cmp, bound, floor_note);
 }
 
-static void fill_figures(const struct test_eval *t, struct gs_decision *out)
+static void fill_figures(const struct gs_test_eval *t, struct gs_decision *out)
 {
 	out->signal = t->signal;
 	out->log_bf = t->log_bf;
@@ -428,7 +426,7 @@ static double own_rate(enum gs_signal signal, const struct gs_group_window *g)
  * out). Too few stable attempts to tell: inconclusive.
  */
 static enum gs_verdict fail_verdict(const struct gs_policy_cfg *cfg,
-				    const struct gs_policy_input *in, const struct test_eval *t,
+				    const struct gs_policy_input *in, const struct gs_test_eval *t,
 				    char *why, size_t len)
 {
 	const struct gs_group_window *s = in->stable_now ? in->stable_now : &in->stable;
@@ -538,8 +536,8 @@ void gs_policy_decide(const struct gs_policy_cfg *cfg, const struct gs_policy_in
 		      struct gs_decision *out)
 {
 	const struct gs_group_window *c = &in->canary, *s = &in->stable;
-	struct test_eval t[GS_TESTS];
-	const struct test_eval *closest = NULL;
+	struct gs_test_eval t[GS_TESTS];
+	const struct gs_test_eval *closest = NULL;
 	char what[GS_REASON_LEN], why[160];
 	enum gs_verdict v;
 	bool no_responses;

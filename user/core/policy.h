@@ -121,4 +121,41 @@ const char *gs_signal_name(enum gs_signal s);
 void gs_policy_decide(const struct gs_policy_cfg *cfg, const struct gs_policy_input *in,
 		      struct gs_decision *out);
 
+/*
+ * The two always-valid tests every decision is built of (the front path's
+ * here, a dependency's in downstream.c): one test's inputs and outcome,
+ * kept for the reason line.
+ */
+struct gs_test_eval {
+	int signal; /* the caller's: enum gs_signal, enum gs_dep_signal */
+	bool latency;
+	bool enough; /* sample floors met: the test may decide */
+	bool effect; /* effect floors met: the test may fail */
+	bool fail;
+	double log_bf;
+	/* rate tests: x events of units, per group */
+	uint64_t x_c, units_c, x_s, units_s;
+	double rate_c, rate_s, rho, p0;
+	/* latency tests */
+	double p95_c, p95_s, threshold;
+	uint64_t above, n_c, n_s;
+};
+
+/*
+ * Events per unit, canary against stable: with both alike each event lands
+ * on the canary with its share rho of the units; the null is "canary at
+ * most k times stable's rate" (policy.c says why). It may fail once the
+ * canary has min_samples units, its rate is above floor and at least k
+ * times stable's, and the log Bayes factor passes log_threshold.
+ */
+void gs_rate_test(uint64_t x_c, uint64_t units_c, uint64_t x_s, uint64_t units_s, double k,
+		  double floor, uint32_t min_samples, double log_threshold, struct gs_test_eval *t);
+/*
+ * Latency: the canary's samples above stable's p95 times ratio (and plus
+ * margin_us), against the 5% they would be if it were as fast.
+ */
+void gs_latency_test(const struct gs_hist64 *c, const struct gs_hist64 *s, double ratio,
+		     uint64_t margin_us, uint32_t min_samples, double log_threshold,
+		     struct gs_test_eval *t);
+
 #endif
