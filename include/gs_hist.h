@@ -52,6 +52,16 @@ static inline __u32 gs_hist_bucket(__u64 us)
 	return GS_HIST_SUB + (log - GS_HIST_SUB_BITS) * GS_HIST_SUB + sub;
 }
 
+/* One sample of us microseconds into a kernel histogram (one CPU's copy:
+ * the data path's per-CPU maps need no atomics). */
+static inline void gs_hist_put(struct gs_hist *hist, __u64 us)
+{
+	__u32 bucket = gs_hist_bucket(us);
+
+	if (bucket < GS_HIST_BUCKETS)
+		hist->bucket[bucket] += 1;
+}
+
 /* Smallest value (us) that lands in bucket b; the bucket ends where b + 1 starts. */
 static inline __u64 gs_hist_bucket_low(__u32 b)
 {

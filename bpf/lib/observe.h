@@ -119,14 +119,10 @@ __noinline int gs_hist_add(__u32 backend_id, __u32 kind, __u64 us)
 {
 	__u32 key = backend_id * GS_HIST_KINDS + kind;
 	struct gs_hist *hist;
-	__u32 bucket;
 
 	hist = bpf_map_lookup_elem(&latency, &key);
-	if (!hist)
-		return 0;
-	bucket = gs_hist_bucket(us);
-	if (bucket < GS_HIST_BUCKETS)
-		hist->bucket[bucket] += 1;
+	if (hist)
+		gs_hist_put(hist, us);
 	return 0;
 }
 

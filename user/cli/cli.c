@@ -28,6 +28,7 @@
 #include "conntrack_check.h"
 #include "decisions.h"
 #include "decisions_print.h"
+#include "downstream.h"
 #include "error.h"
 #include "etcd.h"
 #include "events.h"
@@ -191,39 +192,6 @@ static int config_flags(const char *pin_dir, uint32_t set, uint32_t clear)
 	return err;
 }
 
-/*
- * The protocols the downstream watch knows by port alone, for any address,
- * unless an entry says otherwise (the rollout file's downstream targets may
- * name one): PostgreSQL's and Redis' registered ports. Written at attach
- * --role backend, never over an entry that is there.
- */
-static int dep_kinds_defaults(const char *pin_dir)
-{
-	static const struct {
-		uint16_t port;
-		uint32_t proto;
-	} known[] = {{5432, GS_DEP_PROTO_POSTGRES}, {6379, GS_DEP_PROTO_REDIS}};
-	struct gs_maps maps;
-	size_t i;
-	int err;
-
-	err = gs_maps_open(pin_dir, &maps);
-	if (err)
-		return err;
-	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
-		struct gs_dep_kind_key key = {.port = htons(known[i].port)};
-		struct gs_dep_kind kind = {.proto = known[i].proto};
-
-		if (bpf_map_update_elem(maps.dep_kinds, &key, &kind, BPF_NOEXIST) &&
-		    errno != EEXIST) {
-			err = gs_fail(errno, "cannot write dep_kinds: %s", strerror(errno));
-			break;
-		}
-	}
-	gs_maps_close(&maps);
-	return err;
-}
-
 static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 {
 	static const char *const names[] = {"IFACE"};
@@ -305,8 +273,13 @@ static int cmd_attach(struct gs_ctx *ctx, int argc, char **argv)
 	}
 	if (!err)
 		err = attach_all(ctx, argv, n, flows, egress_only, role);
-	if (!err && role == GS_ROLE_BACKEND)
-		err = dep_kinds_defaults(ctx->pin_dir);
+	if (!err && role == GS_ROLE_BACKEND) {
+		err = gs_maps_open(ctx->pin_dir, &s.maps);
+		if (!err) {
+			err = gs_dep_kinds_defaults(&s.maps);
+			gs_maps_close(&s.maps);
+		}
+	}
 	/* The fast path where it works: not where netfilter tracks
 	 * connections, as conntrack would see only the replies and drop them
 	 * as invalid. Checked at every attach, in the interfaces' namespace;

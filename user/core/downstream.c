@@ -98,6 +98,25 @@ void gs_dep_name(char *buf, size_t len, const union gs_addr *addr, uint16_t port
 	}
 }
 
+int gs_dep_kinds_defaults(const struct gs_maps *maps)
+{
+	static const struct {
+		uint16_t port;
+		uint32_t proto;
+	} known[] = {{5432, GS_DEP_PROTO_POSTGRES}, {6379, GS_DEP_PROTO_REDIS}};
+	size_t i;
+
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		struct gs_dep_kind_key key = {.port = htons(known[i].port)};
+		struct gs_dep_kind kind = {.proto = known[i].proto};
+
+		if (bpf_map_update_elem(maps->dep_kinds, &key, &kind, BPF_NOEXIST) &&
+		    errno != EEXIST)
+			return gs_fail(errno, "cannot write dep_kinds: %s", strerror(errno));
+	}
+	return 0;
+}
+
 int gs_dep_reader_init(struct gs_dep_reader *r, const struct gs_maps *maps)
 {
 	size_t raw;

@@ -55,6 +55,14 @@ struct gs_dep_reader {
 	bool history_is_base;
 };
 
+/*
+ * The protocols the watch knows by port alone, for any address, unless an
+ * entry says otherwise (a rollout's guarded target may name one):
+ * PostgreSQL's and Redis' registered ports. Written at attach --role
+ * backend, never over an entry that is there.
+ */
+int gs_dep_kinds_defaults(const struct gs_maps *maps);
+
 /* Open the pinned maps of the instance with the backend hosts' watch. */
 int gs_dep_reader_open(struct gs_dep_reader *r, const char *pin_dir);
 /* The same over maps the caller keeps open (status of one instance). */
