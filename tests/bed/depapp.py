@@ -56,27 +56,19 @@ Usage: depapp.py --name NAME [--port 80] [--fault-file PATH]
 import argparse
 import os
 import signal
-import socket
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import psycopg2
 import psycopg2.pool
 
+# The bed's HTTP server (its directory is on the path when run as a script).
+from httpd import DualStackServer
+
 QUERY = "SELECT count(*) FROM generate_series(1, %s)"
 EXTRA_QUERY = "SELECT pg_sleep(0.005)"
-
-
-class DualStackServer(ThreadingHTTPServer):
-    address_family = socket.AF_INET6
-    daemon_threads = True
-    request_queue_size = 1024
-
-    def server_bind(self):
-        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        super().server_bind()
 
 
 class ErrorLog:
